@@ -1,0 +1,67 @@
+// Package ledger is rewardkit's double-entry ledger: every reward program
+// (referral, gifting, shoutout, subscription, adsbuy, payout) is a rule set
+// over it.
+//
+// # Model
+//
+//   - An Asset is a code and a precision (EUR 2, COIN 0). Amounts are
+//     decimal.Decimal in the API and int64 minor units inside; an amount
+//     with more decimals than its asset allows is refused (ErrPrecision),
+//     never rounded.
+//   - An Account is an address ("member:42", "platform:revenue", World)
+//     holding a balance per asset. Accounts are opened explicitly, so a
+//     typo is ErrUnknownAccount rather than a new account. None may go
+//     below zero unless opened with an Overdraft: a limit per asset, or
+//     Unbounded for issuing and exchange accounts.
+//   - A Transaction is an atomic, append-only set of Postings, each moving
+//     a positive amount of one asset from one account to another. Because
+//     each posting balances itself, every asset sums to zero across all
+//     accounts, always: the ledger's conservation law.
+//   - Idempotency: a request's Key makes retries safe. The same key with
+//     the same request returns the original and posts nothing; with a
+//     different request it is ErrIdempotencyConflict.
+//   - Holds reserve funds (two-phase transfers): capture part or all to
+//     one or more destinations, void, or let them expire (Ledger.Tick).
+//     Balances report Posted, Held and Available.
+//   - Conversions move one asset into another at an exact rational Rate
+//     with a declared Rounding through an exchange account; what rounding
+//     leaves over is booked to a named remainder account, and a fee to a
+//     fee account, so no conversion creates or destroys value.
+//   - Reversals undo a transaction with a new, linked one, at most once.
+//   - Verify replays the journal: IDs, the SHA-256 hash chain, running
+//     balances, stored balances, held amounts, limits and conservation.
+//
+// # Design choices
+//
+// Transaction IDs are the journal's sequence numbers (1, 2, 3, ...), not
+// random UUIDs: the hash chain needs a total order anyway, a sequence is
+// what a reader pages by, and it costs 8 bytes instead of 16 plus an index.
+// Transaction times come from the injected Clock, read once per unit of
+// work, and never go back along the journal (a clock that steps back is
+// clamped to the last time), so "balance at time t" is a binary search.
+//
+// The ledger's rules live here, once; a Store (ledger/memstore,
+// ledger/pgstore) only keeps data and makes a unit of work atomic. Every
+// Store passes the same conformance suite, ledger/storetest.
+//
+// Programs change their own records (Writer.PutRecord, Writer.Schedule)
+// and move money in the same unit of work (Ledger.Update), so a crash or
+// an error between the two leaves neither.
+//
+// # Usage
+//
+//	l := ledger.New(memstore.New())
+//	_ = l.DefineAsset(ctx, ledger.EUR)
+//	_, _ = l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+//	_, _ = l.OpenAccount(ctx, ledger.AccountSpec{Address: "member:1"})
+//	_, err := l.Transfer(ctx, "topup-1", ledger.World, "member:1", "EUR", decimal.RequireFromString("10.00"))
+//
+// Several operations in one all-or-nothing unit of work:
+//
+//	err := l.Update(ctx, func(w *ledger.Writer) error {
+//		if _, err := w.Post(req); err != nil {
+//			return err // nothing is kept
+//		}
+//		return w.SaveJSON("order", id, order)
+//	})
+package ledger

@@ -1,0 +1,62 @@
+package ledger
+
+import "errors"
+
+// Sentinel errors. Every error the ledger returns wraps one of these, with
+// the context that helps (which account, which asset, which rule); check
+// them with errors.Is. A call that returns one of them wrote nothing.
+var (
+	// ErrInvalidAmount: an amount is zero, negative, not a number, or too
+	// large to keep.
+	ErrInvalidAmount = errors.New("ledger: invalid amount")
+	// ErrPrecision: an amount has more decimals than its asset allows. The
+	// ledger never rounds an amount silently.
+	ErrPrecision = errors.New("ledger: amount has more decimals than the asset allows")
+	// ErrUnknownAsset: the asset code was never defined.
+	ErrUnknownAsset = errors.New("ledger: unknown asset")
+	// ErrInvalidAsset: an asset code or precision is malformed.
+	ErrInvalidAsset = errors.New("ledger: invalid asset")
+	// ErrAssetConflict: an asset was defined again with another precision.
+	ErrAssetConflict = errors.New("ledger: asset already defined differently")
+	// ErrUnknownAccount: the address was never opened as an account.
+	ErrUnknownAccount = errors.New("ledger: unknown account")
+	// ErrInvalidAddress: an account address is malformed.
+	ErrInvalidAddress = errors.New("ledger: invalid account address")
+	// ErrAccountConflict: an account was opened again with another policy.
+	ErrAccountConflict = errors.New("ledger: account already open with another policy")
+	// ErrInsufficientFunds: a posting would take an account below its limit.
+	ErrInsufficientFunds = errors.New("ledger: insufficient funds")
+	// ErrInvalidTransaction: a transaction request is malformed (no
+	// postings, a posting from an account to itself, bad metadata).
+	ErrInvalidTransaction = errors.New("ledger: invalid transaction")
+	// ErrIdempotencyConflict: an idempotency key was used before for a
+	// different request.
+	ErrIdempotencyConflict = errors.New("ledger: idempotency key reused for a different request")
+	// ErrNotFound: no transaction, hold or record has that id or key.
+	ErrNotFound = errors.New("ledger: not found")
+	// ErrDuplicate: a record with that kind and id already exists.
+	ErrDuplicate = errors.New("ledger: duplicate")
+	// ErrHoldClosed: the hold was already captured in full, voided or
+	// expired, so nothing remains to capture.
+	ErrHoldClosed = errors.New("ledger: hold is closed")
+	// ErrHoldExpired: the hold's expiry has passed.
+	ErrHoldExpired = errors.New("ledger: hold expired")
+	// ErrCaptureExceedsHold: a capture asks for more than the hold has left.
+	ErrCaptureExceedsHold = errors.New("ledger: capture exceeds what the hold has left")
+	// ErrAlreadyReversed: the transaction was already reversed.
+	ErrAlreadyReversed = errors.New("ledger: transaction already reversed")
+	// ErrInvalidRule: a conversion rule is malformed.
+	ErrInvalidRule = errors.New("ledger: invalid conversion rule")
+	// ErrOverflow: a balance would leave the range the ledger can keep.
+	ErrOverflow = errors.New("ledger: amount overflow")
+	// ErrConflict: the unit of work lost a race with another writer and was
+	// rolled back whole. Retrying it is safe; Ledger.Update does so itself a
+	// bounded number of times. Stores return it for serialisation failures,
+	// deadlocks and racing unique keys.
+	ErrConflict = errors.New("ledger: concurrent update conflict")
+	// ErrVerify: Verify found a break in the journal, a balance or the hash
+	// chain.
+	ErrVerify = errors.New("ledger: verification failed")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("ledger: store closed")
+)

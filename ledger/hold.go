@@ -1,0 +1,377 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// HoldStatus is where a hold is in its life.
+type HoldStatus uint8
+
+// Hold statuses. Only a pending hold reserves funds.
+const (
+	HoldPending  HoldStatus = 1
+	HoldCaptured HoldStatus = 2 // captured in full, or finally
+	HoldVoided   HoldStatus = 3
+	HoldExpired  HoldStatus = 4
+)
+
+func (s HoldStatus) String() string {
+	switch s {
+	case HoldPending:
+		return "pending"
+	case HoldCaptured:
+		return "captured"
+	case HoldVoided:
+		return "voided"
+	case HoldExpired:
+		return "expired"
+	}
+	return "unknown"
+}
+
+// DueHoldExpiry is the due-entry kind under which holds wait for expiry.
+const DueHoldExpiry = "ledger.hold"
+
+// HoldRequest asks to reserve an amount of an account's available balance
+// until ExpiresAt. Key makes it idempotent like TransferRequest.Key.
+type HoldRequest struct {
+	Key       string            `json:"key,omitempty"`
+	Account   string            `json:"account"`
+	Asset     string            `json:"asset"`
+	Amount    decimal.Decimal   `json:"amount"`
+	ExpiresAt time.Time         `json:"expires_at"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+}
+
+// Hold is a reservation of funds (two-phase transfer).
+type Hold struct {
+	ID        uint64
+	Key       string
+	Account   string
+	Asset     string
+	Amount    decimal.Decimal // reserved at creation
+	Captured  decimal.Decimal // captured so far
+	Remaining decimal.Decimal // still reserved; zero once closed
+	Status    HoldStatus
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	ClosedAt  time.Time // zero while pending
+	Metadata  map[string]string
+}
+
+// Leg is one destination of a capture.
+type Leg struct {
+	To     string          `json:"to"`
+	Amount decimal.Decimal `json:"amount"`
+}
+
+// CaptureRequest moves part or all of a hold to one or more destinations.
+// A hold may be captured several times until nothing remains; Final closes
+// it after this capture and releases what is left. Key makes the capture
+// idempotent.
+type CaptureRequest struct {
+	Key          string            `json:"key,omitempty"`
+	Hold         uint64            `json:"hold"`
+	Destinations []Leg             `json:"destinations"`
+	Final        bool              `json:"final,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+}
+
+func timeOf(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func (r *Reader) publicHold(h *StoredHold) (Hold, error) {
+	a, err := r.Asset(h.Asset)
+	if err != nil {
+		return Hold{}, err
+	}
+	rem := int64(0)
+	if h.Status == HoldPending {
+		rem = h.Units - h.Captured
+	}
+	return Hold{
+		ID: h.ID, Key: h.Key, Account: h.Account, Asset: h.Asset,
+		Amount: a.Amount(h.Units), Captured: a.Amount(h.Captured), Remaining: a.Amount(rem),
+		Status: h.Status, CreatedAt: timeOf(h.CreatedAt), ExpiresAt: timeOf(h.ExpiresAt),
+		ClosedAt: timeOf(h.ClosedAt), Metadata: copyMetadata(h.Metadata),
+	}, nil
+}
+
+// Hold reserves funds: the account's held amount grows and its available
+// amount shrinks; nothing is posted until a capture. The hold must fit in
+// the available balance (within the account's limit) and expire after
+// now. Expired holds are released by Tick.
+func (w *Writer) Hold(req HoldRequest) (Hold, error) {
+	if err := validateKey(req.Key); err != nil {
+		return Hold{}, err
+	}
+	if err := validateMetadata(req.Metadata); err != nil {
+		return Hold{}, err
+	}
+	asset, err := w.Asset(req.Asset)
+	if err != nil {
+		return Hold{}, err
+	}
+	if req.Amount.Sign() <= 0 {
+		return Hold{}, fmt.Errorf("%w: hold of %s %s must be positive", ErrInvalidAmount, req.Amount, req.Asset)
+	}
+	u, err := asset.Units(req.Amount)
+	if err != nil {
+		return Hold{}, err
+	}
+	acc, err := w.account(req.Account)
+	if err != nil {
+		return Hold{}, err
+	}
+	if !req.ExpiresAt.After(w.now) {
+		return Hold{}, fmt.Errorf("%w: hold expiry %s is not after now %s", ErrInvalidTransaction,
+			req.ExpiresAt.UTC().Format(time.RFC3339), w.now.Format(time.RFC3339))
+	}
+	h := StoredHold{
+		Key: req.Key, Account: acc.Address, Asset: asset.Code, Units: u, Status: HoldPending,
+		CreatedAt: w.now.UnixNano(), ExpiresAt: req.ExpiresAt.UnixNano(), Metadata: copyMetadata(req.Metadata),
+	}
+	if req.Key != "" {
+		if err := w.loadHead(); err != nil { // serialises racing writers in stores that lock
+			return Hold{}, err
+		}
+		old, err := w.tx.HoldByKey(req.Key)
+		if err == nil {
+			if old.Account != h.Account || old.Asset != h.Asset || old.Units != h.Units ||
+				old.ExpiresAt != h.ExpiresAt || !sameMetadata(old.Metadata, h.Metadata) {
+				return Hold{}, fmt.Errorf("%w: key %q was used for hold %d", ErrIdempotencyConflict, req.Key, old.ID)
+			}
+			return w.publicHold(&old)
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Hold{}, err
+		}
+	}
+	key := BalanceKey{Address: acc.Address, Asset: asset.Code}
+	w.keys = append(w.keys[:0], key)
+	states, err := w.tx.LockBalances(w.keys)
+	if err != nil {
+		return Hold{}, err
+	}
+	st := states[0]
+	var ok bool
+	if st.Held, ok = addUnits(st.Held, u); !ok {
+		return Hold{}, fmt.Errorf("%w: hold of %d %s", ErrOverflow, u, asset.Code)
+	}
+	if err := w.checkFloor(&st); err != nil {
+		return Hold{}, err
+	}
+	id, err := w.tx.InsertHold(&h)
+	if err != nil {
+		return Hold{}, err
+	}
+	h.ID = id
+	if err := w.tx.PutBalances([]BalanceState{st}); err != nil {
+		return Hold{}, err
+	}
+	if err := w.tx.Schedule(DueEntry{Kind: DueHoldExpiry, ID: holdDueID(id), At: req.ExpiresAt}); err != nil {
+		return Hold{}, err
+	}
+	return w.publicHold(&h)
+}
+
+// holdDueID writes hold IDs zero-padded so due entries sort by ID too.
+func holdDueID(id uint64) string {
+	s := strconv.FormatUint(id, 10)
+	const width = 20
+	if len(s) < width {
+		s = "00000000000000000000"[:width-len(s)] + s
+	}
+	return s
+}
+
+// Capture posts part or all of a pending, unexpired hold to its
+// destinations in one transaction (Kind KindCapture, Hold set).
+func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
+	if err := validateKey(req.Key); err != nil {
+		return Transaction{}, err
+	}
+	if err := validateMetadata(req.Metadata); err != nil {
+		return Transaction{}, err
+	}
+	if len(req.Destinations) == 0 || len(req.Destinations) > maxPostings {
+		return Transaction{}, fmt.Errorf("%w: capture needs 1 to %d destinations", ErrInvalidTransaction, maxPostings)
+	}
+	// The head serialises this unit of work against every other writer, so
+	// the hold read below cannot change before this capture commits.
+	if err := w.loadHead(); err != nil {
+		return Transaction{}, err
+	}
+	h, err := w.tx.Hold(req.Hold)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Transaction{}, fmt.Errorf("%w: hold %d", ErrNotFound, req.Hold)
+		}
+		return Transaction{}, err
+	}
+	ps := w.posting[:0]
+	var total int64
+	for i, d := range req.Destinations {
+		p, err := w.storedPosting(h.Account, d.To, h.Asset, d.Amount)
+		if err != nil {
+			return Transaction{}, fmt.Errorf("destination %d: %w", i, err)
+		}
+		ps = append(ps, p)
+		total += p.Units
+		if total < 0 {
+			return Transaction{}, fmt.Errorf("%w: capture total", ErrOverflow)
+		}
+	}
+	w.posting = ps
+	t := StoredTransaction{Key: req.Key, Kind: KindCapture, Hold: h.ID, Metadata: req.Metadata}
+	if req.Key != "" {
+		tr, err := w.existing(&t, ps)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return tr, err
+		}
+	}
+	if h.Status != HoldPending {
+		return Transaction{}, fmt.Errorf("%w: hold %d is %s", ErrHoldClosed, h.ID, h.Status)
+	}
+	if w.now.UnixNano() >= h.ExpiresAt {
+		return Transaction{}, fmt.Errorf("%w: hold %d expired at %s", ErrHoldExpired, h.ID, timeOf(h.ExpiresAt).Format(time.RFC3339))
+	}
+	remaining := h.Units - h.Captured
+	if total > remaining {
+		asset, _ := w.Asset(h.Asset)
+		return Transaction{}, fmt.Errorf("%w: hold %d has %s %s left, capture asks %s", ErrCaptureExceedsHold,
+			h.ID, asset.Format(remaining), h.Asset, asset.Format(total))
+	}
+	release := total
+	h.Captured += total
+	if req.Final || h.Captured == h.Units {
+		release = remaining
+		h.Status = HoldCaptured
+		h.ClosedAt = w.now.UnixNano()
+	}
+	key := BalanceKey{Address: h.Account, Asset: h.Asset}
+	tr, err := w.commitWithHold(&t, ps, &key, -release)
+	if err != nil {
+		return Transaction{}, err
+	}
+	if err := w.tx.UpdateHold(&h); err != nil {
+		return Transaction{}, err
+	}
+	if h.Status != HoldPending {
+		if err := w.tx.Unschedule(DueHoldExpiry, holdDueID(h.ID)); err != nil {
+			return Transaction{}, err
+		}
+	}
+	return tr, nil
+}
+
+// Void releases what a hold has left. Voiding a hold that is already
+// voided or expired returns it unchanged (the funds are free either way);
+// voiding one captured in full is ErrHoldClosed.
+func (w *Writer) Void(id uint64) (Hold, error) {
+	return w.closeHold(id, HoldVoided)
+}
+
+func (w *Writer) closeHold(id uint64, status HoldStatus) (Hold, error) {
+	if err := w.loadHead(); err != nil { // serialise against racing captures
+		return Hold{}, err
+	}
+	h, err := w.tx.Hold(id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Hold{}, fmt.Errorf("%w: hold %d", ErrNotFound, id)
+		}
+		return Hold{}, err
+	}
+	switch h.Status {
+	case HoldPending:
+	case HoldVoided, HoldExpired:
+		return w.publicHold(&h)
+	default:
+		return Hold{}, fmt.Errorf("%w: hold %d is %s", ErrHoldClosed, h.ID, h.Status)
+	}
+	key := BalanceKey{Address: h.Account, Asset: h.Asset}
+	w.keys = append(w.keys[:0], key)
+	states, err := w.tx.LockBalances(w.keys)
+	if err != nil {
+		return Hold{}, err
+	}
+	st := states[0]
+	st.Held -= h.Units - h.Captured
+	h.Status = status
+	h.ClosedAt = w.now.UnixNano()
+	if err := w.tx.PutBalances([]BalanceState{st}); err != nil {
+		return Hold{}, err
+	}
+	if err := w.tx.UpdateHold(&h); err != nil {
+		return Hold{}, err
+	}
+	if err := w.tx.Unschedule(DueHoldExpiry, holdDueID(h.ID)); err != nil {
+		return Hold{}, err
+	}
+	return w.publicHold(&h)
+}
+
+// ExpireHolds releases up to limit pending holds whose expiry is at or
+// before the unit of work's time, and returns how many it released.
+func (w *Writer) ExpireHolds(limit int) (int, error) {
+	due, err := w.tx.Due(DueHoldExpiry, w.now, limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range due {
+		id, err := strconv.ParseUint(d.ID, 10, 64)
+		if err != nil {
+			return n, fmt.Errorf("ledger: bad hold due entry %q: %w", d.ID, err)
+		}
+		h, err := w.tx.Hold(id)
+		if err != nil {
+			return n, err
+		}
+		if h.Status != HoldPending {
+			if err := w.tx.Unschedule(DueHoldExpiry, d.ID); err != nil {
+				return n, err
+			}
+			continue
+		}
+		if _, err := w.closeHold(id, HoldExpired); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// HoldByID returns a hold.
+func (r *Reader) HoldByID(id uint64) (Hold, error) {
+	h, err := r.rt.Hold(id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Hold{}, fmt.Errorf("%w: hold %d", ErrNotFound, id)
+		}
+		return Hold{}, err
+	}
+	return r.publicHold(&h)
+}
+
+// HoldByKey returns the hold created with an idempotency key.
+func (r *Reader) HoldByKey(key string) (Hold, error) {
+	h, err := r.rt.HoldByKey(key)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Hold{}, fmt.Errorf("%w: hold with key %q", ErrNotFound, key)
+		}
+		return Hold{}, err
+	}
+	return r.publicHold(&h)
+}

@@ -1,0 +1,340 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Ledger is the double-entry ledger: it applies the rules (limits, holds,
+// idempotency, conversions, the hash chain) and keeps everything in a
+// Store. A Ledger is safe for concurrent use.
+type Ledger struct {
+	store   Store
+	clock   Clock
+	retries int
+
+	assets   sync.Map // code -> Asset, committed only
+	accounts sync.Map // address -> *Account, committed only
+	writers  sync.Pool
+}
+
+// Option configures a Ledger.
+type Option func(*Ledger)
+
+// WithClock sets the clock the ledger reads once per unit of work. The
+// default is SystemClock.
+func WithClock(c Clock) Option { return func(l *Ledger) { l.clock = c } }
+
+// WithRetries sets how many times Update retries a unit of work that lost a
+// race (ErrConflict) before giving up. The default is 8.
+func WithRetries(n int) Option { return func(l *Ledger) { l.retries = n } }
+
+// New returns a ledger over store.
+func New(store Store, opts ...Option) *Ledger {
+	l := &Ledger{store: store, clock: SystemClock{}, retries: 8}
+	for _, o := range opts {
+		o(l)
+	}
+	l.writers.New = func() any { return &Writer{} }
+	return l
+}
+
+// Store returns the store the ledger keeps its data in.
+func (l *Ledger) Store() Store { return l.store }
+
+// Clock returns the ledger's clock.
+func (l *Ledger) Clock() Clock { return l.clock }
+
+// Update runs fn in one all-or-nothing unit of work: every transaction,
+// hold and record fn writes through w commits together, or none does if fn
+// returns an error or panics. Time is read from the clock once, before fn.
+// If the unit of work loses a race with another writer, Update runs fn
+// again (a bounded number of times), so fn must have no effect outside w.
+// w must not be used after fn returns.
+func (l *Ledger) Update(ctx context.Context, fn func(w *Writer) error) error {
+	for attempt := 0; ; attempt++ {
+		w := l.writers.Get().(*Writer)
+		err := l.store.Update(ctx, func(tx Tx) error {
+			w.reset(l, tx, l.clock.Now())
+			return fn(w)
+		})
+		if err == nil {
+			w.publish()
+		}
+		w.release()
+		l.writers.Put(w)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrConflict) && attempt < l.retries && ctx.Err() == nil {
+			continue
+		}
+		return err
+	}
+}
+
+// View runs fn on a consistent snapshot of the ledger.
+func (l *Ledger) View(ctx context.Context, fn func(r *Reader) error) error {
+	return l.store.View(ctx, func(rt ReadTx) error {
+		r := &Reader{l: l, rt: rt}
+		return fn(r)
+	})
+}
+
+// Reader reads the ledger inside View or Update.
+type Reader struct {
+	l  *Ledger
+	rt ReadTx
+	w  *Writer // set inside Update, for uncommitted assets and accounts
+}
+
+// Writer writes to the ledger inside Update. Everything it writes commits
+// together.
+type Writer struct {
+	Reader
+	tx         Tx
+	now        time.Time
+	head       Head
+	headLoaded bool
+
+	newAssets   map[string]Asset
+	newAccounts map[string]*Account
+
+	keys    []BalanceKey
+	deltas  []int64
+	buf     []byte
+	posting []StoredPosting
+}
+
+func (w *Writer) reset(l *Ledger, tx Tx, now time.Time) {
+	w.Reader = Reader{l: l, rt: tx, w: w}
+	w.tx = tx
+	w.now = now.UTC()
+	w.head = Head{}
+	w.headLoaded = false
+	clear(w.newAssets)
+	clear(w.newAccounts)
+}
+
+func (w *Writer) publish() {
+	for code, a := range w.newAssets {
+		w.l.assets.Store(code, a)
+	}
+	for addr, a := range w.newAccounts {
+		w.l.accounts.Store(addr, a)
+	}
+}
+
+func (w *Writer) release() {
+	w.Reader = Reader{}
+	w.tx = nil
+	w.posting = w.posting[:0]
+	clear(w.newAssets)
+	clear(w.newAccounts)
+}
+
+// Now is the time of this unit of work, read once from the clock.
+func (w *Writer) Now() time.Time { return w.now }
+
+// DefineAsset defines an asset. Defining it again with the same precision
+// is a no-op; with another precision it is ErrAssetConflict.
+func (w *Writer) DefineAsset(a Asset) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	old, err := w.Asset(a.Code)
+	switch {
+	case err == nil:
+		if old.Precision != a.Precision {
+			return fmt.Errorf("%w: %s has precision %d, not %d", ErrAssetConflict, a.Code, old.Precision, a.Precision)
+		}
+		return nil
+	case !errors.Is(err, ErrUnknownAsset):
+		return err
+	}
+	if err := w.tx.PutAsset(a); err != nil {
+		return err
+	}
+	if w.newAssets == nil {
+		w.newAssets = map[string]Asset{}
+	}
+	w.newAssets[a.Code] = a
+	return nil
+}
+
+// OpenAccount opens an account. Opening it again with the same overdraft
+// policy returns the existing account; with another policy it is
+// ErrAccountConflict (policies never change once opened).
+func (w *Writer) OpenAccount(spec AccountSpec) (Account, error) {
+	if err := ValidateAddress(spec.Address); err != nil {
+		return Account{}, err
+	}
+	acc := Account{Address: spec.Address, Unbounded: spec.Overdraft.Unbounded, Metadata: copyMetadata(spec.Metadata), CreatedAt: w.now}
+	if spec.Overdraft.Unbounded && len(spec.Overdraft.Limits) > 0 {
+		return Account{}, fmt.Errorf("%w: %s: an unbounded account has no limits", ErrInvalidTransaction, spec.Address)
+	}
+	for code, lim := range spec.Overdraft.Limits {
+		asset, err := w.Asset(code)
+		if err != nil {
+			return Account{}, err
+		}
+		u, err := asset.Units(lim)
+		if err != nil {
+			return Account{}, err
+		}
+		if u < 0 {
+			return Account{}, fmt.Errorf("%w: %s limit %s %s must not be negative", ErrInvalidAmount, spec.Address, lim, code)
+		}
+		if u > 0 {
+			if acc.Limits == nil {
+				acc.Limits = map[string]int64{}
+			}
+			acc.Limits[code] = u
+		}
+	}
+	if err := validateMetadata(spec.Metadata); err != nil {
+		return Account{}, err
+	}
+	old, err := w.account(spec.Address)
+	switch {
+	case err == nil:
+		if !samePolicy(old, &acc) {
+			return Account{}, fmt.Errorf("%w: %s", ErrAccountConflict, spec.Address)
+		}
+		return *old, nil
+	case !errors.Is(err, ErrUnknownAccount):
+		return Account{}, err
+	}
+	if err := w.tx.PutAccount(acc); err != nil {
+		return Account{}, err
+	}
+	if w.newAccounts == nil {
+		w.newAccounts = map[string]*Account{}
+	}
+	w.newAccounts[acc.Address] = &acc
+	return acc, nil
+}
+
+// Asset returns a defined asset, or ErrUnknownAsset.
+func (r *Reader) Asset(code string) (Asset, error) {
+	if r.w != nil {
+		if a, ok := r.w.newAssets[code]; ok {
+			return a, nil
+		}
+	}
+	if a, ok := r.l.assets.Load(code); ok {
+		return a.(Asset), nil
+	}
+	a, err := r.rt.Asset(code)
+	if err != nil {
+		if errors.Is(err, ErrUnknownAsset) || errors.Is(err, ErrNotFound) {
+			return Asset{}, fmt.Errorf("%w: %q", ErrUnknownAsset, code)
+		}
+		return Asset{}, err
+	}
+	if r.w == nil {
+		r.l.assets.Store(code, a) // committed: seen from a snapshot
+	}
+	return a, nil
+}
+
+func (r *Reader) account(addr string) (*Account, error) {
+	if r.w != nil {
+		if a, ok := r.w.newAccounts[addr]; ok {
+			return a, nil
+		}
+	}
+	if a, ok := r.l.accounts.Load(addr); ok {
+		return a.(*Account), nil
+	}
+	a, err := r.rt.Account(addr)
+	if err != nil {
+		if errors.Is(err, ErrUnknownAccount) || errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownAccount, addr)
+		}
+		return nil, err
+	}
+	if r.w == nil {
+		r.l.accounts.Store(addr, &a)
+	}
+	return &a, nil
+}
+
+// Account returns an opened account, or ErrUnknownAccount.
+func (r *Reader) Account(addr string) (Account, error) {
+	a, err := r.account(addr)
+	if err != nil {
+		return Account{}, err
+	}
+	return *a, nil
+}
+
+func validateMetadata(m map[string]string) error {
+	if len(m) > maxMetadataEntries {
+		return fmt.Errorf("%w: %d metadata entries, at most %d", ErrInvalidTransaction, len(m), maxMetadataEntries)
+	}
+	n := 0
+	for k, v := range m {
+		if k == "" {
+			return fmt.Errorf("%w: empty metadata key", ErrInvalidTransaction)
+		}
+		n += len(k) + len(v)
+	}
+	if n > maxMetadataBytes {
+		return fmt.Errorf("%w: metadata of %d bytes, at most %d", ErrInvalidTransaction, n, maxMetadataBytes)
+	}
+	return nil
+}
+
+func validateKey(key string) error {
+	if len(key) > maxKeyLength {
+		return fmt.Errorf("%w: idempotency key of %d bytes, at most %d", ErrInvalidTransaction, len(key), maxKeyLength)
+	}
+	return nil
+}
+
+// loadHead reads (and, in stores that lock, locks) the journal's head once
+// per unit of work.
+func (w *Writer) loadHead() error {
+	if w.headLoaded {
+		return nil
+	}
+	h, err := w.tx.Head()
+	if err != nil {
+		return err
+	}
+	w.head, w.headLoaded = h, true
+	return nil
+}
+
+// Post posts one atomic transaction. See TransferRequest for idempotency.
+// Every posting's amount must be positive with no more decimals than its
+// asset allows, between opened accounts; no account may end below its
+// limit. A refused request writes nothing.
+func (w *Writer) Post(req TransferRequest) (Transaction, error) {
+	if err := validateKey(req.Key); err != nil {
+		return Transaction{}, err
+	}
+	if err := validateMetadata(req.Metadata); err != nil {
+		return Transaction{}, err
+	}
+	if len(req.Postings) == 0 || len(req.Postings) > maxPostings {
+		return Transaction{}, fmt.Errorf("%w: %d postings, want 1 to %d", ErrInvalidTransaction, len(req.Postings), maxPostings)
+	}
+	ps := w.posting[:0]
+	for i := range req.Postings {
+		p := &req.Postings[i]
+		sp, err := w.storedPosting(p.From, p.To, p.Asset, p.Amount)
+		if err != nil {
+			return Transaction{}, fmt.Errorf("posting %d: %w", i, err)
+		}
+		ps = append(ps, sp)
+	}
+	w.posting = ps
+	t := StoredTransaction{Key: req.Key, Kind: KindTransfer, Metadata: req.Metadata}
+	return w.commit(&t, ps)
+}
+

@@ -1,0 +1,376 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
+
+// Compile-time checks that Store and its transaction satisfy the ledger's
+// interfaces.
+var (
+	_ ledger.Store = (*Store)(nil)
+	_ ledger.Tx    = (*tx)(nil)
+)
+
+const chunkSize = 8192 // transactions per chunk; chunks never move, so no copy on growth
+
+type histItem struct {
+	id      uint64
+	after   int64
+	posting int32
+}
+
+type balance struct {
+	state ledger.BalanceState
+	hist  []histItem
+}
+
+type recordItem struct {
+	kind, id string
+	data     []byte
+}
+
+type dueItem struct {
+	kind string
+	at   int64
+	id   string
+}
+
+type kindID struct{ kind, id string }
+
+// Store is an in-memory ledger.Store. It keeps everything in maps and
+// B-trees behind one lock and loses everything when the process exits:
+// use it for tests, examples and embedded use where durability comes from
+// elsewhere. Updates are serialised (one writer at a time, readers in
+// parallel with each other); a failed or panicking update is undone from an
+// undo log, so readers never see half of one.
+type Store struct {
+	mu     sync.RWMutex
+	closed bool
+
+	assets    map[string]ledger.Asset
+	accounts  map[string]*ledger.Account
+	balances  map[ledger.BalanceKey]*balance
+	balOrder  *btree.BTreeG[*balance]
+	chunks    [][]ledger.StoredTransaction
+	ntx       uint64
+	keys      map[string]uint64
+	reversals map[uint64]uint64
+	holds     []ledger.StoredHold
+	holdKeys  map[string]uint64
+	records   *btree.BTreeG[recordItem]
+	due       *btree.BTreeG[dueItem]
+	dueAt     map[kindID]int64
+	head      ledger.Head
+
+	tx tx // the one writer's transaction, reused
+}
+
+// New returns an empty in-memory store.
+func New() *Store {
+	s := &Store{
+		assets:    map[string]ledger.Asset{},
+		accounts:  map[string]*ledger.Account{},
+		balances:  map[ledger.BalanceKey]*balance{},
+		balOrder:  btree.NewG(32, balanceLess),
+		keys:      map[string]uint64{},
+		reversals: map[uint64]uint64{},
+		holdKeys:  map[string]uint64{},
+		records:   btree.NewG(32, recordLess),
+		due:       btree.NewG(32, dueLess),
+		dueAt:     map[kindID]int64{},
+	}
+	s.tx = tx{reader: reader{s}, s: s}
+	return s
+}
+
+func balanceLess(a, b *balance) bool {
+	if a.state.Address != b.state.Address {
+		return a.state.Address < b.state.Address
+	}
+	return a.state.Asset < b.state.Asset
+}
+
+func recordLess(a, b recordItem) bool {
+	if a.kind != b.kind {
+		return a.kind < b.kind
+	}
+	return a.id < b.id
+}
+
+func dueLess(a, b dueItem) bool {
+	if a.kind != b.kind {
+		return a.kind < b.kind
+	}
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.id < b.id
+}
+
+// Update runs fn as one all-or-nothing unit of work.
+func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ledger.ErrClosed
+	}
+	t := &s.tx
+	t.undo = t.undo[:0]
+	t.active = true
+	committed := false
+	defer func() {
+		t.active = false
+		if !committed {
+			t.rollback()
+		}
+		t.undo = t.undo[:0]
+	}()
+	if err := fn(t); err != nil {
+		return err
+	}
+	// A context cancelled during fn abandons the update, like a database
+	// that never got the commit.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}
+
+// View runs fn with the store read-locked.
+func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ledger.ErrClosed
+	}
+	return fn(reader{s})
+}
+
+// Close drops everything the store holds.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+// reader implements ledger.ReadTx over the store; the caller holds a lock.
+type reader struct{ s *Store }
+
+func (r reader) Asset(code string) (ledger.Asset, error) {
+	a, ok := r.s.assets[code]
+	if !ok {
+		return ledger.Asset{}, ledger.ErrUnknownAsset
+	}
+	return a, nil
+}
+
+func (r reader) Assets() ([]ledger.Asset, error) {
+	out := make([]ledger.Asset, 0, len(r.s.assets))
+	for _, a := range r.s.assets {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out, nil
+}
+
+func (r reader) Account(addr string) (ledger.Account, error) {
+	a, ok := r.s.accounts[addr]
+	if !ok {
+		return ledger.Account{}, ledger.ErrUnknownAccount
+	}
+	return *a, nil
+}
+
+func (r reader) Balance(k ledger.BalanceKey) (ledger.BalanceState, error) {
+	if b, ok := r.s.balances[k]; ok {
+		return b.state, nil
+	}
+	return ledger.BalanceState{Address: k.Address, Asset: k.Asset}, nil
+}
+
+func (r reader) AccountBalances(addr string) ([]ledger.BalanceState, error) {
+	var out []ledger.BalanceState
+	pivot := &balance{state: ledger.BalanceState{Address: addr}}
+	r.s.balOrder.AscendGreaterOrEqual(pivot, func(b *balance) bool {
+		if b.state.Address != addr {
+			return false
+		}
+		out = append(out, b.state)
+		return true
+	})
+	return out, nil
+}
+
+func (r reader) Balances(after ledger.BalanceKey, limit int) ([]ledger.BalanceState, error) {
+	var out []ledger.BalanceState
+	pivot := &balance{state: ledger.BalanceState{Address: after.Address, Asset: after.Asset}}
+	r.s.balOrder.AscendGreaterOrEqual(pivot, func(b *balance) bool {
+		if b.state.Address == after.Address && b.state.Asset == after.Asset {
+			return true
+		}
+		if len(out) >= limit {
+			return false
+		}
+		out = append(out, b.state)
+		return true
+	})
+	return out, nil
+}
+
+func (r reader) Head() (ledger.Head, error) { return r.s.head, nil }
+
+func (s *Store) txAt(id uint64) *ledger.StoredTransaction {
+	i := id - 1
+	return &s.chunks[i/chunkSize][i%chunkSize]
+}
+
+func (r reader) Transaction(id uint64) (ledger.StoredTransaction, error) {
+	if id == 0 || id > r.s.ntx {
+		return ledger.StoredTransaction{}, ledger.ErrNotFound
+	}
+	return *r.s.txAt(id), nil
+}
+
+func (r reader) TransactionByKey(key string) (ledger.StoredTransaction, error) {
+	id, ok := r.s.keys[key]
+	if !ok || key == "" {
+		return ledger.StoredTransaction{}, ledger.ErrNotFound
+	}
+	return *r.s.txAt(id), nil
+}
+
+func (r reader) Transactions(after uint64, limit int) ([]ledger.StoredTransaction, error) {
+	var out []ledger.StoredTransaction
+	for id := after + 1; id <= r.s.ntx && len(out) < limit; id++ {
+		out = append(out, *r.s.txAt(id))
+	}
+	return out, nil
+}
+
+func (r reader) ReversalOf(id uint64) (uint64, error) {
+	rid, ok := r.s.reversals[id]
+	if !ok {
+		return 0, ledger.ErrNotFound
+	}
+	return rid, nil
+}
+
+func (r reader) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger.HistoryItem, error) {
+	b, ok := r.s.balances[k]
+	if !ok {
+		return nil, nil
+	}
+	i := sort.Search(len(b.hist), func(i int) bool { return b.hist[i].id > after })
+	var out []ledger.HistoryItem
+	for ; i < len(b.hist) && len(out) < limit; i++ {
+		h := b.hist[i]
+		t := r.s.txAt(h.id)
+		p := &t.Postings[h.posting]
+		delta := p.Units
+		if p.From == k.Address {
+			delta = -delta
+		}
+		out = append(out, ledger.HistoryItem{ID: h.id, Time: t.Time, Posting: int(h.posting), Delta: delta, After: h.after})
+	}
+	return out, nil
+}
+
+func (r reader) PostedAt(k ledger.BalanceKey, id uint64) (int64, error) {
+	b, ok := r.s.balances[k]
+	if !ok {
+		return 0, nil
+	}
+	i := sort.Search(len(b.hist), func(i int) bool { return b.hist[i].id > id })
+	if i == 0 {
+		return 0, nil
+	}
+	return b.hist[i-1].after, nil
+}
+
+func (r reader) LastIDAt(t int64) (uint64, error) {
+	n := int(r.s.ntx)
+	i := sort.Search(n, func(i int) bool { return r.s.txAt(uint64(i+1)).Time > t })
+	return uint64(i), nil
+}
+
+func (r reader) Hold(id uint64) (ledger.StoredHold, error) {
+	if id == 0 || id > uint64(len(r.s.holds)) {
+		return ledger.StoredHold{}, ledger.ErrNotFound
+	}
+	return r.s.holds[id-1], nil
+}
+
+func (r reader) HoldByKey(key string) (ledger.StoredHold, error) {
+	id, ok := r.s.holdKeys[key]
+	if !ok || key == "" {
+		return ledger.StoredHold{}, ledger.ErrNotFound
+	}
+	return r.s.holds[id-1], nil
+}
+
+func (r reader) Holds(after uint64, limit int) ([]ledger.StoredHold, error) {
+	var out []ledger.StoredHold
+	for id := after + 1; id <= uint64(len(r.s.holds)) && len(out) < limit; id++ {
+		out = append(out, r.s.holds[id-1])
+	}
+	return out, nil
+}
+
+func (r reader) Record(kind, id string) ([]byte, error) {
+	it, ok := r.s.records.Get(recordItem{kind: kind, id: id})
+	if !ok {
+		return nil, ledger.ErrNotFound
+	}
+	return append([]byte(nil), it.data...), nil
+}
+
+func (r reader) Records(kind, after string, limit int) ([]ledger.Record, error) {
+	var out []ledger.Record
+	r.s.records.AscendGreaterOrEqual(recordItem{kind: kind, id: after}, func(it recordItem) bool {
+		if it.kind != kind || len(out) >= limit {
+			return false
+		}
+		if it.id == after {
+			return true
+		}
+		out = append(out, ledger.Record{Kind: it.kind, ID: it.id, Data: append([]byte(nil), it.data...)})
+		return true
+	})
+	return out, nil
+}
+
+func (r reader) Due(kind string, at time.Time, limit int) ([]ledger.DueEntry, error) {
+	var out []ledger.DueEntry
+	max := at.UnixNano()
+	r.s.due.AscendGreaterOrEqual(dueItem{kind: kind, at: -1 << 63}, func(it dueItem) bool {
+		if it.kind != kind || it.at > max || len(out) >= limit {
+			return false
+		}
+		out = append(out, ledger.DueEntry{Kind: it.kind, ID: it.id, At: time.Unix(0, it.at).UTC()})
+		return true
+	})
+	return out, nil
+}
+
+// String describes the store's size, for logs.
+func (s *Store) String() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return fmt.Sprintf("memstore: %d transactions, %d balances, %d holds", s.ntx, len(s.balances), len(s.holds))
+}

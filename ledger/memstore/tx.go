@@ -1,0 +1,296 @@
+package memstore
+
+import (
+	"fmt"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
+
+type undoOp uint8
+
+const (
+	undoAsset undoOp = iota + 1
+	undoAccount
+	undoBalanceNew
+	undoBalanceSet
+	undoHist
+	undoTx
+	undoHoldInsert
+	undoHoldUpdate
+	undoRecord
+	undoDue
+)
+
+// undo is one step of the undo log: enough to put back what a write
+// changed. Entries are plain values in a reused slice, so the hot path of
+// an update allocates nothing for its rollback.
+type undo struct {
+	op      undoOp
+	b       *balance
+	state   ledger.BalanceState
+	s1, s2  string
+	hold    ledger.StoredHold
+	data    []byte
+	existed bool
+	at      int64
+	head    ledger.Head
+}
+
+// tx is the store's single writer. It writes straight into the store's maps
+// (the store is write-locked) and logs how to undo each write.
+type tx struct {
+	reader
+	s      *Store
+	undo   []undo
+	active bool
+}
+
+func (t *tx) check() {
+	if !t.active {
+		panic("memstore: Tx used after its Update returned")
+	}
+}
+
+func (t *tx) rollback() {
+	s := t.s
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		u := &t.undo[i]
+		switch u.op {
+		case undoAsset:
+			delete(s.assets, u.s1)
+		case undoAccount:
+			delete(s.accounts, u.s1)
+		case undoBalanceNew:
+			delete(s.balances, ledger.BalanceKey{Address: u.b.state.Address, Asset: u.b.state.Asset})
+			s.balOrder.Delete(u.b)
+		case undoBalanceSet:
+			u.b.state = u.state
+		case undoHist:
+			u.b.hist = u.b.hist[:len(u.b.hist)-1]
+		case undoTx:
+			last := s.txAt(s.ntx)
+			if last.Key != "" {
+				delete(s.keys, last.Key)
+			}
+			if last.Reverses != 0 {
+				delete(s.reversals, last.Reverses)
+			}
+			*last = ledger.StoredTransaction{}
+			s.ntx--
+			s.head = u.head
+		case undoHoldInsert:
+			h := s.holds[len(s.holds)-1]
+			if h.Key != "" {
+				delete(s.holdKeys, h.Key)
+			}
+			s.holds = s.holds[:len(s.holds)-1]
+		case undoHoldUpdate:
+			s.holds[u.hold.ID-1] = u.hold
+		case undoRecord:
+			if u.existed {
+				s.records.ReplaceOrInsert(recordItem{kind: u.s1, id: u.s2, data: u.data})
+			} else {
+				s.records.Delete(recordItem{kind: u.s1, id: u.s2})
+			}
+		case undoDue:
+			k := kindID{u.s1, u.s2}
+			if at, ok := s.dueAt[k]; ok {
+				s.due.Delete(dueItem{kind: u.s1, at: at, id: u.s2})
+				delete(s.dueAt, k)
+			}
+			if u.existed {
+				s.due.ReplaceOrInsert(dueItem{kind: u.s1, at: u.at, id: u.s2})
+				s.dueAt[k] = u.at
+			}
+		}
+		*u = undo{}
+	}
+}
+
+func (t *tx) PutAsset(a ledger.Asset) error {
+	t.check()
+	if _, ok := t.s.assets[a.Code]; ok {
+		return fmt.Errorf("%w: asset %s exists", ledger.ErrDuplicate, a.Code)
+	}
+	t.s.assets[a.Code] = a
+	t.undo = append(t.undo, undo{op: undoAsset, s1: a.Code})
+	return nil
+}
+
+func (t *tx) PutAccount(a ledger.Account) error {
+	t.check()
+	if _, ok := t.s.accounts[a.Address]; ok {
+		return fmt.Errorf("%w: account %s exists", ledger.ErrDuplicate, a.Address)
+	}
+	t.s.accounts[a.Address] = &a
+	t.undo = append(t.undo, undo{op: undoAccount, s1: a.Address})
+	return nil
+}
+
+func (t *tx) balance(k ledger.BalanceKey) *balance {
+	if b, ok := t.s.balances[k]; ok {
+		return b
+	}
+	b := &balance{state: ledger.BalanceState{Address: k.Address, Asset: k.Asset}}
+	t.s.balances[k] = b
+	t.s.balOrder.ReplaceOrInsert(b)
+	t.undo = append(t.undo, undo{op: undoBalanceNew, b: b})
+	return b
+}
+
+func (t *tx) LockBalances(keys []ledger.BalanceKey) ([]ledger.BalanceState, error) {
+	t.check()
+	// The whole store is write-locked for the update: nothing to lock here.
+	out := make([]ledger.BalanceState, len(keys))
+	for i, k := range keys {
+		if b, ok := t.s.balances[k]; ok {
+			out[i] = b.state
+		} else {
+			out[i] = ledger.BalanceState{Address: k.Address, Asset: k.Asset}
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) PutBalances(bs []ledger.BalanceState) error {
+	t.check()
+	for _, st := range bs {
+		b := t.balance(ledger.BalanceKey{Address: st.Address, Asset: st.Asset})
+		t.undo = append(t.undo, undo{op: undoBalanceSet, b: b, state: b.state})
+		st.Address, st.Asset = b.state.Address, b.state.Asset // keep the interned strings
+		b.state = st
+	}
+	return nil
+}
+
+func (t *tx) AppendTransaction(st *ledger.StoredTransaction) error {
+	t.check()
+	s := t.s
+	if st.ID != s.ntx+1 {
+		return fmt.Errorf("memstore: transaction %d does not follow head %d", st.ID, s.ntx)
+	}
+	if st.Key != "" {
+		if _, ok := s.keys[st.Key]; ok {
+			return fmt.Errorf("%w: idempotency key %q taken", ledger.ErrConflict, st.Key)
+		}
+	}
+	if st.Reverses != 0 {
+		if _, ok := s.reversals[st.Reverses]; ok {
+			return fmt.Errorf("%w: transaction %d already reversed", ledger.ErrConflict, st.Reverses)
+		}
+	}
+	i := s.ntx
+	if i/chunkSize == uint64(len(s.chunks)) {
+		s.chunks = append(s.chunks, make([]ledger.StoredTransaction, chunkSize))
+	}
+	s.chunks[i/chunkSize][i%chunkSize] = *st
+	s.ntx++
+	t.undo = append(t.undo, undo{op: undoTx, head: s.head})
+	s.head = ledger.Head{ID: st.ID, Hash: st.Hash, Time: st.Time}
+	if st.Key != "" {
+		s.keys[st.Key] = st.ID
+	}
+	if st.Reverses != 0 {
+		s.reversals[st.Reverses] = st.ID
+	}
+	for i := range st.Postings {
+		p := &st.Postings[i]
+		for _, side := range [2]struct {
+			addr  string
+			after int64
+		}{{p.From, p.FromAfter}, {p.To, p.ToAfter}} {
+			b := t.balance(ledger.BalanceKey{Address: side.addr, Asset: p.Asset})
+			b.hist = append(b.hist, histItem{id: st.ID, after: side.after, posting: int32(i)})
+			t.undo = append(t.undo, undo{op: undoHist, b: b})
+		}
+	}
+	return nil
+}
+
+func (t *tx) InsertHold(h *ledger.StoredHold) (uint64, error) {
+	t.check()
+	s := t.s
+	if h.Key != "" {
+		if _, ok := s.holdKeys[h.Key]; ok {
+			return 0, fmt.Errorf("%w: hold key %q taken", ledger.ErrConflict, h.Key)
+		}
+	}
+	id := uint64(len(s.holds)) + 1
+	c := *h
+	c.ID = id
+	s.holds = append(s.holds, c)
+	if h.Key != "" {
+		s.holdKeys[h.Key] = id
+	}
+	t.undo = append(t.undo, undo{op: undoHoldInsert})
+	return id, nil
+}
+
+func (t *tx) UpdateHold(h *ledger.StoredHold) error {
+	t.check()
+	s := t.s
+	if h.ID == 0 || h.ID > uint64(len(s.holds)) {
+		return fmt.Errorf("%w: hold %d", ledger.ErrNotFound, h.ID)
+	}
+	old := s.holds[h.ID-1]
+	t.undo = append(t.undo, undo{op: undoHoldUpdate, hold: old})
+	old.Captured, old.Status, old.ClosedAt = h.Captured, h.Status, h.ClosedAt
+	s.holds[h.ID-1] = old
+	return nil
+}
+
+func (t *tx) putRecord(r ledger.Record) {
+	old, existed := t.s.records.ReplaceOrInsert(recordItem{kind: r.Kind, id: r.ID, data: r.Data})
+	t.undo = append(t.undo, undo{op: undoRecord, s1: r.Kind, s2: r.ID, data: old.data, existed: existed})
+}
+
+func (t *tx) PutRecord(r ledger.Record) error {
+	t.check()
+	t.putRecord(r)
+	return nil
+}
+
+func (t *tx) InsertRecord(r ledger.Record) error {
+	t.check()
+	if t.s.records.Has(recordItem{kind: r.Kind, id: r.ID}) {
+		return fmt.Errorf("%w: record %s/%s", ledger.ErrDuplicate, r.Kind, r.ID)
+	}
+	t.putRecord(r)
+	return nil
+}
+
+func (t *tx) DeleteRecord(kind, id string) error {
+	t.check()
+	old, existed := t.s.records.Delete(recordItem{kind: kind, id: id})
+	if existed {
+		t.undo = append(t.undo, undo{op: undoRecord, s1: kind, s2: id, data: old.data, existed: true})
+	}
+	return nil
+}
+
+func (t *tx) Schedule(e ledger.DueEntry) error {
+	t.check()
+	k := kindID{e.Kind, e.ID}
+	at, existed := t.s.dueAt[k]
+	t.undo = append(t.undo, undo{op: undoDue, s1: e.Kind, s2: e.ID, at: at, existed: existed})
+	if existed {
+		t.s.due.Delete(dueItem{kind: e.Kind, at: at, id: e.ID})
+	}
+	n := e.At.UnixNano()
+	t.s.due.ReplaceOrInsert(dueItem{kind: e.Kind, at: n, id: e.ID})
+	t.s.dueAt[k] = n
+	return nil
+}
+
+func (t *tx) Unschedule(kind, id string) error {
+	t.check()
+	k := kindID{kind, id}
+	at, existed := t.s.dueAt[k]
+	if !existed {
+		return nil
+	}
+	t.undo = append(t.undo, undo{op: undoDue, s1: kind, s2: id, at: at, existed: true})
+	t.s.due.Delete(dueItem{kind: kind, at: at, id: id})
+	delete(t.s.dueAt, k)
+	return nil
+}

@@ -1,0 +1,239 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+)
+
+// storedPosting checks one posting and converts it to minor units, with
+// the accounts' own address strings (so the store retains one copy).
+func (w *Writer) storedPosting(from, to, code string, amount decimal.Decimal) (StoredPosting, error) {
+	asset, err := w.Asset(code)
+	if err != nil {
+		return StoredPosting{}, err
+	}
+	if amount.Sign() <= 0 {
+		return StoredPosting{}, fmt.Errorf("%w: %s %s must be positive", ErrInvalidAmount, amount.String(), code)
+	}
+	u, err := asset.Units(amount)
+	if err != nil {
+		return StoredPosting{}, err
+	}
+	return w.unitPosting(from, to, asset.Code, u)
+}
+
+func (w *Writer) unitPosting(from, to, code string, u int64) (StoredPosting, error) {
+	if u <= 0 {
+		return StoredPosting{}, fmt.Errorf("%w: %d minor units of %s must be positive", ErrInvalidAmount, u, code)
+	}
+	if from == to {
+		return StoredPosting{}, fmt.Errorf("%w: posting from %q to itself", ErrInvalidTransaction, from)
+	}
+	fa, err := w.account(from)
+	if err != nil {
+		return StoredPosting{}, err
+	}
+	ta, err := w.account(to)
+	if err != nil {
+		return StoredPosting{}, err
+	}
+	return StoredPosting{From: fa.Address, To: ta.Address, Asset: code, Units: u}, nil
+}
+
+// existing looks up a transaction by idempotency key. It returns the
+// transaction if the key was used for the same request, ErrNotFound if the
+// key is new, and ErrIdempotencyConflict otherwise.
+func (w *Writer) existing(t *StoredTransaction, ps []StoredPosting) (Transaction, error) {
+	old, err := w.tx.TransactionByKey(t.Key)
+	if err != nil {
+		return Transaction{}, err
+	}
+	same := old.Kind == t.Kind && old.Reverses == t.Reverses && old.Hold == t.Hold &&
+		len(old.Postings) == len(ps) && sameMetadata(old.Metadata, t.Metadata)
+	for i := 0; same && i < len(ps); i++ {
+		a, b := &old.Postings[i], &ps[i]
+		same = a.From == b.From && a.To == b.To && a.Asset == b.Asset && a.Units == b.Units
+	}
+	if !same {
+		return Transaction{}, fmt.Errorf("%w: key %q was used for transaction %d", ErrIdempotencyConflict, t.Key, old.ID)
+	}
+	return w.public(&old)
+}
+
+// commit applies postings ps as transaction t: idempotency, limits, the
+// hash chain, then the store. Postings' FromAfter/ToAfter are filled in.
+// heldDelta, when non-nil, changes held amounts in the same step (captures).
+func (w *Writer) commit(t *StoredTransaction, ps []StoredPosting) (Transaction, error) {
+	return w.commitWithHold(t, ps, nil, 0)
+}
+
+func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKey *BalanceKey, heldDelta int64) (Transaction, error) {
+	if err := w.loadHead(); err != nil {
+		return Transaction{}, err
+	}
+	if t.Key != "" {
+		tr, err := w.existing(t, ps)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return tr, err
+		}
+	}
+	// Collect the balances touched, each once, and their net change.
+	keys, deltas := w.keys[:0], w.deltas[:0]
+	idx := func(addr, asset string) int {
+		for i := range keys {
+			if keys[i].Address == addr && keys[i].Asset == asset {
+				return i
+			}
+		}
+		keys = append(keys, BalanceKey{Address: addr, Asset: asset})
+		deltas = append(deltas, 0)
+		return len(keys) - 1
+	}
+	for i := range ps {
+		idx(ps[i].From, ps[i].Asset)
+		idx(ps[i].To, ps[i].Asset)
+	}
+	hi := -1
+	if holdKey != nil {
+		hi = idx(holdKey.Address, holdKey.Asset)
+	}
+	w.keys, w.deltas = keys, deltas
+	states, err := w.tx.LockBalances(keys)
+	if err != nil {
+		return Transaction{}, err
+	}
+	for i := range ps {
+		p := &ps[i]
+		fi, ti := idx(p.From, p.Asset), idx(p.To, p.Asset)
+		var ok1, ok2 bool
+		states[fi].Posted, ok1 = addUnits(states[fi].Posted, -p.Units)
+		states[ti].Posted, ok2 = addUnits(states[ti].Posted, p.Units)
+		if !ok1 || !ok2 {
+			return Transaction{}, fmt.Errorf("%w: posting %d of %d %s", ErrOverflow, i, p.Units, p.Asset)
+		}
+		deltas[fi] -= p.Units
+		deltas[ti] += p.Units
+		p.FromAfter, p.ToAfter = states[fi].Posted, states[ti].Posted
+	}
+	if hi >= 0 {
+		states[hi].Held += heldDelta
+		deltas[hi] -= heldDelta // releasing a hold makes funds available
+	}
+	for i := range states {
+		if deltas[i] >= 0 {
+			continue // only a net debit can break a limit
+		}
+		if err := w.checkFloor(&states[i]); err != nil {
+			return Transaction{}, err
+		}
+	}
+	t.ID = w.head.ID + 1
+	t.Time = w.now.UnixNano()
+	if t.Time < w.head.Time {
+		t.Time = w.head.Time // the journal's time never goes back
+	}
+	t.Postings = make([]StoredPosting, len(ps))
+	copy(t.Postings, ps)
+	t.Metadata = copyMetadata(t.Metadata)
+	t.Hash, w.buf = ChainHash(w.head.Hash, t, w.buf)
+	if err := w.tx.AppendTransaction(t); err != nil {
+		return Transaction{}, err
+	}
+	if err := w.tx.PutBalances(states); err != nil {
+		return Transaction{}, err
+	}
+	w.head = Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
+	return w.public(t)
+}
+
+// checkFloor refuses a balance whose available amount (posted - held) is
+// below what its account's overdraft policy allows.
+func (w *Writer) checkFloor(s *BalanceState) error {
+	acc, err := w.account(s.Address)
+	if err != nil {
+		return err
+	}
+	floor, bounded := acc.floor(s.Asset)
+	if !bounded {
+		return nil
+	}
+	if s.Posted-s.Held < floor {
+		asset, _ := w.Asset(s.Asset)
+		return fmt.Errorf("%w: %s would have %s %s available, limit %s", ErrInsufficientFunds,
+			s.Address, asset.Format(s.Posted-s.Held), s.Asset, asset.Format(floor))
+	}
+	return nil
+}
+
+// public converts a stored transaction to the API's form.
+func (r *Reader) public(t *StoredTransaction) (Transaction, error) {
+	out := Transaction{
+		ID: t.ID, Key: t.Key, Kind: t.Kind, Time: timeOf(t.Time),
+		Postings: make([]Posting, len(t.Postings)), Metadata: copyMetadata(t.Metadata),
+		Reverses: t.Reverses, Hold: t.Hold, Hash: t.Hash,
+	}
+	for i := range t.Postings {
+		p := &t.Postings[i]
+		a, err := r.Asset(p.Asset)
+		if err != nil {
+			return Transaction{}, err
+		}
+		out.Postings[i] = Posting{From: p.From, To: p.To, Asset: p.Asset, Amount: a.Amount(p.Units)}
+	}
+	return out, nil
+}
+
+// Reverse posts a new transaction that undoes an earlier one: the same
+// postings in reverse order, each from its destination back to its source,
+// linked to the original through Reverses. A transaction is reversed at
+// most once (ErrAlreadyReversed); a reversal itself cannot be reversed;
+// the reversal obeys every limit like any posting.
+func (w *Writer) Reverse(req ReversalRequest) (Transaction, error) {
+	if err := validateKey(req.Key); err != nil {
+		return Transaction{}, err
+	}
+	if err := validateMetadata(req.Metadata); err != nil {
+		return Transaction{}, err
+	}
+	orig, err := w.tx.Transaction(req.ID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, req.ID)
+		}
+		return Transaction{}, err
+	}
+	if orig.Kind == KindReversal {
+		return Transaction{}, fmt.Errorf("%w: transaction %d is itself a reversal", ErrInvalidTransaction, req.ID)
+	}
+	ps := w.posting[:0]
+	for i := len(orig.Postings) - 1; i >= 0; i-- {
+		p := orig.Postings[i]
+		ps = append(ps, StoredPosting{From: p.To, To: p.From, Asset: p.Asset, Units: p.Units})
+	}
+	w.posting = ps
+	t := StoredTransaction{Key: req.Key, Kind: KindReversal, Reverses: req.ID, Metadata: req.Metadata}
+	if err := w.loadHead(); err != nil {
+		return Transaction{}, err
+	}
+	if req.Key != "" {
+		tr, err := w.existing(&t, ps)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return tr, err
+		}
+	}
+	if rid, err := w.tx.ReversalOf(req.ID); err == nil {
+		return Transaction{}, fmt.Errorf("%w: transaction %d by %d", ErrAlreadyReversed, req.ID, rid)
+	} else if !errors.Is(err, ErrNotFound) {
+		return Transaction{}, err
+	}
+	return w.commit(&t, ps)
+}
+
+// ReversalRequest asks to reverse transaction ID.
+type ReversalRequest struct {
+	Key      string            `json:"key,omitempty"`
+	ID       uint64            `json:"id"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}

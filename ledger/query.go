@@ -1,0 +1,390 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Balance is one account's balance in one asset. Available is what may be
+// spent before reaching zero (Posted - Held); the account's overdraft
+// limit, if any, comes on top.
+type Balance struct {
+	Account   string
+	Asset     string
+	Posted    decimal.Decimal
+	Held      decimal.Decimal
+	Available decimal.Decimal
+}
+
+func (r *Reader) publicBalance(s BalanceState) (Balance, error) {
+	a, err := r.Asset(s.Asset)
+	if err != nil {
+		return Balance{}, err
+	}
+	return Balance{Account: s.Address, Asset: s.Asset, Posted: a.Amount(s.Posted),
+		Held: a.Amount(s.Held), Available: a.Amount(s.Posted - s.Held)}, nil
+}
+
+// Balance returns an account's balance in an asset (zero if it never held
+// any). Unknown accounts and assets are errors.
+func (r *Reader) Balance(account, asset string) (Balance, error) {
+	if _, err := r.Asset(asset); err != nil {
+		return Balance{}, err
+	}
+	acc, err := r.account(account)
+	if err != nil {
+		return Balance{}, err
+	}
+	s, err := r.rt.Balance(BalanceKey{Address: acc.Address, Asset: asset})
+	if err != nil {
+		return Balance{}, err
+	}
+	return r.publicBalance(s)
+}
+
+// Balances returns every balance an account has held, ordered by asset.
+func (r *Reader) Balances(account string) ([]Balance, error) {
+	if _, err := r.account(account); err != nil {
+		return nil, err
+	}
+	ss, err := r.rt.AccountBalances(account)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Balance, 0, len(ss))
+	for _, s := range ss {
+		b, err := r.publicBalance(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// Transaction returns a transaction by ID.
+func (r *Reader) Transaction(id uint64) (Transaction, error) {
+	t, err := r.rt.Transaction(id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Transaction{}, fmt.Errorf("%w: transaction %d", ErrNotFound, id)
+		}
+		return Transaction{}, err
+	}
+	return r.public(&t)
+}
+
+// TransactionByKey returns the transaction posted with an idempotency key.
+func (r *Reader) TransactionByKey(key string) (Transaction, error) {
+	t, err := r.rt.TransactionByKey(key)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Transaction{}, fmt.Errorf("%w: transaction with key %q", ErrNotFound, key)
+		}
+		return Transaction{}, err
+	}
+	return r.public(&t)
+}
+
+// Transactions lists transactions with ID > after, in ID order, at most
+// limit (1 to 1000; 0 means 100). Next is the cursor for the next page, 0
+// when there is none.
+func (r *Reader) Transactions(after uint64, limit int) (txs []Transaction, next uint64, err error) {
+	limit = pageLimit(limit)
+	ts, err := r.rt.Transactions(after, limit+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(ts) > limit {
+		ts = ts[:limit]
+		next = ts[limit-1].ID
+	}
+	for i := range ts {
+		t, err := r.public(&ts[i])
+		if err != nil {
+			return nil, 0, err
+		}
+		txs = append(txs, t)
+	}
+	return txs, next, nil
+}
+
+func pageLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return 100
+	case limit > 1000:
+		return 1000
+	}
+	return limit
+}
+
+// HistoryQuery selects a page of one balance's history.
+type HistoryQuery struct {
+	Account string
+	Asset   string
+	After   uint64 // cursor: the last transaction ID of the previous page
+	Limit   int    // 1 to 1000; 0 means 100
+}
+
+// HistoryEntry is one posting that changed a balance, with the posted
+// balance right after it.
+type HistoryEntry struct {
+	Transaction uint64
+	Time        time.Time
+	Posting     int
+	Change      decimal.Decimal // signed: positive in, negative out
+	Balance     decimal.Decimal // running posted balance after the posting
+}
+
+// HistoryPage is a page of history and the cursor for the next one (0 when
+// this is the last page).
+type HistoryPage struct {
+	Entries []HistoryEntry
+	Next    uint64
+}
+
+// History returns a page of a balance's history, oldest first.
+func (r *Reader) History(q HistoryQuery) (HistoryPage, error) {
+	a, err := r.Asset(q.Asset)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	if _, err := r.account(q.Account); err != nil {
+		return HistoryPage{}, err
+	}
+	limit := pageLimit(q.Limit)
+	items, err := r.rt.History(BalanceKey{Address: q.Account, Asset: q.Asset}, q.After, limit+1)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	var page HistoryPage
+	if len(items) > limit {
+		items = items[:limit]
+		page.Next = items[limit-1].ID
+	}
+	for _, it := range items {
+		page.Entries = append(page.Entries, HistoryEntry{Transaction: it.ID, Time: timeOf(it.Time),
+			Posting: it.Posting, Change: a.Amount(it.Delta), Balance: a.Amount(it.After)})
+	}
+	return page, nil
+}
+
+// BalanceAt returns an account's posted balance in an asset as it stood
+// at time t (after every transaction whose time is <= t).
+func (r *Reader) BalanceAt(account, asset string, t time.Time) (decimal.Decimal, error) {
+	a, err := r.Asset(asset)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	if _, err := r.account(account); err != nil {
+		return decimal.Decimal{}, err
+	}
+	id, err := r.rt.LastIDAt(t.UnixNano())
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	if id == 0 {
+		return a.Amount(0), nil
+	}
+	u, err := r.rt.PostedAt(BalanceKey{Address: account, Asset: asset}, id)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	return a.Amount(u), nil
+}
+
+// Record returns a program record's data, or ErrNotFound.
+func (r *Reader) Record(kind, id string) ([]byte, error) {
+	return r.rt.Record(kind, id)
+}
+
+// LoadJSON reads a record into v. A missing record is ErrNotFound.
+func (r *Reader) LoadJSON(kind, id string, v any) error {
+	b, err := r.rt.Record(kind, id)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// Records lists records of a kind with ID > after, in ID byte order.
+func (r *Reader) Records(kind, after string, limit int) ([]Record, error) {
+	return r.rt.Records(kind, after, pageLimit(limit))
+}
+
+// Due lists entries of a kind due at or before t, earliest first.
+func (r *Reader) Due(kind string, t time.Time, limit int) ([]DueEntry, error) {
+	return r.rt.Due(kind, t, pageLimit(limit))
+}
+
+// PutRecord creates or replaces a program record in this unit of work.
+func (w *Writer) PutRecord(kind, id string, data []byte) error {
+	if err := validateRecordName(kind, id); err != nil {
+		return err
+	}
+	return w.tx.PutRecord(Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
+}
+
+// InsertRecord creates a record, or returns ErrDuplicate if it exists. It
+// is how a program claims an event id once even under racing callers.
+func (w *Writer) InsertRecord(kind, id string, data []byte) error {
+	if err := validateRecordName(kind, id); err != nil {
+		return err
+	}
+	return w.tx.InsertRecord(Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
+}
+
+// SaveJSON stores v as JSON in a record (created or replaced).
+func (w *Writer) SaveJSON(kind, id string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return w.PutRecord(kind, id, b)
+}
+
+// CreateJSON stores v as JSON in a new record, or returns ErrDuplicate.
+func (w *Writer) CreateJSON(kind, id string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return w.InsertRecord(kind, id, b)
+}
+
+// DeleteRecord removes a record; a missing one is no error.
+func (w *Writer) DeleteRecord(kind, id string) error { return w.tx.DeleteRecord(kind, id) }
+
+// Schedule makes (kind, id) due at t, replacing an earlier time.
+func (w *Writer) Schedule(kind, id string, t time.Time) error {
+	if err := validateRecordName(kind, id); err != nil {
+		return err
+	}
+	return w.tx.Schedule(DueEntry{Kind: kind, ID: id, At: t.UTC()})
+}
+
+// Unschedule removes (kind, id) from the due index.
+func (w *Writer) Unschedule(kind, id string) error { return w.tx.Unschedule(kind, id) }
+
+func validateRecordName(kind, id string) error {
+	if kind == "" || len(kind) > 64 || id == "" || len(id) > 256 {
+		return fmt.Errorf("%w: record kind %q id %q", ErrInvalidTransaction, kind, id)
+	}
+	return nil
+}
+
+// The ledger-level methods below each run one unit of work.
+
+// DefineAsset defines an asset (see Writer.DefineAsset).
+func (l *Ledger) DefineAsset(ctx context.Context, a Asset) error {
+	return l.Update(ctx, func(w *Writer) error { return w.DefineAsset(a) })
+}
+
+// OpenAccount opens an account (see Writer.OpenAccount).
+func (l *Ledger) OpenAccount(ctx context.Context, spec AccountSpec) (acc Account, err error) {
+	err = l.Update(ctx, func(w *Writer) error { acc, err = w.OpenAccount(spec); return err })
+	return acc, err
+}
+
+// Post posts a transaction (see Writer.Post).
+func (l *Ledger) Post(ctx context.Context, req TransferRequest) (t Transaction, err error) {
+	err = l.Update(ctx, func(w *Writer) error { t, err = w.Post(req); return err })
+	return t, err
+}
+
+// Transfer posts one posting of amount from one account to another.
+func (l *Ledger) Transfer(ctx context.Context, key, from, to, asset string, amount decimal.Decimal) (Transaction, error) {
+	return l.Post(ctx, TransferRequest{Key: key, Postings: []Posting{{From: from, To: to, Asset: asset, Amount: amount}}})
+}
+
+// Hold reserves funds (see Writer.Hold).
+func (l *Ledger) Hold(ctx context.Context, req HoldRequest) (h Hold, err error) {
+	err = l.Update(ctx, func(w *Writer) error { h, err = w.Hold(req); return err })
+	return h, err
+}
+
+// Capture captures a hold (see Writer.Capture).
+func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (t Transaction, err error) {
+	err = l.Update(ctx, func(w *Writer) error { t, err = w.Capture(req); return err })
+	return t, err
+}
+
+// Void releases a hold (see Writer.Void).
+func (l *Ledger) Void(ctx context.Context, id uint64) (h Hold, err error) {
+	err = l.Update(ctx, func(w *Writer) error { h, err = w.Void(id); return err })
+	return h, err
+}
+
+// Convert posts a conversion (see Writer.Convert).
+func (l *Ledger) Convert(ctx context.Context, req ConversionRequest) (c Conversion, err error) {
+	err = l.Update(ctx, func(w *Writer) error { c, err = w.Convert(req); return err })
+	return c, err
+}
+
+// Reverse reverses a transaction (see Writer.Reverse).
+func (l *Ledger) Reverse(ctx context.Context, req ReversalRequest) (t Transaction, err error) {
+	err = l.Update(ctx, func(w *Writer) error { t, err = w.Reverse(req); return err })
+	return t, err
+}
+
+// Tick does what time makes happen in the ledger itself: it releases every
+// hold whose expiry has passed, in batches, and returns how many.
+func (l *Ledger) Tick(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		var n int
+		err := l.Update(ctx, func(w *Writer) (err error) { n, err = w.ExpireHolds(256); return err })
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// Balance returns one balance (see Reader.Balance).
+func (l *Ledger) Balance(ctx context.Context, account, asset string) (b Balance, err error) {
+	err = l.View(ctx, func(r *Reader) error { b, err = r.Balance(account, asset); return err })
+	return b, err
+}
+
+// Balances returns an account's balances (see Reader.Balances).
+func (l *Ledger) Balances(ctx context.Context, account string) (bs []Balance, err error) {
+	err = l.View(ctx, func(r *Reader) error { bs, err = r.Balances(account); return err })
+	return bs, err
+}
+
+// Transaction returns a transaction by ID.
+func (l *Ledger) Transaction(ctx context.Context, id uint64) (t Transaction, err error) {
+	err = l.View(ctx, func(r *Reader) error { t, err = r.Transaction(id); return err })
+	return t, err
+}
+
+// TransactionByKey returns the transaction posted with an idempotency key.
+func (l *Ledger) TransactionByKey(ctx context.Context, key string) (t Transaction, err error) {
+	err = l.View(ctx, func(r *Reader) error { t, err = r.TransactionByKey(key); return err })
+	return t, err
+}
+
+// History returns a page of a balance's history (see Reader.History).
+func (l *Ledger) History(ctx context.Context, q HistoryQuery) (p HistoryPage, err error) {
+	err = l.View(ctx, func(r *Reader) error { p, err = r.History(q); return err })
+	return p, err
+}
+
+// BalanceAt returns a posted balance as of time t (see Reader.BalanceAt).
+func (l *Ledger) BalanceAt(ctx context.Context, account, asset string, t time.Time) (d decimal.Decimal, err error) {
+	err = l.View(ctx, func(r *Reader) error { d, err = r.BalanceAt(account, asset, t); return err })
+	return d, err
+}
+
+// HoldByID returns a hold.
+func (l *Ledger) HoldByID(ctx context.Context, id uint64) (h Hold, err error) {
+	err = l.View(ctx, func(r *Reader) error { h, err = r.HoldByID(id); return err })
+	return h, err
+}

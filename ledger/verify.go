@@ -1,0 +1,177 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/shopspring/decimal"
+)
+
+// VerifyReport says what Verify checked.
+type VerifyReport struct {
+	Transactions int
+	Holds        int
+	Balances     int
+	Head         Head
+	// Totals is the sum of all posted balances per asset: zero for every
+	// asset of a sound ledger.
+	Totals map[string]decimal.Decimal
+}
+
+// Verify replays the whole journal on one snapshot and checks that:
+// transaction IDs are dense; each hash chains to the one before (so an
+// edited or removed transaction is visible); times never go back; every
+// posting is positive and its running balances match the replay; every
+// stored balance equals the replay and its held amount equals what its
+// pending holds reserve; every asset sums to zero; and no account is below
+// its limit. It returns the first break found, wrapping ErrVerify.
+func (l *Ledger) Verify(ctx context.Context) (VerifyReport, error) {
+	var rep VerifyReport
+	err := l.View(ctx, func(r *Reader) error {
+		var err error
+		rep, err = r.Verify(ctx)
+		return err
+	})
+	return rep, err
+}
+
+// Verify checks the snapshot r reads (see Ledger.Verify).
+func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
+	rep := VerifyReport{Totals: map[string]decimal.Decimal{}}
+	posted := map[BalanceKey]int64{}
+	var prev Head
+	var buf []byte
+	const page = 10000
+	for after := uint64(0); ; {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		ts, err := r.rt.Transactions(after, page)
+		if err != nil {
+			return rep, err
+		}
+		for i := range ts {
+			t := &ts[i]
+			if t.ID != prev.ID+1 {
+				return rep, fmt.Errorf("%w: transaction %d follows %d: the journal has a gap", ErrVerify, t.ID, prev.ID)
+			}
+			var h [32]byte
+			h, buf = ChainHash(prev.Hash, t, buf)
+			if h != t.Hash {
+				return rep, fmt.Errorf("%w: transaction %d: hash does not chain (edited, or an earlier one changed)", ErrVerify, t.ID)
+			}
+			if t.Time < prev.Time {
+				return rep, fmt.Errorf("%w: transaction %d: time goes back", ErrVerify, t.ID)
+			}
+			if len(t.Postings) == 0 {
+				return rep, fmt.Errorf("%w: transaction %d has no postings", ErrVerify, t.ID)
+			}
+			for j := range t.Postings {
+				p := &t.Postings[j]
+				if p.Units <= 0 || p.From == p.To {
+					return rep, fmt.Errorf("%w: transaction %d posting %d is malformed", ErrVerify, t.ID, j)
+				}
+				fk, tk := BalanceKey{p.From, p.Asset}, BalanceKey{p.To, p.Asset}
+				posted[fk] -= p.Units
+				posted[tk] += p.Units
+				if posted[fk] != p.FromAfter || posted[tk] != p.ToAfter {
+					return rep, fmt.Errorf("%w: transaction %d posting %d: running balances differ from the replay", ErrVerify, t.ID, j)
+				}
+			}
+			prev = Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
+			rep.Transactions++
+		}
+		if len(ts) < page {
+			break
+		}
+		after = ts[len(ts)-1].ID
+	}
+	head, err := r.rt.Head()
+	if err != nil {
+		return rep, err
+	}
+	if head != prev {
+		return rep, fmt.Errorf("%w: head is transaction %d but the journal ends at %d", ErrVerify, head.ID, prev.ID)
+	}
+	rep.Head = head
+
+	held := map[BalanceKey]int64{}
+	for after := uint64(0); ; {
+		hs, err := r.rt.Holds(after, page)
+		if err != nil {
+			return rep, err
+		}
+		for _, h := range hs {
+			if h.Captured < 0 || h.Captured > h.Units {
+				return rep, fmt.Errorf("%w: hold %d captured %d of %d", ErrVerify, h.ID, h.Captured, h.Units)
+			}
+			if h.Status == HoldPending {
+				held[BalanceKey{h.Account, h.Asset}] += h.Units - h.Captured
+			}
+			rep.Holds++
+		}
+		if len(hs) < page {
+			break
+		}
+		after = hs[len(hs)-1].ID
+	}
+
+	totals := map[string]int64{}
+	seen := map[BalanceKey]bool{}
+	for after := (BalanceKey{}); ; {
+		bs, err := r.rt.Balances(after, page)
+		if err != nil {
+			return rep, err
+		}
+		for _, b := range bs {
+			k := BalanceKey{b.Address, b.Asset}
+			seen[k] = true
+			if b.Posted != posted[k] {
+				return rep, fmt.Errorf("%w: %s %s: stored balance %d, journal says %d", ErrVerify, b.Address, b.Asset, b.Posted, posted[k])
+			}
+			if b.Held != held[k] {
+				return rep, fmt.Errorf("%w: %s %s: held %d, pending holds reserve %d", ErrVerify, b.Address, b.Asset, b.Held, held[k])
+			}
+			acc, err := r.account(b.Address)
+			if err != nil {
+				return rep, fmt.Errorf("%w: balance of %s: %v", ErrVerify, b.Address, err)
+			}
+			if floor, bounded := acc.floor(b.Asset); bounded && b.Posted-b.Held < floor {
+				return rep, fmt.Errorf("%w: %s %s is below its limit", ErrVerify, b.Address, b.Asset)
+			}
+			totals[b.Asset] += b.Posted
+			rep.Balances++
+		}
+		if len(bs) < page {
+			break
+		}
+		after = BalanceKey{bs[len(bs)-1].Address, bs[len(bs)-1].Asset}
+	}
+	for k, v := range posted {
+		if v != 0 && !seen[k] {
+			return rep, fmt.Errorf("%w: %s %s: journal says %d but no balance is stored", ErrVerify, k.Address, k.Asset, v)
+		}
+	}
+	for k, v := range held {
+		if v != 0 && !seen[k] {
+			return rep, fmt.Errorf("%w: %s %s: holds reserve %d but no balance is stored", ErrVerify, k.Address, k.Asset, v)
+		}
+	}
+	codes := make([]string, 0, len(totals))
+	for c := range totals {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	for _, c := range codes {
+		a, err := r.Asset(c)
+		if err != nil {
+			return rep, fmt.Errorf("%w: balance in %v", ErrVerify, err)
+		}
+		rep.Totals[c] = a.Amount(totals[c])
+		if totals[c] != 0 {
+			return rep, fmt.Errorf("%w: %s sums to %s, not zero", ErrVerify, c, a.Format(totals[c]))
+		}
+	}
+	return rep, nil
+}

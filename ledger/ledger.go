@@ -337,4 +337,3 @@ func (w *Writer) Post(req TransferRequest) (Transaction, error) {
 	t := StoredTransaction{Key: req.Key, Kind: KindTransfer, Metadata: req.Metadata}
 	return w.commit(&t, ps)
 }
-

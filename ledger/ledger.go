@@ -76,6 +76,74 @@ func (l *Ledger) Update(ctx context.Context, fn func(w *Writer) error) error {
 	}
 }
 
+// UpdateBatch runs many independent units of work in one store
+// transaction (one durable commit): each fn is isolated, so one that fails
+// is undone alone and reported at its index in errs while the rest commit.
+// err is non-nil only when the batch as a whole failed, and then nothing
+// was kept. A batch that lost a race is retried whole, like Update.
+func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (errs []error, err error) {
+	for attempt := 0; ; attempt++ {
+		writers := make([]*Writer, len(fns))
+		sfns := make([]func(Tx) error, len(fns))
+		for i := range fns {
+			i := i
+			sfns[i] = func(tx Tx) error {
+				w := &Writer{}
+				w.reset(l, tx, l.clock.Now())
+				writers[i] = w
+				return fns[i](w)
+			}
+		}
+		errs, err = l.store.UpdateBatch(ctx, sfns)
+		if err == nil {
+			for i, w := range writers {
+				if w != nil && errs[i] == nil {
+					w.publish()
+				}
+			}
+			return errs, nil
+		}
+		if errors.Is(err, ErrConflict) && attempt < l.retries && ctx.Err() == nil {
+			continue
+		}
+		return nil, err
+	}
+}
+
+// BatchResult is the outcome of one request of a batch.
+type BatchResult struct {
+	Transaction Transaction
+	Err         error
+}
+
+// PostBatch posts many transfer requests in one store transaction, each
+// isolated from the others: a refused request (insufficient funds, a key
+// conflict) is reported in its result and does not fail its neighbours.
+// The error is for the batch as a whole.
+func (l *Ledger) PostBatch(ctx context.Context, reqs []TransferRequest) ([]BatchResult, error) {
+	out := make([]BatchResult, len(reqs))
+	fns := make([]func(*Writer) error, len(reqs))
+	for i := range reqs {
+		i := i
+		fns[i] = func(w *Writer) error {
+			t, err := w.Post(reqs[i])
+			out[i].Transaction = t
+			return err
+		}
+	}
+	errs, err := l.UpdateBatch(ctx, fns)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Err = errs[i]
+		if errs[i] != nil {
+			out[i].Transaction = Transaction{}
+		}
+	}
+	return out, nil
+}
+
 // View runs fn on a consistent snapshot of the ledger.
 func (l *Ledger) View(ctx context.Context, fn func(r *Reader) error) error {
 	return l.store.View(ctx, func(rt ReadTx) error {

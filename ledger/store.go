@@ -23,6 +23,15 @@ type Store interface {
 	// race with another writer returns an error wrapping ErrConflict and
 	// may be retried whole.
 	Update(ctx context.Context, fn func(tx Tx) error) error
+	// UpdateBatch runs each fn in turn inside one unit of work, each in its
+	// own savepoint: a fn that returns an error (or panics) has its writes
+	// undone and its error reported in errs at its index, while the others
+	// go on; everything the surviving fns wrote commits together. err is
+	// for the unit of work as a whole (a failed commit, a closed store):
+	// when it is non-nil nothing was kept. fns run sequentially and see
+	// each other's writes in order. A fn that panics reports the panic as
+	// an error rather than re-raising it, so neighbours are unaffected.
+	UpdateBatch(ctx context.Context, fns []func(tx Tx) error) (errs []error, err error)
 	// View runs fn on a consistent snapshot that sees every committed
 	// Update and nothing half-written.
 	View(ctx context.Context, fn func(tx ReadTx) error) error

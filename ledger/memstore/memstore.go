@@ -148,6 +148,52 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) (err error
 	return nil
 }
 
+// UpdateBatch runs each fn in its own savepoint (a mark in the undo log)
+// and commits the survivors together.
+func (s *Store) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) (errs []error, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ledger.ErrClosed
+	}
+	t := &s.tx
+	t.undo = t.undo[:0]
+	t.active = true
+	committed := false
+	defer func() {
+		t.active = false
+		if !committed {
+			t.rollbackTo(0)
+		}
+		t.undo = t.undo[:0]
+	}()
+	errs = make([]error, len(fns))
+	for i, fn := range fns {
+		mark := len(t.undo)
+		if errs[i] = runIsolated(t, fn); errs[i] != nil {
+			t.rollbackTo(mark)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	committed = true
+	return errs, nil
+}
+
+// runIsolated runs fn, turning a panic into an error.
+func runIsolated(t *tx, fn func(ledger.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("memstore: batch item panicked: %v", r)
+		}
+	}()
+	return fn(t)
+}
+
 // View runs fn with the store read-locked.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {

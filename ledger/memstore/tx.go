@@ -51,9 +51,12 @@ func (t *tx) check() {
 	}
 }
 
-func (t *tx) rollback() {
+func (t *tx) rollback() { t.rollbackTo(0) }
+
+// rollbackTo undoes every write logged after mark, newest first.
+func (t *tx) rollbackTo(mark int) {
 	s := t.s
-	for i := len(t.undo) - 1; i >= 0; i-- {
+	for i := len(t.undo) - 1; i >= mark; i-- {
 		u := &t.undo[i]
 		switch u.op {
 		case undoAsset:
@@ -105,6 +108,7 @@ func (t *tx) rollback() {
 		}
 		*u = undo{}
 	}
+	t.undo = t.undo[:mark]
 }
 
 func (t *tx) PutAsset(a ledger.Asset) error {

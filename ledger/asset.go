@@ -122,18 +122,16 @@ var (
 // negative amounts convert; callers judge them.
 func (a Asset) Units(d decimal.Decimal) (int64, error) {
 	exp := d.Exponent() + a.Precision
-	if exp >= 0 && exp <= 18 {
-		// Fast path: coefficient * 10^exp, checking for overflow.
-		c := d.Coefficient()
-		if c.IsInt64() {
-			v := c.Int64()
-			p := pow10[exp]
-			if v == 0 {
-				return 0, nil
-			}
-			if (v > 0 && v <= math.MaxInt64/p) || (v < 0 && v >= math.MinInt64/p) {
-				return v * p, nil
-			}
+	if exp >= 0 && exp <= 18 && d.NumDigits() <= 18 {
+		// Fast path: coefficient * 10^exp, checking for overflow. NumDigits
+		// and CoefficientInt64 read the coefficient without copying it.
+		v := d.CoefficientInt64()
+		if v == 0 {
+			return 0, nil
+		}
+		p := pow10[exp]
+		if (v > 0 && v <= math.MaxInt64/p) || (v < 0 && v >= math.MinInt64/p) {
+			return v * p, nil
 		}
 		return 0, fmt.Errorf("%w: %s %s", ErrOverflow, d.String(), a.Code)
 	}

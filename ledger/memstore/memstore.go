@@ -125,17 +125,9 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) (err error
 	if s.closed {
 		return ledger.ErrClosed
 	}
-	t := &s.tx
-	t.undo = t.undo[:0]
-	t.active = true
+	t := s.tx.begin()
 	committed := false
-	defer func() {
-		t.active = false
-		if !committed {
-			t.rollback()
-		}
-		t.undo = t.undo[:0]
-	}()
+	defer func() { t.end(committed) }()
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -159,17 +151,9 @@ func (s *Store) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) (e
 	if s.closed {
 		return nil, ledger.ErrClosed
 	}
-	t := &s.tx
-	t.undo = t.undo[:0]
-	t.active = true
+	t := s.tx.begin()
 	committed := false
-	defer func() {
-		t.active = false
-		if !committed {
-			t.rollbackTo(0)
-		}
-		t.undo = t.undo[:0]
-	}()
+	defer func() { t.end(committed) }()
 	errs = make([]error, len(fns))
 	for i, fn := range fns {
 		mark := len(t.undo)

@@ -25,24 +25,45 @@ const (
 // changed. Entries are plain values in a reused slice, so the hot path of
 // an update allocates nothing for its rollback.
 type undo struct {
-	op      undoOp
-	b       *balance
-	state   ledger.BalanceState
-	s1, s2  string
-	hold    ledger.StoredHold
-	data    []byte
-	existed bool
-	at      int64
-	head    ledger.Head
+	op           undoOp
+	existed      bool
+	b            *balance
+	posted, held int64 // undoBalanceSet; posted doubles as the index into oldHolds
+	at           int64
+	s1, s2       string
+	data         []byte
 }
 
 // tx is the store's single writer. It writes straight into the store's maps
 // (the store is write-locked) and logs how to undo each write.
 type tx struct {
 	reader
-	s      *Store
-	undo   []undo
-	active bool
+	s        *Store
+	undo     []undo
+	oldHolds []ledger.StoredHold // hold values before UpdateHold, for undo
+	locked   []*balance          // balances LockBalances returned, most recent first to look up
+	states   []ledger.BalanceState
+	active   bool
+}
+
+func (t *tx) begin() *tx {
+	t.undo = t.undo[:0]
+	t.oldHolds = t.oldHolds[:0]
+	t.locked = t.locked[:0]
+	t.active = true
+	return t
+}
+
+func (t *tx) end(committed bool) {
+	t.active = false
+	if !committed {
+		t.rollbackTo(0)
+	}
+	clear(t.undo) // drop references so the log does not retain old data
+	t.undo = t.undo[:0]
+	t.oldHolds = t.oldHolds[:0]
+	clear(t.locked)
+	t.locked = t.locked[:0]
 }
 
 func (t *tx) check() {
@@ -50,8 +71,6 @@ func (t *tx) check() {
 		panic("memstore: Tx used after its Update returned")
 	}
 }
-
-func (t *tx) rollback() { t.rollbackTo(0) }
 
 // rollbackTo undoes every write logged after mark, newest first.
 func (t *tx) rollbackTo(mark int) {
@@ -67,7 +86,7 @@ func (t *tx) rollbackTo(mark int) {
 			delete(s.balances, ledger.BalanceKey{Address: u.b.state.Address, Asset: u.b.state.Asset})
 			s.balOrder.Delete(u.b)
 		case undoBalanceSet:
-			u.b.state = u.state
+			u.b.state.Posted, u.b.state.Held = u.posted, u.held
 		case undoHist:
 			u.b.hist = u.b.hist[:len(u.b.hist)-1]
 		case undoTx:
@@ -80,7 +99,11 @@ func (t *tx) rollbackTo(mark int) {
 			}
 			*last = ledger.StoredTransaction{}
 			s.ntx--
-			s.head = u.head
+			s.head = ledger.Head{}
+			if s.ntx > 0 {
+				prev := s.txAt(s.ntx)
+				s.head = ledger.Head{ID: prev.ID, Hash: prev.Hash, Time: prev.Time}
+			}
 		case undoHoldInsert:
 			h := s.holds[len(s.holds)-1]
 			if h.Key != "" {
@@ -88,7 +111,9 @@ func (t *tx) rollbackTo(mark int) {
 			}
 			s.holds = s.holds[:len(s.holds)-1]
 		case undoHoldUpdate:
-			s.holds[u.hold.ID-1] = u.hold
+			h := t.oldHolds[u.posted]
+			s.holds[h.ID-1] = h
+			t.oldHolds = t.oldHolds[:u.posted]
 		case undoRecord:
 			if u.existed {
 				s.records.ReplaceOrInsert(recordItem{kind: u.s1, id: u.s2, data: u.data})
@@ -142,27 +167,41 @@ func (t *tx) balance(k ledger.BalanceKey) *balance {
 	return b
 }
 
+// LockBalances returns the balances' states. The whole store is
+// write-locked for the update, so there is nothing more to lock; it creates
+// missing balances (undone with the update if it fails) and remembers them,
+// so that PutBalances and AppendTransaction find them without a map lookup.
+// The returned slice is reused by the next call: the ledger never keeps it.
 func (t *tx) LockBalances(keys []ledger.BalanceKey) ([]ledger.BalanceState, error) {
 	t.check()
-	// The whole store is write-locked for the update: nothing to lock here.
-	out := make([]ledger.BalanceState, len(keys))
-	for i, k := range keys {
-		if b, ok := t.s.balances[k]; ok {
-			out[i] = b.state
-		} else {
-			out[i] = ledger.BalanceState{Address: k.Address, Asset: k.Asset}
+	t.locked = t.locked[:0]
+	out := t.states[:0]
+	for _, k := range keys {
+		b := t.balance(k)
+		t.locked = append(t.locked, b)
+		out = append(out, b.state)
+	}
+	t.states = out
+	return out, nil
+}
+
+// find returns the balance of (addr, asset), trying the ones locked last.
+func (t *tx) find(addr, asset string) *balance {
+	for _, b := range t.locked {
+		if b.state.Address == addr && b.state.Asset == asset {
+			return b
 		}
 	}
-	return out, nil
+	return t.balance(ledger.BalanceKey{Address: addr, Asset: asset})
 }
 
 func (t *tx) PutBalances(bs []ledger.BalanceState) error {
 	t.check()
-	for _, st := range bs {
-		b := t.balance(ledger.BalanceKey{Address: st.Address, Asset: st.Asset})
-		t.undo = append(t.undo, undo{op: undoBalanceSet, b: b, state: b.state})
-		st.Address, st.Asset = b.state.Address, b.state.Asset // keep the interned strings
-		b.state = st
+	for i := range bs {
+		st := &bs[i]
+		b := t.find(st.Address, st.Asset)
+		t.undo = append(t.undo, undo{op: undoBalanceSet, b: b, posted: b.state.Posted, held: b.state.Held})
+		b.state.Posted, b.state.Held = st.Posted, st.Held
 	}
 	return nil
 }
@@ -189,7 +228,7 @@ func (t *tx) AppendTransaction(st *ledger.StoredTransaction) error {
 	}
 	s.chunks[i/chunkSize][i%chunkSize] = *st
 	s.ntx++
-	t.undo = append(t.undo, undo{op: undoTx, head: s.head})
+	t.undo = append(t.undo, undo{op: undoTx})
 	s.head = ledger.Head{ID: st.ID, Hash: st.Hash, Time: st.Time}
 	if st.Key != "" {
 		s.keys[st.Key] = st.ID
@@ -203,7 +242,7 @@ func (t *tx) AppendTransaction(st *ledger.StoredTransaction) error {
 			addr  string
 			after int64
 		}{{p.From, p.FromAfter}, {p.To, p.ToAfter}} {
-			b := t.balance(ledger.BalanceKey{Address: side.addr, Asset: p.Asset})
+			b := t.find(side.addr, p.Asset)
 			b.hist = append(b.hist, histItem{id: st.ID, after: side.after, posting: int32(i)})
 			t.undo = append(t.undo, undo{op: undoHist, b: b})
 		}
@@ -237,7 +276,8 @@ func (t *tx) UpdateHold(h *ledger.StoredHold) error {
 		return fmt.Errorf("%w: hold %d", ledger.ErrNotFound, h.ID)
 	}
 	old := s.holds[h.ID-1]
-	t.undo = append(t.undo, undo{op: undoHoldUpdate, hold: old})
+	t.undo = append(t.undo, undo{op: undoHoldUpdate, posted: int64(len(t.oldHolds))})
+	t.oldHolds = append(t.oldHolds, old)
 	old.Captured, old.Status, old.ClosedAt = h.Captured, h.Status, h.ClosedAt
 	s.holds[h.ID-1] = old
 	return nil

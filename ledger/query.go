@@ -143,7 +143,9 @@ type HistoryEntry struct {
 }
 
 // HistoryPage is a page of history and the cursor for the next one (0 when
-// this is the last page).
+// this is the last page). A page holds every posting of each transaction it
+// shows, so it may hold fewer entries than asked (or, for one transaction
+// touching the balance more times than the limit, more).
 type HistoryPage struct {
 	Entries []HistoryEntry
 	Next    uint64
@@ -159,14 +161,38 @@ func (r *Reader) History(q HistoryQuery) (HistoryPage, error) {
 		return HistoryPage{}, err
 	}
 	limit := pageLimit(q.Limit)
-	items, err := r.rt.History(BalanceKey{Address: q.Account, Asset: q.Asset}, q.After, limit+1)
+	key := BalanceKey{Address: q.Account, Asset: q.Asset}
+	items, err := r.rt.History(key, q.After, limit+1)
 	if err != nil {
 		return HistoryPage{}, err
 	}
 	var page HistoryPage
 	if len(items) > limit {
+		// The cursor is a transaction ID, so a page never ends between two
+		// postings of one transaction: drop a split transaction's head from
+		// this page (it opens the next), or, when it alone fills the page,
+		// take all of its postings.
+		split := items[limit].ID
 		items = items[:limit]
-		page.Next = items[limit-1].ID
+		cut := len(items)
+		for cut > 0 && items[cut-1].ID == split {
+			cut--
+		}
+		if cut > 0 {
+			items = items[:cut]
+		} else {
+			all, err := r.rt.History(key, split-1, maxPostings*2+1)
+			if err != nil {
+				return HistoryPage{}, err
+			}
+			items = items[:0]
+			for _, it := range all {
+				if it.ID == split {
+					items = append(items, it)
+				}
+			}
+		}
+		page.Next = items[len(items)-1].ID
 	}
 	for _, it := range items {
 		page.Entries = append(page.Entries, HistoryEntry{Transaction: it.ID, Time: timeOf(it.Time),

@@ -38,8 +38,27 @@ func New(store Store, opts ...Option) *Ledger {
 	for _, o := range opts {
 		o(l)
 	}
-	l.writers.New = func() any { return &Writer{} }
+	l.writers.New = func() any {
+		w := &Writer{}
+		// Bound once per pooled writer, so a unit of work allocates no
+		// closure for the store.
+		w.run = func(tx Tx) error {
+			w.reset(l, tx, l.clock.Now())
+			return w.fn(w)
+		}
+		return w
+	}
 	return l
+}
+
+func (l *Ledger) getWriter() *Writer { return l.writers.Get().(*Writer) }
+
+func (l *Ledger) putWriter(w *Writer) {
+	w.fn = nil
+	w.req = TransferRequest{}
+	w.one = [1]Posting{}
+	w.out = Transaction{}
+	l.writers.Put(w)
 }
 
 // Store returns the store the ledger keeps its data in.
@@ -55,17 +74,19 @@ func (l *Ledger) Clock() Clock { return l.clock }
 // again (a bounded number of times), so fn must have no effect outside w.
 // w must not be used after fn returns.
 func (l *Ledger) Update(ctx context.Context, fn func(w *Writer) error) error {
+	w := l.getWriter()
+	defer l.putWriter(w)
+	return l.updateWith(ctx, w, fn)
+}
+
+func (l *Ledger) updateWith(ctx context.Context, w *Writer, fn func(w *Writer) error) error {
+	w.fn = fn
 	for attempt := 0; ; attempt++ {
-		w := l.writers.Get().(*Writer)
-		err := l.store.Update(ctx, func(tx Tx) error {
-			w.reset(l, tx, l.clock.Now())
-			return fn(w)
-		})
+		err := l.store.Update(ctx, w.run)
 		if err == nil {
 			w.publish()
 		}
 		w.release()
-		l.writers.Put(w)
 		if err == nil {
 			return nil
 		}
@@ -82,23 +103,52 @@ func (l *Ledger) Update(ctx context.Context, fn func(w *Writer) error) error {
 // err is non-nil only when the batch as a whole failed, and then nothing
 // was kept. A batch that lost a race is retried whole, like Update.
 func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (errs []error, err error) {
-	for attempt := 0; ; attempt++ {
-		writers := make([]*Writer, len(fns))
-		sfns := make([]func(Tx) error, len(fns))
-		for i := range fns {
-			i := i
-			sfns[i] = func(tx Tx) error {
-				w := &Writer{}
-				w.reset(l, tx, l.clock.Now())
-				writers[i] = w
-				return fns[i](w)
+	w := l.getWriter()
+	defer l.putWriter(w)
+	// One writer serves every item, reset before each so that its cached
+	// head never outlives a rolled-back neighbour; assets and accounts an
+	// item creates are published only if that item committed.
+	type created struct {
+		assets   []Asset
+		accounts []*Account
+	}
+	var made map[int]created
+	sfns := make([]func(Tx) error, len(fns))
+	for i := range fns {
+		i := i
+		sfns[i] = func(tx Tx) error {
+			w.reset(l, tx, l.clock.Now())
+			err := fns[i](w)
+			if err == nil && (len(w.newAssets) > 0 || len(w.newAccounts) > 0) {
+				var c created
+				for _, a := range w.newAssets {
+					c.assets = append(c.assets, a)
+				}
+				for _, a := range w.newAccounts {
+					c.accounts = append(c.accounts, a)
+				}
+				if made == nil {
+					made = map[int]created{}
+				}
+				made[i] = c
 			}
+			return err
 		}
+	}
+	for attempt := 0; ; attempt++ {
+		made = nil
 		errs, err = l.store.UpdateBatch(ctx, sfns)
+		w.release()
 		if err == nil {
-			for i, w := range writers {
-				if w != nil && errs[i] == nil {
-					w.publish()
+			for i, c := range made {
+				if errs[i] != nil {
+					continue
+				}
+				for _, a := range c.assets {
+					l.assets.Store(a.Code, a)
+				}
+				for _, a := range c.accounts {
+					l.accounts.Store(a.Address, a)
 				}
 			}
 			return errs, nil
@@ -163,6 +213,19 @@ type Reader struct {
 // together.
 type Writer struct {
 	Reader
+	fn  func(*Writer) error
+	run func(Tx) error
+
+	// Request and result of the ledger-level shortcuts (Ledger.Post,
+	// Ledger.Transfer), kept here so they allocate no closure.
+	req TransferRequest
+	one [1]Posting
+	out Transaction
+
+	stx      StoredTransaction // the transaction being built; the store copies it
+	accCache [8]*Account       // accounts seen in this unit of work
+	accN     int
+
 	tx         Tx
 	now        time.Time
 	head       Head
@@ -179,6 +242,7 @@ type Writer struct {
 
 func (w *Writer) reset(l *Ledger, tx Tx, now time.Time) {
 	w.Reader = Reader{l: l, rt: tx, w: w}
+	w.accN = 0
 	w.tx = tx
 	w.now = now.UTC()
 	w.head = Head{}
@@ -198,6 +262,9 @@ func (w *Writer) publish() {
 
 func (w *Writer) release() {
 	w.Reader = Reader{}
+	w.accCache = [8]*Account{}
+	w.accN = 0
+	w.stx = StoredTransaction{}
 	w.tx = nil
 	w.posting = w.posting[:0]
 	clear(w.newAssets)
@@ -310,12 +377,24 @@ func (r *Reader) Asset(code string) (Asset, error) {
 }
 
 func (r *Reader) account(addr string) (*Account, error) {
-	if r.w != nil {
-		if a, ok := r.w.newAccounts[addr]; ok {
+	if w := r.w; w != nil {
+		for _, a := range w.accCache[:w.accN] {
+			if a.Address == addr {
+				return a, nil
+			}
+		}
+		if a, ok := w.newAccounts[addr]; ok {
 			return a, nil
 		}
-	}
-	if a, ok := r.l.accounts.Load(addr); ok {
+		if a, ok := r.l.accounts.Load(addr); ok {
+			acc := a.(*Account)
+			if w.accN < len(w.accCache) {
+				w.accCache[w.accN] = acc
+				w.accN++
+			}
+			return acc, nil
+		}
+	} else if a, ok := r.l.accounts.Load(addr); ok {
 		return a.(*Account), nil
 	}
 	a, err := r.rt.Account(addr)
@@ -402,6 +481,6 @@ func (w *Writer) Post(req TransferRequest) (Transaction, error) {
 		ps = append(ps, sp)
 	}
 	w.posting = ps
-	t := StoredTransaction{Key: req.Key, Kind: KindTransfer, Metadata: req.Metadata}
-	return w.commit(&t, ps)
+	w.stx = StoredTransaction{Key: req.Key, Kind: KindTransfer, Metadata: req.Metadata}
+	return w.commit(&w.stx, ps)
 }

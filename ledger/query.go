@@ -319,14 +319,34 @@ func (l *Ledger) OpenAccount(ctx context.Context, spec AccountSpec) (acc Account
 }
 
 // Post posts a transaction (see Writer.Post).
-func (l *Ledger) Post(ctx context.Context, req TransferRequest) (t Transaction, err error) {
-	err = l.Update(ctx, func(w *Writer) error { t, err = w.Post(req); return err })
-	return t, err
+func (l *Ledger) Post(ctx context.Context, req TransferRequest) (Transaction, error) {
+	w := l.getWriter()
+	defer l.putWriter(w)
+	w.req = req
+	return l.postWith(ctx, w)
 }
 
 // Transfer posts one posting of amount from one account to another.
 func (l *Ledger) Transfer(ctx context.Context, key, from, to, asset string, amount decimal.Decimal) (Transaction, error) {
-	return l.Post(ctx, TransferRequest{Key: key, Postings: []Posting{{From: from, To: to, Asset: asset, Amount: amount}}})
+	w := l.getWriter()
+	defer l.putWriter(w)
+	w.one[0] = Posting{From: from, To: to, Asset: asset, Amount: amount}
+	w.req = TransferRequest{Key: key, Postings: w.one[:]}
+	return l.postWith(ctx, w)
+}
+
+// postOp posts w.req into w.out; a package-level func, so passing it
+// allocates nothing.
+func postOp(w *Writer) (err error) {
+	w.out, err = w.Post(w.req)
+	return err
+}
+
+func (l *Ledger) postWith(ctx context.Context, w *Writer) (Transaction, error) {
+	if err := l.updateWith(ctx, w, postOp); err != nil {
+		return Transaction{}, err
+	}
+	return w.out, nil
 }
 
 // Hold reserves funds (see Writer.Hold).

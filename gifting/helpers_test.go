@@ -1,0 +1,135 @@
+package gifting_test
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/rewardkit/rewardkit/gifting"
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+)
+
+// testingT is what the helpers need: *testing.T and *rapid.T both have it.
+type testingT interface {
+	require.TestingT
+	Helper()
+}
+
+var start = time.Date(2026, 3, 1, 18, 0, 0, 0, time.UTC)
+
+type env struct {
+	ctx   context.Context
+	l     *ledger.Ledger
+	clock *ledgertest.Clock
+	dir   *gifting.MemberDirectory
+	p     *gifting.Program
+	rules gifting.Rules
+}
+
+func members() []gifting.Member {
+	return []gifting.Member{
+		{ID: "ann", Age: 30, Kind: "personal", Region: "IT"},
+		{ID: "bob", Age: 18, Kind: "personal", Region: "IT"},
+		{ID: "kid", Age: 16, Kind: "personal", Region: "IT"},
+		{ID: "joe", Age: 40, Kind: "personal", Region: "US"},
+		{ID: "cat", Age: 25, Kind: "creator", Region: "IT"},
+		{ID: "dan", Age: 33, Kind: "creator", Region: "IT"},
+		{ID: "teen", Age: 17, Kind: "creator", Region: "IT"},
+		{ID: "pol", Age: 50, Kind: "political", Region: "IT"},
+	}
+}
+
+func newEnv(tb testingT, rules gifting.Rules) *env {
+	tb.Helper()
+	e := &env{ctx: context.Background(), clock: ledgertest.NewClock(start), dir: gifting.NewMemberDirectory(members()...), rules: rules}
+	e.l = ledger.New(memstore.New(), ledger.WithClock(e.clock))
+	p, err := gifting.New(e.ctx, e.l, rules, e.dir)
+	require.NoError(tb, err)
+	e.p = p
+	return e
+}
+
+// coins returns an account's posted balance in an asset as an int64
+// (zero for an account never opened).
+func (e *env) units(tb testingT, addr, asset string) int64 {
+	tb.Helper()
+	b, err := e.l.Balance(e.ctx, addr, asset)
+	if err != nil {
+		require.ErrorIs(tb, err, ledger.ErrUnknownAccount)
+		return 0
+	}
+	return b.Posted.IntPart()
+}
+
+func (e *env) money(tb testingT, addr, asset string) decimal.Decimal {
+	tb.Helper()
+	b, err := e.l.Balance(e.ctx, addr, asset)
+	require.NoError(tb, err)
+	return b.Posted
+}
+
+// snapshot is everything a refused event must leave unchanged: the
+// journal's length, every balance and every program record.
+type snapshot struct {
+	head     uint64
+	balances map[string]string
+	records  map[string]string
+}
+
+func (e *env) snapshot(tb testingT) snapshot {
+	tb.Helper()
+	rep, err := e.l.Verify(e.ctx)
+	require.NoError(tb, err)
+	s := snapshot{head: rep.Head.ID, balances: map[string]string{}, records: map[string]string{}}
+	addrs := []string{ledger.World, gifting.RevenueAccount, gifting.CoinSalesAccount, gifting.ExchangeAccount}
+	for _, m := range members() {
+		addrs = append(addrs, gifting.MemberAccount(m.ID), gifting.DiamondAccount(m.ID))
+	}
+	for _, a := range addrs {
+		bs, err := e.l.Balances(e.ctx, a)
+		if err != nil {
+			require.ErrorIs(tb, err, ledger.ErrUnknownAccount)
+			s.balances[a] = "closed"
+			continue
+		}
+		for _, b := range bs {
+			s.balances[a+"/"+b.Asset] = b.Posted.String() + "/" + b.Held.String()
+		}
+	}
+	err = e.l.View(e.ctx, func(r *ledger.Reader) error {
+		for _, k := range []string{"gifting.purchase", "gifting.gift", "gifting.live", "gifting.gifter", "gifting.spend"} {
+			recs, err := r.Records(k, "", 1000)
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				s.records[k+"/"+rec.ID] = string(rec.Data)
+			}
+		}
+		return nil
+	})
+	require.NoError(tb, err)
+	return s
+}
+
+func (e *env) buy(tb testingT, ref, viewer, pack string) gifting.Purchase {
+	tb.Helper()
+	pu, err := e.p.BuyPack(e.ctx, ref, viewer, pack)
+	require.NoError(tb, err)
+	return pu
+}
+
+func sortedKeys(m map[string]int64) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -1,0 +1,227 @@
+package gifting_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rewardkit/rewardkit/gifting"
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+)
+
+// giftModel is the simple model the property test compares the program
+// against.
+type giftModel struct {
+	e         *env
+	coins     map[string]int64 // viewer -> posted coins
+	diamonds  map[string]int64 // creator -> diamonds
+	revenue   int64            // platform:revenue coins
+	exchange  int64            // coins at the exchange = diamonds issued (rate 1)
+	purchases map[string]modelPurchase
+	gifts     map[string]gifting.GiftRequest
+	spent     map[string]int64 // viewer/day -> coins
+	live      map[string]int64 // live -> coins
+	gifters   map[string]map[string]int64
+	refs      []string
+	giftIDs   []string
+}
+
+type modelPurchase struct {
+	viewer, pack string
+	coins        int64
+	chargedBack  bool
+}
+
+const (
+	propDailyLimit = 3000
+	propOverdraft  = 50
+)
+
+var (
+	propViewers  = []string{"ann", "bob"}
+	propCreators = []string{"cat", "dan"}
+	propPacks    = map[string]int64{"it-app-70": 70, "it-app-350": 350, "it-app-1400": 1400}
+	propGifts    = map[string]int64{"rose": 1, "finger-heart": 5, "perfume": 20, "hand-hearts": 100, "galaxy": 1000}
+)
+
+func keys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sortStrings(ks)
+	return ks
+}
+
+func (m *giftModel) buy(t *rapid.T) {
+	viewer := rapid.SampledFrom(propViewers).Draw(t, "viewer")
+	pack := rapid.SampledFrom(keys(propPacks)).Draw(t, "pack")
+	ref := fmt.Sprintf("p%d", len(m.refs))
+	if len(m.refs) > 0 && rapid.Bool().Draw(t, "reuse ref") {
+		ref = rapid.SampledFrom(m.refs).Draw(t, "ref")
+	}
+	_, err := m.e.p.BuyPack(m.e.ctx, ref, viewer, pack)
+	if old, ok := m.purchases[ref]; ok {
+		if old.viewer == viewer && old.pack == pack {
+			require.NoError(t, err)
+		} else {
+			require.ErrorIs(t, err, gifting.ErrIdempotencyConflict)
+		}
+		return
+	}
+	require.NoError(t, err)
+	m.purchases[ref] = modelPurchase{viewer: viewer, pack: pack, coins: propPacks[pack]}
+	m.refs = append(m.refs, ref)
+	m.coins[viewer] += propPacks[pack]
+}
+
+func (m *giftModel) gift(t *rapid.T) {
+	req := gifting.GiftRequest{
+		Viewer:  rapid.SampledFrom(propViewers).Draw(t, "viewer"),
+		Creator: rapid.SampledFrom(propCreators).Draw(t, "creator"),
+		Gift:    rapid.SampledFrom(keys(propGifts)).Draw(t, "gift"),
+		Count:   rapid.IntRange(1, 5).Draw(t, "count"),
+		Live:    rapid.SampledFrom([]string{"", "L1", "L2"}).Draw(t, "live"),
+	}
+	id := fmt.Sprintf("g%d", len(m.giftIDs))
+	if len(m.giftIDs) > 0 && rapid.Bool().Draw(t, "reuse id") {
+		id = rapid.SampledFrom(m.giftIDs).Draw(t, "id")
+	}
+	_, err := m.e.p.SendGift(m.e.ctx, id, req)
+	if old, ok := m.gifts[id]; ok {
+		if old == req {
+			require.NoError(t, err)
+		} else {
+			require.ErrorIs(t, err, gifting.ErrIdempotencyConflict)
+		}
+		return
+	}
+	cost := propGifts[req.Gift] * int64(req.Count)
+	day := req.Viewer + "/" + m.e.clock.Now().Format(time.DateOnly)
+	switch {
+	case m.coins[req.Viewer] < cost:
+		require.ErrorIs(t, err, gifting.ErrInsufficientCoins)
+		return
+	case m.spent[day]+cost > propDailyLimit:
+		require.ErrorIs(t, err, gifting.ErrDailyLimit)
+		return
+	}
+	require.NoError(t, err)
+	m.gifts[id] = req
+	m.giftIDs = append(m.giftIDs, id)
+	m.spent[day] += cost
+	m.coins[req.Viewer] -= cost
+	share := cost / 2
+	m.diamonds[req.Creator] += share
+	m.exchange += share
+	m.revenue += cost - share
+	if req.Live != "" {
+		m.live[req.Live] += cost
+		if m.gifters[req.Live] == nil {
+			m.gifters[req.Live] = map[string]int64{}
+		}
+		m.gifters[req.Live][req.Viewer] += cost
+	}
+}
+
+func (m *giftModel) chargeback(t *rapid.T) {
+	if len(m.refs) == 0 {
+		t.Skip("no purchase")
+	}
+	ref := rapid.SampledFrom(m.refs).Draw(t, "ref")
+	pu, err := m.e.p.Chargeback(m.e.ctx, ref)
+	require.NoError(t, err)
+	mp := m.purchases[ref]
+	if mp.chargedBack {
+		return
+	}
+	claw := min(mp.coins, max(m.coins[mp.viewer]+propOverdraft, 0))
+	require.Equal(t, claw, pu.ClawedBack)
+	require.Equal(t, mp.coins-claw, pu.Unrecovered)
+	m.coins[mp.viewer] -= claw
+	mp.chargedBack = true
+	m.purchases[ref] = mp
+}
+
+func (m *giftModel) check(t *rapid.T) {
+	e := m.e
+	var members int64
+	for _, v := range propViewers {
+		got := e.units(t, gifting.MemberAccount(v), "COIN")
+		require.Equal(t, m.coins[v], got, "coins of %s", v)
+		require.GreaterOrEqual(t, got, int64(-propOverdraft))
+		members += got
+	}
+	var diamonds int64
+	for _, c := range propCreators {
+		require.Equal(t, m.diamonds[c], e.units(t, gifting.DiamondAccount(c), "DIAMOND"), "diamonds of %s", c)
+		diamonds += m.diamonds[c]
+	}
+	require.Equal(t, m.revenue, e.units(t, gifting.RevenueAccount, "COIN"))
+	require.Equal(t, m.exchange, e.units(t, gifting.ExchangeAccount, "COIN"))
+	require.Equal(t, -diamonds, e.units(t, gifting.ExchangeAccount, "DIAMOND"))
+	// Conservation of coins: what world issued is with members or the platform.
+	require.Equal(t, -(members + m.revenue + m.exchange), e.units(t, ledger.World, "COIN"))
+	for live, coins := range m.live {
+		ls, err := e.p.Live(e.ctx, live)
+		require.NoError(t, err)
+		require.Equal(t, coins, ls.Coins)
+		top, err := e.p.TopGifters(e.ctx, live, -1)
+		require.NoError(t, err)
+		require.Len(t, top, len(m.gifters[live]))
+		for i, g := range top {
+			require.Equal(t, m.gifters[live][g.Viewer], g.Coins)
+			if i > 0 {
+				require.GreaterOrEqual(t, top[i-1].Coins, g.Coins)
+			}
+		}
+	}
+}
+
+func TestPropertyGifting(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		r := gifting.DefaultRules()
+		r.DailySpendLimit = propDailyLimit
+		r.CoinOverdraft = propOverdraft
+		m := &giftModel{e: newEnv(t, r), coins: map[string]int64{}, diamonds: map[string]int64{},
+			purchases: map[string]modelPurchase{}, gifts: map[string]gifting.GiftRequest{}, spent: map[string]int64{},
+			live: map[string]int64{}, gifters: map[string]map[string]int64{}}
+		t.Repeat(map[string]func(*rapid.T){
+			"buy":        m.buy,
+			"gift":       m.gift,
+			"chargeback": m.chargeback,
+			"clock": func(t *rapid.T) {
+				m.e.clock.Advance(time.Duration(rapid.IntRange(0, 30).Draw(t, "hours")) * time.Hour)
+			},
+			"": m.check,
+		})
+		rep, err := m.e.l.Verify(m.e.ctx)
+		require.NoError(t, err)
+		for asset, total := range rep.Totals {
+			require.True(t, total.IsZero(), "%s sums to %s", asset, total)
+		}
+		// Gifts never move coins between members: no coin posting has a
+		// member or creator account on both sides.
+		isMember := func(a string) bool { return strings.HasPrefix(a, "member:") || strings.HasPrefix(a, "creator:") }
+		for after := uint64(0); ; {
+			var txs []ledger.Transaction
+			var next uint64
+			require.NoError(t, m.e.l.View(m.e.ctx, func(r *ledger.Reader) (err error) {
+				txs, next, err = r.Transactions(after, 1000)
+				return err
+			}))
+			for _, tx := range txs {
+				for _, p := range tx.Postings {
+					require.False(t, isMember(p.From) && isMember(p.To), "tx %d moves %s from %s to %s", tx.ID, p.Asset, p.From, p.To)
+				}
+			}
+			if next == 0 {
+				break
+			}
+			after = next
+		}
+	})
+}

@@ -1,0 +1,40 @@
+package shoutout
+
+import "errors"
+
+// Sentinel errors. Every refusal wraps one of these with the rule, field or
+// state that refused; check them with errors.Is. A call that returns one of
+// them changed nothing.
+var (
+	// ErrInvalidRules: a rule set is malformed; the message names the field.
+	ErrInvalidRules = errors.New("shoutout: invalid rules")
+	// ErrIneligible: a member may not do this (follower threshold, age, an
+	// order to oneself); the message names the rule.
+	ErrIneligible = errors.New("shoutout: ineligible")
+	// ErrUnknownMember: the member directory does not know the member.
+	ErrUnknownMember = errors.New("shoutout: unknown member")
+	// ErrInvalidRequest: an argument is missing or malformed.
+	ErrInvalidRequest = errors.New("shoutout: invalid request")
+	// ErrPriceOutOfBounds: an offer's price is outside min_price..max_price.
+	ErrPriceOutOfBounds = errors.New("shoutout: price out of bounds")
+	// ErrNoOffer: the creator has no offer open.
+	ErrNoOffer = errors.New("shoutout: no offer")
+	// ErrPriceChanged: the price the fan agreed to is not the offer's price.
+	ErrPriceChanged = errors.New("shoutout: price changed")
+	// ErrInsufficientCoins: the fan has fewer available coins than the price.
+	ErrInsufficientCoins = errors.New("shoutout: insufficient coins")
+	// ErrWrongState: the event does not apply to the order in its state
+	// (accepting twice, approving before a video, cancelling after
+	// delivery).
+	ErrWrongState = errors.New("shoutout: event not allowed in the order's state")
+	// ErrDeadlinePassed: the window for the event has closed; Tick refunds
+	// the order.
+	ErrDeadlinePassed = errors.New("shoutout: deadline passed")
+	// ErrNotParty: the member acting is not the order's fan or creator.
+	ErrNotParty = errors.New("shoutout: not a party to the order")
+	// ErrNotFound: no order has that id.
+	ErrNotFound = errors.New("shoutout: not found")
+	// ErrIdempotencyConflict: an event or order id was used before for
+	// something else. It also wraps ledger.ErrIdempotencyConflict.
+	ErrIdempotencyConflict = errors.New("shoutout: id reused with different arguments")
+)

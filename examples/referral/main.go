@@ -1,0 +1,246 @@
+// Command referral tells the story of seed 000: a member in Italy invites
+// three friends with her code, two of them stay active five days, she does
+// the engagement tasks and withdraws her rubies to PayPal, converted to
+// euros less PayPal's 4% fee. It prints every balance change and ends by
+// verifying the whole ledger.
+//
+//	go run ./examples/referral
+//
+//	go run ./examples/referral -postgres 'postgres://user:pass@localhost/rewardkit'
+//
+// The ledger is in memory (ledger/memstore) unless -postgres names a
+// database (ledger/pgstore; use a fresh database: the story's ids are
+// fixed, so a second run only replays the first).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/pgstore"
+	"github.com/rewardkit/rewardkit/payout"
+	"github.com/rewardkit/rewardkit/referral"
+)
+
+func main() {
+	dsn := flag.String("postgres", "", "PostgreSQL connection string; empty runs in memory")
+	flag.Parse()
+	if err := open(context.Background(), *dsn, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "referral example:", err)
+		os.Exit(1)
+	}
+}
+
+// open runs the story on memstore, or on PostgreSQL when dsn is set.
+func open(ctx context.Context, dsn string, out io.Writer) error {
+	if dsn == "" {
+		return run(ctx, out, memstore.New())
+	}
+	pg, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pg.Close()
+	return run(ctx, out, pg)
+}
+
+// story keeps what the narration needs: the ledger and the balances
+// printed last, so each line shows the change.
+type story struct {
+	ctx  context.Context
+	out  io.Writer
+	l    *ledger.Ledger
+	last map[string]decimal.Decimal
+}
+
+// show prints the change of an account's balance since it was last shown.
+func (s *story) show(account, asset, why string) error {
+	b, err := s.l.Balance(s.ctx, account, asset)
+	if err != nil {
+		return err
+	}
+	var prec int32
+	if err := s.l.View(s.ctx, func(r *ledger.Reader) error {
+		a, err := r.Asset(asset)
+		prec = a.Precision
+		return err
+	}); err != nil {
+		return err
+	}
+	k := account + "/" + asset
+	delta := b.Posted.Sub(s.last[k])
+	s.last[k] = b.Posted
+	sign := "+"
+	if delta.Sign() < 0 {
+		sign = ""
+	}
+	fmt.Fprintf(s.out, "  %-34s %12s %-4s -> %12s  (%s)\n", account, sign+delta.StringFixed(prec), asset, b.Posted.StringFixed(prec), why)
+	return nil
+}
+
+func run(ctx context.Context, out io.Writer, store ledger.Store) error {
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		return err
+	}
+	clock := ledgertest.NewClock(time.Date(2020, 6, 1, 9, 0, 0, 0, rome))
+	l := ledger.New(store, ledger.WithClock(clock))
+	s := &story{ctx: ctx, out: out, l: l, last: map[string]decimal.Decimal{}}
+
+	members := referral.NewMemberDirectory()
+	rules := referral.DefaultRules()
+	ref, err := referral.New(ctx, l, rules, members)
+	if err != nil {
+		return err
+	}
+	paypal := payout.NewMemoryProvider(clock)
+	pay, err := payout.New(ctx, l, payout.DefaultRules(), paypal)
+	if err != nil {
+		return err
+	}
+	budget := referral.BudgetAccount(rules.Campaign)
+	fmt.Fprintf(out, "Campaign %s: rewards in %s, budget funded from %s\n", rules.Campaign, rules.Asset.Code, ledger.World)
+	if err := s.show(budget, "RUBY", "budget funded"); err != nil {
+		return err
+	}
+
+	now := clock.Now()
+	giulia := referral.Member{ID: "giulia", Country: "IT", Age: 24, HasProfile: true, RegisteredAt: now.AddDate(-1, 0, 0),
+		Device: "dev-giulia", PaymentInstrument: "card-giulia"}
+	members.Put(giulia)
+	fmt.Fprintln(out, "\nGiulia, 24, lives in Italy and links her PayPal account.")
+	if err := pay.LinkAccount(ctx, "giulia", "giulia@example.com"); err != nil {
+		return err
+	}
+	giulia.PayoutLinked = true
+	members.Put(giulia)
+	code, err := ref.IssueCode(ctx, "code-giulia", "giulia")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Her invite code is %s.\n", code)
+
+	wallet := referral.MemberAccount("giulia")
+	fmt.Fprintln(out, "\nThree friends sign up with her code:")
+	for i, friend := range []string{"marco", "sara", "luca"} {
+		members.Put(referral.Member{ID: friend, Country: "IT", Age: 20 + i, HasProfile: true, RegisteredAt: clock.Now(),
+			Device: "dev-" + friend, PaymentInstrument: "card-" + friend})
+		if _, err := ref.Signup(ctx, "signup-"+friend, friend, code); err != nil {
+			return err
+		}
+		if err := s.show(wallet, "RUBY", "signup reward for "+friend); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(out, "\nGiulia tries to sign up a second account from her own phone:")
+	members.Put(referral.Member{ID: "giulia2", Country: "IT", Age: 24, RegisteredAt: clock.Now(), Device: "dev-giulia"})
+	if _, err := ref.Signup(ctx, "signup-giulia2", "giulia2", code); !errors.Is(err, referral.ErrSelfReferral) {
+		return fmt.Errorf("self-referral was not refused: %v", err)
+	} else {
+		fmt.Fprintf(out, "  refused: %v\n", err)
+	}
+
+	fmt.Fprintln(out, "\nMarco and Sara use the app five days in a row; Luca gives up after two:")
+	for day := 1; day <= 5; day++ {
+		clock.Advance(24 * time.Hour)
+		for _, friend := range []string{"marco", "sara", "luca"} {
+			if friend == "luca" && day > 2 {
+				continue
+			}
+			res, err := ref.RecordActivity(ctx, fmt.Sprintf("active-%s-%d", friend, day), friend)
+			if err != nil {
+				return err
+			}
+			if res.Grant != nil {
+				if err := s.show(wallet, "RUBY", fmt.Sprintf("%s active %d days", friend, res.ActiveDays)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	luca, err := ref.Invite(ctx, "luca")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  luca was active %d days: no retention bonus\n", len(luca.ActiveDays))
+
+	fmt.Fprintln(out, "\nGiulia does the engagement tasks:")
+	tasks := []struct{ event, task string }{
+		{"task-photo", "profile_photo"},
+		{"task-watch-1", "watch_10_minutes"},
+		{"task-video", "publish_video"},
+		{"task-follow", "follow_2_profiles"},
+	}
+	for _, t := range tasks {
+		if _, err := ref.CompleteTask(ctx, t.event, "giulia", t.task); err != nil {
+			return err
+		}
+		if err := s.show(wallet, "RUBY", "task "+t.task); err != nil {
+			return err
+		}
+	}
+	if _, err := ref.CompleteTask(ctx, "task-watch-again", "giulia", "watch_10_minutes"); errors.Is(err, referral.ErrAlreadyRewarded) {
+		fmt.Fprintln(out, "  watching again the same day pays nothing more (once per day)")
+	} else {
+		return fmt.Errorf("second watch task the same day: %v", err)
+	}
+	clock.Advance(24 * time.Hour)
+	if _, err := ref.CompleteTask(ctx, "task-watch-2", "giulia", "watch_10_minutes"); err != nil {
+		return err
+	}
+	if err := s.show(wallet, "RUBY", "task watch_10_minutes, next day"); err != nil {
+		return err
+	}
+
+	bal, err := l.Balance(ctx, wallet, "RUBY")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nGiulia withdraws all %s rubies to PayPal:\n", bal.Available)
+	po, err := pay.Withdraw(ctx, "withdraw-1", "giulia", bal.Available)
+	if err != nil {
+		return err
+	}
+	if po.Status != payout.StatusPaid {
+		return fmt.Errorf("payout ended %s: %s", po.Status, po.LastError)
+	}
+	if err := s.show(wallet, "RUBY", "withdrawn"); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  %s RUBY at 10,000 per euro = %s EUR; PayPal fee 4%% = %s EUR\n", po.Amount, po.Gross.StringFixed(2), po.Fee.StringFixed(2))
+	fmt.Fprintf(out, "  Giulia receives %s EUR at %s\n", po.Net.StringFixed(2), po.Account)
+	for _, acc := range []string{payout.SettlementAccount("paypal"), payout.FeeAccount("paypal")} {
+		if err := s.show(acc, "EUR", "payout "+po.ID); err != nil {
+			return err
+		}
+	}
+	if _, err := pay.Withdraw(ctx, "withdraw-2", "giulia", decimal.NewFromInt(8000)); errors.Is(err, payout.ErrTooFrequent) {
+		fmt.Fprintf(out, "  a second withdrawal the same week is refused: %v\n", err)
+	} else {
+		return fmt.Errorf("second withdrawal in a week: %v", err)
+	}
+
+	b, err := ref.Budget(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nCampaign budget: funded %s, spent %s, available %s RUBY\n", b.Funded, b.Spent, b.Available)
+	rep, err := l.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Verify: ok, %d transactions, every asset sums to zero (RUBY %s, EUR %s).\n",
+		rep.Transactions, rep.Totals["RUBY"], rep.Totals["EUR"])
+	return nil
+}

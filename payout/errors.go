@@ -1,0 +1,39 @@
+package payout
+
+import "errors"
+
+// Sentinel errors. Every refusal wraps one of them with the rule or field
+// that refused; check them with errors.Is. A refused call changed nothing.
+var (
+	// ErrInvalidRules: a Rules value is malformed; the message names the field.
+	ErrInvalidRules = errors.New("payout: invalid rules")
+	// ErrInvalidRequest: a call's arguments are malformed (empty id,
+	// non-positive amount, too many decimals).
+	ErrInvalidRequest = errors.New("payout: invalid request")
+	// ErrEventConflict: a payout id was used before for a different request.
+	ErrEventConflict = errors.New("payout: payout id reused for a different request")
+	// ErrNotFound: no payout has that id.
+	ErrNotFound = errors.New("payout: not found")
+	// ErrNoPayoutAccount: the member has not linked a payout account.
+	ErrNoPayoutAccount = errors.New("payout: no linked payout account")
+	// ErrBelowMinimum: the amount is under the rule minimum, or worth
+	// nothing once converted and charged the fee.
+	ErrBelowMinimum = errors.New("payout: amount below minimum")
+	// ErrTooFrequent: the member already withdrew as often as the rules
+	// allow in the period (rules period, max_per_period).
+	ErrTooFrequent = errors.New("payout: too many withdrawals in the period")
+	// ErrDailyMaximum: the withdrawal would take the member above the daily
+	// maximum (rules daily_maximum, daily_window).
+	ErrDailyMaximum = errors.New("payout: daily maximum reached")
+	// ErrInsufficientFunds: the member's available balance is too small.
+	ErrInsufficientFunds = errors.New("payout: insufficient funds")
+	// ErrWrongState: the payout is not in a state that allows the call
+	// (approving a rejected payout).
+	ErrWrongState = errors.New("payout: wrong state")
+	// ErrProviderTimeout: the provider did not answer; the outcome is
+	// unknown and a retry with the same key is safe.
+	ErrProviderTimeout = errors.New("payout: provider timed out")
+	// ErrProviderConflict: a provider got the same idempotency key for a
+	// different payment.
+	ErrProviderConflict = errors.New("payout: provider key reused for a different payment")
+)

@@ -1,0 +1,122 @@
+package referral_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/referral"
+)
+
+var t0 = time.Date(2020, 6, 1, 7, 0, 0, 0, time.UTC) // 09:00 in Rome
+
+type fixture struct {
+	ctx     context.Context
+	clock   *ledgertest.Clock
+	l       *ledger.Ledger
+	members *referral.MemberDirectory
+	p       *referral.Program
+	rules   referral.Rules
+	tb      testing.TB
+}
+
+func newFixture(tb testing.TB, rules referral.Rules) *fixture {
+	tb.Helper()
+	ctx := context.Background()
+	clock := ledgertest.NewClock(t0)
+	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	members := referral.NewMemberDirectory()
+	p, err := referral.New(ctx, l, rules, members)
+	require.NoError(tb, err)
+	return &fixture{ctx: ctx, clock: clock, l: l, members: members, p: p, rules: rules, tb: tb}
+}
+
+// member puts an eligible, new member of the rules' country.
+func (f *fixture) member(id string) referral.Member {
+	m := referral.Member{ID: id, Country: f.rules.Country, Age: 30, HasProfile: true, PayoutLinked: true,
+		RegisteredAt: f.clock.Now(), Device: "dev-" + id, PaymentInstrument: "card-" + id}
+	f.members.Put(m)
+	return m
+}
+
+func (f *fixture) code(tb testing.TB, id string) string {
+	if tb == nil {
+		tb = f.tb
+	}
+	tb.Helper()
+	c, err := f.p.IssueCode(f.ctx, "code-"+id, id)
+	require.NoError(tb, err)
+	return c
+}
+
+func (f *fixture) balance(tb testing.TB, account string) decimal.Decimal {
+	tb.Helper()
+	b, err := f.l.Balance(f.ctx, account, f.rules.Asset.Code)
+	if err != nil {
+		return decimal.Zero // never opened
+	}
+	return b.Posted
+}
+
+func (f *fixture) wallet(tb testing.TB, id string) decimal.Decimal {
+	tb.Helper()
+	return f.balance(tb, referral.MemberAccount(id))
+}
+
+var recordKinds = []string{"referral.event", "referral.code", "referral.referrer", "referral.invite", "referral.reward",
+	"referral.daily", "referral.signal", "referral.purchase", "referral.campaign", "referral.kill", "referral.fund"}
+
+// snapshot captures everything the program could change: the journal's
+// head, every hold, and every record it keeps.
+func (f *fixture) snapshot(tb testing.TB) string {
+	tb.Helper()
+	var s string
+	require.NoError(tb, f.l.View(f.ctx, func(r *ledger.Reader) error {
+		txs, _, err := r.Transactions(0, 1000)
+		if err != nil {
+			return err
+		}
+		s += fmt.Sprintf("txs=%d\n", len(txs))
+		for id := uint64(1); ; id++ {
+			h, err := r.HoldByID(id)
+			if err != nil {
+				break
+			}
+			s += fmt.Sprintf("hold %d %s %s\n", h.ID, h.Status, h.Remaining)
+		}
+		for _, k := range recordKinds {
+			recs, err := r.Records(k, "", 1000)
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				s += rec.Kind + " " + rec.ID + " " + string(rec.Data) + "\n"
+			}
+		}
+		return nil
+	}))
+	return s
+}
+
+func (f *fixture) verify(tb testing.TB) {
+	tb.Helper()
+	_, err := f.l.Verify(f.ctx)
+	require.NoError(tb, err)
+}
+
+func d(v int64) decimal.Decimal { return decimal.NewFromInt(v) }
+
+func mustJSON(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(tb, err)
+	return string(b)
+}

@@ -1,0 +1,68 @@
+package referral
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Member is what the integrating service knows about a member and the
+// program needs to judge eligibility and abuse.
+type Member struct {
+	ID string
+	// Country is where the member resides (ISO 3166 code, "IT").
+	Country string
+	// Age in whole years.
+	Age int
+	// HasProfile: the member has a profile on the platform.
+	HasProfile bool
+	// PayoutLinked: the member has linked a payout account (PayPal).
+	PayoutLinked bool
+	// Employee: the member has ties to the company.
+	Employee bool
+	// PriorAccount: the member (or their device) had an account before.
+	PriorAccount bool
+	// RegisteredAt is when the member's account was created.
+	RegisteredAt time.Time
+	// Device and PaymentInstrument are opaque fingerprints ("" = unknown),
+	// compared to catch self-referrals and duplicate invitees.
+	Device            string
+	PaymentInstrument string
+}
+
+// Members gives the program member facts. The program calls it before a
+// unit of work, never inside one.
+type Members interface {
+	// Member returns a member's facts, or an error wrapping
+	// ErrUnknownMember.
+	Member(ctx context.Context, id string) (Member, error)
+}
+
+// MemberDirectory is an in-memory Members for tests and examples. It is
+// safe for concurrent use.
+type MemberDirectory struct {
+	mu sync.RWMutex
+	m  map[string]Member
+}
+
+// NewMemberDirectory returns an empty directory.
+func NewMemberDirectory() *MemberDirectory { return &MemberDirectory{m: map[string]Member{}} }
+
+// Put adds or replaces a member.
+func (d *MemberDirectory) Put(m Member) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.m[m.ID] = m
+}
+
+// Member returns a member's facts.
+func (d *MemberDirectory) Member(_ context.Context, id string) (Member, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	m, ok := d.m[id]
+	if !ok {
+		return Member{}, fmt.Errorf("%w: %q", ErrUnknownMember, id)
+	}
+	return m, nil
+}

@@ -1,0 +1,210 @@
+package referral_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"pgregory.net/rapid"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/referral"
+)
+
+// refusals a random sequence may meet; anything else fails the property.
+var expectedRefusals = []error{
+	referral.ErrSelfReferral, referral.ErrReferralLoop, referral.ErrNotNew, referral.ErrAlreadyReferred,
+	referral.ErrDuplicateSignal, referral.ErrCapReached, referral.ErrBudgetExhausted, referral.ErrCampaignClosed,
+	referral.ErrCountryDisabled, referral.ErrAlreadyRewarded, referral.ErrIneligible, referral.ErrNotInvited,
+	referral.ErrEventConflict,
+}
+
+func expected(err error) bool {
+	for _, e := range expectedRefusals {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPropertyRandomSequences drives the program with random signups,
+// activity, tasks, purchases, refunds, kill switches, clock moves and
+// ticks, on either preset with a small budget and random caps, and checks
+// after every step: every asset sums to zero and the journal verifies; no
+// member wallet is below zero; the campaign never spends more than it was
+// funded (spent + held + available = funded, all >= 0); each reward is
+// paid at most once per (member, kind, subject); and the wallets hold
+// exactly what the campaign spent.
+func TestPropertyRandomSequences(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		ctx := context.Background()
+		shop := rapid.Bool().Draw(rt, "shop")
+		rules := referral.DefaultRules()
+		if shop {
+			rules = referral.ShopRules()
+			rules.Budget = d(rapid.SampledFrom([]int64{5000, 180, 75, 0}).Draw(rt, "budget"))
+		} else {
+			rules.Budget = d(rapid.SampledFrom([]int64{1_000_000, 47000, 21000, 0}).Draw(rt, "budget"))
+			rules.DailyEarningCap = d(rapid.SampledFrom([]int64{0, 0, 26000, 41000}).Draw(rt, "cap"))
+		}
+		rules.InvitesPerDay = rapid.IntRange(0, 3).Draw(rt, "invites_per_day")
+		rules.MaxRewardedInvitees = rapid.IntRange(0, 4).Draw(rt, "max_rewarded")
+		rules.Newness.MaxAccountAge = 0
+		clock := ledgertest.NewClock(t0)
+		l := ledger.New(memstore.New(), ledger.WithClock(clock))
+		dir := referral.NewMemberDirectory()
+		p, err := referral.New(ctx, l, rules, dir)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		people := []string{"a", "b", "c", "d", "e", "f"}
+		for _, id := range people {
+			dir.Put(referral.Member{ID: id, Country: rules.Country, Age: 30, HasProfile: true, PayoutLinked: true,
+				RegisteredAt: t0, Device: "dev-" + id, PaymentInstrument: "card-" + id})
+		}
+		codes := map[string]string{}
+		event := 0
+		next := func(rt *rapid.T) string {
+			if event > 0 && rapid.IntRange(0, 9).Draw(rt, "replay") == 0 {
+				return fmt.Sprintf("e%d", rapid.IntRange(1, event).Draw(rt, "old event"))
+			}
+			event++
+			return fmt.Sprintf("e%d", event)
+		}
+		check := func(rt *rapid.T, err error) {
+			if err != nil && !expected(err) {
+				rt.Fatalf("unexpected error: %v", err)
+			}
+		}
+		rt.Repeat(map[string]func(*rapid.T){
+			"code": func(rt *rapid.T) {
+				who := rapid.SampledFrom(people).Draw(rt, "who")
+				c, err := p.IssueCode(ctx, next(rt), who)
+				check(rt, err)
+				if err == nil {
+					codes[who] = c
+				}
+			},
+			"signup": func(rt *rapid.T) {
+				if len(codes) == 0 {
+					rt.Skip("no codes yet")
+				}
+				referrer := rapid.SampledFrom(people).Draw(rt, "referrer")
+				code, ok := codes[referrer]
+				if !ok {
+					rt.Skip("no code")
+				}
+				_, err := p.Signup(ctx, next(rt), rapid.SampledFrom(people).Draw(rt, "invitee"), code)
+				check(rt, err)
+			},
+			"activity": func(rt *rapid.T) {
+				_, err := p.RecordActivity(ctx, next(rt), rapid.SampledFrom(people).Draw(rt, "who"))
+				check(rt, err)
+			},
+			"task": func(rt *rapid.T) {
+				if len(rules.Tasks) == 0 {
+					rt.Skip("no tasks")
+				}
+				task := rapid.SampledFrom(rules.Tasks).Draw(rt, "task")
+				_, err := p.CompleteTask(ctx, next(rt), rapid.SampledFrom(people).Draw(rt, "who"), task.ID)
+				check(rt, err)
+			},
+			"purchase": func(rt *rapid.T) {
+				who := rapid.SampledFrom(people).Draw(rt, "who")
+				_, err := p.RecordPurchase(ctx, next(rt), who, fmt.Sprintf("o-%s-%d", who, rapid.IntRange(0, 2).Draw(rt, "order")))
+				check(rt, err)
+			},
+			"refund": func(rt *rapid.T) {
+				who := rapid.SampledFrom(people).Draw(rt, "who")
+				_, err := p.RecordRefund(ctx, next(rt), fmt.Sprintf("o-%s-%d", who, rapid.IntRange(0, 2).Draw(rt, "order")))
+				check(rt, err)
+			},
+			"kill": func(rt *rapid.T) {
+				if err := p.SetKillSwitch(ctx, rules.Country, rapid.IntRange(0, 5).Draw(rt, "off") == 0); err != nil {
+					rt.Fatal(err)
+				}
+			},
+			"advance": func(rt *rapid.T) {
+				clock.Advance(time.Duration(rapid.IntRange(1, 24*12).Draw(rt, "hours")) * time.Hour)
+			},
+			"tick": func(rt *rapid.T) {
+				if _, err := p.Tick(ctx); err != nil {
+					rt.Fatal(err)
+				}
+			},
+			"": func(rt *rapid.T) { checkInvariants(rt, ctx, l, p, people) },
+		})
+	})
+}
+
+func checkInvariants(rt *rapid.T, ctx context.Context, l *ledger.Ledger, p *referral.Program, people []string) {
+	rules := p.Rules()
+	rep, err := l.Verify(ctx)
+	if err != nil {
+		rt.Fatalf("verify: %v", err)
+	}
+	for asset, total := range rep.Totals {
+		if !total.IsZero() {
+			rt.Fatalf("%s sums to %s", asset, total)
+		}
+	}
+	wallets := decimal.Zero
+	for _, id := range people {
+		b, err := l.Balance(ctx, referral.MemberAccount(id), rules.Asset.Code)
+		if errors.Is(err, ledger.ErrUnknownAccount) {
+			continue
+		}
+		if err != nil {
+			rt.Fatal(err)
+		}
+		if b.Posted.Sign() < 0 || b.Available.Sign() < 0 {
+			rt.Fatalf("member %s below zero: %+v", id, b)
+		}
+		wallets = wallets.Add(b.Posted)
+	}
+	b, err := p.Budget(ctx)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	if b.Available.Sign() < 0 || b.Held.Sign() < 0 || b.Spent.GreaterThan(b.Funded) ||
+		!b.Spent.Add(b.Held).Add(b.Available).Equal(b.Funded) {
+		rt.Fatalf("budget broken: %+v", b)
+	}
+	if !wallets.Equal(b.Spent) {
+		rt.Fatalf("wallets hold %s, campaign spent %s", wallets, b.Spent)
+	}
+	seen := map[string]bool{}
+	err = l.View(ctx, func(r *ledger.Reader) error {
+		for after := uint64(0); ; {
+			txs, next, err := r.Transactions(after, 1000)
+			if err != nil {
+				return err
+			}
+			for _, tx := range txs {
+				m := tx.Metadata
+				if m["program"] != "referral" || m["kind"] == "fund" || tx.Kind == ledger.KindReversal {
+					continue
+				}
+				k := strings.Join([]string{m["member"], m["kind"], m["subject"]}, "|")
+				if seen[k] {
+					return fmt.Errorf("reward %s paid twice (transaction %d)", k, tx.ID)
+				}
+				seen[k] = true
+			}
+			if next == 0 {
+				return nil
+			}
+			after = next
+		}
+	})
+	if err != nil {
+		rt.Fatal(err)
+	}
+}

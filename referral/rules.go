@@ -1,0 +1,349 @@
+package referral
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	_ "time/tzdata" // the rules name a time zone; embed the database so it loads on any host
+
+	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
+
+// Duration is a time.Duration that reads and writes JSON as a string
+// ("120h", "30m").
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("%w: duration must be a string: %v", ErrInvalidRules, err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%w: duration %q: %v", ErrInvalidRules, s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Period says how often a task pays.
+type Period string
+
+// Task periods.
+const (
+	PeriodOnce   Period = "once"   // once ever
+	PeriodDaily  Period = "daily"  // once per calendar day in Rules.Timezone
+	PeriodWeekly Period = "weekly" // once per ISO week in Rules.Timezone
+)
+
+// Task is an engagement task a member is rewarded for once per Period.
+type Task struct {
+	ID     string          `json:"id"`
+	Reward decimal.Decimal `json:"reward"`
+	Period Period          `json:"period"`
+}
+
+// Tier is a bonus paid to a referrer once Invitees of their invitees have
+// earned them the signup reward.
+type Tier struct {
+	Invitees int             `json:"invitees"`
+	Bonus    decimal.Decimal `json:"bonus"`
+}
+
+// Newness says when an invitee counts as new to the platform.
+type Newness struct {
+	// RejectPriorAccount refuses an invitee who ever had an account (or,
+	// in other markets, whose device saw the app installed before):
+	// Member.PriorAccount.
+	RejectPriorAccount bool `json:"reject_prior_account"`
+	// MaxAccountAge refuses an invitee whose account was registered longer
+	// ago than this when they sign up with a code; 0 means no limit.
+	MaxAccountAge Duration `json:"max_account_age"`
+}
+
+// Rules is one referral campaign, as data. Every number is a rule; the
+// presets are DefaultRules (seed 000) and ShopRules (seed 001). Amounts
+// are in Asset; zero caps mean "no cap".
+type Rules struct {
+	// Campaign names the campaign; it is part of every account address,
+	// record and idempotency key the program writes.
+	Campaign string `json:"campaign"`
+	// Asset is what rewards are paid in (RUBY, USD).
+	Asset ledger.Asset `json:"asset"`
+
+	// Country is where a member must reside to earn ("" = anywhere).
+	Country string `json:"country"`
+	// MinAge is the minimum age to earn.
+	MinAge int `json:"min_age"`
+	// RequireProfile: only members with a profile earn.
+	RequireProfile bool `json:"require_profile"`
+	// RequirePayoutLinked: only members with a linked payout account earn.
+	RequirePayoutLinked bool `json:"require_payout_linked"`
+	// ExcludeEmployees: members with ties to the company never earn.
+	ExcludeEmployees bool `json:"exclude_employees"`
+	// SameCountry: the invitee must reside in the referrer's country.
+	SameCountry bool `json:"same_country"`
+	// Newness says who counts as a new invitee.
+	Newness Newness `json:"newness"`
+
+	// SignupReward is paid to the referrer per invitee who signs up with
+	// the code (or, with RequirePurchase, who also makes a first purchase).
+	SignupReward decimal.Decimal `json:"signup_reward"`
+	// RequirePurchase: the signup reward is earned only on the invitee's
+	// first purchase, held on the budget until ReturnWindow ends and
+	// cancelled by a refund inside it.
+	RequirePurchase bool `json:"require_purchase"`
+	// ReturnWindow is how long a purchase may be refunded.
+	ReturnWindow Duration `json:"return_window"`
+	// HoldMargin is how much longer than the return window the budget hold
+	// lives, so that a late Tick still finds it pending.
+	HoldMargin Duration `json:"hold_margin"`
+
+	// RetentionReward is paid to the referrer once the invitee has been
+	// active on RetentionDays days (0 = no retention bonus).
+	RetentionReward decimal.Decimal `json:"retention_reward"`
+	// RetentionDays is how many active days earn the retention reward.
+	RetentionDays int `json:"retention_days"`
+	// RetentionConsecutive: the active days must be consecutive calendar
+	// days; otherwise any distinct days count.
+	RetentionConsecutive bool `json:"retention_consecutive"`
+	// RetentionWithin limits the days that count to this long after the
+	// signup (0 = no limit).
+	RetentionWithin Duration `json:"retention_within"`
+	// Timezone is where calendar days are counted (IANA name).
+	Timezone string `json:"timezone"`
+
+	// Tasks are the engagement tasks.
+	Tasks []Task `json:"tasks"`
+	// Tiers are bonuses for referrers with several rewarded invitees, in
+	// increasing order of Invitees.
+	Tiers []Tier `json:"tiers"`
+	// MaxTierBonus caps the tier bonuses one referrer earns in all (0 = no cap).
+	MaxTierBonus decimal.Decimal `json:"max_tier_bonus"`
+
+	// InvitesPerDay caps the signups per referrer per day.
+	InvitesPerDay int `json:"invites_per_day"`
+	// MaxRewardedInvitees caps the invitees a referrer is rewarded for.
+	MaxRewardedInvitees int `json:"max_rewarded_invitees"`
+	// DailyEarningCap caps what one member earns per day.
+	DailyEarningCap decimal.Decimal `json:"daily_earning_cap"`
+
+	// Start and End bound the campaign window (zero = open).
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Budget is funded from ledger.World when the program is set up (0 =
+	// fund it with Program.Fund).
+	Budget decimal.Decimal `json:"budget"`
+	// DisabledCountries start with the kill switch on (see
+	// Program.SetKillSwitch to change it at run time).
+	DisabledCountries []string `json:"disabled_countries"`
+}
+
+// DefaultRules is the Italian program of seed 000: rewards in RUBY, 20,000
+// per invitee who signs up with the code and 6,000 more once the invitee
+// has been active 5 days; tasks (profile photo 1,000 once, 10 minutes of
+// watching 500 a day, publish a video 900, follow 2 recommended profiles
+// 100); earners reside in Italy, are 18+, have a profile and a linked
+// PayPal and no tie to the company; no limit on invites. Integrator
+// choices, not from the seed: the budget (1,000,000,000 rubies = 100,000
+// EUR), an invitee counts as new if they never had an account and
+// registered within the last 24 hours, active days are distinct calendar
+// days in Europe/Rome within 30 days of the signup, and publish-a-video and
+// follow-2-profiles pay once.
+func DefaultRules() Rules {
+	return Rules{
+		Campaign:            "it-2020",
+		Asset:               ledger.RUBY,
+		Country:             "IT",
+		MinAge:              18,
+		RequireProfile:      true,
+		RequirePayoutLinked: true,
+		ExcludeEmployees:    true,
+		SameCountry:         true,
+		Newness:             Newness{RejectPriorAccount: true, MaxAccountAge: Duration(24 * time.Hour)},
+		SignupReward:        decimal.NewFromInt(20000),
+		RetentionReward:     decimal.NewFromInt(6000),
+		RetentionDays:       5,
+		RetentionWithin:     Duration(30 * 24 * time.Hour),
+		Timezone:            "Europe/Rome",
+		Tasks: []Task{
+			{ID: "profile_photo", Reward: decimal.NewFromInt(1000), Period: PeriodOnce},
+			{ID: "watch_10_minutes", Reward: decimal.NewFromInt(500), Period: PeriodDaily},
+			{ID: "publish_video", Reward: decimal.NewFromInt(900), Period: PeriodOnce},
+			{ID: "follow_2_profiles", Reward: decimal.NewFromInt(100), Period: PeriodOnce},
+		},
+		Budget: decimal.NewFromInt(1_000_000_000),
+	}
+}
+
+// ShopRules is the shop program of seed 001: about 50 USD per invitee who
+// signs up and makes a first purchase, held until the purchase's return
+// window ends and cancelled by a refund inside it; tier bonuses for
+// several invitees, up to 350 USD in all. Integrator choices, not from the
+// seed: the country (US), a 30-day return window with a 7-day hold margin,
+// tiers at 3, 5 and 10 invitees (50 + 100 + 200 = 350 USD) and a
+// 100,000 USD budget.
+func ShopRules() Rules {
+	return Rules{
+		Campaign:         "shop-2024",
+		Asset:            ledger.USD,
+		Country:          "US",
+		MinAge:           18,
+		ExcludeEmployees: true,
+		SameCountry:      true,
+		Newness:          Newness{RejectPriorAccount: true},
+		SignupReward:     decimal.NewFromInt(50),
+		RequirePurchase:  true,
+		ReturnWindow:     Duration(30 * 24 * time.Hour),
+		HoldMargin:       Duration(7 * 24 * time.Hour),
+		Timezone:         "America/New_York",
+		Tiers: []Tier{
+			{Invitees: 3, Bonus: decimal.NewFromInt(50)},
+			{Invitees: 5, Bonus: decimal.NewFromInt(100)},
+			{Invitees: 10, Bonus: decimal.NewFromInt(200)},
+		},
+		MaxTierBonus: decimal.NewFromInt(350),
+		Budget:       decimal.NewFromInt(100_000),
+	}
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
+}
+
+// amount checks a non-negative amount with the asset's precision.
+func (r Rules) amount(field string, d decimal.Decimal) error {
+	if d.Sign() < 0 {
+		return invalid(field, "%s is negative", d)
+	}
+	if _, err := r.Asset.Units(d); err != nil {
+		return invalid(field, "%v", err)
+	}
+	return nil
+}
+
+// Validate checks the rules and names the first bad field.
+func (r Rules) Validate() error {
+	if len(r.Campaign) == 0 || len(r.Campaign) > 32 {
+		return invalid("campaign", "%q must have 1 to 32 characters", r.Campaign)
+	}
+	if err := ledger.ValidateAddress(r.Campaign); err != nil || containsColon(r.Campaign) {
+		return invalid("campaign", "%q may hold only letters, digits and _-.@+", r.Campaign)
+	}
+	if err := r.Asset.Validate(); err != nil {
+		return invalid("asset", "%v", err)
+	}
+	if r.MinAge < 0 || r.MinAge > 150 {
+		return invalid("min_age", "%d not in 0..150", r.MinAge)
+	}
+	if r.Newness.MaxAccountAge < 0 {
+		return invalid("newness.max_account_age", "negative")
+	}
+	if err := r.amount("signup_reward", r.SignupReward); err != nil {
+		return err
+	}
+	if r.RequirePurchase {
+		if r.SignupReward.Sign() <= 0 {
+			return invalid("signup_reward", "must be positive when require_purchase is set")
+		}
+		if r.ReturnWindow <= 0 {
+			return invalid("return_window", "must be positive when require_purchase is set")
+		}
+		if r.HoldMargin <= 0 {
+			return invalid("hold_margin", "must be positive when require_purchase is set")
+		}
+	}
+	if r.ReturnWindow < 0 || r.HoldMargin < 0 {
+		return invalid("return_window", "negative")
+	}
+	if err := r.amount("retention_reward", r.RetentionReward); err != nil {
+		return err
+	}
+	if r.RetentionReward.Sign() > 0 && r.RetentionDays <= 0 {
+		return invalid("retention_days", "must be positive when retention_reward is set")
+	}
+	if r.RetentionDays < 0 || r.RetentionDays > 366 {
+		return invalid("retention_days", "%d not in 0..366", r.RetentionDays)
+	}
+	if r.RetentionWithin < 0 {
+		return invalid("retention_within", "negative")
+	}
+	if _, err := time.LoadLocation(r.Timezone); err != nil || r.Timezone == "" || r.Timezone == "Local" {
+		return invalid("timezone", "%q is not an IANA time zone", r.Timezone)
+	}
+	seen := map[string]bool{}
+	for i, t := range r.Tasks {
+		f := fmt.Sprintf("tasks[%d]", i)
+		if t.ID == "" || len(t.ID) > 64 || containsColon(t.ID) {
+			return invalid(f+".id", "%q must have 1 to 64 characters and no ':'", t.ID)
+		}
+		if seen[t.ID] {
+			return invalid(f+".id", "%q appears twice", t.ID)
+		}
+		seen[t.ID] = true
+		if err := r.amount(f+".reward", t.Reward); err != nil {
+			return err
+		}
+		if t.Reward.Sign() <= 0 {
+			return invalid(f+".reward", "must be positive")
+		}
+		switch t.Period {
+		case PeriodOnce, PeriodDaily, PeriodWeekly:
+		default:
+			return invalid(f+".period", "%q is not once, daily or weekly", t.Period)
+		}
+	}
+	prev := 0
+	for i, t := range r.Tiers {
+		f := fmt.Sprintf("tiers[%d]", i)
+		if t.Invitees <= prev {
+			return invalid(f+".invitees", "%d must be above the previous tier's %d", t.Invitees, prev)
+		}
+		prev = t.Invitees
+		if err := r.amount(f+".bonus", t.Bonus); err != nil {
+			return err
+		}
+		if t.Bonus.Sign() <= 0 {
+			return invalid(f+".bonus", "must be positive")
+		}
+	}
+	if err := r.amount("max_tier_bonus", r.MaxTierBonus); err != nil {
+		return err
+	}
+	if r.InvitesPerDay < 0 {
+		return invalid("invites_per_day", "negative")
+	}
+	if r.MaxRewardedInvitees < 0 {
+		return invalid("max_rewarded_invitees", "negative")
+	}
+	if err := r.amount("daily_earning_cap", r.DailyEarningCap); err != nil {
+		return err
+	}
+	if !r.Start.IsZero() && !r.End.IsZero() && !r.End.After(r.Start) {
+		return invalid("end", "%s is not after start %s", r.End.Format(time.RFC3339), r.Start.Format(time.RFC3339))
+	}
+	if err := r.amount("budget", r.Budget); err != nil {
+		return err
+	}
+	for i, c := range r.DisabledCountries {
+		if c == "" {
+			return invalid(fmt.Sprintf("disabled_countries[%d]", i), "empty")
+		}
+	}
+	return nil
+}
+
+func containsColon(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return true
+		}
+	}
+	return false
+}

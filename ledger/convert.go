@@ -218,6 +218,12 @@ func (c ConversionRule) Quote(from, to Asset, in int64) (Quote, error) {
 	if err := c.Validate(); err != nil {
 		return Quote{}, err
 	}
+	if err := from.Validate(); err != nil {
+		return Quote{}, err
+	}
+	if err := to.Validate(); err != nil {
+		return Quote{}, err
+	}
 	if from.Code != c.From || to.Code != c.To {
 		return Quote{}, fmt.Errorf("%w: rule converts %s to %s, not %s to %s", ErrInvalidRule, c.From, c.To, from.Code, to.Code)
 	}
@@ -311,6 +317,18 @@ func (w *Writer) Convert(req ConversionRequest) (Conversion, error) {
 	q, err := rule.Quote(from, to, in)
 	if err != nil {
 		return Conversion{}, err
+	}
+	// Every account the rule names must exist, whether or not this
+	// particular conversion posts to it: a misspelt remainder account must
+	// fail the first conversion, not the first one that leaves a remainder.
+	named := []string{rule.Exchange, rule.Remainder}
+	if rule.hasFee() {
+		named = append(named, rule.FeeAccount)
+	}
+	for _, a := range named {
+		if _, err := w.account(a); err != nil {
+			return Conversion{}, fmt.Errorf("conversion rule %q: %w", rule.Name, err)
+		}
 	}
 	ps := w.posting[:0]
 	add := func(a, b, code string, u int64) error {

@@ -434,3 +434,10 @@ func (l *Ledger) HoldByID(ctx context.Context, id uint64) (h Hold, err error) {
 	err = l.View(ctx, func(r *Reader) error { h, err = r.HoldByID(id); return err })
 	return h, err
 }
+
+// Transactions lists transactions with ID > after, in ID order (see
+// Reader.Transactions); next is the cursor for the next page, 0 at the end.
+func (l *Ledger) Transactions(ctx context.Context, after uint64, limit int) (txs []Transaction, next uint64, err error) {
+	err = l.View(ctx, func(r *Reader) error { txs, next, err = r.Transactions(after, limit); return err })
+	return txs, next, err
+}

@@ -1,0 +1,279 @@
+package ledger_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
+)
+
+// tamperStore is a memstore whose reads can be falsified after the fact,
+// as if someone had edited the journal or the balances behind the
+// ledger's back. Writes go to the memstore untouched.
+type tamperStore struct {
+	*memstore.Store
+	journal  func([]ledger.StoredTransaction) []ledger.StoredTransaction
+	balances func([]ledger.BalanceState) []ledger.BalanceState
+	holds    func([]ledger.StoredHold) []ledger.StoredHold
+}
+
+func (s *tamperStore) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	return s.Store.View(ctx, func(rt ledger.ReadTx) error { return fn(tamperReadTx{rt, s}) })
+}
+
+type tamperReadTx struct {
+	ledger.ReadTx
+	s *tamperStore
+}
+
+// Transactions returns deep copies (the store's own postings are shared
+// and read-only) passed through the journal tamper.
+func (r tamperReadTx) Transactions(after uint64, limit int) ([]ledger.StoredTransaction, error) {
+	ts, err := r.ReadTx.Transactions(after, limit)
+	if err != nil || r.s.journal == nil {
+		return ts, err
+	}
+	cp := make([]ledger.StoredTransaction, len(ts))
+	for i, t := range ts {
+		t.Postings = append([]ledger.StoredPosting(nil), t.Postings...)
+		md := map[string]string{}
+		for k, v := range t.Metadata {
+			md[k] = v
+		}
+		t.Metadata = md
+		cp[i] = t
+	}
+	return r.s.journal(cp), nil
+}
+
+func (r tamperReadTx) Balances(after ledger.BalanceKey, limit int) ([]ledger.BalanceState, error) {
+	bs, err := r.ReadTx.Balances(after, limit)
+	if err != nil || r.s.balances == nil {
+		return bs, err
+	}
+	return r.s.balances(append([]ledger.BalanceState(nil), bs...)), nil
+}
+
+func (r tamperReadTx) Holds(after uint64, limit int) ([]ledger.StoredHold, error) {
+	hs, err := r.ReadTx.Holds(after, limit)
+	if err != nil || r.s.holds == nil {
+		return hs, err
+	}
+	return r.s.holds(append([]ledger.StoredHold(nil), hs...)), nil
+}
+
+// busyFixture is a fixture over a tamperStore with every kind of
+// transaction in its journal (transfers, a capture, a conversion with a
+// remainder and a fee, a reversal) and two holds: one partly captured and
+// pending, one voided.
+func busyFixture(t *testing.T) (*fixture, *tamperStore) {
+	t.Helper()
+	ts := &tamperStore{Store: memstore.New()}
+	f := newFixtureOn(t, ts)
+	f.transfer(t, "t-1", alice, bob, "EUR", "10") // transaction 3
+	f.clock.Advance(time.Minute)
+	h := f.hold(t, "", alice, "EUR", "20", time.Hour)
+	_, err := f.l.Capture(f.ctx, ledger.CaptureRequest{Hold: h.ID, Destinations: []ledger.Leg{{To: carol, Amount: dec("5")}}}) // 4
+	require.NoError(t, err)
+	_, err = f.l.Convert(f.ctx, ledger.ConversionRequest{Rule: withFee(rubyRule(), "0.04", "0", ledger.RoundDown), From: alice, To: bob, Amount: dec("12345"),
+		Metadata: map[string]string{"why": "cash out"}}) // 5
+	require.NoError(t, err)
+	tr := f.transfer(t, "", bob, carol, "EUR", "1")                // 6
+	_, err = f.l.Reverse(f.ctx, ledger.ReversalRequest{ID: tr.ID}) // 7
+	require.NoError(t, err)
+	voided := f.hold(t, "", alice, "RUBY", "100", time.Hour)
+	_, err = f.l.Void(f.ctx, voided.ID)
+	require.NoError(t, err)
+	return f, ts
+}
+
+func TestVerifyHealthy(t *testing.T) {
+	f := newFixture(t)
+	rep := f.requireSound(t)
+	require.Equal(t, 2, rep.Transactions)
+	require.Equal(t, uint64(2), rep.Head.ID)
+
+	f2, _ := busyFixture(t)
+	f2.clock.Advance(2 * time.Hour)
+	n, err := f2.l.Tick(f2.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	f2.hold(t, "", alice, "RUBY", "7", time.Hour) // still pending
+	rep = f2.requireSound(t)
+	require.Equal(t, 7, rep.Transactions)
+	require.Equal(t, 3, rep.Holds)
+	require.Equal(t, uint64(7), rep.Head.ID)
+	require.Equal(t, 2, len(rep.Totals), "EUR and RUBY; JPY never moved")
+}
+
+func TestVerifyFindsTampering(t *testing.T) {
+	tests := []struct {
+		name     string
+		journal  func([]ledger.StoredTransaction) []ledger.StoredTransaction
+		balances func([]ledger.BalanceState) []ledger.BalanceState
+		holds    func([]ledger.StoredHold) []ledger.StoredHold
+		want     string // the first break, as Verify names it
+	}{
+		{
+			name: "amount changed",
+			journal: edit(4, func(t *ledger.StoredTransaction) {
+				t.Postings[0].Units++
+			}),
+			want: "transaction 4: hash does not chain",
+		},
+		{
+			name:    "hash changed",
+			journal: edit(5, func(t *ledger.StoredTransaction) { t.Hash[0] ^= 1 }),
+			want:    "transaction 5: hash does not chain",
+		},
+		{
+			name:    "metadata changed",
+			journal: edit(5, func(t *ledger.StoredTransaction) { t.Metadata["why"] = "gift" }),
+			want:    "transaction 5: hash does not chain",
+		},
+		{
+			name:    "destination changed",
+			journal: edit(3, func(t *ledger.StoredTransaction) { t.Postings[0].To = carol }),
+			want:    "transaction 3: hash does not chain",
+		},
+		{
+			name:    "idempotency key changed",
+			journal: edit(3, func(t *ledger.StoredTransaction) { t.Key = "t-2" }),
+			want:    "transaction 3: hash does not chain",
+		},
+		{
+			name:    "reversal link changed",
+			journal: edit(7, func(t *ledger.StoredTransaction) { t.Reverses = 3 }),
+			want:    "transaction 7: hash does not chain",
+		},
+		{
+			name:    "time moved",
+			journal: edit(6, func(t *ledger.StoredTransaction) { t.Time-- }),
+			want:    "transaction 6: hash does not chain",
+		},
+		{
+			name: "transaction dropped",
+			journal: func(ts []ledger.StoredTransaction) []ledger.StoredTransaction {
+				var out []ledger.StoredTransaction
+				for _, t := range ts {
+					if t.ID != 4 {
+						out = append(out, t)
+					}
+				}
+				return out
+			},
+			want: "transaction 5 follows 3",
+		},
+		{
+			name: "last transaction dropped",
+			journal: func(ts []ledger.StoredTransaction) []ledger.StoredTransaction {
+				if len(ts) > 0 && ts[len(ts)-1].ID == 7 {
+					return ts[:len(ts)-1]
+				}
+				return ts
+			},
+			want: "head is transaction 7 but the journal ends at 6",
+		},
+		{
+			name: "amount changed and the chain rehashed",
+			journal: rehashed(edit(4, func(t *ledger.StoredTransaction) {
+				t.Postings[0].Units += 100
+			})),
+			want: "transaction 4 posting 0: running balances differ",
+		},
+		{
+			name: "amount and running balances changed, chain rehashed",
+			journal: rehashed(edit(3, func(t *ledger.StoredTransaction) {
+				t.Postings[0].Units += 100
+				t.Postings[0].FromAfter -= 100
+				t.Postings[0].ToAfter += 100
+			})),
+			// The next transaction touching alice's EUR no longer follows.
+			want: "transaction 4 posting 0: running balances differ",
+		},
+		{
+			name: "time going back, chain rehashed",
+			journal: rehashed(edit(6, func(t *ledger.StoredTransaction) {
+				t.Time -= int64(time.Hour)
+			})),
+			want: "transaction 6: time goes back",
+		},
+		{
+			name:     "stored balance changed",
+			balances: editBalance(bob, "EUR", func(b *ledger.BalanceState) { b.Posted += 1 }),
+			want:     "member:bob EUR: stored balance",
+		},
+		{
+			name:     "held amount changed",
+			balances: editBalance(alice, "EUR", func(b *ledger.BalanceState) { b.Held = 1 }),
+			want:     "member:alice EUR: held 1, pending holds reserve 1500",
+		},
+		{
+			name: "hold reopened",
+			holds: func(hs []ledger.StoredHold) []ledger.StoredHold {
+				hs[1].Status = ledger.HoldPending
+				return hs
+			},
+			want: "member:alice RUBY: held 0, pending holds reserve 100",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, ts := busyFixture(t)
+			f.requireSound(t)
+			ts.journal, ts.balances, ts.holds = tt.journal, tt.balances, tt.holds
+			_, err := f.l.Verify(f.ctx)
+			require.ErrorIs(t, err, ledger.ErrVerify)
+			require.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// edit returns a journal tamper that changes transaction id.
+func edit(id uint64, change func(*ledger.StoredTransaction)) func([]ledger.StoredTransaction) []ledger.StoredTransaction {
+	return func(ts []ledger.StoredTransaction) []ledger.StoredTransaction {
+		for i := range ts {
+			if ts[i].ID == id {
+				change(&ts[i])
+			}
+		}
+		return ts
+	}
+}
+
+// rehashed recomputes the hash chain after a tamper, as a forger who knows
+// the algorithm would. It assumes the journal is read in one page.
+func rehashed(tamper func([]ledger.StoredTransaction) []ledger.StoredTransaction) func([]ledger.StoredTransaction) []ledger.StoredTransaction {
+	return func(ts []ledger.StoredTransaction) []ledger.StoredTransaction {
+		ts = tamper(ts)
+		var prev [32]byte
+		for i := range ts {
+			ts[i].Hash, _ = ledger.ChainHash(prev, &ts[i], nil)
+			prev = ts[i].Hash
+		}
+		return ts
+	}
+}
+
+func editBalance(addr, asset string, change func(*ledger.BalanceState)) func([]ledger.BalanceState) []ledger.BalanceState {
+	return func(bs []ledger.BalanceState) []ledger.BalanceState {
+		for i := range bs {
+			if bs[i].Address == addr && bs[i].Asset == asset {
+				change(&bs[i])
+			}
+		}
+		return bs
+	}
+}
+
+func TestVerifyHonoursContext(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(f.ctx)
+	cancel()
+	_, err := f.l.Verify(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+}

@@ -441,3 +441,41 @@ func (l *Ledger) Transactions(ctx context.Context, after uint64, limit int) (txs
 	err = l.View(ctx, func(r *Reader) error { txs, next, err = r.Transactions(after, limit); return err })
 	return txs, next, err
 }
+
+// AllBalances lists every stored balance ordered by (account, asset),
+// starting after the key given (the zero key starts at the beginning), at
+// most limit (1 to 1000; 0 means 100). The last entry's account and asset
+// are the cursor for the next page.
+func (r *Reader) AllBalances(after BalanceKey, limit int) ([]Balance, error) {
+	ss, err := r.rt.Balances(after, pageLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Balance, 0, len(ss))
+	for _, s := range ss {
+		b, err := r.publicBalance(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// Holds lists holds with ID > after in ID order, at most limit (1 to 1000;
+// 0 means 100).
+func (r *Reader) Holds(after uint64, limit int) ([]Hold, error) {
+	hs, err := r.rt.Holds(after, pageLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Hold, 0, len(hs))
+	for i := range hs {
+		h, err := r.publicHold(&hs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}

@@ -132,10 +132,6 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 	if err != nil {
 		return Hold{}, err
 	}
-	if !req.ExpiresAt.After(w.now) {
-		return Hold{}, fmt.Errorf("%w: hold expiry %s is not after now %s", ErrInvalidTransaction,
-			req.ExpiresAt.UTC().Format(time.RFC3339), w.now.Format(time.RFC3339))
-	}
 	h := StoredHold{
 		Key: req.Key, Account: acc.Address, Asset: asset.Code, Units: u, Status: HoldPending,
 		CreatedAt: w.now.UnixNano(), ExpiresAt: req.ExpiresAt.UnixNano(), Metadata: copyMetadata(req.Metadata),
@@ -155,6 +151,12 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 		if !errors.Is(err, ErrNotFound) {
 			return Hold{}, err
 		}
+	}
+	// Checked after the key: a retry of a hold that has since expired
+	// returns the original, like any idempotent replay.
+	if !req.ExpiresAt.After(w.now) {
+		return Hold{}, fmt.Errorf("%w: hold expiry %s is not after now %s", ErrInvalidTransaction,
+			req.ExpiresAt.UTC().Format(time.RFC3339), w.now.Format(time.RFC3339))
 	}
 	key := BalanceKey{Address: acc.Address, Asset: asset.Code}
 	w.keys = append(w.keys[:0], key)

@@ -1,0 +1,47 @@
+package adsbuy
+
+import "errors"
+
+// Sentinel errors. Every refusal wraps one of them (check with errors.Is)
+// with the rule, field or account that refused; a refused event writes
+// nothing.
+var (
+	// ErrInvalidRules: a Rules value failed Validate; the message names the
+	// field.
+	ErrInvalidRules = errors.New("adsbuy: invalid rules")
+	// ErrInvalidRequest: an event's arguments are malformed (an empty id,
+	// a negative count, an amount with too many decimals).
+	ErrInvalidRequest = errors.New("adsbuy: invalid request")
+	// ErrRegion: the advertiser's region is not one where ads may be bought
+	// (rule "regions").
+	ErrRegion = errors.New("adsbuy: region not allowed")
+	// ErrUnknownAdvertiser: no advertiser account has that id.
+	ErrUnknownAdvertiser = errors.New("adsbuy: unknown advertiser")
+	// ErrTopUpBounds: a top-up is below min_top_up or above max_top_up.
+	ErrTopUpBounds = errors.New("adsbuy: top-up out of bounds")
+	// ErrBudgetTooLow: a campaign's or an ad group's daily budget is under
+	// its minimum (rules min_campaign_daily_budget, min_ad_group_daily_budget).
+	ErrBudgetTooLow = errors.New("adsbuy: budget under the minimum")
+	// ErrInvalidCampaign: a campaign breaks another rule (schedule, bid
+	// type, an ad group budget above the campaign's).
+	ErrInvalidCampaign = errors.New("adsbuy: invalid campaign")
+	// ErrInsufficientBalance: the advertiser's available balance cannot hold
+	// the campaign's budget.
+	ErrInsufficientBalance = errors.New("adsbuy: insufficient balance")
+	// ErrForbidden: the caller may not do this: a review by an account
+	// without the sales representative role, an advertiser reviewing its
+	// own campaign, or someone other than the owner pausing, resuming or
+	// cancelling.
+	ErrForbidden = errors.New("adsbuy: forbidden")
+	// ErrWrongState: the event does not apply to the campaign's state
+	// (approving a live campaign, a delivery before approval or after the
+	// end).
+	ErrWrongState = errors.New("adsbuy: wrong state")
+	// ErrUnknownCampaign: no campaign has that id.
+	ErrUnknownCampaign = errors.New("adsbuy: unknown campaign")
+	// ErrUnknownAdGroup: the campaign has no ad group with that id.
+	ErrUnknownAdGroup = errors.New("adsbuy: unknown ad group")
+	// ErrIdempotencyConflict: an event id (payment reference, campaign id,
+	// report id) was used before for a different request.
+	ErrIdempotencyConflict = errors.New("adsbuy: event id reused for a different request")
+)

@@ -1,0 +1,144 @@
+package adsbuy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+)
+
+// testT is what the helpers need: *testing.T, *testing.B and *rapid.T.
+type testT interface {
+	require.TestingT
+	Helper()
+}
+
+var t0 = time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
+
+type fixture struct {
+	ctx   context.Context
+	l     *ledger.Ledger
+	clock *ledgertest.Clock
+	p     *Program
+	roles *RoleDirectory
+}
+
+func newFixture(tb testT, rules Rules) *fixture {
+	tb.Helper()
+	ctx := context.Background()
+	clock := ledgertest.NewClock(t0)
+	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	roles := &RoleDirectory{}
+	roles.Grant("rita", RoleSalesRep)
+	p, err := New(ctx, l, rules, roles)
+	require.NoError(tb, err)
+	return &fixture{ctx: ctx, l: l, clock: clock, p: p, roles: roles}
+}
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func requireAmount(tb testT, want string, got decimal.Decimal, msg ...any) {
+	tb.Helper()
+	require.Truef(tb, dec(want).Equal(got), "want %s, got %s %v", want, got, fmt.Sprint(msg...))
+}
+
+// advertiser opens an advertiser and tops it up.
+func (f *fixture) advertiser(tb testT, id, region, topUp string) {
+	tb.Helper()
+	_, err := f.p.OpenAdvertiser(f.ctx, id, region)
+	require.NoError(tb, err)
+	if topUp != "" {
+		_, err = f.p.TopUp(f.ctx, "pay-"+id+"-"+topUp, id, dec(topUp))
+		require.NoError(tb, err)
+	}
+}
+
+// spec is a campaign of n days from now with one CPM and one CPC ad group.
+func (f *fixture) spec(n int, daily string) CampaignSpec {
+	now := f.clock.Now()
+	return CampaignSpec{
+		Name: "spring", Start: now, End: now.Add(time.Duration(n) * day), DailyBudget: dec(daily),
+		AdGroups: []AdGroupSpec{
+			{ID: "video", DailyBudget: dec("40"), BidType: CPM, Bid: dec("2.50")},
+			{ID: "search", DailyBudget: dec("20"), BidType: CPC, Bid: dec("0.35")},
+		},
+	}
+}
+
+func (f *fixture) balance(tb testT, advertiser string) ledger.Balance {
+	tb.Helper()
+	b, err := f.p.Balance(f.ctx, advertiser)
+	require.NoError(tb, err)
+	return b
+}
+
+func (f *fixture) revenue(tb testT) decimal.Decimal {
+	tb.Helper()
+	b, err := f.l.Balance(f.ctx, PlatformRevenue, "USD")
+	require.NoError(tb, err)
+	return b.Posted
+}
+
+// snapshot is everything the program and the ledger keep.
+func (f *fixture) snapshot(tb testT) string {
+	tb.Helper()
+	var out string
+	err := f.l.Store().View(f.ctx, func(tx ledger.ReadTx) error {
+		h, err := tx.Head()
+		if err != nil {
+			return err
+		}
+		out += fmt.Sprintf("head %d\n", h.ID)
+		bs, err := tx.Balances(ledger.BalanceKey{}, 100000)
+		if err != nil {
+			return err
+		}
+		for _, b := range bs {
+			out += fmt.Sprintf("bal %s %s %d %d\n", b.Address, b.Asset, b.Posted, b.Held)
+		}
+		hs, err := tx.Holds(0, 100000)
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			out += fmt.Sprintf("hold %d %d %d %d\n", h.ID, h.Units, h.Captured, h.Status)
+		}
+		for _, k := range []string{kindAdvertiser, kindCampaign, kindDelivery, kindEvent} {
+			rs, err := tx.Records(k, "", 100000)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				out += fmt.Sprintf("rec %s %s %s\n", r.Kind, r.ID, r.Data)
+			}
+		}
+		for _, k := range []string{dueEnd, ledger.DueHoldExpiry} {
+			ds, err := tx.Due(k, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), 100000)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				out += fmt.Sprintf("due %s %s %s\n", k, d.ID, d.At)
+			}
+		}
+		return nil
+	})
+	require.NoError(tb, err)
+	return out
+}
+
+func (f *fixture) verify(tb testT) {
+	tb.Helper()
+	rep, err := f.l.Verify(f.ctx)
+	require.NoError(tb, err)
+	for asset, total := range rep.Totals {
+		require.Truef(tb, total.IsZero(), "asset %s sums to %s", asset, total)
+	}
+}

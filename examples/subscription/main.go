@@ -1,0 +1,321 @@
+// Command subscription tells the story of creator subscriptions on the
+// rewardkit ledger: eligibility, tiers, subscribing, perks, a tier change,
+// renewals, a cancellation, a failed renewal with its grace period, and
+// the ledger's Verify at the end.
+//
+//	go run ./examples/subscription                      # in memory
+//	go run ./examples/subscription -postgres "$DSN"     # on PostgreSQL
+//
+// On a database that already holds a ledger, every id of this run gets a
+// prefix of its own, so the story can be told again.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/pgstore"
+	"github.com/rewardkit/rewardkit/subscription"
+	"github.com/shopspring/decimal"
+)
+
+func main() {
+	dsn := flag.String("postgres", "", "PostgreSQL connection string (default: the in-memory store)")
+	flag.Parse()
+	ctx := context.Background()
+	var store ledger.Store = memstore.New()
+	if *dsn != "" {
+		s, err := pgstore.Open(ctx, *dsn)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "open PostgreSQL store:", err)
+			os.Exit(1)
+		}
+		store = s
+	}
+	err := run(ctx, os.Stdout, store)
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "subscription example:", err)
+		os.Exit(1)
+	}
+}
+
+// story carries what every step needs and prints balance changes.
+type story struct {
+	ctx    context.Context
+	out    io.Writer
+	l      *ledger.Ledger
+	clock  *ledgertest.Clock
+	p      *subscription.Program
+	id     func(string) string // this run's name for an id
+	last   map[string]decimal.Decimal
+	labels map[string]string
+}
+
+func (s *story) say(format string, args ...any) { fmt.Fprintf(s.out, format+"\n", args...) }
+
+// money prints every watched balance that changed since the last call.
+func (s *story) money() error {
+	addrs := make([]string, 0, len(s.labels))
+	for a := range s.labels {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	for _, a := range addrs {
+		b, err := s.l.Balance(s.ctx, a, "USD")
+		if errors.Is(err, ledger.ErrUnknownAccount) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if old := s.last[a]; !old.Equal(b.Posted) {
+			s.say("    %-32s %8s -> %8s USD", s.labels[a], old.StringFixed(2), b.Posted.StringFixed(2))
+			s.last[a] = b.Posted
+		}
+	}
+	return nil
+}
+
+// refused checks that err is the expected refusal and prints it.
+func (s *story) refused(what string, err, want error) error {
+	if !errors.Is(err, want) {
+		return fmt.Errorf("%s: want %v, got %v", what, want, err)
+	}
+	s.say("  refused, as it should be: %s\n    %v", what, err)
+	return nil
+}
+
+func (s *story) mayUse(member, creator string, perk subscription.Perk) error {
+	ok, err := s.p.MayUse(s.ctx, s.id(member), s.id(creator), perk, s.clock.Now())
+	if err != nil && !errors.Is(err, subscription.ErrNoAccess) {
+		return err
+	}
+	why := ""
+	if err != nil {
+		why = " (" + strings.TrimPrefix(err.Error(), "subscription: no access: ") + ")"
+	}
+	s.say("  may %s use %s of %s? %v%s", member, perk, creator, ok, why)
+	return nil
+}
+
+func run(ctx context.Context, out io.Writer, store ledger.Store) error {
+	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	clock := ledgertest.NewClock(start)
+	l := ledger.New(store, ledger.WithClock(clock))
+	prefix := ""
+	if err := store.View(ctx, func(tx ledger.ReadTx) error {
+		h, err := tx.Head()
+		if h.ID > 0 {
+			prefix = fmt.Sprintf("run%d-", h.ID)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	id := func(name string) string { return prefix + name }
+
+	dir := &subscription.MemberDirectory{}
+	for _, m := range []subscription.Member{
+		{ID: id("cleo"), Age: 24, Country: "IT", Followers: 52000, ViewsLastMonth: 310000},
+		{ID: id("tom"), Age: 17, Country: "IT", Followers: 80000, ViewsLastMonth: 900000},
+		{ID: id("dan"), Age: 33, Country: "FR", Followers: 9000, ViewsLastMonth: 150000},
+		{ID: id("ann"), Age: 31, Country: "US"},
+		{ID: id("bob"), Age: 27, Country: "GB"},
+		{ID: id("eve"), Age: 40, Country: "CN"},
+	} {
+		dir.Put(m)
+	}
+	p, err := subscription.New(ctx, l, subscription.DefaultRules(), dir)
+	if err != nil {
+		return err
+	}
+	s := &story{ctx: ctx, out: out, l: l, clock: clock, p: p, id: id, last: map[string]decimal.Decimal{},
+		labels: map[string]string{
+			subscription.MemberWallet(id("ann")): "ann's wallet", subscription.MemberWallet(id("bob")): "bob's wallet",
+			subscription.CreatorEarnings(id("cleo")): "cleo's subscription earnings", subscription.PlatformRevenue: "platform revenue",
+		}}
+	for a := range s.labels { // start from where this ledger is
+		if b, err := l.Balance(ctx, a, "USD"); err == nil {
+			s.last[a] = b.Posted
+		}
+	}
+	r := p.Rules()
+	s.say("Creator subscriptions, %s. Rules: creators %d+, %d followers, %d views last month; up to %d tiers; creator share %s; grace %s.",
+		start.Format("2 Jan 2006"), r.MinCreatorAge, r.MinFollowers, r.MinViewsLastMonth, r.MaxTiers, r.CreatorShare, time.Duration(r.GracePeriod))
+
+	s.say("\n1. Creators publish tiers")
+	price := decimal.RequireFromString
+	tiers := []subscription.Tier{
+		{ID: "fan", Name: "Fan", Price: price("4.99"), Perks: []subscription.Perk{subscription.PerkBadge, subscription.PerkStickers}},
+		{ID: "superfan", Name: "Super fan", Price: price("9.99"), Perks: []subscription.Perk{subscription.PerkBadge, subscription.PerkStickers,
+			subscription.PerkPrivateChat, subscription.PerkSubscriberVideos}},
+		{ID: "vip", Name: "VIP", Price: price("24.99"), Perks: []subscription.Perk{subscription.PerkBadge, subscription.PerkStickers,
+			subscription.PerkPrivateChat, subscription.PerkSubscriberVideos, subscription.PerkDirectMessages,
+			subscription.PerkPerformanceRequests, subscription.PerkDiscordRole, subscription.CustomPerk("monthly video call")}},
+	}
+	o, err := p.PublishTiers(ctx, id("publish-cleo"), id("cleo"), tiers)
+	if err != nil {
+		return err
+	}
+	for _, t := range o.Tiers {
+		s.say("  cleo offers %-9s %5s USD/month: %s", t.ID, t.Price, strings.Join(t.Perks, ", "))
+	}
+	_, err = p.PublishTiers(ctx, id("publish-tom"), id("tom"), tiers[:1])
+	if err := s.refused("tom (17) publishes tiers", err, subscription.ErrIneligible); err != nil {
+		return err
+	}
+	_, err = p.PublishTiers(ctx, id("publish-dan"), id("dan"), tiers[:1])
+	if err := s.refused("dan (9,000 followers) publishes tiers", err, subscription.ErrIneligible); err != nil {
+		return err
+	}
+	four := append(append([]subscription.Tier{}, tiers...), subscription.Tier{ID: "extra", Price: price("2"), Perks: []subscription.Perk{subscription.PerkBadge}})
+	_, err = p.PublishTiers(ctx, id("publish-cleo-4"), id("cleo"), four)
+	if err := s.refused("cleo publishes four tiers", err, subscription.ErrInvalidTiers); err != nil {
+		return err
+	}
+
+	s.say("\n2. Members fund their wallets (money enters from outside the ledger)")
+	for _, f := range []struct{ who, amount string }{{"ann", "30.00"}, {"bob", "10.00"}} {
+		addr := subscription.MemberWallet(id(f.who))
+		if _, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: addr}); err != nil {
+			return err
+		}
+		if _, err := l.Transfer(ctx, id("fund-"+f.who), ledger.World, addr, "USD", price(f.amount)); err != nil {
+			return err
+		}
+	}
+	if err := s.money(); err != nil {
+		return err
+	}
+
+	s.say("\n3. Subscribing: the first month is charged at once, split 50/50 (the creator's half rounded down)")
+	sa, err := p.Subscribe(ctx, id("sub-ann"), id("ann"), id("cleo"), "fan")
+	if err != nil {
+		return err
+	}
+	s.say("  ann subscribes to cleo's fan tier until %s", sa.PeriodEnd.Format("2 Jan"))
+	sb, err := p.Subscribe(ctx, id("sub-bob"), id("bob"), id("cleo"), "superfan")
+	if err != nil {
+		return err
+	}
+	s.say("  bob subscribes to cleo's superfan tier until %s", sb.PeriodEnd.Format("2 Jan"))
+	if err := s.money(); err != nil {
+		return err
+	}
+	if _, err := p.Subscribe(ctx, id("sub-ann"), id("ann"), id("cleo"), "fan"); err != nil {
+		return err
+	}
+	s.say("  ann's subscribe event delivered twice: the replay returns the first result, charges nothing")
+	if err := s.money(); err != nil {
+		return err
+	}
+	_, err = p.Subscribe(ctx, id("sub-eve"), id("eve"), id("cleo"), "fan")
+	if err := s.refused("eve (CN) subscribes", err, subscription.ErrRegion); err != nil {
+		return err
+	}
+	_, err = p.Subscribe(ctx, id("sub-cleo"), id("cleo"), id("cleo"), "fan")
+	if err := s.refused("cleo subscribes to herself", err, subscription.ErrSelfSubscription); err != nil {
+		return err
+	}
+	_, err = p.Subscribe(ctx, id("sub-ann-2"), id("ann"), id("cleo"), "vip")
+	if err := s.refused("ann subscribes again", err, subscription.ErrAlreadySubscribed); err != nil {
+		return err
+	}
+
+	s.say("\n4. The question integrators ask most")
+	for _, q := range []struct{ who, perk string }{{"ann", subscription.PerkStickers}, {"ann", subscription.PerkPrivateChat},
+		{"bob", subscription.PerkPrivateChat}, {"eve", subscription.PerkBadge}} {
+		if err := s.mayUse(q.who, "cleo", q.perk); err != nil {
+			return err
+		}
+	}
+
+	s.say("\n5. ann moves up to VIP (from her next renewal); bob cancels (perks until his month ends, no refund)")
+	if _, err := p.ChangeTier(ctx, id("change-ann"), id("ann"), id("cleo"), "vip"); err != nil {
+		return err
+	}
+	if _, err := p.Cancel(ctx, id("cancel-bob"), id("bob"), id("cleo")); err != nil {
+		return err
+	}
+	clock.Set(sb.PeriodEnd.Add(-time.Hour))
+	s.say("  %s:", clock.Now().Format("2 Jan 15:04"))
+	if err := s.mayUse("bob", "cleo", subscription.PerkPrivateChat); err != nil {
+		return err
+	}
+	if err := s.money(); err != nil {
+		return err
+	}
+
+	s.say("\n6. A month later, Tick renews ann at the VIP price and ends bob's subscription")
+	clock.Set(sa.PeriodEnd)
+	rep, err := p.Tick(ctx)
+	if err != nil {
+		return err
+	}
+	s.say("  %s: tick %+v", clock.Now().Format("2 Jan"), rep)
+	if err := s.money(); err != nil {
+		return err
+	}
+	for _, q := range []struct{ who, perk string }{{"ann", subscription.CustomPerk("monthly video call")}, {"bob", subscription.PerkPrivateChat}} {
+		if err := s.mayUse(q.who, "cleo", q.perk); err != nil {
+			return err
+		}
+	}
+
+	s.say("\n7. Next month ann's wallet is short: grace, retries, then she tops up and is renewed")
+	sa, err = p.Subscription(ctx, id("ann"), id("cleo"))
+	if err != nil {
+		return err
+	}
+	clock.Set(sa.PeriodEnd)
+	if rep, err = p.Tick(ctx); err != nil {
+		return err
+	}
+	sa, _ = p.Subscription(ctx, id("ann"), id("cleo"))
+	s.say("  %s: tick %+v; ann is in %s until %s", clock.Now().Format("2 Jan"), rep, sa.Status, sa.GraceUntil.Format("2 Jan 15:04"))
+	if err := s.mayUse("ann", "cleo", subscription.PerkBadge); err != nil {
+		return err
+	}
+	if _, err := l.Transfer(ctx, id("fund-ann-2"), ledger.World, subscription.MemberWallet(id("ann")), "USD", price("25.00")); err != nil {
+		return err
+	}
+	s.say("  ann tops up her wallet")
+	if err := s.money(); err != nil {
+		return err
+	}
+	clock.Advance(24 * time.Hour)
+	if rep, err = p.Tick(ctx); err != nil {
+		return err
+	}
+	sa, _ = p.Subscription(ctx, id("ann"), id("cleo"))
+	s.say("  %s: tick %+v; ann is %s, new period %s to %s, %d months paid, badge level %d",
+		clock.Now().Format("2 Jan"), rep, sa.Status, sa.PeriodStart.Format("2 Jan"), sa.PeriodEnd.Format("2 Jan"), sa.MonthsPaid, sa.BadgeLevel)
+	if err := s.money(); err != nil {
+		return err
+	}
+
+	s.say("\n8. Verify")
+	vr, err := l.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	for asset, total := range vr.Totals {
+		if !total.IsZero() {
+			return fmt.Errorf("asset %s sums to %s", asset, total)
+		}
+	}
+	s.say("  %d transactions replayed, %d balances checked, every asset sums to zero, the hash chain is intact", vr.Transactions, vr.Balances)
+	return nil
+}

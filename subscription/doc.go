@@ -1,0 +1,101 @@
+// Package subscription runs creator subscriptions over the rewardkit
+// ledger: eligible creators publish up to three priced tiers of perks,
+// members subscribe and are billed each period, and the program answers
+// the question integrators ask most — may this member use this perk of
+// this creator at time t? (Program.MayUse).
+//
+// # Rules
+//
+// Rules is data (JSON tags, Validate, DefaultRules). The defaults and where
+// they come from:
+//
+//   - creator eligibility: 18+, at least 10,000 followers and 100,000 video
+//     views in the last month (seed 003); the facts come from the
+//     integrating service through Members, read before any write;
+//   - regions: US, GB, FR, IT, DE (seed 003 only says "selected regions");
+//     the creator must be in one to publish, the member to subscribe;
+//   - up to three tiers per creator (seed 003), each with a price per
+//     period and perks: private chat, direct messages, subscriber-only
+//     videos, badges, stickers, performance requests, Discord roles, and
+//     creator-named perks ("custom:<name>", CustomPerk);
+//   - monthly billing (PeriodMonths 1, calendar months via time.AddDate);
+//     prices 0.99 to 99.99;
+//   - the creator's revenue share: 50% (industry base, PROGRAMS.md); the
+//     creator's part is rounded down to the cent, the platform keeps the
+//     rest, so every payment is split exactly;
+//   - grace period after a failed renewal: 72 hours, retried every 24 hours;
+//   - badge levels at 1, 2, 3, 6, 12 and 24 months subscribed.
+//
+// Prices are money: Rules.Asset is USD by default (any ISO currency, or
+// COIN, works the same way), paid from the member's wallet. Money enters
+// that wallet through whatever the integrator uses (a top-up, a payout of
+// another program); this package only moves it.
+//
+// # Accounts
+//
+//   - member:<id> — the member's wallet (shared with other programs; no
+//     overdraft), pays every charge;
+//   - creator:<id>:subscriptions — the creator's share of each payment;
+//   - platform:subscription:revenue — the platform's share;
+//   - world — opened Unbounded by New, as in every program.
+//
+// Each payment is one ledger transaction with idempotency key
+// "subscription:charge:<creator>:<member>:<n>" and metadata naming the
+// tier and the period it pays for (period_start, period_end).
+//
+// # Events and their timing
+//
+//   - PublishTiers: publish or replace the tiers; refused with ErrIneligible
+//     (or ErrRegion) naming the rule. Price and perk changes reach existing
+//     subscribers at their next renewal; a removed tier's subscriptions end
+//     at their period end.
+//   - Subscribe: the first period is charged at once and starts now.
+//   - Tick: renewals fall due at the period end (a due-time index, never a
+//     scan) and are charged at the tier's current price. Periods are
+//     contiguous; if a Tick comes so late that a whole period has passed,
+//     the new period starts at the Tick instead of charging for the past.
+//   - A failed renewal (funds short) enters grace: retried every RetryEvery
+//     until PeriodEnd+GracePeriod, then the subscription ends. By default
+//     there are no perks in grace, and a renewal recovered in grace starts
+//     its period when it is paid, so perks are granted exactly while a paid
+//     period covers the time. Rules.GraceAccess keeps the perks during
+//     grace (the app-store model); a recovered period then starts at the
+//     old period end and so pays for the grace days.
+//   - Cancel: no refund; perks last until the period end, then Tick ends it.
+//     In grace it ends at once.
+//   - ChangeTier: the new tier, its price and its perks start at the next
+//     renewal; until then the member keeps the tier paid for. There is no
+//     proration.
+//   - The badge level grows with MonthsPaid, which counts every month paid
+//     to the creator, across re-subscriptions.
+//
+// Every event takes an event id: a replay with the same arguments returns
+// the first result and changes nothing; with other arguments it is
+// ErrIdempotencyConflict. A refused event writes nothing.
+//
+// # MayUse is a read
+//
+// MayUse reads one record in a ledger View: no write, no ledger lock
+// beyond the snapshot. Decoding the record's JSON was most of its cost, so
+// the Program keeps a read-through decode cache: the record's bytes are
+// read from the store on every call and the decoded struct is reused only
+// when they are the bytes decoded last time. The cache therefore never
+// answers on its own and never goes stale, even when several processes
+// share one PostgreSQL store. About 1.1 µs per call on memstore
+// (BenchmarkMayUse, 2 cores), 5 µs without the cache. Each subscription
+// keeps its access history (merged paid periods, at most 120 stretches),
+// so MayUse answers for past times as well as now.
+//
+// # Usage
+//
+//	dir := &subscription.MemberDirectory{}
+//	dir.Put(subscription.Member{ID: "cleo", Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
+//	dir.Put(subscription.Member{ID: "ann", Age: 30, Country: "US"})
+//	p, err := subscription.New(ctx, l, subscription.DefaultRules(), dir)
+//	_, err = p.PublishTiers(ctx, "publish-1", "cleo", []subscription.Tier{
+//		{ID: "fan", Price: decimal.RequireFromString("4.99"), Perks: []subscription.Perk{subscription.PerkBadge}},
+//	})
+//	_, err = p.Subscribe(ctx, "subscribe-1", "ann", "cleo", "fan")
+//	ok, err := p.MayUse(ctx, "ann", "cleo", subscription.PerkBadge, l.Clock().Now())
+//	report, err := p.Tick(ctx) // run periodically: renewals, grace, ends
+package subscription

@@ -1,0 +1,138 @@
+package subscription
+
+import (
+	"context"
+	"fmt"
+
+	"time"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+)
+
+// testT is what the helpers need: *testing.T, *testing.B and *rapid.T.
+type testT interface {
+	require.TestingT
+	Helper()
+}
+
+var t0 = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	ctx   context.Context
+	l     *ledger.Ledger
+	clock *ledgertest.Clock
+	p     *Program
+	dir   *MemberDirectory
+	tb    testT // the running subtest, for setup funcs
+}
+
+func newFixture(tb testT, rules Rules) *fixture {
+	tb.Helper()
+	ctx := context.Background()
+	clock := ledgertest.NewClock(t0)
+	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	dir := &MemberDirectory{}
+	p, err := New(ctx, l, rules, dir)
+	require.NoError(tb, err)
+	dir.Put(Member{ID: "cleo", Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
+	for _, id := range []string{"ann", "bob", "cat"} {
+		dir.Put(Member{ID: id, Age: 30, Country: "US"})
+	}
+	return &fixture{ctx: ctx, l: l, clock: clock, p: p, dir: dir}
+}
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+var (
+	basic = Tier{ID: "basic", Name: "Fan", Price: dec("4.99"), Perks: []Perk{PerkBadge, PerkStickers}}
+	pro   = Tier{ID: "pro", Name: "Super fan", Price: dec("9.99"), Perks: []Perk{PerkBadge, PerkStickers, PerkPrivateChat, CustomPerk("monthly call")}}
+)
+
+func (f *fixture) publish(tb testT, event string, tiers ...Tier) Offer {
+	tb.Helper()
+	o, err := f.p.PublishTiers(f.ctx, event, "cleo", tiers)
+	require.NoError(tb, err)
+	return o
+}
+
+func (f *fixture) fund(tb testT, member, amount string) {
+	tb.Helper()
+	_, err := f.l.OpenAccount(f.ctx, ledger.AccountSpec{Address: MemberWallet(member)})
+	require.NoError(tb, err)
+	_, err = f.l.Transfer(f.ctx, "", ledger.World, MemberWallet(member), "USD", dec(amount))
+	require.NoError(tb, err)
+}
+
+func (f *fixture) balance(tb testT, addr string) decimal.Decimal {
+	tb.Helper()
+	b, err := f.l.Balance(f.ctx, addr, "USD")
+	if err != nil {
+		return decimal.Zero // not opened yet
+	}
+	return b.Posted
+}
+
+func requireAmount(tb testT, want string, got decimal.Decimal, msg ...any) {
+	tb.Helper()
+	require.Truef(tb, dec(want).Equal(got), "want %s, got %s %v", want, got, fmt.Sprint(msg...))
+}
+
+// snapshot is everything the program and the ledger keep: the journal head,
+// every balance, every program record and every due entry.
+func (f *fixture) snapshot(tb testT) string {
+	tb.Helper()
+	var out string
+	err := f.l.Store().View(f.ctx, func(tx ledger.ReadTx) error {
+		h, err := tx.Head()
+		if err != nil {
+			return err
+		}
+		out += fmt.Sprintf("head %d\n", h.ID)
+		bs, err := tx.Balances(ledger.BalanceKey{}, 100000)
+		if err != nil {
+			return err
+		}
+		for _, b := range bs {
+			out += fmt.Sprintf("bal %s %s %d %d\n", b.Address, b.Asset, b.Posted, b.Held)
+		}
+		for _, k := range []string{kindOffer, kindSub, kindEvent} {
+			rs, err := tx.Records(k, "", 100000)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				out += fmt.Sprintf("rec %s %s %s\n", r.Kind, r.ID, r.Data)
+			}
+		}
+		ds, err := tx.Due(dueRenew, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), 100000)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			out += fmt.Sprintf("due %s %s\n", d.ID, d.At)
+		}
+		return nil
+	})
+	require.NoError(tb, err)
+	return out
+}
+
+func (f *fixture) verify(tb testT) {
+	tb.Helper()
+	rep, err := f.l.Verify(f.ctx)
+	require.NoError(tb, err)
+	for asset, total := range rep.Totals {
+		require.Truef(tb, total.IsZero(), "asset %s sums to %s", asset, total)
+	}
+}
+
+func (f *fixture) tick(tb testT) TickReport {
+	tb.Helper()
+	rep, err := f.p.Tick(f.ctx)
+	require.NoError(tb, err)
+	return rep
+}

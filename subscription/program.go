@@ -1,0 +1,580 @@
+package subscription
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/shopspring/decimal"
+)
+
+// Record kinds and the due-entry kind the program keeps in the store.
+const (
+	kindOffer = "subscription.offer" // id: creator
+	kindSub   = "subscription.sub"   // id: creator "/" member
+	kindEvent = "subscription.event" // id: event id
+	dueRenew  = "subscription.renew" // id: creator "/" member
+)
+
+// PlatformRevenue is the account that receives the platform's part of every
+// payment.
+const PlatformRevenue = "platform:subscription:revenue"
+
+// maxPeriods bounds the access history kept per subscription.
+const maxPeriods = 120
+
+// MemberWallet is the member's wallet, shared with the other programs; it
+// pays subscriptions.
+func MemberWallet(member string) string { return "member:" + member }
+
+// CreatorEarnings is the account that receives a creator's share.
+func CreatorEarnings(creator string) string { return "creator:" + creator + ":subscriptions" }
+
+// Tier is one subscription level a creator offers.
+type Tier struct {
+	ID    string          `json:"id"`
+	Name  string          `json:"name,omitempty"`
+	Price decimal.Decimal `json:"price"` // per billing period
+	Perks []Perk          `json:"perks"`
+}
+
+// Has reports whether the tier grants perk.
+func (t Tier) Has(perk Perk) bool { return slices.Contains(t.Perks, perk) }
+
+// Offer is a creator's published tiers.
+type Offer struct {
+	Creator   string    `json:"creator"`
+	Tiers     []Tier    `json:"tiers"`
+	Version   int       `json:"version"` // 1 on first publication, +1 per change
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Tier returns the tier with the id.
+func (o Offer) Tier(id string) (Tier, bool) {
+	for _, t := range o.Tiers {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return Tier{}, false
+}
+
+// Status is where a subscription is in its life.
+type Status string
+
+// Subscription statuses.
+const (
+	// StatusActive: a paid period runs and renews at PeriodEnd.
+	StatusActive Status = "active"
+	// StatusCanceled: cancelled; perks last until PeriodEnd, no renewal.
+	StatusCanceled Status = "canceled"
+	// StatusGrace: a renewal failed for lack of funds; it is retried every
+	// RetryEvery until GraceUntil.
+	StatusGrace Status = "grace"
+	// StatusEnded: over; a new Subscribe starts again.
+	StatusEnded Status = "ended"
+)
+
+// Period is a stretch of time during which a subscription granted perks:
+// a paid period (consecutive ones of the same tier merged), or, with
+// Rules.GraceAccess, a grace window that ended unpaid (Grace set).
+type Period struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Tier  string    `json:"tier"`
+	Perks []Perk    `json:"perks"`
+	Grace bool      `json:"grace,omitempty"`
+}
+
+// Subscription is a member's subscription to a creator.
+type Subscription struct {
+	Member  string `json:"member"`
+	Creator string `json:"creator"`
+	// Tier is the tier paid for in the current period, as it was when paid.
+	Tier Tier `json:"tier"`
+	// NextTier, set by ChangeTier, is the tier the next renewal charges and
+	// grants.
+	NextTier    string    `json:"next_tier,omitempty"`
+	Status      Status    `json:"status"`
+	StartedAt   time.Time `json:"started_at"`
+	PeriodStart time.Time `json:"period_start"`
+	PeriodEnd   time.Time `json:"period_end"`
+	GraceUntil  time.Time `json:"grace_until,omitzero"`
+	// MonthsPaid counts every month paid to this creator, across
+	// re-subscriptions; BadgeLevel follows from it (Rules.BadgeMonths).
+	MonthsPaid int `json:"months_paid"`
+	BadgeLevel int `json:"badge_level"`
+	// Charges counts payments; the n-th payment's ledger idempotency key is
+	// "subscription:charge:<creator>:<member>:<n>".
+	Charges   int       `json:"charges"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	EndReason string    `json:"end_reason,omitempty"`
+	// Periods is the access history, oldest first (at most 120 entries).
+	Periods []Period `json:"periods"`
+}
+
+// Program runs the subscription rules over a ledger. It is safe for
+// concurrent use.
+type Program struct {
+	l       *ledger.Ledger
+	rules   Rules
+	members Members
+
+	decoded  sync.Map     // sub id -> *decodedSub, see readSub
+	decodedN atomic.Int64 // stores into decoded since it was last cleared
+}
+
+// New validates the rules, defines the asset and opens ledger.World and
+// PlatformRevenue (idempotently).
+func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members) (*Program, error) {
+	if err := rules.Validate(); err != nil {
+		return nil, err
+	}
+	if l == nil || members == nil {
+		return nil, fmt.Errorf("%w: New needs a ledger and a member directory", ErrInvalidRequest)
+	}
+	rules.Regions = slices.Clone(rules.Regions)
+	rules.BadgeMonths = slices.Clone(rules.BadgeMonths)
+	err := l.Update(ctx, func(w *ledger.Writer) error {
+		if err := w.DefineAsset(rules.Asset); err != nil {
+			return err
+		}
+		if _, err := w.OpenAccount(ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}}); err != nil {
+			return err
+		}
+		_, err := w.OpenAccount(ledger.AccountSpec{Address: PlatformRevenue})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscription: setting up the ledger: %w", err)
+	}
+	return &Program{l: l, rules: rules, members: members}, nil
+}
+
+// Rules returns the program's rules.
+func (p *Program) Rules() Rules { return p.rules }
+
+func validateID(field, id string) error {
+	if len(id) == 0 || len(id) > 64 {
+		return fmt.Errorf("%w: %s %q must have 1 to 64 characters", ErrInvalidRequest, field, id)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '@' || c == '+') {
+			return fmt.Errorf("%w: %s %q may hold only letters, digits and _-.@+", ErrInvalidRequest, field, id)
+		}
+	}
+	return nil
+}
+
+func validateEventID(id string) error {
+	if len(id) == 0 || len(id) > 200 {
+		return fmt.Errorf("%w: event id of %d bytes, want 1 to 200", ErrInvalidRequest, len(id))
+	}
+	return nil
+}
+
+func validatePair(member, creator string) error {
+	if err := validateID("member", member); err != nil {
+		return err
+	}
+	return validateID("creator", creator)
+}
+
+func subID(creator, member string) string { return creator + "/" + member }
+
+// eventRecord is what an event id claims: which event with which
+// arguments, and the result to return on a replay.
+type eventRecord struct {
+	Op          string          `json:"op"`
+	Fingerprint string          `json:"fingerprint"`
+	Result      json.RawMessage `json:"result"`
+}
+
+// runEvent runs fn once per event id in one unit of work: a replay with the
+// same op and arguments returns the stored result; with others it is
+// ErrIdempotencyConflict.
+func runEvent[T any](ctx context.Context, l *ledger.Ledger, eventID, op string, req any, fn func(w *ledger.Writer) (T, error)) (T, error) {
+	var out T
+	b, err := json.Marshal(req)
+	if err != nil {
+		return out, err
+	}
+	sum := sha256.Sum256(append([]byte(op+"\x00"), b...))
+	fp := hex.EncodeToString(sum[:])
+	err = l.Update(ctx, func(w *ledger.Writer) error {
+		var rec eventRecord
+		err := w.LoadJSON(kindEvent, eventID, &rec)
+		if err == nil {
+			if rec.Op != op || rec.Fingerprint != fp {
+				return fmt.Errorf("%w: event %q was a %s with other arguments", ErrIdempotencyConflict, eventID, rec.Op)
+			}
+			return json.Unmarshal(rec.Result, &out)
+		}
+		if !errors.Is(err, ledger.ErrNotFound) {
+			return err
+		}
+		res, err := fn(w)
+		if err != nil {
+			return err
+		}
+		rb, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		// Return what a replay would: the result as stored.
+		if err := json.Unmarshal(rb, &out); err != nil {
+			return err
+		}
+		return w.CreateJSON(kindEvent, eventID, eventRecord{Op: op, Fingerprint: fp, Result: rb})
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+func (p *Program) checkEligible(m Member) error {
+	r := p.rules
+	switch {
+	case m.Age < r.MinCreatorAge:
+		return fmt.Errorf("%w: rule min_creator_age: creator %s is %d, needs %d", ErrIneligible, m.ID, m.Age, r.MinCreatorAge)
+	case m.Followers < r.MinFollowers:
+		return fmt.Errorf("%w: rule min_followers: creator %s has %d followers, needs %d", ErrIneligible, m.ID, m.Followers, r.MinFollowers)
+	case m.ViewsLastMonth < r.MinViewsLastMonth:
+		return fmt.Errorf("%w: rule min_views_last_month: creator %s had %d views, needs %d", ErrIneligible, m.ID, m.ViewsLastMonth, r.MinViewsLastMonth)
+	case !r.offeredIn(m.Country):
+		return fmt.Errorf("%w: rule regions: creator %s is in %q, offered in %v", ErrRegion, m.ID, m.Country, r.Regions)
+	}
+	return nil
+}
+
+func (p *Program) validateTiers(tiers []Tier) ([]Tier, error) {
+	r := p.rules
+	if len(tiers) == 0 || len(tiers) > r.MaxTiers {
+		return nil, fmt.Errorf("%w: rule max_tiers: %d tiers, want 1 to %d", ErrInvalidTiers, len(tiers), r.MaxTiers)
+	}
+	out := make([]Tier, len(tiers))
+	ids := map[string]bool{}
+	for i, t := range tiers {
+		if err := validateID("tier id", t.ID); err != nil {
+			return nil, fmt.Errorf("%w: tier %d: %w", ErrInvalidTiers, i, err)
+		}
+		if ids[t.ID] {
+			return nil, fmt.Errorf("%w: tier id %q is used twice", ErrInvalidTiers, t.ID)
+		}
+		ids[t.ID] = true
+		if len(t.Name) > 64 {
+			return nil, fmt.Errorf("%w: tier %q: name longer than 64 bytes", ErrInvalidTiers, t.ID)
+		}
+		if t.Price.LessThan(r.MinPrice) || t.Price.GreaterThan(r.MaxPrice) {
+			return nil, fmt.Errorf("%w: tier %q: rule min_price/max_price: price %s not in %s..%s %s", ErrInvalidTiers,
+				t.ID, t.Price, r.MinPrice, r.MaxPrice, r.Asset.Code)
+		}
+		if _, err := r.Asset.Units(t.Price); err != nil {
+			return nil, fmt.Errorf("%w: tier %q: price: %w", ErrInvalidTiers, t.ID, err)
+		}
+		if len(t.Perks) == 0 || len(t.Perks) > 16 {
+			return nil, fmt.Errorf("%w: tier %q: %d perks, want 1 to 16", ErrInvalidTiers, t.ID, len(t.Perks))
+		}
+		seen := map[Perk]bool{}
+		for _, pk := range t.Perks {
+			if err := ValidatePerk(pk); err != nil {
+				return nil, fmt.Errorf("%w: tier %q: %w", ErrInvalidTiers, t.ID, err)
+			}
+			if seen[pk] {
+				return nil, fmt.Errorf("%w: tier %q: perk %q listed twice", ErrInvalidTiers, t.ID, pk)
+			}
+			seen[pk] = true
+		}
+		t.Perks = slices.Clone(t.Perks)
+		out[i] = t
+	}
+	return out, nil
+}
+
+// PublishTiers publishes or replaces a creator's tiers. The creator must be
+// eligible (ErrIneligible naming the rule, ErrRegion) and the tiers valid
+// (ErrInvalidTiers). Existing subscribers keep what they paid for until
+// their period ends; the new price and perks of their tier apply from their
+// next renewal, and a subscription whose tier was removed ends at its
+// period end.
+func (p *Program) PublishTiers(ctx context.Context, eventID, creator string, tiers []Tier) (Offer, error) {
+	if err := validateEventID(eventID); err != nil {
+		return Offer{}, err
+	}
+	if err := validateID("creator", creator); err != nil {
+		return Offer{}, err
+	}
+	tiers, err := p.validateTiers(tiers)
+	if err != nil {
+		return Offer{}, err
+	}
+	m, err := p.members.Member(ctx, creator)
+	if err != nil {
+		return Offer{}, err
+	}
+	if err := p.checkEligible(m); err != nil {
+		return Offer{}, err
+	}
+	req := struct {
+		Creator string
+		Tiers   []Tier
+	}{creator, tiers}
+	return runEvent(ctx, p.l, eventID, "publish", req, func(w *ledger.Writer) (Offer, error) {
+		var off Offer
+		if err := w.LoadJSON(kindOffer, creator, &off); err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return Offer{}, err
+		}
+		off.Creator, off.Tiers, off.UpdatedAt = creator, tiers, w.Now()
+		off.Version++
+		if _, err := w.OpenAccount(ledger.AccountSpec{Address: CreatorEarnings(creator)}); err != nil {
+			return Offer{}, err
+		}
+		return off, w.SaveJSON(kindOffer, creator, off)
+	})
+}
+
+func loadOffer(r *ledger.Reader, creator string) (Offer, error) {
+	var off Offer
+	if err := r.LoadJSON(kindOffer, creator, &off); err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return Offer{}, fmt.Errorf("%w: creator %s", ErrNoOffer, creator)
+		}
+		return Offer{}, err
+	}
+	return off, nil
+}
+
+func loadSub(r *ledger.Reader, creator, member string) (Subscription, error) {
+	var s Subscription
+	if err := r.LoadJSON(kindSub, subID(creator, member), &s); err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return Subscription{}, fmt.Errorf("%w: member %s to creator %s", ErrNotSubscribed, member, creator)
+		}
+		return Subscription{}, err
+	}
+	return s, nil
+}
+
+func (p *Program) addPeriod(t time.Time) time.Time { return t.AddDate(0, p.rules.PeriodMonths, 0) }
+
+// charge takes tier's price from the member's wallet for the period
+// [start, end), split between the creator and the platform. Nothing is
+// written when it fails.
+func (p *Program) charge(w *ledger.Writer, s *Subscription, tier Tier, reason string, start, end time.Time) error {
+	a := p.rules.Asset
+	creatorPart := tier.Price.Mul(p.rules.CreatorShare).RoundDown(a.Precision)
+	platformPart := tier.Price.Sub(creatorPart)
+	from := MemberWallet(s.Member)
+	var ps []ledger.Posting
+	if creatorPart.Sign() > 0 {
+		ps = append(ps, ledger.Posting{From: from, To: CreatorEarnings(s.Creator), Asset: a.Code, Amount: creatorPart})
+	}
+	if platformPart.Sign() > 0 {
+		ps = append(ps, ledger.Posting{From: from, To: PlatformRevenue, Asset: a.Code, Amount: platformPart})
+	}
+	n := s.Charges + 1
+	_, err := w.Post(ledger.TransferRequest{
+		Key:      fmt.Sprintf("subscription:charge:%s:%s:%d", s.Creator, s.Member, n),
+		Postings: ps,
+		Metadata: map[string]string{
+			"program": "subscription", "reason": reason, "creator": s.Creator, "member": s.Member,
+			"tier": tier.ID, "period_start": start.Format(time.RFC3339Nano), "period_end": end.Format(time.RFC3339Nano),
+		},
+	})
+	if err != nil {
+		if errors.Is(err, ledger.ErrInsufficientFunds) {
+			return fmt.Errorf("%w: member %s cannot pay %s %s for tier %q of %s: %w", ErrInsufficientFunds,
+				s.Member, tier.Price, a.Code, tier.ID, s.Creator, err)
+		}
+		return err
+	}
+	s.Charges = n
+	return nil
+}
+
+// paid records a paid period [start, end) of tier.
+func (p *Program) paid(s *Subscription, tier Tier, start, end time.Time) {
+	s.Tier, s.NextTier = tier, ""
+	s.PeriodStart, s.PeriodEnd = start, end
+	s.MonthsPaid += p.rules.PeriodMonths
+	s.BadgeLevel = p.rules.BadgeLevel(s.MonthsPaid)
+	s.appendPeriod(Period{Start: start, End: end, Tier: tier.ID, Perks: slices.Clone(tier.Perks)})
+}
+
+func (s *Subscription) appendPeriod(pd Period) {
+	if n := len(s.Periods); n > 0 {
+		last := &s.Periods[n-1]
+		if !pd.Grace && !last.Grace && last.End.Equal(pd.Start) && last.Tier == pd.Tier && slices.Equal(last.Perks, pd.Perks) {
+			last.End = pd.End
+			return
+		}
+	}
+	s.Periods = append(s.Periods, pd)
+	if len(s.Periods) > maxPeriods {
+		s.Periods = slices.Delete(s.Periods, 0, len(s.Periods)-maxPeriods)
+	}
+}
+
+// graceEnd is when the grace window after the current period closes.
+func (p *Program) graceEnd(s *Subscription) time.Time {
+	return s.PeriodEnd.Add(time.Duration(p.rules.GracePeriod))
+}
+
+// recordGrace keeps, with GraceAccess, the grace access an unpaid
+// subscription had from PeriodEnd until `until` in its history.
+func (p *Program) recordGrace(s *Subscription, until time.Time) {
+	if !p.rules.GraceAccess {
+		return
+	}
+	if ge := p.graceEnd(s); until.After(ge) {
+		until = ge
+	}
+	if until.After(s.PeriodEnd) {
+		s.appendPeriod(Period{Start: s.PeriodEnd, End: until, Tier: s.Tier.ID, Perks: slices.Clone(s.Tier.Perks), Grace: true})
+	}
+}
+
+func (p *Program) end(w *ledger.Writer, s *Subscription, at time.Time, reason string) error {
+	s.Status, s.EndedAt, s.EndReason, s.GraceUntil = StatusEnded, at, reason, time.Time{}
+	return w.Unschedule(dueRenew, subID(s.Creator, s.Member))
+}
+
+// Subscribe starts a member's subscription to a creator's tier: the first
+// period is charged at once (creator share to CreatorEarnings, the rest to
+// PlatformRevenue) and starts now. Refusals: ErrSelfSubscription,
+// ErrRegion, ErrNoOffer, ErrUnknownTier, ErrAlreadySubscribed,
+// ErrInsufficientFunds.
+func (p *Program) Subscribe(ctx context.Context, eventID, member, creator, tierID string) (Subscription, error) {
+	if err := validateEventID(eventID); err != nil {
+		return Subscription{}, err
+	}
+	for _, f := range [][2]string{{"member", member}, {"creator", creator}, {"tier id", tierID}} {
+		if err := validateID(f[0], f[1]); err != nil {
+			return Subscription{}, err
+		}
+	}
+	if member == creator {
+		return Subscription{}, fmt.Errorf("%w: %s", ErrSelfSubscription, member)
+	}
+	m, err := p.members.Member(ctx, member)
+	if err != nil {
+		return Subscription{}, err
+	}
+	if !p.rules.offeredIn(m.Country) {
+		return Subscription{}, fmt.Errorf("%w: rule regions: member %s is in %q, offered in %v", ErrRegion, member, m.Country, p.rules.Regions)
+	}
+	req := [3]string{member, creator, tierID}
+	return runEvent(ctx, p.l, eventID, "subscribe", req, func(w *ledger.Writer) (Subscription, error) {
+		off, err := loadOffer(&w.Reader, creator)
+		if err != nil {
+			return Subscription{}, err
+		}
+		tier, ok := off.Tier(tierID)
+		if !ok {
+			return Subscription{}, fmt.Errorf("%w: creator %s has no tier %q", ErrUnknownTier, creator, tierID)
+		}
+		old, err := loadSub(&w.Reader, creator, member)
+		if err != nil && !errors.Is(err, ErrNotSubscribed) {
+			return Subscription{}, err
+		}
+		if err == nil && old.Status != StatusEnded {
+			return Subscription{}, fmt.Errorf("%w: member %s to creator %s is %s until %s", ErrAlreadySubscribed,
+				member, creator, old.Status, old.PeriodEnd.Format(time.RFC3339))
+		}
+		for _, addr := range []string{MemberWallet(member), CreatorEarnings(creator)} {
+			if _, err := w.OpenAccount(ledger.AccountSpec{Address: addr}); err != nil {
+				return Subscription{}, err
+			}
+		}
+		now := w.Now()
+		s := Subscription{Member: member, Creator: creator, Status: StatusActive, StartedAt: now,
+			MonthsPaid: old.MonthsPaid, Charges: old.Charges, Periods: old.Periods}
+		end := p.addPeriod(now)
+		if err := p.charge(w, &s, tier, "subscribe", now, end); err != nil {
+			return Subscription{}, err
+		}
+		p.paid(&s, tier, now, end)
+		if err := w.Schedule(dueRenew, subID(creator, member), end); err != nil {
+			return Subscription{}, err
+		}
+		return s, w.SaveJSON(kindSub, subID(creator, member), s)
+	})
+}
+
+// Cancel cancels a subscription with no refund. An active one keeps its
+// perks until the paid period ends and is not renewed; one in grace ends
+// at once. Cancelling one already cancelled or ended is ErrWrongState.
+func (p *Program) Cancel(ctx context.Context, eventID, member, creator string) (Subscription, error) {
+	if err := validateEventID(eventID); err != nil {
+		return Subscription{}, err
+	}
+	if err := validatePair(member, creator); err != nil {
+		return Subscription{}, err
+	}
+	return runEvent(ctx, p.l, eventID, "cancel", [2]string{member, creator}, func(w *ledger.Writer) (Subscription, error) {
+		s, err := loadSub(&w.Reader, creator, member)
+		if err != nil {
+			return Subscription{}, err
+		}
+		switch s.Status {
+		case StatusActive:
+			p.recordGrace(&s, w.Now()) // a late Tick may have left grace access running
+			s.Status, s.NextTier = StatusCanceled, ""
+		case StatusGrace:
+			p.recordGrace(&s, w.Now())
+			if err := p.end(w, &s, w.Now(), "canceled in grace"); err != nil {
+				return Subscription{}, err
+			}
+		default:
+			return Subscription{}, fmt.Errorf("%w: cannot cancel a %s subscription (member %s, creator %s)", ErrWrongState, s.Status, member, creator)
+		}
+		return s, w.SaveJSON(kindSub, subID(creator, member), s)
+	})
+}
+
+// ChangeTier moves an active subscription to another of the creator's
+// tiers. The change, its price and its perks start at the next renewal;
+// until then the member keeps the tier paid for (no proration, no
+// refund). Choosing the current tier undoes a pending change; if the
+// creator withdraws the chosen tier before the renewal, the current tier
+// renews instead.
+func (p *Program) ChangeTier(ctx context.Context, eventID, member, creator, tierID string) (Subscription, error) {
+	if err := validateEventID(eventID); err != nil {
+		return Subscription{}, err
+	}
+	if err := validatePair(member, creator); err != nil {
+		return Subscription{}, err
+	}
+	return runEvent(ctx, p.l, eventID, "change_tier", [3]string{member, creator, tierID}, func(w *ledger.Writer) (Subscription, error) {
+		s, err := loadSub(&w.Reader, creator, member)
+		if err != nil {
+			return Subscription{}, err
+		}
+		if s.Status != StatusActive {
+			return Subscription{}, fmt.Errorf("%w: cannot change the tier of a %s subscription", ErrWrongState, s.Status)
+		}
+		off, err := loadOffer(&w.Reader, creator)
+		if err != nil {
+			return Subscription{}, err
+		}
+		if _, ok := off.Tier(tierID); !ok {
+			return Subscription{}, fmt.Errorf("%w: creator %s has no tier %q", ErrUnknownTier, creator, tierID)
+		}
+		s.NextTier = tierID
+		if tierID == s.Tier.ID {
+			s.NextTier = ""
+		}
+		return s, w.SaveJSON(kindSub, subID(creator, member), s)
+	})
+}

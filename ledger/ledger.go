@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,8 +17,13 @@ type Ledger struct {
 	clock   Clock
 	retries int
 
-	assets   sync.Map // code -> Asset, committed only
-	accounts sync.Map // address -> *Account, committed only
+	// Caches of committed assets and accounts, which never change once
+	// committed: assets (few) in a map replaced whole on each addition,
+	// read without a lock; accounts (many) behind a read-write lock.
+	assets   atomic.Pointer[map[string]Asset]
+	assetsMu sync.Mutex
+	accMu    sync.RWMutex
+	accounts map[string]*Account
 	writers  sync.Pool
 }
 
@@ -34,7 +40,8 @@ func WithRetries(n int) Option { return func(l *Ledger) { l.retries = n } }
 
 // New returns a ledger over store.
 func New(store Store, opts ...Option) *Ledger {
-	l := &Ledger{store: store, clock: SystemClock{}, retries: 8}
+	l := &Ledger{store: store, clock: SystemClock{}, retries: 8, accounts: map[string]*Account{}}
+	l.assets.Store(&map[string]Asset{})
 	for _, o := range opts {
 		o(l)
 	}
@@ -49,6 +56,39 @@ func New(store Store, opts ...Option) *Ledger {
 		return w
 	}
 	return l
+}
+
+func (l *Ledger) cachedAsset(code string) (Asset, bool) {
+	a, ok := (*l.assets.Load())[code]
+	return a, ok
+}
+
+func (l *Ledger) cacheAsset(a Asset) {
+	l.assetsMu.Lock()
+	defer l.assetsMu.Unlock()
+	old := *l.assets.Load()
+	if _, ok := old[a.Code]; ok {
+		return
+	}
+	m := make(map[string]Asset, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[a.Code] = a
+	l.assets.Store(&m)
+}
+
+func (l *Ledger) cachedAccount(addr string) (*Account, bool) {
+	l.accMu.RLock()
+	a, ok := l.accounts[addr]
+	l.accMu.RUnlock()
+	return a, ok
+}
+
+func (l *Ledger) cacheAccount(a *Account) {
+	l.accMu.Lock()
+	l.accounts[a.Address] = a
+	l.accMu.Unlock()
 }
 
 func (l *Ledger) getWriter() *Writer { return l.writers.Get().(*Writer) }
@@ -145,10 +185,10 @@ func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (
 					continue
 				}
 				for _, a := range c.assets {
-					l.assets.Store(a.Code, a)
+					l.cacheAsset(a)
 				}
 				for _, a := range c.accounts {
-					l.accounts.Store(a.Address, a)
+					l.cacheAccount(a)
 				}
 			}
 			return errs, nil
@@ -252,11 +292,11 @@ func (w *Writer) reset(l *Ledger, tx Tx, now time.Time) {
 }
 
 func (w *Writer) publish() {
-	for code, a := range w.newAssets {
-		w.l.assets.Store(code, a)
+	for _, a := range w.newAssets {
+		w.l.cacheAsset(a)
 	}
-	for addr, a := range w.newAccounts {
-		w.l.accounts.Store(addr, a)
+	for _, a := range w.newAccounts {
+		w.l.cacheAccount(a)
 	}
 }
 
@@ -360,8 +400,8 @@ func (r *Reader) Asset(code string) (Asset, error) {
 			return a, nil
 		}
 	}
-	if a, ok := r.l.assets.Load(code); ok {
-		return a.(Asset), nil
+	if a, ok := r.l.cachedAsset(code); ok {
+		return a, nil
 	}
 	a, err := r.rt.Asset(code)
 	if err != nil {
@@ -371,7 +411,7 @@ func (r *Reader) Asset(code string) (Asset, error) {
 		return Asset{}, err
 	}
 	if r.w == nil {
-		r.l.assets.Store(code, a) // committed: seen from a snapshot
+		r.l.cacheAsset(a) // committed: seen from a snapshot
 	}
 	return a, nil
 }
@@ -386,16 +426,15 @@ func (r *Reader) account(addr string) (*Account, error) {
 		if a, ok := w.newAccounts[addr]; ok {
 			return a, nil
 		}
-		if a, ok := r.l.accounts.Load(addr); ok {
-			acc := a.(*Account)
+		if acc, ok := r.l.cachedAccount(addr); ok {
 			if w.accN < len(w.accCache) {
 				w.accCache[w.accN] = acc
 				w.accN++
 			}
 			return acc, nil
 		}
-	} else if a, ok := r.l.accounts.Load(addr); ok {
-		return a.(*Account), nil
+	} else if a, ok := r.l.cachedAccount(addr); ok {
+		return a, nil
 	}
 	a, err := r.rt.Account(addr)
 	if err != nil {
@@ -405,7 +444,7 @@ func (r *Reader) account(addr string) (*Account, error) {
 		return nil, err
 	}
 	if r.w == nil {
-		r.l.accounts.Store(addr, &a)
+		r.l.cacheAccount(&a)
 	}
 	return &a, nil
 }

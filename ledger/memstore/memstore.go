@@ -57,7 +57,8 @@ type Store struct {
 
 	assets    map[string]ledger.Asset
 	accounts  map[string]*ledger.Account
-	balances  map[ledger.BalanceKey]*balance
+	balances  map[string][]*balance // by address; an account holds few assets
+	nbal      int
 	balOrder  *btree.BTreeG[*balance]
 	chunks    [][]ledger.StoredTransaction
 	ntx       uint64
@@ -78,7 +79,7 @@ func New() *Store {
 	s := &Store{
 		assets:    map[string]ledger.Asset{},
 		accounts:  map[string]*ledger.Account{},
-		balances:  map[ledger.BalanceKey]*balance{},
+		balances:  map[string][]*balance{},
 		balOrder:  btree.NewG(32, balanceLess),
 		keys:      map[string]uint64{},
 		reversals: map[uint64]uint64{},
@@ -89,6 +90,34 @@ func New() *Store {
 	}
 	s.tx = tx{reader: reader{s}, s: s}
 	return s
+}
+
+// lookup finds a balance with one string hash and a scan of the account's
+// few assets.
+func (s *Store) lookup(addr, asset string) *balance {
+	for _, b := range s.balances[addr] {
+		if b.state.Asset == asset {
+			return b
+		}
+	}
+	return nil
+}
+
+func (s *Store) removeBalance(b *balance) {
+	list := s.balances[b.state.Address]
+	for i, x := range list {
+		if x == b {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.balances, b.state.Address)
+	} else {
+		s.balances[b.state.Address] = list
+	}
+	s.balOrder.Delete(b)
+	s.nbal--
 }
 
 func balanceLess(a, b *balance) bool {
@@ -228,7 +257,7 @@ func (r reader) Account(addr string) (ledger.Account, error) {
 }
 
 func (r reader) Balance(k ledger.BalanceKey) (ledger.BalanceState, error) {
-	if b, ok := r.s.balances[k]; ok {
+	if b := r.s.lookup(k.Address, k.Asset); b != nil {
 		return b.state, nil
 	}
 	return ledger.BalanceState{Address: k.Address, Asset: k.Asset}, nil
@@ -302,8 +331,8 @@ func (r reader) ReversalOf(id uint64) (uint64, error) {
 }
 
 func (r reader) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger.HistoryItem, error) {
-	b, ok := r.s.balances[k]
-	if !ok {
+	b := r.s.lookup(k.Address, k.Asset)
+	if b == nil {
 		return nil, nil
 	}
 	i := sort.Search(len(b.hist), func(i int) bool { return b.hist[i].id > after })
@@ -322,8 +351,8 @@ func (r reader) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger.
 }
 
 func (r reader) PostedAt(k ledger.BalanceKey, id uint64) (int64, error) {
-	b, ok := r.s.balances[k]
-	if !ok {
+	b := r.s.lookup(k.Address, k.Asset)
+	if b == nil {
 		return 0, nil
 	}
 	i := sort.Search(len(b.hist), func(i int) bool { return b.hist[i].id > id })
@@ -402,5 +431,5 @@ func (r reader) Due(kind string, at time.Time, limit int) ([]ledger.DueEntry, er
 func (s *Store) String() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return fmt.Sprintf("memstore: %d transactions, %d balances, %d holds", s.ntx, len(s.balances), len(s.holds))
+	return fmt.Sprintf("memstore: %d transactions, %d balances, %d holds", s.ntx, s.nbal, len(s.holds))
 }

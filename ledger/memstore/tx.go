@@ -83,8 +83,7 @@ func (t *tx) rollbackTo(mark int) {
 		case undoAccount:
 			delete(s.accounts, u.s1)
 		case undoBalanceNew:
-			delete(s.balances, ledger.BalanceKey{Address: u.b.state.Address, Asset: u.b.state.Asset})
-			s.balOrder.Delete(u.b)
+			s.removeBalance(u.b)
 		case undoBalanceSet:
 			u.b.state.Posted, u.b.state.Held = u.posted, u.held
 		case undoHist:
@@ -157,11 +156,12 @@ func (t *tx) PutAccount(a ledger.Account) error {
 }
 
 func (t *tx) balance(k ledger.BalanceKey) *balance {
-	if b, ok := t.s.balances[k]; ok {
+	if b := t.s.lookup(k.Address, k.Asset); b != nil {
 		return b
 	}
 	b := &balance{state: ledger.BalanceState{Address: k.Address, Asset: k.Asset}}
-	t.s.balances[k] = b
+	t.s.balances[k.Address] = append(t.s.balances[k.Address], b)
+	t.s.nbal++
 	t.s.balOrder.ReplaceOrInsert(b)
 	t.undo = append(t.undo, undo{op: undoBalanceNew, b: b})
 	return b

@@ -13,7 +13,6 @@ const (
 	undoAccount
 	undoBalanceNew
 	undoBalanceSet
-	undoHist
 	undoTx
 	undoHoldInsert
 	undoHoldUpdate
@@ -25,13 +24,19 @@ const (
 // changed. Entries are plain values in a reused slice, so the hot path of
 // an update allocates nothing for its rollback.
 type undo struct {
-	op           undoOp
-	existed      bool
-	b            *balance
-	posted, held int64 // undoBalanceSet; posted doubles as the index into oldHolds
-	at           int64
-	s1, s2       string
-	data         []byte
+	op      undoOp
+	existed bool
+	b       *balance
+	// posted and held: undoBalanceSet. posted is also the index into
+	// oldHolds (undoHoldUpdate) or into names (records, due entries,
+	// assets, accounts), and held the old due time.
+	posted, held int64
+}
+
+// undoName is the rarer, larger part of an undo entry: names and data.
+type undoName struct {
+	s1, s2 string
+	data   []byte
 }
 
 // tx is the store's single writer. It writes straight into the store's maps
@@ -41,12 +46,21 @@ type tx struct {
 	s        *Store
 	undo     []undo
 	oldHolds []ledger.StoredHold // hold values before UpdateHold, for undo
+	names    []undoName          // names and data of undo entries
 	locked   []*balance          // balances LockBalances returned, most recent first to look up
 	states   []ledger.BalanceState
 	active   bool
 }
 
+// logName logs an undo entry whose names or data live in t.names.
+func (t *tx) logName(u undo, n undoName) {
+	u.posted = int64(len(t.names))
+	t.names = append(t.names, n)
+	t.undo = append(t.undo, u)
+}
+
 func (t *tx) begin() *tx {
+	t.names = t.names[:0]
 	t.undo = t.undo[:0]
 	t.oldHolds = t.oldHolds[:0]
 	t.locked = t.locked[:0]
@@ -61,6 +75,8 @@ func (t *tx) end(committed bool) {
 	}
 	clear(t.undo) // drop references so the log does not retain old data
 	t.undo = t.undo[:0]
+	clear(t.names)
+	t.names = t.names[:0]
 	t.oldHolds = t.oldHolds[:0]
 	clear(t.locked)
 	t.locked = t.locked[:0]
@@ -77,19 +93,33 @@ func (t *tx) rollbackTo(mark int) {
 	s := t.s
 	for i := len(t.undo) - 1; i >= mark; i-- {
 		u := &t.undo[i]
+		var n undoName
+		switch u.op {
+		case undoAsset, undoAccount, undoRecord, undoDue:
+			n = t.names[u.posted]
+			t.names = t.names[:u.posted]
+		}
 		switch u.op {
 		case undoAsset:
-			delete(s.assets, u.s1)
+			delete(s.assets, n.s1)
 		case undoAccount:
-			delete(s.accounts, u.s1)
+			delete(s.accounts, n.s1)
 		case undoBalanceNew:
 			s.removeBalance(u.b)
 		case undoBalanceSet:
 			u.b.state.Posted, u.b.state.Held = u.posted, u.held
-		case undoHist:
-			u.b.hist = u.b.hist[:len(u.b.hist)-1]
 		case undoTx:
 			last := s.txAt(s.ntx)
+			// Its postings entered two histories each; take them out
+			// newest first.
+			for j := len(last.Postings) - 1; j >= 0; j-- {
+				p := &last.Postings[j]
+				for _, addr := range [2]string{p.To, p.From} {
+					if b := s.lookup(addr, p.Asset); b != nil && len(b.hist) > 0 {
+						b.hist = b.hist[:len(b.hist)-1]
+					}
+				}
+			}
 			if last.Key != "" {
 				delete(s.keys, last.Key)
 			}
@@ -115,19 +145,19 @@ func (t *tx) rollbackTo(mark int) {
 			t.oldHolds = t.oldHolds[:u.posted]
 		case undoRecord:
 			if u.existed {
-				s.records.ReplaceOrInsert(recordItem{kind: u.s1, id: u.s2, data: u.data})
+				s.records.ReplaceOrInsert(recordItem{kind: n.s1, id: n.s2, data: n.data})
 			} else {
-				s.records.Delete(recordItem{kind: u.s1, id: u.s2})
+				s.records.Delete(recordItem{kind: n.s1, id: n.s2})
 			}
 		case undoDue:
-			k := kindID{u.s1, u.s2}
+			k := kindID{n.s1, n.s2}
 			if at, ok := s.dueAt[k]; ok {
-				s.due.Delete(dueItem{kind: u.s1, at: at, id: u.s2})
+				s.due.Delete(dueItem{kind: n.s1, at: at, id: n.s2})
 				delete(s.dueAt, k)
 			}
 			if u.existed {
-				s.due.ReplaceOrInsert(dueItem{kind: u.s1, at: u.at, id: u.s2})
-				s.dueAt[k] = u.at
+				s.due.ReplaceOrInsert(dueItem{kind: n.s1, at: u.held, id: n.s2})
+				s.dueAt[k] = u.held
 			}
 		}
 		*u = undo{}
@@ -141,7 +171,7 @@ func (t *tx) PutAsset(a ledger.Asset) error {
 		return fmt.Errorf("%w: asset %s exists", ledger.ErrDuplicate, a.Code)
 	}
 	t.s.assets[a.Code] = a
-	t.undo = append(t.undo, undo{op: undoAsset, s1: a.Code})
+	t.logName(undo{op: undoAsset}, undoName{s1: a.Code})
 	return nil
 }
 
@@ -151,7 +181,7 @@ func (t *tx) PutAccount(a ledger.Account) error {
 		return fmt.Errorf("%w: account %s exists", ledger.ErrDuplicate, a.Address)
 	}
 	t.s.accounts[a.Address] = &a
-	t.undo = append(t.undo, undo{op: undoAccount, s1: a.Address})
+	t.logName(undo{op: undoAccount}, undoName{s1: a.Address})
 	return nil
 }
 
@@ -244,7 +274,6 @@ func (t *tx) AppendTransaction(st *ledger.StoredTransaction) error {
 		}{{p.From, p.FromAfter}, {p.To, p.ToAfter}} {
 			b := t.find(side.addr, p.Asset)
 			b.hist = append(b.hist, histItem{id: st.ID, after: side.after, posting: int32(i)})
-			t.undo = append(t.undo, undo{op: undoHist, b: b})
 		}
 	}
 	return nil
@@ -285,7 +314,7 @@ func (t *tx) UpdateHold(h *ledger.StoredHold) error {
 
 func (t *tx) putRecord(r ledger.Record) {
 	old, existed := t.s.records.ReplaceOrInsert(recordItem{kind: r.Kind, id: r.ID, data: r.Data})
-	t.undo = append(t.undo, undo{op: undoRecord, s1: r.Kind, s2: r.ID, data: old.data, existed: existed})
+	t.logName(undo{op: undoRecord, existed: existed}, undoName{s1: r.Kind, s2: r.ID, data: old.data})
 }
 
 func (t *tx) PutRecord(r ledger.Record) error {
@@ -307,7 +336,7 @@ func (t *tx) DeleteRecord(kind, id string) error {
 	t.check()
 	old, existed := t.s.records.Delete(recordItem{kind: kind, id: id})
 	if existed {
-		t.undo = append(t.undo, undo{op: undoRecord, s1: kind, s2: id, data: old.data, existed: true})
+		t.logName(undo{op: undoRecord, existed: true}, undoName{s1: kind, s2: id, data: old.data})
 	}
 	return nil
 }
@@ -316,7 +345,7 @@ func (t *tx) Schedule(e ledger.DueEntry) error {
 	t.check()
 	k := kindID{e.Kind, e.ID}
 	at, existed := t.s.dueAt[k]
-	t.undo = append(t.undo, undo{op: undoDue, s1: e.Kind, s2: e.ID, at: at, existed: existed})
+	t.logName(undo{op: undoDue, existed: existed, held: at}, undoName{s1: e.Kind, s2: e.ID})
 	if existed {
 		t.s.due.Delete(dueItem{kind: e.Kind, at: at, id: e.ID})
 	}
@@ -333,7 +362,7 @@ func (t *tx) Unschedule(kind, id string) error {
 	if !existed {
 		return nil
 	}
-	t.undo = append(t.undo, undo{op: undoDue, s1: kind, s2: id, at: at, existed: true})
+	t.logName(undo{op: undoDue, existed: true, held: at}, undoName{s1: kind, s2: id})
 	t.s.due.Delete(dueItem{kind: kind, at: at, id: id})
 	delete(t.s.dueAt, k)
 	return nil

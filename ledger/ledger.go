@@ -412,6 +412,13 @@ func (r *Reader) Asset(code string) (Asset, error) {
 	}
 	if r.w == nil {
 		r.l.cacheAsset(a) // committed: seen from a snapshot
+	} else {
+		// Seen inside a unit of work: it may be a batch neighbour's, not yet
+		// committed, so it is cached only once this unit of work commits.
+		if r.w.newAssets == nil {
+			r.w.newAssets = map[string]Asset{}
+		}
+		r.w.newAssets[code] = a
 	}
 	return a, nil
 }
@@ -445,6 +452,12 @@ func (r *Reader) account(addr string) (*Account, error) {
 	}
 	if r.w == nil {
 		r.l.cacheAccount(&a)
+	} else {
+		// As for assets: cached once this unit of work commits.
+		if r.w.newAccounts == nil {
+			r.w.newAccounts = map[string]*Account{}
+		}
+		r.w.newAccounts[addr] = &a
 	}
 	return &a, nil
 }

@@ -11,10 +11,13 @@ import (
 // it is given. Implementations live in subpackages (memstore, pgstore) and
 // all pass the one conformance suite, ledger/storetest.
 //
-// Ownership: values passed to a Tx belong to the store from then on and
-// must not be changed by the caller; values a ReadTx returns belong to the
-// caller, except StoredTransaction.Postings and Metadata, which callers
-// treat as read-only.
+// Ownership: a Tx copies what it keeps of a value passed to it (the
+// ledger reuses its own buffers between calls), except the Postings and
+// Metadata of a StoredTransaction, which the ledger allocates afresh for
+// each transaction and never changes after, so a store may keep them as
+// they are. Values a ReadTx returns belong to the caller, except
+// StoredTransaction.Postings and Metadata, which callers treat as
+// read-only.
 type Store interface {
 	// Update runs fn in one all-or-nothing unit of work. If fn returns an
 	// error or panics, nothing fn wrote is kept (the panic is re-raised);

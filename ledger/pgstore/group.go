@@ -1,0 +1,944 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
+
+// committer owns the write connection and runs groups of units of work,
+// one database transaction per group.
+type committer struct {
+	s    *Store
+	conn *pgx.Conn
+	held *request // a batch request met while gathering a group of Updates
+
+	// Balances as of this store's last commit, valid while the head row's
+	// version is still the one that commit wrote (no other writer since).
+	version int64
+	cache   map[ledger.BalanceKey]ledger.BalanceState
+
+	// Accounts and assets never change once stored: what a committed group
+	// read or wrote stays true.
+	accounts map[string]ledger.Account
+	assets   map[string]ledger.Asset
+
+	// keys filters the idempotency keys of transactions 1..keysUpTo.
+	keys     *keyFilter
+	keysUpTo uint64
+	keysCap  int
+
+	next *gtx // a group begun in the last commit's round trip
+}
+
+func (c *committer) run() {
+	defer close(c.s.done)
+	defer c.closeConn()
+	c.version = -1
+	c.keysCap = 1 << 16
+	for {
+		first := c.held
+		c.held = nil
+		if first == nil {
+			select {
+			case first = <-c.s.queue:
+			case <-c.s.quit:
+				c.drain()
+				return
+			}
+		}
+		group := []*request{first}
+		if first.single {
+			group = c.gather(group)
+		}
+		c.runGroup(group)
+		for _, r := range group {
+			close(r.done)
+		}
+	}
+}
+
+// gather adds queued Updates to the group, waiting up to the window.
+func (c *committer) gather(group []*request) []*request {
+	var timeout <-chan time.Time
+	if c.s.opts.window > 0 {
+		t := time.NewTimer(c.s.opts.window)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for len(group) < c.s.opts.maxGroup {
+		var r *request
+		if timeout == nil {
+			select {
+			case r = <-c.s.queue:
+			default:
+				return group
+			}
+		} else {
+			select {
+			case r = <-c.s.queue:
+			case <-timeout:
+				return group
+			}
+		}
+		if !r.single {
+			c.held = r // a batch runs in a transaction of its own
+			return group
+		}
+		group = append(group, r)
+	}
+	return group
+}
+
+// drain refuses what is still queued when the store closes.
+func (c *committer) drain() {
+	if c.held != nil {
+		c.held.err = ledger.ErrClosed
+		close(c.held.done)
+	}
+	for {
+		select {
+		case r := <-c.s.queue:
+			r.err = ledger.ErrClosed
+			close(r.done)
+		default:
+			return
+		}
+	}
+}
+
+func (c *committer) closeConn() {
+	if c.conn != nil {
+		_ = c.conn.Close(context.Background())
+		c.conn = nil
+	}
+}
+
+// runGroup runs every unit of work of the group in one database
+// transaction and records each one's outcome.
+func (c *committer) runGroup(group []*request) {
+	g, err := c.begin()
+	if err != nil {
+		c.dropCache()
+		for _, r := range group {
+			r.err = err
+		}
+		return
+	}
+	for _, r := range group {
+		r.errs = make([]error, len(r.fns))
+		for i, fn := range r.fns {
+			r.errs[i] = g.runItem(r, fn)
+		}
+	}
+	if len(group) == 1 && !group[0].single {
+		// A batch: its context still decides, as in memstore.
+		if err := group[0].ctx.Err(); err != nil && g.dbErr == nil {
+			g.dbErr = err
+		}
+	}
+	if err := g.commit(); err != nil {
+		c.dropCache()
+		for _, r := range group {
+			r.err = err
+		}
+		return
+	}
+	c.keepCache(g)
+}
+
+func (c *committer) dropCache() {
+	c.version = -1
+	clear(c.cache)
+}
+
+func (c *committer) keepCache(g *gtx) {
+	c.version = g.version
+	for k := range g.txKeys {
+		c.keys.add(k) // again, if the commit began the next group: harmless
+	}
+	c.keysUpTo = max(c.keysUpTo, g.head.ID)
+	if c.keys.full() {
+		// The group after next reloads a larger filter (the next one may
+		// have begun already: it asks the database about every key).
+		c.keysCap, c.keys = 2*c.keys.n, nil
+	}
+	if len(g.accounts) > 0 {
+		if c.accounts == nil || len(c.accounts)+len(g.accounts) > maxCachedAccounts {
+			c.accounts = make(map[string]ledger.Account, len(g.accounts))
+		}
+		for k, a := range g.accounts {
+			c.accounts[k] = a
+		}
+	}
+	if len(g.assets) > 0 {
+		if c.assets == nil {
+			c.assets = make(map[string]ledger.Asset, len(g.assets))
+		}
+		for k, a := range g.assets {
+			c.assets[k] = a
+		}
+	}
+	if c.s.opts.cacheSize == 0 {
+		return
+	}
+	if c.cache == nil {
+		c.cache = make(map[ledger.BalanceKey]ledger.BalanceState)
+	}
+	if len(c.cache)+len(g.bal) > c.s.opts.cacheSize {
+		clear(c.cache)
+	}
+	for k, b := range g.bal {
+		c.cache[k] = b
+	}
+}
+
+const maxCachedAccounts = 1 << 17
+
+const lockHeadSQL = `SELECT tx_id, hash, time, hold_id, version FROM ledger_head WHERE id = 1 FOR UPDATE`
+
+// begin opens the group's transaction and locks the head row, which
+// serialises this group against every other writer, in this process or
+// another: they all lock it first, so there is one lock order and no
+// deadlock. Under the lock nothing another writer changes can move.
+func (c *committer) begin() (*gtx, error) {
+	ctx := c.s.ctx
+	if c.conn == nil || c.conn.IsClosed() {
+		c.closeConn()
+		conn, err := pgx.ConnectConfig(ctx, c.s.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: connect: %w", err)
+		}
+		c.conn = conn
+		c.s.writerPID.Store(conn.PgConn().PID())
+	}
+	g := c.next
+	c.next = nil
+	if g == nil {
+		b := &pgx.Batch{}
+		c.queueBegin(b)
+		br := c.conn.SendBatch(ctx, b)
+		var err error
+		g, err = c.readBegin(br)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil && g.keysAfter != 0 {
+			err = c.readMoreKeys(g)
+		}
+		if err != nil {
+			c.abort()
+			return nil, fmt.Errorf("pgstore: begin: %w", mapErr(err))
+		}
+	}
+	if g.version == c.version && c.version >= 0 {
+		g.cache = c.cache
+	} else {
+		clear(c.cache)
+	}
+	g.baseVersion = g.version
+	g.reader = reader{q: g.query, head: g.Head}
+	return g, nil
+}
+
+// keysSinceSQL pages through the keys of transactions after an ID. The
+// ORDER BY and LIMIT keep it an index range scan even on a table never
+// analysed, where "id > $1" alone would be planned as a full scan.
+const keysSinceSQL = `SELECT id, key FROM transactions WHERE id > $1 ORDER BY id LIMIT 1000`
+
+// queueBegin queues what opens a group: BEGIN, the head lock and, under
+// the lock, the idempotency keys committed since the key filter's last.
+func (c *committer) queueBegin(b *pgx.Batch) {
+	if c.keys == nil {
+		c.keys, c.keysUpTo = newKeyFilter(c.keysCap), 0
+	}
+	b.Queue("BEGIN")
+	b.Queue(lockHeadSQL)
+	// Under the head lock (the statement before), this reads every key
+	// committed since the filter's last one: usually none.
+	b.Queue(keysSinceSQL, int64(c.keysUpTo))
+}
+
+// readBegin reads what queueBegin queued into a new group.
+func (c *committer) readBegin(br pgx.BatchResults) (*gtx, error) {
+	g := &gtx{c: c, ctx: c.s.ctx, conn: c.conn, bal: map[ledger.BalanceKey]ledger.BalanceState{}}
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	var id, holdID int64
+	var hash []byte
+	if err := br.QueryRow().Scan(&id, &hash, &g.head.Time, &holdID, &g.version); err != nil {
+		return nil, err
+	}
+	g.head.ID, g.holdSeq = uint64(id), uint64(holdID)
+	copy(g.head.Hash[:], hash)
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	last, n := int64(c.keysUpTo), 0
+	scan := func(rows pgx.Rows) error {
+		var k []byte
+		if err := rows.Scan(&last, &k); err != nil {
+			return err
+		}
+		if k != nil {
+			c.keys.add(string(k))
+		}
+		n++
+		return nil
+	}
+	if err := scanAll(rows, scan); err != nil {
+		return nil, err
+	}
+	if n == 1000 {
+		g.keysAfter = last // more to read once the batch is closed
+		return g, nil
+	}
+	c.keysUpTo = g.head.ID
+	return g, nil
+}
+
+// readMoreKeys reads the rest of the keys a long catch-up left (another
+// writer was busy, or this is the first load), still under the head lock.
+func (c *committer) readMoreKeys(g *gtx) error {
+	for last := g.keysAfter; last != 0; {
+		n := 0
+		rows, err := c.conn.Query(c.s.ctx, keysSinceSQL, last)
+		if err != nil {
+			return err
+		}
+		err = scanAll(rows, func(rows pgx.Rows) error {
+			var k []byte
+			if err := rows.Scan(&last, &k); err != nil {
+				return err
+			}
+			if k != nil {
+				c.keys.add(string(k))
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n < 1000 {
+			break
+		}
+	}
+	g.keysAfter = 0
+	c.keysUpTo = g.head.ID
+	return nil
+}
+
+// abort rolls back whatever the connection has open; a connection that
+// cannot is closed, and the next group opens a new one.
+func (c *committer) abort() {
+	if c.conn == nil || c.conn.IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.conn.Exec(ctx, "ROLLBACK"); err != nil {
+		c.closeConn()
+	}
+}
+
+// gtx is the Tx every unit of work of a group sees. Writes are buffered
+// in a log and sent to the database in one pipelined batch when a read
+// needs them there, or at commit: a unit of work that posts a transfer
+// usually costs no round trip of its own beyond the reads the ledger
+// makes. Each unit of work is isolated: its buffered writes are dropped
+// if it fails, and if it had to send some of them early (a read after a
+// write), they went after a SAVEPOINT that is rolled back.
+type gtx struct {
+	reader
+	c    *committer
+	ctx  context.Context
+	conn *pgx.Conn
+
+	keysAfter   int64 // key catch-up to continue after this ID (0: done)
+	head        ledger.Head
+	holdSeq     uint64 // last hold ID
+	version     int64  // head row version
+	baseVersion int64
+	cache       map[ledger.BalanceKey]ledger.BalanceState // committed, read-only; nil if stale
+	bal         map[ledger.BalanceKey]ledger.BalanceState // this group's balances (locked)
+	absentKeys  map[string]bool                           // transaction keys known unused in the database
+	txKeys      map[string]uint64                         // transaction keys appended by this group
+
+	accounts map[string]ledger.Account // read or created by this group
+	assets   map[string]ledger.Asset
+
+	direct   bool // the running read cannot see buffered writes
+	log      writeLog
+	pre      []string // RELEASE / ROLLBACK TO statements for the next send
+	wrote    bool     // anything was written: the commit bumps the version
+	itemMark logMark  // where the running item's writes start in log
+	saved    bool     // the running item sent writes after a SAVEPOINT
+	active   bool     // an item is running
+	undo     []undoEntry
+	itemHead ledger.Head
+	itemHold uint64
+}
+
+type undoEntry struct {
+	key     ledger.BalanceKey
+	old     ledger.BalanceState
+	existed bool
+	txKey   string // non-empty: remove from txKeys
+	account string // non-empty: remove from accounts
+	asset   string // non-empty: remove from assets
+}
+
+// readDirect runs f with direct reads (see query).
+func (g *gtx) readDirect(f func() error) error {
+	g.direct = true
+	defer func() { g.direct = false }()
+	return f()
+}
+
+const savepoint = "SAVEPOINT rk_item"
+
+// runItem runs one fn in its own isolation and returns its error.
+func (g *gtx) runItem(r *request, fn func(ledger.Tx) error) (err error) {
+	if g.dbErr != nil {
+		return g.dbErr
+	}
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	g.itemMark = g.log.mark()
+	g.saved = false
+	g.undo = g.undo[:0]
+	g.itemHead, g.itemHold = g.head, g.holdSeq
+	g.active = true
+	g.closed = false
+	wroteBefore := g.wrote
+	defer func() {
+		g.active = false
+		p := recover()
+		if p != nil {
+			if r.single {
+				r.panicked, r.panicVal = true, p
+			}
+			err = fmt.Errorf("pgstore: unit of work panicked: %v", p)
+		}
+		if err == nil && r.single {
+			err = r.ctx.Err() // cancelled while fn ran: abandon it, like a commit never sent
+		}
+		if err == nil && g.dbErr != nil {
+			err = g.dbErr
+		}
+		if err != nil {
+			g.rollbackItem()
+			g.wrote = wroteBefore
+			return
+		}
+		if g.saved {
+			g.pre = append(g.pre, "RELEASE "+savepoint)
+		}
+	}()
+	return fn(g)
+}
+
+// rollbackItem undoes the running item's writes: the buffered ones are
+// dropped, the sent ones rolled back to the item's savepoint, and the
+// group's view of balances, keys and the head restored.
+func (g *gtx) rollbackItem() {
+	g.log.truncate(g.itemMark)
+	if g.saved {
+		g.pre = append(g.pre, "ROLLBACK TO "+savepoint, "RELEASE "+savepoint)
+	}
+	for i := len(g.undo) - 1; i >= 0; i-- {
+		u := g.undo[i]
+		switch {
+		case u.txKey != "":
+			delete(g.txKeys, u.txKey)
+			continue
+		case u.account != "":
+			delete(g.accounts, u.account)
+			continue
+		case u.asset != "":
+			delete(g.assets, u.asset)
+			continue
+		}
+		if u.existed {
+			g.bal[u.key] = u.old
+		} else {
+			delete(g.bal, u.key)
+		}
+	}
+	g.undo = g.undo[:0]
+	g.head, g.holdSeq = g.itemHead, g.itemHold
+}
+
+// query is the reader's queryFunc inside a group: it sends the buffered
+// writes and the query in one round trip, unless the read is direct: one
+// the buffered writes cannot change (a balance not in the group's view, a
+// key the group did not append), which runs alone so that a group's
+// writes go to the database together.
+func (g *gtx) query(sql string, args []any, scan func(pgx.Rows) error) error {
+	if !g.active {
+		panic("pgstore: Tx used after its Update returned")
+	}
+	b := &pgx.Batch{}
+	n := 0
+	if !g.direct || len(g.pre) > 0 {
+		n = g.queueWrites(b)
+	}
+	if n == 0 {
+		rows, err := g.conn.Query(g.ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		return scanAll(rows, scan)
+	}
+	b.Queue(sql, args...)
+	br := g.conn.SendBatch(g.ctx, b)
+	for i := 0; i < n; i++ {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	rows, err := br.Query()
+	if err == nil {
+		err = scanAll(rows, scan)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// queueWrites moves the pending statements and buffered writes into b and
+// returns how many statements it queued. Writes of the running item go
+// after a SAVEPOINT, so they can still be undone alone.
+func (g *gtx) queueWrites(b *pgx.Batch) int {
+	n := 0
+	for _, s := range g.pre {
+		b.Queue(s)
+		n++
+	}
+	g.pre = g.pre[:0]
+	end := g.log.mark()
+	if g.active && !g.saved && end != g.itemMark {
+		n += g.log.queue(b, logMark{}, g.itemMark)
+		b.Queue(savepoint)
+		n++
+		g.saved = true
+		n += g.log.queue(b, g.itemMark, end)
+	} else {
+		n += g.log.queue(b, logMark{}, end)
+	}
+	g.log.truncate(logMark{})
+	g.itemMark = logMark{}
+	return n
+}
+
+// commit sends what is left with the head row and COMMIT, in one round
+// trip. If anything failed before, it rolls back instead.
+func (g *gtx) commit() error {
+	c := g.c
+	if g.dbErr != nil {
+		c.abort()
+		return g.dbErr
+	}
+	b := &pgx.Batch{}
+	n := g.queueWrites(b)
+	if g.wrote {
+		g.version++
+		b.Queue(`UPDATE ledger_head SET tx_id = $1, hash = $2, time = $3, hold_id = $4, version = $5 WHERE id = 1`,
+			int64(g.head.ID), g.head.Hash[:], g.head.Time, int64(g.holdSeq), g.version)
+		n++
+	}
+	b.Queue("COMMIT")
+	// When callers are already waiting, the next group's BEGIN and head
+	// lock ride in this round trip too. (Never when idle: the head lock
+	// would then keep other processes waiting for nothing.)
+	next := len(c.s.queue) > 0 || c.held != nil
+	keysUpTo := c.keysUpTo
+	if next {
+		c.keysUpTo = g.head.ID
+		for k := range g.txKeys {
+			c.keys.add(k)
+		}
+		c.queueBegin(b)
+	}
+	br := g.conn.SendBatch(g.ctx, b)
+	var err error
+	for i := 0; i < n && err == nil; i++ {
+		_, err = br.Exec()
+	}
+	if err == nil {
+		var tag, terr = br.Exec()
+		err = terr
+		// COMMIT of a transaction that had failed answers ROLLBACK.
+		if err == nil && tag.String() != "COMMIT" {
+			err = fmt.Errorf("pgstore: commit answered %q", tag.String())
+		}
+	}
+	if err == nil && next {
+		ng, nerr := c.readBegin(br)
+		if cerr := br.Close(); nerr == nil {
+			nerr = cerr
+		}
+		if nerr == nil && ng.keysAfter != 0 {
+			nerr = c.readMoreKeys(ng)
+		}
+		if nerr != nil {
+			c.abort() // the commit stands; the next group begins afresh
+			return nil
+		}
+		c.next = ng
+		return nil
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// Keys added ahead of a commit that failed only make the filter
+		// less selective; its coverage goes back to what was committed.
+		c.keysUpTo = keysUpTo
+		c.abort()
+		// The outcome of a COMMIT whose answer was lost is unknown, so a
+		// lost connection is not reported as a conflict to retry.
+		return fmt.Errorf("pgstore: commit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Head returns the head locked at the group's start, moved by what the
+// group appended.
+func (g *gtx) Head() (ledger.Head, error) {
+	g.check()
+	return g.head, nil
+}
+
+func (g *gtx) check() {
+	if !g.active {
+		panic("pgstore: Tx used after its Update returned")
+	}
+}
+
+// balance returns the group's view of one balance, if it has one.
+func (g *gtx) balance(k ledger.BalanceKey) (ledger.BalanceState, bool) {
+	if b, ok := g.bal[k]; ok {
+		return b, true
+	}
+	if g.cache != nil {
+		if b, ok := g.cache[k]; ok {
+			return b, true
+		}
+	}
+	return ledger.BalanceState{}, false
+}
+
+func (g *gtx) Balance(k ledger.BalanceKey) (ledger.BalanceState, error) {
+	g.check()
+	if b, ok := g.balance(k); ok {
+		return b, nil
+	}
+	return g.reader.Balance(k)
+}
+
+// LockBalances returns balances from the group's view when it has them
+// (they are locked already, or unchanged since this store's last commit
+// under the head lock) and locks the rest with SELECT ... FOR UPDATE in
+// (address, asset) order.
+func (g *gtx) LockBalances(keys []ledger.BalanceKey) ([]ledger.BalanceState, error) {
+	g.check()
+	out := make([]ledger.BalanceState, len(keys))
+	var missA, missB []string
+	for i, k := range keys {
+		if b, ok := g.balance(k); ok {
+			out[i] = b
+			continue
+		}
+		if !storable(k.Address) || !storable(k.Asset) {
+			return nil, fmt.Errorf("pgstore: balance %q/%q cannot be stored", k.Address, k.Asset)
+		}
+		missA, missB = append(missA, k.Address), append(missB, k.Asset)
+	}
+	if len(missA) == 0 {
+		return out, nil
+	}
+	found := map[ledger.BalanceKey]ledger.BalanceState{}
+	g.direct = true // every buffered balance is in the group's view
+	defer func() { g.direct = false }()
+	err := g.reader.query(`SELECT b.address, b.asset, b.posted, b.held FROM balances b
+		WHERE (b.address, b.asset) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+		ORDER BY b.address, b.asset FOR UPDATE OF b`, []any{missA, missB},
+		func(rows pgx.Rows) error {
+			b, err := scanBalance(rows)
+			found[ledger.BalanceKey{Address: b.Address, Asset: b.Asset}] = b
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		if _, ok := g.balance(k); ok {
+			out[i], _ = g.balance(k)
+			continue
+		}
+		b, ok := found[k]
+		if !ok {
+			b = ledger.BalanceState{Address: k.Address, Asset: k.Asset}
+		}
+		g.bal[k] = b // loaded, not written: nothing to undo
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (g *gtx) PutBalances(bs []ledger.BalanceState) error {
+	g.check()
+	for _, b := range bs {
+		k := ledger.BalanceKey{Address: b.Address, Asset: b.Asset}
+		if !storable(k.Address) || !storable(k.Asset) {
+			return fmt.Errorf("pgstore: balance %q/%q cannot be stored", k.Address, k.Asset)
+		}
+		old, existed := g.bal[k]
+		g.undo = append(g.undo, undoEntry{key: k, old: old, existed: existed})
+		g.bal[k] = b
+		g.log.bals = append(g.log.bals, b)
+	}
+	g.wrote = true
+	return nil
+}
+
+func (g *gtx) PutAsset(a ledger.Asset) error {
+	g.check()
+	if !storable(a.Code) {
+		return fmt.Errorf("pgstore: asset code %q cannot be stored", a.Code)
+	}
+	if _, err := g.Asset(a.Code); err == nil {
+		return fmt.Errorf("%w: asset %s exists", ledger.ErrDuplicate, a.Code)
+	} else if !errors.Is(err, ledger.ErrUnknownAsset) {
+		return err
+	}
+	g.log.assets = append(g.log.assets, a)
+	g.cacheAsset(a)
+	g.wrote = true
+	return nil
+}
+
+func (g *gtx) PutAccount(a ledger.Account) error {
+	g.check()
+	if !storable(a.Address) {
+		return fmt.Errorf("pgstore: address %q cannot be stored", a.Address)
+	}
+	if _, err := g.Account(a.Address); err == nil {
+		return fmt.Errorf("%w: account %s exists", ledger.ErrDuplicate, a.Address)
+	} else if !errors.Is(err, ledger.ErrUnknownAccount) {
+		return err
+	}
+	g.log.accounts = append(g.log.accounts, a)
+	g.cacheAccount(a)
+	g.wrote = true
+	return nil
+}
+
+// Asset reads an asset through the group's cache. Assets never change
+// once stored, so what one group read stays true for the next.
+func (g *gtx) Asset(code string) (ledger.Asset, error) {
+	g.check()
+	if a, ok := g.assets[code]; ok {
+		return a, nil
+	}
+	if a, ok := g.c.assets[code]; ok {
+		return a, nil
+	}
+	var a ledger.Asset
+	err := g.readDirect(func() (err error) { a, err = g.reader.Asset(code); return err })
+	if err == nil {
+		g.cacheAsset(a)
+	}
+	return a, err
+}
+
+// Account reads an account through the group's cache (accounts never
+// change once opened).
+func (g *gtx) Account(addr string) (ledger.Account, error) {
+	g.check()
+	if a, ok := g.accounts[addr]; ok {
+		return a, nil
+	}
+	if a, ok := g.c.accounts[addr]; ok {
+		return a, nil
+	}
+	var a ledger.Account
+	err := g.readDirect(func() (err error) { a, err = g.reader.Account(addr); return err })
+	if err == nil {
+		g.cacheAccount(a)
+	}
+	return a, err
+}
+
+func (g *gtx) cacheAsset(a ledger.Asset) {
+	if g.assets == nil {
+		g.assets = map[string]ledger.Asset{}
+	}
+	g.assets[a.Code] = a
+	g.undo = append(g.undo, undoEntry{asset: a.Code})
+}
+
+func (g *gtx) cacheAccount(a ledger.Account) {
+	if g.accounts == nil {
+		g.accounts = map[string]ledger.Account{}
+	}
+	g.accounts[a.Address] = a
+	g.undo = append(g.undo, undoEntry{account: a.Address})
+}
+
+func (g *gtx) TransactionByKey(key string) (ledger.StoredTransaction, error) {
+	g.check()
+	if key == "" {
+		return ledger.StoredTransaction{}, ledger.ErrNotFound
+	}
+	_, appended := g.txKeys[key]
+	if !appended && (g.absentKeys[key] || !g.c.keys.mayContain(key)) {
+		return ledger.StoredTransaction{}, ledger.ErrNotFound
+	}
+	var t ledger.StoredTransaction
+	var err error
+	if appended {
+		t, err = g.reader.TransactionByKey(key)
+	} else {
+		err = g.readDirect(func() (err error) { t, err = g.reader.TransactionByKey(key); return err })
+	}
+	if errors.Is(err, ledger.ErrNotFound) {
+		if g.absentKeys == nil {
+			g.absentKeys = map[string]bool{}
+		}
+		g.absentKeys[key] = true // under the head lock no one else can add it
+	}
+	return t, err
+}
+
+func (g *gtx) AppendTransaction(t *ledger.StoredTransaction) error {
+	g.check()
+	if t.ID != g.head.ID+1 {
+		return fmt.Errorf("pgstore: transaction %d does not follow head %d", t.ID, g.head.ID)
+	}
+	if t.ID > 1<<63-1 || t.Reverses > 1<<63-1 || t.Hold > 1<<63-1 {
+		return fmt.Errorf("pgstore: transaction %d: an ID is out of range", t.ID)
+	}
+	if len(t.Postings) == 0 {
+		return fmt.Errorf("pgstore: transaction %d has no postings", t.ID)
+	}
+	for i := range t.Postings {
+		p := &t.Postings[i]
+		if !storable(p.From) || !storable(p.To) || !storable(p.Asset) {
+			return fmt.Errorf("pgstore: transaction %d posting %d cannot be stored", t.ID, i)
+		}
+	}
+	if t.Key != "" {
+		if _, ok := g.txKeys[t.Key]; ok {
+			return fmt.Errorf("%w: idempotency key %q taken", ledger.ErrConflict, t.Key)
+		}
+		if !g.absentKeys[t.Key] && g.c.keys.mayContain(t.Key) {
+			if _, err := g.TransactionByKey(t.Key); err == nil {
+				return fmt.Errorf("%w: idempotency key %q taken", ledger.ErrConflict, t.Key)
+			} else if !errors.Is(err, ledger.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	if t.Reverses != 0 {
+		if _, err := g.reader.ReversalOf(t.Reverses); err == nil {
+			return fmt.Errorf("%w: transaction %d already reversed", ledger.ErrConflict, t.Reverses)
+		} else if !errors.Is(err, ledger.ErrNotFound) {
+			return err
+		}
+	}
+	if t.Key != "" {
+		if g.txKeys == nil {
+			g.txKeys = map[string]uint64{}
+		}
+		g.txKeys[t.Key] = t.ID
+		g.undo = append(g.undo, undoEntry{txKey: t.Key})
+	}
+	// Keep a copy: the ledger reuses the value it passed.
+	c := *t
+	c.Postings = append([]ledger.StoredPosting(nil), t.Postings...)
+	g.log.txs = append(g.log.txs, &c)
+	g.head = ledger.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
+	g.wrote = true
+	return nil
+}
+
+func (g *gtx) InsertHold(h *ledger.StoredHold) (uint64, error) {
+	g.check()
+	if !storable(h.Account) || !storable(h.Asset) {
+		return 0, fmt.Errorf("pgstore: hold on %q/%q cannot be stored", h.Account, h.Asset)
+	}
+	if h.Key != "" {
+		if _, err := g.reader.HoldByKey(h.Key); err == nil {
+			return 0, fmt.Errorf("%w: hold key %q taken", ledger.ErrConflict, h.Key)
+		} else if !errors.Is(err, ledger.ErrNotFound) {
+			return 0, err
+		}
+	}
+	g.holdSeq++
+	c := *h
+	c.ID = g.holdSeq
+	g.log.holdIns = append(g.log.holdIns, c)
+	g.wrote = true
+	return c.ID, nil
+}
+
+func (g *gtx) UpdateHold(h *ledger.StoredHold) error {
+	g.check()
+	if h.ID == 0 || h.ID > g.holdSeq {
+		return fmt.Errorf("%w: hold %d", ledger.ErrNotFound, h.ID)
+	}
+	g.log.holdUpd = append(g.log.holdUpd, ledger.StoredHold{ID: h.ID, Captured: h.Captured, Status: h.Status, ClosedAt: h.ClosedAt})
+	g.wrote = true
+	return nil
+}
+
+func (g *gtx) PutRecord(r ledger.Record) error {
+	g.check()
+	g.log.recs = append(g.log.recs, recOp{kind: r.Kind, id: r.ID, data: r.Data})
+	g.wrote = true
+	return nil
+}
+
+func (g *gtx) InsertRecord(r ledger.Record) error {
+	g.check()
+	if _, err := g.reader.Record(r.Kind, r.ID); err == nil {
+		return fmt.Errorf("%w: record %s/%s", ledger.ErrDuplicate, r.Kind, r.ID)
+	} else if !errors.Is(err, ledger.ErrNotFound) {
+		return err
+	}
+	return g.PutRecord(r)
+}
+
+func (g *gtx) DeleteRecord(kind, id string) error {
+	g.check()
+	g.log.recs = append(g.log.recs, recOp{kind: kind, id: id, del: true})
+	g.wrote = true
+	return nil
+}
+
+func (g *gtx) Schedule(e ledger.DueEntry) error {
+	g.check()
+	g.log.dues = append(g.log.dues, dueOp{kind: e.Kind, id: e.ID, at: e.At.UnixNano()})
+	g.wrote = true
+	return nil
+}
+
+func (g *gtx) Unschedule(kind, id string) error {
+	g.check()
+	g.log.dues = append(g.log.dues, dueOp{kind: kind, id: id, del: true})
+	g.wrote = true
+	return nil
+}

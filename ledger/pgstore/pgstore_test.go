@@ -1,0 +1,95 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/storetest"
+)
+
+// epoch is where every test ledger's clock starts.
+var epoch = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+// TestMain runs the child processes of TestSeveralProcesses when asked.
+func TestMain(m *testing.M) {
+	if schema := os.Getenv(childEnv); schema != "" {
+		os.Exit(childMain(schema, os.Getenv(childEnv+"_NAME")))
+	}
+	os.Exit(m.Run())
+}
+
+// testDSN returns the test database's connection string, or skips t. In
+// CI (CI set) a missing connection string fails instead, so the PostgreSQL
+// tests can never be skipped there unnoticed.
+func testDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := os.Getenv("REWARDKIT_TEST_POSTGRES")
+	if dsn == "" {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("CI is set but REWARDKIT_TEST_POSTGRES is not: the PostgreSQL tests must run in CI")
+		}
+		tb.Skip("REWARDKIT_TEST_POSTGRES not set: skipping PostgreSQL tests")
+	}
+	return dsn
+}
+
+// newSchema returns a fresh schema name, dropped when tb ends.
+func newSchema(tb testing.TB) string {
+	tb.Helper()
+	dsn := testDSN(tb)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "rktest_" + hex.EncodeToString(b[:])
+	tb.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", name, err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// openStore opens a store in schema, closed when tb ends.
+func openStore(tb testing.TB, schema string, opts ...Option) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), testDSN(tb), append([]Option{WithSchema(schema)}, opts...)...)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// newStore opens a store in a fresh schema of its own.
+func newStore(tb testing.TB, opts ...Option) *Store {
+	tb.Helper()
+	return openStore(tb, newSchema(tb), opts...)
+}
+
+// rawConn connects to the test database with search_path set to schema.
+func rawConn(tb testing.TB, schema string) *pgx.Conn {
+	tb.Helper()
+	cfg, err := pgx.ParseConfig(testDSN(tb))
+	require.NoError(tb, err)
+	cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	conn, err := pgx.ConnectConfig(context.Background(), cfg)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}
+
+func TestConformance(t *testing.T) {
+	testDSN(t)
+	storetest.Run(t, func(t *testing.T) ledger.Store { return newStore(t) })
+}

@@ -1,0 +1,502 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
+
+// queryFunc runs one query and calls scan for each row.
+type queryFunc func(sql string, args []any, scan func(pgx.Rows) error) error
+
+// directQuery runs queries straight on conn (View).
+func directQuery(ctx context.Context, conn *pgx.Conn) queryFunc {
+	return func(sql string, args []any, scan func(pgx.Rows) error) error {
+		rows, err := conn.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		return scanAll(rows, scan)
+	}
+}
+
+func scanAll(rows pgx.Rows, scan func(pgx.Rows) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// reader implements ledger.ReadTx with SQL queries. Inside an Update its
+// queries first flush what the unit of work has buffered (see gtx).
+type reader struct {
+	q      queryFunc
+	head   func() (ledger.Head, error) // nil: read the head row
+	dbErr  error                       // the first database error, which ends the transaction
+	closed bool
+}
+
+func (r *reader) query(sql string, args []any, scan func(pgx.Rows) error) error {
+	if r.closed {
+		panic("pgstore: ReadTx used after its View or Update returned")
+	}
+	if r.dbErr != nil {
+		return r.dbErr
+	}
+	if err := r.q(sql, args, scan); err != nil {
+		// A failed statement ends a PostgreSQL transaction, so the first
+		// error is also the answer to everything after it.
+		r.dbErr = fmt.Errorf("pgstore: %w", mapErr(err))
+		return r.dbErr
+	}
+	return nil
+}
+
+// storable reports whether s can be stored in a TEXT column: valid UTF-8
+// without NUL. Addresses and asset codes that are not cannot exist, so
+// reads answer "not found" without asking the database (whose error would
+// end the transaction).
+func storable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *reader) Asset(code string) (ledger.Asset, error) {
+	if !storable(code) {
+		return ledger.Asset{}, ledger.ErrUnknownAsset
+	}
+	a := ledger.Asset{Code: code}
+	found := false
+	err := r.query(`SELECT precision FROM assets WHERE code = $1`, []any{code}, func(rows pgx.Rows) error {
+		found = true
+		return rows.Scan(&a.Precision)
+	})
+	if err != nil {
+		return ledger.Asset{}, err
+	}
+	if !found {
+		return ledger.Asset{}, ledger.ErrUnknownAsset
+	}
+	return a, nil
+}
+
+func (r *reader) Assets() ([]ledger.Asset, error) {
+	var out []ledger.Asset
+	err := r.query(`SELECT code, precision FROM assets ORDER BY code`, nil, func(rows pgx.Rows) error {
+		var a ledger.Asset
+		if err := rows.Scan(&a.Code, &a.Precision); err != nil {
+			return err
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+func (r *reader) Account(addr string) (ledger.Account, error) {
+	if !storable(addr) {
+		return ledger.Account{}, ledger.ErrUnknownAccount
+	}
+	var (
+		a        ledger.Account
+		lim, md  []byte
+		created  int64
+		found    bool
+		decodeEr error
+	)
+	err := r.query(`SELECT unbounded, limits, metadata, created_at FROM accounts WHERE address = $1`, []any{addr},
+		func(rows pgx.Rows) error {
+			found = true
+			if err := rows.Scan(&a.Unbounded, &lim, &md, &created); err != nil {
+				return err
+			}
+			if a.Limits, decodeEr = decodeLimits(lim); decodeEr != nil {
+				return decodeEr
+			}
+			a.Metadata, decodeEr = decodeMap(md)
+			return decodeEr
+		})
+	if err != nil {
+		return ledger.Account{}, err
+	}
+	if !found {
+		return ledger.Account{}, ledger.ErrUnknownAccount
+	}
+	a.Address = addr
+	a.CreatedAt = timeOf(created)
+	return a, nil
+}
+
+// timeOf turns stored nanoseconds into a UTC time; 0 is the zero time.
+func timeOf(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// nanosOf is timeOf's inverse.
+func nanosOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func scanBalance(rows pgx.Rows) (ledger.BalanceState, error) {
+	var b ledger.BalanceState
+	err := rows.Scan(&b.Address, &b.Asset, &b.Posted, &b.Held)
+	return b, err
+}
+
+func (r *reader) Balance(k ledger.BalanceKey) (ledger.BalanceState, error) {
+	out := ledger.BalanceState{Address: k.Address, Asset: k.Asset}
+	if !storable(k.Address) || !storable(k.Asset) {
+		return out, nil
+	}
+	err := r.query(`SELECT posted, held FROM balances WHERE address = $1 AND asset = $2`, []any{k.Address, k.Asset},
+		func(rows pgx.Rows) error { return rows.Scan(&out.Posted, &out.Held) })
+	return out, err
+}
+
+func (r *reader) AccountBalances(addr string) ([]ledger.BalanceState, error) {
+	if !storable(addr) {
+		return nil, nil
+	}
+	var out []ledger.BalanceState
+	err := r.query(`SELECT address, asset, posted, held FROM balances WHERE address = $1 ORDER BY asset`, []any{addr},
+		func(rows pgx.Rows) error {
+			b, err := scanBalance(rows)
+			out = append(out, b)
+			return err
+		})
+	return out, err
+}
+
+func (r *reader) Balances(after ledger.BalanceKey, limit int) ([]ledger.BalanceState, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if !storable(after.Address) || !storable(after.Asset) {
+		return nil, fmt.Errorf("pgstore: balance key %q/%q cannot be stored", after.Address, after.Asset)
+	}
+	var out []ledger.BalanceState
+	err := r.query(`SELECT address, asset, posted, held FROM balances
+		WHERE (address, asset) > ($1, $2) ORDER BY address, asset LIMIT $3`,
+		[]any{after.Address, after.Asset, limit},
+		func(rows pgx.Rows) error {
+			b, err := scanBalance(rows)
+			out = append(out, b)
+			return err
+		})
+	return out, err
+}
+
+func (r *reader) Head() (ledger.Head, error) {
+	if r.head != nil {
+		return r.head()
+	}
+	var h ledger.Head
+	var hash []byte
+	var id int64
+	err := r.query(`SELECT tx_id, hash, time FROM ledger_head WHERE id = 1`, nil, func(rows pgx.Rows) error {
+		return rows.Scan(&id, &hash, &h.Time)
+	})
+	if err != nil {
+		return ledger.Head{}, err
+	}
+	h.ID = uint64(id)
+	copy(h.Hash[:], hash)
+	return h, nil
+}
+
+const txColumns = `id, key, kind, time, metadata, COALESCE(reverses, 0), COALESCE(hold_id, 0), hash`
+
+// transactions reads the transactions a WHERE clause selects (in ID
+// order) with their postings, which come from rows with tx_id between the
+// first and last ID read.
+func (r *reader) transactions(where string, args []any) ([]ledger.StoredTransaction, error) {
+	var out []ledger.StoredTransaction
+	err := r.query(`SELECT `+txColumns+` FROM transactions WHERE `+where+` ORDER BY id`, args, func(rows pgx.Rows) error {
+		var (
+			t             ledger.StoredTransaction
+			id, rev, hold int64
+			kind          int16
+			key, md, hash []byte
+		)
+		if err := rows.Scan(&id, &key, &kind, &t.Time, &md, &rev, &hold, &hash); err != nil {
+			return err
+		}
+		t.ID, t.Key, t.Kind, t.Reverses, t.Hold = uint64(id), string(key), ledger.Kind(kind), uint64(rev), uint64(hold)
+		copy(t.Hash[:], hash)
+		var err error
+		if t.Metadata, err = decodeMap(md); err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	first, last := out[0].ID, out[len(out)-1].ID
+	i := 0
+	err = r.query(`SELECT tx_id, src, dst, asset, amount, src_after, dst_after FROM postings
+		WHERE tx_id >= $1 AND tx_id <= $2 ORDER BY tx_id, idx`, []any{int64(first), int64(last)},
+		func(rows pgx.Rows) error {
+			var id int64
+			var p ledger.StoredPosting
+			if err := rows.Scan(&id, &p.From, &p.To, &p.Asset, &p.Units, &p.FromAfter, &p.ToAfter); err != nil {
+				return err
+			}
+			for i < len(out) && out[i].ID < uint64(id) {
+				i++
+			}
+			if i < len(out) && out[i].ID == uint64(id) {
+				out[i].Postings = append(out[i].Postings, p)
+			}
+			return nil
+		})
+	return out, err
+}
+
+func (r *reader) Transaction(id uint64) (ledger.StoredTransaction, error) {
+	if id == 0 || id > 1<<63-1 {
+		return ledger.StoredTransaction{}, ledger.ErrNotFound
+	}
+	ts, err := r.transactions(`id = $1`, []any{int64(id)})
+	if err != nil {
+		return ledger.StoredTransaction{}, err
+	}
+	if len(ts) == 0 {
+		return ledger.StoredTransaction{}, ledger.ErrNotFound
+	}
+	return ts[0], nil
+}
+
+func (r *reader) TransactionByKey(key string) (ledger.StoredTransaction, error) {
+	if key == "" {
+		return ledger.StoredTransaction{}, ledger.ErrNotFound
+	}
+	ts, err := r.transactions(`key = $1`, []any{[]byte(key)})
+	if err != nil {
+		return ledger.StoredTransaction{}, err
+	}
+	if len(ts) == 0 {
+		return ledger.StoredTransaction{}, ledger.ErrNotFound
+	}
+	return ts[0], nil
+}
+
+func (r *reader) Transactions(after uint64, limit int) ([]ledger.StoredTransaction, error) {
+	if limit <= 0 || after >= 1<<63-1 {
+		return nil, nil
+	}
+	// IDs are dense, so the page is an ID range: one index range scan.
+	hi := int64(after) + int64(limit)
+	if hi < 0 {
+		hi = 1<<63 - 1
+	}
+	return r.transactions(`id > $1 AND id <= $2`, []any{int64(after), hi})
+}
+
+func (r *reader) ReversalOf(id uint64) (uint64, error) {
+	if id == 0 || id > 1<<63-1 {
+		return 0, ledger.ErrNotFound
+	}
+	var rid int64
+	err := r.query(`SELECT id FROM transactions WHERE reverses = $1`, []any{int64(id)},
+		func(rows pgx.Rows) error { return rows.Scan(&rid) })
+	if err != nil {
+		return 0, err
+	}
+	if rid == 0 {
+		return 0, ledger.ErrNotFound
+	}
+	return uint64(rid), nil
+}
+
+func (r *reader) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger.HistoryItem, error) {
+	if limit <= 0 || !storable(k.Address) || !storable(k.Asset) || after >= 1<<63-1 {
+		return nil, nil
+	}
+	var out []ledger.HistoryItem
+	err := r.query(`SELECT h.tx_id, t.time, h.idx, h.delta, h.after FROM (
+			(SELECT tx_id, idx, -amount AS delta, src_after AS after FROM postings
+			 WHERE src = $1 AND asset = $2 AND tx_id > $3 ORDER BY tx_id, idx LIMIT $4)
+			UNION ALL
+			(SELECT tx_id, idx, amount, dst_after FROM postings
+			 WHERE dst = $1 AND asset = $2 AND tx_id > $3 ORDER BY tx_id, idx LIMIT $4)
+		) h JOIN transactions t ON t.id = h.tx_id
+		ORDER BY h.tx_id, h.idx LIMIT $4`,
+		[]any{k.Address, k.Asset, int64(after), limit},
+		func(rows pgx.Rows) error {
+			var it ledger.HistoryItem
+			var id int64
+			var idx int32
+			if err := rows.Scan(&id, &it.Time, &idx, &it.Delta, &it.After); err != nil {
+				return err
+			}
+			it.ID, it.Posting = uint64(id), int(idx)
+			out = append(out, it)
+			return nil
+		})
+	return out, err
+}
+
+func (r *reader) PostedAt(k ledger.BalanceKey, id uint64) (int64, error) {
+	if !storable(k.Address) || !storable(k.Asset) {
+		return 0, nil
+	}
+	if id > 1<<63-1 {
+		id = 1<<63 - 1
+	}
+	var after int64
+	err := r.query(`SELECT after FROM (
+			(SELECT tx_id, idx, src_after AS after FROM postings
+			 WHERE src = $1 AND asset = $2 AND tx_id <= $3 ORDER BY tx_id DESC, idx DESC LIMIT 1)
+			UNION ALL
+			(SELECT tx_id, idx, dst_after FROM postings
+			 WHERE dst = $1 AND asset = $2 AND tx_id <= $3 ORDER BY tx_id DESC, idx DESC LIMIT 1)
+		) x ORDER BY tx_id DESC, idx DESC LIMIT 1`,
+		[]any{k.Address, k.Asset, int64(id)},
+		func(rows pgx.Rows) error { return rows.Scan(&after) })
+	return after, err
+}
+
+func (r *reader) LastIDAt(t int64) (uint64, error) {
+	var id int64
+	err := r.query(`SELECT id FROM transactions WHERE time <= $1 ORDER BY time DESC, id DESC LIMIT 1`, []any{t},
+		func(rows pgx.Rows) error { return rows.Scan(&id) })
+	return uint64(id), err
+}
+
+const holdColumns = `id, key, account, asset, units, captured, status, created_at, expires_at, closed_at, metadata`
+
+func (r *reader) holds(where, tail string, args []any) ([]ledger.StoredHold, error) {
+	var out []ledger.StoredHold
+	err := r.query(`SELECT `+holdColumns+` FROM holds WHERE `+where+` ORDER BY id `+tail, args, func(rows pgx.Rows) error {
+		var (
+			h       ledger.StoredHold
+			id      int64
+			status  int16
+			key, md []byte
+		)
+		if err := rows.Scan(&id, &key, &h.Account, &h.Asset, &h.Units, &h.Captured, &status,
+			&h.CreatedAt, &h.ExpiresAt, &h.ClosedAt, &md); err != nil {
+			return err
+		}
+		h.ID, h.Key, h.Status = uint64(id), string(key), ledger.HoldStatus(status)
+		var err error
+		if h.Metadata, err = decodeMap(md); err != nil {
+			return err
+		}
+		out = append(out, h)
+		return nil
+	})
+	return out, err
+}
+
+func (r *reader) Hold(id uint64) (ledger.StoredHold, error) {
+	if id == 0 || id > 1<<63-1 {
+		return ledger.StoredHold{}, ledger.ErrNotFound
+	}
+	hs, err := r.holds(`id = $1`, ``, []any{int64(id)})
+	if err != nil {
+		return ledger.StoredHold{}, err
+	}
+	if len(hs) == 0 {
+		return ledger.StoredHold{}, ledger.ErrNotFound
+	}
+	return hs[0], nil
+}
+
+func (r *reader) HoldByKey(key string) (ledger.StoredHold, error) {
+	if key == "" {
+		return ledger.StoredHold{}, ledger.ErrNotFound
+	}
+	hs, err := r.holds(`key = $1`, ``, []any{[]byte(key)})
+	if err != nil {
+		return ledger.StoredHold{}, err
+	}
+	if len(hs) == 0 {
+		return ledger.StoredHold{}, ledger.ErrNotFound
+	}
+	return hs[0], nil
+}
+
+func (r *reader) Holds(after uint64, limit int) ([]ledger.StoredHold, error) {
+	if limit <= 0 || after >= 1<<63-1 {
+		return nil, nil
+	}
+	return r.holds(`id > $1`, `LIMIT $2`, []any{int64(after), limit})
+}
+
+func (r *reader) Record(kind, id string) ([]byte, error) {
+	var data []byte
+	found := false
+	err := r.query(`SELECT data FROM records WHERE kind = $1 AND id = $2`, []any{[]byte(kind), []byte(id)},
+		func(rows pgx.Rows) error {
+			found = true
+			return rows.Scan(&data)
+		})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ledger.ErrNotFound
+	}
+	return append([]byte(nil), data...), nil // empty data reads as nil, like memstore
+}
+
+func (r *reader) Records(kind, after string, limit int) ([]ledger.Record, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []ledger.Record
+	err := r.query(`SELECT id, data FROM records WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		[]any{[]byte(kind), []byte(after), limit},
+		func(rows pgx.Rows) error {
+			var id, data []byte
+			if err := rows.Scan(&id, &data); err != nil {
+				return err
+			}
+			out = append(out, ledger.Record{Kind: kind, ID: string(id), Data: append([]byte(nil), data...)})
+			return nil
+		})
+	return out, err
+}
+
+func (r *reader) Due(kind string, at time.Time, limit int) ([]ledger.DueEntry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []ledger.DueEntry
+	err := r.query(`SELECT id, at FROM due WHERE kind = $1 AND at <= $2 ORDER BY at, id LIMIT $3`,
+		[]any{[]byte(kind), at.UnixNano(), limit},
+		func(rows pgx.Rows) error {
+			var id []byte
+			var ns int64
+			if err := rows.Scan(&id, &ns); err != nil {
+				return err
+			}
+			out = append(out, ledger.DueEntry{Kind: kind, ID: string(id), At: time.Unix(0, ns).UTC()})
+			return nil
+		})
+	return out, err
+}

@@ -1,0 +1,374 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
+
+// Compile-time checks that Store and its transactions satisfy the
+// ledger's interfaces.
+var (
+	_ ledger.Store  = (*Store)(nil)
+	_ ledger.Tx     = (*gtx)(nil)
+	_ ledger.ReadTx = (*reader)(nil)
+)
+
+// Store is a ledger.Store in PostgreSQL. It is safe for concurrent use,
+// from many goroutines and from many processes sharing one database.
+//
+// Writes go through one committer goroutine per Store that owns one
+// connection: concurrent Update calls are gathered into a group, run one
+// after another inside a single database transaction (each isolated, so
+// one that fails is undone alone) and made durable by one COMMIT. Reads
+// (View) use a small pool of other connections.
+type Store struct {
+	cfg    *pgx.ConnConfig
+	opts   options
+	reads  *connPool
+	queue  chan *request
+	quit   chan struct{}
+	done   chan struct{}
+	ctx    context.Context // the committer's; cancelled by Close
+	cancel context.CancelFunc
+
+	writerPID atomic.Uint32 // the committer connection's backend, for tests
+
+	closeOnce sync.Once
+	mu        sync.RWMutex // guards closed against enqueueing
+	closed    bool
+}
+
+type options struct {
+	schema    string
+	readConns int
+	maxGroup  int
+	window    time.Duration
+	cacheSize int
+}
+
+// Option configures a Store.
+type Option func(*options)
+
+// WithSchema keeps every table in the named schema, created if missing.
+// Without it the tables live in the connection's default schema (public).
+// Tests use it to isolate each store.
+func WithSchema(name string) Option { return func(o *options) { o.schema = name } }
+
+// WithReadConns sets how many connections View may use at once (default 4).
+func WithReadConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.readConns = n
+		}
+	}
+}
+
+// WithMaxGroup bounds how many units of work one group commit gathers
+// (default 256). 1 turns group commit off: one database transaction per
+// Update.
+func WithMaxGroup(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxGroup = n
+		}
+	}
+}
+
+// WithGroupWindow makes the committer wait up to d after the first unit of
+// work of a group for others to join it (default 0: a group is whatever
+// is queued when the previous one commits, which already coalesces
+// concurrent callers without adding latency when there is only one).
+func WithGroupWindow(d time.Duration) Option { return func(o *options) { o.window = d } }
+
+// WithBalanceCache bounds how many balances the committer keeps between
+// groups (default 65536; 0 keeps none). The cache is used only while no
+// other writer has committed since this store's last commit, which the
+// head row's version number proves.
+func WithBalanceCache(n int) Option {
+	return func(o *options) {
+		if n >= 0 {
+			o.cacheSize = n
+		}
+	}
+}
+
+// Open connects to the database named by dsn (a PostgreSQL URL or
+// key=value string), applies the migrations and starts the committer.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: parse connection string: %w", err)
+	}
+	return OpenConfig(ctx, cfg, opts...)
+}
+
+// OpenConfig is Open with a parsed connection configuration, which the
+// Store copies.
+func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Store, error) {
+	o := options{readConns: 4, maxGroup: 256, cacheSize: 1 << 16}
+	for _, f := range opts {
+		f(&o)
+	}
+	cfg = cfg.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if o.schema != "" {
+		cfg.RuntimeParams["search_path"] = pgx.Identifier{o.schema}.Sanitize()
+	}
+	// Statements are prepared once per connection, often while the tables
+	// are still small; a generic plan chosen then (sequential scans) would
+	// stay when they have grown. Plan each execution for its parameters.
+	if _, ok := cfg.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	s := &Store{
+		cfg:   cfg,
+		opts:  o,
+		queue: make(chan *request, 1024),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	s.reads = newConnPool(cfg, o.readConns)
+	if err := s.Migrate(ctx); err != nil {
+		s.reads.close()
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	c := &committer{s: s}
+	go c.run()
+	return s, nil
+}
+
+// Migrate applies the embedded migrations that the database lacks, each
+// in its own transaction, under a transaction-scoped advisory lock so that
+// two processes opening one database at once apply each migration once.
+// Running it again changes nothing.
+func (s *Store) Migrate(ctx context.Context) error {
+	conn, err := s.reads.get(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	err = migrate(ctx, conn, s.opts.schema)
+	s.reads.put(conn, err)
+	return err
+}
+
+// Close stops the committer after the group it is running and closes
+// every connection. Updates queued or started after Close return
+// ledger.ErrClosed.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.quit)
+		<-s.done
+		s.cancel()
+		s.reads.close()
+	})
+	return nil
+}
+
+// View runs fn in a read-only, repeatable-read transaction: one snapshot
+// that sees every committed Update and nothing half-written.
+func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed() {
+		return ledger.ErrClosed
+	}
+	conn, err := s.reads.get(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: view: %w", err)
+	}
+	var fnErr, dbErr error
+	r := &reader{q: directQuery(ctx, conn)}
+	defer func() {
+		if dbErr == nil {
+			dbErr = r.dbErr
+		}
+		s.reads.put(conn, dbErr)
+	}()
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		dbErr = err
+		return fmt.Errorf("pgstore: view: begin: %w", mapErr(err))
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				_, _ = conn.Exec(context.Background(), "ROLLBACK")
+				r.closed = true
+				panic(p)
+			}
+		}()
+		fnErr = fn(r)
+	}()
+	r.closed = true
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		dbErr = err
+		if fnErr == nil {
+			return fmt.Errorf("pgstore: view: end: %w", mapErr(err))
+		}
+	}
+	if fnErr != nil {
+		return fnErr
+	}
+	return nil
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// enqueue hands a request to the committer, or reports the store closed.
+func (s *Store) enqueue(r *request) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ledger.ErrClosed
+	}
+	s.queue <- r
+	return nil
+}
+
+// Update runs fn as one all-or-nothing unit of work, committed together
+// with whatever other Updates are waiting (group commit). fn runs on the
+// committer's goroutine while the caller waits; it must not call the
+// Store's Update or UpdateBatch itself. A panic in fn is re-raised in the
+// caller's goroutine after fn's writes are undone.
+func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{ctx: ctx, fns: []func(ledger.Tx) error{fn}, single: true, done: make(chan struct{})}
+	if err := s.enqueue(r); err != nil {
+		return err
+	}
+	<-r.done
+	if r.panicked {
+		panic(r.panicVal)
+	}
+	if len(r.errs) > 0 && r.errs[0] != nil {
+		return r.errs[0] // fn's own error: nothing it wrote was kept either way
+	}
+	return r.err
+}
+
+// UpdateBatch runs fns in one database transaction of their own, each
+// isolated (see ledger.Store).
+func (s *Store) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) ([]error, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := &request{ctx: ctx, fns: fns, done: make(chan struct{})}
+	if err := s.enqueue(r); err != nil {
+		return nil, err
+	}
+	<-r.done
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.errs, nil
+}
+
+// request is one Update or UpdateBatch waiting for the committer.
+type request struct {
+	ctx    context.Context
+	fns    []func(ledger.Tx) error
+	single bool // an Update: may share a group, panics are re-raised
+
+	// Results, written by the committer before done is closed.
+	errs     []error
+	err      error // the unit of work as a whole
+	panicked bool
+	panicVal any
+	done     chan struct{}
+}
+
+// connPool is a small pool of connections for reads and migrations. (The
+// pgx module's pgxpool needs a module this repository does not require.)
+type connPool struct {
+	cfg  *pgx.ConnConfig
+	sem  chan struct{}
+	mu   sync.Mutex
+	idle []*pgx.Conn
+	shut bool
+}
+
+func newConnPool(cfg *pgx.ConnConfig, n int) *connPool {
+	return &connPool{cfg: cfg, sem: make(chan struct{}, n)}
+}
+
+func (p *connPool) get(ctx context.Context) (*pgx.Conn, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.mu.Lock()
+	if p.shut {
+		p.mu.Unlock()
+		<-p.sem
+		return nil, ledger.ErrClosed
+	}
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if !c.IsClosed() {
+			p.mu.Unlock()
+			return c, nil
+		}
+	}
+	p.mu.Unlock()
+	c, err := pgx.ConnectConfig(ctx, p.cfg)
+	if err != nil {
+		<-p.sem
+		return nil, err
+	}
+	return c, nil
+}
+
+// put returns a connection; one whose last use failed is closed instead,
+// since it may be in an unknown state.
+func (p *connPool) put(c *pgx.Conn, lastErr error) {
+	defer func() { <-p.sem }()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if lastErr != nil || p.shut || c.IsClosed() || c.PgConn().TxStatus() != 'I' {
+		_ = c.Close(context.Background())
+		return
+	}
+	p.idle = append(p.idle, c)
+}
+
+func (p *connPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.shut = true
+	for _, c := range p.idle {
+		_ = c.Close(context.Background())
+	}
+	p.idle = nil
+}
+
+// keyFilterCap makes the next group rebuild the idempotency key filter
+// sized for n keys (tests use it to force growth). It goes through the
+// committer so that it runs on the committer's goroutine.
+func (s *Store) keyFilterCap(n int) {
+	_ = s.Update(context.Background(), func(tx ledger.Tx) error {
+		c := tx.(*gtx).c
+		c.keysCap, c.keys = n, nil
+		return nil
+	})
+}

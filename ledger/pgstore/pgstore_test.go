@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
@@ -92,4 +94,47 @@ func rawConn(tb testing.TB, schema string) *pgx.Conn {
 func TestConformance(t *testing.T) {
 	testDSN(t)
 	storetest.Run(t, func(t *testing.T) ledger.Store { return newStore(t) })
+}
+
+// TestNewFromPool opens a store from an existing pgxpool's settings and
+// shows it works while the pool stays usable after the store closes.
+func TestNewFromPool(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, err := New(ctx, pool, WithSchema(newSchema(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ledger.New(s)
+	if err := l.DefineAsset(ctx, ledger.EUR); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: "m:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Transfer(ctx, "k", ledger.World, "m:1", "EUR", decimal.RequireFromString("1.50")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.Balance(ctx, "m:1", "EUR")
+	if err != nil || b.Posted.String() != "1.5" {
+		t.Fatalf("balance %v, %v", b.Posted, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var one int
+	if err := pool.QueryRow(ctx, "select 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("pool unusable after the store closed: %v", err)
+	}
+	if _, err := New(ctx, nil); err == nil {
+		t.Fatal("New(nil) succeeded")
+	}
 }

@@ -2,12 +2,14 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rewardkit/rewardkit/ledger"
 )
@@ -371,4 +373,17 @@ func (s *Store) keyFilterCap(n int) {
 		c.keysCap, c.keys = n, nil
 		return nil
 	})
+}
+
+// New opens a store on the database an existing pool points at, with the
+// pool's connection settings (host, credentials, TLS, runtime parameters).
+// The store dials connections of its own rather than borrowing the pool's:
+// its committer keeps one session for the life of the store (it holds the
+// journal's head lock across group commits) and must not compete with the
+// pool's other users for it. Closing the store leaves the pool open.
+func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("pgstore: New needs a pool")
+	}
+	return OpenConfig(ctx, pool.Config().ConnConfig.Copy(), opts...)
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rewardkit/rewardkit/gifting"
+)
+
+// giftingDriver: every day some creators go LIVE; viewers buy coin packs
+// (mostly small ones) and send gifts (mostly cheap ones) during the LIVEs;
+// a few purchases are charged back. Bad inputs: minors buying or sending,
+// viewers abroad buying Italian packs, gifts to political accounts, more
+// gifts than coins, unknown gifts, replays, racing duplicates and a
+// payment reference reused for another pack.
+type giftingDriver struct {
+	p        *gifting.Program
+	st       *programStats
+	lastRefs []string // yesterday's payment references
+	refs     []string
+}
+
+func (d *giftingDriver) Name() string { return "gifting" }
+
+func giftingMember(p *person) gifting.Member {
+	kind := "personal"
+	switch {
+	case p.Political:
+		kind = "political"
+	case p.Creator:
+		kind = "creator"
+	}
+	return gifting.Member{ID: p.ID, Age: p.Age, Kind: kind, Region: p.Country}
+}
+
+func (d *giftingDriver) Setup(ctx context.Context, s *sim) error {
+	dir := gifting.NewMemberDirectory()
+	for _, p := range s.pop.people {
+		dir.Put(giftingMember(p))
+	}
+	var err error
+	d.p, err = gifting.New(ctx, s.l, gifting.DefaultRules(), dir)
+	if err != nil {
+		return err
+	}
+	d.st = s.statsFor(d.Name(),
+		errKind{"ineligible", gifting.ErrIneligible}, errKind{"insufficient coins", gifting.ErrInsufficientCoins},
+		errKind{"unknown gift", gifting.ErrUnknownGift}, errKind{"unknown pack", gifting.ErrUnknownPack},
+		errKind{"daily limit", gifting.ErrDailyLimit}, errKind{"event id conflict", gifting.ErrIdempotencyConflict},
+		errKind{"unknown member", gifting.ErrUnknownMember}, errKind{"not found", gifting.ErrNotFound},
+		errKind{"invalid request", gifting.ErrInvalidRequest})
+	return nil
+}
+
+var (
+	packIDs     = []string{"it-app-70", "it-app-350", "it-app-1400", "it-app-3500", "it-app-7000"}
+	packWeights = []float64{0.45, 0.3, 0.17, 0.06, 0.02}
+	giftIDs     = []string{"rose", "finger-heart", "perfume", "doughnut", "hand-hearts", "galaxy", "lion", "universe"}
+	giftWeights = []float64{0.35, 0.25, 0.15, 0.1, 0.1, 0.045, 0.004, 0.001}
+)
+
+// weighted picks an index with the given weights (summing to 1).
+func weighted(r float64, weights []float64) int {
+	for i, w := range weights {
+		if r < w {
+			return i
+		}
+		r -= w
+	}
+	return len(weights) - 1
+}
+
+func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
+	rng := s.rand()
+	// Chargebacks of a few of yesterday's purchases.
+	for _, ref := range d.lastRefs {
+		if rng.Float64() < 0.005 {
+			pu, err := d.p.Chargeback(ctx, ref)
+			if d.st.observe(err) {
+				d.st.add("purchases charged back", 1)
+				d.st.add("coins not recovered", pu.Unrecovered)
+			}
+		}
+	}
+	d.lastRefs, d.refs = d.refs, nil
+	// Coin purchases.
+	n := s.joinedCount() * 2 / 100
+	for i := 0; i < n; i++ {
+		m := s.pop.pickJoined(rng)
+		ref := fmt.Sprintf("pay-%d-%d", day, i)
+		pk := weighted(rng.Float64(), packWeights)
+		pack := packIDs[pk]
+		var err error
+		var pu gifting.Purchase
+		if rng.Float64() < 0.01 {
+			d.st.race(func() error { _, err := d.p.BuyPack(ctx, ref, m.ID, pack); return err })
+			continue
+		}
+		pu, err = d.p.BuyPack(ctx, ref, m.ID, pack)
+		if !d.st.observe(err) {
+			continue
+		}
+		d.refs = append(d.refs, ref)
+		s.coinHolders = append(s.coinHolders, m)
+		d.st.add("coins bought", pu.Coins)
+		switch r := rng.Float64(); {
+		case r < 0.02:
+			_, err := d.p.BuyPack(ctx, ref, m.ID, pack) // the payment provider's webhook, delivered twice
+			d.st.replay(err)
+		case r < 0.025:
+			other := packIDs[(pk+1+rng.IntN(len(packIDs)-1))%len(packIDs)]
+			_, err := d.p.BuyPack(ctx, ref, m.ID, other)
+			d.st.expect(err, gifting.ErrIdempotencyConflict)
+		}
+	}
+	if len(s.coinHolders) == 0 {
+		return nil
+	}
+	// LIVEs and gifts.
+	var lives []*person
+	for i, c := range s.pop.creators {
+		if i < 5 || rng.Float64() < 0.1 {
+			lives = append(lives, c)
+		}
+	}
+	n = s.joinedCount() * 4 / 100
+	for i := 0; i < n; i++ {
+		viewer := s.coinHolders[rng.IntN(len(s.coinHolders))]
+		if rng.Float64() < 0.1 {
+			viewer = s.pop.pickJoined(rng) // someone who may have no coins
+		}
+		creator := lives[rng.IntN(len(lives))]
+		if rng.Float64() < 0.5 {
+			creator = lives[rng.IntN(min(5, len(lives)))]
+		}
+		req := gifting.GiftRequest{Viewer: viewer.ID, Creator: creator.ID, Gift: giftIDs[weighted(rng.Float64(), giftWeights)],
+			Count: 1 + rng.IntN(5), Live: fmt.Sprintf("live-%s-%d", creator.ID, day)}
+		ev := fmt.Sprintf("gift-%d-%d", day, i)
+		if rng.Float64() < 0.002 {
+			bad := req
+			bad.Gift = "unicorn"
+			_, err := d.p.SendGift(ctx, ev+"-x", bad)
+			d.st.expect(err, gifting.ErrUnknownGift)
+		}
+		if rng.Float64() < 0.01 {
+			d.st.race(func() error { _, err := d.p.SendGift(ctx, ev, req); return err })
+			continue
+		}
+		res, err := d.p.SendGift(ctx, ev, req)
+		if !d.st.observe(err) {
+			continue
+		}
+		d.st.add("gifts sent", int64(req.Count))
+		d.st.add("diamonds earned", res.Diamonds)
+		if rng.Float64() < 0.02 {
+			_, err := d.p.SendGift(ctx, ev, req)
+			d.st.replay(err)
+		}
+	}
+	return nil
+}
+
+func (d *giftingDriver) Tick(ctx context.Context, s *sim, day int) error { return nil }

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/payout"
+)
+
+// creatorPayoutRules cash out gifting diamonds: a second payout program
+// (its own provider namespace) with the rule DIAMOND → USD at 0.005 USD a
+// diamond (PROGRAMS.md), at least 2,000 diamonds (10 USD), one withdrawal a
+// week, a 1.5% + 0.10 USD fee, review above 500 USD.
+func creatorPayoutRules() payout.Rules {
+	r := payout.DefaultRules()
+	r.Provider = "paypal-creators"
+	r.From, r.To = ledger.DIAMOND, ledger.USD
+	r.Rate = ledger.NewRate(1, 200)
+	r.Minimum = decimal.NewFromInt(2000)
+	r.FeeRate = decimal.RequireFromString("0.015")
+	r.FixedFee = decimal.RequireFromString("0.10")
+	r.ReviewAbove = decimal.NewFromInt(500)
+	return r
+}
+
+// sweepDiamonds moves amount of a creator's diamonds from the gifting
+// earnings account to their wallet, where payout withdraws from: the one
+// step that joins the two programs, done by the integrating service (key
+// "platform:sweep:<key>", so a retry moves nothing), never by either
+// program.
+func sweepDiamonds(ctx context.Context, l *ledger.Ledger, key, creator string, amount decimal.Decimal) error {
+	return l.Update(ctx, func(w *ledger.Writer) error {
+		if _, err := w.OpenAccount(ledger.AccountSpec{Address: "member:" + creator}); err != nil {
+			return err
+		}
+		_, err := w.Post(ledger.TransferRequest{Key: "platform:sweep:" + key, Postings: []ledger.Posting{
+			{From: "creator:" + creator + ":diamonds", To: "member:" + creator, Asset: "DIAMOND", Amount: amount}}})
+		return err
+	})
+}
+
+// diamondsOf returns a creator's available gifting diamonds (zero if they
+// never received a gift).
+func diamondsOf(ctx context.Context, l *ledger.Ledger, creator string) (decimal.Decimal, error) {
+	b, err := l.Balance(ctx, "creator:"+creator+":diamonds", "DIAMOND")
+	if errors.Is(err, ledger.ErrUnknownAccount) {
+		return decimal.Zero, nil
+	}
+	return b.Available, err
+}
+
+// payoutDriver: members who earned rubies cash them out to PayPal in euros
+// (seed 000 rules) and creators cash out their diamonds in dollars (a
+// second payout program). The simulated provider pays most, fails some,
+// holds some for review, leaves some unclaimed (they are claimed later or
+// come back), and loses some answers or requests (timeouts): every outcome
+// settles the reserved funds once. Big withdrawals go to manual review,
+// where compliance approves most. Bad inputs: members without a linked
+// account, amounts under the minimum, a second withdrawal in the week,
+// payout ids reused for another amount, replays and racing duplicates.
+type payoutDriver struct {
+	rubies, diamonds  *payout.Program
+	rubyProv, diaProv *payout.MemoryProvider
+	st                *programStats
+	linked            map[string]bool
+	inflight          []flight
+	seq               int
+	m                 *metrics
+}
+
+type flight struct {
+	p  *payout.Program
+	id string
+}
+
+func (d *payoutDriver) Name() string { return "payout" }
+
+func (d *payoutDriver) Setup(ctx context.Context, s *sim) error {
+	d.m = s.metrics
+	d.linked = map[string]bool{}
+	d.rubyProv = payout.NewMemoryProvider(s.clock)
+	d.diaProv = payout.NewMemoryProvider(s.clock)
+	for _, p := range []*payout.MemoryProvider{d.rubyProv, d.diaProv} {
+		p.SetReturnAfter(5 * 24 * time.Hour) // so returns happen within a short run
+	}
+	var err error
+	if d.rubies, err = payout.New(ctx, s.l, payout.DefaultRules(), d.rubyProv); err != nil {
+		return err
+	}
+	if d.diamonds, err = payout.New(ctx, s.l, creatorPayoutRules(), d.diaProv); err != nil {
+		return err
+	}
+	d.st = s.statsFor(d.Name(),
+		errKind{"no payout account", payout.ErrNoPayoutAccount}, errKind{"below minimum", payout.ErrBelowMinimum},
+		errKind{"too frequent", payout.ErrTooFrequent}, errKind{"daily maximum", payout.ErrDailyMaximum},
+		errKind{"insufficient funds", payout.ErrInsufficientFunds}, errKind{"wrong state", payout.ErrWrongState},
+		errKind{"payout id conflict", payout.ErrEventConflict}, errKind{"not found", payout.ErrNotFound},
+		errKind{"invalid request", payout.ErrInvalidRequest})
+	return nil
+}
+
+// behaviour draws what the provider will do with the next new payment.
+func behaviour(r float64) payout.Behaviour {
+	switch {
+	case r < 0.84:
+		return payout.Succeed
+	case r < 0.88:
+		return payout.Fail
+	case r < 0.91:
+		return payout.HoldPayment
+	case r < 0.94:
+		return payout.LeaveUnclaimed
+	case r < 0.97:
+		return payout.TimeoutAfterPaying
+	}
+	return payout.TimeoutBeforePaying
+}
+
+// link links a member's PayPal account the first time they cash out, if
+// they have one.
+func (d *payoutDriver) link(ctx context.Context, p *person, prog *payout.Program) {
+	key := prog.Rules().Provider + "/" + p.ID
+	if !p.PayoutLinked || d.linked[key] {
+		return
+	}
+	if err := prog.LinkAccount(ctx, p.ID, p.ID+"@paypal.example"); err != nil {
+		d.st.failed("link account", err)
+		return
+	}
+	d.linked[key] = true
+}
+
+// withdraw sends one withdrawal and follows it.
+func (d *payoutDriver) withdraw(ctx context.Context, s *sim, prog *payout.Program, prov *payout.MemoryProvider, p *person, amount decimal.Decimal) {
+	rng := s.rand()
+	d.seq++
+	id := fmt.Sprintf("po-%d", d.seq)
+	prov.Next(behaviour(rng.Float64()))
+	var po payout.Payout
+	var err error
+	if rng.Float64() < 0.01 {
+		ok := d.st.race(func() error { _, err := prog.Withdraw(ctx, id, p.ID, amount); return err })
+		if !ok {
+			return
+		}
+		po, err = prog.Get(ctx, id)
+		if err != nil {
+			d.st.failed("get payout", err)
+			return
+		}
+	} else {
+		po, err = prog.Withdraw(ctx, id, p.ID, amount)
+		if !d.st.observe(err) {
+			return
+		}
+		switch r := rng.Float64(); {
+		case r < 0.02:
+			_, err := prog.Withdraw(ctx, id, p.ID, amount) // the app retried
+			d.st.replay(err)
+		case r < 0.03:
+			_, err := prog.Withdraw(ctx, id, p.ID, amount.Add(decimal.NewFromInt(1)))
+			d.st.expect(err, payout.ErrEventConflict)
+		}
+	}
+	d.st.add("requested", 1)
+	d.follow(prog, po)
+}
+
+// follow counts a payout's outcome once it is final, or keeps it in flight.
+func (d *payoutDriver) follow(prog *payout.Program, po payout.Payout) {
+	if po.Status.Final() {
+		d.m.payout(string(po.Status))
+		d.st.add(string(po.Status), 1)
+		return
+	}
+	d.inflight = append(d.inflight, flight{prog, po.ID})
+}
+
+func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
+	rng := s.rand()
+	// Members with rubies: a few cash out each day.
+	for i, n := 0, len(s.earners)/20; i < n; i++ {
+		p := s.earners[rng.IntN(len(s.earners))]
+		d.link(ctx, p, d.rubies)
+		b, err := s.l.Balance(ctx, "member:"+p.ID, "RUBY")
+		if err != nil {
+			continue // no rubies yet
+		}
+		switch r := rng.Float64(); {
+		case r < 0.02:
+			d.withdraw(ctx, s, d.rubies, d.rubyProv, p, decimal.NewFromInt(5000)) // under the minimum
+			continue
+		case b.Available.LessThan(decimal.NewFromInt(8000)):
+			continue
+		}
+		d.withdraw(ctx, s, d.rubies, d.rubyProv, p, b.Available)
+	}
+	// Creators with diamonds: the big ones weekly, others now and then.
+	for i, c := range s.pop.creators {
+		if !(i < 5 && day%7 == 6) && rng.Float64() > 0.03 {
+			continue
+		}
+		d.link(ctx, c, d.diamonds)
+		amount, err := diamondsOf(ctx, s.l, c.ID)
+		if err != nil || amount.Sign() == 0 {
+			d.st.failed("diamond balance", err)
+			continue
+		}
+		if err := sweepDiamonds(ctx, s.l, fmt.Sprintf("%s-%d", c.ID, day), c.ID, amount); err != nil {
+			d.st.failed("sweep diamonds", err)
+			continue
+		}
+		b, err := s.l.Balance(ctx, "member:"+c.ID, "DIAMOND")
+		if err != nil {
+			d.st.failed("diamond balance", err)
+			continue
+		}
+		d.withdraw(ctx, s, d.diamonds, d.diaProv, c, b.Available)
+	}
+	// Compliance reviews big withdrawals: approves most.
+	for _, f := range d.inflight {
+		po, err := f.p.Get(ctx, f.id)
+		if err != nil || po.Status != payout.StatusReview {
+			continue
+		}
+		if rng.Float64() < 0.9 {
+			po, err = f.p.Approve(ctx, f.id)
+		} else {
+			po, err = f.p.Reject(ctx, f.id, "documents missing")
+		}
+		d.st.observe(err)
+	}
+	// The provider settles what it held and what was claimed.
+	for _, prov := range []*payout.MemoryProvider{d.rubyProv, d.diaProv} {
+		for _, pm := range prov.Payments() {
+			if pm.Outcome != payout.OutcomeHeld && pm.Outcome != payout.OutcomeUnclaimed {
+				continue
+			}
+			if pm.Outcome == payout.OutcomeUnclaimed && !s.clock.Now().Before(pm.ReturnAt) {
+				continue // it has come back; the next Tick learns so
+			}
+			if r := rng.Float64(); r < 0.3 {
+				o := payout.OutcomeSucceeded
+				if r < 0.05 {
+					o = map[payout.Outcome]payout.Outcome{payout.OutcomeHeld: payout.OutcomeFailed, payout.OutcomeUnclaimed: payout.OutcomeReturned}[pm.Outcome]
+				}
+				if err := prov.Resolve(pm.Request.Key, o); err != nil {
+					d.st.failed("provider resolve", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (d *payoutDriver) Tick(ctx context.Context, s *sim, day int) error {
+	for _, p := range []*payout.Program{d.rubies, d.diamonds} {
+		_, err := p.Tick(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d.st.failed("tick", err)
+	}
+	still := d.inflight[:0]
+	for _, f := range d.inflight {
+		po, err := f.p.Get(ctx, f.id)
+		if err != nil {
+			d.st.failed("get payout", err)
+			continue
+		}
+		if po.Status.Final() {
+			d.follow(f.p, po)
+		} else {
+			still = append(still, f)
+		}
+	}
+	d.inflight = still
+	return nil
+}
+
+// Check reconciles each provider with the ledger: what the provider paid
+// members equals what the program settled to the settlement account, so
+// no payout was lost or paid twice.
+func (d *payoutDriver) Check(ctx context.Context, s *sim) ([]string, error) {
+	var problems []string
+	for _, x := range []struct {
+		p    *payout.Program
+		prov *payout.MemoryProvider
+	}{{d.rubies, d.rubyProv}, {d.diamonds, d.diaProv}} {
+		r := x.p.Rules()
+		settled := decimal.Zero
+		b, err := s.l.Balance(ctx, payout.SettlementAccount(r.Provider), r.To.Code)
+		switch {
+		case errors.Is(err, ledger.ErrUnknownAccount):
+		case err != nil:
+			return nil, err
+		default:
+			settled = b.Posted
+		}
+		paid := x.prov.Paid(r.To.Code)
+		inflight := 0
+		for _, f := range d.inflight {
+			if f.p == x.p {
+				inflight++
+			}
+		}
+		if !paid.Equal(settled) && inflight == 0 {
+			problems = append(problems, fmt.Sprintf("%s paid %s %s but the ledger settled %s", r.Provider, paid, r.To.Code, settled))
+		}
+		if paid.LessThan(settled) {
+			problems = append(problems, fmt.Sprintf("%s settled %s %s, more than the provider paid (%s)", r.Provider, settled, r.To.Code, paid))
+		}
+	}
+	return problems, nil
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rewardkit/rewardkit/referral"
+)
+
+// referralDriver: members join through invite codes (most of the
+// non-founders over the run), invitees are active on the following days
+// (the 5-day retention bonus), and members do engagement tasks. Bad inputs:
+// ineligible referrers (minors, no payout account, employees, abroad),
+// invitees from another country, members who are not new, self-referrals,
+// a shared device, unknown codes and tasks, repeated tasks, replays,
+// racing duplicates and conflicting event ids.
+type referralDriver struct {
+	p         *referral.Program
+	dir       *referral.MemberDirectory
+	st        *programStats
+	codes     map[string]string // member -> code, "" when refused
+	referrers []*person         // members with a code
+	invitees  []invitee
+	pending   []*person // not yet joined, in join order
+	next      int
+	lastEvent string // for conflicting replays
+	lastDev   string
+	s         *sim
+	broke     bool // the campaign budget ran out
+}
+
+type invitee struct {
+	p   *person
+	day int
+}
+
+func (d *referralDriver) Name() string { return "referral" }
+
+func referralMember(p *person) referral.Member {
+	return referral.Member{ID: p.ID, Country: p.Country, Age: p.Age, HasProfile: true, PayoutLinked: p.PayoutLinked,
+		Employee: p.Employee, RegisteredAt: simStart.AddDate(-1, 0, 0), Device: "dev-" + p.ID, PaymentInstrument: "card-" + p.ID}
+}
+
+func (d *referralDriver) Setup(ctx context.Context, s *sim) error {
+	d.s = s
+	d.dir = referral.NewMemberDirectory()
+	d.codes = map[string]string{}
+	for _, p := range s.pop.people {
+		if p.Founder {
+			d.dir.Put(referralMember(p))
+		} else {
+			d.pending = append(d.pending, p)
+		}
+	}
+	var err error
+	d.p, err = referral.New(ctx, s.l, referral.DefaultRules(), d.dir, referral.WithCodeSalt(fmt.Sprintf("sim-%d", s.cfg.Seed)))
+	if err != nil {
+		return err
+	}
+	d.st = s.statsFor(d.Name(),
+		errKind{"ineligible", referral.ErrIneligible}, errKind{"self-referral", referral.ErrSelfReferral},
+		errKind{"loop", referral.ErrReferralLoop}, errKind{"not new", referral.ErrNotNew},
+		errKind{"already referred", referral.ErrAlreadyReferred}, errKind{"duplicate device", referral.ErrDuplicateSignal},
+		errKind{"cap", referral.ErrCapReached}, errKind{"budget", referral.ErrBudgetExhausted},
+		errKind{"campaign closed", referral.ErrCampaignClosed}, errKind{"country disabled", referral.ErrCountryDisabled},
+		errKind{"already rewarded", referral.ErrAlreadyRewarded}, errKind{"unknown code", referral.ErrUnknownCode},
+		errKind{"unknown task", referral.ErrUnknownTask}, errKind{"unknown member", referral.ErrUnknownMember},
+		errKind{"not invited", referral.ErrNotInvited}, errKind{"event conflict", referral.ErrEventConflict},
+		errKind{"invalid event", referral.ErrInvalidEvent})
+	return nil
+}
+
+// code returns a member's invite code, issuing it the first time.
+func (d *referralDriver) code(ctx context.Context, p *person) (string, bool) {
+	if c, ok := d.codes[p.ID]; ok {
+		return c, c != ""
+	}
+	c, err := d.p.IssueCode(ctx, "code-"+p.ID, p.ID)
+	if d.st.observe(err) {
+		d.codes[p.ID] = c
+		d.referrers = append(d.referrers, p)
+		d.s.earners = append(d.s.earners, p)
+		return c, true
+	}
+	d.codes[p.ID] = ""
+	return "", false
+}
+
+func (d *referralDriver) Day(ctx context.Context, s *sim, day int) error {
+	rng := s.rand()
+	remaining := len(d.pending) - d.next
+	joins := remaining * 8 / 10 / max(1, s.cfg.Days-day)
+	if day == s.cfg.Days-1 {
+		joins = remaining * 8 / 10
+	}
+	joins += rng.IntN(joins/10 + 2)
+	for i := 0; i < joins && d.next < len(d.pending); i++ {
+		inv := d.pending[d.next]
+		d.next++
+		m := referralMember(inv)
+		m.RegisteredAt = s.clock.Now()
+		if rng.Float64() < 0.005 && d.lastDev != "" {
+			m.Device = d.lastDev // a second account from the same phone
+		}
+		d.lastDev = m.Device
+		d.dir.Put(m)
+		s.pop.join(inv)
+		var ref *person
+		if len(d.referrers) > 0 && rng.Float64() < 0.85 {
+			ref = d.referrers[rng.IntN(len(d.referrers))]
+		} else {
+			ref = s.pop.pickJoined(rng)
+		}
+		code, ok := d.code(ctx, ref)
+		if !ok {
+			continue // joins without a referral
+		}
+		ev := "signup-" + inv.ID
+		r := rng.Float64()
+		switch {
+		case r < 0.01:
+			_, err := d.p.Signup(ctx, ev, inv.ID, "ZZZZ-ZZZZ")
+			d.st.expect(err, referral.ErrUnknownCode)
+			continue
+		case r < 0.02:
+			founder := s.pop.people[rng.IntN(min(len(s.pop.people), 5))]
+			_, err := d.p.Signup(ctx, fmt.Sprintf("signup-again-%s-%d-%d", founder.ID, day, i), founder.ID, code)
+			d.st.refused(err, "a member who is not new signs up")
+		case r < 0.03:
+			if rc := d.codes[ref.ID]; rc != "" {
+				_, err := d.p.Signup(ctx, fmt.Sprintf("self-%s-%d-%d", ref.ID, day, i), ref.ID, rc)
+				d.st.refused(err, "a self-referral")
+			}
+		}
+		var err error
+		if rng.Float64() < 0.01 {
+			d.st.race(func() error { _, err := d.p.Signup(ctx, ev, inv.ID, code); return err })
+		} else {
+			_, err = d.p.Signup(ctx, ev, inv.ID, code)
+			if d.st.observe(err) {
+				d.lastEvent = ev // a processed event id, reused below for another request
+				d.invitees = append(d.invitees, invitee{inv, day})
+				if rng.Float64() < 0.02 {
+					_, err := d.p.Signup(ctx, ev, inv.ID, code)
+					d.st.replay(err)
+				}
+			}
+		}
+	}
+	// Invitees of the last ten days come back (the retention bonus needs
+	// five active days).
+	for _, iv := range d.invitees {
+		if iv.day >= day || iv.day < day-10 || rng.Float64() > 0.6 {
+			continue
+		}
+		_, err := d.p.RecordActivity(ctx, fmt.Sprintf("active-%s-%d", iv.p.ID, day), iv.p.ID)
+		d.st.observe(err)
+	}
+	// Engagement tasks.
+	tasks := []string{"watch_10_minutes", "watch_10_minutes", "watch_10_minutes", "profile_photo", "publish_video", "follow_2_profiles"}
+	n := s.joinedCount() * 3 / 100
+	for i := 0; i < n; i++ {
+		m := s.pop.pickJoined(rng)
+		task := tasks[rng.IntN(len(tasks))]
+		ev := fmt.Sprintf("task-%s-%s-%d", m.ID, task, day)
+		switch r := rng.Float64(); {
+		case r < 0.002:
+			_, err := d.p.CompleteTask(ctx, ev+"-x", m.ID, "dance_challenge")
+			d.st.expect(err, referral.ErrUnknownTask)
+		case r < 0.004 && d.lastEvent != "":
+			// the id of an earlier event, for another request
+			_, err := d.p.CompleteTask(ctx, d.lastEvent, m.ID, task)
+			d.st.refused(err, "an event id reused for another task") // a conflict, unless a rule refuses first
+		case r < 0.006:
+			_, err := d.p.CompleteTask(ctx, ev+"-ghost", "ghost-"+m.ID, task)
+			d.st.expect(err, referral.ErrUnknownMember)
+		}
+		_, err := d.p.CompleteTask(ctx, ev, m.ID, task)
+		d.st.observe(err)
+	}
+	if !d.broke && d.st.Refused["budget"] > 0 {
+		d.broke = true
+		b, err := d.p.Budget(ctx)
+		if err != nil {
+			d.st.failed("budget", err)
+		}
+		s.note("referral: the campaign budget (%s RUBY funded by DefaultRules) ran out on %s; later rewards were refused with ErrBudgetExhausted",
+			groupDigits(b.Funded.String()), simStart.AddDate(0, 0, day).Format("Jan 2"))
+	}
+	return nil
+}
+
+func (d *referralDriver) Tick(ctx context.Context, s *sim, day int) error {
+	_, err := d.p.Tick(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	d.st.failed("tick", err)
+	return nil
+}

@@ -1,0 +1,114 @@
+// Command platform runs the whole creator economy on one ledger: the six
+// reward programs (referral, gifting, shoutout, subscription, adsbuy,
+// payout) composed by the caller, as an integrating service would.
+//
+// With no flags it tells a short story on the in-memory store and ends with
+// a balance sheet per asset and Verify:
+//
+//	go run ./examples/platform
+//
+// With -simulate it drives every program through its public API for many
+// seeded members over many days, with bad inputs mixed in (ineligible
+// members, replayed and racing duplicate events, payment provider
+// failures), prints progress, throughput and a summary per program, runs
+// Verify and exits non-zero if any invariant broke:
+//
+//	go run ./examples/platform -simulate -members 100000 -days 30 -seed 1
+//	go run ./examples/platform -simulate -report /tmp/report.html
+//
+// -postgres DSN runs either on the PostgreSQL store instead of memory. Use
+// a fresh database (or a fresh schema, "...&search_path=demo"): the same
+// seed gives the same journal on a fresh store, and telling the story a
+// second time only replays its events (every event has a fixed id). On
+// PostgreSQL the simulation sends one event at a time (one commit each) to
+// stay deterministic, so keep -members small there.
+//
+// Figures on the development machine (2 cores, in memory): 100,000 members
+// over 30 days are about 520,000 events and 245,000 ledger transactions,
+// simulated and verified in 13 to 25 seconds depending on the load.
+//
+// Programs never import each other: this command composes them (referral
+// rubies and gifting diamonds are cashed out through payout).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
+
+// config is what the flags ask for.
+type config struct {
+	Simulate bool
+	Members  int
+	Days     int
+	Seed     uint64
+	Report   string // path of the HTML report, "" for none
+	Postgres string // DSN, "" for the in-memory store
+	// Progress receives a line per simulated day (os.Stderr in the
+	// command; nil for none).
+	Progress io.Writer
+}
+
+// errInvariant marks a run whose ledger broke an invariant: the command
+// exits with status 2 for it (1 for any other failure).
+var errInvariant = errors.New("invariant broken")
+
+func main() {
+	var cfg config
+	flag.BoolVar(&cfg.Simulate, "simulate", false, "run the seeded simulation instead of the story")
+	flag.IntVar(&cfg.Members, "members", 2000, "simulated members (with -simulate)")
+	flag.IntVar(&cfg.Days, "days", 14, "simulated days (with -simulate)")
+	flag.Uint64Var(&cfg.Seed, "seed", 1, "random seed: the same seed gives the same result on the same (fresh) store")
+	flag.StringVar(&cfg.Report, "report", "", "write a self-contained HTML report of the simulation to `FILE.html` (implies -simulate)")
+	flag.StringVar(&cfg.Postgres, "postgres", "", "run on the PostgreSQL store at `DSN` instead of in memory")
+	flag.Parse()
+	if cfg.Report != "" {
+		cfg.Simulate = true
+	}
+	cfg.Progress = os.Stderr
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	store, closeStore, err := openStore(ctx, cfg.Postgres)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "platform:", err)
+		os.Exit(1)
+	}
+	err = run(ctx, os.Stdout, store, cfg)
+	if cerr := closeStore(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "platform:", err)
+		if errors.Is(err, errInvariant) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// run tells the story, or runs the simulation, on store and writes what
+// happens to out.
+func run(ctx context.Context, out io.Writer, store ledger.Store, cfg config) error {
+	if !cfg.Simulate {
+		return story(ctx, out, store)
+	}
+	res, err := simulate(ctx, out, store, cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.Report != "" {
+		if err := writeReportFile(cfg.Report, res); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nreport written to %s\n", cfg.Report)
+	}
+	return res.Err()
+}

@@ -1,0 +1,417 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/gifting"
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/payout"
+	"github.com/rewardkit/rewardkit/referral"
+	"github.com/rewardkit/rewardkit/shoutout"
+	"github.com/rewardkit/rewardkit/subscription"
+)
+
+// storyStart is when the story begins (simulated time).
+var storyStart = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+
+// teller prints the story and the balances each step changes.
+type teller struct {
+	ctx   context.Context
+	out   io.Writer
+	l     *ledger.Ledger
+	clock *ledgertest.Clock
+	last  map[ledger.BalanceKey]int64
+	n     int
+}
+
+func (t *teller) chapter(title string) {
+	t.n++
+	fmt.Fprintf(t.out, "\n%d. %s\n", t.n, title)
+}
+
+func (t *teller) say(format string, args ...any) {
+	fmt.Fprintf(t.out, "   "+format+"\n", args...)
+}
+
+// refused prints a refusal that the story expects, and fails the story if
+// err is not of the expected kind.
+func (t *teller) refused(what string, err, want error) error {
+	if err == nil || !errors.Is(err, want) {
+		return fmt.Errorf("%s: want a refusal wrapping %q, got %v", what, want, err)
+	}
+	t.say("refused, as it should be: %s", err)
+	return nil
+}
+
+// changes prints every balance that changed since the last call, as
+// "account  ASSET  before -> after".
+func (t *teller) changes() error {
+	now := map[ledger.BalanceKey]int64{}
+	assets := map[string]ledger.Asset{}
+	err := t.l.Store().View(t.ctx, func(tx ledger.ReadTx) error {
+		as, err := tx.Assets()
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			assets[a.Code] = a
+		}
+		var after ledger.BalanceKey
+		for {
+			bs, err := tx.Balances(after, 1000)
+			if err != nil || len(bs) == 0 {
+				return err
+			}
+			for _, b := range bs {
+				now[ledger.BalanceKey{Address: b.Address, Asset: b.Asset}] = b.Posted
+			}
+			after = ledger.BalanceKey{Address: bs[len(bs)-1].Address, Asset: bs[len(bs)-1].Asset}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	var lines []string
+	for k, v := range now {
+		old := t.last[k]
+		if old != v && k.Address != ledger.World {
+			a := assets[k.Asset]
+			lines = append(lines, fmt.Sprintf("   %-38s %-7s %12s -> %s", k.Address, k.Asset, a.Format(old), a.Format(v)))
+		}
+	}
+	sort.Strings(lines)
+	for _, ln := range lines {
+		fmt.Fprintln(t.out, ln)
+	}
+	t.last = now
+	return nil
+}
+
+// story runs every program together on one ledger and prints what
+// happens, ending with the balance sheet and Verify.
+func story(ctx context.Context, out io.Writer, store ledger.Store) error {
+	clock := ledgertest.NewClock(storyStart)
+	l := ledger.New(store, ledger.WithClock(clock))
+	t := &teller{ctx: ctx, out: out, l: l, clock: clock, last: map[ledger.BalanceKey]int64{}}
+	dec := decimal.RequireFromString
+
+	fmt.Fprintln(out, "rewardkit: the creator economy on one double-entry ledger")
+	fmt.Fprintln(out, "(balance changes are shown as  account  asset  before -> after; world, the issuing account, is left out)")
+
+	// The people, as the integrating service knows them.
+	type who struct {
+		id           string
+		age          int
+		followers    int64
+		views        int64
+		payoutLinked bool
+		creator      bool
+	}
+	people := []who{
+		{id: "giulia", age: 27, followers: 120000, views: 2500000, payoutLinked: true, creator: true},
+		{id: "marco", age: 31, payoutLinked: true},
+		{id: "sara", age: 22, payoutLinked: true},
+		{id: "anna", age: 29},
+		{id: "luca", age: 16},
+	}
+	refDir := referral.NewMemberDirectory()
+	giftDir := gifting.NewMemberDirectory()
+	shoutDir := shoutout.NewMemberDirectory()
+	var subDir subscription.MemberDirectory
+	for _, p := range people {
+		registered := storyStart.AddDate(-2, 0, 0)
+		if p.id == "sara" {
+			registered = storyStart // joins today
+		}
+		refDir.Put(referral.Member{ID: p.id, Country: "IT", Age: p.age, HasProfile: true, PayoutLinked: p.payoutLinked,
+			RegisteredAt: registered, Device: "phone-" + p.id, PaymentInstrument: "card-" + p.id})
+		kind := "personal"
+		if p.creator {
+			kind = "creator"
+		}
+		giftDir.Put(gifting.Member{ID: p.id, Age: p.age, Kind: kind, Region: "IT"})
+		shoutDir.Put(shoutout.Member{ID: p.id, Age: p.age, Followers: p.followers})
+		subDir.Put(subscription.Member{ID: p.id, Age: p.age, Country: "IT", Followers: p.followers, ViewsLastMonth: p.views})
+	}
+
+	t.chapter("The programs open on one ledger")
+	ref, err := referral.New(ctx, l, referral.DefaultRules(), refDir, referral.WithCodeSalt("story"))
+	if err != nil {
+		return err
+	}
+	gift, err := gifting.New(ctx, l, gifting.DefaultRules(), giftDir)
+	if err != nil {
+		return err
+	}
+	inbox := shoutout.NewInbox()
+	shout, err := shoutout.New(ctx, l, shoutout.DefaultRules(), shoutDir, inbox)
+	if err != nil {
+		return err
+	}
+	sub, err := subscription.New(ctx, l, subscriptionRules(), &subDir)
+	if err != nil {
+		return err
+	}
+	paypal := payout.NewMemoryProvider(clock)
+	rubyOut, err := payout.New(ctx, l, payout.DefaultRules(), paypal)
+	if err != nil {
+		return err
+	}
+	diamondOut, err := payout.New(ctx, l, creatorPayoutRules(), paypal)
+	if err != nil {
+		return err
+	}
+	t.say("referral (rubies, seed 000), gifting (coins and diamonds), shoutout, subscription (EUR),")
+	t.say("payout twice: rubies -> EUR for members, diamonds -> USD for creators")
+	if err := t.changes(); err != nil {
+		return err
+	}
+
+	t.chapter("Members join through referrals and do tasks")
+	code, err := ref.IssueCode(ctx, "code-marco", "marco")
+	if err != nil {
+		return err
+	}
+	t.say("marco's invite code is %s; sara signs up with it", code)
+	if _, err := ref.Signup(ctx, "signup-sara", "sara", code); err != nil {
+		return err
+	}
+	if err := t.changes(); err != nil {
+		return err
+	}
+	t.say("the app delivers the signup event twice: the replay pays nothing")
+	if _, err := ref.Signup(ctx, "signup-sara", "sara", code); err != nil {
+		return err
+	}
+	t.say("anna, on the platform for two years, tries marco's code:")
+	_, err = ref.Signup(ctx, "signup-anna", "anna", code)
+	if err := t.refused("anna's signup", err, referral.ErrNotNew); err != nil {
+		return err
+	}
+	t.say("luca is 16 and asks for a code of his own:")
+	_, err = ref.IssueCode(ctx, "code-luca", "luca")
+	if err := t.refused("luca's code", err, referral.ErrIneligible); err != nil {
+		return err
+	}
+	t.say("sara comes back on five days in a row: marco's retention bonus")
+	for day := 0; day < 5; day++ {
+		clock.Set(storyStart.AddDate(0, 0, day).Add(8 * time.Hour))
+		if _, err := ref.RecordActivity(ctx, fmt.Sprintf("active-sara-%d", day), "sara"); err != nil {
+			return err
+		}
+	}
+	if err := t.changes(); err != nil {
+		return err
+	}
+	t.say("sara uploads a profile photo and watches 10 minutes of videos")
+	for _, task := range []string{"profile_photo", "watch_10_minutes"} {
+		if _, err := ref.CompleteTask(ctx, "task-sara-"+task, "sara", task); err != nil {
+			return err
+		}
+	}
+	if err := t.changes(); err != nil {
+		return err
+	}
+	t.say("and tries to be paid for the profile photo again:")
+	_, err = ref.CompleteTask(ctx, "task-sara-profile_photo-again", "sara", "profile_photo")
+	if err := t.refused("a second profile photo", err, referral.ErrAlreadyRewarded); err != nil {
+		return err
+	}
+
+	t.chapter("Viewers buy coins and gift giulia during a LIVE")
+	clock.Set(storyStart.AddDate(0, 0, 5).Add(20 * time.Hour))
+	for _, buy := range []struct{ ref, who, pack string }{{"pay-anna-1", "anna", "it-app-7000"}, {"pay-marco-1", "marco", "it-app-350"}} {
+		pu, err := gift.BuyPack(ctx, buy.ref, buy.who, buy.pack)
+		if err != nil {
+			return err
+		}
+		t.say("%s buys %d coins for %s %s", buy.who, pu.Coins, pu.Price.StringFixed(2), pu.Currency)
+	}
+	if err := t.changes(); err != nil {
+		return err
+	}
+	_, err = gift.BuyPack(ctx, "pay-luca-1", "luca", "it-app-70")
+	if err := t.refused("luca buys coins", err, gifting.ErrIneligible); err != nil {
+		return err
+	}
+	var diamonds int64
+	for _, g := range []struct {
+		ev, who, gift string
+		count         int
+	}{{"gift-1", "anna", "galaxy", 5}, {"gift-2", "marco", "hand-hearts", 2}, {"gift-3", "marco", "rose", 10}} {
+		res, err := gift.SendGift(ctx, g.ev, gifting.GiftRequest{Viewer: g.who, Creator: "giulia", Gift: g.gift, Count: g.count, Live: "live-giulia-1"})
+		if err != nil {
+			return err
+		}
+		diamonds += res.Diamonds
+		t.say("%s sends %d x %s: %d coins, %d diamonds for giulia, %d coins to the platform", g.who, g.count, g.gift,
+			res.Coins, res.Diamonds, res.PlatformCoins)
+	}
+	if err := t.changes(); err != nil {
+		return err
+	}
+	top, err := gift.TopGifters(ctx, "live-giulia-1", 2)
+	if err != nil {
+		return err
+	}
+	for i, g := range top {
+		t.say("top gifter #%d of the LIVE: %s, %d gifts, %d coins", i+1, g.Viewer, g.Gifts, g.Coins)
+	}
+
+	t.chapter("A fan buys a shoutout")
+	if _, err := shout.SetOffer(ctx, "giulia", 500); err != nil {
+		return err
+	}
+	t.say("giulia offers personalised videos for 500 coins; anna orders one: the coins are held")
+	if _, err := shout.Request(ctx, "shoutout-1", "anna", "giulia", 500, "happy birthday to my sister"); err != nil {
+		return err
+	}
+	if err := t.changes(); err != nil {
+		return err
+	}
+	b, err := l.Balance(ctx, "member:anna", "COIN")
+	if err != nil {
+		return err
+	}
+	t.say("anna's coins: posted %s, held %s, available %s", b.Posted, b.Held, b.Available)
+	clock.Advance(20 * time.Hour)
+	if _, err := shout.Accept(ctx, "so-ev-1", "shoutout-1", "giulia"); err != nil {
+		return err
+	}
+	clock.Advance(30 * time.Hour)
+	if _, err := shout.Submit(ctx, "so-ev-2", "shoutout-1", "giulia", "video://giulia/1"); err != nil {
+		return err
+	}
+	o, err := shout.Approve(ctx, "so-ev-3", "shoutout-1", "moderator-7")
+	if err != nil {
+		return err
+	}
+	t.say("giulia accepts, delivers, a moderator approves: %s, giulia gets %d coins, the platform %d",
+		o.Status, o.CreatorShare, o.PlatformShare)
+	if err := t.changes(); err != nil {
+		return err
+	}
+	t.say("anna's inbox: %d message(s)", len(inbox.Messages("anna")))
+
+	t.chapter("Members subscribe to giulia")
+	if _, err := sub.PublishTiers(ctx, "tiers-giulia-1", "giulia", creatorTiers()); err != nil {
+		return err
+	}
+	t.say("giulia publishes three tiers: fan 2.99, superfan 6.99, inner circle 19.99 EUR a month")
+	for _, s := range []struct{ who, tier, amount string }{{"anna", "superfan", "10.00"}, {"sara", "fan", "5.00"}} {
+		if err := topUp(ctx, l, "story-"+s.who, s.who, dec(s.amount)); err != nil {
+			return err
+		}
+		t.say("%s tops up her wallet with %s EUR and subscribes to %s", s.who, s.amount, s.tier)
+		if _, err := sub.Subscribe(ctx, "sub-"+s.who, s.who, "giulia", s.tier); err != nil {
+			return err
+		}
+	}
+	if err := t.changes(); err != nil {
+		return err
+	}
+	for _, q := range []struct{ who, perk string }{{"anna", subscription.PerkPrivateChat}, {"sara", subscription.PerkPrivateChat}} {
+		ok, err := sub.MayUse(ctx, q.who, "giulia", q.perk, clock.Now())
+		if err != nil && !errors.Is(err, subscription.ErrNoAccess) {
+			return err
+		}
+		t.say("may %s use giulia's %s? %v", q.who, q.perk, ok)
+	}
+	_, err = sub.Subscribe(ctx, "sub-giulia", "giulia", "giulia", "fan")
+	if err := t.refused("giulia subscribes to herself", err, subscription.ErrSelfSubscription); err != nil {
+		return err
+	}
+
+	if err := storyAds(t); err != nil {
+		return err
+	}
+
+	t.chapter("giulia and marco cash out")
+	clock.Advance(24 * time.Hour)
+	for _, who := range []string{"giulia", "marco"} {
+		for _, p := range []*payout.Program{rubyOut, diamondOut} {
+			if err := p.LinkAccount(ctx, who, who+"@paypal.example"); err != nil {
+				return err
+			}
+		}
+	}
+	po, err := rubyOut.Withdraw(ctx, "cashout-marco-1", "marco", dec("26000"))
+	if err != nil {
+		return err
+	}
+	t.say("marco withdraws his %s RUBY: %s EUR, PayPal's fee %s, %s EUR paid (%s)", po.Amount, po.Gross.StringFixed(2),
+		po.Fee.StringFixed(2), po.Net.StringFixed(2), po.Status)
+	if err := t.changes(); err != nil {
+		return err
+	}
+	_, err = rubyOut.Withdraw(ctx, "cashout-marco-2", "marco", dec("8000"))
+	if err := t.refused("marco's second withdrawal this week", err, payout.ErrTooFrequent); err != nil {
+		return err
+	}
+	swept := decimal.NewFromInt(diamonds)
+	if err := sweepDiamonds(ctx, l, "story-giulia", "giulia", swept); err != nil {
+		return err
+	}
+	t.say("giulia's %s diamonds move from her gifting earnings to her wallet (the integrator's step: programs never call each other)", swept)
+	paypal.Next(payout.HoldPayment)
+	po, err = diamondOut.Withdraw(ctx, "cashout-giulia-1", "giulia", swept)
+	if err != nil {
+		return err
+	}
+	t.say("giulia withdraws %s DIAMOND: %s USD gross, fee %s, net %s; PayPal holds the payment for review: %s",
+		po.Amount, po.Gross.StringFixed(2), po.Fee.StringFixed(2), po.Net.StringFixed(2), po.Status)
+	if err := t.changes(); err != nil {
+		return err
+	}
+	if po.Status == payout.StatusHeld {
+		if err := paypal.Resolve("payout:paypal-creators:cashout-giulia-1", payout.OutcomeSucceeded); err != nil {
+			return err
+		}
+	}
+	clock.Advance(time.Hour)
+	if _, err := diamondOut.Tick(ctx); err != nil {
+		return err
+	}
+	po, err = diamondOut.Get(ctx, "cashout-giulia-1")
+	if err != nil {
+		return err
+	}
+	t.say("PayPal releases it; the next Tick settles it: %s", po.Status)
+	if err := t.changes(); err != nil {
+		return err
+	}
+
+	t.chapter("Balance sheet: every asset sums to zero")
+	sheets, err := balanceSheet(ctx, l)
+	if err != nil {
+		return err
+	}
+	printSheet(out, sheets)
+	for _, a := range sheets {
+		if a.Total != 0 {
+			return fmt.Errorf("%w: %s sums to %s", errInvariant, a.Asset.Code, a.amount(a.Total))
+		}
+	}
+
+	t.chapter("Verify")
+	rep, err := l.Verify(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errInvariant, err)
+	}
+	t.say("%d transactions, %d holds and %d balances replayed; the hash chain is intact", rep.Transactions, rep.Holds, rep.Balances)
+	var totals []string
+	for _, a := range sheets {
+		totals = append(totals, fmt.Sprintf("%s %s", a.Asset.Code, rep.Totals[a.Asset.Code]))
+	}
+	t.say("totals: %s", strings.Join(totals, ", "))
+	return nil
+}

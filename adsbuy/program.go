@@ -2,9 +2,6 @@ package adsbuy
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -205,56 +202,15 @@ func validateEventID(id string) error {
 	return nil
 }
 
-// eventRecord is what an event id claims: which event with which
-// arguments, and the result to return on a replay.
-type eventRecord struct {
-	Op          string          `json:"op"`
-	Fingerprint string          `json:"fingerprint"`
-	Result      json.RawMessage `json:"result"`
-}
-
-// runEvent runs fn once per event id in one unit of work: a replay with the
-// same op and arguments returns the stored result; with others it is
-// ErrIdempotencyConflict.
+// runEvent runs fn once per event id (ledger.Once) and reports a reused
+// event id as this package's ErrIdempotencyConflict, joined with the
+// ledger's.
 func runEvent[T any](ctx context.Context, l *ledger.Ledger, eventID, op string, req any, fn func(w *ledger.Writer) (T, error)) (T, error) {
-	var out T
-	b, err := json.Marshal(req)
-	if err != nil {
-		return out, err
+	out, err := ledger.Once(ctx, l, kindEvent, eventID, op, req, fn)
+	if errors.Is(err, ledger.ErrIdempotencyConflict) && !errors.Is(err, ErrIdempotencyConflict) {
+		err = fmt.Errorf("%w: %w", ErrIdempotencyConflict, err)
 	}
-	sum := sha256.Sum256(append([]byte(op+"\x00"), b...))
-	fp := hex.EncodeToString(sum[:])
-	err = l.Update(ctx, func(w *ledger.Writer) error {
-		var rec eventRecord
-		err := w.LoadJSON(kindEvent, eventID, &rec)
-		if err == nil {
-			if rec.Op != op || rec.Fingerprint != fp {
-				return fmt.Errorf("%w: event %q was a %s with other arguments", ErrIdempotencyConflict, eventID, rec.Op)
-			}
-			return json.Unmarshal(rec.Result, &out)
-		}
-		if !errors.Is(err, ledger.ErrNotFound) {
-			return err
-		}
-		res, err := fn(w)
-		if err != nil {
-			return err
-		}
-		rb, err := json.Marshal(res)
-		if err != nil {
-			return err
-		}
-		// Return what a replay would: the result as stored.
-		if err := json.Unmarshal(rb, &out); err != nil {
-			return err
-		}
-		return w.CreateJSON(kindEvent, eventID, eventRecord{Op: op, Fingerprint: fp, Result: rb})
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return out, nil
+	return out, err
 }
 
 func loadAdvertiser(r *ledger.Reader, id string) (Advertiser, error) {

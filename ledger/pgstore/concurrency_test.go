@@ -120,6 +120,42 @@ func TestRacingIdempotencyKeys(t *testing.T) {
 	requireHot(t, l1, "member:a", 1000, keys)
 }
 
+// TestRacingEventsOnce: two stores race the first calls of the same events
+// through ledger.Once, whose fn posts without an idempotency key, so only
+// the event's claim stops a second payment. Every caller must get the one
+// result, without error, and each event must pay once.
+func TestRacingEventsOnce(t *testing.T) {
+	schema := newSchema(t)
+	s1, s2 := openStore(t, schema), openStore(t, schema)
+	l1 := newLedger(t, s1, 1000, "member:a", "member:b")
+	l2 := ledger.New(s2, ledger.WithClock(ledgertest.NewClock(epoch)))
+	ctx := context.Background()
+	const events = 20
+	got := [2][events]uint64{}
+	var wg sync.WaitGroup
+	for side, l := range []*ledger.Ledger{l1, l2} {
+		for e := 0; e < events; e++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, err := ledger.Once(ctx, l, "test.event", fmt.Sprintf("ev-%d", e), "pay", e,
+					func(w *ledger.Writer) (uint64, error) {
+						tr, err := w.Post(ledger.TransferRequest{Postings: []ledger.Posting{
+							{From: "member:a", To: "member:b", Asset: "EUR", Amount: decimal.NewFromInt(1)}}})
+						return tr.ID, err
+					})
+				require.NoError(t, err)
+				got[side][e] = id
+			}()
+		}
+	}
+	wg.Wait()
+	for e := 0; e < events; e++ {
+		require.Equal(t, got[0][e], got[1][e], "event %d paid once", e)
+	}
+	requireHot(t, l1, "member:a", 1000, events)
+}
+
 // childEnv names the schema a child process writes to.
 const childEnv = "REWARDKIT_PGSTORE_CHILD_SCHEMA"
 

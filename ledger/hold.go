@@ -323,35 +323,38 @@ func (w *Writer) closeHold(id uint64, status HoldStatus) (Hold, error) {
 	return w.publicHold(&h)
 }
 
-// ExpireHolds releases up to limit pending holds whose expiry is at or
-// before the unit of work's time, and returns how many it released.
-func (w *Writer) ExpireHolds(limit int) (int, error) {
+// ExpireHolds works through up to limit due hold expiries at or before the
+// unit of work's time: it releases each hold still pending (status
+// HoldExpired) and drops the due entries of holds already closed. It
+// returns how many holds it released and how many due entries it handled;
+// fewer entries than limit means none is left.
+func (w *Writer) ExpireHolds(limit int) (released, handled int, err error) {
 	due, err := w.tx.Due(DueHoldExpiry, w.now, limit)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
 	for _, d := range due {
 		id, err := strconv.ParseUint(d.ID, 10, 64)
 		if err != nil {
-			return n, fmt.Errorf("ledger: bad hold due entry %q: %w", d.ID, err)
+			return released, handled, fmt.Errorf("ledger: bad hold due entry %q: %w", d.ID, err)
 		}
 		h, err := w.tx.Hold(id)
 		if err != nil {
-			return n, err
+			return released, handled, err
 		}
 		if h.Status != HoldPending {
 			if err := w.tx.Unschedule(DueHoldExpiry, d.ID); err != nil {
-				return n, err
+				return released, handled, err
 			}
-			continue
+		} else {
+			if _, err := w.closeHold(id, HoldExpired); err != nil {
+				return released, handled, err
+			}
+			released++
 		}
-		if _, err := w.closeHold(id, HoldExpired); err != nil {
-			return n, err
-		}
-		n++
+		handled++
 	}
-	return n, nil
+	return released, handled, nil
 }
 
 // HoldByID returns a hold.

@@ -382,13 +382,23 @@ func (l *Ledger) Reverse(ctx context.Context, req ReversalRequest) (t Transactio
 // Tick does what time makes happen in the ledger itself: it releases every
 // hold whose expiry has passed, in batches, and returns how many.
 func (l *Ledger) Tick(ctx context.Context) (int, error) {
+	const batch = 256
 	total := 0
 	for {
-		var n int
-		err := l.Update(ctx, func(w *Writer) (err error) { n, err = w.ExpireHolds(256); return err })
-		total += n
-		if err != nil || n == 0 {
+		var released, handled int
+		err := l.Update(ctx, func(w *Writer) (err error) {
+			released, handled, err = w.ExpireHolds(batch)
+			return err
+		})
+		if err != nil {
 			return total, err
+		}
+		total += released
+		// Stop when the due index ran dry, not when a batch released
+		// nothing: a batch of stale entries (holds already closed) must
+		// not leave expired holds behind it.
+		if handled < batch {
+			return total, nil
 		}
 	}
 }

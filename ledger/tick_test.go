@@ -1,0 +1,63 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
+)
+
+// TestTickPastStaleDueEntries: more stale hold-expiry entries than one
+// batch (holds already closed) lie before a hold that has really expired;
+// Tick must still release it.
+func TestTickPastStaleDueEntries(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := ledgertest.NewClock(start)
+	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	require.NoError(t, l.DefineAsset(ctx, ledger.COIN))
+	_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+	require.NoError(t, err)
+	_, err = l.OpenAccount(ctx, ledger.AccountSpec{Address: "m:1"})
+	require.NoError(t, err)
+	_, err = l.Transfer(ctx, "fund", ledger.World, "m:1", "COIN", decimal.NewFromInt(1000))
+	require.NoError(t, err)
+	one := decimal.NewFromInt(1)
+	err = l.Update(ctx, func(w *ledger.Writer) error {
+		for i := 0; i < 300; i++ {
+			h, err := w.Hold(ledger.HoldRequest{Account: "m:1", Asset: "COIN", Amount: one, ExpiresAt: start.Add(time.Minute)})
+			if err != nil {
+				return err
+			}
+			if _, err := w.Void(h.ID); err != nil {
+				return err
+			}
+			// Leave a stale entry behind, as a store that lost an
+			// unschedule would.
+			if err := w.Schedule(ledger.DueHoldExpiry, fmt.Sprintf("%020d", h.ID), start.Add(time.Minute)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	live, err := l.Hold(ctx, ledger.HoldRequest{Account: "m:1", Asset: "COIN", Amount: one, ExpiresAt: start.Add(2 * time.Minute)})
+	require.NoError(t, err)
+
+	clock.Advance(time.Hour)
+	n, err := l.Tick(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	h, err := l.HoldByID(ctx, live.ID)
+	require.NoError(t, err)
+	require.Equal(t, ledger.HoldExpired, h.Status)
+	_, err = l.Verify(ctx)
+	require.NoError(t, err)
+}

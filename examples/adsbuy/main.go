@@ -14,43 +14,19 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"time"
 
 	"github.com/rewardkit/rewardkit/adsbuy"
+	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/memstore"
-	"github.com/rewardkit/rewardkit/ledger/pgstore"
 	"github.com/shopspring/decimal"
 )
 
-func main() {
-	dsn := flag.String("postgres", "", "PostgreSQL connection string (default: the in-memory store)")
-	flag.Parse()
-	ctx := context.Background()
-	var store ledger.Store = memstore.New()
-	if *dsn != "" {
-		s, err := pgstore.Open(ctx, *dsn)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "open PostgreSQL store:", err)
-			os.Exit(1)
-		}
-		store = s
-	}
-	err := run(ctx, os.Stdout, store)
-	if cerr := store.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "adsbuy example:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampledb.Main("adsbuy", run) }
 
 // story carries what every step needs and prints balance changes.
 type story struct {

@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
 )
 
@@ -76,13 +77,13 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	store, closeStore, err := openStore(ctx, cfg.Postgres)
+	store, err := exampledb.Open(ctx, cfg.Postgres)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "platform:", err)
 		os.Exit(1)
 	}
 	err = run(ctx, os.Stdout, store, cfg)
-	if cerr := closeStore(); err == nil && cerr != nil {
+	if cerr := store.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {

@@ -16,43 +16,20 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/memstore"
-	"github.com/rewardkit/rewardkit/ledger/pgstore"
 	"github.com/rewardkit/rewardkit/payout"
 	"github.com/rewardkit/rewardkit/referral"
 )
 
-func main() {
-	dsn := flag.String("postgres", "", "PostgreSQL connection string; empty runs in memory")
-	flag.Parse()
-	if err := open(context.Background(), *dsn, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "referral example:", err)
-		os.Exit(1)
-	}
-}
-
-// open runs the story on memstore, or on PostgreSQL when dsn is set.
-func open(ctx context.Context, dsn string, out io.Writer) error {
-	if dsn == "" {
-		return run(ctx, out, memstore.New())
-	}
-	pg, err := pgstore.Open(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer pg.Close()
-	return run(ctx, out, pg)
-}
+func main() { exampledb.Main("referral", run) }
 
 // story keeps what the narration needs: the ledger and the balances
 // printed last, so each line shows the change.

@@ -237,6 +237,12 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 	t := StoredTransaction{Key: req.Key, Kind: KindCapture, Hold: h.ID, Metadata: req.Metadata}
 	if req.Key != "" {
 		tr, err := w.existing(&t, ps)
+		if err == nil && req.Final && h.Status == HoldPending {
+			// Final is not kept on the transaction, but a hold still pending
+			// shows the capture that ran was not final: this retry asks for
+			// a release that never happened.
+			return Transaction{}, fmt.Errorf("%w: key %q was a capture that did not close hold %d", ErrIdempotencyConflict, req.Key, h.ID)
+		}
 		if err == nil || !errors.Is(err, ErrNotFound) {
 			return tr, err
 		}

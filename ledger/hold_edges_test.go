@@ -61,3 +61,43 @@ func TestTickPastStaleDueEntries(t *testing.T) {
 	_, err = l.Verify(ctx)
 	require.NoError(t, err)
 }
+
+// TestCaptureReplayFinalMismatch: a retry of a partial capture that now
+// says Final would be told the rest was released when it was not; it is
+// an idempotency conflict instead. The faithful retry replays.
+func TestCaptureReplayFinalMismatch(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := ledger.New(memstore.New(), ledger.WithClock(ledgertest.NewClock(start)))
+	require.NoError(t, l.DefineAsset(ctx, ledger.COIN))
+	for _, s := range []ledger.AccountSpec{{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}}, {Address: "fan"}, {Address: "creator"}} {
+		_, err := l.OpenAccount(ctx, s)
+		require.NoError(t, err)
+	}
+	_, err := l.Transfer(ctx, "fund", ledger.World, "fan", "COIN", decimal.NewFromInt(100))
+	require.NoError(t, err)
+	h, err := l.Hold(ctx, ledger.HoldRequest{Account: "fan", Asset: "COIN", Amount: decimal.NewFromInt(100), ExpiresAt: start.Add(time.Hour)})
+	require.NoError(t, err)
+	req := ledger.CaptureRequest{Key: "cap-1", Hold: h.ID, Destinations: []ledger.Leg{{To: "creator", Amount: decimal.NewFromInt(30)}}}
+	first, err := l.Capture(ctx, req)
+	require.NoError(t, err)
+
+	final := req
+	final.Final = true
+	_, err = l.Capture(ctx, final)
+	require.ErrorIs(t, err, ledger.ErrIdempotencyConflict)
+	again, err := l.Capture(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, again.ID)
+	b, err := l.Balance(ctx, "fan", "COIN")
+	require.NoError(t, err)
+	require.Equal(t, "70", b.Held.String(), "nothing was released")
+
+	// Once the hold is closed by a final capture, its replay is faithful.
+	closeReq := ledger.CaptureRequest{Key: "cap-2", Hold: h.ID, Final: true, Destinations: []ledger.Leg{{To: "creator", Amount: decimal.NewFromInt(10)}}}
+	closed, err := l.Capture(ctx, closeReq)
+	require.NoError(t, err)
+	replayed, err := l.Capture(ctx, closeReq)
+	require.NoError(t, err)
+	require.Equal(t, closed.ID, replayed.ID)
+}

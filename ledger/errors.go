@@ -57,6 +57,13 @@ var (
 	// ErrVerify: Verify found a break in the journal, a balance or the hash
 	// chain.
 	ErrVerify = errors.New("ledger: verification failed")
+	// ErrForbidden: the actor asking for a privileged action (a review, an
+	// approval, a kill switch, a rule change) does not hold the role it
+	// needs, or is a party to what it would decide.
+	ErrForbidden = errors.New("ledger: forbidden")
+	// ErrInvalidTime: a time is outside the range the ledger keeps
+	// (MinTime to MaxTime), or a duration would carry one past it.
+	ErrInvalidTime = errors.New("ledger: time out of range")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("ledger: store closed")
 )

@@ -1,0 +1,24 @@
+// Package kit is the programs' shared kit: what every reward program of
+// rewardkit (referral, gifting, shoutout, subscription, adsbuy, payout)
+// needs in the same shape, written once. It imports ledger and knows no
+// program; programs import it and never each other.
+//
+// # Usage
+//
+//   - Once runs a program event at most once per event ID inside the
+//     caller's unit of work: the replay check comes first, before any
+//     member fact or catalogue is read, and a replay returns the result as
+//     it was when the event ran, marked as a replay.
+//   - OpenWallet opens a member's wallet (WalletAccount) with the one
+//     WalletPolicy every program shares, so that two programs never open
+//     the same member's wallet with different policies.
+//   - DecodeRules decodes a program's JSON rules strictly: an unknown or
+//     misspelt field is an error that names it, never silently ignored.
+//   - Authorize checks that the actor of a privileged action (a review, an
+//     approval, a kill switch, a chargeback, a rule change) holds the role
+//     it needs and is no party to what it decides; otherwise the action is
+//     ledger.ErrForbidden and writes nothing.
+//   - EachDue runs what time makes happen, one due item at a time in its
+//     own isolated unit of work: one item that fails is reported with its
+//     ID and the others go on.
+package kit

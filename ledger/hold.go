@@ -267,7 +267,7 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 		h.ClosedAt = w.now.UnixNano()
 	}
 	key := BalanceKey{Address: h.Account, Asset: h.Asset}
-	tr, err := w.commitWithHold(&t, ps, &key, -release)
+	tr, err := w.commitWithHold(&t, ps, &key, -release, false)
 	if err != nil {
 		return Transaction{}, err
 	}

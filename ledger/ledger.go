@@ -275,7 +275,7 @@ type Writer struct {
 	newAccounts map[string]*Account
 
 	keys    []BalanceKey
-	deltas  []int64
+	before  []BalanceState
 	buf     []byte
 	posting []StoredPosting
 }
@@ -534,5 +534,5 @@ func (w *Writer) Post(req TransferRequest) (Transaction, error) {
 	}
 	w.posting = ps
 	w.stx = StoredTransaction{Key: req.Key, Kind: KindTransfer, Metadata: req.Metadata}
-	return w.commit(&w.stx, ps)
+	return w.commitWithHold(&w.stx, ps, nil, 0, req.IncludeHeld)
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"math/big"
 
 	"github.com/shopspring/decimal"
 )
@@ -64,12 +65,15 @@ func (w *Writer) existing(t *StoredTransaction, ps []StoredPosting) (Transaction
 
 // commit applies postings ps as transaction t: idempotency, limits, the
 // hash chain, then the store. Postings' FromAfter/ToAfter are filled in.
-// heldDelta, when non-nil, changes held amounts in the same step (captures).
 func (w *Writer) commit(t *StoredTransaction, ps []StoredPosting) (Transaction, error) {
-	return w.commitWithHold(t, ps, nil, 0)
+	return w.commitWithHold(t, ps, nil, 0, false)
 }
 
-func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKey *BalanceKey, heldDelta int64) (Transaction, error) {
+// commitWithHold is commit that also changes the held amount of one
+// balance by heldDelta in the same step (a capture releases what it
+// takes). includeHeld lets the postings reach held funds (see
+// TransferRequest.IncludeHeld).
+func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKey *BalanceKey, heldDelta int64, includeHeld bool) (Transaction, error) {
 	if err := w.loadHead(); err != nil {
 		return Transaction{}, err
 	}
@@ -79,8 +83,8 @@ func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKe
 			return tr, err
 		}
 	}
-	// Collect the balances touched, each once, and their net change.
-	keys, deltas := w.keys[:0], w.deltas[:0]
+	// Collect the balances touched, each once.
+	keys := w.keys[:0]
 	idx := func(addr, asset string) int {
 		for i := range keys {
 			if keys[i].Address == addr && keys[i].Asset == asset {
@@ -88,7 +92,6 @@ func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKe
 			}
 		}
 		keys = append(keys, BalanceKey{Address: addr, Asset: asset})
-		deltas = append(deltas, 0)
 		return len(keys) - 1
 	}
 	for i := range ps {
@@ -99,11 +102,15 @@ func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKe
 	if holdKey != nil {
 		hi = idx(holdKey.Address, holdKey.Asset)
 	}
-	w.keys, w.deltas = keys, deltas
+	w.keys = keys
 	states, err := w.tx.LockBalances(keys)
 	if err != nil {
 		return Transaction{}, err
 	}
+	// Limits are judged on the balances before and after, never on a sum
+	// of changes: a sum can wrap (two debits of 2^63-1 and 2), the end
+	// states cannot, since every step below is checked.
+	w.before = append(w.before[:0], states...)
 	for i := range ps {
 		p := &ps[i]
 		fi, ti := idx(p.From, p.Asset), idx(p.To, p.Asset)
@@ -113,19 +120,16 @@ func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKe
 		if !ok1 || !ok2 {
 			return Transaction{}, fmt.Errorf("%w: posting %d of %d %s", ErrOverflow, i, p.Units, p.Asset)
 		}
-		deltas[fi] -= p.Units
-		deltas[ti] += p.Units
 		p.FromAfter, p.ToAfter = states[fi].Posted, states[ti].Posted
 	}
 	if hi >= 0 {
-		states[hi].Held += heldDelta
-		deltas[hi] -= heldDelta // releasing a hold makes funds available
+		var ok bool
+		if states[hi].Held, ok = addUnits(states[hi].Held, heldDelta); !ok || states[hi].Held < 0 {
+			return Transaction{}, fmt.Errorf("%w: held amount of %s %s", ErrOverflow, holdKey.Address, holdKey.Asset)
+		}
 	}
 	for i := range states {
-		if deltas[i] >= 0 {
-			continue // only a net debit can break a limit
-		}
-		if err := w.checkFloor(&states[i]); err != nil {
+		if err := w.checkLimits(&w.before[i], &states[i], includeHeld); err != nil {
 			return Transaction{}, err
 		}
 	}
@@ -148,6 +152,37 @@ func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKe
 	return w.public(t)
 }
 
+// checkLimits judges one balance's change from before to after against
+// its account's overdraft policy: the posted amount may never fall below
+// the floor, and the available amount (posted - held) may not fall below
+// it either unless includeHeld. A balance whose amounts did not fall is
+// never refused, so a credit always lands on an account already below its
+// floor.
+func (w *Writer) checkLimits(before, after *BalanceState, includeHeld bool) error {
+	postedFell := after.Posted < before.Posted
+	availFell := availableBelow(after.Posted, after.Held, before.Posted, before.Held)
+	if !postedFell && !availFell {
+		return nil
+	}
+	acc, err := w.account(after.Address)
+	if err != nil {
+		return err
+	}
+	floor, bounded := acc.floor(after.Asset)
+	if !bounded {
+		return nil
+	}
+	switch {
+	case postedFell && after.Posted < floor:
+	case availFell && !includeHeld && below(after.Posted, after.Held, floor):
+	default:
+		return nil
+	}
+	asset, _ := w.Asset(after.Asset)
+	return fmt.Errorf("%w: %s would have %s %s available, limit %s", ErrInsufficientFunds,
+		after.Address, formatAvailable(asset, after.Posted, after.Held), after.Asset, asset.Format(floor))
+}
+
 // checkFloor refuses a balance whose available amount (posted - held) is
 // below what its account's overdraft policy allows.
 func (w *Writer) checkFloor(s *BalanceState) error {
@@ -159,12 +194,35 @@ func (w *Writer) checkFloor(s *BalanceState) error {
 	if !bounded {
 		return nil
 	}
-	if s.Posted-s.Held < floor {
+	if below(s.Posted, s.Held, floor) {
 		asset, _ := w.Asset(s.Asset)
 		return fmt.Errorf("%w: %s would have %s %s available, limit %s", ErrInsufficientFunds,
-			s.Address, asset.Format(s.Posted-s.Held), s.Asset, asset.Format(floor))
+			s.Address, formatAvailable(asset, s.Posted, s.Held), s.Asset, asset.Format(floor))
 	}
 	return nil
+}
+
+// below reports whether posted - held < floor, without overflow: floor is
+// <= 0 and held >= 0, so floor + held cannot wrap.
+func below(posted, held, floor int64) bool { return posted < floor+held }
+
+// availableBelow reports whether posted1 - held1 < posted0 - held0 without
+// computing either difference (each may leave the int64 range).
+func availableBelow(posted1, held1, posted0, held0 int64) bool {
+	if a, ok := addUnits(posted1, -held1); ok {
+		if b, ok := addUnits(posted0, -held0); ok {
+			return a < b
+		}
+	}
+	a := new(big.Int).Sub(big.NewInt(posted1), big.NewInt(held1))
+	b := new(big.Int).Sub(big.NewInt(posted0), big.NewInt(held0))
+	return a.Cmp(b) < 0
+}
+
+// formatAvailable writes posted - held in the asset's decimals, exactly.
+func formatAvailable(a Asset, posted, held int64) string {
+	d := new(big.Int).Sub(big.NewInt(posted), big.NewInt(held))
+	return decimal.NewFromBigInt(d, -a.Precision).StringFixed(a.Precision)
 }
 
 // public converts a stored transaction to the API's form.

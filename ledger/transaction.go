@@ -27,6 +27,14 @@ type TransferRequest struct {
 	Key      string            `json:"key,omitempty"`
 	Postings []Posting         `json:"postings"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// IncludeHeld lets the postings take funds that pending holds reserve
+	// (a chargeback or a clawback must reach coins escrowed for an open
+	// order). The posted balance still may not go below the account's
+	// limit; a hold left without posted funds behind it can then be voided
+	// (its funds are gone) but not captured beyond what is posted
+	// (ErrInsufficientFunds). It is not part of the idempotency
+	// comparison.
+	IncludeHeld bool `json:"include_held,omitempty"`
 }
 
 // Kind says what made a transaction.

@@ -264,4 +264,6 @@ func TestEachDueIsolatesItems(t *testing.T) {
 	})
 }
 
-func idOf(i int) string { return string(rune('a'+i/26/26%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i%26)) }
+func idOf(i int) string {
+	return string(rune('a'+i/26/26%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i%26))
+}

@@ -16,6 +16,15 @@
 //	go run ./examples/platform -simulate -members 100000 -days 30 -seed 1
 //	go run ./examples/platform -simulate -report /tmp/report.html
 //
+// -faults RATE runs the simulation over a store that injects faults into
+// that share of its calls, drawn from the seed: a unit of work that fails
+// before its commit, one that commits and loses its reply, a slow commit, a
+// read run twice. The programs retry as a service would (ledger.Update runs
+// the unit of work again) and the run must end as it ends without faults,
+// with the same journal head:
+//
+//	go run ./examples/platform -simulate -faults 0.02
+//
 // -postgres DSN runs either on the PostgreSQL store instead of memory. Use
 // a fresh database (or a fresh schema, "...&search_path=demo"): the same
 // seed gives the same journal on a fresh store, and telling the story a
@@ -52,6 +61,9 @@ type config struct {
 	Seed     uint64
 	Report   string // path of the HTML report, "" for none
 	Postgres string // DSN, "" for the in-memory store
+	// Faults is the probability, from 0 to 1, that a store call of the
+	// simulation gets a fault (see faultStore); 0 for none.
+	Faults float64
 	// Progress receives a line per simulated day (os.Stderr in the
 	// command; nil for none).
 	Progress io.Writer
@@ -69,8 +81,9 @@ func main() {
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "random seed: the same seed gives the same result on the same (fresh) store")
 	flag.StringVar(&cfg.Report, "report", "", "write a self-contained HTML report of the simulation to `FILE.html` (implies -simulate)")
 	flag.StringVar(&cfg.Postgres, "postgres", "", "run on the PostgreSQL store at `DSN` instead of in memory")
+	flag.Float64Var(&cfg.Faults, "faults", 0, "inject seeded store faults (failed commits, lost replies, slow commits, re-run reads) into `RATE` of the store calls (implies -simulate)")
 	flag.Parse()
-	if cfg.Report != "" {
+	if cfg.Report != "" || cfg.Faults != 0 {
 		cfg.Simulate = true
 	}
 	cfg.Progress = os.Stderr

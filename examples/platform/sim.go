@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -300,6 +301,9 @@ type simResult struct {
 	Head         ledger.Head
 	Population   *population
 	Notes        []string
+	// Faults counts the faults injected by kind (nil when the run had
+	// none asked for).
+	Faults map[string]int64
 	// Problems are broken invariants and unexpected errors; any makes the
 	// run fail.
 	Problems []string
@@ -327,7 +331,19 @@ func simulate(ctx context.Context, out io.Writer, store ledger.Store, cfg config
 		progress = io.Discard
 	}
 	clock := ledgertest.NewClock(simStart)
-	l := ledger.New(store, ledger.WithClock(clock))
+	// The programs run over the faulty store when faults are asked for;
+	// the observer (metrics, Verify, the balance sheet) reads the store
+	// itself, so that what judges the run is not what is under test.
+	programStore := store
+	var faults *faultStore
+	if cfg.Faults != 0 {
+		var err error
+		if faults, err = newFaultStore(store, cfg.Seed, cfg.Faults); err != nil {
+			return nil, fmt.Errorf("-faults: %w", err)
+		}
+		programStore = faults
+	}
+	l := ledger.New(programStore, ledger.WithClock(clock))
 	s := &sim{
 		cfg:   cfg,
 		l:     l,
@@ -342,6 +358,9 @@ func simulate(ctx context.Context, out io.Writer, store ledger.Store, cfg config
 	fmt.Fprintf(out, "simulation: %s members over %d days, seed %d, %s store\n",
 		thousands(int64(cfg.Members)), cfg.Days, cfg.Seed, storeName(cfg))
 	fmt.Fprintf(out, "population: %s\n", s.pop.describe())
+	if faults != nil {
+		fmt.Fprintf(out, "faults: a store call in %s fails, loses its reply or commits slowly (seeded)\n", formatRate(cfg.Faults))
+	}
 	started := wall.Now()
 	for _, d := range s.drivers {
 		if err := d.Setup(ctx, s); err != nil {
@@ -387,12 +406,13 @@ func simulate(ctx context.Context, out io.Writer, store ledger.Store, cfg config
 		res.Programs = append(res.Programs, s.stats[name])
 	}
 	verifyStart := wall.Now()
-	res.Verify, res.VerifyErr = l.Verify(ctx)
+	observer := ledger.New(store, ledger.WithClock(clock))
+	res.Verify, res.VerifyErr = observer.Verify(ctx)
 	verifyTook := wall.Now().Sub(verifyStart)
 	res.Transactions = uint64(res.Verify.Transactions)
 	res.Head = res.Verify.Head
 	var err error
-	res.Sheet, err = balanceSheet(ctx, l)
+	res.Sheet, err = balanceSheet(ctx, observer)
 	if err != nil {
 		return nil, err
 	}
@@ -406,6 +426,14 @@ func simulate(ctx context.Context, out io.Writer, store ledger.Store, cfg config
 				res.Problems = append(res.Problems, d.Name()+": "+p)
 			}
 		}
+	}
+	if faults != nil {
+		// Counted once the checks, which may still run the programs, are
+		// done.
+		res.Faults = faults.Counts()
+		money, state := faults.DoubleWrites()
+		res.Problems = append(res.Problems, money...)
+		res.Notes = append(res.Notes, state...)
 	}
 	res.check()
 	printSummary(out, res, verifyTook)
@@ -457,6 +485,11 @@ func (s *sim) totalRefused() int64 {
 	return n
 }
 
+// formatRate renders a probability as a percentage: 0.02 → "2%".
+func formatRate(p float64) string {
+	return strconv.FormatFloat(p*100, 'g', 4, 64) + "%"
+}
+
 func storeName(cfg config) string {
 	if cfg.Postgres != "" {
 		return "PostgreSQL"
@@ -485,6 +518,17 @@ func printSummary(out io.Writer, r *simResult, verifyTook time.Duration) {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(out, "  note: %s\n", n)
+	}
+	if r.Faults != nil {
+		var n int64
+		for _, v := range r.Faults {
+			n += v
+		}
+		fmt.Fprintf(out, "faults injected: %s", thousands(n))
+		if n > 0 {
+			fmt.Fprintf(out, ": %s", formatCounters(r.Faults))
+		}
+		fmt.Fprintln(out)
 	}
 	fmt.Fprintln(out)
 	printSheetByHolder(out, r.Sheet)

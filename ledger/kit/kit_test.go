@@ -267,3 +267,59 @@ func TestEachDueIsolatesItems(t *testing.T) {
 func idOf(i int) string {
 	return string(rune('a'+i/26/26%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i%26))
 }
+
+// lostReplyStore commits the next batch, then reports a lost race, as a
+// commit whose reply was lost would look to a retrying caller.
+type lostReplyStore struct {
+	ledger.Store
+	armed bool
+}
+
+func (s *lostReplyStore) UpdateBatch(ctx context.Context, fns []func(tx ledger.Tx) error) ([]error, error) {
+	errs, err := s.Store.UpdateBatch(ctx, fns)
+	if err == nil && s.armed {
+		s.armed = false
+		return nil, ledger.ErrConflict
+	}
+	return errs, err
+}
+
+// TestEachDueRerunAfterLostReplyHandlesNothingTwice: a batch run again
+// after its commit's reply was lost reads its entries again, so an item
+// that pays without an idempotency key pays once.
+func TestEachDueRerunAfterLostReplyHandlesNothingTwice(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		store := &lostReplyStore{Store: open(t)}
+		clock := ledgertest.NewClock(t0)
+		l := ledger.New(store, ledger.WithClock(clock))
+		ctx := context.Background()
+		require.NoError(t, l.DefineAsset(ctx, ledger.COIN))
+		_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+		require.NoError(t, err)
+		_, err = l.OpenAccount(ctx, ledger.AccountSpec{Address: "member:x"})
+		require.NoError(t, err)
+		require.NoError(t, l.Update(ctx, func(w *ledger.Writer) error {
+			for i := 0; i < 5; i++ {
+				if err := w.Schedule("test.pay", idOf(i), t0); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		store.armed = true
+		done, failed, err := kit.EachDue(ctx, l, "test.pay", t0, func(w *ledger.Writer, e ledger.DueEntry) error {
+			if err := w.Unschedule("test.pay", e.ID); err != nil {
+				return err
+			}
+			_, err := w.Post(ledger.TransferRequest{Postings: []ledger.Posting{{From: ledger.World, To: "member:x", Asset: "COIN", Amount: decimal.NewFromInt(1)}}})
+			return err
+		})
+		require.NoError(t, err)
+		require.Empty(t, failed)
+		require.False(t, store.armed, "the lost reply was injected")
+		require.Equal(t, 0, done, "the re-run found everything handled")
+		b, err := l.Balance(ctx, "member:x", "COIN")
+		require.NoError(t, err)
+		require.Equal(t, "5", b.Posted.String(), "each entry paid once")
+	})
+}

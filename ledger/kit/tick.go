@@ -34,47 +34,76 @@ const dueBatch = 64
 // once per call, so an entry fn leaves due is not run again. err is for
 // the run as a whole (a store that fails, a context that ends); done
 // counts the entries handled.
+//
+// The entries of a batch are read inside the batch's own store
+// transaction, so a batch that is run again (a lost race, a commit whose
+// reply was lost) reads them again and never hands fn an entry an earlier
+// run already took off the schedule.
 func EachDue(ctx context.Context, l *ledger.Ledger, kind string, now time.Time,
 	fn func(w *ledger.Writer, e ledger.DueEntry) error) (done int, failed []ItemError, err error) {
 	if err := ledger.ValidateTime("tick time", now); err != nil {
 		return 0, nil, err
 	}
 	seen := map[string]bool{}
+	pick := func(due []ledger.DueEntry) []ledger.DueEntry {
+		var out []ledger.DueEntry
+		for _, e := range due {
+			if !seen[e.ID] && len(out) < dueBatch {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return done, failed, err
 		}
-		var due []ledger.DueEntry
+		// A look outside the batch sizes it; the batch reads again.
+		var peek []ledger.DueEntry
 		err := l.View(ctx, func(r *ledger.Reader) error {
-			var err error
-			due, err = r.Due(kind, now, dueBatch+len(seen))
+			due, err := r.Due(kind, now, dueBatch+len(seen))
+			peek = pick(due)
 			return err
 		})
 		if err != nil {
 			return done, failed, err
 		}
-		batch := due[:0:0]
-		for _, e := range due {
-			if !seen[e.ID] && len(batch) < dueBatch {
-				batch = append(batch, e)
-			}
-		}
-		if len(batch) == 0 {
+		if len(peek) == 0 {
 			return done, failed, nil
 		}
-		fns := make([]func(w *ledger.Writer) error, len(batch))
-		for i, e := range batch {
-			e := e
-			seen[e.ID] = true
-			fns[i] = func(w *ledger.Writer) error { return fn(w, e) }
+		var batch []ledger.DueEntry
+		fns := make([]func(w *ledger.Writer) error, 1+len(peek))
+		fns[0] = func(w *ledger.Writer) error {
+			due, err := w.Due(kind, now, dueBatch+len(seen))
+			batch = pick(due)
+			return err
+		}
+		for i := range peek {
+			i := i
+			fns[1+i] = func(w *ledger.Writer) error {
+				if i >= len(batch) {
+					return nil // gone since the look: handled elsewhere
+				}
+				return fn(w, batch[i])
+			}
 		}
 		errs, err := l.UpdateBatch(ctx, fns)
 		if err != nil {
 			return done, failed, err
 		}
+		if errs[0] != nil {
+			return done, failed, errs[0]
+		}
+		if len(batch) == 0 {
+			return done, failed, nil
+		}
 		for i, e := range batch {
-			if errs[i] != nil {
-				failed = append(failed, ItemError{Kind: kind, ID: e.ID, Err: errs[i]})
+			if i+1 >= len(errs) {
+				break // more due than the look saw: the next round takes them
+			}
+			seen[e.ID] = true
+			if errs[i+1] != nil {
+				failed = append(failed, ItemError{Kind: kind, ID: e.ID, Err: errs[i+1]})
 				continue
 			}
 			done++

@@ -323,3 +323,18 @@ func TestEachDueRerunAfterLostReplyHandlesNothingTwice(t *testing.T) {
 		require.Equal(t, "5", b.Posted.String(), "each entry paid once")
 	})
 }
+
+type strictField struct{}
+
+var errNested = errors.New("nested refused")
+
+func (*strictField) UnmarshalJSON([]byte) error { return errNested }
+
+// TestDecodeRulesKeepsNestedErrors: an error from a nested UnmarshalJSON
+// keeps its chain.
+func TestDecodeRulesKeepsNestedErrors(t *testing.T) {
+	var v struct {
+		F strictField `json:"f"`
+	}
+	require.ErrorIs(t, kit.DecodeRules([]byte(`{"f":1}`), &v), errNested)
+}

@@ -30,12 +30,15 @@ func DecodeRules(data []byte, v any) error {
 }
 
 // cleanJSONError drops encoding/json's "json: " prefix and names the
-// field a type error is about.
+// field a type error is about. An error a nested UnmarshalJSON returned is
+// kept as it is, so errors.Is still sees its sentinel.
 func cleanJSONError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
 		return fmt.Errorf("field %q: cannot hold a JSON %s", te.Field, te.Value)
 	}
-	msg := strings.TrimPrefix(err.Error(), "json: ")
-	return errors.New(msg)
+	if msg, ok := strings.CutPrefix(err.Error(), "json: "); ok {
+		return errors.New(msg)
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/shoutout"
 	"github.com/shopspring/decimal"
@@ -495,4 +496,34 @@ func testOrderSurvivesOfferChanges(t *testing.T, e *env) {
 	o := deliver(t, e, "o-1")
 	require.Equal(t, int64(500), o.Price)
 	require.Equal(t, shoutout.OutcomePaid, o.Outcome)
+}
+
+// TestWalletOfAnotherProgramIsUsedAsItIs: issue 10 #5 (shoutout's part).
+// A fan's wallet is kit.WalletAccount, opened through kit.OpenWallet: a
+// wallet another program opened with a coin overdraft is used as it is
+// (never ErrAccountConflict), and its overdraft never pays a shoutout.
+func TestWalletOfAnotherProgramIsUsedAsItIs(t *testing.T) {
+	both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
+		require.Equal(t, kit.WalletAccount("ann"), shoutout.MemberAccount("ann"))
+		policy := kit.WalletPolicy{Overdraft: map[string]decimal.Decimal{"COIN": decimal.NewFromInt(500)}}
+		require.NoError(t, e.l.Update(e.ctx, func(w *ledger.Writer) error {
+			_, err := kit.OpenWallet(w, policy, "ann")
+			return err
+		}))
+		_, err := e.l.Transfer(e.ctx, "", ledger.World, shoutout.MemberAccount("ann"), "COIN", decimal.NewFromInt(300))
+		require.NoError(t, err)
+		p, err := shoutout.New(e.ctx, e.l, e.rules, e.dir, e.msgr, shoutout.WithRoles(e.roles), shoutout.WithWallets(kit.WalletPolicy{}))
+		require.NoError(t, err)
+		_, err = p.SetOffer(e.ctx, "cat", 400)
+		require.NoError(t, err)
+		before := e.snapshot(t)
+		_, err = p.Request(e.ctx, "o-1", "ann", "cat", 400, "")
+		require.ErrorIs(t, err, shoutout.ErrInsufficientCoins, "the overdraft does not pay shoutouts")
+		require.Equal(t, before, e.snapshot(t))
+		_, err = p.SetOffer(e.ctx, "cat", 300)
+		require.NoError(t, err)
+		o, err := p.Request(e.ctx, "o-1", "ann", "cat", 300, "")
+		require.NoError(t, err)
+		require.Equal(t, shoutout.StatusRequested, o.Status)
+	})
 }

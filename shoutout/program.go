@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -172,7 +173,7 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, me
 		return kit.OpenIfMissing(w, RevenueAccount, ledger.Overdraft{})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("shoutout: setting up the ledger: %w", err)
+		return nil, fail(err, "setting up the ledger")
 	}
 	return p, nil
 }
@@ -232,7 +233,7 @@ func (p *Program) SetOffer(ctx context.Context, creator string, price int64) (Of
 		return Offer{}, fmt.Errorf("%w: min_price/max_price: %d coins not in %d..%d", ErrPriceOutOfBounds, price, p.rules.MinPrice, p.rules.MaxPrice)
 	}
 	if err := p.creatorEligible(ctx, creator); err != nil {
-		return Offer{}, fmt.Errorf("shoutout: offer of %q: %w", creator, err)
+		return Offer{}, fail(err, "offer of %q", creator)
 	}
 	var out Offer
 	err := p.l.Update(ctx, func(w *ledger.Writer) error {
@@ -251,7 +252,7 @@ func (p *Program) SetOffer(ctx context.Context, creator string, price int64) (Of
 		return w.SaveJSON(kindOffer, creator, out)
 	})
 	if err != nil {
-		return Offer{}, fmt.Errorf("shoutout: offer of %q: %w", creator, err)
+		return Offer{}, fail(err, "offer of %q", creator)
 	}
 	return out, nil
 }
@@ -272,7 +273,7 @@ func (p *Program) WithdrawOffer(ctx context.Context, creator string) error {
 		return w.DeleteRecord(kindOffer, creator)
 	})
 	if err != nil {
-		return fmt.Errorf("shoutout: withdrawing offer of %q: %w", creator, err)
+		return fail(err, "withdrawing offer of %q", creator)
 	}
 	return nil
 }
@@ -288,9 +289,19 @@ func (p *Program) Offer(ctx context.Context, creator string) (Offer, error) {
 		return Offer{}, fmt.Errorf("%w: creator %q", ErrNoOffer, creator)
 	}
 	if err != nil {
-		return Offer{}, fmt.Errorf("shoutout: offer of %q: %w", creator, err)
+		return Offer{}, fail(err, "offer of %q", creator)
 	}
 	return o, nil
+}
+
+// fail adds context to err, with the package prefix unless err's message
+// has it already (a shoutout sentinel), so that it appears once.
+func fail(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	if strings.Contains(err.Error(), "shoutout: ") {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("shoutout: %s: %w", what, err)
 }
 
 // idempotency adds ErrIdempotencyConflict to a ledger idempotency
@@ -334,7 +345,7 @@ func (p *Program) Request(ctx context.Context, orderID, fan, creator string, pri
 	o, replay, err := kit.RunOnce(ctx, p.l, kit.Event{Kind: kindRequest, ID: orderID, Op: "request", Request: args},
 		func(w *ledger.Writer) (Order, error) { return p.request(ctx, w, orderID, args) })
 	if err != nil {
-		return Order{}, fmt.Errorf("shoutout: request %q from %q to %q: %w", orderID, fan, creator, idempotency(err))
+		return Order{}, fail(idempotency(err), "request %q from %q to %q", orderID, fan, creator)
 	}
 	o.Replayed = replay
 	return o, nil
@@ -470,7 +481,7 @@ func (p *Program) apply(ctx context.Context, op, eventID string, args eventArgs,
 			return o, w.SaveJSON(kindOrder, o.ID, o)
 		})
 	if err != nil {
-		return Order{}, fmt.Errorf("shoutout: %s on order %q: %w", op, args.Order, idempotency(err))
+		return Order{}, fail(idempotency(err), "%s on order %q", op, args.Order)
 	}
 	o.Replayed = replay
 	return o, nil
@@ -697,12 +708,12 @@ func (p *Program) sendDM(ctx context.Context, o Order) (Order, error) {
 	})
 	if sendErr != nil {
 		if err != nil {
-			return o, fmt.Errorf("shoutout: sending order %q: %w (and recording it: %w)", o.ID, sendErr, err)
+			return o, fail(fmt.Errorf("%w (and recording it: %w)", sendErr, err), "sending order %q", o.ID)
 		}
-		return out, fmt.Errorf("shoutout: sending order %q: %w", o.ID, sendErr)
+		return out, fail(sendErr, "sending order %q", o.ID)
 	}
 	if err != nil {
-		return o, fmt.Errorf("shoutout: recording the DM of order %q: %w", o.ID, err)
+		return o, fail(err, "recording the DM of order %q", o.ID)
 	}
 	return out, nil
 }
@@ -718,7 +729,7 @@ func (p *Program) Order(ctx context.Context, orderID string) (Order, error) {
 		return Order{}, fmt.Errorf("%w: order %q", ErrNotFound, orderID)
 	}
 	if err != nil {
-		return Order{}, fmt.Errorf("shoutout: order %q: %w", orderID, err)
+		return Order{}, fail(err, "order %q", orderID)
 	}
 	return o, nil
 }
@@ -749,7 +760,7 @@ func (p *Program) Tick(ctx context.Context) (TickReport, error) {
 	var rep TickReport
 	t := p.l.Clock().Now()
 	if err := ledger.ValidateTime("tick time", t); err != nil {
-		return rep, fmt.Errorf("shoutout: tick: %w", err)
+		return rep, fail(err, "tick")
 	}
 	refunded := map[string]bool{} // by order; the last run of an item wins
 	_, failed, err := kit.EachDue(ctx, p.l, dueDeadline, t, func(w *ledger.Writer, e ledger.DueEntry) error {
@@ -782,7 +793,7 @@ func (p *Program) Tick(ctx context.Context) (TickReport, error) {
 	})
 	rep.Failed = append(rep.Failed, failed...)
 	if err != nil {
-		return rep, fmt.Errorf("shoutout: tick: %w", err)
+		return rep, fail(err, "tick")
 	}
 	bad := map[string]bool{}
 	for _, f := range failed {
@@ -794,12 +805,12 @@ func (p *Program) Tick(ctx context.Context) (TickReport, error) {
 		}
 	}
 	if err := p.retryDMs(ctx, t, &rep); err != nil {
-		return rep, fmt.Errorf("shoutout: tick: %w", err)
+		return rep, fail(err, "tick")
 	}
 	released, err := p.l.Tick(ctx)
 	rep.HoldsReleased = released
 	if err != nil {
-		return rep, fmt.Errorf("shoutout: tick: %w", err)
+		return rep, fail(err, "tick")
 	}
 	return rep, nil
 }

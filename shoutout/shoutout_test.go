@@ -2,6 +2,7 @@ package shoutout_test
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,6 +134,7 @@ func TestRequestRefusalsChangeNothing(t *testing.T) {
 				_, err := e.p.Request(e.ctx, c.id, c.fan, c.creator, c.price, "say hi")
 				require.ErrorIs(t, err, c.want)
 				require.Contains(t, err.Error(), c.rule)
+				require.Equal(t, 1, strings.Count(err.Error(), "shoutout: "), "the package prefix once: %s", err)
 				require.Equal(t, before, e.snapshot(t))
 			})
 		})
@@ -374,6 +376,7 @@ func TestWrongStateChangesNothing(t *testing.T) {
 				before := e.snapshot(t)
 				_, err := c.bad(e)
 				require.ErrorIs(t, err, c.want)
+				require.Equal(t, 1, strings.Count(err.Error(), "shoutout: "), "the package prefix once: %s", err)
 				require.Equal(t, before, e.snapshot(t))
 			})
 		})

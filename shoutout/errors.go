@@ -3,8 +3,13 @@ package shoutout
 import "errors"
 
 // Sentinel errors. Every refusal wraps one of these with the rule, field or
-// state that refused; check them with errors.Is. A call that returns one of
-// them changed nothing.
+// state that refused; check them with errors.Is. Refusals from the ledger
+// and the kit come wrapped with their own sentinels intact
+// (ledger.ErrForbidden for a reviewer without the right,
+// ledger.ErrInvalidTime for a clock outside the ledger's range,
+// ledger.ErrInsufficientFunds, ...). An event or offer call that returns
+// an error changed nothing (a direct message that fails after an approval
+// is not an error of Approve: see Order.DMError).
 var (
 	// ErrInvalidRules: a rule set is malformed; the message names the field.
 	ErrInvalidRules = errors.New("shoutout: invalid rules")

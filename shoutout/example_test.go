@@ -2,10 +2,12 @@ package shoutout_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/rewardkit/rewardkit/shoutout"
@@ -21,7 +23,9 @@ func Example() {
 		shoutout.Member{ID: "cat", Age: 25, Followers: 120000},
 	)
 	inbox := shoutout.NewInbox()
-	p, err := shoutout.New(ctx, l, shoutout.DefaultRules(), members, inbox)
+	reviewers := &kit.RoleDirectory{}
+	reviewers.Grant("mod-1", kit.RoleReviewer)
+	p, err := shoutout.New(ctx, l, shoutout.DefaultRules(), members, inbox, shoutout.WithRoles(reviewers))
 	if err != nil {
 		panic(err)
 	}
@@ -45,7 +49,10 @@ func Example() {
 	if _, err := p.Cancel(ctx, "ev-3", "order-1", "ann"); err != nil {
 		fmt.Println("cancel refused:", err != nil)
 	}
-	o, _ = p.Approve(ctx, "ev-4", "order-1", "mod-1")
+	if _, err := p.Approve(ctx, "ev-4", "order-1", "cat"); errors.Is(err, ledger.ErrForbidden) {
+		fmt.Println("cat approving her own video: forbidden")
+	}
+	o, _ = p.Approve(ctx, "ev-5", "order-1", "mod-1")
 	show("delivered:")
 	earned, _ := l.Balance(ctx, shoutout.EarningsAccount("cat"), "COIN")
 	fmt.Printf("order %s: %s, cat earned %s, platform %d\n", o.ID, o.Outcome, earned.Posted, o.PlatformShare)
@@ -63,6 +70,7 @@ func Example() {
 	// Output:
 	// requested:             ann: 600 available, 400 held
 	// cancel refused: true
+	// cat approving her own video: forbidden
 	// delivered:             ann: 600 available, 0 held
 	// order order-1: paid, cat earned 300, platform 100
 	// ann's inbox: video://bea

@@ -2,13 +2,23 @@ package shoutout_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"pgregory.net/rapid"
+
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/pgstore"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/shoutout"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
@@ -52,13 +62,18 @@ func (f *flakyMessenger) setDown(v bool) {
 
 type env struct {
 	ctx   context.Context
+	store ledger.Store
 	l     *ledger.Ledger
 	clock *ledgertest.Clock
 	dir   *shoutout.MemberDirectory
+	roles *kit.RoleDirectory
 	msgr  *flakyMessenger
 	p     *shoutout.Program
 	rules shoutout.Rules
 }
+
+// reviewer is the test's content reviewer: it holds kit.RoleReviewer.
+const reviewer = "mod"
 
 func members() []shoutout.Member {
 	return []shoutout.Member{
@@ -73,15 +88,35 @@ func members() []shoutout.Member {
 	}
 }
 
-func newEnv(tb testingT, rules shoutout.Rules) *env {
+// newEnv opens a program with rules over a fresh store, with "mod" as a
+// reviewer. Tests run it on every store through teststore.Run.
+func newEnv(tb testingT, store ledger.Store, rules shoutout.Rules) *env {
 	tb.Helper()
-	e := &env{ctx: context.Background(), clock: ledgertest.NewClock(start), dir: shoutout.NewMemberDirectory(members()...),
+	e := &env{ctx: context.Background(), store: store, clock: ledgertest.NewClock(start),
+		dir: shoutout.NewMemberDirectory(members()...), roles: &kit.RoleDirectory{},
 		msgr: &flakyMessenger{Inbox: shoutout.NewInbox()}, rules: rules}
-	e.l = ledger.New(memstore.New(), ledger.WithClock(e.clock))
-	p, err := shoutout.New(e.ctx, e.l, rules, e.dir, e.msgr)
-	require.NoError(tb, err)
-	e.p = p
+	e.roles.Grant(reviewer, kit.RoleReviewer)
+	e.l = ledger.New(store, ledger.WithClock(e.clock))
+	e.p = e.program(tb, rules)
 	return e
+}
+
+// program opens another Program on the env's ledger, as a service
+// restarted with other rules would.
+func (e *env) program(tb testingT, rules shoutout.Rules) *shoutout.Program {
+	tb.Helper()
+	p, err := shoutout.New(e.ctx, e.l, rules, e.dir, e.msgr, shoutout.WithRoles(e.roles))
+	require.NoError(tb, err)
+	return p
+}
+
+// both runs a test on memstore and, when configured, on pgstore, with a
+// fresh env each time.
+func both(t *testing.T, rules shoutout.Rules, f func(t *testing.T, e *env)) {
+	t.Helper()
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f(t, newEnv(t, open(t), rules))
+	})
 }
 
 // fund gives a fan coins the way the coin shop would: issued from world.
@@ -127,7 +162,7 @@ func (e *env) snapshot(tb testingT) snapshot {
 	}
 	far := start.Add(10000 * day)
 	require.NoError(tb, e.l.View(e.ctx, func(r *ledger.Reader) error {
-		for _, k := range []string{"shoutout.offer", "shoutout.order", "shoutout.event"} {
+		for _, k := range []string{"shoutout.offer", "shoutout.order", "shoutout.event", "shoutout.request"} {
 			recs, err := r.Records(k, "", 1000)
 			if err != nil {
 				return err
@@ -163,4 +198,60 @@ func (e *env) tick(tb testingT) shoutout.TickReport {
 	rep, err := e.p.Tick(e.ctx)
 	require.NoError(tb, err)
 	return rep
+}
+
+// pgPropertyChecks is how many rapid checks of a property test run on
+// PostgreSQL before a failure (each opens a fresh schema); after a failure
+// every shrinking step gets a store again.
+const pgPropertyChecks = 15
+
+// rapidStores opens a fresh store for each iteration of a rapid property
+// test run under teststore.Run, closed (and on PostgreSQL dropped) when
+// the iteration ends. teststore's Opener ties a store to a *testing.T,
+// which would keep every iteration's connections open until the whole
+// test ends. On PostgreSQL only pgPropertyChecks iterations get a store
+// until one fails; the others report ok without running (nil store).
+func rapidStores(st *testing.T) func(t *rapid.T) ledger.Store {
+	if !strings.HasSuffix(st.Name(), "/pgstore") {
+		return func(t *rapid.T) ledger.Store {
+			s := memstore.New()
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}
+	}
+	dsn := teststore.PostgresDSN(st)
+	var mu sync.Mutex
+	opened, failed := 0, false
+	return func(t *rapid.T) ledger.Store {
+		mu.Lock()
+		defer mu.Unlock()
+		if opened >= pgPropertyChecks && !failed {
+			return nil
+		}
+		opened++
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		schema := "rktest_" + hex.EncodeToString(b[:])
+		s, err := pgstore.Open(context.Background(), dsn, pgstore.WithSchema(schema))
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			if t.Failed() {
+				mu.Lock()
+				failed = true
+				mu.Unlock()
+			}
+			_ = s.Close()
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				st.Errorf("drop schema %s: %v", schema, err)
+				return
+			}
+			defer conn.Close(ctx)
+			if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+				st.Errorf("drop schema %s: %v", schema, err)
+			}
+		})
+		return s
+	}
 }

@@ -14,8 +14,10 @@ type Member struct {
 	Followers int64  `json:"followers"` // the "influence" measure the threshold applies to
 }
 
-// Members looks members up. It is called before a unit of work, never
-// inside one.
+// Members looks members up. The program calls it inside a unit of work,
+// after the event's replay check (so a retry of an event already done
+// never asks again), and may call it more than once for one event when
+// the unit of work is retried: it should be quick and have no effects.
 type Members interface {
 	// Member returns the member, or an error wrapping ErrUnknownMember.
 	Member(ctx context.Context, id string) (Member, error)

@@ -2,11 +2,14 @@ package shoutout_test
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/shoutout"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
@@ -59,7 +62,10 @@ func TestRulesJSONRoundTrip(t *testing.T) {
 }
 
 func TestOffers(t *testing.T) {
-	e := newEnv(t, shoutout.DefaultRules())
+	both(t, shoutout.DefaultRules(), testOffers)
+}
+
+func testOffers(t *testing.T, e *env) {
 	refusals := []struct {
 		name    string
 		creator string
@@ -119,22 +125,27 @@ func TestRequestRefusalsChangeNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, shoutout.DefaultRules())
-			e.fund(t, "ann", 1000)
-			e.fund(t, "eve", 1000)
-			e.fund(t, "bob", 499)
-			e.offerAndRequest(t, "o-1", "ann", 500)
-			before := e.snapshot(t)
-			_, err := e.p.Request(e.ctx, c.id, c.fan, c.creator, c.price, "say hi")
-			require.ErrorIs(t, err, c.want)
-			require.Contains(t, err.Error(), c.rule)
-			require.Equal(t, before, e.snapshot(t))
+			both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
+				e.fund(t, "ann", 1000)
+				e.fund(t, "eve", 1000)
+				e.fund(t, "bob", 499)
+				e.offerAndRequest(t, "o-1", "ann", 500)
+				before := e.snapshot(t)
+				_, err := e.p.Request(e.ctx, c.id, c.fan, c.creator, c.price, "say hi")
+				require.ErrorIs(t, err, c.want)
+				require.Contains(t, err.Error(), c.rule)
+				require.Equal(t, 1, strings.Count(err.Error(), "shoutout: "), "the package prefix once: %s", err)
+				require.Equal(t, before, e.snapshot(t))
+			})
 		})
 	}
 }
 
 func TestRequestHoldsCoins(t *testing.T) {
-	e := newEnv(t, shoutout.DefaultRules())
+	both(t, shoutout.DefaultRules(), testRequestHoldsCoins)
+}
+
+func testRequestHoldsCoins(t *testing.T, e *env) {
 	e.fund(t, "ann", 1000)
 	o := e.offerAndRequest(t, "o-1", "ann", 600)
 	posted, held := e.bal(t, shoutout.MemberAccount("ann"))
@@ -147,10 +158,15 @@ func TestRequestHoldsCoins(t *testing.T) {
 	require.True(t, h.ExpiresAt.After(latest), "hold expiry %s must be beyond every deadline %s", h.ExpiresAt, latest)
 	require.Equal(t, o.CreatedAt.Add(3*day), o.AcceptBy)
 
+	require.Equal(t, e.rules.Terms(), o.Terms, "the order keeps the rules it was requested under")
+	require.False(t, o.Replayed)
+
 	// Replay with the same arguments: the same order, nothing new.
 	before := e.snapshot(t)
 	again, err := e.p.Request(e.ctx, "o-1", "ann", "cat", 600, "say hi")
 	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	again.Replayed = false
 	require.Equal(t, o, again)
 	require.Equal(t, before, e.snapshot(t))
 
@@ -166,14 +182,18 @@ func deliver(t *testing.T, e *env, id string) shoutout.Order {
 	require.NoError(t, err)
 	_, err = e.p.Submit(e.ctx, id+"-submit", id, "cat", "video://"+id)
 	require.NoError(t, err)
-	o, err := e.p.Approve(e.ctx, id+"-approve", id, "mod")
+	o, err := e.p.Approve(e.ctx, id+"-approve", id, reviewer)
 	require.NoError(t, err)
 	return o
 }
 
 func TestDelivered(t *testing.T) {
+	teststore.Run(t, testDelivered)
+}
+
+func testDelivered(t *testing.T, open teststore.Opener) {
 	for _, price := range []int64{100, 333, 1000, 99999} {
-		e := newEnv(t, shoutout.DefaultRules())
+		e := newEnv(t, open(t), shoutout.DefaultRules())
 		e.fund(t, "ann", 100000)
 		e.offerAndRequest(t, "o-1", "ann", price)
 		e.clock.Advance(2 * day)
@@ -250,7 +270,7 @@ func TestRefunds(t *testing.T) {
 				o, err := e.p.Submit(e.ctx, "sub-"+string(rune('a'+i)), "o-1", "cat", "video://"+string(rune('a'+i)))
 				require.NoError(t, err)
 				require.Equal(t, shoutout.StatusInReview, o.Status)
-				o, err = e.p.Reject(e.ctx, "rej-"+string(rune('a'+i)), "o-1", "mod", "guidelines")
+				o, err = e.p.Reject(e.ctx, "rej-"+string(rune('a'+i)), "o-1", reviewer, "guidelines")
 				require.NoError(t, err)
 				if i < rules.MaxResubmissions {
 					require.Equal(t, shoutout.StatusAccepted, o.Status, "rejection %d may be answered with a new video", i+1)
@@ -264,34 +284,35 @@ func TestRefunds(t *testing.T) {
 			_, err = e.p.Submit(e.ctx, "ev-2", "o-1", "cat", "video://1")
 			require.NoError(t, err)
 			e.clock.Advance(2 * time.Hour)
-			_, err = e.p.Reject(e.ctx, "ev-3", "o-1", "mod", "guidelines")
+			_, err = e.p.Reject(e.ctx, "ev-3", "o-1", reviewer, "guidelines")
 			require.NoError(t, err)
 		}, shoutout.StatusRejected, "rejected"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, rules)
-			e.fund(t, "ann", 1000)
-			e.offerAndRequest(t, "o-1", "ann", 700)
-			c.run(t, e)
-			o, err := e.p.Order(e.ctx, "o-1")
-			require.NoError(t, err)
-			require.Equal(t, c.status, o.Status)
-			require.Equal(t, shoutout.OutcomeRefunded, o.Outcome)
-			require.Equal(t, c.reason, o.Reason)
-			posted, held := e.bal(t, shoutout.MemberAccount("ann"))
-			require.Equal(t, int64(1000), posted, "every coin back")
-			require.Zero(t, held)
-			p, _ := e.bal(t, shoutout.EarningsAccount("cat"))
-			require.Zero(t, p)
-			h, err := e.l.HoldByID(e.ctx, o.Hold)
-			require.NoError(t, err)
-			require.Equal(t, ledger.HoldVoided, h.Status)
-			require.Zero(t, e.msgr.Len(), "no video delivered")
-			// Tick again at the same time changes nothing.
-			before := e.snapshot(t)
-			require.Equal(t, shoutout.TickReport{}, e.tick(t))
-			require.Equal(t, before, e.snapshot(t))
+			both(t, rules, func(t *testing.T, e *env) {
+				e.fund(t, "ann", 1000)
+				e.offerAndRequest(t, "o-1", "ann", 700)
+				c.run(t, e)
+				o, err := e.p.Order(e.ctx, "o-1")
+				require.NoError(t, err)
+				require.Equal(t, c.status, o.Status)
+				require.Equal(t, shoutout.OutcomeRefunded, o.Outcome)
+				require.Equal(t, c.reason, o.Reason)
+				posted, held := e.bal(t, shoutout.MemberAccount("ann"))
+				require.Equal(t, int64(1000), posted, "every coin back")
+				require.Zero(t, held)
+				p, _ := e.bal(t, shoutout.EarningsAccount("cat"))
+				require.Zero(t, p)
+				h, err := e.l.HoldByID(e.ctx, o.Hold)
+				require.NoError(t, err)
+				require.Equal(t, ledger.HoldVoided, h.Status)
+				require.Zero(t, e.msgr.Len(), "no video delivered")
+				// Tick again at the same time changes nothing.
+				before := e.snapshot(t)
+				require.Equal(t, shoutout.TickReport{}, e.tick(t))
+				require.Equal(t, before, e.snapshot(t))
+			})
 		})
 	}
 }
@@ -305,10 +326,10 @@ func TestWrongStateChangesNothing(t *testing.T) {
 		return func(e *env) (shoutout.Order, error) { return e.p.Submit(e.ctx, ev, "o-1", "cat", "video://x") }
 	}
 	approve := func(ev string) step {
-		return func(e *env) (shoutout.Order, error) { return e.p.Approve(e.ctx, ev, "o-1", "mod") }
+		return func(e *env) (shoutout.Order, error) { return e.p.Approve(e.ctx, ev, "o-1", reviewer) }
 	}
 	reject := func(ev string) step {
-		return func(e *env) (shoutout.Order, error) { return e.p.Reject(e.ctx, ev, "o-1", "mod", "no") }
+		return func(e *env) (shoutout.Order, error) { return e.p.Reject(e.ctx, ev, "o-1", reviewer, "no") }
 	}
 	decline := func(ev string) step {
 		return func(e *env) (shoutout.Order, error) { return e.p.Decline(e.ctx, ev, "o-1", "cat") }
@@ -345,37 +366,49 @@ func TestWrongStateChangesNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, shoutout.DefaultRules())
-			e.fund(t, "ann", 1000)
-			e.offerAndRequest(t, "o-1", "ann", 500)
-			for _, s := range c.setup {
-				_, err := s(e)
-				require.NoError(t, err)
-			}
-			before := e.snapshot(t)
-			_, err := c.bad(e)
-			require.ErrorIs(t, err, c.want)
-			require.Equal(t, before, e.snapshot(t))
+			both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
+				e.fund(t, "ann", 1000)
+				e.offerAndRequest(t, "o-1", "ann", 500)
+				for _, s := range c.setup {
+					_, err := s(e)
+					require.NoError(t, err)
+				}
+				before := e.snapshot(t)
+				_, err := c.bad(e)
+				require.ErrorIs(t, err, c.want)
+				require.Equal(t, 1, strings.Count(err.Error(), "shoutout: "), "the package prefix once: %s", err)
+				require.Equal(t, before, e.snapshot(t))
+			})
 		})
 	}
 }
 
 func TestEventReplay(t *testing.T) {
-	e := newEnv(t, shoutout.DefaultRules())
-	e.fund(t, "ann", 1000)
-	e.offerAndRequest(t, "o-1", "ann", 500)
-	first, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
-	require.NoError(t, err)
-	before := e.snapshot(t)
-	again, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
-	require.NoError(t, err, "a retry of the same event is not a second accept")
-	require.Equal(t, first, again)
-	require.Equal(t, before, e.snapshot(t))
+	both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
+		e.fund(t, "ann", 1000)
+		e.offerAndRequest(t, "o-1", "ann", 500)
+		first, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+		require.NoError(t, err)
+		require.False(t, first.Replayed)
+		before := e.snapshot(t)
+		again, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+		require.NoError(t, err, "a retry of the same event is not a second accept")
+		require.True(t, again.Replayed)
+		again.Replayed = false
+		require.Equal(t, first, again)
+		require.Equal(t, before, e.snapshot(t))
+	})
 }
 
 func TestConcurrentApprovalsPayOnce(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		testConcurrentApprovalsPayOnce(t, open)
+	})
+}
+
+func testConcurrentApprovalsPayOnce(t *testing.T, open teststore.Opener) {
 	for _, sameID := range []bool{true, false} {
-		e := newEnv(t, shoutout.DefaultRules())
+		e := newEnv(t, open(t), shoutout.DefaultRules())
 		e.fund(t, "ann", 1000)
 		e.offerAndRequest(t, "o-1", "ann", 800)
 		_, err := e.p.Accept(e.ctx, "a", "o-1", "cat")
@@ -392,7 +425,7 @@ func TestConcurrentApprovalsPayOnce(t *testing.T) {
 				if !sameID {
 					id += string(rune('a' + i))
 				}
-				_, errs[i] = e.p.Approve(e.ctx, id, "o-1", "mod")
+				_, errs[i] = e.p.Approve(e.ctx, id, "o-1", reviewer)
 			}()
 		}
 		wg.Wait()
@@ -419,7 +452,10 @@ func TestConcurrentApprovalsPayOnce(t *testing.T) {
 }
 
 func TestFailedDMIsRetriedByTick(t *testing.T) {
-	e := newEnv(t, shoutout.DefaultRules())
+	both(t, shoutout.DefaultRules(), testFailedDMIsRetriedByTick)
+}
+
+func testFailedDMIsRetriedByTick(t *testing.T, e *env) {
 	e.fund(t, "ann", 1000)
 	e.offerAndRequest(t, "o-1", "ann", 500)
 	e.msgr.setDown(true)
@@ -429,7 +465,10 @@ func TestFailedDMIsRetriedByTick(t *testing.T) {
 	require.Contains(t, o.DMError, "unavailable")
 	require.Zero(t, e.msgr.Len())
 
-	require.Equal(t, shoutout.TickReport{DMsFailed: 1}, e.tick(t))
+	rep := e.tick(t)
+	require.Equal(t, 1, rep.DMsFailed)
+	require.Len(t, rep.Failed, 1)
+	require.Equal(t, "o-1", rep.Failed[0].ID, "the failed item is reported by order id")
 	e.msgr.setDown(false)
 	require.Equal(t, shoutout.TickReport{DMsSent: 1}, e.tick(t))
 	o, err := e.p.Order(e.ctx, "o-1")
@@ -442,13 +481,16 @@ func TestFailedDMIsRetriedByTick(t *testing.T) {
 	require.Equal(t, shoutout.TickReport{}, e.tick(t))
 	require.Equal(t, sends, e.msgr.sends)
 	// Replaying the approval does not send again either.
-	_, err = e.p.Approve(e.ctx, "o-1-approve", "o-1", "mod")
+	_, err = e.p.Approve(e.ctx, "o-1-approve", "o-1", reviewer)
 	require.NoError(t, err)
 	require.Equal(t, sends, e.msgr.sends)
 }
 
 func TestOrderSurvivesOfferChanges(t *testing.T) {
-	e := newEnv(t, shoutout.DefaultRules())
+	both(t, shoutout.DefaultRules(), testOrderSurvivesOfferChanges)
+}
+
+func testOrderSurvivesOfferChanges(t *testing.T, e *env) {
 	e.fund(t, "ann", 1000)
 	e.offerAndRequest(t, "o-1", "ann", 500)
 	require.NoError(t, e.p.WithdrawOffer(e.ctx, "cat"))
@@ -457,4 +499,34 @@ func TestOrderSurvivesOfferChanges(t *testing.T) {
 	o := deliver(t, e, "o-1")
 	require.Equal(t, int64(500), o.Price)
 	require.Equal(t, shoutout.OutcomePaid, o.Outcome)
+}
+
+// TestWalletOfAnotherProgramIsUsedAsItIs: issue 10 #5 (shoutout's part).
+// A fan's wallet is kit.WalletAccount, opened through kit.OpenWallet: a
+// wallet another program opened with a coin overdraft is used as it is
+// (never ErrAccountConflict), and its overdraft never pays a shoutout.
+func TestWalletOfAnotherProgramIsUsedAsItIs(t *testing.T) {
+	both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
+		require.Equal(t, kit.WalletAccount("ann"), shoutout.MemberAccount("ann"))
+		policy := kit.WalletPolicy{Overdraft: map[string]decimal.Decimal{"COIN": decimal.NewFromInt(500)}}
+		require.NoError(t, e.l.Update(e.ctx, func(w *ledger.Writer) error {
+			_, err := kit.OpenWallet(w, policy, "ann")
+			return err
+		}))
+		_, err := e.l.Transfer(e.ctx, "", ledger.World, shoutout.MemberAccount("ann"), "COIN", decimal.NewFromInt(300))
+		require.NoError(t, err)
+		p, err := shoutout.New(e.ctx, e.l, e.rules, e.dir, e.msgr, shoutout.WithRoles(e.roles), shoutout.WithWallets(kit.WalletPolicy{}))
+		require.NoError(t, err)
+		_, err = p.SetOffer(e.ctx, "cat", 400)
+		require.NoError(t, err)
+		before := e.snapshot(t)
+		_, err = p.Request(e.ctx, "o-1", "ann", "cat", 400, "")
+		require.ErrorIs(t, err, shoutout.ErrInsufficientCoins, "the overdraft does not pay shoutouts")
+		require.Equal(t, before, e.snapshot(t))
+		_, err = p.SetOffer(e.ctx, "cat", 300)
+		require.NoError(t, err)
+		o, err := p.Request(e.ctx, "o-1", "ann", "cat", 300, "")
+		require.NoError(t, err)
+		require.Equal(t, shoutout.StatusRequested, o.Status)
+	})
 }

@@ -8,8 +8,19 @@ import (
 	"sync"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/shoutout"
 )
+
+// shoutoutReviewers is a role directory in which the given staff members
+// may review shoutout videos.
+func shoutoutReviewers(ids ...string) *kit.RoleDirectory {
+	d := &kit.RoleDirectory{}
+	for _, id := range ids {
+		d.Grant(id, kit.RoleReviewer)
+	}
+	return d
+}
 
 // shoutoutDriver: creators above the follower threshold set a price; fans
 // with coins request personalised videos; creators accept, decline or let
@@ -17,7 +28,8 @@ import (
 // reject (one resubmission allowed); Tick refunds what ran out of time.
 // Bad inputs: creators below the threshold setting offers, fans ordering
 // from themselves, a stale price, the wrong creator accepting, accepting
-// twice, replays and racing duplicates.
+// twice, a creator approving their own video, replays and racing
+// duplicates.
 type shoutoutDriver struct {
 	p        *shoutout.Program
 	st       *programStats
@@ -48,7 +60,8 @@ func (d *shoutoutDriver) Setup(ctx context.Context, s *sim) error {
 	d.dms = &flakyMessenger{inbox: d.inbox, seed: s.cfg.Seed, tries: map[string]int{}}
 	d.prices = map[string]int64{}
 	var err error
-	d.p, err = shoutout.New(ctx, s.l, shoutout.DefaultRules(), dir, d.dms)
+	d.p, err = shoutout.New(ctx, s.l, shoutout.DefaultRules(), dir, d.dms,
+		shoutout.WithRoles(shoutoutReviewers("moderator-1", "moderator-2")))
 	if err != nil {
 		return err
 	}
@@ -58,7 +71,8 @@ func (d *shoutoutDriver) Setup(ctx context.Context, s *sim) error {
 		errKind{"wrong state", shoutout.ErrWrongState}, errKind{"deadline passed", shoutout.ErrDeadlinePassed},
 		errKind{"not a party", shoutout.ErrNotParty}, errKind{"price out of bounds", shoutout.ErrPriceOutOfBounds},
 		errKind{"id conflict", shoutout.ErrIdempotencyConflict}, errKind{"unknown member", shoutout.ErrUnknownMember},
-		errKind{"not found", shoutout.ErrNotFound}, errKind{"invalid request", shoutout.ErrInvalidRequest})
+		errKind{"not found", shoutout.ErrNotFound}, errKind{"invalid request", shoutout.ErrInvalidRequest},
+		errKind{"forbidden", ledger.ErrForbidden})
 	s.at(7)
 	rng := s.rand()
 	for _, c := range s.pop.creators {
@@ -116,6 +130,13 @@ func (d *shoutoutDriver) Day(ctx context.Context, s *sim, day int) error {
 				continue
 			}
 		case shoutout.StatusInReview:
+			if r < 0.02 {
+				// A creator trying to approve their own video.
+				_, err := d.p.Approve(ctx, ev+"-self", o.id, o.creator.ID)
+				d.st.expect(err, ledger.ErrForbidden)
+				still = append(still, o)
+				continue
+			}
 			if r < 0.85 {
 				res, err = d.p.Approve(ctx, ev, o.id, "moderator-1")
 			} else {

@@ -153,7 +153,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 		return err
 	}
 	inbox := shoutout.NewInbox()
-	shout, err := shoutout.New(ctx, l, shoutout.DefaultRules(), shoutDir, inbox)
+	shout, err := shoutout.New(ctx, l, shoutout.DefaultRules(), shoutDir, inbox, shoutout.WithRoles(shoutoutReviewers("moderator-7")))
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 // Command shoutout tells the story of seed 002's Shoutouts: a creator with
 // enough followers offers personalised videos for coins; three fans order
-// one. The first is accepted, reviewed, approved and delivered by direct
-// message, and the creator and the platform are paid; the second is
+// one. The first is accepted, reviewed (by a moderator holding the
+// reviewer role: the creator may not approve her own video), approved and
+// delivered by direct message, and the creator and the platform are paid
+// into her earnings account and the platform's revenue; the second is
 // declined; the third gets no answer within three days and Tick refunds
 // it. Coins are held, never spent, until an order is paid. It prints every
 // balance change and ends by verifying the whole ledger.
@@ -25,6 +27,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/shoutout"
 )
@@ -74,7 +77,10 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	)
 	inbox := shoutout.NewInbox()
 	rules := shoutout.DefaultRules()
-	p, err := shoutout.New(ctx, l, rules, members, inbox)
+	// Reviews are staff decisions: mod-12 holds the reviewer role.
+	reviewers := &kit.RoleDirectory{}
+	reviewers.Grant("mod-12", kit.RoleReviewer)
+	p, err := shoutout.New(ctx, l, rules, members, inbox, shoutout.WithRoles(reviewers))
 	if err != nil {
 		return err
 	}
@@ -148,18 +154,31 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 		func() (shoutout.Order, error) { return p.Submit(ctx, "ev-6", "order-luca", "daria", "video://luca-2") },
 		func() (shoutout.Order, error) { return p.Approve(ctx, "ev-7", "order-luca", "mod-12") },
 	}
-	for _, step := range steps {
+	for i, step := range steps {
+		if i == len(steps)-1 {
+			if _, err := p.Approve(ctx, "ev-7-daria", "order-luca", "daria"); errors.Is(err, ledger.ErrForbidden) {
+				fmt.Fprintf(out, "  daria approving her own video is refused: %v\n", err)
+			} else {
+				return fmt.Errorf("daria's own approval should be forbidden, got %v", err)
+			}
+		}
 		o, err := step()
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "  order-luca is %s\n", o.Status)
 	}
+	again, err := p.Approve(ctx, "ev-7", "order-luca", "mod-12")
+	if err != nil || !again.Replayed {
+		return fmt.Errorf("a retried approval should replay, got %v, %v", again.Replayed, err)
+	}
+	fmt.Fprintf(out, "  the moderator's client retries the approval: a replay (%s), nothing paid twice\n", again.Status)
 	o, err := p.Order(ctx, "order-luca")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  paid: %d coins to daria, %d to the platform\n", o.CreatorShare, o.PlatformShare)
+	fmt.Fprintf(out, "  paid: %d coins to daria's earnings account, %d to the platform\n", o.CreatorShare, o.PlatformShare)
+	fmt.Fprintf(out, "  (to cash out, the service has the payout program withdraw from %s)\n", shoutout.EarningsAccount("daria"))
 	for _, a := range []struct{ acc, why string }{
 		{shoutout.MemberAccount("luca"), "hold captured"},
 		{shoutout.EarningsAccount("daria"), "creator's share"},

@@ -5,12 +5,17 @@ import (
 	"context"
 	"testing"
 
-	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
 
 func TestRun(t *testing.T) {
-	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), &out, memstore.New()))
-	require.Contains(t, out.String(), "Verify:")
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		var out bytes.Buffer
+		require.NoError(t, run(context.Background(), &out, open(t)))
+		require.Contains(t, out.String(), "Verify:")
+		require.Contains(t, out.String(), "daria approving her own video is refused")
+		require.Contains(t, out.String(), "a replay (delivered)")
+	})
 }

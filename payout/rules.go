@@ -1,6 +1,7 @@
 package payout
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,26 +167,45 @@ func CreatorRules() Rules {
 func (r *Rules) UnmarshalJSON(b []byte) error {
 	type plain Rules // no methods: no recursion
 	var v plain
-	if err := kit.DecodeRules(b, &v); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	if err := decodeStrict(b, &v); err != nil {
+		return err
 	}
 	*r = Rules(v)
 	return nil
 }
 
-// ParseRules reads rules from JSON strictly and validates them.
+// ParseRules reads rules from JSON strictly (unknown fields and trailing
+// data are ErrInvalidRules naming them) and validates them.
 func ParseRules(data []byte) (Rules, error) {
 	var r Rules
-	if err := json.Unmarshal(data, &r); err != nil {
-		if !errors.Is(err, ErrInvalidRules) {
-			err = fmt.Errorf("%w: %w", ErrInvalidRules, err)
-		}
+	if err := decodeStrict(data, &r); err != nil {
 		return Rules{}, err
 	}
 	if err := r.Validate(); err != nil {
 		return Rules{}, err
 	}
 	return r, nil
+}
+
+// decodeStrict decodes with kit.DecodeRules and wraps its error with
+// ErrInvalidRules. kit.DecodeRules rebuilds error messages as new errors,
+// which drops the chain of an error a nested decoder returned (a rate's
+// ledger.ErrInvalidRule, a duration's ErrInvalidRules); on that path the
+// error is taken from a plain strict decode instead, chain intact.
+func decodeStrict(data []byte, v any) error {
+	err := kit.DecodeRules(data, v)
+	if err == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if raw := dec.Decode(v); raw != nil && wraps(raw) {
+		err = raw
+	}
+	if errors.Is(err, ErrInvalidRules) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidRules, err)
 }
 
 func invalid(field, format string, args ...any) error {
@@ -334,6 +354,15 @@ func (r Rules) validateSources() error {
 		}
 	}
 	return nil
+}
+
+// wraps reports whether err carries a chain (one cause or several).
+func wraps(err error) bool {
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		return true
+	}
+	return false
 }
 
 // walletTemplate is the wallet as a source template (kit.WalletAccount).

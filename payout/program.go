@@ -175,11 +175,15 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, provider Provider, 
 		}
 		pr := rules.Provider
 		unbounded := ledger.Overdraft{Unbounded: true}
-		for addr, od := range map[string]ledger.Overdraft{
-			ClearingAccount(pr): {}, ExchangeAccount(pr): unbounded, RemainderAccount(pr): unbounded,
-			FeeAccount(pr): {}, SettlementAccount(pr): {}, ShortfallAccount(pr): unbounded,
+		for _, s := range []ledger.AccountSpec{
+			{Address: ClearingAccount(pr)},
+			{Address: ExchangeAccount(pr), Overdraft: unbounded},
+			{Address: RemainderAccount(pr), Overdraft: unbounded},
+			{Address: FeeAccount(pr)},
+			{Address: SettlementAccount(pr)},
+			{Address: ShortfallAccount(pr), Overdraft: unbounded},
 		} {
-			if _, err := w.OpenAccount(ledger.AccountSpec{Address: addr, Overdraft: od}); err != nil {
+			if _, err := w.OpenAccount(s); err != nil {
 				return err
 			}
 		}
@@ -477,7 +481,7 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 		if age < time.Duration(r.Period) {
 			inPeriod++
 		}
-		if age < time.Duration(r.DailyWindow) {
+		if age < time.Duration(r.DailyWindow) && r.DailyMaximum.Sign() > 0 {
 			if inDay, err = kit.Add("daily withdrawals", inDay, x.Gross); err != nil {
 				return Payout{}, fmt.Errorf("%w: rule daily_maximum: %w", ErrDailyMaximum, err)
 			}
@@ -511,6 +515,17 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 		return Payout{}, err
 	}
 	held := src.asset.Amount(q.In)
+	// A payout pays out only what the member has: never into an overdraft
+	// the shared wallet policy may allow for other programs' reasons
+	// (a chargeback's coins).
+	b, err := w.Balance(account, src.asset.Code)
+	if err != nil {
+		return Payout{}, err
+	}
+	if b.Available.LessThan(held) {
+		return Payout{}, fmt.Errorf("%w: %w: %s has %s %s available, %s asked (an overdraft is never paid out)",
+			ErrInsufficientFunds, ledger.ErrInsufficientFunds, account, b.Available, src.asset.Code, held)
+	}
 	h, err := w.Hold(ledger.HoldRequest{
 		Key: "payout:" + p.id("hold:"+payoutID), Account: account, Asset: src.asset.Code,
 		Amount: held, ExpiresAt: reserveUntil(now),

@@ -530,6 +530,18 @@ func TestWalletOpenedByAnotherProgramIsUsed(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
 		f.verify(t)
+
+		// A policy that lets wallets go below zero in the reward asset
+		// never lets a payout cash out the overdraft.
+		_, err = f.l.OpenAccount(f.ctx, ledger.AccountSpec{Address: "member:n",
+			Overdraft: ledger.Overdraft{Limits: map[string]decimal.Decimal{"RUBY": d("100000")}}})
+		require.NoError(t, err)
+		f.fund(t, "n", 10000)
+		before := f.snapshot(t)
+		_, err = f.p.Withdraw(f.ctx, "w2", "n", d("50000"))
+		require.ErrorIs(t, err, payout.ErrInsufficientFunds)
+		require.ErrorIs(t, err, ledger.ErrInsufficientFunds)
+		require.Equal(t, before, f.snapshot(t))
 	})
 }
 

@@ -1,25 +1,46 @@
 // Package payout cashes members' rewards out through a payment provider:
-// a member links a payout account, withdraws an amount of the reward asset
-// (RUBY), which is converted to money (EUR) at the rule's rate with a
-// declared rounding, less the provider's fee, and sent.
+// a member links a payout account, withdraws an amount of a reward asset
+// (RUBY) from their wallet — or from another account the rules declare
+// theirs, such as a creator's diamonds — which is converted to money (EUR)
+// at the rule's rate with a declared rounding, less the provider's fee,
+// and sent.
 //
 // # Rules
 //
-// Rules is data (JSON tags, Validate names the bad field). DefaultRules is
-// seed 000: 10,000 rubies = 1 EUR rounded down to the cent, the rubies
-// rounding leaves over booked to the remainder account; at least 8,000
-// rubies; one withdrawal a week (Period, MaxPerPeriod); PayPal's 4% fee.
-// Industry figures and integrator choices: a daily maximum of 1,000 EUR,
-// manual review above 100 EUR, funds held at most 90 days. Other fees are
-// the same rules with other values: "1.5% + 0.10" is FeeRate 0.015 and
-// FixedFee 0.10; a bank's flat 2.90 is FixedFee alone.
+// Rules is data (JSON tags, read strictly: an unknown field such as a
+// misspelt "review_abve" is ErrInvalidRules naming it; Validate names the
+// bad field). DefaultRules is seed 000: 10,000 rubies = 1 EUR rounded down
+// to the cent, the rubies rounding leaves over booked to the remainder
+// account; at least 8,000 rubies; one withdrawal a week (Period,
+// MaxPerPeriod); PayPal's 4% fee. Industry figures and integrator choices:
+// a daily maximum of 1,000 EUR, manual review above 100 EUR, attention
+// after 90 days (HoldFor). Other fees are the same rules with other
+// values: "1.5% + 0.10" is FeeRate 0.015 and FixedFee 0.10; a bank's flat
+// 2.90 is FixedFee alone. Durations are at most ledger.MaxDuration, and
+// every time the program computes stays inside the ledger's time range
+// (ledger.ErrInvalidTime otherwise).
+//
+// # Sources: what a member may cash out
+//
+// The wallet, member:<id>, is always a source, in From. Rules.Sources adds
+// account templates with "{member}" in place of the member's ID and the
+// asset withdrawn from them; Rules.Assets gives each asset other than From
+// its rate, rounding and minimum, once for every source that holds it.
+// CreatorRules declares gifting's creator:{member}:diamonds (DIAMOND, 0.005
+// USD each); shoutout's coins, creator:{member}:shoutouts, are cashed out
+// by adding that source with a COIN entry in Assets. WithdrawFrom accepts
+// only the member's wallet or a declared template filled in with the
+// member's own ID: any other account (another member's, a platform
+// account) is ErrUnknownSource, which also wraps ledger.ErrForbidden.
+// Templates may not reach the program's own accounts (payout:...).
 //
 // # Money in flight
 //
-// Withdraw checks the rules, then holds the amount on the member's wallet
-// and records the payout as "sending" in one unit of work. Only after that
-// commits does it call Provider.Send, with an idempotency key derived from
-// the payout id, and it records the answer in a second unit of work:
+// WithdrawFrom is an event (kit.Once on the payout ID): the first call
+// checks the rules, then holds the amount on the source and records the
+// payout as "sending" in one unit of work. Only after that commits does
+// it call Provider.Send, with an idempotency key derived from the payout
+// ID, and it records the answer in a second unit of work:
 //
 //   - succeeded: the hold is captured to the clearing account and
 //     converted in the same unit of work (net to the settlement account,
@@ -31,19 +52,59 @@
 //     funds held; Retry or Tick sends again with the same key, and the
 //     provider, idempotent on it, never pays twice.
 //
+// A replayed WithdrawFrom (same ID, same arguments) checks nothing that
+// may have changed since, calls no provider, and returns the payout as
+// first recorded, with Replayed set.
+//
+// Money in flight never becomes spendable while the provider may still
+// pay it. The hold's own expiry is set as far as the ledger allows
+// (ledger.MaxDuration after the request, or the end of the ledger's time
+// range if sooner), so no sweep (ledger.Tick, any program's Tick) releases
+// it; only the program closes it, on the provider's final answer. HoldFor
+// is a deadline to escalate, not a release: a payout still with the
+// provider at its Deadline is marked Overdue and listed in
+// TickReport.Overdue by every Tick that asks about it, its funds still
+// reserved; a payout still in review at its Deadline was never sent, so it
+// is rejected and its funds released.
+//
 // A payout settles its hold exactly once: a settled payout ignores every
-// later answer. Payouts above Rules.ReviewAbove wait in "review", with the
-// funds held, for Approve or Reject.
+// later answer. If a paid payout's reservation can no longer be captured
+// (a hold made by an older version with a short expiry that lapsed, or
+// funds a chargeback took from under the hold), the program voids the
+// hold in the same unit of work — the ledger's answer to an expired hold:
+// the funds come back — then takes the amount from the source as far as
+// it is available and books the rest from the shortfall account,
+// recording it in Payout.Shortfall: the payout settles, and nothing is
+// dropped silently.
+//
+// Tick handles each due payout on its own (the provider is called outside
+// any unit of work, and each answer is recorded in a unit of its own): a
+// payout that fails is listed in TickReport.Failed with its ID and stays
+// due, and the others, and the ledger's sweep, go on.
+//
+// # Review
+//
+// Payouts above Rules.ReviewAbove wait in "review", with the funds held,
+// for Approve or Reject. Both take an actor, who must hold
+// kit.RolePayoutReviewer in the directory given with WithRoles and must
+// not be the payout's member; otherwise they are ledger.ErrForbidden and
+// write nothing. Without WithRoles nobody may decide.
 //
 // # Accounts
 //
-//   - member:<id>: the wallet withdrawn from (shared with other programs).
+//   - member:<id>: the wallet (kit.WalletAccount), shared with every
+//     program, opened with the WithWallets policy if payout meets the
+//     member first and used as it is otherwise.
+//   - sources from Rules.Sources (creator:<id>:diamonds), opened by the
+//     program that pays into them.
 //   - payout:<provider>:clearing: receives a paid payout's capture and
 //     converts it away in the same unit of work (always empty after).
 //   - payout:<provider>:exchange: the conversion position (Unbounded).
-//   - payout:<provider>:remainder: reward units rounding left unconverted.
+//   - payout:<provider>:remainder: source units rounding left unconverted.
 //   - payout:<provider>:fees: the provider's fees, in money.
 //   - payout:<provider>:settlement: money sent to members.
+//   - payout:<provider>:shortfall: what paid payouts could not take from
+//     their source (Unbounded; zero unless a reservation lapsed).
 //
 // MemoryProvider is an in-memory Provider for tests and examples that can
 // be told to fail, hold, leave a payment unclaimed (returned later), or
@@ -52,9 +113,15 @@
 // # Usage
 //
 //	paypal := payout.NewMemoryProvider(clock)
-//	p, err := payout.New(ctx, l, payout.DefaultRules(), paypal)
+//	staff := &kit.RoleDirectory{}
+//	staff.Grant("ana", kit.RolePayoutReviewer)
+//	p, err := payout.New(ctx, l, payout.DefaultRules(), paypal, payout.WithRoles(staff))
 //	err = p.LinkAccount(ctx, "giulia", "giulia@example.com")
 //	po, err := p.Withdraw(ctx, "withdrawal-1", "giulia", decimal.NewFromInt(75000))
 //	// po.Status is "paid"; po.Net is what Giulia received.
-//	rep, err := p.Tick(ctx) // retries payouts in flight
+//	po, err = p.Approve(ctx, "ana", "withdrawal-2") // one held for review
+//	rep, err := p.Tick(ctx) // asks about payouts in flight; rep.Failed, rep.Overdue
+//
+//	creators, err := payout.New(ctx, l, payout.CreatorRules(), paypal)
+//	po, err = creators.WithdrawFrom(ctx, "cashout-1", "giulia", "creator:giulia:diamonds", decimal.NewFromInt(10000))
 package payout

@@ -10,12 +10,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/payout"
 )
 
 var t0 = time.Date(2020, 6, 1, 7, 0, 0, 0, time.UTC)
+
+// reviewer holds kit.RolePayoutReviewer in every fixture's directory.
+const reviewer = "ana"
 
 type fixture struct {
 	ctx   context.Context
@@ -24,30 +28,47 @@ type fixture struct {
 	prov  *payout.MemoryProvider
 	p     *payout.Program
 	rules payout.Rules
+	roles *kit.RoleDirectory
 	t     testing.TB
 }
 
-func newFixture(tb testing.TB, rules payout.Rules) *fixture {
+// newFixture opens a fresh store with open (teststore.Memory or
+// teststore.Postgres), a ledger on a manual clock at t0, and a program with
+// the rules, a memory provider and a role directory in which reviewer may
+// decide payouts.
+func newFixture(tb testing.TB, open teststore.Opener, rules payout.Rules, opts ...payout.Option) *fixture {
 	tb.Helper()
 	ctx := context.Background()
 	clock := ledgertest.NewClock(t0)
-	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	l := ledger.New(open(tb), ledger.WithClock(clock))
 	prov := payout.NewMemoryProvider(clock)
-	p, err := payout.New(ctx, l, rules, prov)
+	roles := &kit.RoleDirectory{}
+	roles.Grant(reviewer, kit.RolePayoutReviewer)
+	p, err := payout.New(ctx, l, rules, prov, append([]payout.Option{payout.WithRoles(roles)}, opts...)...)
 	require.NoError(tb, err)
-	return &fixture{ctx: ctx, clock: clock, l: l, prov: prov, p: p, rules: rules, t: tb}
+	_, err = l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+	require.NoError(tb, err)
+	return &fixture{ctx: ctx, clock: clock, l: l, prov: prov, p: p, rules: rules, roles: roles, t: tb}
+}
+
+// deposit moves amount of asset from World to account, opening it.
+func (f *fixture) deposit(tb testing.TB, account, asset string, amount int64) {
+	tb.Helper()
+	err := f.l.Update(f.ctx, func(w *ledger.Writer) error {
+		if err := kit.OpenIfMissing(w, account, ledger.Overdraft{}); err != nil {
+			return err
+		}
+		_, err := w.Post(ledger.TransferRequest{Key: fmt.Sprintf("fund-%s-%s-%d-%d", account, asset, amount, f.clock.Now().UnixNano()),
+			Postings: []ledger.Posting{{From: ledger.World, To: account, Asset: asset, Amount: decimal.NewFromInt(amount)}}})
+		return err
+	})
+	require.NoError(tb, err)
 }
 
 // fund gives a member reward asset from World and links their account.
 func (f *fixture) fund(tb testing.TB, member string, amount int64) {
 	tb.Helper()
-	_, err := f.l.OpenAccount(f.ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
-	require.NoError(tb, err)
-	_, err = f.l.OpenAccount(f.ctx, ledger.AccountSpec{Address: payout.MemberAccount(member)})
-	require.NoError(tb, err)
-	_, err = f.l.Transfer(f.ctx, fmt.Sprintf("fund-%s-%d-%d", member, amount, f.clock.Now().UnixNano()), ledger.World,
-		payout.MemberAccount(member), f.rules.From.Code, decimal.NewFromInt(amount))
-	require.NoError(tb, err)
+	f.deposit(tb, payout.MemberAccount(member), f.rules.From.Code, amount)
 	require.NoError(tb, f.p.LinkAccount(f.ctx, member, member+"@example.com"))
 }
 
@@ -79,7 +100,7 @@ func (f *fixture) snapshot(tb testing.TB) string {
 			}
 			s += fmt.Sprintf("hold %d %s %s\n", h.ID, h.Status, h.Remaining)
 		}
-		for _, k := range []string{"payout.link", "payout.payout", "payout.member"} {
+		for _, k := range []string{"payout.link", "payout.payout", "payout.member", "payout.event"} {
 			recs, err := r.Records(k, "", 1000)
 			if err != nil {
 				return err
@@ -88,15 +109,37 @@ func (f *fixture) snapshot(tb testing.TB) string {
 				s += rec.Kind + " " + rec.ID + " " + string(rec.Data) + "\n"
 			}
 		}
+		due, err := r.Due("payout.retry:"+f.rules.Provider, ledger.MaxTime.Add(-time.Second), 1000)
+		if err != nil {
+			return err
+		}
+		for _, d := range due {
+			s += fmt.Sprintf("due %s %s\n", d.ID, d.At.UTC().Format(time.RFC3339Nano))
+		}
 		return nil
 	}))
 	return s + fmt.Sprintf("provider calls=%d", f.prov.Calls())
 }
 
+// verify checks the journal and that every asset sums to zero.
 func (f *fixture) verify(tb testing.TB) {
 	tb.Helper()
-	_, err := f.l.Verify(f.ctx)
+	rep, err := f.l.Verify(f.ctx)
 	require.NoError(tb, err)
+	for a, tot := range rep.Totals {
+		require.Truef(tb, tot.IsZero(), "%s sums to %s", a, tot)
+	}
+}
+
+// tick advances the clock and runs the program's Tick, which must not fail
+// as a whole nor for any item.
+func (f *fixture) tick(tb testing.TB, d time.Duration) payout.TickReport {
+	tb.Helper()
+	f.clock.Advance(d)
+	rep, err := f.p.Tick(f.ctx)
+	require.NoError(tb, err)
+	require.Empty(tb, rep.Failed)
+	return rep
 }
 
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }

@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // Record kinds the program keeps beside the ledger; ids start with the
@@ -17,8 +18,15 @@ const (
 	kindLink   = "payout.link"   // <provider>:<member> -> Link
 	kindPayout = "payout.payout" // <provider>:<payout id> -> Payout
 	kindMember = "payout.member" // <provider>:<member> -> memberState
+	kindEvent  = "payout.event"  // <provider>:<payout id> -> kit.Once record
 	dueRetry   = "payout.retry:" // + <provider>; id: payout id
 )
+
+// maxIDLen bounds member and payout IDs.
+const maxIDLen = 64
+
+// maxReasonLen bounds a rejection's reason.
+const maxReasonLen = 500
 
 // Status is where a payout is in its life.
 type Status string
@@ -33,7 +41,7 @@ const (
 	StatusPaid      Status = "paid"      // captured and converted to the settlement account
 	StatusFailed    Status = "failed"    // refused by the provider; hold voided
 	StatusReturned  Status = "returned"  // unclaimed and returned; hold voided
-	StatusRejected  Status = "rejected"  // rejected in review; hold voided
+	StatusRejected  Status = "rejected"  // rejected in review (or never reviewed); hold voided
 )
 
 // Final reports whether the payout is settled.
@@ -54,11 +62,15 @@ type Payout struct {
 	ID      string `json:"id"`
 	Member  string `json:"member"`
 	Account string `json:"account"` // the linked payout account it goes to
-	// Amount of From withdrawn (held, then captured or released).
+	// Source is the ledger account withdrawn from: the member's wallet or
+	// one of the rules' sources.
+	Source string `json:"source,omitempty"`
+	// Amount of the source asset (Rule.From) withdrawn (held, then
+	// captured or released).
 	Amount decimal.Decimal `json:"amount"`
 	// Gross is Amount converted to To; Fee goes to the provider; Net is
-	// what the member receives; Remainder is the From that rounding left
-	// unconverted, booked to the remainder account.
+	// what the member receives; Remainder is the source asset that
+	// rounding left unconverted, booked to the remainder account.
 	Gross     decimal.Decimal `json:"gross"`
 	Fee       decimal.Decimal `json:"fee"`
 	Net       decimal.Decimal `json:"net"`
@@ -66,15 +78,41 @@ type Payout struct {
 	Status    Status          `json:"status"`
 	HoldID    uint64          `json:"hold_id"`
 	// Attempts counts Send calls whose answer was recorded.
-	Attempts     int                   `json:"attempts"`
-	Reference    string                `json:"reference,omitempty"`
-	LastError    string                `json:"last_error,omitempty"`
-	Reason       string                `json:"reason,omitempty"` // why it was rejected
-	RequestedAt  time.Time             `json:"requested_at"`
-	UpdatedAt    time.Time             `json:"updated_at"`
-	SettledAt    time.Time             `json:"settled_at,omitempty"`
-	SettlementTx uint64                `json:"settlement_tx,omitempty"` // the conversion of a paid payout
-	Rule         ledger.ConversionRule `json:"rule"`
+	Attempts  int    `json:"attempts"`
+	Reference string `json:"reference,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+	Reason    string `json:"reason,omitempty"` // why it was rejected
+	// DecidedBy is the reviewer who approved or rejected it.
+	DecidedBy   string    `json:"decided_by,omitempty"`
+	RequestedAt time.Time `json:"requested_at"`
+	// Deadline is RequestedAt + Rules.HoldFor: a payout still in review
+	// then is rejected; one still in flight is Overdue.
+	Deadline time.Time `json:"deadline"`
+	// Overdue: the provider had not settled the payout by Deadline. Its
+	// funds stay reserved; every Tick that asks about it reports it.
+	Overdue   bool      `json:"overdue,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+	SettledAt time.Time `json:"settled_at,omitempty"`
+	// SettlementTx is the conversion of a paid payout.
+	SettlementTx uint64 `json:"settlement_tx,omitempty"`
+	// Shortfall is the part of Amount a paid payout could not take from
+	// the source because its reservation had lapsed (a hold made by an
+	// older version, expired before the provider paid) and the member had
+	// spent it since; it came from ShortfallAccount. Zero otherwise.
+	Shortfall decimal.Decimal       `json:"shortfall"`
+	Rule      ledger.ConversionRule `json:"rule"`
+	// Replayed is true when Withdraw returned the payout as recorded by an
+	// earlier call with the same payout ID (and did nothing else).
+	Replayed bool `json:"-"`
+}
+
+// source is the account the payout draws on (older records kept none:
+// the wallet).
+func (po *Payout) source() string {
+	if po.Source == "" {
+		return MemberAccount(po.Member)
+	}
+	return po.Source
 }
 
 // Link is a member's linked payout account.
@@ -98,34 +136,53 @@ type Program struct {
 	l        *ledger.Ledger
 	rules    Rules
 	provider Provider
-	conv     ledger.ConversionRule
+	roles    kit.Roles
+	wallets  kit.WalletPolicy
 }
 
-// New validates the rules, defines From and To, and opens the provider's
-// accounts (clearing, exchange, remainder, fees, settlement).
-func New(ctx context.Context, l *ledger.Ledger, rules Rules, provider Provider) (*Program, error) {
+// Option configures a Program.
+type Option func(*Program)
+
+// WithRoles sets the directory that says who may decide payouts held for
+// review (kit.RolePayoutReviewer). Without it nobody may: Approve and
+// Reject are ledger.ErrForbidden.
+func WithRoles(r kit.Roles) Option { return func(p *Program) { p.roles = r } }
+
+// WithWallets sets the policy members' wallets are opened with when
+// payout is the first program to meet them; give every program the same
+// one. The zero policy (no overdraft) is the default.
+func WithWallets(w kit.WalletPolicy) Option { return func(p *Program) { p.wallets = w } }
+
+// New validates the rules, defines the assets they name, and opens the
+// provider's accounts (clearing, exchange, remainder, fees, settlement,
+// shortfall).
+func New(ctx context.Context, l *ledger.Ledger, rules Rules, provider Provider, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
 	if provider == nil {
 		return nil, fmt.Errorf("%w: provider: nil", ErrInvalidRules)
 	}
-	p := &Program{l: l, rules: rules, provider: provider, conv: rules.Conversion()}
+	p := &Program{l: l, rules: rules, provider: provider}
+	for _, o := range opts {
+		o(p)
+	}
 	err := l.Update(ctx, func(w *ledger.Writer) error {
-		for _, a := range []ledger.Asset{rules.From, rules.To} {
+		for _, a := range rules.assets() {
 			if err := w.DefineAsset(a); err != nil {
 				return err
 			}
 		}
 		pr := rules.Provider
-		specs := []ledger.AccountSpec{
+		unbounded := ledger.Overdraft{Unbounded: true}
+		for _, s := range []ledger.AccountSpec{
 			{Address: ClearingAccount(pr)},
-			{Address: ExchangeAccount(pr), Overdraft: ledger.Overdraft{Unbounded: true}},
-			{Address: RemainderAccount(pr), Overdraft: ledger.Overdraft{Unbounded: true}},
+			{Address: ExchangeAccount(pr), Overdraft: unbounded},
+			{Address: RemainderAccount(pr), Overdraft: unbounded},
 			{Address: FeeAccount(pr)},
 			{Address: SettlementAccount(pr)},
-		}
-		for _, s := range specs {
+			{Address: ShortfallAccount(pr), Overdraft: unbounded},
+		} {
 			if _, err := w.OpenAccount(s); err != nil {
 				return err
 			}
@@ -133,7 +190,7 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, provider Provider) 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("payout: set up %s: %w", rules.Provider, err)
+		return nil, fmt.Errorf("set up %s: %w", rules.Provider, err)
 	}
 	return p, nil
 }
@@ -144,8 +201,8 @@ func (p *Program) Rules() Rules { return p.rules }
 func (p *Program) id(s string) string { return p.rules.Provider + ":" + s }
 
 func checkID(name, v string) error {
-	if v == "" || len(v) > 64 {
-		return fmt.Errorf("%w: %s %q must have 1 to 64 characters", ErrInvalidRequest, name, v)
+	if v == "" || len(v) > maxIDLen {
+		return fmt.Errorf("%w: %s must have 1 to %d characters", ErrInvalidRequest, name, maxIDLen)
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
@@ -154,6 +211,44 @@ func checkID(name, v string) error {
 		}
 	}
 	return nil
+}
+
+// Bounds on decimal input, checked before any arithmetic so that no input
+// costs unbounded work (an exponent near 2^31) or reaches a panic.
+const (
+	maxExponent         = 40
+	maxCoefficientBits  = 256
+	maxAmountStringSize = 128
+)
+
+func boundedDecimal(d decimal.Decimal) error {
+	if e := d.Exponent(); e < -maxExponent || e > maxExponent {
+		return fmt.Errorf("%w: exponent %d is outside ±%d", ledger.ErrInvalidAmount, e, maxExponent)
+	}
+	if b := d.Coefficient().BitLen(); b > maxCoefficientBits {
+		return fmt.Errorf("%w: %d-bit coefficient is longer than %d bits", ledger.ErrInvalidAmount, b, maxCoefficientBits)
+	}
+	return nil
+}
+
+func checkAmount(amount decimal.Decimal) error {
+	if err := boundedDecimal(amount); err != nil {
+		return fmt.Errorf("%w: amount: %w", ErrInvalidRequest, err)
+	}
+	if amount.Sign() <= 0 {
+		return fmt.Errorf("%w: amount %s must be positive", ErrInvalidRequest, amount)
+	}
+	return nil
+}
+
+// clockNow is the unit of work's time, checked against the ledger's range
+// before the program records it or computes with it.
+func clockNow(w *ledger.Writer) (time.Time, error) {
+	t := w.Now()
+	if err := ledger.ValidateTime("clock", t); err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
 }
 
 func load(r *ledger.Writer, kind, id string, v any) (bool, error) {
@@ -171,19 +266,26 @@ func (p *Program) LinkAccount(ctx context.Context, memberID, account string) err
 		return err
 	}
 	if account == "" || len(account) > 256 {
-		return fmt.Errorf("%w: payout account %q must have 1 to 256 characters", ErrInvalidRequest, account)
+		return fmt.Errorf("%w: payout account must have 1 to 256 characters", ErrInvalidRequest)
 	}
 	return p.l.Update(ctx, func(w *ledger.Writer) error {
 		var old Link
 		if ok, err := load(w, kindLink, p.id(memberID), &old); err != nil || (ok && old.Account == account) {
 			return err
 		}
-		return w.SaveJSON(kindLink, p.id(memberID), Link{Account: account, LinkedAt: w.Now()})
+		now, err := clockNow(w)
+		if err != nil {
+			return err
+		}
+		return w.SaveJSON(kindLink, p.id(memberID), Link{Account: account, LinkedAt: now})
 	})
 }
 
 // Linked returns a member's linked payout account, or ErrNoPayoutAccount.
 func (p *Program) Linked(ctx context.Context, memberID string) (Link, error) {
+	if err := checkID("member", memberID); err != nil {
+		return Link{}, err
+	}
 	var l Link
 	err := p.l.View(ctx, func(r *ledger.Reader) error {
 		err := r.LoadJSON(kindLink, p.id(memberID), &l)
@@ -195,130 +297,114 @@ func (p *Program) Linked(ctx context.Context, memberID string) (Link, error) {
 	return l, err
 }
 
-// Quote computes what withdrawing amount of From would pay, without
-// writing anything.
+// Quote computes what withdrawing amount of From from the wallet would
+// pay, without writing anything.
 func (p *Program) Quote(amount decimal.Decimal) (ledger.Quote, error) {
-	u, err := p.rules.From.Units(amount)
-	if err != nil || u <= 0 {
-		return ledger.Quote{}, fmt.Errorf("%w: amount %s %s must be positive with at most %d decimals",
-			ErrInvalidRequest, amount, p.rules.From.Code, p.rules.From.Precision)
+	if err := checkAmount(amount); err != nil {
+		return ledger.Quote{}, err
 	}
-	q, err := p.conv.Quote(p.rules.From, p.rules.To, u)
+	r := p.rules
+	return p.quote(source{asset: r.From, minimum: r.Minimum, conv: r.Conversion()}, amount)
+}
+
+// QuoteFrom computes what withdrawing amount from account (the member's
+// wallet or one of the rules' sources) would pay, without writing
+// anything.
+func (p *Program) QuoteFrom(memberID, account string, amount decimal.Decimal) (ledger.Quote, error) {
+	if err := checkID("member", memberID); err != nil {
+		return ledger.Quote{}, err
+	}
+	if err := checkAmount(amount); err != nil {
+		return ledger.Quote{}, err
+	}
+	src, err := p.rules.sourceFor(memberID, account)
 	if err != nil {
-		return ledger.Quote{}, fmt.Errorf("%w: rule conversion: %v", ErrBelowMinimum, err)
+		return ledger.Quote{}, err
+	}
+	return p.quote(src, amount)
+}
+
+func (p *Program) quote(src source, amount decimal.Decimal) (ledger.Quote, error) {
+	a := src.asset
+	u, err := a.Units(amount)
+	if err != nil || u <= 0 {
+		return ledger.Quote{}, errors.Join(fmt.Errorf("%w: amount %s %s must be positive with at most %d decimals",
+			ErrInvalidRequest, amount, a.Code, a.Precision), err)
+	}
+	q, err := src.conv.Quote(a, p.rules.To, u)
+	if errors.Is(err, ledger.ErrOverflow) {
+		return ledger.Quote{}, fmt.Errorf("%w: amount %s %s is too large to convert: %w", ErrInvalidRequest, amount, a.Code, err)
+	}
+	if err != nil {
+		return ledger.Quote{}, fmt.Errorf("%w: rule conversion: %w", ErrBelowMinimum, err)
 	}
 	return q, nil
 }
 
+// withdrawRequest is what a payout ID stands for (kit.Once fingerprints
+// it): the same ID with another member, source or amount is a conflict.
+type withdrawRequest struct {
+	Member  string `json:"member"`
+	Account string `json:"account"`
+	Amount  string `json:"amount"`
+}
+
 // Withdraw asks to pay amount of From out of a member's wallet to their
-// linked payout account. payoutID is the idempotency key: calling again
-// with the same id and arguments returns the payout (and moves it on if
-// it is in flight); with other arguments it is ErrEventConflict.
-//
-// The rules are checked first (linked account, minimum, frequency, daily
-// maximum, funds); then the amount is held on the member's wallet and the
-// payout recorded as "sending" (or "review" above Rules.ReviewAbove). The
-// provider is called after that unit of work commits, and its outcome is
-// recorded in another: succeeded captures the hold and converts it (fee
-// to the fee account, net to the settlement account); failed voids it;
-// held and unclaimed keep it for Tick. A timeout leaves the payout
-// "sending"; Retry or Tick sends again with the same key.
+// linked payout account; it is WithdrawFrom with the wallet as source.
 func (p *Program) Withdraw(ctx context.Context, payoutID, memberID string, amount decimal.Decimal) (Payout, error) {
+	if err := checkID("member", memberID); err != nil {
+		return Payout{}, fmt.Errorf("withdraw %s: %w", payoutID, err)
+	}
+	return p.WithdrawFrom(ctx, payoutID, memberID, MemberAccount(memberID), amount)
+}
+
+// WithdrawFrom asks to pay amount out of account to the member's linked
+// payout account. account is the member's wallet (MemberAccount) or one
+// of Rules.Sources with the member's ID in place of {member}
+// ("creator:giulia:diamonds"); any other account is ErrUnknownSource
+// (and ledger.ErrForbidden). The amount is in that source's asset and
+// converted by that asset's rule.
+//
+// payoutID is the event ID (kit.Once): the first call checks the rules
+// (linked account, minimum, frequency, daily maximum, funds), holds the
+// amount on the source and records the payout as "sending" (or "review"
+// above Rules.ReviewAbove) in one unit of work; after that commits it
+// calls the provider, and records the outcome in another: succeeded
+// captures the hold and converts it (fee to the fee account, net to the
+// settlement account); failed voids it; held and unclaimed keep it for
+// Tick. A timeout leaves the payout "sending"; Retry or Tick sends again
+// with the same key. A later call with the same ID and arguments is a
+// replay: it checks nothing that may have changed since (rules, link,
+// balances), calls no provider, and returns the payout as recorded by the
+// first call, Replayed true (Get shows where it is now). The same ID with
+// other arguments is ErrEventConflict.
+func (p *Program) WithdrawFrom(ctx context.Context, payoutID, memberID, account string, amount decimal.Decimal) (Payout, error) {
 	if err := checkID("payout id", payoutID); err != nil {
 		return Payout{}, err
 	}
 	if err := checkID("member", memberID); err != nil {
-		return Payout{}, err
+		return Payout{}, fmt.Errorf("withdraw %s: %w", payoutID, err)
 	}
-	q, err := p.Quote(amount)
-	if err != nil {
-		return Payout{}, err
+	if err := ledger.ValidateAddress(account); err != nil {
+		return Payout{}, fmt.Errorf("%w: withdraw %s: source account: %w", ErrInvalidRequest, payoutID, err)
 	}
-	r := p.rules
-	var po Payout
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		po = Payout{}
-		if ok, err := load(w, kindPayout, p.id(payoutID), &po); err != nil {
-			return err
-		} else if ok {
-			if po.Member != memberID || !po.Amount.Equal(r.From.Amount(q.In)) {
-				return fmt.Errorf("%w: %s was %s %s for %s", ErrEventConflict, payoutID, po.Amount, r.From.Code, po.Member)
-			}
-			return nil
-		}
-		var link Link
-		if ok, err := load(w, kindLink, p.id(memberID), &link); err != nil {
-			return err
-		} else if !ok {
-			return fmt.Errorf("%w: %s", ErrNoPayoutAccount, memberID)
-		}
-		if amount.LessThan(r.Minimum) {
-			return fmt.Errorf("%w: rule minimum: %s %s is under %s", ErrBelowMinimum, amount, r.From.Code, r.Minimum)
-		}
-		now := w.Now()
-		var ms memberState
-		if _, err := load(w, kindMember, p.id(memberID), &ms); err != nil {
-			return err
-		}
-		keep := max(time.Duration(r.Period), time.Duration(r.DailyWindow))
-		kept := ms.Recent[:0]
-		inPeriod, inDay := 0, int64(0)
-		for _, x := range ms.Recent {
-			age := now.Sub(x.At)
-			if age >= keep {
-				continue
-			}
-			kept = append(kept, x)
-			if age < time.Duration(r.Period) {
-				inPeriod++
-			}
-			if age < time.Duration(r.DailyWindow) {
-				inDay += x.Gross
-			}
-		}
-		ms.Recent = kept
-		if inPeriod >= r.MaxPerPeriod {
-			return fmt.Errorf("%w: rule max_per_period: %s withdrew %d times in the last %s", ErrTooFrequent, memberID, inPeriod, time.Duration(r.Period))
-		}
-		if r.DailyMaximum.Sign() > 0 {
-			maxU, _ := r.To.Units(r.DailyMaximum)
-			if inDay+q.Gross > maxU {
-				return fmt.Errorf("%w: rule daily_maximum: %s withdrew %s %s in the last %s; %s more exceeds %s", ErrDailyMaximum,
-					memberID, r.To.Format(inDay), r.To.Code, time.Duration(r.DailyWindow), r.To.Format(q.Gross), r.DailyMaximum)
-			}
-		}
-		if _, err := w.OpenAccount(ledger.AccountSpec{Address: MemberAccount(memberID)}); err != nil {
-			return err
-		}
-		h, err := w.Hold(ledger.HoldRequest{
-			Key: "payout:" + p.id("hold:"+payoutID), Account: MemberAccount(memberID), Asset: r.From.Code,
-			Amount: amount, ExpiresAt: now.Add(time.Duration(r.HoldFor)),
-			Metadata: map[string]string{"program": "payout", "payout": payoutID},
-		})
-		if err != nil {
-			if errors.Is(err, ledger.ErrInsufficientFunds) {
-				return fmt.Errorf("%w: %v", ErrInsufficientFunds, err)
-			}
-			return err
-		}
-		po = Payout{
-			ID: payoutID, Member: memberID, Account: link.Account, Amount: r.From.Amount(q.In),
-			Gross: r.To.Amount(q.Gross), Fee: r.To.Amount(q.Fee), Net: r.To.Amount(q.Net), Remainder: r.From.Amount(q.Remainder),
-			Status: StatusSending, HoldID: h.ID, RequestedAt: now, UpdatedAt: now, Rule: p.conv,
-		}
-		if r.ReviewAbove.Sign() > 0 && po.Gross.GreaterThan(r.ReviewAbove) {
-			po.Status = StatusReview
-		} else if err := w.Schedule(dueRetry+r.Provider, payoutID, now.Add(time.Duration(r.RetryEvery))); err != nil {
-			return err
-		}
-		ms.Recent = append(ms.Recent, recent{ID: payoutID, At: now, Gross: q.Gross})
-		if err := w.SaveJSON(kindMember, p.id(memberID), ms); err != nil {
-			return err
-		}
-		return w.CreateJSON(kindPayout, p.id(payoutID), po)
+	if err := checkAmount(amount); err != nil {
+		return Payout{}, fmt.Errorf("withdraw %s: %w", payoutID, err)
+	}
+	ev := kit.Event{Kind: kindEvent, ID: p.id(payoutID), Op: "withdraw",
+		Request: withdrawRequest{Member: memberID, Account: account, Amount: amount.String()}}
+	po, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (Payout, error) {
+		return p.request(w, payoutID, memberID, account, amount)
 	})
 	if err != nil {
-		return Payout{}, fmt.Errorf("payout: withdraw %s for %s: %w", payoutID, memberID, err)
+		if errors.Is(err, ledger.ErrIdempotencyConflict) && !errors.Is(err, ErrEventConflict) {
+			err = fmt.Errorf("%w: %w", ErrEventConflict, err)
+		}
+		return Payout{}, fmt.Errorf("withdraw %s for %s: %w", payoutID, memberID, err)
+	}
+	if replay {
+		po.Replayed = true
+		return po, nil
 	}
 	if po.Status.inFlight() {
 		return p.drive(ctx, payoutID)
@@ -326,8 +412,156 @@ func (p *Program) Withdraw(ctx context.Context, payoutID, memberID string, amoun
 	return po, nil
 }
 
-// Get returns a payout, or ErrNotFound.
+// reserveUntil is when a payout's hold would expire by itself: as far as
+// the ledger allows (ledger.MaxDuration after now, or the end of its time
+// range if sooner), far beyond any provider's answer, so that money in
+// flight never becomes spendable by time alone. The program closes the
+// hold itself: captured when the provider pays, voided when it refuses.
+func reserveUntil(now time.Time) time.Time {
+	end := ledger.MaxTime.Add(-time.Nanosecond)
+	if t := now.Add(ledger.MaxDuration); t.Before(end) {
+		return t
+	}
+	return end
+}
+
+// request is the first run of a withdrawal event, inside its unit of work.
+func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, amount decimal.Decimal) (Payout, error) {
+	r := p.rules
+	var old Payout
+	if ok, err := load(w, kindPayout, p.id(payoutID), &old); err != nil {
+		return Payout{}, err
+	} else if ok {
+		// Recorded by a version that kept no event records.
+		if old.Member == memberID && old.source() == account && old.Amount.Equal(amount) {
+			return old, nil
+		}
+		return Payout{}, fmt.Errorf("%w: %s was %s %s for %s", ErrEventConflict, payoutID, old.Amount, old.Rule.From, old.Member)
+	}
+	src, err := r.sourceFor(memberID, account)
+	if err != nil {
+		return Payout{}, err
+	}
+	q, err := p.quote(src, amount)
+	if err != nil {
+		return Payout{}, err
+	}
+	var link Link
+	if ok, err := load(w, kindLink, p.id(memberID), &link); err != nil {
+		return Payout{}, err
+	} else if !ok {
+		return Payout{}, fmt.Errorf("%w: %s", ErrNoPayoutAccount, memberID)
+	}
+	if amount.LessThan(src.minimum) {
+		return Payout{}, fmt.Errorf("%w: rule minimum: %s %s is under %s", ErrBelowMinimum, amount, src.asset.Code, src.minimum)
+	}
+	now := w.Now()
+	deadline, err := ledger.AddDuration("hold_for deadline", now, time.Duration(r.HoldFor))
+	if err != nil {
+		return Payout{}, fmt.Errorf("rule hold_for: %w", err)
+	}
+	retryAt, err := ledger.AddDuration("retry time", now, time.Duration(r.RetryEvery))
+	if err != nil {
+		return Payout{}, fmt.Errorf("rule retry_every: %w", err)
+	}
+	var ms memberState
+	if _, err := load(w, kindMember, p.id(memberID), &ms); err != nil {
+		return Payout{}, err
+	}
+	keep := max(time.Duration(r.Period), time.Duration(r.DailyWindow))
+	kept := ms.Recent[:0]
+	// inPeriod counts entries of ms.Recent, so it is bounded by its length.
+	inPeriod, inDay := 0, int64(0)
+	for _, x := range ms.Recent {
+		age := now.Sub(x.At)
+		if age >= keep {
+			continue
+		}
+		kept = append(kept, x)
+		if age < time.Duration(r.Period) {
+			inPeriod++
+		}
+		if age < time.Duration(r.DailyWindow) && r.DailyMaximum.Sign() > 0 {
+			if inDay, err = kit.Add("daily withdrawals", inDay, x.Gross); err != nil {
+				return Payout{}, fmt.Errorf("%w: rule daily_maximum: %w", ErrDailyMaximum, err)
+			}
+		}
+	}
+	ms.Recent = kept
+	if inPeriod >= r.MaxPerPeriod {
+		return Payout{}, fmt.Errorf("%w: rule max_per_period: %s withdrew %d times in the last %s", ErrTooFrequent, memberID, inPeriod, time.Duration(r.Period))
+	}
+	if r.DailyMaximum.Sign() > 0 {
+		maxU, err := r.To.Units(r.DailyMaximum)
+		if err != nil {
+			return Payout{}, invalidCause("daily_maximum", err)
+		}
+		total, err := kit.Add("daily withdrawals", inDay, q.Gross)
+		if err != nil {
+			return Payout{}, fmt.Errorf("%w: rule daily_maximum: %w", ErrDailyMaximum, err)
+		}
+		if total > maxU {
+			return Payout{}, fmt.Errorf("%w: rule daily_maximum: %s withdrew %s %s in the last %s; %s more exceeds %s", ErrDailyMaximum,
+				memberID, r.To.Format(inDay), r.To.Code, time.Duration(r.DailyWindow), r.To.Format(q.Gross), r.DailyMaximum)
+		}
+	}
+	if account == MemberAccount(memberID) {
+		if _, err := kit.OpenWallet(w, p.wallets, memberID); err != nil {
+			return Payout{}, err
+		}
+	} else if _, err := w.Account(account); errors.Is(err, ledger.ErrUnknownAccount) {
+		return Payout{}, fmt.Errorf("%w: %s holds nothing yet: %w", ErrInsufficientFunds, account, err)
+	} else if err != nil {
+		return Payout{}, err
+	}
+	held := src.asset.Amount(q.In)
+	// A payout pays out only what the member has: never into an overdraft
+	// the shared wallet policy may allow for other programs' reasons
+	// (a chargeback's coins).
+	b, err := w.Balance(account, src.asset.Code)
+	if err != nil {
+		return Payout{}, err
+	}
+	if b.Available.LessThan(held) {
+		return Payout{}, fmt.Errorf("%w: %w: %s has %s %s available, %s asked (an overdraft is never paid out)",
+			ErrInsufficientFunds, ledger.ErrInsufficientFunds, account, b.Available, src.asset.Code, held)
+	}
+	h, err := w.Hold(ledger.HoldRequest{
+		Key: "payout:" + p.id("hold:"+payoutID), Account: account, Asset: src.asset.Code,
+		Amount: held, ExpiresAt: reserveUntil(now),
+		Metadata: map[string]string{"program": "payout", "payout": payoutID},
+	})
+	if errors.Is(err, ledger.ErrInsufficientFunds) {
+		return Payout{}, fmt.Errorf("%w: %w", ErrInsufficientFunds, err)
+	}
+	if err != nil {
+		return Payout{}, err
+	}
+	po := Payout{
+		ID: payoutID, Member: memberID, Account: link.Account, Source: account, Amount: held,
+		Gross: r.To.Amount(q.Gross), Fee: r.To.Amount(q.Fee), Net: r.To.Amount(q.Net), Remainder: src.asset.Amount(q.Remainder),
+		Status: StatusSending, HoldID: h.ID, RequestedAt: now, Deadline: deadline, UpdatedAt: now, Rule: src.conv,
+		Shortfall: decimal.Zero,
+	}
+	next := retryAt
+	if r.ReviewAbove.Sign() > 0 && po.Gross.GreaterThan(r.ReviewAbove) {
+		po.Status, next = StatusReview, deadline
+	}
+	if err := w.Schedule(dueRetry+r.Provider, payoutID, next); err != nil {
+		return Payout{}, err
+	}
+	ms.Recent = append(ms.Recent, recent{ID: payoutID, At: now, Gross: q.Gross})
+	if err := w.SaveJSON(kindMember, p.id(memberID), ms); err != nil {
+		return Payout{}, err
+	}
+	return po, w.CreateJSON(kindPayout, p.id(payoutID), po)
+}
+
+// Get returns a payout as it is now, or ErrNotFound.
 func (p *Program) Get(ctx context.Context, payoutID string) (Payout, error) {
+	if err := checkID("payout id", payoutID); err != nil {
+		return Payout{}, err
+	}
 	var po Payout
 	err := p.l.View(ctx, func(r *ledger.Reader) error {
 		err := r.LoadJSON(kindPayout, p.id(payoutID), &po)
@@ -340,7 +574,8 @@ func (p *Program) Get(ctx context.Context, payoutID string) (Payout, error) {
 }
 
 // Retry sends an in-flight payout again with the same idempotency key and
-// records the answer; for a settled payout it changes nothing.
+// records the answer; for a payout in review or settled it changes
+// nothing.
 func (p *Program) Retry(ctx context.Context, payoutID string) (Payout, error) {
 	return p.drive(ctx, payoutID)
 }
@@ -353,7 +588,9 @@ func (p *Program) drive(ctx context.Context, payoutID string) (Payout, error) {
 		return Payout{}, err
 	}
 	if !po.Status.inFlight() {
-		err := p.l.Update(ctx, func(w *ledger.Writer) error { return w.Unschedule(dueRetry+p.rules.Provider, payoutID) })
+		if po.Status.Final() {
+			err = p.l.Update(ctx, func(w *ledger.Writer) error { return w.Unschedule(dueRetry+p.rules.Provider, payoutID) })
+		}
 		return po, err
 	}
 	rc, sendErr := p.provider.Send(ctx, SendRequest{
@@ -365,7 +602,7 @@ func (p *Program) drive(ctx context.Context, payoutID string) (Payout, error) {
 		return err
 	})
 	if err != nil {
-		return Payout{}, fmt.Errorf("payout: record outcome of %s: %w", payoutID, err)
+		return Payout{}, fmt.Errorf("record outcome of %s: %w", payoutID, err)
 	}
 	return po, nil
 }
@@ -380,17 +617,29 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 	if !po.Status.inFlight() {
 		return po, nil
 	}
-	now := w.Now()
+	now, err := clockNow(w)
+	if err != nil {
+		return Payout{}, err
+	}
 	due := dueRetry + p.rules.Provider
 	po.Attempts++
 	po.UpdatedAt = now
-	later := func() error { return w.Schedule(due, payoutID, now.Add(time.Duration(p.rules.RetryEvery))) }
-	if sendErr != nil {
-		po.LastError = sendErr.Error()
-		if err := later(); err != nil {
+	later := func() (Payout, error) {
+		at, err := ledger.AddDuration("retry time", now, time.Duration(p.rules.RetryEvery))
+		if err != nil {
+			return Payout{}, fmt.Errorf("rule retry_every: %w", err)
+		}
+		if !po.Deadline.IsZero() && !now.Before(po.Deadline) {
+			po.Overdue = true
+		}
+		if err := w.Schedule(due, payoutID, at); err != nil {
 			return Payout{}, err
 		}
 		return po, w.SaveJSON(kindPayout, p.id(payoutID), po)
+	}
+	if sendErr != nil {
+		po.LastError = sendErr.Error()
+		return later()
 	}
 	po.LastError, po.Reference = "", rc.Reference
 	switch rc.Outcome {
@@ -413,16 +662,10 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 		if rc.Outcome == OutcomeUnclaimed {
 			po.Status = StatusUnclaimed
 		}
-		if err := later(); err != nil {
-			return Payout{}, err
-		}
-		return po, w.SaveJSON(kindPayout, p.id(payoutID), po)
+		return later()
 	default:
 		po.LastError = fmt.Sprintf("provider answered unknown outcome %q", rc.Outcome)
-		if err := later(); err != nil {
-			return Payout{}, err
-		}
-		return po, w.SaveJSON(kindPayout, p.id(payoutID), po)
+		return later()
 	}
 	if err := w.Unschedule(due, payoutID); err != nil {
 		return Payout{}, err
@@ -434,29 +677,71 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 // net to the settlement account, fee to the fee account, rounding leftover
 // to the remainder account, all in this unit of work.
 func (p *Program) settlePaid(w *ledger.Writer, po *Payout) (uint64, error) {
-	pr := p.rules.Provider
 	meta := map[string]string{"program": "payout", "payout": po.ID, "member": po.Member}
-	from := ClearingAccount(pr)
 	_, err := w.Capture(ledger.CaptureRequest{Key: "payout:" + p.id("capture:"+po.ID), Hold: po.HoldID, Final: true,
-		Destinations: []ledger.Leg{{To: from, Amount: po.Amount}}, Metadata: meta})
-	if errors.Is(err, ledger.ErrHoldExpired) || errors.Is(err, ledger.ErrHoldClosed) {
-		// The hold outlived Rules.HoldFor and went back to the member
-		// before the provider's answer: the money was paid, so convert
-		// straight from the wallet.
-		from, err = MemberAccount(po.Member), nil
+		Destinations: []ledger.Leg{{To: ClearingAccount(p.rules.Provider), Amount: po.Amount}}, Metadata: meta})
+	if errors.Is(err, ledger.ErrHoldExpired) || errors.Is(err, ledger.ErrHoldClosed) || errors.Is(err, ledger.ErrInsufficientFunds) {
+		// The reservation is no longer there to capture; the provider paid.
+		err = p.takeLapsed(w, po, meta)
 	}
 	if err != nil {
 		return 0, err
 	}
 	c, err := w.Convert(ledger.ConversionRequest{Key: "payout:" + p.id("convert:"+po.ID), Rule: po.Rule,
-		From: from, To: SettlementAccount(pr), Amount: po.Amount, Metadata: meta})
+		From: ClearingAccount(p.rules.Provider), To: SettlementAccount(p.rules.Provider), Amount: po.Amount, Metadata: meta})
 	if err != nil {
 		return 0, err
 	}
 	if !c.Net.Equal(po.Net) || !c.Fee.Equal(po.Fee) {
-		return 0, fmt.Errorf("payout: %s converted to %s net, %s fee; %s net was sent", po.ID, c.Net, c.Fee, po.Net)
+		return 0, fmt.Errorf("%s converted to %s net, %s fee; %s net was sent", po.ID, c.Net, c.Fee, po.Net)
 	}
 	return c.Transaction.ID, nil
+}
+
+// takeLapsed settles a paid payout whose reservation can no longer be
+// captured: its hold lapsed before the provider's answer (a hold made by
+// an older version with a shorter expiry), or a posting allowed to reach
+// held funds (a chargeback) took what it reserved. The ledger's answer to
+// an expired hold is Void: it gives the funds back (at once if the sweep
+// has not run yet). Then the payout takes its amount
+// from the source as far as the source has it available, and the rest
+// from ShortfallAccount, recorded in po.Shortfall: the provider paid, so
+// the payout settles, and what is missing is booked, never dropped.
+func (p *Program) takeLapsed(w *ledger.Writer, po *Payout, meta map[string]string) error {
+	if _, err := w.Void(po.HoldID); err != nil {
+		return err
+	}
+	code := po.Rule.From
+	a, err := w.Asset(code)
+	if err != nil {
+		return err
+	}
+	want, err := a.Units(po.Amount)
+	if err != nil {
+		return err
+	}
+	b, err := w.Balance(po.source(), code)
+	if err != nil {
+		return err
+	}
+	avail, err := a.Units(b.Available)
+	if err != nil {
+		return err
+	}
+	take := min(max(avail, 0), want)
+	clearing := ClearingAccount(p.rules.Provider)
+	var ps []ledger.Posting
+	if take > 0 {
+		ps = append(ps, ledger.Posting{From: po.source(), To: clearing, Asset: code, Amount: a.Amount(take)})
+	}
+	if short := want - take; short > 0 {
+		ps = append(ps, ledger.Posting{From: ShortfallAccount(p.rules.Provider), To: clearing, Asset: code, Amount: a.Amount(short)})
+		po.Shortfall = a.Amount(short)
+		po.LastError = fmt.Sprintf("reservation lapsed before the provider paid; %s %s taken from %s, %s %s short",
+			a.Format(take), code, po.source(), a.Format(short), code)
+	}
+	_, err = w.Post(ledger.TransferRequest{Key: "payout:" + p.id("take:"+po.ID), Postings: ps, Metadata: meta})
+	return err
 }
 
 // release voids the hold and frees the member's frequency and daily slot.
@@ -478,9 +763,32 @@ func (p *Program) release(w *ledger.Writer, po *Payout) error {
 	return w.SaveJSON(kindMember, p.id(po.Member), ms)
 }
 
-// Approve sends a payout waiting in review. Approving one already approved
-// returns it; approving a rejected one is ErrWrongState.
-func (p *Program) Approve(ctx context.Context, payoutID string) (Payout, error) {
+// reviewer checks that actor may decide payouts held for review
+// (kit.RolePayoutReviewer); the member is checked as a party once the
+// payout is loaded (notParty).
+func (p *Program) reviewer(ctx context.Context, actor string) error {
+	return kit.Authorize(ctx, p.roles, actor, kit.RolePayoutReviewer)
+}
+
+func notParty(actor string, po *Payout) error {
+	if actor == po.Member {
+		return fmt.Errorf("%w: %q may not decide their own payout", ledger.ErrForbidden, actor)
+	}
+	return nil
+}
+
+// Approve sends a payout waiting in review. actor must hold
+// kit.RolePayoutReviewer in the program's roles (WithRoles) and not be
+// the payout's member; otherwise it is ledger.ErrForbidden and nothing is
+// written. Approving one already approved returns it; approving a
+// rejected one is ErrWrongState.
+func (p *Program) Approve(ctx context.Context, actor, payoutID string) (Payout, error) {
+	if err := checkID("payout id", payoutID); err != nil {
+		return Payout{}, err
+	}
+	if err := p.reviewer(ctx, actor); err != nil {
+		return Payout{}, fmt.Errorf("approve %s: %w", payoutID, err)
+	}
 	var po Payout
 	err := p.l.Update(ctx, func(w *ledger.Writer) error {
 		po = Payout{}
@@ -488,6 +796,9 @@ func (p *Program) Approve(ctx context.Context, payoutID string) (Payout, error) 
 			return err
 		} else if !ok {
 			return fmt.Errorf("%w: payout %s", ErrNotFound, payoutID)
+		}
+		if err := notParty(actor, &po); err != nil {
+			return err
 		}
 		switch {
 		case po.Status == StatusRejected:
@@ -495,14 +806,19 @@ func (p *Program) Approve(ctx context.Context, payoutID string) (Payout, error) 
 		case po.Status != StatusReview:
 			return nil
 		}
-		po.Status, po.UpdatedAt = StatusSending, w.Now()
-		if err := w.Schedule(dueRetry+p.rules.Provider, payoutID, w.Now().Add(time.Duration(p.rules.RetryEvery))); err != nil {
+		now := w.Now()
+		at, err := ledger.AddDuration("retry time", now, time.Duration(p.rules.RetryEvery))
+		if err != nil {
+			return fmt.Errorf("rule retry_every: %w", err)
+		}
+		po.Status, po.UpdatedAt, po.DecidedBy = StatusSending, now, actor
+		if err := w.Schedule(dueRetry+p.rules.Provider, payoutID, at); err != nil {
 			return err
 		}
 		return w.SaveJSON(kindPayout, p.id(payoutID), po)
 	})
 	if err != nil {
-		return Payout{}, fmt.Errorf("payout: approve %s: %w", payoutID, err)
+		return Payout{}, fmt.Errorf("approve %s: %w", payoutID, err)
 	}
 	if po.Status.inFlight() {
 		return p.drive(ctx, payoutID)
@@ -510,10 +826,19 @@ func (p *Program) Approve(ctx context.Context, payoutID string) (Payout, error) 
 	return po, nil
 }
 
-// Reject refuses a payout waiting in review and releases its funds.
-// Rejecting one already rejected returns it; rejecting one already
-// approved is ErrWrongState.
-func (p *Program) Reject(ctx context.Context, payoutID, reason string) (Payout, error) {
+// Reject refuses a payout waiting in review and releases its funds. actor
+// is checked as for Approve. Rejecting one already rejected returns it;
+// rejecting one already approved is ErrWrongState.
+func (p *Program) Reject(ctx context.Context, actor, payoutID, reason string) (Payout, error) {
+	if err := checkID("payout id", payoutID); err != nil {
+		return Payout{}, err
+	}
+	if len(reason) > maxReasonLen {
+		return Payout{}, fmt.Errorf("%w: reason must have at most %d characters", ErrInvalidRequest, maxReasonLen)
+	}
+	if err := p.reviewer(ctx, actor); err != nil {
+		return Payout{}, fmt.Errorf("reject %s: %w", payoutID, err)
+	}
 	var po Payout
 	err := p.l.Update(ctx, func(w *ledger.Writer) error {
 		po = Payout{}
@@ -521,6 +846,9 @@ func (p *Program) Reject(ctx context.Context, payoutID, reason string) (Payout, 
 			return err
 		} else if !ok {
 			return fmt.Errorf("%w: payout %s", ErrNotFound, payoutID)
+		}
+		if err := notParty(actor, &po); err != nil {
+			return err
 		}
 		switch po.Status {
 		case StatusRejected:
@@ -529,62 +857,26 @@ func (p *Program) Reject(ctx context.Context, payoutID, reason string) (Payout, 
 		default:
 			return fmt.Errorf("%w: payout %s is %s, not in review", ErrWrongState, payoutID, po.Status)
 		}
-		if err := p.release(w, &po); err != nil {
-			return err
-		}
-		now := w.Now()
-		po.Status, po.Reason, po.UpdatedAt, po.SettledAt = StatusRejected, reason, now, now
-		return w.SaveJSON(kindPayout, p.id(payoutID), po)
+		return p.reject(w, &po, actor, reason)
 	})
 	if err != nil {
-		return Payout{}, fmt.Errorf("payout: reject %s: %w", payoutID, err)
+		return Payout{}, fmt.Errorf("reject %s: %w", payoutID, err)
 	}
 	return po, nil
 }
 
-// TickReport says what Tick did.
-type TickReport struct {
-	Sent         int // payouts sent or asked about again
-	Settled      int // of those, payouts that reached a final status
-	HoldsExpired int // holds the ledger released (ledger.Tick)
-}
-
-// Tick sends again every in-flight payout whose retry time has come (a
-// timeout, a crash between recording "sending" and the answer, a held or
-// unclaimed payment) and lets the ledger release expired holds. Running it
-// twice at the same time changes nothing the second time.
-func (p *Program) Tick(ctx context.Context) (TickReport, error) {
-	var rep TickReport
-	seen := map[string]bool{}
-	for {
-		var due []ledger.DueEntry
-		err := p.l.View(ctx, func(r *ledger.Reader) (err error) {
-			due, err = r.Due(dueRetry+p.rules.Provider, p.l.Clock().Now(), 64)
-			return err
-		})
-		if err != nil {
-			return rep, err
-		}
-		progressed := false
-		for _, d := range due {
-			if seen[d.ID] {
-				continue // rescheduled at or before now by a clock that stands still
-			}
-			seen[d.ID], progressed = true, true
-			po, err := p.drive(ctx, d.ID)
-			if err != nil {
-				return rep, err
-			}
-			rep.Sent++
-			if po.Status.Final() {
-				rep.Settled++
-			}
-		}
-		if !progressed {
-			break
-		}
+// reject releases a payout in review and records it rejected.
+func (p *Program) reject(w *ledger.Writer, po *Payout, actor, reason string) error {
+	now, err := clockNow(w)
+	if err != nil {
+		return err
 	}
-	n, err := p.l.Tick(ctx)
-	rep.HoldsExpired = n
-	return rep, err
+	if err := p.release(w, po); err != nil {
+		return err
+	}
+	if err := w.Unschedule(dueRetry+p.rules.Provider, po.ID); err != nil {
+		return err
+	}
+	po.Status, po.Reason, po.DecidedBy, po.UpdatedAt, po.SettledAt = StatusRejected, reason, actor, now, now
+	return w.SaveJSON(kindPayout, p.id(po.ID), *po)
 }

@@ -1,17 +1,21 @@
 package payout
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // Duration is a time.Duration that reads and writes JSON as a string
-// ("168h").
+// ("168h"). Rules bound every duration by ledger.MaxDuration.
 type Duration time.Duration
 
 // MarshalJSON writes the duration as a string.
@@ -21,14 +25,44 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("%w: duration must be a string: %v", ErrInvalidRules, err)
+		return fmt.Errorf("%w: duration must be a string: %w", ErrInvalidRules, err)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%w: duration %q: %v", ErrInvalidRules, s, err)
+		return fmt.Errorf("%w: duration %q: %w", ErrInvalidRules, s, err)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// MemberPlaceholder stands for the member's ID in a Source's account
+// template ("creator:{member}:diamonds").
+const MemberPlaceholder = "{member}"
+
+// Source is an account members cash out from besides their wallet, such
+// as the earnings another program pays a creator: gifting's
+// "creator:{member}:diamonds" or shoutout's "creator:{member}:shoutouts".
+// Declaring it here is what makes it the member's: WithdrawFrom accepts an
+// account only if it is the wallet or one of these templates with the
+// member's ID in place of {member}.
+type Source struct {
+	// Account is the address template; {member} appears once, as a whole
+	// segment, and the first segment is not "payout" (the program's own
+	// accounts).
+	Account string `json:"account"`
+	// Asset is the code of the asset withdrawn from it: Rules.From, whose
+	// conversion is Rules.Rate, or one of Rules.Assets.
+	Asset string `json:"asset"`
+}
+
+// SourceAsset is how an asset other than From converts to To: the value
+// of the asset, configured once for every source that holds it.
+type SourceAsset struct {
+	Asset    ledger.Asset    `json:"asset"`
+	Rate     ledger.Rate     `json:"rate"`
+	Rounding ledger.Rounding `json:"rounding"`
+	// Minimum is the smallest withdrawal in this asset.
+	Minimum decimal.Decimal `json:"minimum"`
 }
 
 // Rules is a payout program, as data: what is withdrawn (From) and paid
@@ -38,8 +72,8 @@ type Rules struct {
 	// Provider names the payment provider ("paypal"); it is part of the
 	// program's account addresses.
 	Provider string `json:"provider"`
-	// From is the reward asset members withdraw (RUBY), To the money they
-	// receive (EUR).
+	// From is the reward asset members withdraw from their wallet (RUBY),
+	// To the money they receive (EUR).
 	From ledger.Asset `json:"from"`
 	To   ledger.Asset `json:"to"`
 	// Rate is how many units of To one unit of From is worth (1/10000),
@@ -49,6 +83,11 @@ type Rules struct {
 	Rounding ledger.Rounding `json:"rounding"`
 	// Minimum is the smallest withdrawal, in From.
 	Minimum decimal.Decimal `json:"minimum"`
+	// Sources are the accounts other than the wallet that members may cash
+	// out from (none by default), and Assets the conversions of the assets
+	// they hold other than From.
+	Sources []Source      `json:"sources,omitempty"`
+	Assets  []SourceAsset `json:"assets,omitempty"`
 	// MaxPerPeriod withdrawals per member in any Period (1 a week).
 	Period       Duration `json:"period"`
 	MaxPerPeriod int      `json:"max_per_period"`
@@ -64,8 +103,12 @@ type Rules struct {
 	// ReviewAbove sends withdrawals worth more than this (To, before the
 	// fee) to manual review (0 = never).
 	ReviewAbove decimal.Decimal `json:"review_above"`
-	// HoldFor is how long the withdrawn funds stay reserved at most; it
-	// must outlive the provider's longest pending or unclaimed period.
+	// HoldFor is how long a payout may wait before it needs attention; it
+	// never releases funds the provider may still pay. A payout still in
+	// review after HoldFor is rejected (the provider was never asked) and
+	// its funds released; one still in flight after HoldFor is marked
+	// Overdue and reported by every Tick that asks the provider about it,
+	// its funds reserved until the provider's final answer.
 	HoldFor Duration `json:"hold_for"`
 	// RetryEvery is how soon Tick asks the provider again about a payout in
 	// flight (a timeout, a held or unclaimed payment).
@@ -76,7 +119,7 @@ type Rules struct {
 // rubies = 1 EUR, rounded down to the cent; at least 8,000 rubies, one
 // withdrawal a week; PayPal's fee 4% (rounded half up to the cent).
 // Industry figures: a daily maximum of 1,000 (in EUR). Integrator choices:
-// manual review above 100 EUR, funds held at most 90 days, retries every
+// manual review above 100 EUR, attention after 90 days, retries every
 // 15 minutes.
 func DefaultRules() Rules {
 	return Rules{
@@ -98,21 +141,106 @@ func DefaultRules() Rules {
 	}
 }
 
+// CreatorRules cashes out creators' gifting diamonds in dollars: DIAMOND
+// to USD at 0.005 USD a diamond (PROGRAMS.md), rounded down to the cent,
+// withdrawn from creator:<id>:diamonds (where gifting pays them) or from
+// the wallet; at least 2,000 diamonds (10 USD), one withdrawal a week,
+// PayPal's other terms (1.5% + 0.10 USD), a daily maximum of 1,000 USD,
+// manual review above 500 USD. Provider "paypal-creators", so that it runs
+// beside DefaultRules on one ledger.
+func CreatorRules() Rules {
+	r := DefaultRules()
+	r.Provider = "paypal-creators"
+	r.From, r.To = ledger.DIAMOND, ledger.USD
+	r.Rate = ledger.NewRate(1, 200)
+	r.Minimum = decimal.NewFromInt(2000)
+	r.FeeRate = decimal.RequireFromString("0.015")
+	r.FixedFee = decimal.RequireFromString("0.10")
+	r.ReviewAbove = decimal.NewFromInt(500)
+	r.Sources = []Source{{Account: "creator:{member}:diamonds", Asset: ledger.DIAMOND.Code}}
+	return r
+}
+
+// UnmarshalJSON reads rules strictly: a field Rules does not have (a typo
+// such as "review_abve") is an error wrapping ErrInvalidRules that names
+// it, never silently ignored. It does not validate; ParseRules does both.
+func (r *Rules) UnmarshalJSON(b []byte) error {
+	type plain Rules // no methods: no recursion
+	var v plain
+	if err := decodeStrict(b, &v); err != nil {
+		return err
+	}
+	*r = Rules(v)
+	return nil
+}
+
+// ParseRules reads rules from JSON strictly (unknown fields and trailing
+// data are ErrInvalidRules naming them) and validates them.
+func ParseRules(data []byte) (Rules, error) {
+	var r Rules
+	if err := decodeStrict(data, &r); err != nil {
+		return Rules{}, err
+	}
+	if err := r.Validate(); err != nil {
+		return Rules{}, err
+	}
+	return r, nil
+}
+
+// decodeStrict decodes with kit.DecodeRules and wraps its error with
+// ErrInvalidRules. kit.DecodeRules rebuilds error messages as new errors,
+// which drops the chain of an error a nested decoder returned (a rate's
+// ledger.ErrInvalidRule, a duration's ErrInvalidRules); on that path the
+// error is taken from a plain strict decode instead, chain intact.
+func decodeStrict(data []byte, v any) error {
+	err := kit.DecodeRules(data, v)
+	if err == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if raw := dec.Decode(v); raw != nil && wraps(raw) {
+		err = raw
+	}
+	if errors.Is(err, ErrInvalidRules) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidRules, err)
+}
+
 func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
 }
 
+func invalidCause(field string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrInvalidRules, field, err)
+}
+
 func amountOK(a ledger.Asset, field string, d decimal.Decimal) error {
+	if err := boundedDecimal(d); err != nil {
+		return invalidCause(field, err)
+	}
 	if d.Sign() < 0 {
 		return invalid(field, "%s is negative", d)
 	}
 	if _, err := a.Units(d); err != nil {
-		return invalid(field, "%v", err)
+		return invalidCause(field, err)
 	}
 	return nil
 }
 
-// Validate checks the rules and names the first bad field.
+func durationOK(field string, d Duration) error {
+	if d <= 0 {
+		return invalid(field, "must be positive")
+	}
+	if err := ledger.ValidateDuration(field, time.Duration(d)); err != nil {
+		return invalidCause(field, err)
+	}
+	return nil
+}
+
+// Validate checks the rules and names the first bad field. A duration
+// longer than ledger.MaxDuration also wraps ledger.ErrInvalidTime.
 func (r Rules) Validate() error {
 	if r.Provider == "" || len(r.Provider) > 32 {
 		return invalid("provider", "%q must have 1 to 32 characters", r.Provider)
@@ -123,10 +251,10 @@ func (r Rules) Validate() error {
 		}
 	}
 	if err := r.From.Validate(); err != nil {
-		return invalid("from", "%v", err)
+		return invalidCause("from", err)
 	}
 	if err := r.To.Validate(); err != nil {
-		return invalid("to", "%v", err)
+		return invalidCause("to", err)
 	}
 	if r.From.Code == r.To.Code {
 		return invalid("to", "%s is also from", r.To.Code)
@@ -135,13 +263,13 @@ func (r Rules) Validate() error {
 		return invalid("rate", "missing")
 	}
 	if err := r.Rounding.Validate(); err != nil {
-		return invalid("rounding", "%v", err)
+		return invalidCause("rounding", err)
 	}
 	if err := amountOK(r.From, "minimum", r.Minimum); err != nil {
 		return err
 	}
-	if r.Period <= 0 {
-		return invalid("period", "must be positive")
+	if err := durationOK("period", r.Period); err != nil {
+		return err
 	}
 	if r.MaxPerPeriod <= 0 {
 		return invalid("max_per_period", "%d must be positive", r.MaxPerPeriod)
@@ -149,8 +277,11 @@ func (r Rules) Validate() error {
 	if err := amountOK(r.To, "daily_maximum", r.DailyMaximum); err != nil {
 		return err
 	}
-	if r.DailyWindow <= 0 {
-		return invalid("daily_window", "must be positive")
+	if err := durationOK("daily_window", r.DailyWindow); err != nil {
+		return err
+	}
+	if err := boundedDecimal(r.FeeRate); err != nil {
+		return invalidCause("fee_rate", err)
 	}
 	if r.FeeRate.Sign() < 0 || r.FeeRate.GreaterThanOrEqual(decimal.NewFromInt(1)) {
 		return invalid("fee_rate", "%s must be in [0, 1)", r.FeeRate)
@@ -160,20 +291,106 @@ func (r Rules) Validate() error {
 	}
 	if r.FeeRate.Sign() > 0 || r.FixedFee.Sign() > 0 {
 		if err := r.FeeRounding.Validate(); err != nil {
-			return invalid("fee_rounding", "%v", err)
+			return invalidCause("fee_rounding", err)
 		}
 	}
 	if err := amountOK(r.To, "review_above", r.ReviewAbove); err != nil {
 		return err
 	}
-	if r.HoldFor <= 0 {
-		return invalid("hold_for", "must be positive")
+	if err := durationOK("hold_for", r.HoldFor); err != nil {
+		return err
 	}
-	if r.RetryEvery <= 0 || r.RetryEvery >= r.HoldFor {
-		return invalid("retry_every", "must be positive and shorter than hold_for")
+	if err := durationOK("retry_every", r.RetryEvery); err != nil {
+		return err
+	}
+	if r.RetryEvery >= r.HoldFor {
+		return invalid("retry_every", "must be shorter than hold_for")
 	}
 	if err := r.Conversion().Validate(); err != nil {
-		return invalid("conversion", "%v", err)
+		return invalidCause("conversion", err)
+	}
+	return r.validateSources()
+}
+
+func (r Rules) validateSources() error {
+	assets := map[string]bool{r.From.Code: true}
+	for i, a := range r.Assets {
+		field := fmt.Sprintf("assets[%d]", i)
+		if err := a.Asset.Validate(); err != nil {
+			return invalidCause(field+".asset", err)
+		}
+		if a.Asset.Code == r.To.Code {
+			return invalid(field+".asset", "%s is what the program pays", a.Asset.Code)
+		}
+		if assets[a.Asset.Code] {
+			return invalid(field+".asset", "%s is configured twice (its value is configured once: from, or one entry of assets)", a.Asset.Code)
+		}
+		assets[a.Asset.Code] = true
+		if a.Rate.IsZero() {
+			return invalid(field+".rate", "missing")
+		}
+		if err := a.Rounding.Validate(); err != nil {
+			return invalidCause(field+".rounding", err)
+		}
+		if err := amountOK(a.Asset, field+".minimum", a.Minimum); err != nil {
+			return err
+		}
+		if err := r.conversionOf(a.Asset.Code, a.Rate, a.Rounding).Validate(); err != nil {
+			return invalidCause(field, err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, s := range r.Sources {
+		field := fmt.Sprintf("sources[%d]", i)
+		if err := validateTemplate(s.Account); err != nil {
+			return invalidCause(field+".account", err)
+		}
+		if s.Account == walletTemplate || seen[s.Account] {
+			return invalid(field+".account", "%q is declared twice (the wallet %q is always a source)", s.Account, walletTemplate)
+		}
+		seen[s.Account] = true
+		if !assets[s.Asset] {
+			return invalid(field+".asset", "%q is neither from (%s) nor one of assets", s.Asset, r.From.Code)
+		}
+	}
+	return nil
+}
+
+// wraps reports whether err carries a chain (one cause or several).
+func wraps(err error) bool {
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		return true
+	}
+	return false
+}
+
+// walletTemplate is the wallet as a source template (kit.WalletAccount).
+const walletTemplate = "member:" + MemberPlaceholder
+
+// validateTemplate checks a source account template: one {member}, a whole
+// segment, outside the program's own namespace, and a valid address for
+// the longest member ID.
+func validateTemplate(t string) error {
+	if strings.Count(t, MemberPlaceholder) != 1 {
+		return fmt.Errorf("%q must hold %s exactly once", t, MemberPlaceholder)
+	}
+	segs := strings.Split(t, ":")
+	whole := false
+	for _, s := range segs {
+		if s == MemberPlaceholder {
+			whole = true
+		}
+	}
+	if !whole {
+		return fmt.Errorf("%q must hold %s as a whole segment (\"creator:%s:diamonds\")", t, MemberPlaceholder, MemberPlaceholder)
+	}
+	if segs[0] == "payout" {
+		return fmt.Errorf("%q is in the program's own namespace payout:", t)
+	}
+	longest := strings.Repeat("m", maxIDLen)
+	if err := ledger.ValidateAddress(strings.Replace(t, MemberPlaceholder, longest, 1)); err != nil {
+		return fmt.Errorf("%q with a member ID of %d characters: %w", t, maxIDLen, err)
 	}
 	return nil
 }
@@ -196,14 +413,71 @@ func FeeAccount(provider string) string { return "payout:" + provider + ":fees" 
 // SettlementAccount receives the money sent to members through the provider.
 func SettlementAccount(provider string) string { return "payout:" + provider + ":settlement" }
 
-// MemberAccount is a member's wallet, shared by every program.
-func MemberAccount(id string) string { return "member:" + id }
+// ShortfallAccount (opened Unbounded) supplies the reward units of a paid
+// payout that could not be taken from the member (see Payout.Shortfall):
+// its negative balance is what members owe the platform. It stays at zero
+// unless a payout's reservation lapsed before the provider paid.
+func ShortfallAccount(provider string) string { return "payout:" + provider + ":shortfall" }
 
-// Conversion is the ledger conversion rule the rules describe.
+// MemberAccount is a member's wallet, shared by every program
+// (kit.WalletAccount).
+func MemberAccount(id string) string { return kit.WalletAccount(id) }
+
+// Conversion is the ledger conversion rule of From to To the rules
+// describe.
 func (r Rules) Conversion() ledger.ConversionRule {
+	return r.conversionOf(r.From.Code, r.Rate, r.Rounding)
+}
+
+func (r Rules) conversionOf(from string, rate ledger.Rate, rounding ledger.Rounding) ledger.ConversionRule {
+	name := "payout:" + r.Provider
+	if from != r.From.Code {
+		name += ":" + from
+	}
 	return ledger.ConversionRule{
-		Name: "payout:" + r.Provider, From: r.From.Code, To: r.To.Code, Rate: r.Rate, Rounding: r.Rounding,
+		Name: name, From: from, To: r.To.Code, Rate: rate, Rounding: rounding,
 		FeeRate: r.FeeRate, FixedFee: r.FixedFee, FeeRounding: r.FeeRounding,
 		Exchange: ExchangeAccount(r.Provider), Remainder: RemainderAccount(r.Provider), FeeAccount: FeeAccount(r.Provider),
 	}
+}
+
+// source is one account a member may withdraw from, resolved.
+type source struct {
+	account string
+	asset   ledger.Asset
+	minimum decimal.Decimal
+	conv    ledger.ConversionRule
+}
+
+// sourceFor resolves the account a member names: their wallet, or a
+// declared Source with their ID in place of {member}. Anything else is
+// someone else's or nobody's: ErrUnknownSource, which also wraps
+// ledger.ErrForbidden.
+func (r Rules) sourceFor(member, account string) (source, error) {
+	if account == kit.WalletAccount(member) {
+		return source{account: account, asset: r.From, minimum: r.Minimum, conv: r.Conversion()}, nil
+	}
+	for _, s := range r.Sources {
+		if strings.Replace(s.Account, MemberPlaceholder, member, 1) != account {
+			continue
+		}
+		if s.Asset == r.From.Code {
+			return source{account: account, asset: r.From, minimum: r.Minimum, conv: r.Conversion()}, nil
+		}
+		for _, a := range r.Assets {
+			if a.Asset.Code == s.Asset {
+				return source{account: account, asset: a.Asset, minimum: a.Minimum, conv: r.conversionOf(a.Asset.Code, a.Rate, a.Rounding)}, nil
+			}
+		}
+	}
+	return source{}, fmt.Errorf("%w: %w: %q is not %s's wallet nor one of the rules' sources", ErrUnknownSource, ledger.ErrForbidden, account, member)
+}
+
+// assets lists every asset the rules withdraw or pay.
+func (r Rules) assets() []ledger.Asset {
+	out := []ledger.Asset{r.From, r.To}
+	for _, a := range r.Assets {
+		out = append(out, a.Asset)
+	}
+	return out
 }

@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/payout"
 )
 
@@ -25,15 +27,25 @@ func TestDefaultRulesCarrySeedNumbers(t *testing.T) {
 }
 
 func TestRulesJSONRoundTrip(t *testing.T) {
-	r := payout.DefaultRules()
-	b, err := json.Marshal(r)
-	require.NoError(t, err)
-	var back payout.Rules
-	require.NoError(t, json.Unmarshal(b, &back))
-	require.NoError(t, back.Validate())
-	b2, err := json.Marshal(back)
-	require.NoError(t, err)
-	require.JSONEq(t, string(b), string(b2))
+	creator := payout.CreatorRules()
+	creator.Sources = append(creator.Sources, payout.Source{Account: "creator:{member}:shoutouts", Asset: "COIN"})
+	creator.Assets = []payout.SourceAsset{{Asset: ledger.COIN, Rate: ledger.NewRate(1, 100), Rounding: ledger.RoundDown, Minimum: d("500")}}
+	for _, r := range []payout.Rules{payout.DefaultRules(), creator} {
+		require.NoError(t, r.Validate())
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		var back payout.Rules
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.NoError(t, back.Validate())
+		b2, err := json.Marshal(back)
+		require.NoError(t, err)
+		require.JSONEq(t, string(b), string(b2))
+		parsed, err := payout.ParseRules(b)
+		require.NoError(t, err)
+		b3, err := json.Marshal(parsed)
+		require.NoError(t, err)
+		require.JSONEq(t, string(b), string(b3))
+	}
 }
 
 func TestValidateNamesTheBadField(t *testing.T) {
@@ -59,6 +71,32 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"review_above", func(r *payout.Rules) { r.ReviewAbove = d("-1") }},
 		{"hold_for", func(r *payout.Rules) { r.HoldFor = 0 }},
 		{"retry_every", func(r *payout.Rules) { r.RetryEvery = r.HoldFor }},
+		{"sources[0].account", func(r *payout.Rules) { r.Sources = []payout.Source{{Account: "creator:diamonds", Asset: "RUBY"}} }},
+		{"sources[0].account", func(r *payout.Rules) {
+			r.Sources = []payout.Source{{Account: "creator:x{member}:diamonds", Asset: "RUBY"}}
+		}},
+		{"sources[0].account", func(r *payout.Rules) { r.Sources = []payout.Source{{Account: "member:{member}", Asset: "RUBY"}} }},
+		{"sources[1].account", func(r *payout.Rules) {
+			r.Sources = []payout.Source{{Account: "a:{member}", Asset: "RUBY"}, {Account: "a:{member}", Asset: "RUBY"}}
+		}},
+		{"sources[0].asset", func(r *payout.Rules) {
+			r.Sources = []payout.Source{{Account: "creator:{member}:diamonds", Asset: "DIAMOND"}}
+		}},
+		{"assets[0].asset", func(r *payout.Rules) {
+			r.Assets = []payout.SourceAsset{{Asset: ledger.RUBY, Rate: r.Rate, Rounding: ledger.RoundDown}}
+		}},
+		{"assets[0].asset", func(r *payout.Rules) {
+			r.Assets = []payout.SourceAsset{{Asset: ledger.EUR, Rate: r.Rate, Rounding: ledger.RoundDown}}
+		}},
+		{"assets[0].rate", func(r *payout.Rules) {
+			r.Assets = []payout.SourceAsset{{Asset: ledger.DIAMOND, Rounding: ledger.RoundDown}}
+		}},
+		{"assets[0].rounding", func(r *payout.Rules) { r.Assets = []payout.SourceAsset{{Asset: ledger.DIAMOND, Rate: r.Rate}} }},
+		{"assets[0].minimum", func(r *payout.Rules) {
+			r.Assets = []payout.SourceAsset{{Asset: ledger.DIAMOND, Rate: r.Rate, Rounding: ledger.RoundDown, Minimum: d("-1")}}
+		}},
+		{"minimum", func(r *payout.Rules) { r.Minimum = decimal.New(1, 2147483647) }},
+		{"fee_rate", func(r *payout.Rules) { r.FeeRate = decimal.New(1, -2147483647) }},
 	}
 	for _, c := range cases {
 		t.Run(c.field, func(t *testing.T) {
@@ -96,7 +134,7 @@ func TestFeeShapes(t *testing.T) {
 			if c.edit != nil {
 				c.edit(&r)
 			}
-			f := newFixture(t, r)
+			f := newFixture(t, teststore.Memory, r)
 			q, err := f.p.Quote(d(c.amount))
 			require.NoError(t, err)
 			eq(t, c.gross, r.To.Amount(q.Gross))

@@ -9,33 +9,26 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/payout"
 )
 
-// creatorPayoutRules cash out gifting diamonds: a second payout program
-// (its own provider namespace) with the rule DIAMOND → USD at 0.005 USD a
-// diamond (PROGRAMS.md), at least 2,000 diamonds (10 USD), one withdrawal a
-// week, a 1.5% + 0.10 USD fee, review above 500 USD.
-func creatorPayoutRules() payout.Rules {
-	r := payout.DefaultRules()
-	r.Provider = "paypal-creators"
-	r.From, r.To = ledger.DIAMOND, ledger.USD
-	r.Rate = ledger.NewRate(1, 200)
-	r.Minimum = decimal.NewFromInt(2000)
-	r.FeeRate = decimal.RequireFromString("0.015")
-	r.FixedFee = decimal.RequireFromString("0.10")
-	r.ReviewAbove = decimal.NewFromInt(500)
-	return r
-}
+// creatorPayoutRules cash out gifting diamonds: payout.CreatorRules, a
+// second payout program (its own provider namespace) with the rule
+// DIAMOND → USD at 0.005 USD a diamond (PROGRAMS.md), configured once
+// there, at least 2,000 diamonds (10 USD), one withdrawal a week, a 1.5% +
+// 0.10 USD fee, review above 500 USD; creators withdraw straight from
+// creator:<id>:diamonds, a source the rules declare theirs.
+func creatorPayoutRules() payout.Rules { return payout.CreatorRules() }
 
 // sweepDiamonds moves amount of a creator's diamonds from the gifting
-// earnings account to their wallet, where payout withdraws from: the one
-// step that joins the two programs, done by the integrating service (key
-// "platform:sweep:<key>", so a retry moves nothing), never by either
-// program.
+// earnings account to their wallet (key "platform:sweep:<key>", so a
+// retry moves nothing): a step the integrating service may take, never
+// either program; with creatorPayoutRules creators can also withdraw from
+// their earnings account directly.
 func sweepDiamonds(ctx context.Context, l *ledger.Ledger, key, creator string, amount decimal.Decimal) error {
 	return l.Update(ctx, func(w *ledger.Writer) error {
-		if _, err := w.OpenAccount(ledger.AccountSpec{Address: "member:" + creator}); err != nil {
+		if _, err := kit.OpenWallet(w, kit.WalletPolicy{}, creator); err != nil {
 			return err
 		}
 		_, err := w.Post(ledger.TransferRequest{Key: "platform:sweep:" + key, Postings: []ledger.Posting{
@@ -73,6 +66,9 @@ type payoutDriver struct {
 	m                 *metrics
 }
 
+// complianceOfficer decides the payouts held for review.
+const complianceOfficer = "compliance"
+
 type flight struct {
 	p  *payout.Program
 	id string
@@ -88,11 +84,13 @@ func (d *payoutDriver) Setup(ctx context.Context, s *sim) error {
 	for _, p := range []*payout.MemoryProvider{d.rubyProv, d.diaProv} {
 		p.SetReturnAfter(5 * 24 * time.Hour) // so returns happen within a short run
 	}
+	compliance := &kit.RoleDirectory{}
+	compliance.Grant(complianceOfficer, kit.RolePayoutReviewer)
 	var err error
-	if d.rubies, err = payout.New(ctx, s.l, payout.DefaultRules(), d.rubyProv); err != nil {
+	if d.rubies, err = payout.New(ctx, s.l, payout.DefaultRules(), d.rubyProv, payout.WithRoles(compliance)); err != nil {
 		return err
 	}
-	if d.diamonds, err = payout.New(ctx, s.l, creatorPayoutRules(), d.diaProv); err != nil {
+	if d.diamonds, err = payout.New(ctx, s.l, creatorPayoutRules(), d.diaProv, payout.WithRoles(compliance)); err != nil {
 		return err
 	}
 	d.st = s.statsFor(d.Name(),
@@ -135,8 +133,8 @@ func (d *payoutDriver) link(ctx context.Context, p *person, prog *payout.Program
 	d.linked[key] = true
 }
 
-// withdraw sends one withdrawal and follows it.
-func (d *payoutDriver) withdraw(ctx context.Context, s *sim, prog *payout.Program, prov *payout.MemoryProvider, p *person, amount decimal.Decimal) {
+// withdraw sends one withdrawal from the account from and follows it.
+func (d *payoutDriver) withdraw(ctx context.Context, s *sim, prog *payout.Program, prov *payout.MemoryProvider, p *person, from string, amount decimal.Decimal) {
 	rng := s.rand()
 	d.seq++
 	id := fmt.Sprintf("po-%d", d.seq)
@@ -144,7 +142,7 @@ func (d *payoutDriver) withdraw(ctx context.Context, s *sim, prog *payout.Progra
 	var po payout.Payout
 	var err error
 	if rng.Float64() < 0.01 {
-		ok := d.st.race(func() error { _, err := prog.Withdraw(ctx, id, p.ID, amount); return err })
+		ok := d.st.race(func() error { _, err := prog.WithdrawFrom(ctx, id, p.ID, from, amount); return err })
 		if !ok {
 			return
 		}
@@ -154,16 +152,16 @@ func (d *payoutDriver) withdraw(ctx context.Context, s *sim, prog *payout.Progra
 			return
 		}
 	} else {
-		po, err = prog.Withdraw(ctx, id, p.ID, amount)
+		po, err = prog.WithdrawFrom(ctx, id, p.ID, from, amount)
 		if !d.st.observe(err) {
 			return
 		}
 		switch r := rng.Float64(); {
 		case r < 0.02:
-			_, err := prog.Withdraw(ctx, id, p.ID, amount) // the app retried
+			_, err := prog.WithdrawFrom(ctx, id, p.ID, from, amount) // the app retried
 			d.st.replay(err)
 		case r < 0.03:
-			_, err := prog.Withdraw(ctx, id, p.ID, amount.Add(decimal.NewFromInt(1)))
+			_, err := prog.WithdrawFrom(ctx, id, p.ID, from, amount.Add(decimal.NewFromInt(1)))
 			d.st.expect(err, payout.ErrEventConflict)
 		}
 	}
@@ -193,12 +191,12 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 		}
 		switch r := rng.Float64(); {
 		case r < 0.02:
-			d.withdraw(ctx, s, d.rubies, d.rubyProv, p, decimal.NewFromInt(5000)) // under the minimum
+			d.withdraw(ctx, s, d.rubies, d.rubyProv, p, payout.MemberAccount(p.ID), decimal.NewFromInt(5000)) // under the minimum
 			continue
 		case b.Available.LessThan(decimal.NewFromInt(8000)):
 			continue
 		}
-		d.withdraw(ctx, s, d.rubies, d.rubyProv, p, b.Available)
+		d.withdraw(ctx, s, d.rubies, d.rubyProv, p, payout.MemberAccount(p.ID), b.Available)
 	}
 	// Creators with diamonds: the big ones weekly, others now and then.
 	for i, c := range s.pop.creators {
@@ -211,16 +209,7 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 			d.st.failed("diamond balance", err)
 			continue
 		}
-		if err := sweepDiamonds(ctx, s.l, fmt.Sprintf("%s-%d", c.ID, day), c.ID, amount); err != nil {
-			d.st.failed("sweep diamonds", err)
-			continue
-		}
-		b, err := s.l.Balance(ctx, "member:"+c.ID, "DIAMOND")
-		if err != nil {
-			d.st.failed("diamond balance", err)
-			continue
-		}
-		d.withdraw(ctx, s, d.diamonds, d.diaProv, c, b.Available)
+		d.withdraw(ctx, s, d.diamonds, d.diaProv, c, "creator:"+c.ID+":diamonds", amount)
 	}
 	// Compliance reviews big withdrawals: approves most.
 	for _, f := range d.inflight {
@@ -229,9 +218,9 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 			continue
 		}
 		if rng.Float64() < 0.9 {
-			po, err = f.p.Approve(ctx, f.id)
+			po, err = f.p.Approve(ctx, complianceOfficer, f.id)
 		} else {
-			po, err = f.p.Reject(ctx, f.id, "documents missing")
+			po, err = f.p.Reject(ctx, complianceOfficer, f.id, "documents missing")
 		}
 		d.st.observe(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/referral"
 )
 
@@ -37,7 +38,7 @@ func FuzzRulesJSON(f *testing.F) {
 			t.Fatalf("round trip changed the rules:\n%s\n%s", b, b2)
 		}
 		if r.Budget.IntPart() < 1<<40 { // keep setup cheap and in range
-			newFixture(t, r)
+			newFixture(t, teststore.Memory, r)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package referral
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	_ "time/tzdata" // the rules name a time zone; embed the database so it loads on any host
@@ -9,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // Duration is a time.Duration that reads and writes JSON as a string
@@ -18,15 +20,16 @@ type Duration time.Duration
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
-// UnmarshalJSON reads a duration string.
+// UnmarshalJSON reads a duration string. Its range is checked by
+// Rules.Validate (at most ledger.MaxDuration).
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("%w: duration must be a string: %v", ErrInvalidRules, err)
+		return fmt.Errorf("%w: duration must be a string: %w", ErrInvalidRules, err)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%w: duration %q: %v", ErrInvalidRules, s, err)
+		return fmt.Errorf("%w: duration %q: %w", ErrInvalidRules, s, err)
 	}
 	*d = Duration(v)
 	return nil
@@ -145,6 +148,40 @@ type Rules struct {
 	DisabledCountries []string `json:"disabled_countries"`
 }
 
+// rulesJSON is Rules without its methods, so that UnmarshalJSON can decode
+// into it without calling itself.
+type rulesJSON Rules
+
+// UnmarshalJSON decodes rules strictly: a field Rules does not have (a typo
+// such as "signup_rewrd"), at any depth, is an error wrapping
+// ErrInvalidRules that names it, and so is anything after the rules. It
+// applies no defaults: a field left out is its zero value. It does not
+// validate; ParseRules does both.
+func (r *Rules) UnmarshalJSON(data []byte) error {
+	var v rulesJSON
+	if err := kit.DecodeRules(data, &v); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
+	*r = Rules(v)
+	return nil
+}
+
+// ParseRules reads rules from JSON strictly (see Rules.UnmarshalJSON) and
+// validates them.
+func ParseRules(data []byte) (Rules, error) {
+	var r Rules
+	if err := json.Unmarshal(data, &r); err != nil {
+		if errors.Is(err, ErrInvalidRules) {
+			return Rules{}, err
+		}
+		return Rules{}, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
+	if err := r.Validate(); err != nil {
+		return Rules{}, err
+	}
+	return r, nil
+}
+
 // DefaultRules is the Italian program of seed 000: rewards in RUBY, 20,000
 // per invitee who signs up with the code and 6,000 more once the invitee
 // has been active 5 days; tasks (profile photo 1,000 once, 10 minutes of
@@ -217,15 +254,54 @@ func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
 }
 
+// invalidErr is invalid with the cause kept in the chain.
+func invalidErr(field string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrInvalidRules, field, err)
+}
+
 // amount checks a non-negative amount with the asset's precision.
 func (r Rules) amount(field string, d decimal.Decimal) error {
 	if d.Sign() < 0 {
 		return invalid(field, "%s is negative", d)
 	}
-	if _, err := r.Asset.Units(d); err != nil {
-		return invalid(field, "%v", err)
+	if _, err := units(r.Asset, d); err != nil {
+		return invalidErr(field, err)
 	}
 	return nil
+}
+
+// duration checks a rule's duration: from 0 to ledger.MaxDuration.
+func duration(field string, d Duration) error {
+	if err := ledger.ValidateDuration(field, time.Duration(d)); err != nil {
+		return invalidErr(field, err)
+	}
+	return nil
+}
+
+// Bounds on a decimal's shape checked before any arithmetic on it, so a
+// hostile amount ("1e2147483647", a million digits) costs nothing and
+// cannot panic.
+const (
+	maxDigits   = 40
+	maxExponent = 40
+)
+
+// units converts an amount to the asset's minor units after bounding its
+// digits and exponent: too large is ledger.ErrOverflow, too many decimals
+// ledger.ErrPrecision, both wrapped.
+func units(a ledger.Asset, d decimal.Decimal) (int64, error) {
+	if d.IsZero() {
+		return 0, nil
+	}
+	if e := d.Exponent(); e > maxExponent {
+		return 0, fmt.Errorf("%w: amount with exponent %d is too large for %s", ledger.ErrOverflow, e, a.Code)
+	} else if e < -maxExponent {
+		return 0, fmt.Errorf("%w: amount with exponent %d has more decimals than %s allows", ledger.ErrPrecision, e, a.Code)
+	}
+	if n := d.NumDigits(); n > maxDigits {
+		return 0, fmt.Errorf("%w: amount with %d digits is too large for %s", ledger.ErrOverflow, n, a.Code)
+	}
+	return a.Units(d)
 }
 
 // Validate checks the rules and names the first bad field.
@@ -237,13 +313,13 @@ func (r Rules) Validate() error {
 		return invalid("campaign", "%q may hold only letters, digits and _-.@+", r.Campaign)
 	}
 	if err := r.Asset.Validate(); err != nil {
-		return invalid("asset", "%v", err)
+		return invalidErr("asset", err)
 	}
 	if r.MinAge < 0 || r.MinAge > 150 {
 		return invalid("min_age", "%d not in 0..150", r.MinAge)
 	}
-	if r.Newness.MaxAccountAge < 0 {
-		return invalid("newness.max_account_age", "negative")
+	if err := duration("newness.max_account_age", r.Newness.MaxAccountAge); err != nil {
+		return err
 	}
 	if err := r.amount("signup_reward", r.SignupReward); err != nil {
 		return err
@@ -259,8 +335,11 @@ func (r Rules) Validate() error {
 			return invalid("hold_margin", "must be positive when require_purchase is set")
 		}
 	}
-	if r.ReturnWindow < 0 || r.HoldMargin < 0 {
-		return invalid("return_window", "negative")
+	if err := duration("return_window", r.ReturnWindow); err != nil {
+		return err
+	}
+	if err := duration("hold_margin", r.HoldMargin); err != nil {
+		return err
 	}
 	if err := r.amount("retention_reward", r.RetentionReward); err != nil {
 		return err
@@ -271,8 +350,8 @@ func (r Rules) Validate() error {
 	if r.RetentionDays < 0 || r.RetentionDays > 366 {
 		return invalid("retention_days", "%d not in 0..366", r.RetentionDays)
 	}
-	if r.RetentionWithin < 0 {
-		return invalid("retention_within", "negative")
+	if err := duration("retention_within", r.RetentionWithin); err != nil {
+		return err
 	}
 	if _, err := time.LoadLocation(r.Timezone); err != nil || r.Timezone == "" || r.Timezone == "Local" {
 		return invalid("timezone", "%q is not an IANA time zone", r.Timezone)
@@ -324,6 +403,16 @@ func (r Rules) Validate() error {
 	}
 	if err := r.amount("daily_earning_cap", r.DailyEarningCap); err != nil {
 		return err
+	}
+	if !r.Start.IsZero() {
+		if err := ledger.ValidateTime("start", r.Start); err != nil {
+			return invalidErr("start", err)
+		}
+	}
+	if !r.End.IsZero() {
+		if err := ledger.ValidateTime("end", r.End); err != nil {
+			return invalidErr("end", err)
+		}
 	}
 	if !r.Start.IsZero() && !r.End.IsZero() && !r.End.After(r.Start) {
 		return invalid("end", "%s is not after start %s", r.End.Format(time.RFC3339), r.Start.Format(time.RFC3339))

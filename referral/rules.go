@@ -20,16 +20,17 @@ type Duration time.Duration
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
-// UnmarshalJSON reads a duration string. Its range is checked by
-// Rules.Validate (at most ledger.MaxDuration).
+// UnmarshalJSON reads a duration string. Decoded as part of Rules, an
+// error comes back wrapping ErrInvalidRules; its range is checked by
+// Rules.Validate (0 to ledger.MaxDuration).
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("%w: duration must be a string: %w", ErrInvalidRules, err)
+		return fmt.Errorf("duration must be a string: %w", err)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%w: duration %q: %w", ErrInvalidRules, s, err)
+		return fmt.Errorf("duration: %w", err)
 	}
 	*d = Duration(v)
 	return nil
@@ -166,11 +167,11 @@ func (r *Rules) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ParseRules reads rules from JSON strictly (see Rules.UnmarshalJSON) and
-// validates them.
+// ParseRules reads rules from JSON strictly (see Rules.UnmarshalJSON; data
+// after the rules is an error too) and validates them.
 func ParseRules(data []byte) (Rules, error) {
 	var r Rules
-	if err := json.Unmarshal(data, &r); err != nil {
+	if err := kit.DecodeRules(data, &r); err != nil {
 		if errors.Is(err, ErrInvalidRules) {
 			return Rules{}, err
 		}

@@ -176,6 +176,9 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, op
 		o(p)
 	}
 	err := l.Update(ctx, func(w *ledger.Writer) error {
+		if err := checkNow(w); err != nil {
+			return err
+		}
 		if err := w.DefineAsset(rules.Asset); err != nil {
 			return err
 		}

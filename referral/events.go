@@ -96,7 +96,7 @@ func (p *Program) IssueCode(ctx context.Context, eventID, memberID string) (stri
 		return FormatCode(rs.Code), nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("referral: issue code to %s: %w", memberID, err)
+		return "", fmt.Errorf("issue code to %s: %w", memberID, err)
 	}
 	return code, nil
 }
@@ -146,7 +146,7 @@ func (p *Program) Signup(ctx context.Context, eventID, inviteeID, code string) (
 		return p.signup(ctx, w, inviteeID, norm)
 	})
 	if err != nil {
-		return SignupResult{}, fmt.Errorf("referral: signup of %s with code %s: %w", inviteeID, FormatCode(norm), err)
+		return SignupResult{}, fmt.Errorf("signup of %s with code %s: %w", inviteeID, FormatCode(norm), err)
 	}
 	res.Replayed = replayed
 	return res, nil
@@ -366,7 +366,7 @@ func (p *Program) RecordActivity(ctx context.Context, eventID, inviteeID string)
 		return p.activity(ctx, w, inviteeID)
 	})
 	if err != nil {
-		return ActivityResult{}, fmt.Errorf("referral: activity of %s: %w", inviteeID, err)
+		return ActivityResult{}, fmt.Errorf("activity of %s: %w", inviteeID, err)
 	}
 	res.Replayed = replayed
 	return res, nil
@@ -496,7 +496,7 @@ func (p *Program) CompleteTask(ctx context.Context, eventID, memberID, taskID st
 		return TaskResult{}, err
 	}
 	if len(taskID) > 64 {
-		return TaskResult{}, fmt.Errorf("referral: task of %d bytes: %w", len(taskID), ErrUnknownTask)
+		return TaskResult{}, fmt.Errorf("task of %d bytes: %w", len(taskID), ErrUnknownTask)
 	}
 	res, replayed, err := run(ctx, p, "task", eventID, taskRequest{Member: memberID, Task: taskID}, func(w *ledger.Writer) (TaskResult, error) {
 		task, ok := p.tasks[taskID]
@@ -517,7 +517,7 @@ func (p *Program) CompleteTask(ctx context.Context, eventID, memberID, taskID st
 		return TaskResult{Grant: g}, nil
 	})
 	if err != nil {
-		return TaskResult{}, fmt.Errorf("referral: task %s of %s: %w", truncate(taskID), memberID, err)
+		return TaskResult{}, fmt.Errorf("task %s of %s: %w", truncate(taskID), memberID, err)
 	}
 	res.Replayed = replayed
 	return res, nil

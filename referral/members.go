@@ -23,7 +23,9 @@ type Member struct {
 	Employee bool
 	// PriorAccount: the member (or their device) had an account before.
 	PriorAccount bool
-	// RegisteredAt is when the member's account was created.
+	// RegisteredAt is when the member's account was created. With
+	// Rules.Newness.MaxAccountAge set, a time outside the ledger's range
+	// (the zero time included) makes the invitee not new.
 	RegisteredAt time.Time
 	// Device and PaymentInstrument are opaque fingerprints ("" = unknown),
 	// compared to catch self-referrals and duplicate invitees.

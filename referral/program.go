@@ -191,7 +191,7 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, op
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("referral: set up campaign %s: %w", rules.Campaign, err)
+		return nil, fmt.Errorf("set up campaign %s: %w", rules.Campaign, err)
 	}
 	if rules.Budget.Sign() > 0 {
 		if _, err := p.fund(ctx, "setup", rules.Budget); err != nil {
@@ -513,7 +513,7 @@ func (p *Program) SetKillSwitch(ctx context.Context, actor, country string, disa
 		return fmt.Errorf("%w: country of %d bytes must have 1 to 16", ErrInvalidEvent, len(country))
 	}
 	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer); err != nil {
-		return fmt.Errorf("referral: kill switch for %q: %w", country, err)
+		return fmt.Errorf("kill switch for %q: %w", country, err)
 	}
 	err := p.l.Update(ctx, func(w *ledger.Writer) error {
 		if err := checkNow(w); err != nil {
@@ -522,7 +522,7 @@ func (p *Program) SetKillSwitch(ctx context.Context, actor, country string, disa
 		return w.SaveJSON(kindKill, p.id(country), killState{Disabled: disabled, By: actor, At: w.Now()})
 	})
 	if err != nil {
-		return fmt.Errorf("referral: kill switch for %q: %w", country, err)
+		return fmt.Errorf("kill switch for %q: %w", country, err)
 	}
 	return nil
 }
@@ -560,7 +560,7 @@ func (p *Program) Fund(ctx context.Context, actor, key string, amount decimal.De
 		return FundResult{}, err
 	}
 	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleProgramAdmin); err != nil {
-		return FundResult{}, fmt.Errorf("referral: fund campaign %s: %w", p.rules.Campaign, err)
+		return FundResult{}, fmt.Errorf("fund campaign %s: %w", p.rules.Campaign, err)
 	}
 	return p.fund(ctx, key, amount)
 }
@@ -597,7 +597,7 @@ func (p *Program) fund(ctx context.Context, key string, amount decimal.Decimal) 
 		return FundResult{Key: key, Amount: amount, Transaction: t.ID}, nil
 	})
 	if err != nil {
-		return FundResult{}, fmt.Errorf("referral: fund campaign %s: %w", p.rules.Campaign, err)
+		return FundResult{}, fmt.Errorf("fund campaign %s: %w", p.rules.Campaign, err)
 	}
 	res.Replayed = replayed
 	return res, nil

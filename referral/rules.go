@@ -118,7 +118,8 @@ type Rules struct {
 	// days; otherwise any distinct days count.
 	RetentionConsecutive bool `json:"retention_consecutive"`
 	// RetentionWithin limits the days that count to this long after the
-	// signup (0 = no limit).
+	// signup (0 = no limit). Like every duration in the rules, at most
+	// ledger.MaxDuration.
 	RetentionWithin Duration `json:"retention_within"`
 	// Timezone is where calendar days are counted (IANA name).
 	Timezone string `json:"timezone"`
@@ -135,7 +136,10 @@ type Rules struct {
 	InvitesPerDay int `json:"invites_per_day"`
 	// MaxRewardedInvitees caps the invitees a referrer is rewarded for.
 	MaxRewardedInvitees int `json:"max_rewarded_invitees"`
-	// DailyEarningCap caps what one member earns per day.
+	// DailyEarningCap caps what one member earns per day (in Timezone):
+	// rewards paid that day, and shop rewards held on the day of the
+	// purchase that earned them. A held reward refunded, or never funded,
+	// leaves its day's count again: the cap counts what is kept.
 	DailyEarningCap decimal.Decimal `json:"daily_earning_cap"`
 
 	// Start and End bound the campaign window (zero = open).

@@ -46,7 +46,7 @@ func (p *Program) RecordPurchase(ctx context.Context, eventID, memberID, purchas
 		return p.purchase(ctx, w, memberID, purchaseID)
 	})
 	if err != nil {
-		return PurchaseResult{}, fmt.Errorf("referral: purchase %s of %s: %w", purchaseID, memberID, err)
+		return PurchaseResult{}, fmt.Errorf("purchase %s of %s: %w", purchaseID, memberID, err)
 	}
 	res.Replayed = replayed
 	return res, nil
@@ -174,13 +174,13 @@ func (p *Program) RecordRefund(ctx context.Context, eventID, actor, purchaseID s
 		return RefundResult{}, err
 	}
 	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer); err != nil {
-		return RefundResult{}, fmt.Errorf("referral: refund of %s: %w", purchaseID, err)
+		return RefundResult{}, fmt.Errorf("refund of %s: %w", purchaseID, err)
 	}
 	res, replayed, err := run(ctx, p, "refund", eventID, refundRequest{Purchase: purchaseID}, func(w *ledger.Writer) (RefundResult, error) {
 		return p.refund(ctx, w, actor, purchaseID)
 	})
 	if err != nil {
-		return RefundResult{}, fmt.Errorf("referral: refund of %s: %w", purchaseID, err)
+		return RefundResult{}, fmt.Errorf("refund of %s: %w", purchaseID, err)
 	}
 	res.Replayed = replayed
 	return res, nil
@@ -299,12 +299,12 @@ func (p *Program) Tick(ctx context.Context) (TickReport, error) {
 		}
 	}
 	if err != nil {
-		return rep, fmt.Errorf("referral: tick: %w", err)
+		return rep, fmt.Errorf("tick: %w", err)
 	}
 	n, err := p.l.Tick(ctx)
 	rep.HoldsExpired = n
 	if err != nil {
-		return rep, fmt.Errorf("referral: tick: %w", err)
+		return rep, fmt.Errorf("tick: %w", err)
 	}
 	return rep, nil
 }

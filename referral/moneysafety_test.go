@@ -5,6 +5,7 @@ package referral_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -562,4 +563,26 @@ func TestErrorsKeepTheirCause(t *testing.T) {
 	r = referral.DefaultRules()
 	r.Budget = decimal.New(1, 2147483647)
 	require.ErrorIs(t, r.Validate(), ledger.ErrOverflow)
+}
+
+// TestHostileRuleAmountsCostNothing: issue 10 #2. Rule amounts with
+// exponents near MaxInt32 (negative ones too) or tens of thousands of
+// digits are refused at once with a typed error.
+func TestHostileRuleAmountsCostNothing(t *testing.T) {
+	for _, v := range []decimal.Decimal{
+		decimal.New(1, 2147483647), decimal.New(-1, 2147483647), decimal.New(1, -2147483648),
+		decimal.RequireFromString(strings.Repeat("9", 20000)), decimal.RequireFromString("-" + strings.Repeat("9", 20000)),
+	} {
+		start := time.Now()
+		r := referral.DefaultRules()
+		r.Budget = v
+		err := r.Validate()
+		require.ErrorIs(t, err, referral.ErrInvalidRules)
+		require.True(t, errors.Is(err, ledger.ErrOverflow) || errors.Is(err, ledger.ErrPrecision), "%v", err)
+		require.Less(t, len(err.Error()), 300)
+		require.Less(t, time.Since(start), time.Second)
+	}
+	data := []byte(`{"campaign":"x","asset":{"code":"RUBY"},"timezone":"UTC","signup_reward":"-1e2147483647"}`)
+	_, err := referral.ParseRules(data)
+	require.ErrorIs(t, err, referral.ErrInvalidRules)
 }

@@ -266,11 +266,12 @@ func invalidErr(field string, err error) error {
 
 // amount checks a non-negative amount with the asset's precision.
 func (r Rules) amount(field string, d decimal.Decimal) error {
-	if d.Sign() < 0 {
-		return invalid(field, "%s is negative", d)
-	}
-	if _, err := units(r.Asset, d); err != nil {
+	u, err := units(r.Asset, d) // first: bounds d before it is printed
+	if err != nil {
 		return invalidErr(field, err)
+	}
+	if u < 0 {
+		return invalid(field, "%s is negative", d)
 	}
 	return nil
 }

@@ -29,25 +29,79 @@
 // window (Start, End), a kill switch per country (DisabledCountries and
 // Program.SetKillSwitch).
 //
+// Rules read from JSON (json.Unmarshal into Rules, or ParseRules, which
+// also validates) are decoded strictly: an unknown or misspelt field, at
+// any depth, is ErrInvalidRules naming it. Durations are at most
+// ledger.MaxDuration and Start and End lie in the ledger's time range
+// (ledger.ErrInvalidTime inside ErrInvalidRules otherwise); amounts are
+// bounded in digits and exponent before any arithmetic.
+//
 // # Events
 //
-// IssueCode, Signup, RecordActivity, CompleteTask, RecordPurchase,
-// RecordRefund and Tick. Each takes an event id and is idempotent on it:
-// a replay returns the first result and changes nothing; the same id for
-// another event is ErrEventConflict. Member facts come from a Members
-// implementation, read before the unit of work. Each refusal wraps a
-// sentinel (ErrSelfReferral, ErrReferralLoop, ErrNotNew, ErrIneligible,
-// ErrCapReached, ErrBudgetExhausted, ErrCampaignClosed,
-// ErrCountryDisabled, ...) and names the rule; a refused event writes
-// nothing. Abuse checks at signup: the same member, device or payment
-// instrument as the referrer; an invitee who already signed up or had an
-// account; a referral loop; a device or payment instrument already used by
-// another invitee; an invitee in another country.
+// IssueCode, Signup, RecordActivity, CompleteTask, RecordPurchase and
+// RecordRefund each take an event id and run through kit.Once in one unit
+// of work: the replay check comes first, before any member fact, rule or
+// state is read, so a retry returns the result stored when the event ran
+// (the result's Replayed field says so) whatever has changed since; the
+// same id for another event is ErrEventConflict (wrapping
+// ledger.ErrIdempotencyConflict). Member facts come from a Members
+// implementation, called inside the unit of work after the replay check.
+// Each refusal wraps a sentinel (ErrSelfReferral, ErrReferralLoop,
+// ErrNotNew, ErrIneligible, ErrCapReached, ErrBudgetExhausted,
+// ErrCampaignClosed, ErrCountryDisabled, ...) and names the rule; a refused
+// event writes nothing. Abuse checks at signup: the same member, device or
+// payment instrument as the referrer; an invitee who already belongs to
+// the campaign's referral graph (signed up with a code before:
+// ErrAlreadyReferred; holds a code of their own, so may be upstream of the
+// referrer: ErrReferralLoop — this refuses loops of any length); a device
+// or payment instrument already used by another invitee; an invitee who is
+// not new; an invitee in another country.
 //
 // Each reward is claimed by a record keyed (campaign, kind, member,
 // subject) in the same unit of work as its posting, whose idempotency key
 // is derived from the same tuple, so a reward is paid at most once however
-// events race or repeat.
+// events race or repeat. Counters the program keeps (funded, spent, daily
+// earnings, tier bonuses) are summed with kit.Add: a sum past the int64
+// range is ledger.ErrOverflow and writes nothing.
+//
+// The daily earning cap counts what a member keeps, on the day it was
+// earned: a shop reward counts on the day of the purchase that earned it
+// (it is held from then), and leaves that day's count again if a refund
+// cancels it or the budget cannot fund it.
+//
+// # Shop rewards, Tick and the kill switch
+//
+// Tick pays the held rewards whose return window has ended, each in a
+// unit of work of its own (kit.EachDue): one that fails is reported in
+// TickReport.Failed and the others go on. Nothing is paid to or for a
+// member the kill switch covers, nor to a referrer who is not eligible to
+// earn: such a reward is withheld — it stays held and due, is listed in
+// TickReport.Withheld at every Tick, and is paid once the switch is off
+// and the referrer eligible. If the hold expires meanwhile, its amount
+// goes back to the budget and the reward is paid from the budget then; if
+// the budget cannot pay it, the invite ends StatusUnfunded and the Tick
+// reports it in TickReport.Refused, never silently. A hold found past its
+// expiry but not yet released by the ledger's Tick is voided in the same
+// unit of work before paying from the budget, so the order in which the
+// program's and the ledger's Ticks run does not matter.
+//
+// # Privileged actions
+//
+// Actions taken by staff rather than reported by the service check their
+// actor with kit.Authorize against the kit.Roles given with WithRoles
+// (none: everyone is refused); a refusal is ledger.ErrForbidden and writes
+// nothing:
+//
+//   - SetKillSwitch: kit.RoleRiskOfficer. The switch records who set it.
+//   - RecordRefund: kit.RoleRiskOfficer, and the actor may be neither the
+//     referrer nor the invitee (a refund cancels a held reward).
+//   - Fund: kit.RoleProgramAdmin (a change of the campaign's budget). The
+//     budget New funds from Rules.Budget is the integrator's setup and
+//     takes no actor.
+//
+// Rules themselves change only by setting the program up with new rules
+// (New); there is no run-time rule change to authorize. The role is
+// checked on every call, replays included.
 //
 // # Accounts
 //
@@ -56,16 +110,21 @@
 //     overdraft: its balance limit is what refuses a grant beyond the
 //     budget, atomically). Shop rewards are ledger holds on it until the
 //     return window ends.
-//   - member:<id>: members' wallets, shared with other programs (payout
-//     withdraws from them).
+//   - member:<id> (kit.WalletAccount): members' wallets, shared with other
+//     programs (payout withdraws from them). A wallet already open is used
+//     as it is; one the program opens gets the kit.WalletPolicy given with
+//     WithWallets (the same policy every program is given).
 //
 // # Usage
 //
 //	members := referral.NewMemberDirectory()
-//	p, err := referral.New(ctx, l, referral.DefaultRules(), members)
+//	roles := &kit.RoleDirectory{}
+//	roles.Grant("risk-desk", kit.RoleRiskOfficer)
+//	p, err := referral.New(ctx, l, referral.DefaultRules(), members, referral.WithRoles(roles))
 //	code, err := p.IssueCode(ctx, "code-giulia", "giulia")
 //	res, err := p.Signup(ctx, "signup-marco", "marco", code)
 //	act, err := p.RecordActivity(ctx, "active-marco-2020-06-05", "marco")
 //	task, err := p.CompleteTask(ctx, "photo-giulia", "giulia", "profile_photo")
+//	err = p.SetKillSwitch(ctx, "risk-desk", "IT", true) // emergency stop
 //	rep, err := p.Tick(ctx) // pays shop rewards whose return window ended
 package referral

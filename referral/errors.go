@@ -10,7 +10,9 @@ var (
 	ErrInvalidRules = errors.New("referral: invalid rules")
 	// ErrInvalidEvent: an event's arguments are malformed (empty id, empty member).
 	ErrInvalidEvent = errors.New("referral: invalid event")
-	// ErrEventConflict: an event id was used before for a different event.
+	// ErrEventConflict: an event id (or a fund key) was used before for a
+	// different event. It comes wrapped together with
+	// ledger.ErrIdempotencyConflict.
 	ErrEventConflict = errors.New("referral: event id reused for a different event")
 	// ErrUnknownMember: the member directory does not know the member.
 	ErrUnknownMember = errors.New("referral: unknown member")
@@ -26,7 +28,11 @@ var (
 	// ErrSelfReferral: the invitee is the referrer, or shares the referrer's
 	// device or payment instrument.
 	ErrSelfReferral = errors.New("referral: self-referral")
-	// ErrReferralLoop: the invitee referred the referrer.
+	// ErrReferralLoop: the invitee already belongs to the campaign's
+	// referral graph as a referrer: they hold an invite code (so they may
+	// have invited others, the referrer among them or the referrer's own
+	// referrer). Accepting them as an invitee could close a loop of any
+	// length, so they are refused whether or not it would.
 	ErrReferralLoop = errors.New("referral: referral loop")
 	// ErrNotNew: the invitee is not new to the platform (rule newness).
 	ErrNotNew = errors.New("referral: invitee is not new")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,32 +12,70 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/referral"
 )
 
 var t0 = time.Date(2020, 6, 1, 7, 0, 0, 0, time.UTC) // 09:00 in Rome
+
+// Actors the fixture's role directory knows.
+const (
+	riskOfficer = "rita"  // kit.RoleRiskOfficer
+	admin       = "adam"  // kit.RoleProgramAdmin
+	nobody      = "norma" // no role
+)
 
 type fixture struct {
 	ctx     context.Context
 	clock   *ledgertest.Clock
 	l       *ledger.Ledger
 	members *referral.MemberDirectory
+	roles   *kit.RoleDirectory
 	p       *referral.Program
 	rules   referral.Rules
 	tb      testing.TB
+
+	mu   sync.Mutex
+	gone map[string]bool // members the directory "forgets"
 }
 
-func newFixture(tb testing.TB, rules referral.Rules) *fixture {
+// fixtureMembers is the fixture's directory, which can forget members.
+type fixtureMembers struct{ f *fixture }
+
+func (m fixtureMembers) Member(ctx context.Context, id string) (referral.Member, error) {
+	m.f.mu.Lock()
+	gone := m.f.gone[id]
+	m.f.mu.Unlock()
+	if gone {
+		return referral.Member{}, fmt.Errorf("%w: %q", referral.ErrUnknownMember, id)
+	}
+	return m.f.members.Member(ctx, id)
+}
+
+// newFixture sets a program up with rules on a fresh store from open.
+func newFixture(tb testing.TB, open teststore.Opener, rules referral.Rules, opts ...referral.Option) *fixture {
 	tb.Helper()
 	ctx := context.Background()
 	clock := ledgertest.NewClock(t0)
-	l := ledger.New(memstore.New(), ledger.WithClock(clock))
-	members := referral.NewMemberDirectory()
-	p, err := referral.New(ctx, l, rules, members)
+	l := ledger.New(open(tb), ledger.WithClock(clock))
+	roles := &kit.RoleDirectory{}
+	roles.Grant(riskOfficer, kit.RoleRiskOfficer)
+	roles.Grant(admin, kit.RoleProgramAdmin)
+	f := &fixture{ctx: ctx, clock: clock, l: l, members: referral.NewMemberDirectory(), roles: roles, rules: rules, tb: tb,
+		gone: map[string]bool{}}
+	p, err := referral.New(ctx, l, rules, fixtureMembers{f}, append([]referral.Option{referral.WithRoles(roles)}, opts...)...)
 	require.NoError(tb, err)
-	return &fixture{ctx: ctx, clock: clock, l: l, members: members, p: p, rules: rules, tb: tb}
+	f.p = p
+	return f
+}
+
+// forget makes the member directory forget a member.
+func (f *fixture) forget(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gone[id] = true
 }
 
 // member puts an eligible, new member of the rules' country.
@@ -57,6 +96,11 @@ func (f *fixture) code(tb testing.TB, id string) string {
 	return c
 }
 
+func (f *fixture) kill(tb testing.TB, country string, off bool) {
+	tb.Helper()
+	require.NoError(tb, f.p.SetKillSwitch(f.ctx, riskOfficer, country, off))
+}
+
 func (f *fixture) balance(tb testing.TB, account string) decimal.Decimal {
 	tb.Helper()
 	b, err := f.l.Balance(f.ctx, account, f.rules.Asset.Code)
@@ -71,8 +115,15 @@ func (f *fixture) wallet(tb testing.TB, id string) decimal.Decimal {
 	return f.balance(tb, referral.MemberAccount(id))
 }
 
+func (f *fixture) budget(tb testing.TB) referral.Budget {
+	tb.Helper()
+	b, err := f.p.Budget(f.ctx)
+	require.NoError(tb, err)
+	return b
+}
+
 var recordKinds = []string{"referral.event", "referral.code", "referral.referrer", "referral.invite", "referral.reward",
-	"referral.daily", "referral.signal", "referral.purchase", "referral.campaign", "referral.kill", "referral.fund"}
+	"referral.daily", "referral.signal", "referral.purchase", "referral.campaign", "referral.kill"}
 
 // snapshot captures everything the program could change: the journal's
 // head, every hold, and every record it keeps.
@@ -108,8 +159,11 @@ func (f *fixture) snapshot(tb testing.TB) string {
 
 func (f *fixture) verify(tb testing.TB) {
 	tb.Helper()
-	_, err := f.l.Verify(f.ctx)
+	rep, err := f.l.Verify(f.ctx)
 	require.NoError(tb, err)
+	for asset, total := range rep.Totals {
+		require.Truef(tb, total.IsZero(), "%s sums to %s", asset, total)
+	}
 }
 
 func d(v int64) decimal.Decimal { return decimal.NewFromInt(v) }

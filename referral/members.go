@@ -23,7 +23,9 @@ type Member struct {
 	Employee bool
 	// PriorAccount: the member (or their device) had an account before.
 	PriorAccount bool
-	// RegisteredAt is when the member's account was created.
+	// RegisteredAt is when the member's account was created. With
+	// Rules.Newness.MaxAccountAge set, a time outside the ledger's range
+	// (the zero time included) makes the invitee not new.
 	RegisteredAt time.Time
 	// Device and PaymentInstrument are opaque fingerprints ("" = unknown),
 	// compared to catch self-referrals and duplicate invitees.
@@ -31,8 +33,12 @@ type Member struct {
 	PaymentInstrument string
 }
 
-// Members gives the program member facts. The program calls it before a
-// unit of work, never inside one.
+// Members gives the program member facts. The program calls it inside its
+// units of work, after an event's replay check (a retried event is answered
+// from what was stored when it ran, whatever the facts are now), so an
+// implementation must not use the program's ledger, must be safe for
+// concurrent use, and may be called more than once for one event (a unit
+// of work that loses a race runs again).
 type Members interface {
 	// Member returns a member's facts, or an error wrapping
 	// ErrUnknownMember.

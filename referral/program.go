@@ -2,24 +2,21 @@ package referral
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // Record kinds the program keeps beside the ledger. Every record id starts
 // with the campaign id.
 const (
-	kindEvent    = "referral.event"    // <c>:<event id> -> eventRecord
+	kindEvent    = "referral.event"    // <c>:<event id>, <c>:fund:<key> -> kit.Once's record
 	kindCode     = "referral.code"     // <c>:<code> -> member id
 	kindReferrer = "referral.referrer" // <c>:<member> -> referrerState
 	kindInvite   = "referral.invite"   // <c>:<invitee> -> Invite
@@ -29,7 +26,6 @@ const (
 	kindPurchase = "referral.purchase" // <c>:<purchase id> -> invitee
 	kindCampaign = "referral.campaign" // <c> -> campaignState
 	kindKill     = "referral.kill"     // <c>:<country> -> killState
-	kindFund     = "referral.fund"     // <c>:<key> -> amount in units
 	dueRelease   = "referral.release:" // + <c>; id: invitee
 )
 
@@ -50,9 +46,11 @@ const (
 	StatusRewarded InviteStatus = "rewarded"
 	// StatusAwaitingPurchase: signed up; the reward waits for a first purchase.
 	StatusAwaitingPurchase InviteStatus = "awaiting_purchase"
-	// StatusHeld: the reward is held on the budget until the return window ends.
+	// StatusHeld: the reward is held on the budget until the return window
+	// ends, and after it while the kill switch or the referrer's
+	// eligibility withholds it (see Program.Tick).
 	StatusHeld InviteStatus = "held"
-	// StatusPaid: the held reward was paid when the return window ended.
+	// StatusPaid: the held reward was paid after the return window ended.
 	StatusPaid InviteStatus = "paid"
 	// StatusCancelled: the purchase was refunded inside the return window.
 	StatusCancelled InviteStatus = "cancelled"
@@ -62,16 +60,20 @@ const (
 
 // Invite is one invitee's referral.
 type Invite struct {
-	Referrer      string       `json:"referrer"`
-	Invitee       string       `json:"invitee"`
-	Code          string       `json:"code"`
-	SignedUpAt    time.Time    `json:"signed_up_at"`
-	Status        InviteStatus `json:"status"`
-	Purchase      string       `json:"purchase,omitempty"`
-	HoldID        uint64       `json:"hold_id,omitempty"`
-	ReleaseAt     time.Time    `json:"release_at,omitempty"`
-	ActiveDays    []string     `json:"active_days,omitempty"`
-	RetentionPaid bool         `json:"retention_paid,omitempty"`
+	Referrer   string       `json:"referrer"`
+	Invitee    string       `json:"invitee"`
+	Code       string       `json:"code"`
+	SignedUpAt time.Time    `json:"signed_up_at"`
+	Status     InviteStatus `json:"status"`
+	Purchase   string       `json:"purchase,omitempty"`
+	HoldID     uint64       `json:"hold_id,omitempty"`
+	ReleaseAt  time.Time    `json:"release_at,omitempty"`
+	// CountedOn is the day (in Rules.Timezone) whose daily earning cap
+	// counts the held signup reward; a refund or an unfunded release takes
+	// it out of that day's count again.
+	CountedOn     string   `json:"counted_on,omitempty"`
+	ActiveDays    []string `json:"active_days,omitempty"`
+	RetentionPaid bool     `json:"retention_paid,omitempty"`
 }
 
 // Grant is one reward paid from the campaign budget.
@@ -83,11 +85,6 @@ type Grant struct {
 	Transaction uint64          `json:"transaction"`
 }
 
-type eventRecord struct {
-	Fingerprint string          `json:"fp"`
-	Result      json.RawMessage `json:"result"`
-}
-
 type referrerState struct {
 	Code      string `json:"code"`
 	Rewarded  int    `json:"rewarded"`   // invitees rewarded or held (for max_rewarded_invitees)
@@ -96,6 +93,8 @@ type referrerState struct {
 	Tiers     []int  `json:"tiers"`      // tier thresholds settled
 }
 
+// dailyState counts a member's day. Invites grows by one per committed
+// signup, so it cannot overflow; Earned is summed with kit.Add.
 type dailyState struct {
 	Invites int   `json:"invites"`
 	Earned  int64 `json:"earned"`
@@ -106,8 +105,11 @@ type campaignState struct {
 	Spent  int64 `json:"spent"`
 }
 
+// killState is a country's kill switch as last set, and by whom.
 type killState struct {
-	Disabled bool `json:"disabled"`
+	Disabled bool      `json:"disabled"`
+	By       string    `json:"by,omitempty"`
+	At       time.Time `json:"at,omitempty"`
 }
 
 // Program runs one referral campaign over a ledger. It is safe for
@@ -116,6 +118,8 @@ type Program struct {
 	l        *ledger.Ledger
 	rules    Rules
 	members  Members
+	wallets  kit.WalletPolicy
+	roles    kit.Roles
 	loc      *time.Location
 	salt     string
 	budget   string
@@ -130,15 +134,28 @@ type Option func(*Program)
 // from member ids.
 func WithCodeSalt(salt string) Option { return func(p *Program) { p.salt = salt } }
 
-// MemberAccount is the wallet address of a member, shared by every program.
-func MemberAccount(id string) string { return "member:" + id }
+// WithWallets sets the policy members' wallets are opened with when the
+// program pays a member whose wallet is not open yet. Give every program
+// the same policy. The default opens wallets with no overdraft.
+func WithWallets(policy kit.WalletPolicy) Option { return func(p *Program) { p.wallets = policy } }
+
+// WithRoles sets the directory that says which actors may take the
+// program's privileged actions: SetKillSwitch and RecordRefund need
+// kit.RoleRiskOfficer, Fund needs kit.RoleProgramAdmin. Without it every
+// privileged action is refused (ledger.ErrForbidden).
+func WithRoles(roles kit.Roles) Option { return func(p *Program) { p.roles = roles } }
+
+// MemberAccount is the wallet address of a member, shared by every program
+// (kit.WalletAccount).
+func MemberAccount(id string) string { return kit.WalletAccount(id) }
 
 // BudgetAccount is the address of a campaign's budget account.
 func BudgetAccount(campaign string) string { return "referral:campaign:" + campaign + ":budget" }
 
 // New validates the rules, defines the reward asset, opens World and the
-// budget account, and funds the budget from World with Rules.Budget (once:
-// setting the program up again with the same budget changes nothing).
+// budget account, and funds the budget from World with Rules.Budget (once,
+// under the fund key "setup": setting the program up again with the same
+// budget changes nothing, with another budget it is ErrEventConflict).
 func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
@@ -159,20 +176,25 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, op
 		o(p)
 	}
 	err := l.Update(ctx, func(w *ledger.Writer) error {
+		if err := checkNow(w); err != nil {
+			return err
+		}
 		if err := w.DefineAsset(rules.Asset); err != nil {
 			return err
 		}
 		if _, err := w.OpenAccount(ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}}); err != nil {
 			return err
 		}
+		// No overdraft: the budget's own limit is what refuses a grant
+		// beyond it, atomically.
 		_, err := w.OpenAccount(ledger.AccountSpec{Address: p.budget})
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("referral: set up campaign %s: %w", rules.Campaign, err)
+		return nil, fmt.Errorf("set up campaign %s: %w", rules.Campaign, err)
 	}
 	if rules.Budget.Sign() > 0 {
-		if _, err := p.Fund(ctx, "setup", rules.Budget); err != nil {
+		if _, err := p.fund(ctx, "setup", rules.Budget); err != nil {
 			return nil, err
 		}
 	}
@@ -192,7 +214,7 @@ func (p *Program) id(parts ...string) string {
 func (p *Program) day(t time.Time) string { return t.In(p.loc).Format("2006-01-02") }
 
 func (p *Program) units(d decimal.Decimal) int64 {
-	u, _ := p.rules.Asset.Units(d) // rules were validated
+	u, _ := units(p.rules.Asset, d) // rules were validated
 	return u
 }
 
@@ -203,7 +225,7 @@ func checkIDs(pairs ...string) error {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		name, v := pairs[i], pairs[i+1]
 		if v == "" || len(v) > 64 {
-			return fmt.Errorf("%w: %s %q must have 1 to 64 characters", ErrInvalidEvent, name, v)
+			return fmt.Errorf("%w: %s of %d bytes must have 1 to 64", ErrInvalidEvent, name, len(v))
 		}
 		if err := ledger.ValidateAddress("x:" + v); err != nil || containsColon(v) {
 			return fmt.Errorf("%w: %s %q may hold only letters, digits and _-.@+", ErrInvalidEvent, name, v)
@@ -221,26 +243,46 @@ func loadJSON(r *ledger.Writer, kind, id string, v any) (bool, error) {
 	return err == nil, err
 }
 
-// replay returns the stored result of an event already processed. done is
-// false when the event id is new.
-func (p *Program) replay(w *ledger.Writer, eventID, fp string, out any) (done bool, err error) {
-	var ev eventRecord
-	ok, err := loadJSON(w, kindEvent, p.id(eventID), &ev)
-	if err != nil || !ok {
-		return false, err
-	}
-	if ev.Fingerprint != fp {
-		return true, fmt.Errorf("%w: %q was %s", ErrEventConflict, eventID, ev.Fingerprint)
-	}
-	return true, json.Unmarshal(ev.Result, out)
+// checkNow refuses to run at a clock reading outside the ledger's time
+// range (ledger.ErrInvalidTime): every time the program stores or computes
+// starts from it.
+func checkNow(w *ledger.Writer) error {
+	return ledger.ValidateTime("clock", w.Now())
 }
 
-func (p *Program) saveEvent(w *ledger.Writer, eventID, fp string, result any) error {
-	b, err := json.Marshal(result)
-	if err != nil {
-		return err
+// fnError marks an error returned by an event's own work, so that run can
+// tell it from kit.Once's refusal of a reused event id.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+func (e fnError) Unwrap() error { return e.err }
+
+// run runs one event of the program through kit.RunOnce, in a unit of work
+// of its own: the replay check comes first, before fn reads any member
+// fact, rule or state, and a replay returns the stored result with
+// replayed true. An event id used before for another event is
+// ErrEventConflict (wrapping ledger.ErrIdempotencyConflict).
+func run[T any](ctx context.Context, p *Program, op, id string, req any, fn func(w *ledger.Writer) (T, error)) (T, bool, error) {
+	ev := kit.Event{Kind: kindEvent, ID: p.id(id), Op: op, Request: req}
+	res, replayed, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (T, error) {
+		var zero T
+		if err := checkNow(w); err != nil {
+			return zero, fnError{err}
+		}
+		r, err := fn(w)
+		if err != nil {
+			return zero, fnError{err}
+		}
+		return r, nil
+	})
+	var fe fnError
+	switch {
+	case errors.As(err, &fe):
+		err = fe.err
+	case errors.Is(err, ledger.ErrIdempotencyConflict):
+		err = fmt.Errorf("%w: %w", ErrEventConflict, err)
 	}
-	return w.CreateJSON(kindEvent, p.id(eventID), eventRecord{Fingerprint: fp, Result: b})
+	return res, replayed, err
 }
 
 // inWindow refuses events outside the campaign window.
@@ -255,6 +297,9 @@ func (p *Program) inWindow(now time.Time) error {
 }
 
 func (p *Program) killed(w *ledger.Writer, country string) (bool, error) {
+	if country == "" || len(country) > 16 {
+		return p.disabled[country], nil // no switch can be stored for it
+	}
 	var k killState
 	ok, err := loadJSON(w, kindKill, p.id(country), &k)
 	if err != nil {
@@ -320,7 +365,11 @@ func (p *Program) checkGrant(w *ledger.Writer, member, kind, subject string, amo
 		if _, err := loadJSON(w, kindDaily, p.id(member, p.day(w.Now())), &d); err != nil {
 			return err
 		}
-		if d.Earned+u > p.units(p.rules.DailyEarningCap) {
+		after, err := kit.Add("daily earnings", d.Earned, u)
+		if err != nil {
+			return err
+		}
+		if after > p.units(p.rules.DailyEarningCap) {
 			return fmt.Errorf("%w: rule daily_earning_cap: %s has earned %s %s today, cap %s", ErrCapReached,
 				member, p.amount(d.Earned), p.rules.Asset.Code, p.rules.DailyEarningCap)
 		}
@@ -330,10 +379,15 @@ func (p *Program) checkGrant(w *ledger.Writer, member, kind, subject string, amo
 		return err
 	}
 	if b.Available.LessThan(amount) {
-		return fmt.Errorf("%w: %s %s %s reward needs %s, %s has %s available", ErrBudgetExhausted,
-			kind, amount, p.rules.Asset.Code, amount, p.budget, b.Available)
+		return fmt.Errorf("%w: %s reward of %s %s: %s has %s available", ErrBudgetExhausted,
+			kind, amount, p.rules.Asset.Code, p.budget, b.Available)
 	}
 	return nil
+}
+
+// meta is the metadata of a reward's transactions and holds.
+func (p *Program) meta(kind, member, subject string) map[string]string {
+	return map[string]string{"program": "referral", "campaign": p.rules.Campaign, "kind": kind, "member": member, "subject": subject}
 }
 
 // applyGrant pays a reward checked by checkGrant.
@@ -345,21 +399,22 @@ func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amo
 		}
 		return Grant{}, err
 	}
-	if _, err := w.OpenAccount(ledger.AccountSpec{Address: MemberAccount(member)}); err != nil {
+	wallet, err := kit.OpenWallet(w, p.wallets, member)
+	if err != nil {
 		return Grant{}, err
 	}
 	t, err := w.Post(ledger.TransferRequest{
 		Key:      "referral:" + rid,
-		Postings: []ledger.Posting{{From: p.budget, To: MemberAccount(member), Asset: p.rules.Asset.Code, Amount: amount}},
-		Metadata: map[string]string{"program": "referral", "campaign": p.rules.Campaign, "kind": kind, "member": member, "subject": subject},
+		Postings: []ledger.Posting{{From: p.budget, To: wallet, Asset: p.rules.Asset.Code, Amount: amount}},
+		Metadata: p.meta(kind, member, subject),
 	})
 	if err != nil {
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
-			return Grant{}, fmt.Errorf("%w: %v", ErrBudgetExhausted, err)
+			return Grant{}, fmt.Errorf("%w: %w", ErrBudgetExhausted, err)
 		}
 		return Grant{}, err
 	}
-	if err := p.addEarned(w, member, p.units(amount)); err != nil {
+	if err := p.addEarned(w, member, p.day(w.Now()), p.units(amount)); err != nil {
 		return Grant{}, err
 	}
 	if err := p.addSpent(w, p.units(amount)); err != nil {
@@ -375,13 +430,19 @@ func (p *Program) grant(w *ledger.Writer, member, kind, subject string, amount d
 	return p.applyGrant(w, member, kind, subject, amount)
 }
 
-func (p *Program) addEarned(w *ledger.Writer, member string, u int64) error {
-	id := p.id(member, p.day(w.Now()))
+// addEarned adds u (negative to take a reward back out) to what member
+// earned on day, for the daily earning cap.
+func (p *Program) addEarned(w *ledger.Writer, member, day string, u int64) error {
+	id := p.id(member, day)
 	var d dailyState
 	if _, err := loadJSON(w, kindDaily, id, &d); err != nil {
 		return err
 	}
-	d.Earned += u
+	earned, err := kit.Add("daily earnings", d.Earned, u)
+	if err != nil {
+		return err
+	}
+	d.Earned = max(earned, 0)
 	return w.SaveJSON(kindDaily, id, d)
 }
 
@@ -390,7 +451,11 @@ func (p *Program) addSpent(w *ledger.Writer, u int64) error {
 	if _, err := loadJSON(w, kindCampaign, p.rules.Campaign, &c); err != nil {
 		return err
 	}
-	c.Spent += u
+	spent, err := kit.Add("campaign spent", c.Spent, u)
+	if err != nil {
+		return err
+	}
+	c.Spent = spent
 	return w.SaveJSON(kindCampaign, p.rules.Campaign, c)
 }
 
@@ -404,13 +469,14 @@ func (p *Program) tierGrants(w *ledger.Writer, referrer string, rs *referrerStat
 		}
 		u := p.units(t.Bonus)
 		if p.rules.MaxTierBonus.Sign() > 0 {
+			// 0 <= TierBonus <= MaxTierBonus: the difference cannot overflow.
 			u = min(u, p.units(p.rules.MaxTierBonus)-rs.TierBonus)
 		}
 		rs.Tiers = append(rs.Tiers, t.Invitees)
 		if u <= 0 {
 			continue
 		}
-		g, err := p.grant(w, referrer, RewardTier, strconv.Itoa(t.Invitees), p.amount(u), false)
+		g, err := p.grant(w, referrer, RewardTier, fmt.Sprint(t.Invitees), p.amount(u), false)
 		if err != nil {
 			if strict || !errors.Is(err, ErrBudgetExhausted) {
 				return nil, nil, err
@@ -418,7 +484,9 @@ func (p *Program) tierGrants(w *ledger.Writer, referrer string, rs *referrerStat
 			refused = append(refused, err.Error())
 			continue
 		}
-		rs.TierBonus += u
+		if rs.TierBonus, err = kit.Add("tier bonuses", rs.TierBonus, u); err != nil {
+			return nil, nil, err
+		}
 		grants = append(grants, g)
 	}
 	return grants, refused, nil
@@ -433,726 +501,30 @@ func containsInt(s []int, v int) bool {
 	return false
 }
 
-// codeAlphabet leaves out I, O, 0 and 1, which read aloud ambiguously.
-const codeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-func (p *Program) makeCode(member string, attempt int) string {
-	h := sha256.Sum256([]byte(p.salt + "\x00" + p.rules.Campaign + "\x00" + member + "\x00" + strconv.Itoa(attempt)))
-	v := binary.BigEndian.Uint64(h[:8])
-	var b [8]byte
-	for i := range b {
-		b[i] = codeAlphabet[v&31]
-		v >>= 5
-	}
-	return string(b[:])
-}
-
-// NormalizeCode turns a code as typed or read aloud ("abcd-2345",
-// "ABCD 2345") into its stored form ("ABCD2345").
-func NormalizeCode(code string) string {
-	var b strings.Builder
-	for _, c := range strings.ToUpper(code) {
-		if c == '-' || c == ' ' {
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-// FormatCode writes a stored code in two groups of four ("ABCD-2345").
-func FormatCode(code string) string {
-	if len(code) != 8 {
-		return code
-	}
-	return code[:4] + "-" + code[4:]
-}
-
-// IssueCode gives a member their invite code: eight characters from an
-// alphabet without look-alikes, unique in the campaign. A member has one
-// code; issuing again returns it. The member must be eligible to earn.
-func (p *Program) IssueCode(ctx context.Context, eventID, memberID string) (string, error) {
-	if err := checkIDs("event id", eventID, "member", memberID); err != nil {
-		return "", err
-	}
-	m, err := p.members.Member(ctx, memberID)
-	if err != nil {
-		return "", err
-	}
-	fp := "code|" + memberID
-	var code string
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		code = ""
-		if done, err := p.replay(w, eventID, fp, &code); done || err != nil {
-			return err
-		}
-		if err := p.canEarn(w, m, "member"); err != nil {
-			return err
-		}
-		var rs referrerState
-		if _, err := loadJSON(w, kindReferrer, p.id(memberID), &rs); err != nil {
-			return err
-		}
-		if rs.Code == "" {
-			for attempt := 0; ; attempt++ {
-				if attempt == 64 {
-					return fmt.Errorf("referral: no free invite code for %s", memberID)
-				}
-				c := p.makeCode(memberID, attempt)
-				err := w.InsertRecord(kindCode, p.id(c), []byte(strconv.Quote(memberID)))
-				if errors.Is(err, ledger.ErrDuplicate) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				rs.Code = c
-				break
-			}
-			if err := w.SaveJSON(kindReferrer, p.id(memberID), rs); err != nil {
-				return err
-			}
-		}
-		code = FormatCode(rs.Code)
-		return p.saveEvent(w, eventID, fp, code)
-	})
-	if err != nil {
-		return "", fmt.Errorf("referral: issue code to %s: %w", memberID, err)
-	}
-	return code, nil
-}
-
-func (p *Program) codeOwner(ctx context.Context, code string) (string, error) {
-	var owner string
-	err := p.l.View(ctx, func(r *ledger.Reader) error {
-		b, err := r.Record(kindCode, p.id(code))
-		if errors.Is(err, ledger.ErrNotFound) {
-			return fmt.Errorf("%w: %q", ErrUnknownCode, FormatCode(code))
-		}
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(b, &owner)
-	})
-	return owner, err
-}
-
-// SignupResult is what a signup did.
-type SignupResult struct {
-	Invite Invite  `json:"invite"`
-	Grants []Grant `json:"grants,omitempty"` // the signup reward and tier bonuses it reached, if paid now
-}
-
-// Signup records that invitee signed up with code. Without
-// Rules.RequirePurchase it pays the referrer the signup reward (and any
-// tier bonus reached) from the budget at once; with it, the reward waits
-// for RecordPurchase. Refusals (self-referral, loop, not new, other
-// country, ineligible referrer, caps, budget, window, kill switch) record
-// nothing.
-func (p *Program) Signup(ctx context.Context, eventID, inviteeID, code string) (SignupResult, error) {
-	if err := checkIDs("event id", eventID, "invitee", inviteeID); err != nil {
-		return SignupResult{}, err
-	}
-	norm := NormalizeCode(code)
-	if len(norm) != 8 {
-		return SignupResult{}, fmt.Errorf("%w: %q", ErrUnknownCode, code)
-	}
-	referrerID, err := p.codeOwner(ctx, norm)
-	if err != nil {
-		return SignupResult{}, err
-	}
-	referrer, err := p.members.Member(ctx, referrerID)
-	if err != nil {
-		return SignupResult{}, err
-	}
-	invitee, err := p.members.Member(ctx, inviteeID)
-	if err != nil {
-		return SignupResult{}, err
-	}
-	fp := "signup|" + inviteeID + "|" + norm
-	var res SignupResult
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		res = SignupResult{}
-		if done, err := p.replay(w, eventID, fp, &res); done || err != nil {
-			return err
-		}
-		now := w.Now()
-		if err := p.inWindow(now); err != nil {
-			return err
-		}
-		if err := p.checkKill(w, referrer, "referrer"); err != nil {
-			return err
-		}
-		if err := p.checkKill(w, invitee, "invitee"); err != nil {
-			return err
-		}
-		switch {
-		case inviteeID == referrerID:
-			return fmt.Errorf("%w: same member: %s used their own code", ErrSelfReferral, inviteeID)
-		case invitee.Device != "" && invitee.Device == referrer.Device:
-			return fmt.Errorf("%w: same device: invitee %s and referrer %s", ErrSelfReferral, inviteeID, referrerID)
-		case invitee.PaymentInstrument != "" && invitee.PaymentInstrument == referrer.PaymentInstrument:
-			return fmt.Errorf("%w: same payment instrument: invitee %s and referrer %s", ErrSelfReferral, inviteeID, referrerID)
-		}
-		if err := p.eligible(referrer, "referrer"); err != nil {
-			return err
-		}
-		if p.rules.SameCountry && invitee.Country != referrer.Country {
-			return fmt.Errorf("%w: rule same_country: invitee %s resides in %q, referrer %s in %q", ErrIneligible,
-				inviteeID, invitee.Country, referrerID, referrer.Country)
-		}
-		if p.rules.Newness.RejectPriorAccount && invitee.PriorAccount {
-			return fmt.Errorf("%w: rule newness.reject_prior_account: %s had an account before", ErrNotNew, inviteeID)
-		}
-		if max := time.Duration(p.rules.Newness.MaxAccountAge); max > 0 && now.Sub(invitee.RegisteredAt) > max {
-			return fmt.Errorf("%w: rule newness.max_account_age: %s registered at %s, more than %s ago", ErrNotNew,
-				inviteeID, invitee.RegisteredAt.Format(time.RFC3339), max)
-		}
-		var prior Invite
-		if ok, err := loadJSON(w, kindInvite, p.id(inviteeID), &prior); err != nil {
-			return err
-		} else if ok {
-			return fmt.Errorf("%w: %s signed up with %s's code", ErrAlreadyReferred, inviteeID, prior.Referrer)
-		}
-		var up Invite
-		if ok, err := loadJSON(w, kindInvite, p.id(referrerID), &up); err != nil {
-			return err
-		} else if ok && up.Referrer == inviteeID {
-			return fmt.Errorf("%w: %s invited %s", ErrReferralLoop, inviteeID, referrerID)
-		}
-		signals := map[string]string{"device": invitee.Device, "payment": invitee.PaymentInstrument}
-		for _, name := range []string{"device", "payment"} {
-			if signals[name] == "" {
-				continue
-			}
-			if _, err := w.Record(kindSignal, p.id(name, signals[name])); err == nil {
-				return fmt.Errorf("%w: %s of invitee %s", ErrDuplicateSignal, name, inviteeID)
-			} else if !errors.Is(err, ledger.ErrNotFound) {
-				return err
-			}
-		}
-		day := p.day(now)
-		var d dailyState
-		if _, err := loadJSON(w, kindDaily, p.id(referrerID, day), &d); err != nil {
-			return err
-		}
-		if p.rules.InvitesPerDay > 0 && d.Invites >= p.rules.InvitesPerDay {
-			return fmt.Errorf("%w: rule invites_per_day: %s already has %d signups today", ErrCapReached, referrerID, d.Invites)
-		}
-		var rs referrerState
-		if _, err := loadJSON(w, kindReferrer, p.id(referrerID), &rs); err != nil {
-			return err
-		}
-		inv := Invite{Referrer: referrerID, Invitee: inviteeID, Code: FormatCode(norm), SignedUpAt: now, Status: StatusAwaitingPurchase}
-		if !p.rules.RequirePurchase {
-			inv.Status = StatusRewarded
-			if p.rules.MaxRewardedInvitees > 0 && rs.Rewarded >= p.rules.MaxRewardedInvitees {
-				return fmt.Errorf("%w: rule max_rewarded_invitees: %s was rewarded for %d invitees", ErrCapReached, referrerID, rs.Rewarded)
-			}
-			rs.Rewarded++
-			rs.Paid++
-			if p.rules.SignupReward.Sign() > 0 {
-				g, err := p.grant(w, referrerID, RewardSignup, inviteeID, p.rules.SignupReward, true)
-				if err != nil {
-					return err
-				}
-				res.Grants = append(res.Grants, g)
-			}
-			tiers, _, err := p.tierGrants(w, referrerID, &rs, true)
-			if err != nil {
-				return err
-			}
-			res.Grants = append(res.Grants, tiers...)
-		}
-		for _, name := range []string{"device", "payment"} {
-			if signals[name] != "" {
-				if err := w.PutRecord(kindSignal, p.id(name, signals[name]), []byte(strconv.Quote(inviteeID))); err != nil {
-					return err
-				}
-			}
-		}
-		if _, err := loadJSON(w, kindDaily, p.id(referrerID, day), &d); err != nil { // grants changed it
-			return err
-		}
-		d.Invites++
-		if err := w.SaveJSON(kindDaily, p.id(referrerID, day), d); err != nil {
-			return err
-		}
-		if err := w.SaveJSON(kindReferrer, p.id(referrerID), rs); err != nil {
-			return err
-		}
-		if err := w.SaveJSON(kindInvite, p.id(inviteeID), inv); err != nil {
-			return err
-		}
-		res.Invite = inv
-		return p.saveEvent(w, eventID, fp, res)
-	})
-	if err != nil {
-		return SignupResult{}, fmt.Errorf("referral: signup of %s with code %s: %w", inviteeID, FormatCode(norm), err)
-	}
-	return res, nil
-}
-
-func (p *Program) invite(ctx context.Context, invitee string) (Invite, error) {
-	var inv Invite
-	err := p.l.View(ctx, func(r *ledger.Reader) error {
-		err := r.LoadJSON(kindInvite, p.id(invitee), &inv)
-		if errors.Is(err, ledger.ErrNotFound) {
-			return fmt.Errorf("%w: %s", ErrNotInvited, invitee)
-		}
-		return err
-	})
-	return inv, err
-}
-
-// Invite returns an invitee's referral, or ErrNotInvited.
-func (p *Program) Invite(ctx context.Context, invitee string) (Invite, error) {
-	return p.invite(ctx, invitee)
-}
-
-// ActivityResult is what recording an invitee's activity did.
-type ActivityResult struct {
-	Invite     Invite `json:"invite"`
-	ActiveDays int    `json:"active_days"` // days that count toward retention
-	Grant      *Grant `json:"grant,omitempty"`
-	// Refused says why a retention reward that is due could not be paid
-	// now (a cap, the budget, the referrer's eligibility); the next
-	// activity tries again.
-	Refused string `json:"refused,omitempty"`
-}
-
-// RecordActivity records that an invitee was active now. Once the invitee
-// has been active on Rules.RetentionDays days (counted as the rules say),
-// the referrer is paid the retention reward, once. The activity is kept
-// even when the reward cannot be paid yet (see ActivityResult.Refused).
-func (p *Program) RecordActivity(ctx context.Context, eventID, inviteeID string) (ActivityResult, error) {
-	if err := checkIDs("event id", eventID, "invitee", inviteeID); err != nil {
-		return ActivityResult{}, err
-	}
-	inv, err := p.invite(ctx, inviteeID)
-	if err != nil {
-		return ActivityResult{}, err
-	}
-	referrer, err := p.members.Member(ctx, inv.Referrer)
-	if err != nil {
-		return ActivityResult{}, err
-	}
-	fp := "activity|" + inviteeID
-	var res ActivityResult
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		res = ActivityResult{}
-		if done, err := p.replay(w, eventID, fp, &res); done || err != nil {
-			return err
-		}
-		var inv Invite
-		if err := w.LoadJSON(kindInvite, p.id(inviteeID), &inv); err != nil {
-			return err
-		}
-		now := w.Now()
-		within := p.rules.RetentionWithin <= 0 || now.Sub(inv.SignedUpAt) <= time.Duration(p.rules.RetentionWithin)
-		if within && !inv.RetentionPaid && p.rules.RetentionDays > 0 {
-			inv.ActiveDays = p.addDay(inv.ActiveDays, p.day(now))
-		}
-		res.ActiveDays = len(inv.ActiveDays)
-		due := p.rules.RetentionReward.Sign() > 0 && !inv.RetentionPaid && len(inv.ActiveDays) >= p.rules.RetentionDays &&
-			(inv.Status == StatusRewarded || inv.Status == StatusHeld || inv.Status == StatusPaid)
-		if due {
-			err := p.canEarn(w, referrer, "referrer")
-			if err == nil {
-				err = p.checkGrant(w, inv.Referrer, RewardRetention, inviteeID, p.rules.RetentionReward, true)
-			}
-			if err != nil {
-				res.Refused = err.Error()
-			} else {
-				g, err := p.applyGrant(w, inv.Referrer, RewardRetention, inviteeID, p.rules.RetentionReward)
-				if err != nil {
-					return err
-				}
-				res.Grant = &g
-				inv.RetentionPaid = true
-			}
-		}
-		if err := w.SaveJSON(kindInvite, p.id(inviteeID), inv); err != nil {
-			return err
-		}
-		res.Invite = inv
-		return p.saveEvent(w, eventID, fp, res)
-	})
-	if err != nil {
-		return ActivityResult{}, fmt.Errorf("referral: activity of %s: %w", inviteeID, err)
-	}
-	return res, nil
-}
-
-// addDay adds a calendar day to the days that count: any distinct day, or
-// with RetentionConsecutive the current run of consecutive days.
-func (p *Program) addDay(days []string, day string) []string {
-	for _, d := range days {
-		if d == day {
-			return days
-		}
-	}
-	if p.rules.RetentionConsecutive && len(days) > 0 {
-		last, err1 := time.Parse("2006-01-02", days[len(days)-1])
-		cur, err2 := time.Parse("2006-01-02", day)
-		if err1 != nil || err2 != nil || !cur.Equal(last.AddDate(0, 0, 1)) {
-			return []string{day}
-		}
-	}
-	return append(days, day)
-}
-
-// TaskResult is what completing a task did.
-type TaskResult struct {
-	Grant Grant `json:"grant"`
-}
-
-// CompleteTask pays a member for an engagement task, once per the task's
-// period. The member must be eligible to earn.
-func (p *Program) CompleteTask(ctx context.Context, eventID, memberID, taskID string) (TaskResult, error) {
-	if err := checkIDs("event id", eventID, "member", memberID); err != nil {
-		return TaskResult{}, err
-	}
-	task, ok := p.tasks[taskID]
-	if !ok {
-		return TaskResult{}, fmt.Errorf("%w: %q", ErrUnknownTask, taskID)
-	}
-	m, err := p.members.Member(ctx, memberID)
-	if err != nil {
-		return TaskResult{}, err
-	}
-	fp := "task|" + memberID + "|" + taskID
-	var res TaskResult
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		res = TaskResult{}
-		if done, err := p.replay(w, eventID, fp, &res); done || err != nil {
-			return err
-		}
-		if err := p.canEarn(w, m, "member"); err != nil {
-			return err
-		}
-		g, err := p.grant(w, memberID, RewardTask, taskID+"@"+p.period(task.Period, w.Now()), task.Reward, true)
-		if err != nil {
-			return err
-		}
-		res.Grant = g
-		return p.saveEvent(w, eventID, fp, res)
-	})
-	if err != nil {
-		return TaskResult{}, fmt.Errorf("referral: task %s of %s: %w", taskID, memberID, err)
-	}
-	return res, nil
-}
-
-func (p *Program) period(per Period, now time.Time) string {
-	switch per {
-	case PeriodDaily:
-		return p.day(now)
-	case PeriodWeekly:
-		y, wk := now.In(p.loc).ISOWeek()
-		return fmt.Sprintf("%04d-W%02d", y, wk)
-	}
-	return "once"
-}
-
-// PurchaseResult is what recording a purchase did.
-type PurchaseResult struct {
-	// Qualifying: this was the invitee's first purchase and the reward is
-	// now held until ReleaseAt.
-	Qualifying bool      `json:"qualifying"`
-	HoldID     uint64    `json:"hold_id,omitempty"`
-	ReleaseAt  time.Time `json:"release_at,omitempty"`
-	Invite     *Invite   `json:"invite,omitempty"`
-}
-
-// RecordPurchase records a member's purchase. With Rules.RequirePurchase,
-// an invitee's first purchase earns the referrer the signup reward: it is
-// held on the campaign budget until the return window ends (Tick pays it)
-// and a refund inside the window cancels it. Other purchases change
-// nothing.
-func (p *Program) RecordPurchase(ctx context.Context, eventID, memberID, purchaseID string) (PurchaseResult, error) {
-	if err := checkIDs("event id", eventID, "member", memberID, "purchase", purchaseID); err != nil {
-		return PurchaseResult{}, err
-	}
-	if !p.rules.RequirePurchase {
-		return PurchaseResult{}, nil
-	}
-	inv, err := p.invite(ctx, memberID)
-	if errors.Is(err, ErrNotInvited) {
-		return PurchaseResult{}, nil
-	}
-	if err != nil {
-		return PurchaseResult{}, err
-	}
-	referrer, err := p.members.Member(ctx, inv.Referrer)
-	if err != nil {
-		return PurchaseResult{}, err
-	}
-	fp := "purchase|" + memberID + "|" + purchaseID
-	var res PurchaseResult
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		res = PurchaseResult{}
-		if done, err := p.replay(w, eventID, fp, &res); done || err != nil {
-			return err
-		}
-		var inv Invite
-		if err := w.LoadJSON(kindInvite, p.id(memberID), &inv); err != nil {
-			return err
-		}
-		if inv.Status != StatusAwaitingPurchase {
-			return p.saveEvent(w, eventID, fp, res)
-		}
-		if err := p.canEarn(w, referrer, "referrer"); err != nil {
-			return err
-		}
-		var rs referrerState
-		if _, err := loadJSON(w, kindReferrer, p.id(inv.Referrer), &rs); err != nil {
-			return err
-		}
-		if p.rules.MaxRewardedInvitees > 0 && rs.Rewarded >= p.rules.MaxRewardedInvitees {
-			return fmt.Errorf("%w: rule max_rewarded_invitees: %s was rewarded for %d invitees", ErrCapReached, inv.Referrer, rs.Rewarded)
-		}
-		if err := p.checkGrant(w, inv.Referrer, RewardSignup, memberID, p.rules.SignupReward, true); err != nil {
-			return err
-		}
-		if err := w.InsertRecord(kindPurchase, p.id(purchaseID), []byte(strconv.Quote(memberID))); err != nil {
-			if errors.Is(err, ledger.ErrDuplicate) {
-				return fmt.Errorf("%w: purchase %s was recorded by another event", ErrEventConflict, purchaseID)
-			}
-			return err
-		}
-		if err := w.InsertRecord(kindReward, p.id(RewardSignup, inv.Referrer, memberID), []byte("{}")); err != nil {
-			return err
-		}
-		now := w.Now()
-		release := now.Add(time.Duration(p.rules.ReturnWindow))
-		h, err := w.Hold(ledger.HoldRequest{
-			Key: "referral:" + p.id("hold", memberID), Account: p.budget, Asset: p.rules.Asset.Code,
-			Amount: p.rules.SignupReward, ExpiresAt: release.Add(time.Duration(p.rules.HoldMargin)),
-			Metadata: map[string]string{"program": "referral", "campaign": p.rules.Campaign, "kind": RewardSignup, "member": inv.Referrer, "subject": memberID},
-		})
-		if err != nil {
-			if errors.Is(err, ledger.ErrInsufficientFunds) {
-				return fmt.Errorf("%w: %v", ErrBudgetExhausted, err)
-			}
-			return err
-		}
-		if err := p.addEarned(w, inv.Referrer, p.units(p.rules.SignupReward)); err != nil {
-			return err
-		}
-		rs.Rewarded++
-		if err := w.SaveJSON(kindReferrer, p.id(inv.Referrer), rs); err != nil {
-			return err
-		}
-		inv.Status, inv.Purchase, inv.HoldID, inv.ReleaseAt = StatusHeld, purchaseID, h.ID, release
-		if err := w.SaveJSON(kindInvite, p.id(memberID), inv); err != nil {
-			return err
-		}
-		if err := w.Schedule(dueRelease+p.rules.Campaign, memberID, release); err != nil {
-			return err
-		}
-		res = PurchaseResult{Qualifying: true, HoldID: h.ID, ReleaseAt: release, Invite: &inv}
-		return p.saveEvent(w, eventID, fp, res)
-	})
-	if err != nil {
-		return PurchaseResult{}, fmt.Errorf("referral: purchase %s of %s: %w", purchaseID, memberID, err)
-	}
-	return res, nil
-}
-
-// RefundResult is what recording a refund did.
-type RefundResult struct {
-	// Cancelled: the refund fell inside the return window of the purchase
-	// that earned a held reward, and the reward is cancelled.
-	Cancelled bool    `json:"cancelled"`
-	Reason    string  `json:"reason,omitempty"` // why nothing was cancelled
-	Invite    *Invite `json:"invite,omitempty"`
-}
-
-// RecordRefund records a refund of a purchase. A refund inside the return
-// window of the purchase that earned a held reward voids the hold and
-// cancels the reward; after the window the reward stands.
-func (p *Program) RecordRefund(ctx context.Context, eventID, purchaseID string) (RefundResult, error) {
-	if err := checkIDs("event id", eventID, "purchase", purchaseID); err != nil {
-		return RefundResult{}, err
-	}
-	fp := "refund|" + purchaseID
-	var res RefundResult
-	err := p.l.Update(ctx, func(w *ledger.Writer) error {
-		res = RefundResult{}
-		if done, err := p.replay(w, eventID, fp, &res); done || err != nil {
-			return err
-		}
-		var invitee string
-		if ok, err := loadJSON(w, kindPurchase, p.id(purchaseID), &invitee); err != nil {
-			return err
-		} else if !ok {
-			res.Reason = "purchase earned no reward"
-			return p.saveEvent(w, eventID, fp, res)
-		}
-		var inv Invite
-		if err := w.LoadJSON(kindInvite, p.id(invitee), &inv); err != nil {
-			return err
-		}
-		switch {
-		case inv.Status != StatusHeld:
-			res.Reason = "reward already " + string(inv.Status)
-		case !w.Now().Before(inv.ReleaseAt):
-			res.Reason = "return window over"
-		default:
-			if _, err := w.Void(inv.HoldID); err != nil {
-				return err
-			}
-			if err := w.Unschedule(dueRelease+p.rules.Campaign, invitee); err != nil {
-				return err
-			}
-			var rs referrerState
-			if err := w.LoadJSON(kindReferrer, p.id(inv.Referrer), &rs); err != nil {
-				return err
-			}
-			rs.Rewarded--
-			if err := w.SaveJSON(kindReferrer, p.id(inv.Referrer), rs); err != nil {
-				return err
-			}
-			inv.Status = StatusCancelled
-			if err := w.SaveJSON(kindInvite, p.id(invitee), inv); err != nil {
-				return err
-			}
-			res.Cancelled = true
-		}
-		res.Invite = &inv
-		return p.saveEvent(w, eventID, fp, res)
-	})
-	if err != nil {
-		return RefundResult{}, fmt.Errorf("referral: refund of %s: %w", purchaseID, err)
-	}
-	return res, nil
-}
-
-// TickReport says what Tick did.
-type TickReport struct {
-	Released     int      // held rewards paid because their return window ended
-	Grants       []Grant  // rewards and tier bonuses paid
-	Refused      []string // tier bonuses or late rewards the budget could not pay
-	HoldsExpired int      // holds the ledger released (ledger.Tick)
-}
-
-// Tick pays the held rewards whose return window has ended (with the tier
-// bonuses they reach) and lets the ledger release expired holds. Running
-// it twice at the same time changes nothing the second time.
-func (p *Program) Tick(ctx context.Context) (TickReport, error) {
-	var rep TickReport
-	for {
-		var due []ledger.DueEntry
-		err := p.l.View(ctx, func(r *ledger.Reader) (err error) {
-			due, err = r.Due(dueRelease+p.rules.Campaign, p.l.Clock().Now(), 64)
-			return err
-		})
-		if err != nil {
-			return rep, err
-		}
-		if len(due) == 0 {
-			break
-		}
-		for _, d := range due {
-			var grants []Grant
-			var refused []string
-			released := false
-			err := p.l.Update(ctx, func(w *ledger.Writer) (err error) {
-				grants, refused, released = nil, nil, false
-				grants, refused, released, err = p.release(w, d.ID)
-				return err
-			})
-			if err != nil {
-				return rep, fmt.Errorf("referral: release reward for %s: %w", d.ID, err)
-			}
-			if released {
-				rep.Released++
-			}
-			rep.Grants = append(rep.Grants, grants...)
-			rep.Refused = append(rep.Refused, refused...)
-		}
-	}
-	n, err := p.l.Tick(ctx)
-	rep.HoldsExpired = n
-	return rep, err
-}
-
-func (p *Program) release(w *ledger.Writer, invitee string) (grants []Grant, refused []string, released bool, err error) {
-	var inv Invite
-	if err := w.LoadJSON(kindInvite, p.id(invitee), &inv); err != nil {
-		return nil, nil, false, err
-	}
-	if inv.Status != StatusHeld {
-		return nil, nil, false, w.Unschedule(dueRelease+p.rules.Campaign, invitee)
-	}
-	if w.Now().Before(inv.ReleaseAt) {
-		return nil, nil, false, nil // the clock stepped back; the entry stays due
-	}
-	amount := p.rules.SignupReward
-	to := MemberAccount(inv.Referrer)
-	if _, err := w.OpenAccount(ledger.AccountSpec{Address: to}); err != nil {
-		return nil, nil, false, err
-	}
-	rid := p.id(RewardSignup, inv.Referrer, invitee)
-	meta := map[string]string{"program": "referral", "campaign": p.rules.Campaign, "kind": RewardSignup, "member": inv.Referrer, "subject": invitee}
-	t, err := w.Capture(ledger.CaptureRequest{Key: "referral:" + rid, Hold: inv.HoldID, Final: true,
-		Destinations: []ledger.Leg{{To: to, Amount: amount}}, Metadata: meta})
-	if errors.Is(err, ledger.ErrHoldExpired) || errors.Is(err, ledger.ErrHoldClosed) {
-		// Tick ran after the hold's margin: the hold went back to the
-		// budget, so pay from the budget if it still can.
-		b, berr := w.Balance(p.budget, p.rules.Asset.Code)
-		if berr != nil {
-			return nil, nil, false, berr
-		}
-		if b.Available.LessThan(amount) {
-			inv.Status = StatusUnfunded
-			refused = append(refused, fmt.Sprintf("%v: late release of %s's reward for %s", ErrBudgetExhausted, inv.Referrer, invitee))
-			if err := w.SaveJSON(kindInvite, p.id(invitee), inv); err != nil {
-				return nil, nil, false, err
-			}
-			return nil, refused, false, w.Unschedule(dueRelease+p.rules.Campaign, invitee)
-		}
-		t, err = w.Post(ledger.TransferRequest{Key: "referral:" + rid,
-			Postings: []ledger.Posting{{From: p.budget, To: to, Asset: p.rules.Asset.Code, Amount: amount}}, Metadata: meta})
-	}
-	if err != nil {
-		return nil, nil, false, err
-	}
-	if err := p.addSpent(w, p.units(amount)); err != nil {
-		return nil, nil, false, err
-	}
-	grants = append(grants, Grant{Kind: RewardSignup, Member: inv.Referrer, Subject: invitee, Amount: amount, Transaction: t.ID})
-	var rs referrerState
-	if err := w.LoadJSON(kindReferrer, p.id(inv.Referrer), &rs); err != nil {
-		return nil, nil, false, err
-	}
-	rs.Paid++
-	tiers, refused, err := p.tierGrants(w, inv.Referrer, &rs, false)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	grants = append(grants, tiers...)
-	if err := w.SaveJSON(kindReferrer, p.id(inv.Referrer), rs); err != nil {
-		return nil, nil, false, err
-	}
-	inv.Status = StatusPaid
-	if err := w.SaveJSON(kindInvite, p.id(invitee), inv); err != nil {
-		return nil, nil, false, err
-	}
-	return grants, refused, true, w.Unschedule(dueRelease+p.rules.Campaign, invitee)
-}
-
 // SetKillSwitch turns the program off (disabled) or on again for members
-// residing in a country. While off, nothing is paid to or for them and
-// their signups are refused (ErrCountryDisabled).
-func (p *Program) SetKillSwitch(ctx context.Context, country string, disabled bool) error {
+// residing in a country. While off, nothing is paid to or for them: their
+// signups, purchases, tasks and retention bonuses are refused
+// (ErrCountryDisabled), and held shop rewards whose return window ends are
+// withheld by Tick until the switch is off again (see Tick). actor must
+// hold kit.RoleRiskOfficer; otherwise the call is ledger.ErrForbidden and
+// changes nothing. The switch records who set it and when.
+func (p *Program) SetKillSwitch(ctx context.Context, actor, country string, disabled bool) error {
 	if country == "" || len(country) > 16 {
-		return fmt.Errorf("%w: country %q", ErrInvalidEvent, country)
+		return fmt.Errorf("%w: country of %d bytes must have 1 to 16", ErrInvalidEvent, len(country))
 	}
-	return p.l.Update(ctx, func(w *ledger.Writer) error {
-		return w.SaveJSON(kindKill, p.id(country), killState{Disabled: disabled})
+	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer); err != nil {
+		return fmt.Errorf("kill switch for %q: %w", country, err)
+	}
+	err := p.l.Update(ctx, func(w *ledger.Writer) error {
+		if err := checkNow(w); err != nil {
+			return err
+		}
+		return w.SaveJSON(kindKill, p.id(country), killState{Disabled: disabled, By: actor, At: w.Now()})
 	})
+	if err != nil {
+		return fmt.Errorf("kill switch for %q: %w", country, err)
+	}
+	return nil
 }
 
 // Budget is a campaign budget's state.
@@ -1164,46 +536,71 @@ type Budget struct {
 	Available decimal.Decimal // what new rewards may still use
 }
 
+// FundResult is what a top-up of the budget did.
+type FundResult struct {
+	Key         string          `json:"key"`
+	Amount      decimal.Decimal `json:"amount"`
+	Transaction uint64          `json:"transaction"`
+	// Replayed: the key was funded before with the same amount; nothing
+	// moved this time.
+	Replayed bool `json:"-"`
+}
+
+type fundRequest struct {
+	Amount string `json:"amount"`
+}
+
 // Fund tops up the campaign budget from ledger.World. key makes it
-// idempotent: the same key with the same amount funds once.
-func (p *Program) Fund(ctx context.Context, key string, amount decimal.Decimal) (Budget, error) {
+// idempotent: the same key with the same amount funds once (a retry is
+// Replayed), with another amount it is ErrEventConflict. actor must hold
+// kit.RoleProgramAdmin, checked on every call; otherwise the call is
+// ledger.ErrForbidden and changes nothing.
+func (p *Program) Fund(ctx context.Context, actor, key string, amount decimal.Decimal) (FundResult, error) {
 	if err := checkIDs("fund key", key); err != nil {
-		return Budget{}, err
+		return FundResult{}, err
 	}
-	u, err := p.rules.Asset.Units(amount)
+	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleProgramAdmin); err != nil {
+		return FundResult{}, fmt.Errorf("fund campaign %s: %w", p.rules.Campaign, err)
+	}
+	return p.fund(ctx, key, amount)
+}
+
+func (p *Program) fund(ctx context.Context, key string, amount decimal.Decimal) (FundResult, error) {
+	u, err := units(p.rules.Asset, amount)
 	if err != nil || u <= 0 {
-		return Budget{}, fmt.Errorf("%w: fund amount %s %s must be positive with at most %d decimals",
-			ErrInvalidEvent, amount, p.rules.Asset.Code, p.rules.Asset.Precision)
+		if err == nil {
+			err = ledger.ErrInvalidAmount
+		}
+		return FundResult{}, fmt.Errorf("%w: fund amount must be a positive amount of %s with at most %d decimals: %w",
+			ErrInvalidEvent, p.rules.Asset.Code, p.rules.Asset.Precision, err)
 	}
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		var old int64
-		if ok, err := loadJSON(w, kindFund, p.id(key), &old); err != nil {
-			return err
-		} else if ok {
-			if old != u {
-				return fmt.Errorf("%w: fund key %q funded %s, not %s", ErrEventConflict, key, p.amount(old), amount)
-			}
-			return nil
-		}
-		if _, err := w.Post(ledger.TransferRequest{Key: "referral:" + p.id("fund", key),
-			Postings: []ledger.Posting{{From: ledger.World, To: p.budget, Asset: p.rules.Asset.Code, Amount: amount}},
-			Metadata: map[string]string{"program": "referral", "campaign": p.rules.Campaign, "kind": "fund"}}); err != nil {
-			return err
-		}
-		if err := w.SaveJSON(kindFund, p.id(key), u); err != nil {
-			return err
-		}
+	amount = p.amount(u)
+	res, replayed, err := run(ctx, p, "fund", "fund:"+key, fundRequest{Amount: amount.String()}, func(w *ledger.Writer) (FundResult, error) {
 		var c campaignState
 		if _, err := loadJSON(w, kindCampaign, p.rules.Campaign, &c); err != nil {
-			return err
+			return FundResult{}, err
 		}
-		c.Funded += u
-		return w.SaveJSON(kindCampaign, p.rules.Campaign, c)
+		funded, err := kit.Add("campaign funded", c.Funded, u)
+		if err != nil {
+			return FundResult{}, err
+		}
+		t, err := w.Post(ledger.TransferRequest{Key: "referral:" + p.id("fund", key),
+			Postings: []ledger.Posting{{From: ledger.World, To: p.budget, Asset: p.rules.Asset.Code, Amount: amount}},
+			Metadata: map[string]string{"program": "referral", "campaign": p.rules.Campaign, "kind": "fund"}})
+		if err != nil {
+			return FundResult{}, err
+		}
+		c.Funded = funded
+		if err := w.SaveJSON(kindCampaign, p.rules.Campaign, c); err != nil {
+			return FundResult{}, err
+		}
+		return FundResult{Key: key, Amount: amount, Transaction: t.ID}, nil
 	})
 	if err != nil {
-		return Budget{}, fmt.Errorf("referral: fund campaign %s: %w", p.rules.Campaign, err)
+		return FundResult{}, fmt.Errorf("fund campaign %s: %w", p.rules.Campaign, err)
 	}
-	return p.Budget(ctx)
+	res.Replayed = replayed
+	return res, nil
 }
 
 // Budget reports the campaign budget: funded, spent, held and available.

@@ -12,8 +12,9 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/referral"
 )
 
@@ -42,8 +43,25 @@ func expected(err error) bool {
 // funded (spent + held + available = funded, all >= 0); each reward is
 // paid at most once per (member, kind, subject); and the wallets hold
 // exactly what the campaign spent.
+//
+// It also checks that nothing is paid while the kill switch is on (issue
+// 10 #15), that an actor without the role cannot pull the switch or record
+// a refund (#4), and that a Tick reports no failed item.
+//
+// On PostgreSQL a sample of a tenth of the sequences runs (each needs a
+// schema of its own); the sample is drawn, so a failure reproduces.
 func TestPropertyRandomSequences(t *testing.T) {
-	rapid.Check(t, func(rt *rapid.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		pg := strings.HasSuffix(t.Name(), "pgstore")
+		rapid.Check(t, func(rt *rapid.T) { randomSequence(rt, t, open, pg) })
+	})
+}
+
+func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
+	if pg && rapid.IntRange(0, 9).Draw(rt, "sample") != 0 {
+		return
+	}
+	{
 		ctx := context.Background()
 		shop := rapid.Bool().Draw(rt, "shop")
 		rules := referral.DefaultRules()
@@ -58,9 +76,11 @@ func TestPropertyRandomSequences(t *testing.T) {
 		rules.MaxRewardedInvitees = rapid.IntRange(0, 4).Draw(rt, "max_rewarded")
 		rules.Newness.MaxAccountAge = 0
 		clock := ledgertest.NewClock(t0)
-		l := ledger.New(memstore.New(), ledger.WithClock(clock))
+		l := ledger.New(open(t), ledger.WithClock(clock))
 		dir := referral.NewMemberDirectory()
-		p, err := referral.New(ctx, l, rules, dir)
+		roles := &kit.RoleDirectory{}
+		roles.Grant(riskOfficer, kit.RoleRiskOfficer)
+		p, err := referral.New(ctx, l, rules, dir, referral.WithRoles(roles))
 		if err != nil {
 			rt.Fatal(err)
 		}
@@ -70,6 +90,7 @@ func TestPropertyRandomSequences(t *testing.T) {
 				RegisteredAt: t0, Device: "dev-" + id, PaymentInstrument: "card-" + id})
 		}
 		codes := map[string]string{}
+		killed := false
 		event := 0
 		next := func(rt *rapid.T) string {
 			if event > 0 && rapid.IntRange(0, 9).Draw(rt, "replay") == 0 {
@@ -123,25 +144,79 @@ func TestPropertyRandomSequences(t *testing.T) {
 			},
 			"refund": func(rt *rapid.T) {
 				who := rapid.SampledFrom(people).Draw(rt, "who")
-				_, err := p.RecordRefund(ctx, next(rt), fmt.Sprintf("o-%s-%d", who, rapid.IntRange(0, 2).Draw(rt, "order")))
+				actor := rapid.SampledFrom([]string{riskOfficer, riskOfficer, riskOfficer, nobody, "", "a"}).Draw(rt, "actor")
+				before := snapshotOf(rt, ctx, l)
+				_, err := p.RecordRefund(ctx, next(rt), actor, fmt.Sprintf("o-%s-%d", who, rapid.IntRange(0, 2).Draw(rt, "order")))
+				if actor != riskOfficer {
+					if !errors.Is(err, ledger.ErrForbidden) {
+						rt.Fatalf("refund by %q: %v, want ErrForbidden", actor, err)
+					}
+					if after := snapshotOf(rt, ctx, l); after != before {
+						rt.Fatalf("a forbidden refund wrote:\n%s\n%s", before, after)
+					}
+					return
+				}
 				check(rt, err)
 			},
 			"kill": func(rt *rapid.T) {
-				if err := p.SetKillSwitch(ctx, rules.Country, rapid.IntRange(0, 5).Draw(rt, "off") == 0); err != nil {
+				off := rapid.IntRange(0, 5).Draw(rt, "off") == 0
+				actor := rapid.SampledFrom([]string{riskOfficer, riskOfficer, nobody}).Draw(rt, "actor")
+				err := p.SetKillSwitch(ctx, actor, rules.Country, off)
+				if actor != riskOfficer {
+					if !errors.Is(err, ledger.ErrForbidden) {
+						rt.Fatalf("kill switch by %q: %v, want ErrForbidden", actor, err)
+					}
+					return
+				}
+				if err != nil {
 					rt.Fatal(err)
 				}
+				killed = off
 			},
 			"advance": func(rt *rapid.T) {
 				clock.Advance(time.Duration(rapid.IntRange(1, 24*12).Draw(rt, "hours")) * time.Hour)
 			},
 			"tick": func(rt *rapid.T) {
-				if _, err := p.Tick(ctx); err != nil {
+				rep, err := p.Tick(ctx)
+				if err != nil {
 					rt.Fatal(err)
+				}
+				if len(rep.Failed) > 0 {
+					rt.Fatalf("tick failed items: %v", rep.Failed)
+				}
+				if killed && len(rep.Grants) > 0 {
+					rt.Fatalf("paid %+v while the kill switch is on", rep.Grants)
 				}
 			},
 			"": func(rt *rapid.T) { checkInvariants(rt, ctx, l, p, people) },
 		})
+	}
+}
+
+// snapshotOf is the journal's length and every record of the program.
+func snapshotOf(rt *rapid.T, ctx context.Context, l *ledger.Ledger) string {
+	var s string
+	err := l.View(ctx, func(r *ledger.Reader) error {
+		txs, _, err := r.Transactions(0, 10000)
+		if err != nil {
+			return err
+		}
+		s = fmt.Sprintf("txs=%d\n", len(txs))
+		for _, k := range recordKinds {
+			recs, err := r.Records(k, "", 10000)
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				s += rec.Kind + " " + rec.ID + " " + string(rec.Data) + "\n"
+			}
+		}
+		return nil
 	})
+	if err != nil {
+		rt.Fatal(err)
+	}
+	return s
 }
 
 func checkInvariants(rt *rapid.T, ctx context.Context, l *ledger.Ledger, p *referral.Program, people []string) {

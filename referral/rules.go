@@ -2,6 +2,7 @@ package referral
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	_ "time/tzdata" // the rules name a time zone; embed the database so it loads on any host
@@ -9,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // Duration is a time.Duration that reads and writes JSON as a string
@@ -18,15 +20,17 @@ type Duration time.Duration
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
-// UnmarshalJSON reads a duration string.
+// UnmarshalJSON reads a duration string. Decoded as part of Rules, an
+// error comes back wrapping ErrInvalidRules; its range is checked by
+// Rules.Validate (0 to ledger.MaxDuration).
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("%w: duration must be a string: %v", ErrInvalidRules, err)
+		return fmt.Errorf("duration must be a string: %w", err)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%w: duration %q: %v", ErrInvalidRules, s, err)
+		return fmt.Errorf("duration: %w", err)
 	}
 	*d = Duration(v)
 	return nil
@@ -114,7 +118,8 @@ type Rules struct {
 	// days; otherwise any distinct days count.
 	RetentionConsecutive bool `json:"retention_consecutive"`
 	// RetentionWithin limits the days that count to this long after the
-	// signup (0 = no limit).
+	// signup (0 = no limit). Like every duration in the rules, at most
+	// ledger.MaxDuration.
 	RetentionWithin Duration `json:"retention_within"`
 	// Timezone is where calendar days are counted (IANA name).
 	Timezone string `json:"timezone"`
@@ -131,7 +136,10 @@ type Rules struct {
 	InvitesPerDay int `json:"invites_per_day"`
 	// MaxRewardedInvitees caps the invitees a referrer is rewarded for.
 	MaxRewardedInvitees int `json:"max_rewarded_invitees"`
-	// DailyEarningCap caps what one member earns per day.
+	// DailyEarningCap caps what one member earns per day (in Timezone):
+	// rewards paid that day, and shop rewards held on the day of the
+	// purchase that earned them. A held reward refunded, or never funded,
+	// leaves its day's count again: the cap counts what is kept.
 	DailyEarningCap decimal.Decimal `json:"daily_earning_cap"`
 
 	// Start and End bound the campaign window (zero = open).
@@ -143,6 +151,40 @@ type Rules struct {
 	// DisabledCountries start with the kill switch on (see
 	// Program.SetKillSwitch to change it at run time).
 	DisabledCountries []string `json:"disabled_countries"`
+}
+
+// rulesJSON is Rules without its methods, so that UnmarshalJSON can decode
+// into it without calling itself.
+type rulesJSON Rules
+
+// UnmarshalJSON decodes rules strictly: a field Rules does not have (a typo
+// such as "signup_rewrd"), at any depth, is an error wrapping
+// ErrInvalidRules that names it, and so is anything after the rules. It
+// applies no defaults: a field left out is its zero value. It does not
+// validate; ParseRules does both.
+func (r *Rules) UnmarshalJSON(data []byte) error {
+	var v rulesJSON
+	if err := kit.DecodeRules(data, &v); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
+	*r = Rules(v)
+	return nil
+}
+
+// ParseRules reads rules from JSON strictly (see Rules.UnmarshalJSON; data
+// after the rules is an error too) and validates them.
+func ParseRules(data []byte) (Rules, error) {
+	var r Rules
+	if err := kit.DecodeRules(data, &r); err != nil {
+		if errors.Is(err, ErrInvalidRules) {
+			return Rules{}, err
+		}
+		return Rules{}, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
+	if err := r.Validate(); err != nil {
+		return Rules{}, err
+	}
+	return r, nil
 }
 
 // DefaultRules is the Italian program of seed 000: rewards in RUBY, 20,000
@@ -217,15 +259,55 @@ func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
 }
 
+// invalidErr is invalid with the cause kept in the chain.
+func invalidErr(field string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrInvalidRules, field, err)
+}
+
 // amount checks a non-negative amount with the asset's precision.
 func (r Rules) amount(field string, d decimal.Decimal) error {
-	if d.Sign() < 0 {
+	u, err := units(r.Asset, d) // first: bounds d before it is printed
+	if err != nil {
+		return invalidErr(field, err)
+	}
+	if u < 0 {
 		return invalid(field, "%s is negative", d)
 	}
-	if _, err := r.Asset.Units(d); err != nil {
-		return invalid(field, "%v", err)
+	return nil
+}
+
+// duration checks a rule's duration: from 0 to ledger.MaxDuration.
+func duration(field string, d Duration) error {
+	if err := ledger.ValidateDuration(field, time.Duration(d)); err != nil {
+		return invalidErr(field, err)
 	}
 	return nil
+}
+
+// Bounds on a decimal's shape checked before any arithmetic on it, so a
+// hostile amount ("1e2147483647", a million digits) costs nothing and
+// cannot panic.
+const (
+	maxDigits   = 40
+	maxExponent = 40
+)
+
+// units converts an amount to the asset's minor units after bounding its
+// digits and exponent: too large is ledger.ErrOverflow, too many decimals
+// ledger.ErrPrecision, both wrapped.
+func units(a ledger.Asset, d decimal.Decimal) (int64, error) {
+	if d.IsZero() {
+		return 0, nil
+	}
+	if e := d.Exponent(); e > maxExponent {
+		return 0, fmt.Errorf("%w: amount with exponent %d is too large for %s", ledger.ErrOverflow, e, a.Code)
+	} else if e < -maxExponent {
+		return 0, fmt.Errorf("%w: amount with exponent %d has more decimals than %s allows", ledger.ErrPrecision, e, a.Code)
+	}
+	if n := d.NumDigits(); n > maxDigits {
+		return 0, fmt.Errorf("%w: amount with %d digits is too large for %s", ledger.ErrOverflow, n, a.Code)
+	}
+	return a.Units(d)
 }
 
 // Validate checks the rules and names the first bad field.
@@ -237,13 +319,13 @@ func (r Rules) Validate() error {
 		return invalid("campaign", "%q may hold only letters, digits and _-.@+", r.Campaign)
 	}
 	if err := r.Asset.Validate(); err != nil {
-		return invalid("asset", "%v", err)
+		return invalidErr("asset", err)
 	}
 	if r.MinAge < 0 || r.MinAge > 150 {
 		return invalid("min_age", "%d not in 0..150", r.MinAge)
 	}
-	if r.Newness.MaxAccountAge < 0 {
-		return invalid("newness.max_account_age", "negative")
+	if err := duration("newness.max_account_age", r.Newness.MaxAccountAge); err != nil {
+		return err
 	}
 	if err := r.amount("signup_reward", r.SignupReward); err != nil {
 		return err
@@ -259,8 +341,11 @@ func (r Rules) Validate() error {
 			return invalid("hold_margin", "must be positive when require_purchase is set")
 		}
 	}
-	if r.ReturnWindow < 0 || r.HoldMargin < 0 {
-		return invalid("return_window", "negative")
+	if err := duration("return_window", r.ReturnWindow); err != nil {
+		return err
+	}
+	if err := duration("hold_margin", r.HoldMargin); err != nil {
+		return err
 	}
 	if err := r.amount("retention_reward", r.RetentionReward); err != nil {
 		return err
@@ -271,8 +356,8 @@ func (r Rules) Validate() error {
 	if r.RetentionDays < 0 || r.RetentionDays > 366 {
 		return invalid("retention_days", "%d not in 0..366", r.RetentionDays)
 	}
-	if r.RetentionWithin < 0 {
-		return invalid("retention_within", "negative")
+	if err := duration("retention_within", r.RetentionWithin); err != nil {
+		return err
 	}
 	if _, err := time.LoadLocation(r.Timezone); err != nil || r.Timezone == "" || r.Timezone == "Local" {
 		return invalid("timezone", "%q is not an IANA time zone", r.Timezone)
@@ -324,6 +409,16 @@ func (r Rules) Validate() error {
 	}
 	if err := r.amount("daily_earning_cap", r.DailyEarningCap); err != nil {
 		return err
+	}
+	if !r.Start.IsZero() {
+		if err := ledger.ValidateTime("start", r.Start); err != nil {
+			return invalidErr("start", err)
+		}
+	}
+	if !r.End.IsZero() {
+		if err := ledger.ValidateTime("end", r.End); err != nil {
+			return invalidErr("end", err)
+		}
 	}
 	if !r.Start.IsZero() && !r.End.IsZero() && !r.End.After(r.Start) {
 		return invalid("end", "%s is not after start %s", r.End.Format(time.RFC3339), r.Start.Format(time.RFC3339))

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/referral"
 )
 
@@ -102,41 +103,48 @@ func TestValidateNamesTheBadField(t *testing.T) {
 }
 
 func TestNewRefusesInvalidRulesAndWritesNothing(t *testing.T) {
-	f := newFixture(t, referral.DefaultRules())
-	before := f.snapshot(t)
-	bad := referral.DefaultRules()
-	bad.Campaign = "other"
-	bad.MinAge = -3
-	_, err := referral.New(f.ctx, f.l, bad, f.members)
-	require.ErrorIs(t, err, referral.ErrInvalidRules)
-	require.Equal(t, before, f.snapshot(t))
-	_, err = referral.New(f.ctx, f.l, referral.DefaultRules(), nil)
-	require.ErrorIs(t, err, referral.ErrInvalidRules)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open, referral.DefaultRules())
+		before := f.snapshot(t)
+		bad := referral.DefaultRules()
+		bad.Campaign = "other"
+		bad.MinAge = -3
+		_, err := referral.New(f.ctx, f.l, bad, f.members)
+		require.ErrorIs(t, err, referral.ErrInvalidRules)
+		require.Equal(t, before, f.snapshot(t))
+		_, err = referral.New(f.ctx, f.l, referral.DefaultRules(), nil)
+		require.ErrorIs(t, err, referral.ErrInvalidRules)
+	})
 }
 
 func TestSetupIsIdempotentAndFundsOnce(t *testing.T) {
-	f := newFixture(t, referral.DefaultRules())
-	_, err := referral.New(f.ctx, f.l, f.rules, f.members)
-	require.NoError(t, err)
-	b, err := f.p.Budget(f.ctx)
-	require.NoError(t, err)
-	require.True(t, b.Funded.Equal(f.rules.Budget), b.Funded.String())
-	require.True(t, f.balance(t, referral.BudgetAccount(f.rules.Campaign)).Equal(f.rules.Budget))
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open, referral.DefaultRules())
+		_, err := referral.New(f.ctx, f.l, f.rules, f.members)
+		require.NoError(t, err)
+		b, err := f.p.Budget(f.ctx)
+		require.NoError(t, err)
+		require.True(t, b.Funded.Equal(f.rules.Budget), b.Funded.String())
+		require.True(t, f.balance(t, referral.BudgetAccount(f.rules.Campaign)).Equal(f.rules.Budget))
 
-	changed := f.rules
-	changed.Budget = f.rules.Budget.Add(d(1))
-	_, err = referral.New(f.ctx, f.l, changed, f.members)
-	require.True(t, errors.Is(err, referral.ErrEventConflict), "%v", err)
+		changed := f.rules
+		changed.Budget = f.rules.Budget.Add(d(1))
+		_, err = referral.New(f.ctx, f.l, changed, f.members)
+		require.True(t, errors.Is(err, referral.ErrEventConflict), "%v", err)
 
-	b, err = f.p.Fund(f.ctx, "topup-1", d(500))
-	require.NoError(t, err)
-	require.True(t, b.Funded.Equal(f.rules.Budget.Add(d(500))))
-	b, err = f.p.Fund(f.ctx, "topup-1", d(500))
-	require.NoError(t, err)
-	require.True(t, b.Funded.Equal(f.rules.Budget.Add(d(500))), "replayed top-up funds once")
-	_, err = f.p.Fund(f.ctx, "topup-1", d(501))
-	require.ErrorIs(t, err, referral.ErrEventConflict)
-	_, err = f.p.Fund(f.ctx, "topup-2", d(0))
-	require.ErrorIs(t, err, referral.ErrInvalidEvent)
-	f.verify(t)
+		res, err := f.p.Fund(f.ctx, admin, "topup-1", d(500))
+		require.NoError(t, err)
+		require.False(t, res.Replayed)
+		require.True(t, f.budget(t).Funded.Equal(f.rules.Budget.Add(d(500))))
+		again, err := f.p.Fund(f.ctx, admin, "topup-1", d(500))
+		require.NoError(t, err)
+		require.True(t, again.Replayed)
+		require.Equal(t, res.Transaction, again.Transaction)
+		require.True(t, f.budget(t).Funded.Equal(f.rules.Budget.Add(d(500))), "replayed top-up funds once")
+		_, err = f.p.Fund(f.ctx, admin, "topup-1", d(501))
+		require.ErrorIs(t, err, referral.ErrEventConflict)
+		_, err = f.p.Fund(f.ctx, admin, "topup-2", d(0))
+		require.ErrorIs(t, err, referral.ErrInvalidEvent)
+		f.verify(t)
+	})
 }

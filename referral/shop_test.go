@@ -9,16 +9,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/referral"
 )
 
-func shopFixture(t *testing.T, edit func(r *referral.Rules)) *fixture {
+func shopFixture(t *testing.T, open teststore.Opener, edit func(r *referral.Rules)) *fixture {
 	t.Helper()
 	rules := referral.ShopRules()
 	if edit != nil {
 		edit(&rules)
 	}
-	f := newFixture(t, rules)
+	f := newFixture(t, open, rules)
 	f.member("ref")
 	return f
 }
@@ -38,236 +39,257 @@ func (f *fixture) held(t *testing.T) decimal.Decimal {
 }
 
 func TestShopSignupAloneEarnsNothing(t *testing.T) {
-	f := shopFixture(t, nil)
-	f.invite(t, "amy")
-	inv, err := f.p.Invite(f.ctx, "amy")
-	require.NoError(t, err)
-	require.Equal(t, referral.StatusAwaitingPurchase, inv.Status)
-	require.True(t, f.wallet(t, "ref").IsZero())
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := shopFixture(t, open, nil)
+		f.invite(t, "amy")
+		inv, err := f.p.Invite(f.ctx, "amy")
+		require.NoError(t, err)
+		require.Equal(t, referral.StatusAwaitingPurchase, inv.Status)
+		require.True(t, f.wallet(t, "ref").IsZero())
+	})
 }
 
 func TestShopRewardHeldThenPaidWhenWindowEnds(t *testing.T) {
-	f := shopFixture(t, nil)
-	f.invite(t, "amy")
-	res, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "order-1")
-	require.NoError(t, err)
-	require.True(t, res.Qualifying)
-	require.True(t, f.held(t).Equal(d(50)))
-	require.True(t, f.wallet(t, "ref").IsZero())
-	h, err := f.l.HoldByID(f.ctx, res.HoldID)
-	require.NoError(t, err)
-	require.True(t, h.ExpiresAt.After(res.ReleaseAt), "the hold outlives the return window")
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := shopFixture(t, open, nil)
+		f.invite(t, "amy")
+		res, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "order-1")
+		require.NoError(t, err)
+		require.True(t, res.Qualifying)
+		require.True(t, f.held(t).Equal(d(50)))
+		require.True(t, f.wallet(t, "ref").IsZero())
+		h, err := f.l.HoldByID(f.ctx, res.HoldID)
+		require.NoError(t, err)
+		require.True(t, h.ExpiresAt.After(res.ReleaseAt), "the hold outlives the return window")
 
-	second, err := f.p.RecordPurchase(f.ctx, "p2", "amy", "order-2")
-	require.NoError(t, err)
-	require.False(t, second.Qualifying, "only the first purchase earns")
+		second, err := f.p.RecordPurchase(f.ctx, "p2", "amy", "order-2")
+		require.NoError(t, err)
+		require.False(t, second.Qualifying, "only the first purchase earns")
 
-	f.clock.Advance(time.Duration(f.rules.ReturnWindow) - time.Second)
-	rep, err := f.p.Tick(f.ctx)
-	require.NoError(t, err)
-	require.Equal(t, 0, rep.Released)
+		f.clock.Advance(time.Duration(f.rules.ReturnWindow) - time.Second)
+		rep, err := f.p.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 0, rep.Released)
 
-	f.clock.Advance(time.Second)
-	rep, err = f.p.Tick(f.ctx)
-	require.NoError(t, err)
-	require.Equal(t, 1, rep.Released)
-	require.True(t, f.wallet(t, "ref").Equal(d(50)))
-	require.True(t, f.held(t).IsZero())
-	before := f.snapshot(t)
-	rep, err = f.p.Tick(f.ctx)
-	require.NoError(t, err)
-	require.Equal(t, 0, rep.Released)
-	require.Equal(t, before, f.snapshot(t), "a second Tick changes nothing")
+		f.clock.Advance(time.Second)
+		rep, err = f.p.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Released)
+		require.True(t, f.wallet(t, "ref").Equal(d(50)))
+		require.True(t, f.held(t).IsZero())
+		before := f.snapshot(t)
+		rep, err = f.p.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 0, rep.Released)
+		require.Equal(t, before, f.snapshot(t), "a second Tick changes nothing")
 
-	refund, err := f.p.RecordRefund(f.ctx, "r1", "order-1")
-	require.NoError(t, err)
-	require.False(t, refund.Cancelled, "a refund after the window leaves the reward")
-	require.True(t, f.wallet(t, "ref").Equal(d(50)))
-	f.verify(t)
+		refund, err := f.p.RecordRefund(f.ctx, "r1", riskOfficer, "order-1")
+		require.NoError(t, err)
+		require.False(t, refund.Cancelled, "a refund after the window leaves the reward")
+		require.True(t, f.wallet(t, "ref").Equal(d(50)))
+		f.verify(t)
+	})
 }
 
 func TestShopRefundInsideWindowCancels(t *testing.T) {
-	f := shopFixture(t, nil)
-	f.invite(t, "amy")
-	budgetBefore := f.balance(t, referral.BudgetAccount(f.rules.Campaign))
-	_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "order-1")
-	require.NoError(t, err)
-	f.clock.Advance(24 * time.Hour)
-	res, err := f.p.RecordRefund(f.ctx, "r1", "order-1")
-	require.NoError(t, err)
-	require.True(t, res.Cancelled)
-	require.Equal(t, referral.StatusCancelled, res.Invite.Status)
-	require.True(t, f.held(t).IsZero())
-	again, err := f.p.RecordRefund(f.ctx, "r1", "order-1")
-	require.NoError(t, err)
-	require.Equal(t, res, again)
-	f.clock.Advance(60 * 24 * time.Hour)
-	rep, err := f.p.Tick(f.ctx)
-	require.NoError(t, err)
-	require.Equal(t, 0, rep.Released)
-	require.True(t, f.wallet(t, "ref").IsZero())
-	require.True(t, f.balance(t, referral.BudgetAccount(f.rules.Campaign)).Equal(budgetBefore))
-	unrelated, err := f.p.RecordRefund(f.ctx, "r2", "order-unknown")
-	require.NoError(t, err)
-	require.False(t, unrelated.Cancelled)
-	f.verify(t)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := shopFixture(t, open, nil)
+		f.invite(t, "amy")
+		budgetBefore := f.balance(t, referral.BudgetAccount(f.rules.Campaign))
+		_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "order-1")
+		require.NoError(t, err)
+		f.clock.Advance(24 * time.Hour)
+		res, err := f.p.RecordRefund(f.ctx, "r1", riskOfficer, "order-1")
+		require.NoError(t, err)
+		require.True(t, res.Cancelled)
+		require.Equal(t, referral.StatusCancelled, res.Invite.Status)
+		require.True(t, f.held(t).IsZero())
+		again, err := f.p.RecordRefund(f.ctx, "r1", riskOfficer, "order-1")
+		require.NoError(t, err)
+		require.True(t, again.Replayed && !res.Replayed)
+		require.Equal(t, mustJSON(t, res), mustJSON(t, again))
+		f.clock.Advance(60 * 24 * time.Hour)
+		rep, err := f.p.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 0, rep.Released)
+		require.True(t, f.wallet(t, "ref").IsZero())
+		require.True(t, f.balance(t, referral.BudgetAccount(f.rules.Campaign)).Equal(budgetBefore))
+		unrelated, err := f.p.RecordRefund(f.ctx, "r2", riskOfficer, "order-unknown")
+		require.NoError(t, err)
+		require.False(t, unrelated.Cancelled)
+		f.verify(t)
+	})
 }
 
 func TestShopTierBonusesUpTo350(t *testing.T) {
-	f := shopFixture(t, nil)
-	for i := 0; i < 12; i++ {
-		who := fmt.Sprintf("inv%02d", i)
-		f.invite(t, who)
-		_, err := f.p.RecordPurchase(f.ctx, "p-"+who, who, "order-"+who)
-		require.NoError(t, err)
-	}
-	f.clock.Advance(time.Duration(f.rules.ReturnWindow))
-	rep, err := f.p.Tick(f.ctx)
-	require.NoError(t, err)
-	require.Equal(t, 12, rep.Released)
-	tiers := decimal.Zero
-	for _, g := range rep.Grants {
-		if g.Kind == referral.RewardTier {
-			tiers = tiers.Add(g.Amount)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := shopFixture(t, open, nil)
+		for i := 0; i < 12; i++ {
+			who := fmt.Sprintf("inv%02d", i)
+			f.invite(t, who)
+			_, err := f.p.RecordPurchase(f.ctx, "p-"+who, who, "order-"+who)
+			require.NoError(t, err)
 		}
-	}
-	require.True(t, tiers.Equal(d(350)), tiers.String())
-	require.True(t, f.wallet(t, "ref").Equal(d(12*50+350)))
-	f.verify(t)
+		f.clock.Advance(time.Duration(f.rules.ReturnWindow))
+		rep, err := f.p.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 12, rep.Released)
+		tiers := decimal.Zero
+		for _, g := range rep.Grants {
+			if g.Kind == referral.RewardTier {
+				tiers = tiers.Add(g.Amount)
+			}
+		}
+		require.True(t, tiers.Equal(d(350)), tiers.String())
+		require.True(t, f.wallet(t, "ref").Equal(d(12*50+350)))
+		f.verify(t)
+	})
 }
 
 func TestShopMaxTierBonusCapsTheTiers(t *testing.T) {
-	f := shopFixture(t, func(r *referral.Rules) { r.MaxTierBonus = d(120) })
-	for i := 0; i < 5; i++ {
-		who := fmt.Sprintf("inv%d", i)
-		f.invite(t, who)
-		_, err := f.p.RecordPurchase(f.ctx, "p-"+who, who, "order-"+who)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := shopFixture(t, open, func(r *referral.Rules) { r.MaxTierBonus = d(120) })
+		for i := 0; i < 5; i++ {
+			who := fmt.Sprintf("inv%d", i)
+			f.invite(t, who)
+			_, err := f.p.RecordPurchase(f.ctx, "p-"+who, who, "order-"+who)
+			require.NoError(t, err)
+		}
+		f.clock.Advance(time.Duration(f.rules.ReturnWindow))
+		_, err := f.p.Tick(f.ctx)
 		require.NoError(t, err)
-	}
-	f.clock.Advance(time.Duration(f.rules.ReturnWindow))
-	_, err := f.p.Tick(f.ctx)
-	require.NoError(t, err)
-	require.True(t, f.wallet(t, "ref").Equal(d(5*50+120)), f.wallet(t, "ref").String())
+		require.True(t, f.wallet(t, "ref").Equal(d(5*50+120)), f.wallet(t, "ref").String())
+	})
 }
 
 func TestShopPurchaseRefusedWhenBudgetCannotHold(t *testing.T) {
-	f := shopFixture(t, func(r *referral.Rules) { r.Budget = d(70) })
-	f.invite(t, "amy")
-	f.invite(t, "bob")
-	_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "o1")
-	require.NoError(t, err)
-	before := f.snapshot(t)
-	_, err = f.p.RecordPurchase(f.ctx, "p2", "bob", "o2")
-	require.ErrorIs(t, err, referral.ErrBudgetExhausted)
-	require.Equal(t, before, f.snapshot(t))
-	// Once amy's purchase is refunded the budget is free again.
-	_, err = f.p.RecordRefund(f.ctx, "r1", "o1")
-	require.NoError(t, err)
-	res, err := f.p.RecordPurchase(f.ctx, "p3", "bob", "o3")
-	require.NoError(t, err)
-	require.True(t, res.Qualifying)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := shopFixture(t, open, func(r *referral.Rules) { r.Budget = d(70) })
+		f.invite(t, "amy")
+		f.invite(t, "bob")
+		_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "o1")
+		require.NoError(t, err)
+		before := f.snapshot(t)
+		_, err = f.p.RecordPurchase(f.ctx, "p2", "bob", "o2")
+		require.ErrorIs(t, err, referral.ErrBudgetExhausted)
+		require.Equal(t, before, f.snapshot(t))
+		// Once amy's purchase is refunded the budget is free again.
+		_, err = f.p.RecordRefund(f.ctx, "r1", riskOfficer, "o1")
+		require.NoError(t, err)
+		res, err := f.p.RecordPurchase(f.ctx, "p3", "bob", "o3")
+		require.NoError(t, err)
+		require.True(t, res.Qualifying)
+	})
 }
 
 func TestShopLateTickPaysFromBudgetAfterHoldExpired(t *testing.T) {
-	f := shopFixture(t, nil)
-	f.invite(t, "amy")
-	_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "o1")
-	require.NoError(t, err)
-	// The ledger alone ticks past the margin and releases the hold.
-	f.clock.Advance(time.Duration(f.rules.ReturnWindow + f.rules.HoldMargin))
-	n, err := f.l.Tick(f.ctx)
-	require.NoError(t, err)
-	require.Equal(t, 1, n)
-	rep, err := f.p.Tick(f.ctx)
-	require.NoError(t, err)
-	require.Equal(t, 1, rep.Released)
-	require.True(t, f.wallet(t, "ref").Equal(d(50)))
-	f.verify(t)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := shopFixture(t, open, nil)
+		f.invite(t, "amy")
+		_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "o1")
+		require.NoError(t, err)
+		// The ledger alone ticks past the margin and releases the hold.
+		f.clock.Advance(time.Duration(f.rules.ReturnWindow + f.rules.HoldMargin))
+		n, err := f.l.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		rep, err := f.p.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Released)
+		require.True(t, f.wallet(t, "ref").Equal(d(50)))
+		f.verify(t)
+	})
 }
 
 func TestBudgetNeverOverspent(t *testing.T) {
-	rules := referral.DefaultRules()
-	rules.Budget = d(50000)
-	f := newFixture(t, rules)
-	f.member("giulia")
-	code := f.code(t, "giulia")
-	paid := 0
-	for i := 0; i < 4; i++ {
-		who := fmt.Sprintf("f%d", i)
-		f.member(who)
-		_, err := f.p.Signup(f.ctx, "s"+who, who, code)
-		if err == nil {
-			paid++
-			continue
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		rules := referral.DefaultRules()
+		rules.Budget = d(50000)
+		f := newFixture(t, open, rules)
+		f.member("giulia")
+		code := f.code(t, "giulia")
+		paid := 0
+		for i := 0; i < 4; i++ {
+			who := fmt.Sprintf("f%d", i)
+			f.member(who)
+			_, err := f.p.Signup(f.ctx, "s"+who, who, code)
+			if err == nil {
+				paid++
+				continue
+			}
+			require.ErrorIs(t, err, referral.ErrBudgetExhausted)
 		}
-		require.ErrorIs(t, err, referral.ErrBudgetExhausted)
-	}
-	require.Equal(t, 2, paid)
-	b, err := f.p.Budget(f.ctx)
-	require.NoError(t, err)
-	require.True(t, b.Spent.Equal(d(40000)))
-	require.True(t, b.Available.Equal(d(10000)))
-	bal, err := f.l.Balance(f.ctx, referral.BudgetAccount(rules.Campaign), "RUBY")
-	require.NoError(t, err)
-	require.True(t, bal.Posted.Equal(b.Funded.Sub(b.Spent)))
-	_, err = f.l.Balance(f.ctx, ledger.World, "RUBY")
-	require.NoError(t, err)
+		require.Equal(t, 2, paid)
+		b, err := f.p.Budget(f.ctx)
+		require.NoError(t, err)
+		require.True(t, b.Spent.Equal(d(40000)))
+		require.True(t, b.Available.Equal(d(10000)))
+		bal, err := f.l.Balance(f.ctx, referral.BudgetAccount(rules.Campaign), "RUBY")
+		require.NoError(t, err)
+		require.True(t, bal.Posted.Equal(b.Funded.Sub(b.Spent)))
+		_, err = f.l.Balance(f.ctx, ledger.World, "RUBY")
+		require.NoError(t, err)
+	})
 }
 
 func TestShopTierBonusBeyondBudgetIsReportedNotPaid(t *testing.T) {
-	f := shopFixture(t, func(r *referral.Rules) { r.Budget = d(150) })
-	for i := 0; i < 3; i++ {
-		who := fmt.Sprintf("inv%d", i)
-		f.invite(t, who)
-		_, err := f.p.RecordPurchase(f.ctx, "p-"+who, who, "order-"+who)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := shopFixture(t, open, func(r *referral.Rules) { r.Budget = d(150) })
+		for i := 0; i < 3; i++ {
+			who := fmt.Sprintf("inv%d", i)
+			f.invite(t, who)
+			_, err := f.p.RecordPurchase(f.ctx, "p-"+who, who, "order-"+who)
+			require.NoError(t, err)
+		}
+		f.clock.Advance(time.Duration(f.rules.ReturnWindow))
+		rep, err := f.p.Tick(f.ctx)
 		require.NoError(t, err)
-	}
-	f.clock.Advance(time.Duration(f.rules.ReturnWindow))
-	rep, err := f.p.Tick(f.ctx)
-	require.NoError(t, err)
-	require.Equal(t, 3, rep.Released)
-	require.Len(t, rep.Refused, 1)
-	require.Contains(t, rep.Refused[0], "budget exhausted")
-	require.True(t, f.wallet(t, "ref").Equal(d(150)))
-	b, err := f.p.Budget(f.ctx)
-	require.NoError(t, err)
-	require.True(t, b.Available.IsZero() && b.Spent.Equal(d(150)))
-	f.verify(t)
+		require.Equal(t, 3, rep.Released)
+		require.Len(t, rep.Refused, 1)
+		require.Contains(t, rep.Refused[0], "budget exhausted")
+		require.True(t, f.wallet(t, "ref").Equal(d(150)))
+		b, err := f.p.Budget(f.ctx)
+		require.NoError(t, err)
+		require.True(t, b.Available.IsZero() && b.Spent.Equal(d(150)))
+		f.verify(t)
+	})
 }
 
 func TestShopPurchaseRefusals(t *testing.T) {
-	cases := []struct {
-		name  string
-		edit  func(r *referral.Rules)
-		setup func(f *fixture)
-		err   error
-		rule  string
-	}{
-		{"kill switch", nil, func(f *fixture) { require.NoError(f.tb, f.p.SetKillSwitch(f.ctx, "US", true)) },
-			referral.ErrCountryDisabled, "kill switch"},
-		{"campaign over", func(r *referral.Rules) { r.End = t0.Add(time.Hour) }, func(f *fixture) { f.clock.Advance(time.Hour) },
-			referral.ErrCampaignClosed, "rule end"},
-		{"referrer turned ineligible", nil, func(f *fixture) {
-			m := f.member("ref")
-			m.Age = 17
-			f.members.Put(m)
-		}, referral.ErrIneligible, "min_age"},
-		{"max rewarded invitees", func(r *referral.Rules) { r.MaxRewardedInvitees = 1 }, func(f *fixture) {
-			f.invite(f.tb.(*testing.T), "first")
-			_, err := f.p.RecordPurchase(f.ctx, "p0", "first", "o0")
-			require.NoError(f.tb, err)
-		}, referral.ErrCapReached, "max_rewarded_invitees"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			f := shopFixture(t, c.edit)
-			f.invite(t, "amy")
-			c.setup(f)
-			before := f.snapshot(t)
-			_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "o1")
-			require.ErrorIs(t, err, c.err)
-			require.Contains(t, err.Error(), c.rule)
-			require.Equal(t, before, f.snapshot(t))
-		})
-	}
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		cases := []struct {
+			name  string
+			edit  func(r *referral.Rules)
+			setup func(f *fixture)
+			err   error
+			rule  string
+		}{
+			{"kill switch", nil, func(f *fixture) { require.NoError(f.tb, f.p.SetKillSwitch(f.ctx, riskOfficer, "US", true)) },
+				referral.ErrCountryDisabled, "kill switch"},
+			{"campaign over", func(r *referral.Rules) { r.End = t0.Add(time.Hour) }, func(f *fixture) { f.clock.Advance(time.Hour) },
+				referral.ErrCampaignClosed, "rule end"},
+			{"referrer turned ineligible", nil, func(f *fixture) {
+				m := f.member("ref")
+				m.Age = 17
+				f.members.Put(m)
+			}, referral.ErrIneligible, "min_age"},
+			{"max rewarded invitees", func(r *referral.Rules) { r.MaxRewardedInvitees = 1 }, func(f *fixture) {
+				f.invite(f.tb.(*testing.T), "first")
+				_, err := f.p.RecordPurchase(f.ctx, "p0", "first", "o0")
+				require.NoError(f.tb, err)
+			}, referral.ErrCapReached, "max_rewarded_invitees"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				f := shopFixture(t, open, c.edit)
+				f.invite(t, "amy")
+				c.setup(f)
+				before := f.snapshot(t)
+				_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "o1")
+				require.ErrorIs(t, err, c.err)
+				require.Contains(t, err.Error(), c.rule)
+				require.Equal(t, before, f.snapshot(t))
+			})
+		}
+	})
 }

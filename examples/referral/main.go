@@ -1,8 +1,9 @@
 // Command referral tells the story of seed 000: a member in Italy invites
 // three friends with her code, two of them stay active five days, she does
-// the engagement tasks and withdraws her rubies to PayPal, converted to
-// euros less PayPal's 4% fee. It prints every balance change and ends by
-// verifying the whole ledger.
+// the engagement tasks (the risk desk pulls Italy's kill switch for a
+// while: a task is refused meanwhile) and withdraws her rubies to PayPal,
+// converted to euros less PayPal's 4% fee. It prints every balance change
+// and ends by verifying the whole ledger.
 //
 //	go run ./examples/referral
 //
@@ -24,6 +25,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/payout"
 	"github.com/rewardkit/rewardkit/referral"
@@ -75,8 +77,10 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	s := &story{ctx: ctx, out: out, l: l, last: map[string]decimal.Decimal{}}
 
 	members := referral.NewMemberDirectory()
+	roles := &kit.RoleDirectory{}
+	roles.Grant("risk-desk", kit.RoleRiskOfficer) // staff who may pull the kill switch
 	rules := referral.DefaultRules()
-	ref, err := referral.New(ctx, l, rules, members)
+	ref, err := referral.New(ctx, l, rules, members, referral.WithRoles(roles))
 	if err != nil {
 		return err
 	}
@@ -173,6 +177,25 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 		return fmt.Errorf("second watch task the same day: %v", err)
 	}
 	clock.Advance(24 * time.Hour)
+
+	fmt.Fprintln(out, "\nAn emergency stop: the risk desk pulls Italy's kill switch.")
+	if err := ref.SetKillSwitch(ctx, "giulia", "IT", false); !errors.Is(err, ledger.ErrForbidden) {
+		return fmt.Errorf("a member set the kill switch: %v", err)
+	} else {
+		fmt.Fprintf(out, "  giulia may not touch it: %v\n", err)
+	}
+	if err := ref.SetKillSwitch(ctx, "risk-desk", "IT", true); err != nil {
+		return err
+	}
+	if _, err := ref.CompleteTask(ctx, "task-watch-stopped", "giulia", "watch_10_minutes"); errors.Is(err, referral.ErrCountryDisabled) {
+		fmt.Fprintf(out, "  refused while it is on: %v\n", err)
+	} else {
+		return fmt.Errorf("task during the emergency stop: %v", err)
+	}
+	if err := ref.SetKillSwitch(ctx, "risk-desk", "IT", false); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "The risk desk releases the switch.")
 	if _, err := ref.CompleteTask(ctx, "task-watch-2", "giulia", "watch_10_minutes"); err != nil {
 		return err
 	}

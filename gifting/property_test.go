@@ -3,6 +3,8 @@ package gifting_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,16 +189,18 @@ func (m *giftModel) check(t *rapid.T) {
 // both stores, each check on a store of its own. On memstore rapid runs
 // its usual checks (and shrinks a failure); on PostgreSQL, where a check
 // costs about a second, it runs pgSequences random sequences, each from a
-// logged seed.
+// seed in its subtest's name (set GIFTING_PROPERTY_SEED to replay one).
 func TestPropertyGifting(t *testing.T) {
 	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
-		prop := func(t *rapid.T) {
-			scope := &checkScope{TB: tt}
-			defer scope.close()
-			propertyGifting(t, open(scope))
+		prop := func(owner testing.TB) func(*rapid.T) {
+			return func(t *rapid.T) {
+				scope := &checkScope{TB: owner}
+				defer scope.close()
+				propertyGifting(t, open(scope))
+			}
 		}
 		if !strings.HasSuffix(tt.Name(), "/pgstore") {
-			rapid.Check(tt, prop)
+			rapid.Check(tt, prop(tt))
 			return
 		}
 		runSequences(tt, prop)
@@ -207,12 +211,19 @@ func TestPropertyGifting(t *testing.T) {
 // PostgreSQL.
 const pgSequences = 8
 
-// runSequences runs prop on pgSequences random inputs (rapid.MakeFuzz),
-// each in a subtest that logs its seed.
-func runSequences(t *testing.T, prop func(*rapid.T)) {
-	fuzz := rapid.MakeFuzz(prop)
+// runSequences runs a property on pgSequences random inputs
+// (rapid.MakeFuzz), each in a subtest named after its seed.
+func runSequences(t *testing.T, prop func(owner testing.TB) func(*rapid.T)) {
 	base := uint64(time.Now().UnixNano())
-	for i := range pgSequences {
+	n := pgSequences
+	if s := os.Getenv("GIFTING_PROPERTY_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("GIFTING_PROPERTY_SEED: %v", err)
+		}
+		base, n = v, 1
+	}
+	for i := range n {
 		seed := base + uint64(i)
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, seed))
@@ -220,7 +231,7 @@ func runSequences(t *testing.T, prop func(*rapid.T)) {
 			for j := range input {
 				input[j] = byte(rng.Uint32())
 			}
-			fuzz(t, input)
+			rapid.MakeFuzz(prop(t))(t, input)
 		})
 	}
 }

@@ -33,3 +33,7 @@ var (
 	// ErrNotFound: no purchase or LIVE has that id.
 	ErrNotFound = errors.New("gifting: not found")
 )
+
+// sentinels are the errors above, whose messages carry the package prefix.
+var sentinels = []error{ErrInvalidRules, ErrIneligible, ErrUnknownMember, ErrUnknownPack, ErrUnknownGift,
+	ErrInvalidRequest, ErrInsufficientCoins, ErrDailyLimit, ErrIdempotencyConflict, ErrNotFound}

@@ -2,11 +2,15 @@ package gifting_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/shopspring/decimal"
 )
 
 func Example() {
@@ -46,4 +50,37 @@ func Example() {
 	// cat has 50 diamonds worth 0.25 USD
 	// top gifter of live-1: ann with 101 coins
 	// verify: <nil>
+}
+
+// A risk officer records a chargeback; the coins come back even those held
+// for an open order.
+func ExampleProgram_Chargeback() {
+	ctx := context.Background()
+	l := ledger.New(memstore.New())
+	dir := gifting.NewMemberDirectory(gifting.Member{ID: "ann", Age: 30, Kind: "personal", Region: "IT"})
+	staff := &kit.RoleDirectory{}
+	staff.Grant("rita", kit.RoleRiskOfficer)
+	p, err := gifting.New(ctx, l, gifting.DefaultRules(), dir, gifting.WithRoles(staff))
+	if err != nil {
+		panic(err)
+	}
+	if _, err := p.BuyPack(ctx, "pay-1", "ann", "it-app-350"); err != nil {
+		panic(err)
+	}
+	// 300 of ann's coins are held for an open order (as shoutout holds them).
+	_, err = l.Hold(ctx, ledger.HoldRequest{Key: "order-1", Account: gifting.MemberAccount("ann"), Asset: "COIN",
+		Amount: decimal.NewFromInt(300), ExpiresAt: l.Clock().Now().Add(72 * time.Hour)})
+	if err != nil {
+		panic(err)
+	}
+	_, err = p.Chargeback(ctx, "ann", "pay-1")
+	fmt.Println("ann records it herself:", errors.Is(err, ledger.ErrForbidden))
+	pu, err := p.Chargeback(ctx, "rita", "pay-1")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("rita records it: %d coins clawed back, %d unrecovered\n", pu.ClawedBack, pu.Unrecovered)
+	// Output:
+	// ann records it herself: true
+	// rita records it: 350 coins clawed back, 0 unrecovered
 }

@@ -3,12 +3,14 @@ package gifting_test
 import (
 	"context"
 	"sort"
+	"testing"
 	"time"
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 )
@@ -21,11 +23,15 @@ type testingT interface {
 
 var start = time.Date(2026, 3, 1, 18, 0, 0, 0, time.UTC)
 
+// officer holds kit.RoleRiskOfficer in every env's role directory.
+const officer = "rita"
+
 type env struct {
 	ctx   context.Context
 	l     *ledger.Ledger
 	clock *ledgertest.Clock
 	dir   *gifting.MemberDirectory
+	roles *kit.RoleDirectory
 	p     *gifting.Program
 	rules gifting.Rules
 }
@@ -43,17 +49,29 @@ func members() []gifting.Member {
 	}
 }
 
-func newEnv(tb testingT, rules gifting.Rules) *env {
+// newEnv opens a fresh store with open and runs the program on it, with a
+// role directory in which officer is a risk officer (opts come after
+// that, so a test may replace it).
+func newEnv(tb testing.TB, open teststore.Opener, rules gifting.Rules, opts ...gifting.Option) *env {
 	tb.Helper()
-	e := &env{ctx: context.Background(), clock: ledgertest.NewClock(start), dir: gifting.NewMemberDirectory(members()...), rules: rules}
-	e.l = ledger.New(memstore.New(), ledger.WithClock(e.clock))
-	p, err := gifting.New(e.ctx, e.l, rules, e.dir)
+	return newEnvOn(tb, open(tb), rules, opts...)
+}
+
+// newEnvOn is newEnv on a store already open (a rapid check opens its
+// own).
+func newEnvOn(tb testingT, store ledger.Store, rules gifting.Rules, opts ...gifting.Option) *env {
+	tb.Helper()
+	e := &env{ctx: context.Background(), clock: ledgertest.NewClock(start), dir: gifting.NewMemberDirectory(members()...),
+		roles: &kit.RoleDirectory{}, rules: rules}
+	e.roles.Grant(officer, kit.RoleRiskOfficer)
+	e.l = ledger.New(store, ledger.WithClock(e.clock))
+	p, err := gifting.New(e.ctx, e.l, rules, e.dir, append([]gifting.Option{gifting.WithRoles(e.roles)}, opts...)...)
 	require.NoError(tb, err)
 	e.p = p
 	return e
 }
 
-// coins returns an account's posted balance in an asset as an int64
+// units returns an account's posted balance in an asset as an int64
 // (zero for an account never opened).
 func (e *env) units(tb testingT, addr, asset string) int64 {
 	tb.Helper()
@@ -65,11 +83,27 @@ func (e *env) units(tb testingT, addr, asset string) int64 {
 	return b.Posted.IntPart()
 }
 
-func (e *env) money(tb testingT, addr, asset string) decimal.Decimal {
+func (e *env) balance(tb testingT, addr, asset string) ledger.Balance {
 	tb.Helper()
 	b, err := e.l.Balance(e.ctx, addr, asset)
 	require.NoError(tb, err)
-	return b.Posted
+	return b
+}
+
+func (e *env) money(tb testingT, addr, asset string) decimal.Decimal {
+	tb.Helper()
+	return e.balance(tb, addr, asset).Posted
+}
+
+// verify checks the ledger: the journal replays to the stored balances and
+// every asset sums to zero.
+func (e *env) verify(tb testingT) {
+	tb.Helper()
+	rep, err := e.l.Verify(e.ctx)
+	require.NoError(tb, err)
+	for asset, total := range rep.Totals {
+		require.True(tb, total.IsZero(), "%s sums to %s", asset, total)
+	}
 }
 
 // snapshot is everything a refused event must leave unchanged: the
@@ -79,6 +113,8 @@ type snapshot struct {
 	balances map[string]string
 	records  map[string]string
 }
+
+var recordKinds = []string{"gifting.event", "gifting.purchase", "gifting.live", "gifting.gifter", "gifting.spend"}
 
 func (e *env) snapshot(tb testingT) snapshot {
 	tb.Helper()
@@ -101,7 +137,7 @@ func (e *env) snapshot(tb testingT) snapshot {
 		}
 	}
 	err = e.l.View(e.ctx, func(r *ledger.Reader) error {
-		for _, k := range []string{"gifting.purchase", "gifting.gift", "gifting.live", "gifting.gifter", "gifting.spend"} {
+		for _, k := range recordKinds {
 			recs, err := r.Records(k, "", 1000)
 			if err != nil {
 				return err

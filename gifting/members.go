@@ -15,8 +15,10 @@ type Member struct {
 	Region string `json:"region"` // ISO 3166 country whose price list applies ("IT")
 }
 
-// Members looks members up. It is called before a unit of work, never
-// inside one.
+// Members looks members up. It is called inside the event's unit of work,
+// after the event was found not to be a retry (a retry never looks a
+// member up), and may be called again if the unit of work is retried: it
+// must not use the ledger, and should answer quickly.
 type Members interface {
 	// Member returns the member, or an error wrapping ErrUnknownMember.
 	Member(ctx context.Context, id string) (Member, error)

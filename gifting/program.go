@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/shopspring/decimal"
 )
 
@@ -25,26 +26,58 @@ const (
 	ExchangeAccount = "gifting:exchange"
 )
 
-// MemberAccount is a member's wallet, shared with the other programs.
-func MemberAccount(id string) string { return "member:" + id }
+// MemberAccount is a member's wallet, shared with the other programs:
+// kit.WalletAccount(id).
+func MemberAccount(id string) string { return kit.WalletAccount(id) }
 
-// DiamondAccount is where a creator's diamonds accumulate.
+// DiamondAccount is where a creator's diamonds accumulate (not the
+// member's wallet). Gifting never takes diamonds out of it; to cash them
+// out, have payout withdraw from the account you name, e.g.
+// DiamondAccount(id).
 func DiamondAccount(id string) string { return "creator:" + id + ":diamonds" }
 
 // Record kinds the program keeps beside the ledger.
 const (
+	kindEvent    = "gifting.event"    // id: "buy:" payment ref, "gift:" event id, "chargeback:" payment ref (kit.Once)
 	kindPurchase = "gifting.purchase" // id: payment reference
-	kindGift     = "gifting.gift"     // id: gift event id
 	kindLive     = "gifting.live"     // id: LIVE id
 	kindGifter   = "gifting.gifter"   // id: LIVE id "/" viewer id
 	kindSpend    = "gifting.spend"    // id: viewer id "/" UTC date
 )
+
+// Operations under kindEvent, for kit.Once.
+const (
+	opBuyPack    = "buy_pack"
+	opSendGift   = "send_gift"
+	opChargeback = "chargeback"
+)
+
+// Option configures a Program.
+type Option func(*Program)
+
+// WithWallets sets the policy members' wallets are opened with: the same
+// kit.WalletPolicy every program of the platform is given, so that the
+// first program to open a member's wallet opens it the way all of them
+// would. Its Overdraft[coin asset] is how far below zero a chargeback may
+// take a viewer's coins (gifts never spend into it). The default is the
+// zero policy: no overdraft. A wallet already open is used as it is.
+func WithWallets(policy kit.WalletPolicy) Option {
+	return func(p *Program) { p.wallets = policy }
+}
+
+// WithRoles sets the directory that says who may record a chargeback
+// (kit.RoleRiskOfficer). Without it, nobody may.
+func WithRoles(roles kit.Roles) Option {
+	return func(p *Program) { p.roles = roles }
+}
 
 // Program runs the gifting rules over a ledger.
 type Program struct {
 	l       *ledger.Ledger
 	rules   Rules
 	members Members
+	wallets kit.WalletPolicy
+	roles   kit.Roles
 	packs   map[string]Pack
 	gifts   map[string]Gift
 	assets  map[string]ledger.Asset
@@ -52,9 +85,9 @@ type Program struct {
 	blocked map[string]bool
 }
 
-// New validates rules, defines the assets and opens the system accounts
-// (both idempotently), and returns the program.
-func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members) (*Program, error) {
+// New validates rules and the options, defines the assets and opens the
+// system accounts (both idempotently), and returns the program.
+func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
@@ -63,6 +96,18 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members) (*
 	}
 	p := &Program{l: l, rules: rules, members: members, packs: map[string]Pack{}, gifts: map[string]Gift{},
 		assets: map[string]ledger.Asset{}, rule: rules.conversionRule(), blocked: map[string]bool{}}
+	for _, o := range opts {
+		o(p)
+	}
+	for code, od := range p.wallets.Overdraft {
+		f := "wallets.overdraft." + code
+		if err := checkDecimal(f, od); err != nil {
+			return nil, err
+		}
+		if od.Sign() < 0 {
+			return nil, invalid(f, "%s is negative", od)
+		}
+	}
 	for _, pk := range rules.Packs {
 		p.packs[pk.ID] = pk
 	}
@@ -87,11 +132,11 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members) (*
 				return err
 			}
 		}
-		if err := openIfMissing(w, rules.PaymentAccount, ledger.Overdraft{Unbounded: true}); err != nil {
+		if err := kit.OpenIfMissing(w, rules.PaymentAccount, ledger.Overdraft{Unbounded: true}); err != nil {
 			return err
 		}
 		for _, addr := range []string{RevenueAccount, CoinSalesAccount} {
-			if err := openIfMissing(w, addr, ledger.Overdraft{}); err != nil {
+			if err := kit.OpenIfMissing(w, addr, ledger.Overdraft{}); err != nil {
 				return err
 			}
 		}
@@ -101,28 +146,6 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members) (*
 		return nil, fmt.Errorf("gifting: setting up the ledger: %w", err)
 	}
 	return p, nil
-}
-
-// openIfMissing opens an account with a policy unless it is already open
-// (with whatever policy another program gave it).
-func openIfMissing(w *ledger.Writer, addr string, od ledger.Overdraft) error {
-	_, err := w.Account(addr)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, ledger.ErrUnknownAccount) {
-		return err
-	}
-	_, err = w.OpenAccount(ledger.AccountSpec{Address: addr, Overdraft: od})
-	return err
-}
-
-func (p *Program) openMember(w *ledger.Writer, id string) error {
-	od := ledger.Overdraft{}
-	if p.rules.CoinOverdraft > 0 {
-		od.Limits = map[string]decimal.Decimal{p.rules.CoinAsset: decimal.NewFromInt(p.rules.CoinOverdraft)}
-	}
-	return openIfMissing(w, MemberAccount(id), od)
 }
 
 // Rules returns the program's rules.
@@ -148,9 +171,36 @@ func (p *Program) Packs(region, channel string) []Pack {
 func (p *Program) member(ctx context.Context, id string) (Member, error) {
 	m, err := p.members.Member(ctx, id)
 	if err != nil {
-		return Member{}, fmt.Errorf("gifting: member %q: %w", id, err)
+		return Member{}, fmt.Errorf("member %q: %w", id, err)
 	}
 	return m, nil
+}
+
+// now is the unit of work's time, refused outside the ledger's time range
+// (it dates records and picks the day of the daily spend limit).
+func now(w *ledger.Writer) (time.Time, error) {
+	t := w.Now()
+	if err := ledger.ValidateTime("clock", t); err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
+}
+
+// eventError wraps the error of an event method with what the event was.
+// An event ID reused with other arguments also matches
+// ErrIdempotencyConflict. The package prefix appears once: the program's
+// sentinels carry it, other causes get it here.
+func eventError(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	if errors.Is(err, ledger.ErrIdempotencyConflict) && !errors.Is(err, ErrIdempotencyConflict) {
+		return fmt.Errorf("%w: %s: %w", ErrIdempotencyConflict, what, err)
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return fmt.Errorf("gifting: %s: %w", what, err)
 }
 
 // Purchase is a coin pack bought with money, keyed by its payment
@@ -166,20 +216,50 @@ type Purchase struct {
 	At          time.Time       `json:"at"`
 	// Set by a chargeback.
 	ChargedBack  bool      `json:"charged_back,omitempty"`
-	ClawedBack   int64     `json:"clawed_back,omitempty"` // coins taken back from the viewer
-	Unrecovered  int64     `json:"unrecovered,omitempty"` // coins already spent beyond the overdraft
+	ClawedBack   int64     `json:"clawed_back,omitempty"` // coins taken back from the viewer, held ones included
+	Unrecovered  int64     `json:"unrecovered,omitempty"` // coins the viewer had already spent, beyond the overdraft
 	ChargebackTx uint64    `json:"chargeback_tx,omitempty"`
 	ChargebackAt time.Time `json:"chargeback_at,omitzero"`
+	ChargebackBy string    `json:"chargeback_by,omitempty"` // the risk officer who recorded it
+	// Replayed is set when the call was a retry of an event already done:
+	// the purchase is returned as it was when that event ran (a retried
+	// BuyPack does not show a later chargeback).
+	Replayed bool `json:"-"`
+}
+
+// buyRequest is what a payment reference stands for.
+type buyRequest struct {
+	Viewer string `json:"viewer"`
+	Pack   string `json:"pack"`
 }
 
 // BuyPack sells a coin pack: the price moves from the payment account to
 // platform:coin-sales and the pack's coins are issued from world to the
-// viewer, in one transaction. paymentRef is the idempotency key: a retry
-// with the same viewer and pack returns the first purchase and moves
-// nothing; with another viewer or pack it is ErrIdempotencyConflict.
+// viewer, in one transaction. paymentRef is the idempotency key, checked
+// first: a retry with the same viewer and pack returns the first purchase
+// with Replayed set and moves nothing, whatever changed since (the
+// viewer's region or age, the price list); with another viewer or pack it
+// is ErrIdempotencyConflict.
 func (p *Program) BuyPack(ctx context.Context, paymentRef, viewer, packID string) (Purchase, error) {
 	if !validID(paymentRef) || !validID(viewer) {
 		return Purchase{}, fmt.Errorf("%w: payment reference %q and viewer %q must be non-empty ids", ErrInvalidRequest, paymentRef, viewer)
+	}
+	ev := kit.Event{Kind: kindEvent, ID: "buy:" + paymentRef, Op: opBuyPack, Request: buyRequest{Viewer: viewer, Pack: packID}}
+	out, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (Purchase, error) {
+		return p.buyPack(ctx, w, paymentRef, viewer, packID)
+	})
+	if err != nil {
+		return Purchase{}, eventError(err, "buying pack %q for %q", packID, viewer)
+	}
+	out.Replayed = replay
+	return out, nil
+}
+
+// buyPack is BuyPack's first run, inside kit.Once.
+func (p *Program) buyPack(ctx context.Context, w *ledger.Writer, paymentRef, viewer, packID string) (Purchase, error) {
+	at, err := now(w)
+	if err != nil {
+		return Purchase{}, err
 	}
 	pack, ok := p.packs[packID]
 	if !ok {
@@ -195,97 +275,135 @@ func (p *Program) BuyPack(ctx context.Context, paymentRef, viewer, packID string
 	if m.Region != pack.Region {
 		return Purchase{}, fmt.Errorf("%w: packs: pack %q is sold in %q, viewer %q is in %q", ErrIneligible, pack.ID, pack.Region, viewer, m.Region)
 	}
-	var out Purchase
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		pu := Purchase{PaymentRef: paymentRef, Viewer: viewer, Pack: pack.ID, Coins: pack.Coins,
-			Price: pack.Price, Currency: pack.Currency, At: w.Now()}
-		if err := w.CreateJSON(kindPurchase, paymentRef, pu); err != nil {
-			if !errors.Is(err, ledger.ErrDuplicate) {
-				return err
-			}
-			if err := w.LoadJSON(kindPurchase, paymentRef, &out); err != nil {
-				return err
-			}
-			if out.Viewer != viewer || out.Pack != pack.ID {
-				return fmt.Errorf("%w: payment %q was for viewer %q pack %q: %w", ErrIdempotencyConflict,
-					paymentRef, out.Viewer, out.Pack, ledger.ErrIdempotencyConflict)
-			}
-			return nil
-		}
-		if err := p.openMember(w, viewer); err != nil {
-			return err
-		}
-		t, err := w.Post(ledger.TransferRequest{
-			Key: "gifting:purchase:" + paymentRef,
-			Postings: []ledger.Posting{
-				{From: p.rules.PaymentAccount, To: CoinSalesAccount, Asset: pack.Currency, Amount: pack.Price},
-				{From: ledger.World, To: MemberAccount(viewer), Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(pack.Coins)},
-			},
-			Metadata: map[string]string{"program": "gifting", "event": "purchase", "pack": pack.ID},
-		})
-		if err != nil {
-			return err
-		}
-		pu.Transaction = t.ID
-		out = pu
-		return w.SaveJSON(kindPurchase, paymentRef, pu)
+	wallet, err := kit.OpenWallet(w, p.wallets, viewer)
+	if err != nil {
+		return Purchase{}, err
+	}
+	t, err := w.Post(ledger.TransferRequest{
+		Key: "gifting:purchase:" + paymentRef,
+		Postings: []ledger.Posting{
+			{From: p.rules.PaymentAccount, To: CoinSalesAccount, Asset: pack.Currency, Amount: pack.Price},
+			{From: ledger.World, To: wallet, Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(pack.Coins)},
+		},
+		Metadata: map[string]string{"program": "gifting", "event": "purchase", "pack": pack.ID},
 	})
 	if err != nil {
-		return Purchase{}, fmt.Errorf("gifting: buying pack %q for %q: %w", pack.ID, viewer, err)
+		return Purchase{}, err
 	}
-	return out, nil
+	pu := Purchase{PaymentRef: paymentRef, Viewer: viewer, Pack: pack.ID, Coins: pack.Coins,
+		Price: pack.Price, Currency: pack.Currency, Transaction: t.ID, At: at}
+	if err := w.CreateJSON(kindPurchase, paymentRef, pu); err != nil {
+		return Purchase{}, err
+	}
+	return pu, nil
+}
+
+// chargebackRequest is what a chargeback's event stands for: the purchase,
+// whoever records it.
+type chargebackRequest struct {
+	PaymentRef string `json:"payment_ref"`
 }
 
 // Chargeback undoes a coin purchase whose payment was reversed by the
 // payer's bank: the full price goes back from platform:coin-sales to the
-// payment account, and the pack's coins are clawed back from the viewer to
-// world, as far as the viewer's account allows (its coin overdraft, rule
-// coin_overdraft; by default only the coins still available). Coins
-// already spent beyond that are recorded as Unrecovered. A chargeback is
-// keyed by the payment reference: a repeat returns the first result.
-func (p *Program) Chargeback(ctx context.Context, paymentRef string) (Purchase, error) {
-	var out Purchase
-	err := p.l.Update(ctx, func(w *ledger.Writer) error {
-		if err := w.LoadJSON(kindPurchase, paymentRef, &out); err != nil {
-			if errors.Is(err, ledger.ErrNotFound) {
-				return fmt.Errorf("%w: purchase %q", ErrNotFound, paymentRef)
-			}
-			return err
-		}
-		if out.ChargedBack {
-			return nil
-		}
-		addr := MemberAccount(out.Viewer)
-		acc, err := w.Account(addr)
-		if err != nil {
-			return err
-		}
-		bal, err := w.Balance(addr, p.rules.CoinAsset)
-		if err != nil {
-			return err
-		}
-		room := bal.Available.IntPart() // coins above zero
-		if !acc.Unbounded {
-			room += acc.Limits[p.rules.CoinAsset] // COIN has precision 0: minor units are coins
-		}
-		claw := min(out.Coins, max(room, 0))
-		postings := []ledger.Posting{{From: CoinSalesAccount, To: p.rules.PaymentAccount, Asset: out.Currency, Amount: out.Price}}
-		if claw > 0 {
-			postings = append(postings, ledger.Posting{From: addr, To: ledger.World, Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(claw)})
-		}
-		t, err := w.Post(ledger.TransferRequest{Key: "gifting:chargeback:" + paymentRef, Postings: postings,
-			Metadata: map[string]string{"program": "gifting", "event": "chargeback"}})
-		if err != nil {
-			return err
-		}
-		out.ChargedBack, out.ClawedBack, out.Unrecovered = true, claw, out.Coins-claw
-		out.ChargebackTx, out.ChargebackAt = t.ID, w.Now()
-		return w.SaveJSON(kindPurchase, paymentRef, out)
+// payment account, and the pack's coins are clawed back from the viewer's
+// wallet to world, as far as the wallet's floor allows (zero, or minus its
+// coin overdraft under the wallet policy, see WithWallets). Coins the
+// viewer holds for an open order (a shoutout's escrow) are clawed back
+// too: a hold left without coins behind it can be voided but not
+// captured. Only coins the viewer already spent beyond the floor are
+// recorded as Unrecovered.
+//
+// actor is the staff member recording the chargeback: they must hold
+// kit.RoleRiskOfficer in the WithRoles directory and not be the viewer;
+// otherwise the call fails with ledger.ErrForbidden and writes nothing.
+// A chargeback is keyed by the payment reference: a repeat, by any risk
+// officer, returns the first result with Replayed set.
+func (p *Program) Chargeback(ctx context.Context, actor, paymentRef string) (Purchase, error) {
+	if !validID(paymentRef) {
+		return Purchase{}, fmt.Errorf("%w: payment reference %q must be a non-empty id", ErrInvalidRequest, paymentRef)
+	}
+	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer); err != nil {
+		return Purchase{}, eventError(err, "chargeback of %q", paymentRef)
+	}
+	ev := kit.Event{Kind: kindEvent, ID: "chargeback:" + paymentRef, Op: opChargeback, Request: chargebackRequest{PaymentRef: paymentRef}}
+	out, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (Purchase, error) {
+		return p.chargeback(w, actor, paymentRef)
 	})
 	if err != nil {
-		return Purchase{}, fmt.Errorf("gifting: chargeback of %q: %w", paymentRef, err)
+		return Purchase{}, eventError(err, "chargeback of %q", paymentRef)
 	}
+	out.Replayed = replay
 	return out, nil
+}
+
+// chargeback is Chargeback's first run, inside kit.Once.
+func (p *Program) chargeback(w *ledger.Writer, actor, paymentRef string) (Purchase, error) {
+	at, err := now(w)
+	if err != nil {
+		return Purchase{}, err
+	}
+	var pu Purchase
+	if err := w.LoadJSON(kindPurchase, paymentRef, &pu); err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return Purchase{}, fmt.Errorf("%w: purchase %q", ErrNotFound, paymentRef)
+		}
+		return Purchase{}, err
+	}
+	if pu.Viewer == actor {
+		return Purchase{}, fmt.Errorf("%w: %q may not record a chargeback of their own purchase", ledger.ErrForbidden, actor)
+	}
+	if pu.ChargedBack {
+		return pu, nil
+	}
+	wallet := kit.WalletAccount(pu.Viewer)
+	claw, err := p.clawable(w, wallet, pu.Coins)
+	if err != nil {
+		return Purchase{}, err
+	}
+	postings := []ledger.Posting{{From: CoinSalesAccount, To: p.rules.PaymentAccount, Asset: pu.Currency, Amount: pu.Price}}
+	if claw > 0 {
+		postings = append(postings, ledger.Posting{From: wallet, To: ledger.World, Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(claw)})
+	}
+	t, err := w.Post(ledger.TransferRequest{Key: "gifting:chargeback:" + paymentRef, Postings: postings, IncludeHeld: true,
+		Metadata: map[string]string{"program": "gifting", "event": "chargeback"}})
+	if err != nil {
+		return Purchase{}, err
+	}
+	pu.ChargedBack, pu.ClawedBack, pu.Unrecovered = true, claw, pu.Coins-claw
+	pu.ChargebackTx, pu.ChargebackAt, pu.ChargebackBy = t.ID, at, actor
+	if err := w.SaveJSON(kindPurchase, paymentRef, pu); err != nil {
+		return Purchase{}, err
+	}
+	return pu, nil
+}
+
+// clawable returns how many of coins a chargeback can take back from the
+// wallet: everything posted down to the wallet's floor, coins held for
+// open orders included (the transfer reaches them with IncludeHeld).
+func (p *Program) clawable(w *ledger.Writer, wallet string, coins int64) (int64, error) {
+	acc, err := w.Account(wallet)
+	if err != nil {
+		return 0, err
+	}
+	if acc.Unbounded {
+		return coins, nil
+	}
+	bal, err := w.Balance(wallet, p.rules.CoinAsset)
+	if err != nil {
+		return 0, err
+	}
+	posted, err := p.assets[p.rules.CoinAsset].Units(bal.Posted)
+	if err != nil {
+		return 0, err
+	}
+	// room = posted − floor = posted + limit; a sum past int64 is more
+	// room than any pack has coins.
+	room, err := kit.Add("chargeback room", posted, acc.Limits[p.rules.CoinAsset])
+	if err != nil {
+		return coins, nil //nolint:nilerr // overflow means more room than coins
+	}
+	return min(coins, max(room, 0)), nil
 }
 
 // GiftRequest is a viewer sending Count of one gift to a creator,
@@ -311,6 +429,9 @@ type GiftResult struct {
 	Diamonds     int64     `json:"diamonds"`
 	Transactions []uint64  `json:"transactions"`
 	At           time.Time `json:"at"`
+	// Replayed is set when the call was a retry of a gift already sent:
+	// the result is the one of the first call, and nothing moved.
+	Replayed bool `json:"-"`
 }
 
 // SendGift sends gifts: their coins leave the viewer; the creator's share
@@ -319,11 +440,31 @@ type GiftResult struct {
 // conversion remainder, is platform revenue. A share too small to make a
 // single diamond (a 1-coin rose at 50%) is all platform revenue rather than
 // a refusal. Coins only ever go to platform accounts, never to another
-// member. eventID makes it idempotent.
+// member. eventID makes it idempotent and is checked first: a retry with
+// the same request returns the first result with Replayed set, whatever
+// changed since (the members' facts, the catalogue, the rules); with
+// another request it is ErrIdempotencyConflict.
 func (p *Program) SendGift(ctx context.Context, eventID string, req GiftRequest) (GiftResult, error) {
 	if !validID(eventID) || !validID(req.Viewer) || !validID(req.Creator) || (req.Live != "" && !validID(req.Live)) {
 		return GiftResult{}, fmt.Errorf("%w: event id %q, viewer %q, creator %q and live %q must be ids", ErrInvalidRequest,
 			eventID, req.Viewer, req.Creator, req.Live)
+	}
+	ev := kit.Event{Kind: kindEvent, ID: "gift:" + eventID, Op: opSendGift, Request: req}
+	out, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (GiftResult, error) {
+		return p.sendGift(ctx, w, eventID, req)
+	})
+	if err != nil {
+		return GiftResult{}, eventError(err, "gift %q from %q to %q", eventID, req.Viewer, req.Creator)
+	}
+	out.Replayed = replay
+	return out, nil
+}
+
+// sendGift is SendGift's first run, inside kit.Once.
+func (p *Program) sendGift(ctx context.Context, w *ledger.Writer, eventID string, req GiftRequest) (GiftResult, error) {
+	at, err := now(w)
+	if err != nil {
+		return GiftResult{}, err
 	}
 	gift, ok := p.gifts[req.Gift]
 	if !ok {
@@ -352,91 +493,74 @@ func (p *Program) SendGift(ctx context.Context, eventID string, req GiftRequest)
 	if p.blocked[creator.Kind] {
 		return GiftResult{}, fmt.Errorf("%w: blocked_recipient_kinds: creator %q is a %q account", ErrIneligible, req.Creator, creator.Kind)
 	}
-	coins := gift.Coins * int64(req.Count)
+	coins, err := kit.Mul("gift cost", gift.Coins, int64(req.Count))
+	if err != nil {
+		return GiftResult{}, err
+	}
 	share := roundUnits(decimal.NewFromInt(coins).Mul(p.rules.CreatorShare), p.rules.ShareRounding)
 	share = min(max(share, 0), coins)
 
-	var out GiftResult
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		res := GiftResult{EventID: eventID, Request: req, Coins: coins, At: w.Now()}
-		if err := w.CreateJSON(kindGift, eventID, res); err != nil {
-			if !errors.Is(err, ledger.ErrDuplicate) {
-				return err
-			}
-			if err := w.LoadJSON(kindGift, eventID, &out); err != nil {
-				return err
-			}
-			if out.Request != req {
-				return fmt.Errorf("%w: gift event %q was %+v: %w", ErrIdempotencyConflict, eventID, out.Request, ledger.ErrIdempotencyConflict)
-			}
-			return nil
-		}
-		from := MemberAccount(req.Viewer)
-		if err := p.openMember(w, req.Viewer); err != nil {
-			return err
-		}
-		if err := openIfMissing(w, DiamondAccount(req.Creator), ledger.Overdraft{}); err != nil {
-			return err
-		}
-		bal, err := w.Balance(from, p.rules.CoinAsset)
-		if err != nil {
-			return err
-		}
-		if bal.Available.LessThan(decimal.NewFromInt(coins)) {
-			return fmt.Errorf("%w: viewer %q has %s %s available, the gifts cost %d", ErrInsufficientCoins,
-				req.Viewer, bal.Available, p.rules.CoinAsset, coins)
-		}
-		if err := p.spend(w, req.Viewer, coins); err != nil {
-			return err
-		}
-		rest := coins - share // the platform's share, posted below
-		if share > 0 {
-			// Quote first: a share worth less than one diamond is platform
-			// revenue, not a refused gift (Convert would refuse it).
-			_, qerr := p.rule.Quote(p.assets[p.rules.CoinAsset], p.assets[p.rules.DiamondAsset], share)
-			switch {
-			case errors.Is(qerr, ledger.ErrInvalidAmount):
-				rest = coins
-			case qerr != nil:
-				return qerr
-			default:
-				conv, err := w.Convert(ledger.ConversionRequest{
-					Key: "gifting:gift:" + eventID + ":share", Rule: p.rule, From: from, To: DiamondAccount(req.Creator),
-					Amount: decimal.NewFromInt(share), Metadata: map[string]string{"program": "gifting", "event": "gift", "gift": gift.ID},
-				})
-				if err != nil {
-					return err
-				}
-				rem := conv.Remainder.IntPart() // booked to platform:revenue by the conversion
-				res.CreatorCoins = share - rem
-				res.Diamonds = conv.Net.IntPart()
-				res.Transactions = append(res.Transactions, conv.Transaction.ID)
-			}
-		}
-		res.PlatformCoins = coins - res.CreatorCoins
-		if rest > 0 {
-			t, err := w.Post(ledger.TransferRequest{
-				Key:      "gifting:gift:" + eventID + ":platform",
-				Postings: []ledger.Posting{{From: from, To: RevenueAccount, Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(rest)}},
-				Metadata: map[string]string{"program": "gifting", "event": "gift", "gift": gift.ID},
+	res := GiftResult{EventID: eventID, Request: req, Coins: coins, At: at}
+	from, err := kit.OpenWallet(w, p.wallets, req.Viewer)
+	if err != nil {
+		return GiftResult{}, err
+	}
+	if err := kit.OpenIfMissing(w, DiamondAccount(req.Creator), ledger.Overdraft{}); err != nil {
+		return GiftResult{}, err
+	}
+	bal, err := w.Balance(from, p.rules.CoinAsset)
+	if err != nil {
+		return GiftResult{}, err
+	}
+	if bal.Available.LessThan(decimal.NewFromInt(coins)) {
+		return GiftResult{}, fmt.Errorf("%w: viewer %q has %s %s available, the gifts cost %d", ErrInsufficientCoins,
+			req.Viewer, bal.Available, p.rules.CoinAsset, coins)
+	}
+	if err := p.spend(w, at, req.Viewer, coins); err != nil {
+		return GiftResult{}, err
+	}
+	rest := coins - share // the platform's share, posted below
+	if share > 0 {
+		// Quote first: a share worth less than one diamond is platform
+		// revenue, not a refused gift (Convert would refuse it).
+		_, qerr := p.rule.Quote(p.assets[p.rules.CoinAsset], p.assets[p.rules.DiamondAsset], share)
+		switch {
+		case errors.Is(qerr, ledger.ErrInvalidAmount):
+			rest = coins
+		case qerr != nil:
+			return GiftResult{}, qerr
+		default:
+			conv, err := w.Convert(ledger.ConversionRequest{
+				Key: "gifting:gift:" + eventID + ":share", Rule: p.rule, From: from, To: DiamondAccount(req.Creator),
+				Amount: decimal.NewFromInt(share), Metadata: map[string]string{"program": "gifting", "event": "gift", "gift": gift.ID},
 			})
 			if err != nil {
-				return err
+				return GiftResult{}, err
 			}
-			res.Transactions = append(res.Transactions, t.ID)
+			rem := conv.Remainder.IntPart() // booked to platform:revenue by the conversion
+			res.CreatorCoins = share - rem
+			res.Diamonds = conv.Net.IntPart()
+			res.Transactions = append(res.Transactions, conv.Transaction.ID)
 		}
-		if req.Live != "" {
-			if err := p.addToLive(w, req, gift, res); err != nil {
-				return err
-			}
-		}
-		out = res
-		return w.SaveJSON(kindGift, eventID, res)
-	})
-	if err != nil {
-		return GiftResult{}, fmt.Errorf("gifting: gift %q from %q to %q: %w", eventID, req.Viewer, req.Creator, err)
 	}
-	return out, nil
+	res.PlatformCoins = coins - res.CreatorCoins
+	if rest > 0 {
+		t, err := w.Post(ledger.TransferRequest{
+			Key:      "gifting:gift:" + eventID + ":platform",
+			Postings: []ledger.Posting{{From: from, To: RevenueAccount, Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(rest)}},
+			Metadata: map[string]string{"program": "gifting", "event": "gift", "gift": gift.ID},
+		})
+		if err != nil {
+			return GiftResult{}, err
+		}
+		res.Transactions = append(res.Transactions, t.ID)
+	}
+	if req.Live != "" {
+		if err := p.addToLive(w, req, gift, res); err != nil {
+			return GiftResult{}, err
+		}
+	}
+	return res, nil
 }
 
 type spendRecord struct {
@@ -445,20 +569,24 @@ type spendRecord struct {
 
 // spend counts coins against the viewer's daily limit (rule
 // daily_spend_limit), by UTC day.
-func (p *Program) spend(w *ledger.Writer, viewer string, coins int64) error {
+func (p *Program) spend(w *ledger.Writer, at time.Time, viewer string, coins int64) error {
 	if p.rules.DailySpendLimit == 0 {
 		return nil
 	}
-	id := viewer + "/" + w.Now().UTC().Format(time.DateOnly)
+	id := viewer + "/" + at.UTC().Format(time.DateOnly)
 	var rec spendRecord
 	if err := w.LoadJSON(kindSpend, id, &rec); err != nil && !errors.Is(err, ledger.ErrNotFound) {
 		return err
 	}
-	if rec.Coins+coins > p.rules.DailySpendLimit {
+	total, err := kit.Add("daily spend", rec.Coins, coins)
+	if err != nil {
+		return err
+	}
+	if total > p.rules.DailySpendLimit {
 		return fmt.Errorf("%w: daily_spend_limit: viewer %q spent %d of %d coins today, the gifts cost %d", ErrDailyLimit,
 			viewer, rec.Coins, p.rules.DailySpendLimit, coins)
 	}
-	rec.Coins += coins
+	rec.Coins = total
 	return w.SaveJSON(kindSpend, id, rec)
 }
 
@@ -492,6 +620,8 @@ type Gifter struct {
 	Coins  int64  `json:"coins"`
 }
 
+// addToLive adds a gift to its LIVE's totals and to the viewer's totals in
+// that LIVE. Every sum is checked: a total past int64 refuses the gift.
 func (p *Program) addToLive(w *ledger.Writer, req GiftRequest, gift Gift, res GiftResult) error {
 	var ls LiveStats
 	if err := w.LoadJSON(kindLive, req.Live, &ls); err != nil && !errors.Is(err, ledger.ErrNotFound) {
@@ -501,21 +631,32 @@ func (p *Program) addToLive(w *ledger.Writer, req GiftRequest, gift Gift, res Gi
 		ls.Live, ls.ByGift = req.Live, map[string]int64{}
 	}
 	n := int64(req.Count)
-	ls.Gifts += n
-	ls.Coins += res.Coins
-	ls.Diamonds += res.Diamonds
-	ls.ByGift[gift.ID] += n
+	var err error
+	add := func(what string, to *int64, v int64) {
+		if err == nil {
+			*to, err = kit.Add(what, *to, v)
+		}
+	}
+	byGift := ls.ByGift[gift.ID]
+	add("live gifts", &ls.Gifts, n)
+	add("live coins", &ls.Coins, res.Coins)
+	add("live diamonds", &ls.Diamonds, res.Diamonds)
+	add("live gifts by gift", &byGift, n)
 	gid := req.Live + "/" + req.Viewer
 	var g Gifter
-	if err := w.LoadJSON(kindGifter, gid, &g); err != nil {
-		if !errors.Is(err, ledger.ErrNotFound) {
-			return err
+	if lerr := w.LoadJSON(kindGifter, gid, &g); lerr != nil {
+		if !errors.Is(lerr, ledger.ErrNotFound) {
+			return lerr
 		}
 		g.Viewer = req.Viewer
-		ls.Gifters++
+		add("live gifters", &ls.Gifters, 1)
 	}
-	g.Gifts += n
-	g.Coins += res.Coins
+	add("gifter gifts", &g.Gifts, n)
+	add("gifter coins", &g.Coins, res.Coins)
+	if err != nil {
+		return err
+	}
+	ls.ByGift[gift.ID] = byGift
 	if err := w.SaveJSON(kindGifter, gid, g); err != nil {
 		return err
 	}

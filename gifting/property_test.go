@@ -2,12 +2,16 @@ package gifting_test
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
@@ -132,7 +136,7 @@ func (m *giftModel) chargeback(t *rapid.T) {
 		t.Skip("no purchase")
 	}
 	ref := rapid.SampledFrom(m.refs).Draw(t, "ref")
-	pu, err := m.e.p.Chargeback(m.e.ctx, ref)
+	pu, err := m.e.p.Chargeback(m.e.ctx, officer, ref)
 	require.NoError(t, err)
 	mp := m.purchases[ref]
 	if mp.chargedBack {
@@ -181,47 +185,111 @@ func (m *giftModel) check(t *rapid.T) {
 	}
 }
 
+// TestPropertyGifting drives the program and a model side by side, on
+// both stores, each check on a store of its own. On memstore rapid runs
+// its usual checks (and shrinks a failure); on PostgreSQL, where a check
+// costs about a second, it runs pgSequences random sequences, each from a
+// seed in its subtest's name (set GIFTING_PROPERTY_SEED to replay one).
 func TestPropertyGifting(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		r := gifting.DefaultRules()
-		r.DailySpendLimit = propDailyLimit
-		r.CoinOverdraft = propOverdraft
-		m := &giftModel{e: newEnv(t, r), coins: map[string]int64{}, diamonds: map[string]int64{},
-			purchases: map[string]modelPurchase{}, gifts: map[string]gifting.GiftRequest{}, spent: map[string]int64{},
-			live: map[string]int64{}, gifters: map[string]map[string]int64{}}
-		t.Repeat(map[string]func(*rapid.T){
-			"buy":        m.buy,
-			"gift":       m.gift,
-			"chargeback": m.chargeback,
-			"clock": func(t *rapid.T) {
-				m.e.clock.Advance(time.Duration(rapid.IntRange(0, 30).Draw(t, "hours")) * time.Hour)
-			},
-			"": m.check,
-		})
-		rep, err := m.e.l.Verify(m.e.ctx)
-		require.NoError(t, err)
-		for asset, total := range rep.Totals {
-			require.True(t, total.IsZero(), "%s sums to %s", asset, total)
-		}
-		// Gifts never move coins between members: no coin posting has a
-		// member or creator account on both sides.
-		isMember := func(a string) bool { return strings.HasPrefix(a, "member:") || strings.HasPrefix(a, "creator:") }
-		for after := uint64(0); ; {
-			var txs []ledger.Transaction
-			var next uint64
-			require.NoError(t, m.e.l.View(m.e.ctx, func(r *ledger.Reader) (err error) {
-				txs, next, err = r.Transactions(after, 1000)
-				return err
-			}))
-			for _, tx := range txs {
-				for _, p := range tx.Postings {
-					require.False(t, isMember(p.From) && isMember(p.To), "tx %d moves %s from %s to %s", tx.ID, p.Asset, p.From, p.To)
-				}
+	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
+		prop := func(owner testing.TB) func(*rapid.T) {
+			return func(t *rapid.T) {
+				scope := &checkScope{TB: owner}
+				defer scope.close()
+				propertyGifting(t, open(scope))
 			}
-			if next == 0 {
-				break
-			}
-			after = next
 		}
+		if !strings.HasSuffix(tt.Name(), "/pgstore") {
+			rapid.Check(tt, prop(tt))
+			return
+		}
+		runSequences(tt, prop)
 	})
+}
+
+// pgSequences is how many random sequences a property test runs on
+// PostgreSQL.
+const pgSequences = 8
+
+// runSequences runs a property on pgSequences random inputs
+// (rapid.MakeFuzz), each in a subtest named after its seed.
+func runSequences(t *testing.T, prop func(owner testing.TB) func(*rapid.T)) {
+	base := uint64(time.Now().UnixNano())
+	n := pgSequences
+	if s := os.Getenv("GIFTING_PROPERTY_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("GIFTING_PROPERTY_SEED: %v", err)
+		}
+		base, n = v, 1
+	}
+	for i := range n {
+		seed := base + uint64(i)
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, seed))
+			input := make([]byte, 1<<14)
+			for j := range input {
+				input[j] = byte(rng.Uint32())
+			}
+			rapid.MakeFuzz(prop(t))(t, input)
+		})
+	}
+}
+
+// checkScope is the test's testing.TB with cleanups of its own, run when
+// one rapid check ends: each check's store is closed (on PostgreSQL, its
+// schema dropped) before the next check opens one.
+type checkScope struct {
+	testing.TB
+	cleanups []func()
+}
+
+func (c *checkScope) Cleanup(f func()) { c.cleanups = append(c.cleanups, f) }
+
+func (c *checkScope) close() {
+	for i := len(c.cleanups) - 1; i >= 0; i-- {
+		c.cleanups[i]()
+	}
+}
+
+func propertyGifting(t *rapid.T, store ledger.Store) {
+	r := gifting.DefaultRules()
+	r.DailySpendLimit = propDailyLimit
+	m := &giftModel{e: newEnvOn(t, store, r, gifting.WithWallets(coinOverdraft(propOverdraft))), coins: map[string]int64{}, diamonds: map[string]int64{},
+		purchases: map[string]modelPurchase{}, gifts: map[string]gifting.GiftRequest{}, spent: map[string]int64{},
+		live: map[string]int64{}, gifters: map[string]map[string]int64{}}
+	t.Repeat(map[string]func(*rapid.T){
+		"buy":        m.buy,
+		"gift":       m.gift,
+		"chargeback": m.chargeback,
+		"clock": func(t *rapid.T) {
+			m.e.clock.Advance(time.Duration(rapid.IntRange(0, 30).Draw(t, "hours")) * time.Hour)
+		},
+		"": m.check,
+	})
+	rep, err := m.e.l.Verify(m.e.ctx)
+	require.NoError(t, err)
+	for asset, total := range rep.Totals {
+		require.True(t, total.IsZero(), "%s sums to %s", asset, total)
+	}
+	// Gifts never move coins between members: no coin posting has a
+	// member or creator account on both sides.
+	isMember := func(a string) bool { return strings.HasPrefix(a, "member:") || strings.HasPrefix(a, "creator:") }
+	for after := uint64(0); ; {
+		var txs []ledger.Transaction
+		var next uint64
+		require.NoError(t, m.e.l.View(m.e.ctx, func(r *ledger.Reader) (err error) {
+			txs, next, err = r.Transactions(after, 1000)
+			return err
+		}))
+		for _, tx := range txs {
+			for _, p := range tx.Postings {
+				require.False(t, isMember(p.From) && isMember(p.To), "tx %d moves %s from %s to %s", tx.ID, p.Asset, p.From, p.To)
+			}
+		}
+		if next == 0 {
+			break
+		}
+		after = next
+	}
 }

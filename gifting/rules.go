@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/shopspring/decimal"
 )
 
@@ -58,8 +59,10 @@ type Rules struct {
 	// ConversionRounding; a remainder is platform revenue.
 	DiamondsPerCoin    ledger.Rate     `json:"diamonds_per_coin"`
 	ConversionRounding ledger.Rounding `json:"conversion_rounding"`
-	// DiamondValue is what one diamond is worth when a creator cashes out
-	// (data for payout and for CreatorEarnings).
+	// DiamondValue is what one diamond is worth when a creator cashes out:
+	// the figure CreatorEarnings reports. Gifting cashes nothing out; the
+	// integrator configures payout with the same value and has it withdraw
+	// from DiamondAccount(id).
 	DiamondValue Money `json:"diamond_value"`
 	// Minimum ages, in years.
 	MinAgeBuy     int `json:"min_age_buy"`
@@ -70,11 +73,12 @@ type Rules struct {
 	// DailySpendLimit bounds the coins one viewer may spend on gifts per
 	// UTC day; 0 means no limit.
 	DailySpendLimit int64 `json:"daily_spend_limit,omitempty"`
-	// CoinOverdraft is how far below zero a chargeback may take a viewer's
-	// coin balance (the overdraft of member accounts this program opens);
-	// 0 means a chargeback claws back only what is there. Gifts never
-	// spend into the overdraft.
-	CoinOverdraft int64 `json:"coin_overdraft,omitempty"`
+	// (The former rule coin_overdraft is gone: a member's wallet is shared
+	// by every program and opened with the one kit.WalletPolicy they share,
+	// so how far a chargeback may take a viewer's coins below zero is that
+	// policy's Overdraft[coin asset], given to New with WithWallets. A rule
+	// file that still sets coin_overdraft is refused, naming the field.)
+
 	// PaymentAccount is where pack money comes from: ledger.World or a
 	// payment clearing account (opened Unbounded if missing).
 	PaymentAccount string `json:"payment_account"`
@@ -84,7 +88,7 @@ type Rules struct {
 // Italian 2022 price list sold in the app, a catalogue from a 1-coin rose
 // to a 44,999-coin universe, 50% creator share, 1 diamond per coin of
 // share, 0.005 USD per diamond, 18+ to buy, send and receive, no gifts to
-// political accounts, no daily limit, no coin overdraft.
+// political accounts, no daily limit.
 func DefaultRules() Rules {
 	eur := func(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 	pack := func(coins int64, price string) Pack {
@@ -126,13 +130,70 @@ func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
 }
 
+// invalidCause is invalid for a field refused by another check, keeping
+// that check's error in the chain.
+func invalidCause(field string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrInvalidRules, field, err)
+}
+
+// Bounds on the decimals of a rule set, checked before any arithmetic on
+// them: a decimal's exponent and digits are otherwise unbounded, and
+// rescaling one with an exponent near 2^31 takes minutes or panics.
+const (
+	maxDecimalScale  = 18 // at most 18 decimals, at most ×10^18
+	maxDecimalDigits = 38
+)
+
+// checkDecimal refuses a decimal whose exponent or number of digits is
+// out of bounds, naming the field.
+func checkDecimal(field string, d decimal.Decimal) error {
+	if e := d.Exponent(); e < -maxDecimalScale || e > maxDecimalScale {
+		return invalid(field, "exponent %d not in -%d..%d", e, maxDecimalScale, maxDecimalScale)
+	}
+	if n := d.NumDigits(); n > maxDecimalDigits {
+		return invalid(field, "%d digits, at most %d", n, maxDecimalDigits)
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes rules strictly: a field the rule set does not have
+// (a misspelt name, or the removed coin_overdraft) is an error wrapping
+// ErrInvalidRules that names it, and so is anything after the JSON value.
+// Fields absent from the JSON keep their zero value; decoding does not
+// validate (see Validate and ParseRules).
+func (r *Rules) UnmarshalJSON(data []byte) error {
+	type plain Rules // no methods: no recursion into UnmarshalJSON
+	var v plain
+	if err := kit.DecodeRules(data, &v); err != nil {
+		if strings.Contains(err.Error(), `"coin_overdraft"`) {
+			return fmt.Errorf("%w: %w (removed: the coin overdraft is the wallet policy's Overdraft[coin asset], see WithWallets)", ErrInvalidRules, err)
+		}
+		return fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
+	*r = Rules(v)
+	return nil
+}
+
+// ParseRules decodes a rule set from JSON strictly (see UnmarshalJSON) and
+// validates it.
+func ParseRules(data []byte) (Rules, error) {
+	var r Rules
+	if err := r.UnmarshalJSON(data); err != nil {
+		return Rules{}, err
+	}
+	if err := r.Validate(); err != nil {
+		return Rules{}, err
+	}
+	return r, nil
+}
+
 // Validate checks the rule set and names the first bad field.
 func (r Rules) Validate() error {
 	if err := ledger.ValidateAssetCode(r.CoinAsset); err != nil {
-		return invalid("coin_asset", "%v", err)
+		return invalidCause("coin_asset", err)
 	}
 	if err := ledger.ValidateAssetCode(r.DiamondAsset); err != nil {
-		return invalid("diamond_asset", "%v", err)
+		return invalidCause("diamond_asset", err)
 	}
 	if r.CoinAsset == r.DiamondAsset {
 		return invalid("diamond_asset", "must differ from coin_asset %s", r.CoinAsset)
@@ -140,7 +201,7 @@ func (r Rules) Validate() error {
 	cur := map[string]ledger.Asset{}
 	for i, a := range r.Currencies {
 		if err := a.Validate(); err != nil {
-			return invalid(fmt.Sprintf("currencies[%d]", i), "%v", err)
+			return invalidCause(fmt.Sprintf("currencies[%d]", i), err)
 		}
 		if a.Code == r.CoinAsset || a.Code == r.DiamondAsset {
 			return invalid(fmt.Sprintf("currencies[%d]", i), "%s is the coin or diamond asset", a.Code)
@@ -167,11 +228,14 @@ func (r Rules) Validate() error {
 		if !ok {
 			return invalid(f+".currency", "%q is not in currencies", p.Currency)
 		}
+		if err := checkDecimal(f+".price", p.Price); err != nil {
+			return err
+		}
 		if p.Price.Sign() <= 0 {
 			return invalid(f+".price", "%s must be positive", p.Price)
 		}
 		if _, err := a.Units(p.Price); err != nil {
-			return invalid(f+".price", "%v", err)
+			return invalidCause(f+".price", err)
 		}
 	}
 	if len(r.Gifts) == 0 {
@@ -191,23 +255,29 @@ func (r Rules) Validate() error {
 	if r.MaxGiftsPerSend < 1 || r.MaxGiftsPerSend > 10000 {
 		return invalid("max_gifts_per_send", "%d not in 1..10000", r.MaxGiftsPerSend)
 	}
+	if err := checkDecimal("creator_share", r.CreatorShare); err != nil {
+		return err
+	}
 	if r.CreatorShare.Sign() < 0 || r.CreatorShare.GreaterThan(decimal.NewFromInt(1)) {
 		return invalid("creator_share", "%s not in [0, 1]", r.CreatorShare)
 	}
 	if err := r.ShareRounding.Validate(); err != nil {
-		return invalid("share_rounding", "%v", err)
+		return invalidCause("share_rounding", err)
 	}
 	if r.DiamondsPerCoin.IsZero() {
 		return invalid("diamonds_per_coin", "missing")
 	}
 	if err := r.ConversionRounding.Validate(); err != nil {
-		return invalid("conversion_rounding", "%v", err)
+		return invalidCause("conversion_rounding", err)
 	}
 	if err := r.conversionRule().Validate(); err != nil {
-		return invalid("diamonds_per_coin", "%v", err)
+		return invalidCause("diamonds_per_coin", err)
 	}
 	if _, ok := cur[r.DiamondValue.Currency]; !ok {
 		return invalid("diamond_value.currency", "%q is not in currencies", r.DiamondValue.Currency)
+	}
+	if err := checkDecimal("diamond_value.amount", r.DiamondValue.Amount); err != nil {
+		return err
 	}
 	if r.DiamondValue.Amount.Sign() <= 0 {
 		return invalid("diamond_value.amount", "%s must be positive", r.DiamondValue.Amount)
@@ -225,11 +295,8 @@ func (r Rules) Validate() error {
 	if r.DailySpendLimit < 0 {
 		return invalid("daily_spend_limit", "%d is negative", r.DailySpendLimit)
 	}
-	if r.CoinOverdraft < 0 {
-		return invalid("coin_overdraft", "%d is negative", r.CoinOverdraft)
-	}
 	if err := ledger.ValidateAddress(r.PaymentAccount); err != nil {
-		return invalid("payment_account", "%v", err)
+		return invalidCause("payment_account", err)
 	}
 	return nil
 }

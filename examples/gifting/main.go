@@ -24,6 +24,7 @@ import (
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 )
 
@@ -66,8 +67,10 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 		gifting.Member{ID: "dario", Age: 15, Kind: "personal", Region: "IT"},
 		gifting.Member{ID: "senator", Age: 60, Kind: "political", Region: "IT"},
 	)
+	staff := &kit.RoleDirectory{}
+	staff.Grant("rita", kit.RoleRiskOfficer) // the risk desk records chargebacks
 	rules := gifting.DefaultRules()
-	p, err := gifting.New(ctx, l, rules, dir)
+	p, err := gifting.New(ctx, l, rules, dir, gifting.WithRoles(staff))
 	if err != nil {
 		return err
 	}
@@ -94,8 +97,10 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 		}
 	}
 	fmt.Fprintln(out, "  The payment provider retries anna's payment; the reference makes it a no-op:")
-	if _, err := p.BuyPack(ctx, "pay-anna-1", "anna", "it-app-350"); err != nil {
+	if pu, err := p.BuyPack(ctx, "pay-anna-1", "anna", "it-app-350"); err != nil {
 		return err
+	} else if !pu.Replayed {
+		return fmt.Errorf("the retry of pay-anna-1 should be a replay")
 	}
 	if err := s.show(gifting.MemberAccount("anna"), rules.CoinAsset, "unchanged"); err != nil {
 		return err
@@ -141,8 +146,13 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 	fmt.Fprintf(out, "  bruno tries a rose for a politician: %v\n", err)
 
-	fmt.Fprintln(out, "\ncarla's bank charges her payment back; her remaining coins are clawed back:")
-	pu, err := p.Chargeback(ctx, "pay-carla-1")
+	fmt.Fprintln(out, "\ncarla's bank charges her payment back; rita of the risk desk records it and carla's remaining coins are clawed back:")
+	_, err = p.Chargeback(ctx, "chiara", "pay-carla-1")
+	if !errors.Is(err, ledger.ErrForbidden) {
+		return fmt.Errorf("chiara holds no risk officer role and should be refused, got %v", err)
+	}
+	fmt.Fprintf(out, "  chiara tries to record it herself: %v\n", err)
+	pu, err := p.Chargeback(ctx, "rita", "pay-carla-1")
 	if err != nil {
 		return err
 	}
@@ -171,7 +181,8 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  chiara has %s diamonds, worth %s %s at %s %s each\n", e.Diamonds, e.CashValue.StringFixed(2), e.Currency,
+	fmt.Fprintf(out, "  chiara has %s diamonds in %s, worth %s %s at %s %s each (payout withdraws from that account)\n",
+		e.Diamonds, gifting.DiamondAccount("chiara"), e.CashValue.StringFixed(2), e.Currency,
 		rules.DiamondValue.Amount, rules.DiamondValue.Currency)
 	rev, err := l.Balance(ctx, gifting.RevenueAccount, rules.CoinAsset)
 	if err != nil {

@@ -5,16 +5,20 @@ import (
 	"fmt"
 
 	"github.com/rewardkit/rewardkit/gifting"
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // giftingDriver: every day some creators go LIVE; viewers buy coin packs
 // (mostly small ones) and send gifts (mostly cheap ones) during the LIVEs;
 // a few purchases are charged back. Bad inputs: minors buying or sending,
 // viewers abroad buying Italian packs, gifts to political accounts, more
-// gifts than coins, unknown gifts, replays, racing duplicates and a
-// payment reference reused for another pack.
+// gifts than coins, unknown gifts, replays, racing duplicates, a
+// payment reference reused for another pack and a chargeback recorded by
+// someone who is no risk officer.
 type giftingDriver struct {
 	p        *gifting.Program
+	officer  string // holds kit.RoleRiskOfficer
 	st       *programStats
 	lastRefs []string // yesterday's payment references
 	refs     []string
@@ -38,8 +42,11 @@ func (d *giftingDriver) Setup(ctx context.Context, s *sim) error {
 	for _, p := range s.pop.people {
 		dir.Put(giftingMember(p))
 	}
+	d.officer = "staff-risk-desk"
+	roles := &kit.RoleDirectory{}
+	roles.Grant(d.officer, kit.RoleRiskOfficer)
 	var err error
-	d.p, err = gifting.New(ctx, s.l, gifting.DefaultRules(), dir)
+	d.p, err = gifting.New(ctx, s.l, gifting.DefaultRules(), dir, gifting.WithRoles(roles))
 	if err != nil {
 		return err
 	}
@@ -48,7 +55,7 @@ func (d *giftingDriver) Setup(ctx context.Context, s *sim) error {
 		errKind{"unknown gift", gifting.ErrUnknownGift}, errKind{"unknown pack", gifting.ErrUnknownPack},
 		errKind{"daily limit", gifting.ErrDailyLimit}, errKind{"event id conflict", gifting.ErrIdempotencyConflict},
 		errKind{"unknown member", gifting.ErrUnknownMember}, errKind{"not found", gifting.ErrNotFound},
-		errKind{"invalid request", gifting.ErrInvalidRequest})
+		errKind{"invalid request", gifting.ErrInvalidRequest}, errKind{"forbidden", ledger.ErrForbidden})
 	return nil
 }
 
@@ -74,8 +81,12 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 	rng := s.rand()
 	// Chargebacks of a few of yesterday's purchases.
 	for _, ref := range d.lastRefs {
-		if rng.Float64() < 0.005 {
-			pu, err := d.p.Chargeback(ctx, ref)
+		if r := rng.Float64(); r < 0.005 {
+			if r < 0.001 { // a support agent without the role tries first
+				_, err := d.p.Chargeback(ctx, "staff-support", ref)
+				d.st.expect(err, ledger.ErrForbidden)
+			}
+			pu, err := d.p.Chargeback(ctx, d.officer, ref)
 			if d.st.observe(err) {
 				d.st.add("purchases charged back", 1)
 				d.st.add("coins not recovered", pu.Unrecovered)

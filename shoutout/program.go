@@ -610,6 +610,9 @@ func (p *Program) Submit(ctx context.Context, eventID, orderID, creator, video s
 // lengthened), the approval cannot pay: the hold is voided in the same
 // unit of work and the order is refunded (StatusExpired, reason
 // "hold_expired"), which Approve returns without error; check Outcome.
+// Likewise if a chargeback took the escrowed coins (gifting's Chargeback
+// reaches held coins): the empty hold is voided and the order closes
+// unpaid (StatusExpired, reason "hold_unfunded").
 func (p *Program) Approve(ctx context.Context, eventID, orderID, reviewer string) (Order, error) {
 	o, err := p.apply(ctx, "approve", eventID, eventArgs{Order: orderID, Actor: reviewer}, kit.RoleReviewer,
 		func(w *ledger.Writer, o *Order, now time.Time) error {
@@ -629,11 +632,21 @@ func (p *Program) Approve(ctx context.Context, eventID, orderID, reviewer string
 			}
 			t, err := w.Capture(ledger.CaptureRequest{Key: "shoutout:order:" + o.ID + ":capture", Hold: o.Hold, Destinations: legs, Final: true,
 				Metadata: map[string]string{"program": "shoutout", "order": o.ID}})
-			if errors.Is(err, ledger.ErrHoldExpired) || errors.Is(err, ledger.ErrHoldClosed) {
+			reason := ""
+			switch {
+			case errors.Is(err, ledger.ErrHoldExpired) || errors.Is(err, ledger.ErrHoldClosed):
 				// The hold lapsed before the program acted (swept by the
 				// ledger's Tick or not): get the coins back to the fan now,
 				// rather than leave an order that can never be paid.
-				if verr := refund(w, o, now, StatusExpired, "hold_expired"); verr != nil {
+				reason = "hold_expired"
+			case errors.Is(err, ledger.ErrInsufficientFunds):
+				// A chargeback took the escrowed coins (a transfer with
+				// IncludeHeld): nothing is left to pay the creator with, so
+				// the order closes unpaid and the empty hold is voided.
+				reason = "hold_unfunded"
+			}
+			if reason != "" {
+				if verr := refund(w, o, now, StatusExpired, reason); verr != nil {
 					return fmt.Errorf("%w (and voiding it: %w)", err, verr)
 				}
 				return nil

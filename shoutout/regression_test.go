@@ -472,3 +472,34 @@ func TestDMFailureNeverTouchesMoney(t *testing.T) {
 		require.True(t, h.Captured.Equal(decimal.NewFromInt(400)), "captured once")
 	})
 }
+
+// TestChargedBackEscrowClosesTheOrderUnpaid: a chargeback that reached the
+// coins escrowed for an open order (a transfer with IncludeHeld, as
+// gifting's Chargeback posts) leaves a hold with nothing behind it. The
+// approval cannot pay the creator from it: the order closes unpaid and
+// the hold is voided, instead of failing forever (issue 10 #13).
+func TestChargedBackEscrowClosesTheOrderUnpaid(t *testing.T) {
+	both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
+		e.fund(t, "ann", 1000)
+		e.offerAndRequest(t, "o-1", "ann", 400)
+		_, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+		require.NoError(t, err)
+		_, err = e.p.Submit(e.ctx, "ev-2", "o-1", "cat", "video://1")
+		require.NoError(t, err)
+		_, err = e.l.Post(e.ctx, ledger.TransferRequest{Key: "chargeback", IncludeHeld: true, Postings: []ledger.Posting{
+			{From: shoutout.MemberAccount("ann"), To: ledger.World, Asset: "COIN", Amount: decimal.NewFromInt(1000)}}})
+		require.NoError(t, err)
+
+		o, err := e.p.Approve(e.ctx, "ev-3", "o-1", reviewer)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.StatusExpired, o.Status)
+		require.Equal(t, "hold_unfunded", o.Reason)
+		posted, held := e.bal(t, shoutout.MemberAccount("ann"))
+		require.Zero(t, posted)
+		require.Zero(t, held)
+		earned, _ := e.bal(t, shoutout.EarningsAccount("cat"))
+		require.Zero(t, earned, "the creator is not paid with coins that were charged back")
+		_, err = e.l.Verify(e.ctx)
+		require.NoError(t, err)
+	})
+}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 )
@@ -30,13 +29,16 @@ type fixture struct {
 	tb    testT // the running subtest, for setup funcs
 }
 
-func newFixture(tb testT, rules Rules) *fixture {
+// newFixture runs the program over store (teststore.Run opens one per
+// store the module ships), with cleo an eligible creator and ann, bob and
+// cat members in the US.
+func newFixture(tb testT, store ledger.Store, rules Rules, opts ...Option) *fixture {
 	tb.Helper()
 	ctx := context.Background()
 	clock := ledgertest.NewClock(t0)
-	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	l := ledger.New(store, ledger.WithClock(clock))
 	dir := &MemberDirectory{}
-	p, err := New(ctx, l, rules, dir)
+	p, err := New(ctx, l, rules, dir, opts...)
 	require.NoError(tb, err)
 	dir.Put(Member{ID: "cleo", Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
 	for _, id := range []string{"ann", "bob", "cat"} {
@@ -108,7 +110,7 @@ func (f *fixture) snapshot(tb testT) string {
 				out += fmt.Sprintf("rec %s %s %s\n", r.Kind, r.ID, r.Data)
 			}
 		}
-		ds, err := tx.Due(dueRenew, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), 100000)
+		ds, err := tx.Due(dueRenew, ledger.MaxTime.Add(-time.Nanosecond), 100000)
 		if err != nil {
 			return err
 		}

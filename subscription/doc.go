@@ -7,9 +7,9 @@
 // # Rules
 //
 // Rules is data (JSON tags, Validate, DefaultRules). JSON is read strictly
-// (Rules.UnmarshalJSON, ParseRules): a misspelt or unknown field is
-// ErrInvalidRules naming it. Durations are at most ledger.MaxDuration. The
-// defaults and where they come from:
+// (Rules.UnmarshalJSON): a misspelt or unknown field is ErrInvalidRules
+// naming it. Durations are at most ledger.MaxDuration. The defaults and
+// where they come from:
 //
 //   - creator eligibility: 18+, at least 10,000 followers and 100,000 video
 //     views in the last month (seed 003); the facts come from the

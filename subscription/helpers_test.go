@@ -3,13 +3,17 @@ package subscription
 import (
 	"context"
 	"fmt"
+	"strings"
+	"testing"
 
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 )
 
 // testT is what the helpers need: *testing.T, *testing.B and *rapid.T.
@@ -137,4 +141,25 @@ func (f *fixture) tick(tb testT) TickReport {
 	rep, err := f.p.Tick(f.ctx)
 	require.NoError(tb, err)
 	return rep
+}
+
+// pgChecks is how many of rapid's checks run on PostgreSQL, where each
+// opens a schema of its own; the rest pass at once there.
+const pgChecks = 12
+
+// checkOnStores runs a rapid property on every store the module ships
+// (teststore.Run), each check on a fresh store: all of rapid's checks on
+// memstore, the first pgChecks on PostgreSQL.
+func checkOnStores(t *testing.T, prop func(t *rapid.T, store ledger.Store)) {
+	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
+		checks := 0
+		rapid.Check(tt, func(t *rapid.T) {
+			if checks++; !strings.HasSuffix(tt.Name(), "/memstore") && checks > pgChecks {
+				return
+			}
+			store := open(tt)
+			defer store.Close()
+			prop(t, store)
+		})
+	})
 }

@@ -172,21 +172,21 @@ func TestRulesJSONRefusesUnknownFields(t *testing.T) {
 		`{"grace_perod":"1h"}`,
 		`{"regions":["US"],"creator_shar":"0.9"}`,
 		`{"asset":{"code":"USD","precision":2,"precison":3}}`,
-		`{"max_tiers":3} {"max_tiers":4}`,
 	} {
-		var r Rules
+		r := DefaultRules()
 		err := json.Unmarshal([]byte(bad), &r)
-		require.Error(t, err, bad) // encoding/json itself refuses trailing data
-		_, err = ParseRules([]byte(bad))
 		require.ErrorIs(t, err, ErrInvalidRules, bad)
 	}
-	_, err := ParseRules([]byte(`{"grace_perod":"1h"}`))
+	r := DefaultRules()
+	require.ErrorIs(t, r.UnmarshalJSON([]byte(`{"max_tiers":3} {"max_tiers":4}`)), ErrInvalidRules, "trailing data")
+	err := json.Unmarshal([]byte(`{"grace_perod":"1h"}`), &r)
 	require.ErrorContains(t, err, "grace_perod", "the error names the field")
-	r, err := ParseRules([]byte(`{"creator_share":"0.7","grace_access":true}`))
-	require.NoError(t, err)
+	r = DefaultRules()
+	require.NoError(t, json.Unmarshal([]byte(`{"creator_share":"0.7","grace_access":true}`), &r))
+	require.NoError(t, r.Validate())
 	requireAmount(t, "0.7", r.CreatorShare)
 	require.True(t, r.GraceAccess)
-	require.Equal(t, DefaultRules().Regions, r.Regions, "fields left out keep their defaults")
+	require.Equal(t, DefaultRules().Regions, r.Regions, "fields left out keep the value they had")
 }
 
 // issue 10 #3: times outside the ledger's range are refused with
@@ -199,8 +199,9 @@ func TestTimesOutsideTheLedgerRange(t *testing.T) {
 	err := r.Validate()
 	require.ErrorIs(t, err, ErrInvalidRules)
 	require.ErrorIs(t, err, ledger.ErrInvalidTime)
-	_, err = ParseRules([]byte(`{"retry_every":"2562047h"}`))
-	require.ErrorIs(t, err, ledger.ErrInvalidTime)
+	r = DefaultRules()
+	require.NoError(t, json.Unmarshal([]byte(`{"retry_every":"2562047h"}`), &r))
+	require.ErrorIs(t, r.Validate(), ledger.ErrInvalidTime)
 
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
-	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -272,26 +271,14 @@ func (m *subMachine) actions() map[string]func(*rapid.T) {
 	}
 }
 
-// pgChecks is how many of rapid's checks run on PostgreSQL, where each
-// opens a schema of its own; the rest pass at once there.
-const pgChecks = 12
-
 func TestPropertySubscription(t *testing.T) {
-	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
-		checks := 0
-		rapid.Check(tt, func(t *rapid.T) {
-			if checks++; tt.Name() != "TestPropertySubscription/memstore" && checks > pgChecks {
-				return
-			}
-			store := open(tt)
-			defer store.Close()
-			r := DefaultRules()
-			r.GraceAccess = rapid.Bool().Draw(t, "grace access")
-			if rapid.Bool().Draw(t, "zero grace") {
-				r.GracePeriod = 0
-			}
-			m := &subMachine{f: newFixture(t, store, r), funded: map[string]decimal.Decimal{}}
-			t.Repeat(m.actions())
-		})
+	checkOnStores(t, func(t *rapid.T, store ledger.Store) {
+		r := DefaultRules()
+		r.GraceAccess = rapid.Bool().Draw(t, "grace access")
+		if rapid.Bool().Draw(t, "zero grace") {
+			r.GracePeriod = 0
+		}
+		m := &subMachine{f: newFixture(t, store, r), funded: map[string]decimal.Decimal{}}
+		t.Repeat(m.actions())
 	})
 }

@@ -86,19 +86,6 @@ func (r *Rules) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ParseRules reads rules from JSON strictly (see Rules.UnmarshalJSON) over
-// DefaultRules, so fields left out keep their defaults, and validates them.
-func ParseRules(data []byte) (Rules, error) {
-	r := DefaultRules()
-	if err := r.UnmarshalJSON(data); err != nil {
-		return Rules{}, err
-	}
-	if err := r.Validate(); err != nil {
-		return Rules{}, err
-	}
-	return r, nil
-}
-
 // maxExponent bounds the exponent of any decimal the program does
 // arithmetic on: shopspring/decimal panics when exponents near the int32
 // limits are multiplied or shifted, and a huge exponent costs unbounded

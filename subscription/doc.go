@@ -76,6 +76,12 @@
 //     proration.
 //   - The badge level grows with MonthsPaid, which counts every month paid
 //     to the creator, across re-subscriptions.
+//   - Refund (staff only): the last payment is reversed to the member's
+//     wallet and the subscription ends at once. The actor must hold
+//     kit.RoleRiskOfficer in the role directory given with WithRoles and
+//     be neither the member nor the creator (kit.Authorize); otherwise the
+//     refund is ErrForbidden and writes nothing. Without a directory nobody
+//     refunds.
 //
 // Every event takes an event id and runs once through kit.Once: the replay
 // check comes first, before the rules, the member's facts or any record is

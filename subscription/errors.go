@@ -50,6 +50,11 @@ var (
 	// event or different arguments. It is ledger.ErrIdempotencyConflict,
 	// which kit.Once returns, so either matches with errors.Is.
 	ErrIdempotencyConflict = ledger.ErrIdempotencyConflict
+	// ErrForbidden: the actor of a privileged action (Refund) does not
+	// hold the role it needs or is a party to it. It is
+	// ledger.ErrForbidden, which kit.Authorize returns, so either matches
+	// with errors.Is.
+	ErrForbidden = ledger.ErrForbidden
 	// ErrNoAccess: MayUse's answer is no; the error also wraps the reason
 	// (ErrNotSubscribed, ErrNotCovered or ErrPerkNotIncluded).
 	ErrNoAccess = errors.New("subscription: no access")

@@ -21,7 +21,7 @@ import (
 var sentinels = []error{
 	ErrInvalidRules, ErrInvalidRequest, ErrInvalidTiers, ErrIneligible, ErrRegion, ErrUnknownMember, ErrNoOffer,
 	ErrUnknownTier, ErrSelfSubscription, ErrAlreadySubscribed, ErrNotSubscribed, ErrWrongState, ErrInsufficientFunds,
-	ErrIdempotencyConflict, ErrNoAccess,
+	ErrIdempotencyConflict, ErrNoAccess, ErrForbidden,
 	ledger.ErrInvalidAmount, ledger.ErrPrecision, ledger.ErrUnknownAsset, ledger.ErrInvalidAsset, ledger.ErrAssetConflict,
 	ledger.ErrUnknownAccount, ledger.ErrInvalidAddress, ledger.ErrAccountConflict, ledger.ErrInsufficientFunds,
 	ledger.ErrInvalidTransaction, ledger.ErrNotFound, ledger.ErrDuplicate, ledger.ErrOverflow, ledger.ErrInvalidTime,
@@ -109,7 +109,9 @@ func FuzzSubscriptionPublicAPI(f *testing.F) {
 		dir := &MemberDirectory{}
 		dir.Put(Member{ID: creator, Age: int(age), Country: "US", Followers: followers, ViewsLastMonth: followers * 10})
 		dir.Put(Member{ID: member, Age: 30, Country: "US"})
-		var opts []Option
+		roles := &kit.RoleDirectory{}
+		roles.Grant("rosa", kit.RoleRiskOfficer)
+		opts := []Option{WithRoles(roles)}
 		if overdraft {
 			opts = append(opts, WithWallets(kit.WalletPolicy{Overdraft: map[string]decimal.Decimal{rules.Asset.Code: decimal.NewFromInt(7)}}))
 		}
@@ -169,6 +171,10 @@ func FuzzSubscriptionPublicAPI(f *testing.F) {
 		check("tick", err)
 		_, err = p.MayUse(ctx, member, creator, PerkBadge, clock.Now())
 		check("may use after tick", err)
+		_, err = p.Refund(ctx, "refund-0", creator, member, creator, perk)
+		check("refund by the creator", err)
+		_, err = p.Refund(ctx, "refund-1", "rosa", member, creator, perk)
+		check("refund", err)
 		_, err = p.Cancel(ctx, "cancel-1", member, creator)
 		check("cancel", err)
 		clock.Set(ledger.MaxTime.Add(-time.Nanosecond))

@@ -290,3 +290,69 @@ func TestTickIsolatesAFailingRenewal(t *testing.T) {
 		f.verify(t)
 	})
 }
+
+// issue 10 #4: refunds are recorded by staff, checked with kit.Authorize
+// against the program's kit.Roles (WithRoles): an actor without
+// kit.RoleRiskOfficer, the member or the creator themselves (even holding
+// the role), or a program given no directory, is ErrForbidden
+// (ledger.ErrForbidden) and nothing is written.
+func TestRefundIsRecordedByStaffOnly(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		roles := &kit.RoleDirectory{}
+		roles.Grant("rosa", kit.RoleRiskOfficer)
+		roles.Grant("cleo", kit.RoleRiskOfficer)
+		f := newFixture(t, open(t), DefaultRules(), WithRoles(roles))
+		f.publish(t, "pub-1", basic)
+		f.fund(t, "ann", "10")
+		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		f.clock.Advance(3 * 24 * time.Hour)
+
+		before := f.snapshot(t)
+		for _, who := range []string{"", "mallory", "ann", "cleo"} {
+			_, err := f.p.Refund(f.ctx, "refund-"+who, who, "ann", "cleo", "dispute")
+			require.ErrorIs(t, err, ledger.ErrForbidden, who)
+		}
+		bare, err := New(f.ctx, f.l, DefaultRules(), f.dir)
+		require.NoError(t, err)
+		_, err = bare.Refund(f.ctx, "refund-bare", "rosa", "ann", "cleo", "dispute")
+		require.ErrorIs(t, err, ledger.ErrForbidden, "no role directory: nobody refunds")
+		require.Equal(t, before, f.snapshot(t), "refusals write nothing")
+
+		r, err := f.p.Refund(f.ctx, "refund-1", "rosa", "ann", "cleo", "dispute")
+		require.NoError(t, err)
+		require.Equal(t, StatusEnded, r.Status)
+		require.Equal(t, "refunded by rosa", r.EndReason)
+		require.Equal(t, 0, r.MonthsPaid)
+		requireAmount(t, "10", f.balance(t, MemberWallet("ann")), "the payment is back")
+		requireAmount(t, "0", f.balance(t, CreatorEarnings("cleo")))
+		requireAmount(t, "0", f.balance(t, PlatformRevenue))
+		ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, f.clock.Now())
+		require.False(t, ok, "perks stop at the refund")
+		ok, _ = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodStart)
+		require.True(t, ok, "the history keeps the days before it")
+
+		again, err := f.p.Refund(f.ctx, "refund-1", "rosa", "ann", "cleo", "dispute")
+		require.NoError(t, err)
+		require.True(t, again.Replayed)
+		before = f.snapshot(t)
+		_, err = f.p.Refund(f.ctx, "refund-2", "rosa", "ann", "cleo", "dispute")
+		require.ErrorIs(t, err, ErrWrongState, "refunded once")
+		require.Equal(t, before, f.snapshot(t))
+		f.clock.Set(s.PeriodEnd)
+		require.Equal(t, TickReport{}, f.tick(t), "nothing renews")
+
+		// A creator whose earnings were paid out cannot be refunded from.
+		f.fund(t, "bob", "10")
+		_, err = f.p.Subscribe(f.ctx, "sub-2", "bob", "cleo", "basic")
+		require.NoError(t, err)
+		_, err = f.l.Transfer(f.ctx, "payout-cleo", CreatorEarnings("cleo"), ledger.World, "USD", dec("2.49"))
+		require.NoError(t, err)
+		before = f.snapshot(t)
+		_, err = f.p.Refund(f.ctx, "refund-3", "rosa", "bob", "cleo", "dispute")
+		require.ErrorIs(t, err, ErrInsufficientFunds)
+		require.ErrorIs(t, err, ledger.ErrInsufficientFunds)
+		require.Equal(t, before, f.snapshot(t))
+		f.verify(t)
+	})
+}

@@ -115,7 +115,10 @@ type Subscription struct {
 	BadgeLevel int `json:"badge_level"`
 	// Charges counts payments; the n-th payment's ledger idempotency key is
 	// "subscription:charge:<creator>:<member>:<n>".
-	Charges   int       `json:"charges"`
+	Charges int `json:"charges"`
+	// Refunded is the number of the last payment staff refunded (Refund),
+	// 0 if none.
+	Refunded  int       `json:"refunded,omitempty"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
 	EndReason string    `json:"end_reason,omitempty"`
 	// Periods is the access history, oldest first (at most 120 entries).
@@ -133,6 +136,7 @@ type Program struct {
 	rules   Rules
 	members Members
 	wallets kit.WalletPolicy
+	roles   kit.Roles
 
 	decoded  sync.Map     // sub id -> *decodedSub, see readSub
 	decodedN atomic.Int64 // stores into decoded since it was last cleared
@@ -147,6 +151,13 @@ type Option func(*Program)
 // is. The default policy allows no overdraft.
 func WithWallets(policy kit.WalletPolicy) Option {
 	return func(p *Program) { p.wallets = policy }
+}
+
+// WithRoles sets the directory the program asks who holds which role.
+// Refund, the program's one privileged action, needs kit.RoleRiskOfficer.
+// Without a directory nobody may refund.
+func WithRoles(roles kit.Roles) Option {
+	return func(p *Program) { p.roles = roles }
 }
 
 // New validates the rules, defines the asset and opens ledger.World and
@@ -384,7 +395,7 @@ func (p *Program) charge(w *ledger.Writer, s *Subscription, tier Tier, reason st
 	}
 	n := s.Charges + 1
 	_, err := w.Post(ledger.TransferRequest{
-		Key:      fmt.Sprintf("subscription:charge:%s:%s:%d", s.Creator, s.Member, n),
+		Key:      chargeKey(s.Creator, s.Member, n),
 		Postings: ps,
 		Metadata: map[string]string{
 			"program": "subscription", "reason": reason, "creator": s.Creator, "member": s.Member,
@@ -621,6 +632,86 @@ func (p *Program) ChangeTier(ctx context.Context, eventID, member, creator, tier
 		if tierID == s.Tier.ID {
 			s.NextTier = ""
 		}
+		return s, w.SaveJSON(kindSub, subID(creator, member), s)
+	})
+	s.Replayed = replay
+	return s, err
+}
+
+// chargeKey is the ledger idempotency key of a subscription's n-th payment.
+func chargeKey(creator, member string, n int) string {
+	return fmt.Sprintf("subscription:charge:%s:%s:%d", creator, member, n)
+}
+
+// Refund gives a member back the last payment of their subscription to a
+// creator, as staff record it (a dispute, a complaint upheld). The actor
+// must hold kit.RoleRiskOfficer in the program's role directory
+// (WithRoles) and be neither the member nor the creator (kit.Authorize):
+// otherwise ErrForbidden and nothing is written. The
+// payment is reversed — the creator's and the platform's parts go back to
+// the member's wallet — and the subscription ends at once: perks stop now,
+// the refunded months no longer count towards the badge, and nothing
+// renews. Other refusals: ErrNotSubscribed, ErrWrongState (no payment to
+// refund, or the last one refunded already), ErrInsufficientFunds (the
+// creator's earnings no longer hold their part).
+func (p *Program) Refund(ctx context.Context, eventID, actor, member, creator, reason string) (Subscription, error) {
+	if err := validateEventID(eventID); err != nil {
+		return Subscription{}, err
+	}
+	if err := validatePair(member, creator); err != nil {
+		return Subscription{}, err
+	}
+	if len(actor) > 128 || len(reason) > 512 {
+		return Subscription{}, fmt.Errorf("%w: actor or reason too long", ErrInvalidRequest)
+	}
+	req := [4]string{actor, member, creator, reason}
+	s, replay, err := kit.RunOnce(ctx, p.l, event(eventID, "refund", req), func(w *ledger.Writer) (Subscription, error) {
+		if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer, member, creator); err != nil {
+			return Subscription{}, fmt.Errorf("refund of %s's subscription to %s: %w", member, creator, err)
+		}
+		s, err := loadSub(&w.Reader, creator, member)
+		if err != nil {
+			return Subscription{}, err
+		}
+		if s.Charges == 0 || s.Refunded == s.Charges {
+			return Subscription{}, fmt.Errorf("%w: member %s has no payment to %s left to refund", ErrWrongState, member, creator)
+		}
+		charge, err := w.TransactionByKey(chargeKey(creator, member, s.Charges))
+		if err != nil {
+			return Subscription{}, err
+		}
+		_, err = w.Reverse(ledger.ReversalRequest{
+			Key: fmt.Sprintf("subscription:refund:%s:%s:%d", creator, member, s.Charges), ID: charge.ID,
+			Metadata: map[string]string{"program": "subscription", "event": "refund", "creator": creator, "member": member,
+				"actor": actor, "reason": reason},
+		})
+		if err != nil {
+			if errors.Is(err, ledger.ErrInsufficientFunds) {
+				return Subscription{}, fmt.Errorf("%w: refund of payment %d: %w", ErrInsufficientFunds, s.Charges, err)
+			}
+			return Subscription{}, err
+		}
+		now := w.Now()
+		if s.Status != StatusEnded {
+			p.recordGrace(&s, now)
+			if err := p.end(w, &s, now, "refunded by "+actor); err != nil {
+				return Subscription{}, err
+			}
+		}
+		s.Refunded = s.Charges
+		s.MonthsPaid = max(0, s.MonthsPaid-p.rules.PeriodMonths)
+		s.BadgeLevel = p.rules.BadgeLevel(s.MonthsPaid)
+		// Perks stop now: the access history ends here.
+		kept := s.Periods[:0]
+		for _, pd := range s.Periods {
+			if pd.Start.Before(now) {
+				if pd.End.After(now) {
+					pd.End = now
+				}
+				kept = append(kept, pd)
+			}
+		}
+		s.Periods = kept
 		return s, w.SaveJSON(kindSub, subID(creator, member), s)
 	})
 	s.Replayed = replay

@@ -7,8 +7,12 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/shopspring/decimal"
 )
+
+// maxCount bounds the impressions and clicks of one report.
+const maxCount = 1e12
 
 func minDecimal(first decimal.Decimal, rest ...decimal.Decimal) decimal.Decimal {
 	m := first
@@ -20,31 +24,45 @@ func minDecimal(first decimal.Decimal, rest ...decimal.Decimal) decimal.Decimal 
 	return m
 }
 
-// cost prices a delivery at the ad group's bid, rounded down to the asset's
-// precision (the advertiser never pays for a fraction of a cent).
-func (p *Program) cost(g *AdGroup, impressions, clicks int64) decimal.Decimal {
-	var c decimal.Decimal
+// cost prices a delivery at the ad group's bid, exactly: a CPM bid is the
+// price of 1,000 impressions, so a few impressions cost a fraction of a
+// cent. The bid has the asset's decimals and the counts are at most
+// maxCount, so the result has at most precision+3 decimals.
+func cost(g *AdGroup, impressions, clicks int64) decimal.Decimal {
 	switch g.BidType {
 	case CPM:
-		c = g.Bid.Mul(decimal.NewFromInt(impressions)).Shift(-3)
+		return g.Bid.Mul(decimal.NewFromInt(impressions)).Shift(-3)
 	case CPC:
-		c = g.Bid.Mul(decimal.NewFromInt(clicks))
+		return g.Bid.Mul(decimal.NewFromInt(clicks))
 	}
-	return c.RoundDown(p.rules.Asset.Precision)
+	return decimal.Zero
 }
 
 // ReportDelivery records what an ad group delivered (impressions and
 // clicks) and captures its cost at the bid from the campaign's budget hold
-// into PlatformRevenue. Spend never goes beyond any budget: the campaign's
-// total and its daily budget, the ad group's total (daily budget × days)
-// and its daily budget; a report that would cross one is charged up to it
-// and marked Truncated. Days are counted in 24-hour steps from the
-// schedule's start. When the campaign's budget is spent the campaign ends.
+// into PlatformRevenue.
+//
+// Charges are in whole minor units (cents) and lose nothing to rounding:
+// the exact cost plus the ad group's Carry (what earlier reports delivered
+// but could not yet charge, under a cent) is charged rounded down, and the
+// sub-cent rest is carried to the next report. So the total charged for
+// the same deliveries does not depend on how they are split into reports:
+// 1,000 reports of 3 impressions at a 2.50 CPM are charged 7.50, like one
+// report of 3,000. What an ad group carries when the campaign ends, under
+// one cent, is never charged.
+//
+// Spend never goes beyond any budget: the campaign's total and its daily
+// budget, the ad group's total (daily budget × days) and its daily budget;
+// a report that would cross one is charged up to it and marked Truncated,
+// and what lay beyond it is neither charged nor carried. Days are counted
+// in 24-hour steps from the schedule's start. When the campaign's budget is
+// spent the campaign ends.
 //
 // Deliveries count only while the campaign is live and inside its
 // schedule (ErrWrongState otherwise: under review, paused, rejected, before
 // Start or after End). reportID is the idempotency key (ledger key
-// "adsbuy:spend:<reportID>").
+// "adsbuy:spend:<reportID>"); a replay returns the delivery as recorded,
+// Replayed set.
 func (p *Program) ReportDelivery(ctx context.Context, reportID, campaignID, adGroupID string, impressions, clicks int64) (Delivery, error) {
 	if err := validateEventID(reportID); err != nil {
 		return Delivery{}, err
@@ -55,14 +73,14 @@ func (p *Program) ReportDelivery(ctx context.Context, reportID, campaignID, adGr
 	if err := validateID("ad group", adGroupID); err != nil {
 		return Delivery{}, err
 	}
-	if impressions < 0 || clicks < 0 || impressions > 1e12 || clicks > 1e12 {
+	if impressions < 0 || clicks < 0 || impressions > maxCount || clicks > maxCount {
 		return Delivery{}, fmt.Errorf("%w: impressions %d and clicks %d must be 0 to 10^12", ErrInvalidRequest, impressions, clicks)
 	}
 	req := struct {
 		Campaign, AdGroup   string
 		Impressions, Clicks int64
 	}{campaignID, adGroupID, impressions, clicks}
-	return runEvent(ctx, p.l, reportID, "report", req, func(w *ledger.Writer) (Delivery, error) {
+	d, replay, err := kit.RunOnce(ctx, p.l, event(reportID, "report", req), func(w *ledger.Writer) (Delivery, error) {
 		c, err := loadCampaign(&w.Reader, campaignID)
 		if err != nil {
 			return Delivery{}, err
@@ -86,14 +104,22 @@ func (p *Program) ReportDelivery(ctx context.Context, reportID, campaignID, adGr
 				c.AdGroups[i].DaySpent = decimal.Zero
 			}
 		}
-		cost := p.cost(g, impressions, clicks)
-		charge := minDecimal(cost, c.Budget.Sub(c.Spent), c.DailyBudget.Sub(c.DaySpent), g.Budget.Sub(g.Spent), g.DailyBudget.Sub(g.DaySpent))
-		if charge.IsNegative() {
-			charge = decimal.Zero
+		exact := cost(g, impressions, clicks)
+		owed := exact.Add(g.Carry) // delivered and not yet charged
+		room := minDecimal(c.Budget.Sub(c.Spent), c.DailyBudget.Sub(c.DaySpent), g.Budget.Sub(g.Spent), g.DailyBudget.Sub(g.DaySpent))
+		if room.IsNegative() {
+			room = decimal.Zero
+		}
+		charge, carry, truncated := owed.RoundDown(p.rules.Asset.Precision), decimal.Zero, false
+		if owed.GreaterThan(room) {
+			// Beyond a budget: charge up to it, drop the rest.
+			charge, truncated = room, true
+		} else {
+			carry = owed.Sub(charge)
 		}
 		c.Deliveries++
 		d := Delivery{Report: reportID, Seq: c.Deliveries, AdGroup: adGroupID, At: now, Impressions: impressions, Clicks: clicks,
-			Cost: cost, Charged: charge, Truncated: charge.LessThan(cost)}
+			Cost: exact, Charged: charge, Carry: carry, Truncated: truncated}
 		if charge.Sign() > 0 {
 			tx, err := w.Capture(ledger.CaptureRequest{
 				Key: "adsbuy:spend:" + reportID, Hold: c.Hold,
@@ -105,9 +131,15 @@ func (p *Program) ReportDelivery(ctx context.Context, reportID, campaignID, adGr
 			}
 			d.Transaction = tx.ID
 		}
-		g.Spent, g.DaySpent = g.Spent.Add(charge), g.DaySpent.Add(charge)
-		g.Impressions += impressions
-		g.Clicks += clicks
+		// Spend stays within the budgets (charge <= room), and the counts
+		// are checked sums.
+		g.Spent, g.DaySpent, g.Carry = g.Spent.Add(charge), g.DaySpent.Add(charge), carry
+		if g.Impressions, err = kit.Add("impressions", g.Impressions, impressions); err != nil {
+			return Delivery{}, err
+		}
+		if g.Clicks, err = kit.Add("clicks", g.Clicks, clicks); err != nil {
+			return Delivery{}, err
+		}
 		c.Spent, c.DaySpent = c.Spent.Add(charge), c.DaySpent.Add(charge)
 		if err := w.CreateJSON(kindDelivery, fmt.Sprintf("%s/%08d", c.ID, d.Seq), d); err != nil {
 			return Delivery{}, err
@@ -117,6 +149,8 @@ func (p *Program) ReportDelivery(ctx context.Context, reportID, campaignID, adGr
 		}
 		return d, w.SaveJSON(kindCampaign, c.ID, c)
 	})
+	d.Replayed = replay
+	return d, err
 }
 
 // TickReport says what a Tick did.
@@ -124,57 +158,53 @@ type TickReport struct {
 	Ended        int             // campaigns whose schedule ended
 	Released     decimal.Decimal // unspent budget returned by them
 	HoldsExpired int             // holds the ledger released by expiry
+	// Failed lists the campaigns Tick could not end, with why; each stays
+	// due and is tried again by the next Tick, and the others were ended
+	// as usual.
+	Failed []kit.ItemError
 }
 
 // Tick ends every campaign whose schedule is over (End <= now) and is not
 // already final: its unspent budget goes back to the balance. A campaign
-// still under review at its end is ended unreviewed. Then it lets the
-// ledger release expired holds. Running it twice changes nothing the
-// second time.
+// still under review at its end is ended unreviewed. Each campaign is
+// ended in a unit of work of its own (kit.EachDue): one that fails is
+// reported in Failed and the others go on. Then it lets the ledger release
+// expired holds. The error is for the run as a whole (a store that fails,
+// a context that ends). Running it twice changes nothing the second time.
 func (p *Program) Tick(ctx context.Context) (TickReport, error) {
-	rep := TickReport{Released: decimal.Zero}
-	for {
-		n := 0
-		released := decimal.Zero
-		ended := 0
-		err := p.l.Update(ctx, func(w *ledger.Writer) error {
-			released, ended = decimal.Zero, 0
-			due, err := w.Due(dueEnd, w.Now(), 128)
-			if err != nil {
-				return err
-			}
-			n = len(due)
-			for _, d := range due {
-				c, err := loadCampaign(&w.Reader, d.ID)
-				if err != nil {
-					return fmt.Errorf("adsbuy: tick %s: %w", d.ID, err)
-				}
-				if c.Status.Final() {
-					if err := w.Unschedule(dueEnd, d.ID); err != nil {
-						return err
-					}
-					continue
-				}
-				reason := "schedule ended"
-				if c.Status == StatusPendingReview {
-					reason = "schedule ended before review"
-				}
-				if err := p.closeCampaign(w, &c, StatusEnded, reason); err != nil {
-					return fmt.Errorf("adsbuy: tick %s: %w", d.ID, err)
-				}
-				ended++
-				released = released.Add(c.Released)
-			}
-			return nil
-		})
+	released := map[string]decimal.Decimal{} // campaign -> released, for those this Tick ended
+	_, failed, err := kit.EachDue(ctx, p.l, dueEnd, p.l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) error {
+		delete(released, e.ID) // a batch retried after a conflict runs this again
+		c, err := loadCampaign(&w.Reader, e.ID)
 		if err != nil {
-			return rep, err
+			return err
 		}
-		rep.Ended += ended
-		rep.Released = rep.Released.Add(released)
-		if n == 0 {
-			break
+		if c.Status.Final() {
+			return w.Unschedule(dueEnd, e.ID)
 		}
+		reason := "schedule ended"
+		if c.Status == StatusPendingReview {
+			reason = "schedule ended before review"
+		}
+		if err := p.closeCampaign(w, &c, StatusEnded, reason); err != nil {
+			return err
+		}
+		released[e.ID] = c.Released
+		return nil
+	})
+	rep := TickReport{Released: decimal.Zero, Failed: failed}
+	failedIDs := make(map[string]bool, len(failed))
+	for _, f := range failed {
+		failedIDs[f.ID] = true
+	}
+	for id, r := range released {
+		if !failedIDs[id] {
+			rep.Ended++
+			rep.Released = rep.Released.Add(r)
+		}
+	}
+	if err != nil {
+		return rep, err
 	}
 	n, err := p.l.Tick(ctx)
 	rep.HoldsExpired = n
@@ -232,6 +262,9 @@ func (p *Program) Statement(ctx context.Context, campaignID string) (Statement, 
 
 // Campaign returns a campaign, or ErrUnknownCampaign.
 func (p *Program) Campaign(ctx context.Context, campaignID string) (Campaign, error) {
+	if err := validateID("campaign", campaignID); err != nil {
+		return Campaign{}, err
+	}
 	var c Campaign
 	err := p.l.View(ctx, func(r *ledger.Reader) (err error) { c, err = loadCampaign(r, campaignID); return err })
 	return c, err

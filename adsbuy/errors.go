@@ -1,10 +1,17 @@
 package adsbuy
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
 
 // Sentinel errors. Every refusal wraps one of them (check with errors.Is)
-// with the rule, field or account that refused; a refused event writes
-// nothing.
+// with the rule, field or account that refused, and keeps its cause in the
+// chain (a budget refused for funds matches both ErrInsufficientBalance
+// and ledger.ErrInsufficientFunds); a refused event writes nothing. Times
+// outside the ledger's range are ledger.ErrInvalidTime, amounts beyond
+// any the ledger keeps ledger.ErrInvalidAmount or ledger.ErrOverflow.
 var (
 	// ErrInvalidRules: a Rules value failed Validate; the message names the
 	// field.
@@ -28,11 +35,13 @@ var (
 	// ErrInsufficientBalance: the advertiser's available balance cannot hold
 	// the campaign's budget.
 	ErrInsufficientBalance = errors.New("adsbuy: insufficient balance")
-	// ErrForbidden: the caller may not do this: a review by an account
-	// without the sales representative role, an advertiser reviewing its
-	// own campaign, or someone other than the owner pausing, resuming or
-	// cancelling.
-	ErrForbidden = errors.New("adsbuy: forbidden")
+	// ErrForbidden: the actor may not do this: a review by an actor
+	// without kit.RoleSalesRep, an advertiser reviewing its own campaign,
+	// someone who is neither the owner nor a sales representative pausing,
+	// resuming or cancelling, or the owner resuming a campaign staff
+	// paused. It is ledger.ErrForbidden, which kit.Authorize returns, so
+	// either matches with errors.Is.
+	ErrForbidden = ledger.ErrForbidden
 	// ErrWrongState: the event does not apply to the campaign's state
 	// (approving a live campaign, a delivery before approval or after the
 	// end).
@@ -42,6 +51,8 @@ var (
 	// ErrUnknownAdGroup: the campaign has no ad group with that id.
 	ErrUnknownAdGroup = errors.New("adsbuy: unknown ad group")
 	// ErrIdempotencyConflict: an event id (payment reference, campaign id,
-	// report id) was used before for a different request.
-	ErrIdempotencyConflict = errors.New("adsbuy: event id reused for a different request")
+	// report id) was used before for a different request. It is
+	// ledger.ErrIdempotencyConflict, which kit.Once returns, so either
+	// matches with errors.Is.
+	ErrIdempotencyConflict = ledger.ErrIdempotencyConflict
 )

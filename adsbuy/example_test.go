@@ -7,6 +7,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/adsbuy"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/shopspring/decimal"
@@ -17,9 +18,9 @@ func Example() {
 	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	clock := ledgertest.NewClock(start)
 	l := ledger.New(memstore.New(), ledger.WithClock(clock))
-	roles := &adsbuy.RoleDirectory{}
-	roles.Grant("rita", adsbuy.RoleSalesRep)
-	p, err := adsbuy.New(ctx, l, adsbuy.DefaultRules(), roles)
+	roles := &kit.RoleDirectory{}
+	roles.Grant("rita", kit.RoleSalesRep)
+	p, err := adsbuy.New(ctx, l, adsbuy.DefaultRules(), adsbuy.WithRoles(roles))
 	if err != nil {
 		panic(err)
 	}
@@ -69,7 +70,7 @@ func Example() {
 	// Output:
 	// adsbuy: region not allowed: rule regions: "DE" is not in [GB FR IT US]
 	// bought: posted 300.00 held 150.00 available 150.00
-	// adsbuy: forbidden: rule sales representative review: pizzeria does not hold the sales_representative role
+	// approve campaign pizza-week of pizzeria: ledger: forbidden: "pizzeria" is a party to this decision
 	// video: 15 charged 15
 	// search: 24 charged 20 truncated true
 	// ended: 1 released 115

@@ -3,13 +3,17 @@ package adsbuy
 import (
 	"context"
 	"fmt"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 )
 
 // testT is what the helpers need: *testing.T, *testing.B and *rapid.T.
@@ -27,17 +31,19 @@ type fixture struct {
 	l     *ledger.Ledger
 	clock *ledgertest.Clock
 	p     *Program
-	roles *RoleDirectory
+	roles *kit.RoleDirectory
 }
 
-func newFixture(tb testT, rules Rules) *fixture {
+// newFixture runs the program over store (teststore.Run opens one per
+// store the module ships), with rita a sales representative.
+func newFixture(tb testT, store ledger.Store, rules Rules) *fixture {
 	tb.Helper()
 	ctx := context.Background()
 	clock := ledgertest.NewClock(t0)
-	l := ledger.New(memstore.New(), ledger.WithClock(clock))
-	roles := &RoleDirectory{}
-	roles.Grant("rita", RoleSalesRep)
-	p, err := New(ctx, l, rules, roles)
+	l := ledger.New(store, ledger.WithClock(clock))
+	roles := &kit.RoleDirectory{}
+	roles.Grant("rita", kit.RoleSalesRep)
+	p, err := New(ctx, l, rules, WithRoles(roles))
 	require.NoError(tb, err)
 	return &fixture{ctx: ctx, l: l, clock: clock, p: p, roles: roles}
 }
@@ -120,7 +126,7 @@ func (f *fixture) snapshot(tb testT) string {
 			}
 		}
 		for _, k := range []string{dueEnd, ledger.DueHoldExpiry} {
-			ds, err := tx.Due(k, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), 100000)
+			ds, err := tx.Due(k, ledger.MaxTime.Add(-time.Nanosecond), 100000)
 			if err != nil {
 				return err
 			}
@@ -141,4 +147,25 @@ func (f *fixture) verify(tb testT) {
 	for asset, total := range rep.Totals {
 		require.Truef(tb, total.IsZero(), "asset %s sums to %s", asset, total)
 	}
+}
+
+// pgChecks is how many of rapid's checks run on PostgreSQL, where each
+// opens a schema of its own; the rest pass at once there.
+const pgChecks = 12
+
+// checkOnStores runs a rapid property on every store the module ships
+// (teststore.Run), each check on a fresh store: all of rapid's checks on
+// memstore, the first pgChecks on PostgreSQL.
+func checkOnStores(t *testing.T, prop func(t *rapid.T, store ledger.Store)) {
+	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
+		checks := 0
+		rapid.Check(tt, func(t *rapid.T) {
+			if checks++; !strings.HasSuffix(tt.Name(), "/memstore") && checks > pgChecks {
+				return
+			}
+			store := open(tt)
+			defer store.Close()
+			prop(t, store)
+		})
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/shopspring/decimal"
 )
 
@@ -17,6 +18,7 @@ const (
 	kindCampaign   = "adsbuy.campaign"   // id: campaign
 	kindDelivery   = "adsbuy.delivery"   // id: campaign "/" 8-digit sequence
 	kindEvent      = "adsbuy.event"      // id: event id
+	kindOpenEvent  = "adsbuy.open"       // id: advertiser (OpenAdvertiser's event)
 	dueEnd         = "adsbuy.end"        // id: campaign
 )
 
@@ -31,6 +33,8 @@ type Advertiser struct {
 	ID       string    `json:"id"`
 	Region   string    `json:"region"`
 	OpenedAt time.Time `json:"opened_at"`
+	// Replayed is set when OpenAdvertiser found the account already open.
+	Replayed bool `json:"-"`
 }
 
 // TopUp is a credited top-up.
@@ -39,6 +43,8 @@ type TopUp struct {
 	Advertiser  string          `json:"advertiser"`
 	Amount      decimal.Decimal `json:"amount"`
 	Transaction uint64          `json:"transaction"`
+	// Replayed is set on a replay of a top-up already credited.
+	Replayed bool `json:"-"`
 }
 
 // AdGroupSpec is one ad group of a campaign as bought.
@@ -82,9 +88,15 @@ func (s CampaignStatus) Final() bool {
 // AdGroup is an ad group with what it has delivered.
 type AdGroup struct {
 	AdGroupSpec
-	Budget      decimal.Decimal `json:"budget"` // daily budget × days
-	Spent       decimal.Decimal `json:"spent"`
-	DaySpent    decimal.Decimal `json:"day_spent"` // on Campaign.Day
+	Budget   decimal.Decimal `json:"budget"` // daily budget × days
+	Spent    decimal.Decimal `json:"spent"`
+	DaySpent decimal.Decimal `json:"day_spent"` // on Campaign.Day
+	// Carry is what was delivered within the budgets but not yet charged:
+	// less than one minor unit (a cent), the part of the exact cost at the
+	// bid that a charge in whole cents could not take yet. The next
+	// delivery's charge takes it; what is left when the campaign ends is
+	// never charged.
+	Carry       decimal.Decimal `json:"carry"`
 	Impressions int64           `json:"impressions"`
 	Clicks      int64           `json:"clicks"`
 }
@@ -114,8 +126,15 @@ type Campaign struct {
 	ReviewedBy string          `json:"reviewed_by,omitempty"`
 	ReviewedAt time.Time       `json:"reviewed_at,omitzero"`
 	Reason     string          `json:"reason,omitempty"` // rejection reason
-	EndedAt    time.Time       `json:"ended_at,omitzero"`
-	EndReason  string          `json:"end_reason,omitempty"`
+	// PausedBy is who paused the campaign, while it is paused. A campaign a
+	// sales representative paused is resumed only by one.
+	PausedBy  string    `json:"paused_by,omitempty"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	EndReason string    `json:"end_reason,omitempty"`
+	// Replayed is set on the result of an event (BuyCampaign, Approve,
+	// Reject, Pause, Resume, Cancel) that replays one already done: the
+	// campaign is as that event left it, not as it is now.
+	Replayed bool `json:"-"`
 }
 
 // AdGroup returns the ad group with the id.
@@ -136,12 +155,20 @@ type Delivery struct {
 	At          time.Time `json:"at"`
 	Impressions int64     `json:"impressions"`
 	Clicks      int64     `json:"clicks"`
-	// Cost is the delivery at the bid (rounded down to the cent); Charged is
-	// what was captured, less when a budget ran out (Truncated).
-	Cost        decimal.Decimal `json:"cost"`
-	Charged     decimal.Decimal `json:"charged"`
+	// Cost is the delivery at the bid, exact (3 impressions at a 2.50 CPM
+	// cost 0.0075). Charged is what was captured: whole minor units of Cost
+	// plus the ad group's carry, so that the total charged does not depend
+	// on how deliveries are split into reports; less when a budget ran out
+	// (Truncated: what lay beyond the budget is not charged, nor carried).
+	Cost    decimal.Decimal `json:"cost"`
+	Charged decimal.Decimal `json:"charged"`
+	// Carry is the ad group's uncharged remainder after this report (less
+	// than one minor unit).
+	Carry       decimal.Decimal `json:"carry"`
 	Truncated   bool            `json:"truncated,omitempty"`
 	Transaction uint64          `json:"transaction,omitempty"`
+	// Replayed is set on a replay of a report already recorded.
+	Replayed bool `json:"-"`
 }
 
 // Program runs self-service ad buying over a ledger. It is safe for
@@ -149,17 +176,18 @@ type Delivery struct {
 type Program struct {
 	l     *ledger.Ledger
 	rules Rules
-	roles Roles
+	roles kit.Roles
 }
 
 // New validates the rules, defines the asset and opens ledger.World and
-// PlatformRevenue (idempotently).
-func New(ctx context.Context, l *ledger.Ledger, rules Rules, roles Roles) (*Program, error) {
+// PlatformRevenue (idempotently). Give it the role directory with
+// WithRoles: without one nobody may review a campaign.
+func New(ctx context.Context, l *ledger.Ledger, rules Rules, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
-	if l == nil || roles == nil {
-		return nil, fmt.Errorf("%w: New needs a ledger and a role directory", ErrInvalidRequest)
+	if l == nil {
+		return nil, fmt.Errorf("%w: New needs a ledger", ErrInvalidRequest)
 	}
 	rules.Regions = slices.Clone(rules.Regions)
 	rules.BidTypes = slices.Clone(rules.BidTypes)
@@ -174,9 +202,13 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, roles Roles) (*Prog
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("adsbuy: setting up the ledger: %w", err)
+		return nil, fmt.Errorf("setting up the ledger: %w", err)
 	}
-	return &Program{l: l, rules: rules, roles: roles}, nil
+	p := &Program{l: l, rules: rules}
+	for _, o := range opts {
+		o(p)
+	}
+	return p, nil
 }
 
 // Rules returns the program's rules.
@@ -195,22 +227,19 @@ func validateID(field, id string) error {
 	return nil
 }
 
+// maxEventID is the longest event id kit.Once keeps.
+const maxEventID = 128
+
 func validateEventID(id string) error {
-	if len(id) == 0 || len(id) > 200 {
-		return fmt.Errorf("%w: event id of %d bytes, want 1 to 200", ErrInvalidRequest, len(id))
+	if len(id) == 0 || len(id) > maxEventID {
+		return fmt.Errorf("%w: event id of %d bytes, want 1 to %d", ErrInvalidRequest, len(id), maxEventID)
 	}
 	return nil
 }
 
-// runEvent runs fn once per event id (ledger.Once) and reports a reused
-// event id as this package's ErrIdempotencyConflict, joined with the
-// ledger's.
-func runEvent[T any](ctx context.Context, l *ledger.Ledger, eventID, op string, req any, fn func(w *ledger.Writer) (T, error)) (T, error) {
-	out, err := ledger.Once(ctx, l, kindEvent, eventID, op, req, fn)
-	if errors.Is(err, ledger.ErrIdempotencyConflict) && !errors.Is(err, ErrIdempotencyConflict) {
-		err = fmt.Errorf("%w: %w", ErrIdempotencyConflict, err)
-	}
-	return out, err
+// event names an event of this program for kit.Once.
+func event(id, op string, req any) kit.Event {
+	return kit.Event{Kind: kindEvent, ID: id, Op: op, Request: req}
 }
 
 func loadAdvertiser(r *ledger.Reader, id string) (Advertiser, error) {
@@ -244,38 +273,38 @@ func (p *Program) checkRegion(a Advertiser) error {
 
 // OpenAdvertiser opens an advertiser account in a region, which must be
 // allowed (ErrRegion). The advertiser id is the idempotency key: opening
-// it again in the same region returns the account; in another region it is
-// ErrIdempotencyConflict.
+// it again in the same region returns the account (Replayed set); in
+// another region it is ErrIdempotencyConflict.
 func (p *Program) OpenAdvertiser(ctx context.Context, advertiser, region string) (Advertiser, error) {
 	if err := validateID("advertiser", advertiser); err != nil {
 		return Advertiser{}, err
 	}
-	if !p.rules.allowsRegion(region) {
-		return Advertiser{}, fmt.Errorf("%w: rule regions: %q is not in %v", ErrRegion, region, p.rules.Regions)
+	if len(region) > 8 {
+		return Advertiser{}, fmt.Errorf("%w: region %q is not an ISO 3166-1 alpha-2 code", ErrRegion, region)
 	}
-	var out Advertiser
-	err := p.l.Update(ctx, func(w *ledger.Writer) error {
+	ev := kit.Event{Kind: kindOpenEvent, ID: advertiser, Op: "open_advertiser", Request: region}
+	a, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (Advertiser, error) {
+		if !p.rules.allowsRegion(region) {
+			return Advertiser{}, fmt.Errorf("%w: rule regions: %q is not in %v", ErrRegion, region, p.rules.Regions)
+		}
 		old, err := loadAdvertiser(&w.Reader, advertiser)
-		if err == nil {
+		if err == nil { // opened before events were kept for it
 			if old.Region != region {
-				return fmt.Errorf("%w: advertiser %s is open in %s", ErrIdempotencyConflict, advertiser, old.Region)
+				return Advertiser{}, fmt.Errorf("%w: advertiser %s is open in %s", ErrIdempotencyConflict, advertiser, old.Region)
 			}
-			out = old
-			return nil
+			return old, nil
 		}
 		if !errors.Is(err, ErrUnknownAdvertiser) {
-			return err
+			return Advertiser{}, err
 		}
-		if _, err := w.OpenAccount(ledger.AccountSpec{Address: AdvertiserAccount(advertiser)}); err != nil {
-			return err
+		if err := kit.OpenIfMissing(w, AdvertiserAccount(advertiser), ledger.Overdraft{}); err != nil {
+			return Advertiser{}, err
 		}
-		out = Advertiser{ID: advertiser, Region: region, OpenedAt: w.Now()}
-		return w.CreateJSON(kindAdvertiser, advertiser, out)
+		a := Advertiser{ID: advertiser, Region: region, OpenedAt: w.Now()}
+		return a, w.CreateJSON(kindAdvertiser, advertiser, a)
 	})
-	if err != nil {
-		return Advertiser{}, err
-	}
-	return out, nil
+	a.Replayed = replay
+	return a, err
 }
 
 // TopUp credits an advertiser's prepaid balance with a payment received
@@ -289,18 +318,21 @@ func (p *Program) TopUp(ctx context.Context, reference, advertiser string, amoun
 	if err := validateID("advertiser", advertiser); err != nil {
 		return TopUp{}, err
 	}
-	if _, err := p.rules.Asset.Units(amount); err != nil {
+	if err := checkDecimal(amount); err != nil {
 		return TopUp{}, fmt.Errorf("%w: top-up amount: %w", ErrInvalidRequest, err)
-	}
-	if amount.LessThan(p.rules.MinTopUp) || amount.GreaterThan(p.rules.MaxTopUp) {
-		return TopUp{}, fmt.Errorf("%w: rule min_top_up/max_top_up: %s not in %s..%s %s", ErrTopUpBounds,
-			amount, p.rules.MinTopUp, p.rules.MaxTopUp, p.rules.Asset.Code)
 	}
 	req := struct {
 		Advertiser string
 		Amount     string
 	}{advertiser, amount.String()}
-	return runEvent(ctx, p.l, reference, "topup", req, func(w *ledger.Writer) (TopUp, error) {
+	tu, replay, err := kit.RunOnce(ctx, p.l, event(reference, "topup", req), func(w *ledger.Writer) (TopUp, error) {
+		if _, err := p.rules.Asset.Units(amount); err != nil {
+			return TopUp{}, fmt.Errorf("%w: top-up amount: %w", ErrInvalidRequest, err)
+		}
+		if amount.LessThan(p.rules.MinTopUp) || amount.GreaterThan(p.rules.MaxTopUp) {
+			return TopUp{}, fmt.Errorf("%w: rule min_top_up/max_top_up: %s not in %s..%s %s", ErrTopUpBounds,
+				amount, p.rules.MinTopUp, p.rules.MaxTopUp, p.rules.Asset.Code)
+		}
 		a, err := loadAdvertiser(&w.Reader, advertiser)
 		if err != nil {
 			return TopUp{}, err
@@ -318,9 +350,12 @@ func (p *Program) TopUp(ctx context.Context, reference, advertiser string, amoun
 		}
 		return TopUp{Reference: reference, Advertiser: advertiser, Amount: amount, Transaction: tx.ID}, nil
 	})
+	tu.Replayed = replay
+	return tu, err
 }
 
-// days returns how many (started) days a schedule spans.
+// days returns how many (started) days a schedule spans. Both times are in
+// the ledger's range, so end - start fits a time.Duration.
 func days(start, end time.Time) int {
 	d := end.Sub(start)
 	n := int(d / (24 * time.Hour))
@@ -330,74 +365,140 @@ func days(start, end time.Time) int {
 	return n
 }
 
-func (p *Program) validateSpec(spec CampaignSpec, now time.Time) error {
-	r := p.rules
-	a := r.Asset
+// checkSpecInput checks what a campaign spec brings from outside before
+// anything is done with it (even fingerprinting it for kit.Once): times in
+// the ledger's range, decimals of sane size, bounded lengths.
+func checkSpecInput(spec CampaignSpec) error {
+	if err := ledger.ValidateTime("start", spec.Start); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidCampaign, err)
+	}
+	if err := ledger.ValidateTime("end", spec.End); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidCampaign, err)
+	}
 	if len(spec.Name) > 128 {
 		return fmt.Errorf("%w: name longer than 128 bytes", ErrInvalidCampaign)
-	}
-	if spec.Start.Before(now) {
-		return fmt.Errorf("%w: start %s is before now %s", ErrInvalidCampaign, spec.Start.Format(time.RFC3339), now.Format(time.RFC3339))
-	}
-	if !spec.End.After(spec.Start) {
-		return fmt.Errorf("%w: end %s is not after start %s", ErrInvalidCampaign, spec.End.Format(time.RFC3339), spec.Start.Format(time.RFC3339))
-	}
-	if n := days(spec.Start, spec.End); n > r.MaxCampaignDays {
-		return fmt.Errorf("%w: rule max_campaign_days: %d days, at most %d", ErrInvalidCampaign, n, r.MaxCampaignDays)
-	}
-	if _, err := a.Units(spec.DailyBudget); err != nil {
-		return fmt.Errorf("%w: daily budget: %w", ErrInvalidRequest, err)
-	}
-	if spec.DailyBudget.LessThan(r.MinCampaignDailyBudget) {
-		return fmt.Errorf("%w: rule min_campaign_daily_budget: campaign daily budget %s, at least %s %s", ErrBudgetTooLow,
-			spec.DailyBudget, r.MinCampaignDailyBudget, a.Code)
 	}
 	if len(spec.AdGroups) == 0 || len(spec.AdGroups) > 20 {
 		return fmt.Errorf("%w: %d ad groups, want 1 to 20", ErrInvalidCampaign, len(spec.AdGroups))
 	}
-	ids := map[string]bool{}
+	if err := checkDecimal(spec.DailyBudget); err != nil {
+		return fmt.Errorf("%w: daily budget: %w", ErrInvalidRequest, err)
+	}
 	for _, g := range spec.AdGroups {
 		if err := validateID("ad group id", g.ID); err != nil {
 			return err
 		}
-		if ids[g.ID] {
-			return fmt.Errorf("%w: ad group id %q is used twice", ErrInvalidCampaign, g.ID)
+		if len(g.Name) > 128 {
+			return fmt.Errorf("%w: ad group %s: name longer than 128 bytes", ErrInvalidCampaign, g.ID)
 		}
-		ids[g.ID] = true
-		if _, err := a.Units(g.DailyBudget); err != nil {
+		if err := checkDecimal(g.DailyBudget); err != nil {
 			return fmt.Errorf("%w: ad group %s daily budget: %w", ErrInvalidRequest, g.ID, err)
 		}
-		if g.DailyBudget.LessThan(r.MinAdGroupDailyBudget) {
-			return fmt.Errorf("%w: rule min_ad_group_daily_budget: ad group %s daily budget %s, at least %s %s", ErrBudgetTooLow,
-				g.ID, g.DailyBudget, r.MinAdGroupDailyBudget, a.Code)
-		}
-		if g.DailyBudget.GreaterThan(spec.DailyBudget) {
-			return fmt.Errorf("%w: ad group %s daily budget %s is above the campaign's %s", ErrInvalidCampaign, g.ID, g.DailyBudget, spec.DailyBudget)
-		}
-		if !r.allowsBid(g.BidType) {
-			return fmt.Errorf("%w: rule bid_types: ad group %s bid type %q, allowed %v", ErrInvalidCampaign, g.ID, g.BidType, r.BidTypes)
-		}
-		if g.Bid.Sign() <= 0 {
-			return fmt.Errorf("%w: ad group %s bid %s must be positive", ErrInvalidCampaign, g.ID, g.Bid)
-		}
-		if _, err := a.Units(g.Bid); err != nil {
+		if err := checkDecimal(g.Bid); err != nil {
 			return fmt.Errorf("%w: ad group %s bid: %w", ErrInvalidRequest, g.ID, err)
 		}
 	}
 	return nil
 }
 
+// units converts an amount of the program's asset to minor units; what
+// names it in the error (ErrInvalidRequest wrapping the ledger's cause).
+func (p *Program) units(what string, d decimal.Decimal) (int64, error) {
+	u, err := p.rules.Asset.Units(d)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %w", ErrInvalidRequest, what, err)
+	}
+	return u, nil
+}
+
+// validateSpec checks a campaign spec against the rules at now and returns
+// it with its amounts in canonical form (the asset's decimals).
+func (p *Program) validateSpec(spec CampaignSpec, now time.Time) (CampaignSpec, error) {
+	r := p.rules
+	a := r.Asset
+	if spec.Start.Before(now) {
+		return spec, fmt.Errorf("%w: start %s is before now %s", ErrInvalidCampaign, spec.Start.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	if !spec.End.After(spec.Start) {
+		return spec, fmt.Errorf("%w: end %s is not after start %s", ErrInvalidCampaign, spec.End.Format(time.RFC3339), spec.Start.Format(time.RFC3339))
+	}
+	if n := days(spec.Start, spec.End); n > r.MaxCampaignDays {
+		return spec, fmt.Errorf("%w: rule max_campaign_days: %d days, at most %d", ErrInvalidCampaign, n, r.MaxCampaignDays)
+	}
+	daily, err := p.units("daily budget", spec.DailyBudget)
+	if err != nil {
+		return spec, err
+	}
+	spec.DailyBudget = a.Amount(daily)
+	if spec.DailyBudget.LessThan(r.MinCampaignDailyBudget) {
+		return spec, fmt.Errorf("%w: rule min_campaign_daily_budget: campaign daily budget %s, at least %s %s", ErrBudgetTooLow,
+			spec.DailyBudget, r.MinCampaignDailyBudget, a.Code)
+	}
+	spec.AdGroups = slices.Clone(spec.AdGroups)
+	ids := map[string]bool{}
+	for i, g := range spec.AdGroups {
+		if ids[g.ID] {
+			return spec, fmt.Errorf("%w: ad group id %q is used twice", ErrInvalidCampaign, g.ID)
+		}
+		ids[g.ID] = true
+		u, err := p.units("ad group "+g.ID+" daily budget", g.DailyBudget)
+		if err != nil {
+			return spec, err
+		}
+		g.DailyBudget = a.Amount(u)
+		if g.DailyBudget.LessThan(r.MinAdGroupDailyBudget) {
+			return spec, fmt.Errorf("%w: rule min_ad_group_daily_budget: ad group %s daily budget %s, at least %s %s", ErrBudgetTooLow,
+				g.ID, g.DailyBudget, r.MinAdGroupDailyBudget, a.Code)
+		}
+		if g.DailyBudget.GreaterThan(spec.DailyBudget) {
+			return spec, fmt.Errorf("%w: ad group %s daily budget %s is above the campaign's %s", ErrInvalidCampaign, g.ID, g.DailyBudget, spec.DailyBudget)
+		}
+		if !r.allowsBid(g.BidType) {
+			return spec, fmt.Errorf("%w: rule bid_types: ad group %s bid type %q, allowed %v", ErrInvalidCampaign, g.ID, g.BidType, r.BidTypes)
+		}
+		if g.Bid.Sign() <= 0 {
+			return spec, fmt.Errorf("%w: ad group %s bid %s must be positive", ErrInvalidCampaign, g.ID, g.Bid)
+		}
+		bid, err := p.units("ad group "+g.ID+" bid", g.Bid)
+		if err != nil {
+			return spec, err
+		}
+		g.Bid = a.Amount(bid)
+		spec.AdGroups[i] = g
+	}
+	return spec, nil
+}
+
+// budget is daily × n days, in minor units checked for overflow, as an
+// amount of the asset.
+func (p *Program) budget(what string, daily decimal.Decimal, n int) (decimal.Decimal, error) {
+	u, err := p.units(what, daily)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	total, err := kit.Mul(what, u, int64(n))
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("%w: %w", ErrInvalidCampaign, err)
+	}
+	return p.rules.Asset.Amount(total), nil
+}
+
 // BuyCampaign buys a campaign: the whole budget (daily budget × days of the
 // schedule) is held from the advertiser's balance and the campaign waits
 // for a sales representative's review. The campaign id is the idempotency
-// key (hold key "adsbuy:budget:<campaign>"). Refusals: ErrBudgetTooLow,
-// ErrInvalidCampaign, ErrUnknownAdvertiser, ErrRegion,
-// ErrInsufficientBalance.
+// key (hold key "adsbuy:budget:<campaign>"); the budget hold expires by
+// itself HoldMargin after the schedule ends. Times outside the ledger's
+// range (ledger.MinTime to ledger.MaxTime) are ErrInvalidCampaign wrapping
+// ledger.ErrInvalidTime. Refusals: ErrBudgetTooLow, ErrInvalidCampaign,
+// ErrUnknownAdvertiser, ErrRegion, ErrInsufficientBalance.
 func (p *Program) BuyCampaign(ctx context.Context, campaignID, advertiser string, spec CampaignSpec) (Campaign, error) {
 	if err := validateID("campaign", campaignID); err != nil {
 		return Campaign{}, err
 	}
 	if err := validateID("advertiser", advertiser); err != nil {
+		return Campaign{}, err
+	}
+	if err := checkSpecInput(spec); err != nil {
 		return Campaign{}, err
 	}
 	spec.Start, spec.End = spec.Start.UTC(), spec.End.UTC()
@@ -406,9 +507,10 @@ func (p *Program) BuyCampaign(ctx context.Context, campaignID, advertiser string
 		Advertiser string
 		Spec       CampaignSpec
 	}{advertiser, spec}
-	return runEvent(ctx, p.l, campaignID, "buy", req, func(w *ledger.Writer) (Campaign, error) {
+	c, replay, err := kit.RunOnce(ctx, p.l, event(campaignID, "buy", req), func(w *ledger.Writer) (Campaign, error) {
 		now := w.Now()
-		if err := p.validateSpec(spec, now); err != nil {
+		spec, err := p.validateSpec(spec, now)
+		if err != nil {
 			return Campaign{}, err
 		}
 		a, err := loadAdvertiser(&w.Reader, advertiser)
@@ -421,19 +523,30 @@ func (p *Program) BuyCampaign(ctx context.Context, campaignID, advertiser string
 		if _, err := w.Record(kindCampaign, campaignID); err == nil {
 			return Campaign{}, fmt.Errorf("%w: campaign %q exists", ErrIdempotencyConflict, campaignID)
 		}
+		expires, err := ledger.AddDuration("budget hold expiry", spec.End, time.Duration(p.rules.HoldMargin))
+		if err != nil {
+			return Campaign{}, fmt.Errorf("%w: %w", ErrInvalidCampaign, err)
+		}
 		n := days(spec.Start, spec.End)
-		nd := decimal.NewFromInt(int64(n))
+		budget, err := p.budget("campaign budget", spec.DailyBudget, n)
+		if err != nil {
+			return Campaign{}, err
+		}
 		c := Campaign{
 			ID: campaignID, Advertiser: advertiser, Name: spec.Name, Start: spec.Start, End: spec.End, Days: n,
-			DailyBudget: spec.DailyBudget, Budget: spec.DailyBudget.Mul(nd), Status: StatusPendingReview,
+			DailyBudget: spec.DailyBudget, Budget: budget, Status: StatusPendingReview,
 			Spent: decimal.Zero, Released: decimal.Zero, DaySpent: decimal.Zero, BoughtAt: now,
 		}
 		for _, g := range spec.AdGroups {
-			c.AdGroups = append(c.AdGroups, AdGroup{AdGroupSpec: g, Budget: g.DailyBudget.Mul(nd), Spent: decimal.Zero, DaySpent: decimal.Zero})
+			gb, err := p.budget("ad group "+g.ID+" budget", g.DailyBudget, n)
+			if err != nil {
+				return Campaign{}, err
+			}
+			c.AdGroups = append(c.AdGroups, AdGroup{AdGroupSpec: g, Budget: gb, Spent: decimal.Zero, DaySpent: decimal.Zero, Carry: decimal.Zero})
 		}
 		h, err := w.Hold(ledger.HoldRequest{
 			Key: "adsbuy:budget:" + campaignID, Account: AdvertiserAccount(advertiser), Asset: p.rules.Asset.Code,
-			Amount: c.Budget, ExpiresAt: spec.End.Add(time.Duration(p.rules.HoldMargin)),
+			Amount: c.Budget, ExpiresAt: expires,
 			Metadata: map[string]string{"program": "adsbuy", "campaign": campaignID, "advertiser": advertiser},
 		})
 		if err != nil {
@@ -449,6 +562,8 @@ func (p *Program) BuyCampaign(ctx context.Context, campaignID, advertiser string
 		}
 		return c, w.SaveJSON(kindCampaign, campaignID, c)
 	})
+	c.Replayed = replay
+	return c, err
 }
 
 // closeCampaign moves a campaign to a final status and releases its
@@ -459,13 +574,15 @@ func (p *Program) closeCampaign(w *ledger.Writer, c *Campaign, status CampaignSt
 		return err
 	}
 	if h.Status == ledger.HoldPending {
+		// Voiding a hold past its expiry that no ledger Tick has released
+		// yet releases it at once, like any other.
 		if _, err := w.Void(c.Hold); err != nil {
 			return err
 		}
 	}
 	// Whatever was not captured is free again: voided now, or expired by
 	// the ledger if no Tick came before the hold margin ran out.
-	c.Status, c.EndedAt, c.EndReason = status, w.Now(), reason
+	c.Status, c.EndedAt, c.EndReason, c.PausedBy = status, w.Now(), reason, ""
 	c.Released = c.Budget.Sub(c.Spent)
 	if err := w.Unschedule(dueEnd, c.ID); err != nil {
 		return err
@@ -473,34 +590,25 @@ func (p *Program) closeCampaign(w *ledger.Writer, c *Campaign, status CampaignSt
 	return w.SaveJSON(kindCampaign, c.ID, c)
 }
 
-func (p *Program) requireRep(ctx context.Context, reviewer string) error {
-	if err := validateID("reviewer", reviewer); err != nil {
-		return err
-	}
-	ok, err := p.roles.HasRole(ctx, reviewer, RoleSalesRep)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: rule sales representative review: %s does not hold the %s role", ErrForbidden, reviewer, RoleSalesRep)
-	}
-	return nil
-}
-
 func (p *Program) review(ctx context.Context, eventID, reviewer, campaignID, op, reason string) (Campaign, error) {
 	if err := validateEventID(eventID); err != nil {
 		return Campaign{}, err
 	}
-	if err := p.requireRep(ctx, reviewer); err != nil {
+	if err := validateID("campaign", campaignID); err != nil {
 		return Campaign{}, err
 	}
-	return runEvent(ctx, p.l, eventID, op, [3]string{reviewer, campaignID, reason}, func(w *ledger.Writer) (Campaign, error) {
+	if len(reviewer) > 128 || len(reason) > 512 {
+		return Campaign{}, fmt.Errorf("%w: reviewer or reason too long", ErrInvalidRequest)
+	}
+	c, replay, err := kit.RunOnce(ctx, p.l, event(eventID, op, [3]string{reviewer, campaignID, reason}), func(w *ledger.Writer) (Campaign, error) {
 		c, err := loadCampaign(&w.Reader, campaignID)
 		if err != nil {
 			return Campaign{}, err
 		}
-		if reviewer == c.Advertiser {
-			return Campaign{}, fmt.Errorf("%w: advertiser %s may not review its own campaign %s", ErrForbidden, reviewer, campaignID)
+		// A sales representative, never the campaign's own advertiser
+		// (even one that holds the role).
+		if err := p.authorizeStaff(ctx, reviewer, op, &c); err != nil {
+			return Campaign{}, err
 		}
 		if c.Status != StatusPendingReview {
 			return Campaign{}, fmt.Errorf("%w: campaign %s is %s, not %s", ErrWrongState, campaignID, c.Status, StatusPendingReview)
@@ -517,10 +625,13 @@ func (p *Program) review(ctx context.Context, eventID, reviewer, campaignID, op,
 		c.Reason = reason
 		return c, p.closeCampaign(w, &c, StatusRejected, "rejected: "+reason)
 	})
+	c.Replayed = replay
+	return c, err
 }
 
-// Approve puts a campaign under review live. Only an account holding
-// RoleSalesRep may approve, never the campaign's advertiser (ErrForbidden).
+// Approve puts a campaign under review live. Only an actor holding
+// kit.RoleSalesRep may approve, never the campaign's advertiser
+// (ErrForbidden, checked with kit.Authorize).
 func (p *Program) Approve(ctx context.Context, eventID, reviewer, campaignID string) (Campaign, error) {
 	return p.review(ctx, eventID, reviewer, campaignID, "approve", "")
 }
@@ -531,50 +642,75 @@ func (p *Program) Reject(ctx context.Context, eventID, reviewer, campaignID, rea
 	return p.review(ctx, eventID, reviewer, campaignID, "reject", reason)
 }
 
-func (p *Program) ownerEvent(ctx context.Context, eventID, advertiser, campaignID, op string, from []CampaignStatus,
-	apply func(w *ledger.Writer, c *Campaign) error) (Campaign, error) {
+// manage runs an action on a campaign by its owner or by staff: an actor
+// that is not the campaign's advertiser must hold kit.RoleSalesRep
+// (kit.Authorize); apply gets whether the actor acts as staff.
+func (p *Program) manage(ctx context.Context, eventID, actor, campaignID, op string, from []CampaignStatus,
+	apply func(w *ledger.Writer, c *Campaign, staff bool) error) (Campaign, error) {
 	if err := validateEventID(eventID); err != nil {
 		return Campaign{}, err
 	}
-	return runEvent(ctx, p.l, eventID, op, [2]string{advertiser, campaignID}, func(w *ledger.Writer) (Campaign, error) {
+	if err := validateID("campaign", campaignID); err != nil {
+		return Campaign{}, err
+	}
+	if len(actor) > 128 {
+		return Campaign{}, fmt.Errorf("%w: actor of %d bytes", ErrInvalidRequest, len(actor))
+	}
+	c, replay, err := kit.RunOnce(ctx, p.l, event(eventID, op, [2]string{actor, campaignID}), func(w *ledger.Writer) (Campaign, error) {
 		c, err := loadCampaign(&w.Reader, campaignID)
 		if err != nil {
 			return Campaign{}, err
 		}
-		if c.Advertiser != advertiser {
-			return Campaign{}, fmt.Errorf("%w: %s is not the owner of campaign %s", ErrForbidden, advertiser, campaignID)
+		staff := actor != c.Advertiser
+		if staff {
+			if err := p.authorizeStaff(ctx, actor, op, &c); err != nil {
+				return Campaign{}, fmt.Errorf("%w (not the owner)", err)
+			}
 		}
 		if !slices.Contains(from, c.Status) {
 			return Campaign{}, fmt.Errorf("%w: cannot %s campaign %s: it is %s", ErrWrongState, op, campaignID, c.Status)
 		}
-		return c, apply(w, &c)
+		return c, apply(w, &c, staff)
 	})
+	c.Replayed = replay
+	return c, err
 }
 
 // Pause stops a live campaign's delivery (reports are refused until
-// Resume). Only the owner may pause.
-func (p *Program) Pause(ctx context.Context, eventID, advertiser, campaignID string) (Campaign, error) {
-	return p.ownerEvent(ctx, eventID, advertiser, campaignID, "pause", []CampaignStatus{StatusLive},
-		func(w *ledger.Writer, c *Campaign) error {
-			c.Status = StatusPaused
+// Resume). The owner may pause, and so may a sales representative (a
+// takedown): a campaign staff paused is resumed only by staff.
+func (p *Program) Pause(ctx context.Context, eventID, actor, campaignID string) (Campaign, error) {
+	return p.manage(ctx, eventID, actor, campaignID, "pause", []CampaignStatus{StatusLive},
+		func(w *ledger.Writer, c *Campaign, _ bool) error {
+			c.Status, c.PausedBy = StatusPaused, actor
 			return w.SaveJSON(kindCampaign, c.ID, c)
 		})
 }
 
-// Resume makes a paused campaign live again. Only the owner may resume.
-func (p *Program) Resume(ctx context.Context, eventID, advertiser, campaignID string) (Campaign, error) {
-	return p.ownerEvent(ctx, eventID, advertiser, campaignID, "resume", []CampaignStatus{StatusPaused},
-		func(w *ledger.Writer, c *Campaign) error {
-			c.Status = StatusLive
+// Resume makes a paused campaign live again: the owner, unless a sales
+// representative paused it, or a sales representative.
+func (p *Program) Resume(ctx context.Context, eventID, actor, campaignID string) (Campaign, error) {
+	return p.manage(ctx, eventID, actor, campaignID, "resume", []CampaignStatus{StatusPaused},
+		func(w *ledger.Writer, c *Campaign, staff bool) error {
+			if !staff && c.PausedBy != "" && c.PausedBy != c.Advertiser {
+				return fmt.Errorf("%w: campaign %s was paused by %s (staff); only a sales representative may resume it",
+					ErrForbidden, c.ID, c.PausedBy)
+			}
+			c.Status, c.PausedBy = StatusLive, ""
 			return w.SaveJSON(kindCampaign, c.ID, c)
 		})
 }
 
 // Cancel ends a campaign that is under review, live or paused; what it has
-// not spent goes back to the balance. Only the owner may cancel.
-func (p *Program) Cancel(ctx context.Context, eventID, advertiser, campaignID string) (Campaign, error) {
-	return p.ownerEvent(ctx, eventID, advertiser, campaignID, "cancel", []CampaignStatus{StatusPendingReview, StatusLive, StatusPaused},
-		func(w *ledger.Writer, c *Campaign) error {
-			return p.closeCampaign(w, c, StatusCanceled, "canceled by the advertiser")
+// not spent goes back to the balance. The owner may cancel, and so may a
+// sales representative (ending a campaign that breaks the ad policy).
+func (p *Program) Cancel(ctx context.Context, eventID, actor, campaignID string) (Campaign, error) {
+	return p.manage(ctx, eventID, actor, campaignID, "cancel", []CampaignStatus{StatusPendingReview, StatusLive, StatusPaused},
+		func(w *ledger.Writer, c *Campaign, staff bool) error {
+			reason := "canceled by the advertiser"
+			if staff {
+				reason = "canceled by " + actor + " (sales representative)"
+			}
+			return p.closeCampaign(w, c, StatusCanceled, reason)
 		})
 }

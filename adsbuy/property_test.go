@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -99,7 +100,7 @@ func (m *adsMachine) Check(t *rapid.T) {
 		}
 		if len(caps[c.Hold]) > 0 {
 			require.NotEqual(t, StatusRejected, c.Status)
-			ok, _ := f.roles.HasRole(f.ctx, c.ReviewedBy, RoleSalesRep)
+			ok, _ := f.roles.HasRole(f.ctx, c.ReviewedBy, kit.RoleSalesRep)
 			require.True(t, ok, "%s approved by %q", id, c.ReviewedBy)
 			require.NotEqual(t, c.Advertiser, c.ReviewedBy)
 		}
@@ -343,8 +344,8 @@ func (m *adsMachine) actions() map[string]func(*rapid.T) {
 }
 
 func TestPropertyAdsbuy(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		f := newFixture(t, DefaultRules())
+	checkOnStores(t, func(t *rapid.T, store ledger.Store) {
+		f := newFixture(t, store, DefaultRules())
 		for _, adv := range propAdvertisers {
 			_, err := f.p.OpenAdvertiser(f.ctx, adv, map[string]string{"acme": "GB", "bolt": "US"}[adv])
 			require.NoError(t, err)

@@ -2,52 +2,30 @@ package adsbuy
 
 import (
 	"context"
-	"sync"
+	"fmt"
+
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
-// Role is a permission the integrating service grants to an account.
-type Role string
+// Option configures a Program.
+type Option func(*Program)
 
-// RoleSalesRep is the sales representative role: only accounts with it
-// approve or reject campaigns.
-const RoleSalesRep Role = "sales_representative"
-
-// Roles tells which accounts hold which roles. The program asks before it
-// writes, never inside a unit of work.
-type Roles interface {
-	HasRole(ctx context.Context, account string, role Role) (bool, error)
+// WithRoles sets the directory the program asks who holds which role. The
+// privileged actions need kit.RoleSalesRep: reviewing a campaign (Approve,
+// Reject), and pausing, resuming or cancelling a campaign one does not
+// own. Without a directory only owners act on their campaigns and nobody
+// reviews.
+func WithRoles(roles kit.Roles) Option {
+	return func(p *Program) { p.roles = roles }
 }
 
-// RoleDirectory is an in-memory Roles for tests and examples. The zero
-// value is ready; it is safe for concurrent use.
-type RoleDirectory struct {
-	mu sync.RWMutex
-	m  map[string]map[Role]bool
-}
-
-// Grant gives account the role.
-func (d *RoleDirectory) Grant(account string, role Role) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.m == nil {
-		d.m = map[string]map[Role]bool{}
+// authorizeStaff checks that actor may take a privileged action on a
+// campaign of advertiser: it holds kit.RoleSalesRep and is not the
+// advertiser (kit.Authorize). Otherwise the error wraps ErrForbidden
+// (ledger.ErrForbidden).
+func (p *Program) authorizeStaff(ctx context.Context, actor, what string, c *Campaign) error {
+	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleSalesRep, c.Advertiser); err != nil {
+		return fmt.Errorf("%s campaign %s of %s: %w", what, c.ID, c.Advertiser, err)
 	}
-	if d.m[account] == nil {
-		d.m[account] = map[Role]bool{}
-	}
-	d.m[account][role] = true
-}
-
-// Revoke takes the role from account.
-func (d *RoleDirectory) Revoke(account string, role Role) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.m[account], role)
-}
-
-// HasRole reports whether account holds role.
-func (d *RoleDirectory) HasRole(_ context.Context, account string, role Role) (bool, error) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.m[account][role], nil
+	return nil
 }

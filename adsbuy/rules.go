@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/shopspring/decimal"
 )
 
@@ -35,6 +36,36 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// UnmarshalJSON reads rules from JSON strictly: a field Rules does not have
+// (a typo such as "hold_margn") is an error wrapping ErrInvalidRules that
+// names it, never silently ignored. Fields the JSON leaves out keep the
+// value they had, as with encoding/json. It does not Validate.
+func (r *Rules) UnmarshalJSON(data []byte) error {
+	type plain Rules // no methods: decodes without recursing here
+	if err := kit.DecodeRules(data, (*plain)(r)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
+	return nil
+}
+
+// maxExponent bounds the exponent of any decimal the program does
+// arithmetic on: shopspring/decimal panics when exponents near the int32
+// limits are multiplied or shifted, and a huge exponent costs unbounded
+// work to compare. No amount or bid needs more than this.
+const maxExponent = 30
+
+// checkDecimal refuses a decimal whose exponent or digits are beyond any
+// amount, before anything compares, multiplies or prints it.
+func checkDecimal(d decimal.Decimal) error {
+	if e := d.Exponent(); e < -maxExponent || e > maxExponent || d.NumDigits() > 2*maxExponent {
+		return fmt.Errorf("%w: %d digits with exponent %d", ledger.ErrInvalidAmount, d.NumDigits(), e)
+	}
+	return nil
+}
+
+// maxCampaignDays is the longest schedule rules may allow: ledger.MaxDuration.
+const maxCampaignDays = int(ledger.MaxDuration / (24 * time.Hour))
 
 // Rules is the self-service ads program as data. See DefaultRules for
 // where each default comes from.
@@ -84,8 +115,11 @@ func (r Rules) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
 	}
+	badErr := func(field string, err error) error {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidRules, field, err)
+	}
 	if err := r.Asset.Validate(); err != nil {
-		return bad("asset", "%v", err)
+		return badErr("asset", err)
 	}
 	if len(r.Regions) == 0 {
 		return bad("regions", "at least one region is needed")
@@ -108,11 +142,14 @@ func (r Rules) Validate() error {
 		{"min_campaign_daily_budget", r.MinCampaignDailyBudget}, {"min_ad_group_daily_budget", r.MinAdGroupDailyBudget},
 	}
 	for _, m := range money {
+		if err := checkDecimal(m.v); err != nil {
+			return badErr(m.field, err)
+		}
 		if m.v.Sign() <= 0 {
 			return bad(m.field, "%s must be positive", m.v)
 		}
 		if _, err := r.Asset.Units(m.v); err != nil {
-			return bad(m.field, "%v", err)
+			return badErr(m.field, err)
 		}
 	}
 	if r.MaxTopUp.LessThan(r.MinTopUp) {
@@ -121,19 +158,22 @@ func (r Rules) Validate() error {
 	if r.MinAdGroupDailyBudget.GreaterThan(r.MinCampaignDailyBudget) {
 		return bad("min_ad_group_daily_budget", "%s is above min_campaign_daily_budget %s", r.MinAdGroupDailyBudget, r.MinCampaignDailyBudget)
 	}
-	if len(r.BidTypes) == 0 {
-		return bad("bid_types", "at least one bid type is needed")
+	if len(r.BidTypes) == 0 || len(r.BidTypes) > 2 {
+		return bad("bid_types", "%d bid types, want 1 or 2", len(r.BidTypes))
 	}
 	for _, b := range r.BidTypes {
 		if b != CPM && b != CPC {
 			return bad("bid_types", "unknown bid type %q", b)
 		}
 	}
-	if r.MaxCampaignDays < 1 {
-		return bad("max_campaign_days", "%d, want at least 1", r.MaxCampaignDays)
+	if r.MaxCampaignDays < 1 || r.MaxCampaignDays > maxCampaignDays {
+		return bad("max_campaign_days", "%d, want 1 to %d", r.MaxCampaignDays, maxCampaignDays)
 	}
 	if r.HoldMargin <= 0 {
 		return bad("hold_margin", "%s must be positive", time.Duration(r.HoldMargin))
+	}
+	if err := ledger.ValidateDuration("hold_margin", time.Duration(r.HoldMargin)); err != nil {
+		return badErr("hold_margin", err)
 	}
 	return nil
 }

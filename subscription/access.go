@@ -22,12 +22,16 @@ import (
 //
 // t may be in the past (the access history is kept, at most 120 stretches
 // per subscription) or the future (the answer is as things stand now: a
-// renewal not yet charged covers nothing).
+// renewal not yet charged covers nothing), within the ledger's time range
+// (ledger.ErrInvalidTime otherwise).
 func (p *Program) MayUse(ctx context.Context, member, creator string, perk Perk, t time.Time) (bool, error) {
 	if err := validatePair(member, creator); err != nil {
 		return false, err
 	}
 	if err := ValidatePerk(perk); err != nil {
+		return false, err
+	}
+	if err := ledger.ValidateTime("time asked about", t); err != nil {
 		return false, err
 	}
 	s, err := p.readSub(ctx, creator, member)

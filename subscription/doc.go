@@ -6,12 +6,15 @@
 //
 // # Rules
 //
-// Rules is data (JSON tags, Validate, DefaultRules). The defaults and where
-// they come from:
+// Rules is data (JSON tags, Validate, DefaultRules). JSON is read strictly
+// (Rules.UnmarshalJSON): a misspelt or unknown field is ErrInvalidRules
+// naming it. Durations are at most ledger.MaxDuration. The defaults and
+// where they come from:
 //
 //   - creator eligibility: 18+, at least 10,000 followers and 100,000 video
 //     views in the last month (seed 003); the facts come from the
-//     integrating service through Members, read before any write;
+//     integrating service through Members, read inside the event's unit of
+//     work after the replay check;
 //   - regions: US, GB, FR, IT, DE (seed 003 only says "selected regions");
 //     the creator must be in one to publish, the member to subscribe;
 //   - up to three tiers per creator (seed 003), each with a price per
@@ -33,8 +36,10 @@
 //
 // # Accounts
 //
-//   - member:<id> — the member's wallet (shared with other programs; no
-//     overdraft), pays every charge;
+//   - member:<id> — the member's wallet (kit.WalletAccount, shared with the
+//     other programs), pays every charge. Subscribe opens it with the
+//     platform's shared kit.WalletPolicy (WithWallets; no overdraft by
+//     default) if no program has yet, and uses it as it is otherwise;
 //   - creator:<id>:subscriptions — the creator's share of each payment;
 //   - platform:subscription:revenue — the platform's share;
 //   - world — opened Unbounded by New, as in every program.
@@ -55,23 +60,42 @@
 //     contiguous; if a Tick comes so late that a whole period has passed,
 //     the new period starts at the Tick instead of charging for the past.
 //   - A failed renewal (funds short) enters grace: retried every RetryEvery
-//     until PeriodEnd+GracePeriod, then the subscription ends. By default
+//     until PeriodEnd+GracePeriod (GraceUntil), then the subscription ends:
+//     once GraceUntil has passed it is over, even before a Tick says so —
+//     no later Tick charges or reactivates it, whatever the wallet holds,
+//     and the member may Subscribe anew. By default
 //     there are no perks in grace, and a renewal recovered in grace starts
 //     its period when it is paid, so perks are granted exactly while a paid
 //     period covers the time. Rules.GraceAccess keeps the perks during
 //     grace (the app-store model); a recovered period then starts at the
 //     old period end and so pays for the grace days.
-//   - Cancel: no refund; perks last until the period end, then Tick ends it.
-//     In grace it ends at once.
+//   - Cancel: no refund; perks last until the period end, then it is over
+//     (Tick records the end). In grace it ends at once.
 //   - ChangeTier: the new tier, its price and its perks start at the next
 //     renewal; until then the member keeps the tier paid for. There is no
 //     proration.
 //   - The badge level grows with MonthsPaid, which counts every month paid
 //     to the creator, across re-subscriptions.
+//   - Refund (staff only): the last payment is reversed to the member's
+//     wallet and the subscription ends at once. The actor must hold
+//     kit.RoleRiskOfficer in the role directory given with WithRoles and
+//     be neither the member nor the creator (kit.Authorize); otherwise the
+//     refund is ErrForbidden and writes nothing. Without a directory nobody
+//     refunds.
 //
-// Every event takes an event id: a replay with the same arguments returns
-// the first result and changes nothing; with other arguments it is
-// ErrIdempotencyConflict. A refused event writes nothing.
+// Every event takes an event id and runs once through kit.Once: the replay
+// check comes first, before the rules, the member's facts or any record is
+// read, so a retry of an event that went through succeeds however things
+// have changed since. A replay with the same arguments returns the result
+// as it was when the event ran, with Replayed set, and changes nothing;
+// with other arguments it is ErrIdempotencyConflict. A refused event
+// writes nothing.
+//
+// Times are bounded by the ledger's range (ledger.MinTime to
+// ledger.MaxTime): a period that would end past it, or a MayUse question
+// outside it, is ledger.ErrInvalidTime. Tick handles each due subscription
+// in a unit of work of its own: one that fails is reported in
+// TickReport.Failed with its ID, and the others go on.
 //
 // # MayUse is a read
 //
@@ -91,11 +115,12 @@
 //	dir := &subscription.MemberDirectory{}
 //	dir.Put(subscription.Member{ID: "cleo", Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
 //	dir.Put(subscription.Member{ID: "ann", Age: 30, Country: "US"})
-//	p, err := subscription.New(ctx, l, subscription.DefaultRules(), dir)
+//	p, err := subscription.New(ctx, l, subscription.DefaultRules(), dir,
+//		subscription.WithWallets(platformWallets)) // the kit.WalletPolicy every program shares
 //	_, err = p.PublishTiers(ctx, "publish-1", "cleo", []subscription.Tier{
 //		{ID: "fan", Price: decimal.RequireFromString("4.99"), Perks: []subscription.Perk{subscription.PerkBadge}},
 //	})
 //	_, err = p.Subscribe(ctx, "subscribe-1", "ann", "cleo", "fan")
 //	ok, err := p.MayUse(ctx, "ann", "cleo", subscription.PerkBadge, l.Clock().Now())
-//	report, err := p.Tick(ctx) // run periodically: renewals, grace, ends
+//	report, err := p.Tick(ctx) // run periodically: renewals, grace, ends; report.Failed lists items that failed
 package subscription

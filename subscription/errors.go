@@ -1,10 +1,17 @@
 package subscription
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
 
 // Sentinel errors. Every refusal wraps one of them (check with errors.Is)
-// together with the rule or field that refused; a refused event writes
-// nothing.
+// together with the rule or field that refused, and keeps its cause in the
+// chain (a charge refused for funds matches both ErrInsufficientFunds and
+// ledger.ErrInsufficientFunds); a refused event writes nothing. Times
+// outside the ledger's range are ledger.ErrInvalidTime, amounts beyond
+// any the ledger keeps ledger.ErrInvalidAmount or ledger.ErrOverflow.
 var (
 	// ErrInvalidRules: a Rules value failed Validate; the message names the
 	// field.
@@ -40,8 +47,14 @@ var (
 	// ErrInsufficientFunds: the member's wallet cannot pay the price.
 	ErrInsufficientFunds = errors.New("subscription: insufficient funds")
 	// ErrIdempotencyConflict: an event id was used before for a different
-	// event or different arguments.
-	ErrIdempotencyConflict = errors.New("subscription: event id reused for a different request")
+	// event or different arguments. It is ledger.ErrIdempotencyConflict,
+	// which kit.Once returns, so either matches with errors.Is.
+	ErrIdempotencyConflict = ledger.ErrIdempotencyConflict
+	// ErrForbidden: the actor of a privileged action (Refund) does not
+	// hold the role it needs or is a party to it. It is
+	// ledger.ErrForbidden, which kit.Authorize returns, so either matches
+	// with errors.Is.
+	ErrForbidden = ledger.ErrForbidden
 	// ErrNoAccess: MayUse's answer is no; the error also wraps the reason
 	// (ErrNotSubscribed, ErrNotCovered or ErrPerkNotIncluded).
 	ErrNoAccess = errors.New("subscription: no access")

@@ -74,8 +74,8 @@ func Example() {
 	// subscribed until 2026-04-01 wallet 7.01 creator 2.49 platform 2.50
 	// stickers: true
 	// private chat: false subscription: no access: subscription: perk not included in the tier: "private_chat" is not in tier "fan" of cleo
-	// renewal: {Renewed:1 GraceStarted:0 Retried:0 Ended:0} wallet 2.02
-	// third month: {Renewed:0 GraceStarted:1 Retried:0 Ended:0} status grace until 2026-05-04
+	// renewal: {Renewed:1 GraceStarted:0 Retried:0 Ended:0 Failed:[]} wallet 2.02
+	// third month: {Renewed:0 GraceStarted:1 Retried:0 Ended:0 Failed:[]} status grace until 2026-05-04
 	// stickers in grace: false true
-	// after grace: {Renewed:0 GraceStarted:0 Retried:0 Ended:1} status ended (renewal failed), badge level 2
+	// after grace: {Renewed:0 GraceStarted:0 Retried:0 Ended:1 Failed:[]} status ended (renewal failed), badge level 2
 }

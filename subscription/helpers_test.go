@@ -3,14 +3,17 @@ package subscription
 import (
 	"context"
 	"fmt"
+	"strings"
+	"testing"
 
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 )
 
 // testT is what the helpers need: *testing.T, *testing.B and *rapid.T.
@@ -30,13 +33,16 @@ type fixture struct {
 	tb    testT // the running subtest, for setup funcs
 }
 
-func newFixture(tb testT, rules Rules) *fixture {
+// newFixture runs the program over store (teststore.Run opens one per
+// store the module ships), with cleo an eligible creator and ann, bob and
+// cat members in the US.
+func newFixture(tb testT, store ledger.Store, rules Rules, opts ...Option) *fixture {
 	tb.Helper()
 	ctx := context.Background()
 	clock := ledgertest.NewClock(t0)
-	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	l := ledger.New(store, ledger.WithClock(clock))
 	dir := &MemberDirectory{}
-	p, err := New(ctx, l, rules, dir)
+	p, err := New(ctx, l, rules, dir, opts...)
 	require.NoError(tb, err)
 	dir.Put(Member{ID: "cleo", Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
 	for _, id := range []string{"ann", "bob", "cat"} {
@@ -108,7 +114,7 @@ func (f *fixture) snapshot(tb testT) string {
 				out += fmt.Sprintf("rec %s %s %s\n", r.Kind, r.ID, r.Data)
 			}
 		}
-		ds, err := tx.Due(dueRenew, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), 100000)
+		ds, err := tx.Due(dueRenew, ledger.MaxTime.Add(-time.Nanosecond), 100000)
 		if err != nil {
 			return err
 		}
@@ -135,4 +141,25 @@ func (f *fixture) tick(tb testT) TickReport {
 	rep, err := f.p.Tick(f.ctx)
 	require.NoError(tb, err)
 	return rep
+}
+
+// pgChecks is how many of rapid's checks run on PostgreSQL, where each
+// opens a schema of its own; the rest pass at once there.
+const pgChecks = 12
+
+// checkOnStores runs a rapid property on every store the module ships
+// (teststore.Run), each check on a fresh store: all of rapid's checks on
+// memstore, the first pgChecks on PostgreSQL.
+func checkOnStores(t *testing.T, prop func(t *rapid.T, store ledger.Store)) {
+	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
+		checks := 0
+		rapid.Check(tt, func(t *rapid.T) {
+			if checks++; !strings.HasSuffix(tt.Name(), "/memstore") && checks > pgChecks {
+				return
+			}
+			store := open(tt)
+			defer store.Close()
+			prop(t, store)
+		})
+	})
 }

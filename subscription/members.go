@@ -16,8 +16,10 @@ type Member struct {
 	ViewsLastMonth int64 // video views in the last month
 }
 
-// Members gives member facts. The program reads them before it writes, never
-// inside a unit of work. Unknown members are ErrUnknownMember.
+// Members gives member facts. The program reads them inside an event's unit
+// of work, after checking that the event is not a replay (a replayed event
+// answers as it did, whatever the facts are now), so a lookup should be
+// quick. Unknown members are ErrUnknownMember.
 type Members interface {
 	Member(ctx context.Context, id string) (Member, error)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/shopspring/decimal"
 )
 
@@ -28,9 +29,9 @@ const PlatformRevenue = "platform:subscription:revenue"
 // maxPeriods bounds the access history kept per subscription.
 const maxPeriods = 120
 
-// MemberWallet is the member's wallet, shared with the other programs; it
-// pays subscriptions.
-func MemberWallet(member string) string { return "member:" + member }
+// MemberWallet is the member's wallet, kit.WalletAccount(member), shared
+// with the other programs; it pays subscriptions.
+func MemberWallet(member string) string { return kit.WalletAccount(member) }
 
 // CreatorEarnings is the account that receives a creator's share.
 func CreatorEarnings(creator string) string { return "creator:" + creator + ":subscriptions" }
@@ -52,6 +53,9 @@ type Offer struct {
 	Tiers     []Tier    `json:"tiers"`
 	Version   int       `json:"version"` // 1 on first publication, +1 per change
 	UpdatedAt time.Time `json:"updated_at"`
+	// Replayed is set on a result of PublishTiers that replays an event
+	// already done: the offer is as that event published it.
+	Replayed bool `json:"-"`
 }
 
 // Tier returns the tier with the id.
@@ -111,11 +115,18 @@ type Subscription struct {
 	BadgeLevel int `json:"badge_level"`
 	// Charges counts payments; the n-th payment's ledger idempotency key is
 	// "subscription:charge:<creator>:<member>:<n>".
-	Charges   int       `json:"charges"`
+	Charges int `json:"charges"`
+	// Refunded is the number of the last payment staff refunded (Refund),
+	// 0 if none.
+	Refunded  int       `json:"refunded,omitempty"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
 	EndReason string    `json:"end_reason,omitempty"`
 	// Periods is the access history, oldest first (at most 120 entries).
 	Periods []Period `json:"periods"`
+	// Replayed is set on the result of an event (Subscribe, Cancel,
+	// ChangeTier) that replays one already done: the subscription is as
+	// that event left it, not as it is now.
+	Replayed bool `json:"-"`
 }
 
 // Program runs the subscription rules over a ledger. It is safe for
@@ -124,14 +135,34 @@ type Program struct {
 	l       *ledger.Ledger
 	rules   Rules
 	members Members
+	wallets kit.WalletPolicy
+	roles   kit.Roles
 
 	decoded  sync.Map     // sub id -> *decodedSub, see readSub
 	decodedN atomic.Int64 // stores into decoded since it was last cleared
 }
 
+// Option configures a Program.
+type Option func(*Program)
+
+// WithWallets sets the policy members' wallets are opened with when this
+// program is the first to open one: the same kit.WalletPolicy every
+// program of the platform is given. A wallet already open is used as it
+// is. The default policy allows no overdraft.
+func WithWallets(policy kit.WalletPolicy) Option {
+	return func(p *Program) { p.wallets = policy }
+}
+
+// WithRoles sets the directory the program asks who holds which role.
+// Refund, the program's one privileged action, needs kit.RoleRiskOfficer.
+// Without a directory nobody may refund.
+func WithRoles(roles kit.Roles) Option {
+	return func(p *Program) { p.roles = roles }
+}
+
 // New validates the rules, defines the asset and opens ledger.World and
 // PlatformRevenue (idempotently).
-func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members) (*Program, error) {
+func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
@@ -151,9 +182,13 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members) (*
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("subscription: setting up the ledger: %w", err)
+		return nil, fmt.Errorf("setting up the ledger: %w", err)
 	}
-	return &Program{l: l, rules: rules, members: members}, nil
+	p := &Program{l: l, rules: rules, members: members}
+	for _, o := range opts {
+		o(p)
+	}
+	return p, nil
 }
 
 // Rules returns the program's rules.
@@ -172,9 +207,12 @@ func validateID(field, id string) error {
 	return nil
 }
 
+// maxEventID is the longest event id kit.Once keeps.
+const maxEventID = 128
+
 func validateEventID(id string) error {
-	if len(id) == 0 || len(id) > 200 {
-		return fmt.Errorf("%w: event id of %d bytes, want 1 to 200", ErrInvalidRequest, len(id))
+	if len(id) == 0 || len(id) > maxEventID {
+		return fmt.Errorf("%w: event id of %d bytes, want 1 to %d", ErrInvalidRequest, len(id), maxEventID)
 	}
 	return nil
 }
@@ -188,15 +226,9 @@ func validatePair(member, creator string) error {
 
 func subID(creator, member string) string { return creator + "/" + member }
 
-// runEvent runs fn once per event id (ledger.Once) and reports a reused
-// event id as this package's ErrIdempotencyConflict, joined with the
-// ledger's.
-func runEvent[T any](ctx context.Context, l *ledger.Ledger, eventID, op string, req any, fn func(w *ledger.Writer) (T, error)) (T, error) {
-	out, err := ledger.Once(ctx, l, kindEvent, eventID, op, req, fn)
-	if errors.Is(err, ledger.ErrIdempotencyConflict) && !errors.Is(err, ErrIdempotencyConflict) {
-		err = fmt.Errorf("%w: %w", ErrIdempotencyConflict, err)
-	}
-	return out, err
+// event names an event of this program for kit.Once.
+func event(id, op string, req any) kit.Event {
+	return kit.Event{Kind: kindEvent, ID: id, Op: op, Request: req}
 }
 
 func (p *Program) checkEligible(m Member) error {
@@ -271,33 +303,46 @@ func (p *Program) PublishTiers(ctx context.Context, eventID, creator string, tie
 	if err := validateID("creator", creator); err != nil {
 		return Offer{}, err
 	}
-	tiers, err := p.validateTiers(tiers)
-	if err != nil {
-		return Offer{}, err
+	if len(tiers) > 16 {
+		return Offer{}, fmt.Errorf("%w: %d tiers, at most 16", ErrInvalidTiers, len(tiers))
 	}
-	m, err := p.members.Member(ctx, creator)
-	if err != nil {
-		return Offer{}, err
-	}
-	if err := p.checkEligible(m); err != nil {
-		return Offer{}, err
+	for _, t := range tiers {
+		if err := checkDecimal(t.Price); err != nil {
+			return Offer{}, fmt.Errorf("%w: tier %q: price: %w", ErrInvalidTiers, t.ID, err)
+		}
 	}
 	req := struct {
 		Creator string
 		Tiers   []Tier
 	}{creator, tiers}
-	return runEvent(ctx, p.l, eventID, "publish", req, func(w *ledger.Writer) (Offer, error) {
+	off, replay, err := kit.RunOnce(ctx, p.l, event(eventID, "publish", req), func(w *ledger.Writer) (Offer, error) {
+		// The rules, the creator's facts and the offer are read after the
+		// replay check: a replay answers as the event did, whatever they
+		// are now.
+		tiers, err := p.validateTiers(tiers)
+		if err != nil {
+			return Offer{}, err
+		}
+		m, err := p.members.Member(ctx, creator)
+		if err != nil {
+			return Offer{}, err
+		}
+		if err := p.checkEligible(m); err != nil {
+			return Offer{}, err
+		}
 		var off Offer
 		if err := w.LoadJSON(kindOffer, creator, &off); err != nil && !errors.Is(err, ledger.ErrNotFound) {
 			return Offer{}, err
 		}
 		off.Creator, off.Tiers, off.UpdatedAt = creator, tiers, w.Now()
 		off.Version++
-		if _, err := w.OpenAccount(ledger.AccountSpec{Address: CreatorEarnings(creator)}); err != nil {
+		if err := kit.OpenIfMissing(w, CreatorEarnings(creator), ledger.Overdraft{}); err != nil {
 			return Offer{}, err
 		}
 		return off, w.SaveJSON(kindOffer, creator, off)
 	})
+	off.Replayed = replay
+	return off, err
 }
 
 func loadOffer(r *ledger.Reader, creator string) (Offer, error) {
@@ -322,7 +367,16 @@ func loadSub(r *ledger.Reader, creator, member string) (Subscription, error) {
 	return s, nil
 }
 
-func (p *Program) addPeriod(t time.Time) time.Time { return t.AddDate(0, p.rules.PeriodMonths, 0) }
+// addPeriod returns the end of a billing period that starts at t, or an
+// error wrapping ledger.ErrInvalidTime if it falls outside the ledger's
+// time range.
+func (p *Program) addPeriod(t time.Time) (time.Time, error) {
+	end := t.AddDate(0, p.rules.PeriodMonths, 0)
+	if err := ledger.ValidateTime("period end", end); err != nil {
+		return time.Time{}, err
+	}
+	return end, nil
+}
 
 // charge takes tier's price from the member's wallet for the period
 // [start, end), split between the creator and the platform. Nothing is
@@ -341,7 +395,7 @@ func (p *Program) charge(w *ledger.Writer, s *Subscription, tier Tier, reason st
 	}
 	n := s.Charges + 1
 	_, err := w.Post(ledger.TransferRequest{
-		Key:      fmt.Sprintf("subscription:charge:%s:%s:%d", s.Creator, s.Member, n),
+		Key:      chargeKey(s.Creator, s.Member, n),
 		Postings: ps,
 		Metadata: map[string]string{
 			"program": "subscription", "reason": reason, "creator": s.Creator, "member": s.Member,
@@ -363,7 +417,7 @@ func (p *Program) charge(w *ledger.Writer, s *Subscription, tier Tier, reason st
 func (p *Program) paid(s *Subscription, tier Tier, start, end time.Time) {
 	s.Tier, s.NextTier = tier, ""
 	s.PeriodStart, s.PeriodEnd = start, end
-	s.MonthsPaid += p.rules.PeriodMonths
+	s.MonthsPaid += p.rules.PeriodMonths // at most 12 a period: bounded by the time range
 	s.BadgeLevel = p.rules.BadgeLevel(s.MonthsPaid)
 	s.appendPeriod(Period{Start: start, End: end, Tier: tier.ID, Perks: slices.Clone(tier.Perks)})
 }
@@ -382,9 +436,19 @@ func (s *Subscription) appendPeriod(pd Period) {
 	}
 }
 
-// graceEnd is when the grace window after the current period closes.
+// graceEnd is when the grace window after the current period closes. The
+// sum cannot wrap: PeriodEnd is before ledger.MaxTime and GracePeriod at
+// most ledger.MaxDuration (Validate), and their sum stays far inside the
+// int64 nanosecond range; graceUntil checks the range for a time that is
+// kept.
 func (p *Program) graceEnd(s *Subscription) time.Time {
 	return s.PeriodEnd.Add(time.Duration(p.rules.GracePeriod))
+}
+
+// graceUntil is graceEnd checked against the ledger's time range, for the
+// GraceUntil a subscription keeps.
+func (p *Program) graceUntil(s *Subscription) (time.Time, error) {
+	return ledger.AddDuration("grace end", s.PeriodEnd, time.Duration(p.rules.GracePeriod))
 }
 
 // recordGrace keeps, with GraceAccess, the grace access an unpaid
@@ -406,11 +470,28 @@ func (p *Program) end(w *ledger.Writer, s *Subscription, at time.Time, reason st
 	return w.Unschedule(dueRenew, subID(s.Creator, s.Member))
 }
 
+// lapse ends a subscription that time has already ended though no Tick has
+// yet: a cancelled one whose paid period is over, or one in grace whose
+// grace period is over. Such a subscription is ended whatever happens
+// next: it is never charged nor made active again (a member who wants it
+// back subscribes anew). It reports whether it ended s.
+func (p *Program) lapse(w *ledger.Writer, s *Subscription, now time.Time) (bool, error) {
+	switch {
+	case s.Status == StatusCanceled && !now.Before(s.PeriodEnd):
+		return true, p.end(w, s, s.PeriodEnd, "canceled")
+	case s.Status == StatusGrace && !now.Before(s.GraceUntil):
+		p.recordGrace(s, s.GraceUntil)
+		return true, p.end(w, s, s.GraceUntil, "renewal failed")
+	}
+	return false, nil
+}
+
 // Subscribe starts a member's subscription to a creator's tier: the first
 // period is charged at once (creator share to CreatorEarnings, the rest to
-// PlatformRevenue) and starts now. Refusals: ErrSelfSubscription,
-// ErrRegion, ErrNoOffer, ErrUnknownTier, ErrAlreadySubscribed,
-// ErrInsufficientFunds.
+// PlatformRevenue) and starts now. The member's wallet is opened with the
+// program's wallet policy (WithWallets) if no program has opened it yet.
+// Refusals: ErrSelfSubscription, ErrUnknownMember, ErrRegion, ErrNoOffer,
+// ErrUnknownTier, ErrAlreadySubscribed, ErrInsufficientFunds.
 func (p *Program) Subscribe(ctx context.Context, eventID, member, creator, tierID string) (Subscription, error) {
 	if err := validateEventID(eventID); err != nil {
 		return Subscription{}, err
@@ -423,15 +504,17 @@ func (p *Program) Subscribe(ctx context.Context, eventID, member, creator, tierI
 	if member == creator {
 		return Subscription{}, fmt.Errorf("%w: %s", ErrSelfSubscription, member)
 	}
-	m, err := p.members.Member(ctx, member)
-	if err != nil {
-		return Subscription{}, err
-	}
-	if !p.rules.offeredIn(m.Country) {
-		return Subscription{}, fmt.Errorf("%w: rule regions: member %s is in %q, offered in %v", ErrRegion, member, m.Country, p.rules.Regions)
-	}
 	req := [3]string{member, creator, tierID}
-	return runEvent(ctx, p.l, eventID, "subscribe", req, func(w *ledger.Writer) (Subscription, error) {
+	s, replay, err := kit.RunOnce(ctx, p.l, event(eventID, "subscribe", req), func(w *ledger.Writer) (Subscription, error) {
+		// The member's facts are read after the replay check: a replay
+		// answers as the event did, whatever the facts are now.
+		m, err := p.members.Member(ctx, member)
+		if err != nil {
+			return Subscription{}, err
+		}
+		if !p.rules.offeredIn(m.Country) {
+			return Subscription{}, fmt.Errorf("%w: rule regions: member %s is in %q, offered in %v", ErrRegion, member, m.Country, p.rules.Regions)
+		}
 		off, err := loadOffer(&w.Reader, creator)
 		if err != nil {
 			return Subscription{}, err
@@ -440,23 +523,32 @@ func (p *Program) Subscribe(ctx context.Context, eventID, member, creator, tierI
 		if !ok {
 			return Subscription{}, fmt.Errorf("%w: creator %s has no tier %q", ErrUnknownTier, creator, tierID)
 		}
+		now := w.Now()
 		old, err := loadSub(&w.Reader, creator, member)
 		if err != nil && !errors.Is(err, ErrNotSubscribed) {
 			return Subscription{}, err
 		}
-		if err == nil && old.Status != StatusEnded {
-			return Subscription{}, fmt.Errorf("%w: member %s to creator %s is %s until %s", ErrAlreadySubscribed,
-				member, creator, old.Status, old.PeriodEnd.Format(time.RFC3339))
-		}
-		for _, addr := range []string{MemberWallet(member), CreatorEarnings(creator)} {
-			if _, err := w.OpenAccount(ledger.AccountSpec{Address: addr}); err != nil {
+		if err == nil {
+			if _, err := p.lapse(w, &old, now); err != nil {
 				return Subscription{}, err
 			}
+			if old.Status != StatusEnded {
+				return Subscription{}, fmt.Errorf("%w: member %s to creator %s is %s until %s", ErrAlreadySubscribed,
+					member, creator, old.Status, old.PeriodEnd.Format(time.RFC3339))
+			}
 		}
-		now := w.Now()
+		if _, err := kit.OpenWallet(w, p.wallets, member); err != nil {
+			return Subscription{}, err
+		}
+		if err := kit.OpenIfMissing(w, CreatorEarnings(creator), ledger.Overdraft{}); err != nil {
+			return Subscription{}, err
+		}
 		s := Subscription{Member: member, Creator: creator, Status: StatusActive, StartedAt: now,
 			MonthsPaid: old.MonthsPaid, Charges: old.Charges, Periods: old.Periods}
-		end := p.addPeriod(now)
+		end, err := p.addPeriod(now)
+		if err != nil {
+			return Subscription{}, err
+		}
 		if err := p.charge(w, &s, tier, "subscribe", now, end); err != nil {
 			return Subscription{}, err
 		}
@@ -466,11 +558,14 @@ func (p *Program) Subscribe(ctx context.Context, eventID, member, creator, tierI
 		}
 		return s, w.SaveJSON(kindSub, subID(creator, member), s)
 	})
+	s.Replayed = replay
+	return s, err
 }
 
 // Cancel cancels a subscription with no refund. An active one keeps its
 // perks until the paid period ends and is not renewed; one in grace ends
-// at once. Cancelling one already cancelled or ended is ErrWrongState.
+// at once. Cancelling one already cancelled or ended (or whose grace
+// period is over) is ErrWrongState.
 func (p *Program) Cancel(ctx context.Context, eventID, member, creator string) (Subscription, error) {
 	if err := validateEventID(eventID); err != nil {
 		return Subscription{}, err
@@ -478,18 +573,22 @@ func (p *Program) Cancel(ctx context.Context, eventID, member, creator string) (
 	if err := validatePair(member, creator); err != nil {
 		return Subscription{}, err
 	}
-	return runEvent(ctx, p.l, eventID, "cancel", [2]string{member, creator}, func(w *ledger.Writer) (Subscription, error) {
+	s, replay, err := kit.RunOnce(ctx, p.l, event(eventID, "cancel", [2]string{member, creator}), func(w *ledger.Writer) (Subscription, error) {
 		s, err := loadSub(&w.Reader, creator, member)
 		if err != nil {
 			return Subscription{}, err
 		}
+		now := w.Now()
+		if _, err := p.lapse(w, &s, now); err != nil {
+			return Subscription{}, err
+		}
 		switch s.Status {
 		case StatusActive:
-			p.recordGrace(&s, w.Now()) // a late Tick may have left grace access running
+			p.recordGrace(&s, now) // a late Tick may have left grace access running
 			s.Status, s.NextTier = StatusCanceled, ""
 		case StatusGrace:
-			p.recordGrace(&s, w.Now())
-			if err := p.end(w, &s, w.Now(), "canceled in grace"); err != nil {
+			p.recordGrace(&s, now)
+			if err := p.end(w, &s, now, "canceled in grace"); err != nil {
 				return Subscription{}, err
 			}
 		default:
@@ -497,6 +596,8 @@ func (p *Program) Cancel(ctx context.Context, eventID, member, creator string) (
 		}
 		return s, w.SaveJSON(kindSub, subID(creator, member), s)
 	})
+	s.Replayed = replay
+	return s, err
 }
 
 // ChangeTier moves an active subscription to another of the creator's
@@ -512,7 +613,7 @@ func (p *Program) ChangeTier(ctx context.Context, eventID, member, creator, tier
 	if err := validatePair(member, creator); err != nil {
 		return Subscription{}, err
 	}
-	return runEvent(ctx, p.l, eventID, "change_tier", [3]string{member, creator, tierID}, func(w *ledger.Writer) (Subscription, error) {
+	s, replay, err := kit.RunOnce(ctx, p.l, event(eventID, "change_tier", [3]string{member, creator, tierID}), func(w *ledger.Writer) (Subscription, error) {
 		s, err := loadSub(&w.Reader, creator, member)
 		if err != nil {
 			return Subscription{}, err
@@ -533,4 +634,86 @@ func (p *Program) ChangeTier(ctx context.Context, eventID, member, creator, tier
 		}
 		return s, w.SaveJSON(kindSub, subID(creator, member), s)
 	})
+	s.Replayed = replay
+	return s, err
+}
+
+// chargeKey is the ledger idempotency key of a subscription's n-th payment.
+func chargeKey(creator, member string, n int) string {
+	return fmt.Sprintf("subscription:charge:%s:%s:%d", creator, member, n)
+}
+
+// Refund gives a member back the last payment of their subscription to a
+// creator, as staff record it (a dispute, a complaint upheld). The actor
+// must hold kit.RoleRiskOfficer in the program's role directory
+// (WithRoles) and be neither the member nor the creator (kit.Authorize):
+// otherwise ErrForbidden and nothing is written. The
+// payment is reversed — the creator's and the platform's parts go back to
+// the member's wallet — and the subscription ends at once: perks stop now,
+// the refunded months no longer count towards the badge, and nothing
+// renews. Other refusals: ErrNotSubscribed, ErrWrongState (no payment to
+// refund, or the last one refunded already), ErrInsufficientFunds (the
+// creator's earnings no longer hold their part).
+func (p *Program) Refund(ctx context.Context, eventID, actor, member, creator, reason string) (Subscription, error) {
+	if err := validateEventID(eventID); err != nil {
+		return Subscription{}, err
+	}
+	if err := validatePair(member, creator); err != nil {
+		return Subscription{}, err
+	}
+	if len(actor) > 128 || len(reason) > 512 {
+		return Subscription{}, fmt.Errorf("%w: actor or reason too long", ErrInvalidRequest)
+	}
+	req := [4]string{actor, member, creator, reason}
+	s, replay, err := kit.RunOnce(ctx, p.l, event(eventID, "refund", req), func(w *ledger.Writer) (Subscription, error) {
+		if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer, member, creator); err != nil {
+			return Subscription{}, fmt.Errorf("refund of %s's subscription to %s: %w", member, creator, err)
+		}
+		s, err := loadSub(&w.Reader, creator, member)
+		if err != nil {
+			return Subscription{}, err
+		}
+		if s.Charges == 0 || s.Refunded == s.Charges {
+			return Subscription{}, fmt.Errorf("%w: member %s has no payment to %s left to refund", ErrWrongState, member, creator)
+		}
+		charge, err := w.TransactionByKey(chargeKey(creator, member, s.Charges))
+		if err != nil {
+			return Subscription{}, err
+		}
+		_, err = w.Reverse(ledger.ReversalRequest{
+			Key: fmt.Sprintf("subscription:refund:%s:%s:%d", creator, member, s.Charges), ID: charge.ID,
+			Metadata: map[string]string{"program": "subscription", "event": "refund", "creator": creator, "member": member,
+				"actor": actor, "reason": reason},
+		})
+		if err != nil {
+			if errors.Is(err, ledger.ErrInsufficientFunds) {
+				return Subscription{}, fmt.Errorf("%w: refund of payment %d: %w", ErrInsufficientFunds, s.Charges, err)
+			}
+			return Subscription{}, err
+		}
+		now := w.Now()
+		if s.Status != StatusEnded {
+			p.recordGrace(&s, now)
+			if err := p.end(w, &s, now, "refunded by "+actor); err != nil {
+				return Subscription{}, err
+			}
+		}
+		s.Refunded = s.Charges
+		s.MonthsPaid = max(0, s.MonthsPaid-p.rules.PeriodMonths)
+		s.BadgeLevel = p.rules.BadgeLevel(s.MonthsPaid)
+		// Perks stop now: the access history ends here.
+		kept := s.Periods[:0]
+		for _, pd := range s.Periods {
+			if pd.Start.Before(now) {
+				if pd.End.After(now) {
+					pd.End = now
+				}
+				kept = append(kept, pd)
+			}
+		}
+		s.Periods = kept
+		return s, w.SaveJSON(kindSub, subID(creator, member), s)
+	})
+	s.Replayed = replay
+	return s, err
 }

@@ -272,13 +272,13 @@ func (m *subMachine) actions() map[string]func(*rapid.T) {
 }
 
 func TestPropertySubscription(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
+	checkOnStores(t, func(t *rapid.T, store ledger.Store) {
 		r := DefaultRules()
 		r.GraceAccess = rapid.Bool().Draw(t, "grace access")
 		if rapid.Bool().Draw(t, "zero grace") {
 			r.GracePeriod = 0
 		}
-		m := &subMachine{f: newFixture(t, r), funded: map[string]decimal.Decimal{}}
+		m := &subMachine{f: newFixture(t, store, r), funded: map[string]decimal.Decimal{}}
 		t.Repeat(m.actions())
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/shopspring/decimal"
 )
 
@@ -70,6 +71,33 @@ func (d *Duration) UnmarshalText(b []byte) error {
 		return err
 	}
 	*d = Duration(v)
+	return nil
+}
+
+// UnmarshalJSON reads rules from JSON strictly: a field Rules does not have
+// (a typo such as "grace_perod") is an error wrapping ErrInvalidRules that
+// names it, never silently ignored. Fields the JSON leaves out keep the
+// value they had, as with encoding/json. It does not Validate.
+func (r *Rules) UnmarshalJSON(data []byte) error {
+	type plain Rules // no methods: decodes without recursing here
+	if err := kit.DecodeRules(data, (*plain)(r)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
+	return nil
+}
+
+// maxExponent bounds the exponent of any decimal the program does
+// arithmetic on: shopspring/decimal panics when exponents near the int32
+// limits are multiplied or shifted, and a huge exponent costs unbounded
+// work to compare. No amount, price or share needs more than this.
+const maxExponent = 30
+
+// checkDecimal refuses a decimal whose exponent or digits are beyond any
+// amount or share, before anything compares or multiplies it.
+func checkDecimal(d decimal.Decimal) error {
+	if e := d.Exponent(); e < -maxExponent || e > maxExponent || d.NumDigits() > 2*maxExponent {
+		return fmt.Errorf("%w: %d digits with exponent %d", ledger.ErrInvalidAmount, d.NumDigits(), e)
+	}
 	return nil
 }
 
@@ -144,8 +172,11 @@ func (r Rules) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
 	}
+	badErr := func(field string, err error) error {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidRules, field, err)
+	}
 	if err := r.Asset.Validate(); err != nil {
-		return bad("asset", "%v", err)
+		return badErr("asset", err)
 	}
 	if r.MinCreatorAge < 0 {
 		return bad("min_creator_age", "%d is negative", r.MinCreatorAge)
@@ -169,32 +200,46 @@ func (r Rules) Validate() error {
 		}
 		seen[c] = true
 	}
-	if r.MaxTiers < 1 {
-		return bad("max_tiers", "%d, want at least 1", r.MaxTiers)
+	if r.MaxTiers < 1 || r.MaxTiers > 16 {
+		return bad("max_tiers", "%d, want 1 to 16", r.MaxTiers)
 	}
-	if r.MinPrice.Sign() <= 0 {
-		return bad("min_price", "%s must be positive", r.MinPrice)
-	}
-	if _, err := r.Asset.Units(r.MinPrice); err != nil {
-		return bad("min_price", "%v", err)
+	for _, f := range []struct {
+		field string
+		v     decimal.Decimal
+	}{{"min_price", r.MinPrice}, {"max_price", r.MaxPrice}} {
+		if err := checkDecimal(f.v); err != nil {
+			return badErr(f.field, err)
+		}
+		if f.v.Sign() <= 0 {
+			return bad(f.field, "%s must be positive", f.v)
+		}
+		if _, err := r.Asset.Units(f.v); err != nil {
+			return badErr(f.field, err)
+		}
 	}
 	if r.MaxPrice.LessThan(r.MinPrice) {
 		return bad("max_price", "%s is below min_price %s", r.MaxPrice, r.MinPrice)
 	}
-	if _, err := r.Asset.Units(r.MaxPrice); err != nil {
-		return bad("max_price", "%v", err)
-	}
 	if r.PeriodMonths < 1 || r.PeriodMonths > 12 {
 		return bad("period_months", "%d, want 1 to 12", r.PeriodMonths)
+	}
+	if err := checkDecimal(r.CreatorShare); err != nil {
+		return badErr("creator_share", err)
 	}
 	if r.CreatorShare.IsNegative() || r.CreatorShare.GreaterThan(decimal.NewFromInt(1)) {
 		return bad("creator_share", "%s is not between 0 and 1", r.CreatorShare)
 	}
-	if r.GracePeriod < 0 {
-		return bad("grace_period", "%s is negative", time.Duration(r.GracePeriod))
+	if err := ledger.ValidateDuration("grace_period", time.Duration(r.GracePeriod)); err != nil {
+		return badErr("grace_period", err)
+	}
+	if err := ledger.ValidateDuration("retry_every", time.Duration(r.RetryEvery)); err != nil {
+		return badErr("retry_every", err)
 	}
 	if r.GracePeriod > 0 && r.RetryEvery <= 0 {
 		return bad("retry_every", "%s must be positive when there is a grace period", time.Duration(r.RetryEvery))
+	}
+	if len(r.BadgeMonths) > 32 {
+		return bad("badge_months", "%d levels, at most 32", len(r.BadgeMonths))
 	}
 	for i, m := range r.BadgeMonths {
 		if m < 1 || (i > 0 && m <= r.BadgeMonths[i-1]) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/stretchr/testify/require"
 )
 
@@ -70,458 +71,495 @@ func TestBadgeLevel(t *testing.T) {
 }
 
 func TestPublishTiersRefusals(t *testing.T) {
-	cases := []struct {
-		name    string
-		creator Member
-		tiers   []Tier
-		want    error
-		rule    string
-	}{
-		{"under age", Member{Age: 17, Country: "IT", Followers: 10000, ViewsLastMonth: 100000}, []Tier{basic}, ErrIneligible, "min_creator_age"},
-		{"too few followers", Member{Age: 18, Country: "IT", Followers: 9999, ViewsLastMonth: 100000}, []Tier{basic}, ErrIneligible, "min_followers"},
-		{"too few views", Member{Age: 18, Country: "IT", Followers: 10000, ViewsLastMonth: 99999}, []Tier{basic}, ErrIneligible, "min_views_last_month"},
-		{"region", Member{Age: 18, Country: "CN", Followers: 10000, ViewsLastMonth: 100000}, []Tier{basic}, ErrRegion, "regions"},
-		{"four tiers", Member{}, []Tier{basic, pro, {ID: "c", Price: dec("1"), Perks: []Perk{PerkBadge}}, {ID: "d", Price: dec("1"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "max_tiers"},
-		{"no tiers", Member{}, nil, ErrInvalidTiers, "max_tiers"},
-		{"price below min", Member{}, []Tier{{ID: "a", Price: dec("0.50"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "min_price"},
-		{"price above max", Member{}, []Tier{{ID: "a", Price: dec("100"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "max_price"},
-		{"price precision", Member{}, []Tier{{ID: "a", Price: dec("4.999"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "decimals"},
-		{"unknown perk", Member{}, []Tier{{ID: "a", Price: dec("1"), Perks: []Perk{"free_money"}}}, ErrInvalidTiers, "free_money"},
-		{"empty custom perk", Member{}, []Tier{{ID: "a", Price: dec("1"), Perks: []Perk{CustomPerk("")}}}, ErrInvalidTiers, "custom"},
-		{"no perks", Member{}, []Tier{{ID: "a", Price: dec("1")}}, ErrInvalidTiers, "perks"},
-		{"duplicate perk", Member{}, []Tier{{ID: "a", Price: dec("1"), Perks: []Perk{PerkBadge, PerkBadge}}}, ErrInvalidTiers, "twice"},
-		{"duplicate tier", Member{}, []Tier{basic, basic}, ErrInvalidTiers, "twice"},
-		{"bad tier id", Member{}, []Tier{{ID: "a b", Price: dec("1"), Perks: []Perk{PerkBadge}}}, ErrInvalidRequest, "tier id"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, DefaultRules())
-			f.publish(t, "pub-0", basic) // an existing offer must survive the refusal
-			if c.creator.Country != "" {
-				c.creator.ID = "cleo"
-				f.dir.Put(c.creator)
-			}
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		cases := []struct {
+			name    string
+			creator Member
+			tiers   []Tier
+			want    error
+			rule    string
+		}{
+			{"under age", Member{Age: 17, Country: "IT", Followers: 10000, ViewsLastMonth: 100000}, []Tier{basic}, ErrIneligible, "min_creator_age"},
+			{"too few followers", Member{Age: 18, Country: "IT", Followers: 9999, ViewsLastMonth: 100000}, []Tier{basic}, ErrIneligible, "min_followers"},
+			{"too few views", Member{Age: 18, Country: "IT", Followers: 10000, ViewsLastMonth: 99999}, []Tier{basic}, ErrIneligible, "min_views_last_month"},
+			{"region", Member{Age: 18, Country: "CN", Followers: 10000, ViewsLastMonth: 100000}, []Tier{basic}, ErrRegion, "regions"},
+			{"four tiers", Member{}, []Tier{basic, pro, {ID: "c", Price: dec("1"), Perks: []Perk{PerkBadge}}, {ID: "d", Price: dec("1"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "max_tiers"},
+			{"no tiers", Member{}, nil, ErrInvalidTiers, "max_tiers"},
+			{"price below min", Member{}, []Tier{{ID: "a", Price: dec("0.50"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "min_price"},
+			{"price above max", Member{}, []Tier{{ID: "a", Price: dec("100"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "max_price"},
+			{"price precision", Member{}, []Tier{{ID: "a", Price: dec("4.999"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "decimals"},
+			{"unknown perk", Member{}, []Tier{{ID: "a", Price: dec("1"), Perks: []Perk{"free_money"}}}, ErrInvalidTiers, "free_money"},
+			{"empty custom perk", Member{}, []Tier{{ID: "a", Price: dec("1"), Perks: []Perk{CustomPerk("")}}}, ErrInvalidTiers, "custom"},
+			{"no perks", Member{}, []Tier{{ID: "a", Price: dec("1")}}, ErrInvalidTiers, "perks"},
+			{"duplicate perk", Member{}, []Tier{{ID: "a", Price: dec("1"), Perks: []Perk{PerkBadge, PerkBadge}}}, ErrInvalidTiers, "twice"},
+			{"duplicate tier", Member{}, []Tier{basic, basic}, ErrInvalidTiers, "twice"},
+			{"bad tier id", Member{}, []Tier{{ID: "a b", Price: dec("1"), Perks: []Perk{PerkBadge}}}, ErrInvalidRequest, "tier id"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				f := newFixture(t, open(t), DefaultRules())
+				f.publish(t, "pub-0", basic) // an existing offer must survive the refusal
+				if c.creator.Country != "" {
+					c.creator.ID = "cleo"
+					f.dir.Put(c.creator)
+				}
+				before := f.snapshot(t)
+				_, err := f.p.PublishTiers(f.ctx, "pub-1", "cleo", c.tiers)
+				require.ErrorIs(t, err, c.want)
+				require.Contains(t, err.Error(), c.rule)
+				require.Equal(t, before, f.snapshot(t), "a refusal changes nothing")
+			})
+		}
+		t.Run("unknown creator", func(t *testing.T) {
+			f := newFixture(t, open(t), DefaultRules())
 			before := f.snapshot(t)
-			_, err := f.p.PublishTiers(f.ctx, "pub-1", "cleo", c.tiers)
-			require.ErrorIs(t, err, c.want)
-			require.Contains(t, err.Error(), c.rule)
-			require.Equal(t, before, f.snapshot(t), "a refusal changes nothing")
+			_, err := f.p.PublishTiers(f.ctx, "pub-1", "nobody", []Tier{basic})
+			require.ErrorIs(t, err, ErrUnknownMember)
+			require.Equal(t, before, f.snapshot(t))
 		})
-	}
-	t.Run("unknown creator", func(t *testing.T) {
-		f := newFixture(t, DefaultRules())
-		before := f.snapshot(t)
-		_, err := f.p.PublishTiers(f.ctx, "pub-1", "nobody", []Tier{basic})
-		require.ErrorIs(t, err, ErrUnknownMember)
-		require.Equal(t, before, f.snapshot(t))
-	})
-	t.Run("exactly at every threshold is eligible", func(t *testing.T) {
-		f := newFixture(t, DefaultRules())
-		f.dir.Put(Member{ID: "cleo", Age: 18, Country: "FR", Followers: 10000, ViewsLastMonth: 100000})
-		o := f.publish(t, "pub-1", basic, pro, Tier{ID: "vip", Price: dec("99.99"), Perks: []Perk{PerkDiscordRole, PerkPerformanceRequests, PerkDirectMessages, PerkSubscriberVideos}})
-		require.Len(t, o.Tiers, 3)
-		require.Equal(t, 1, o.Version)
+		t.Run("exactly at every threshold is eligible", func(t *testing.T) {
+			f := newFixture(t, open(t), DefaultRules())
+			f.dir.Put(Member{ID: "cleo", Age: 18, Country: "FR", Followers: 10000, ViewsLastMonth: 100000})
+			o := f.publish(t, "pub-1", basic, pro, Tier{ID: "vip", Price: dec("99.99"), Perks: []Perk{PerkDiscordRole, PerkPerformanceRequests, PerkDirectMessages, PerkSubscriberVideos}})
+			require.Len(t, o.Tiers, 3)
+			require.Equal(t, 1, o.Version)
+		})
 	})
 }
 
 func TestSubscribeChargesFirstPeriodAndSplits(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic, pro)
-	f.fund(t, "ann", "20.00")
-	s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	require.Equal(t, StatusActive, s.Status)
-	require.Equal(t, t0, s.PeriodStart)
-	require.Equal(t, t0.AddDate(0, 1, 0), s.PeriodEnd)
-	require.Equal(t, 1, s.MonthsPaid)
-	require.Equal(t, 1, s.BadgeLevel)
-	requireAmount(t, "15.01", f.balance(t, MemberWallet("ann")))
-	requireAmount(t, "2.49", f.balance(t, CreatorEarnings("cleo")), "creator share 50% rounded down")
-	requireAmount(t, "2.50", f.balance(t, PlatformRevenue), "platform keeps the rest")
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic, pro)
+		f.fund(t, "ann", "20.00")
+		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		require.Equal(t, StatusActive, s.Status)
+		require.Equal(t, t0, s.PeriodStart)
+		require.Equal(t, t0.AddDate(0, 1, 0), s.PeriodEnd)
+		require.Equal(t, 1, s.MonthsPaid)
+		require.Equal(t, 1, s.BadgeLevel)
+		requireAmount(t, "15.01", f.balance(t, MemberWallet("ann")))
+		requireAmount(t, "2.49", f.balance(t, CreatorEarnings("cleo")), "creator share 50% rounded down")
+		requireAmount(t, "2.50", f.balance(t, PlatformRevenue), "platform keeps the rest")
 
-	ok, err := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, t0)
-	require.NoError(t, err)
-	require.True(t, ok)
-	ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkPrivateChat, t0)
-	require.False(t, ok)
-	require.ErrorIs(t, err, ErrNoAccess)
-	require.ErrorIs(t, err, ErrPerkNotIncluded)
-	ok, err = f.p.MayUse(f.ctx, "bob", "cleo", PerkBadge, t0)
-	require.False(t, ok)
-	require.ErrorIs(t, err, ErrNotSubscribed)
-	ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, t0.Add(-time.Second))
-	require.False(t, ok)
-	require.ErrorIs(t, err, ErrNotCovered)
-	ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodEnd.Add(-time.Nanosecond))
-	require.NoError(t, err)
-	require.True(t, ok)
-	ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodEnd)
-	require.False(t, ok)
-	require.ErrorIs(t, err, ErrNotCovered, "the period is half-open")
-	f.verify(t)
+		ok, err := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, t0)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkPrivateChat, t0)
+		require.False(t, ok)
+		require.ErrorIs(t, err, ErrNoAccess)
+		require.ErrorIs(t, err, ErrPerkNotIncluded)
+		ok, err = f.p.MayUse(f.ctx, "bob", "cleo", PerkBadge, t0)
+		require.False(t, ok)
+		require.ErrorIs(t, err, ErrNotSubscribed)
+		ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, t0.Add(-time.Second))
+		require.False(t, ok)
+		require.ErrorIs(t, err, ErrNotCovered)
+		ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodEnd.Add(-time.Nanosecond))
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodEnd)
+		require.False(t, ok)
+		require.ErrorIs(t, err, ErrNotCovered, "the period is half-open")
+		f.verify(t)
+	})
 }
 
 func TestSubscribeRefusals(t *testing.T) {
-	cases := []struct {
-		name   string
-		setup  func(f *fixture)
-		member string
-		tier   string
-		want   error
-	}{
-		{"self", nil, "cleo", "basic", ErrSelfSubscription},
-		{"member region", func(f *fixture) { f.dir.Put(Member{ID: "ann", Age: 30, Country: "CN"}) }, "ann", "basic", ErrRegion},
-		{"unknown member", nil, "zed", "basic", ErrUnknownMember},
-		{"unknown tier", nil, "ann", "gold", ErrUnknownTier},
-		{"bad member id", nil, "a:b", "basic", ErrInvalidRequest},
-		{"funds short", func(f *fixture) { f.fund(f.tb, "ann", "4.98") }, "ann", "basic", ErrInsufficientFunds},
-		{"already subscribed", func(f *fixture) {
-			f.fund(f.tb, "ann", "10")
-			_, err := f.p.Subscribe(f.ctx, "first", "ann", "cleo", "basic")
-			require.NoError(f.tb, err)
-		}, "ann", "pro", ErrAlreadySubscribed},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, DefaultRules())
-			f.tb = t
-			f.publish(t, "pub-1", basic, pro)
-			if c.setup != nil {
-				c.setup(f)
-			}
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		cases := []struct {
+			name   string
+			setup  func(f *fixture)
+			member string
+			tier   string
+			want   error
+		}{
+			{"self", nil, "cleo", "basic", ErrSelfSubscription},
+			{"member region", func(f *fixture) { f.dir.Put(Member{ID: "ann", Age: 30, Country: "CN"}) }, "ann", "basic", ErrRegion},
+			{"unknown member", nil, "zed", "basic", ErrUnknownMember},
+			{"unknown tier", nil, "ann", "gold", ErrUnknownTier},
+			{"bad member id", nil, "a:b", "basic", ErrInvalidRequest},
+			{"funds short", func(f *fixture) { f.fund(f.tb, "ann", "4.98") }, "ann", "basic", ErrInsufficientFunds},
+			{"already subscribed", func(f *fixture) {
+				f.fund(f.tb, "ann", "10")
+				_, err := f.p.Subscribe(f.ctx, "first", "ann", "cleo", "basic")
+				require.NoError(f.tb, err)
+			}, "ann", "pro", ErrAlreadySubscribed},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				f := newFixture(t, open(t), DefaultRules())
+				f.tb = t
+				f.publish(t, "pub-1", basic, pro)
+				if c.setup != nil {
+					c.setup(f)
+				}
+				before := f.snapshot(t)
+				_, err := f.p.Subscribe(f.ctx, "sub-x", c.member, "cleo", c.tier)
+				require.ErrorIs(t, err, c.want)
+				require.Equal(t, before, f.snapshot(t), "a refusal changes nothing")
+			})
+		}
+		t.Run("no offer", func(t *testing.T) {
+			f := newFixture(t, open(t), DefaultRules())
+			f.fund(t, "ann", "10")
 			before := f.snapshot(t)
-			_, err := f.p.Subscribe(f.ctx, "sub-x", c.member, "cleo", c.tier)
-			require.ErrorIs(t, err, c.want)
-			require.Equal(t, before, f.snapshot(t), "a refusal changes nothing")
+			_, err := f.p.Subscribe(f.ctx, "sub-x", "ann", "cleo", "basic")
+			require.ErrorIs(t, err, ErrNoOffer)
+			require.Equal(t, before, f.snapshot(t))
 		})
-	}
-	t.Run("no offer", func(t *testing.T) {
-		f := newFixture(t, DefaultRules())
-		f.fund(t, "ann", "10")
-		before := f.snapshot(t)
-		_, err := f.p.Subscribe(f.ctx, "sub-x", "ann", "cleo", "basic")
-		require.ErrorIs(t, err, ErrNoOffer)
-		require.Equal(t, before, f.snapshot(t))
 	})
 }
 
 func TestRenewalEachPeriodAndBadgeGrows(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic)
-	f.fund(t, "ann", "100")
-	_, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-
-	require.Equal(t, TickReport{}, f.tick(t), "nothing due before the period ends")
-	end := t0
-	for month := 2; month <= 6; month++ {
-		end = end.AddDate(0, 1, 0)
-		f.clock.Set(end)
-		rep := f.tick(t)
-		require.Equal(t, TickReport{Renewed: 1}, rep)
-		before := f.snapshot(t)
-		require.Equal(t, TickReport{}, f.tick(t), "a second tick at the same time does nothing")
-		require.Equal(t, before, f.snapshot(t))
-		s, err := f.p.Subscription(f.ctx, "ann", "cleo")
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic)
+		f.fund(t, "ann", "100")
+		_, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
 		require.NoError(t, err)
-		require.Equal(t, month, s.MonthsPaid)
-		require.Equal(t, end, s.PeriodStart, "renewals are contiguous")
-		require.Equal(t, DefaultRules().BadgeLevel(month), s.BadgeLevel)
-		require.Len(t, s.Periods, 1, "contiguous periods of one tier merge")
-	}
-	s, _ := f.p.Subscription(f.ctx, "ann", "cleo")
-	require.Equal(t, 4, s.BadgeLevel, "6 months reach the 4th badge level (1,2,3,6)")
-	requireAmount(t, "70.06", f.balance(t, MemberWallet("ann")), "six payments of 4.99")
-	requireAmount(t, "14.94", f.balance(t, CreatorEarnings("cleo")))
-	requireAmount(t, "15.00", f.balance(t, PlatformRevenue))
-	f.verify(t)
+
+		require.Equal(t, TickReport{}, f.tick(t), "nothing due before the period ends")
+		end := t0
+		for month := 2; month <= 6; month++ {
+			end = end.AddDate(0, 1, 0)
+			f.clock.Set(end)
+			rep := f.tick(t)
+			require.Equal(t, TickReport{Renewed: 1}, rep)
+			before := f.snapshot(t)
+			require.Equal(t, TickReport{}, f.tick(t), "a second tick at the same time does nothing")
+			require.Equal(t, before, f.snapshot(t))
+			s, err := f.p.Subscription(f.ctx, "ann", "cleo")
+			require.NoError(t, err)
+			require.Equal(t, month, s.MonthsPaid)
+			require.Equal(t, end, s.PeriodStart, "renewals are contiguous")
+			require.Equal(t, DefaultRules().BadgeLevel(month), s.BadgeLevel)
+			require.Len(t, s.Periods, 1, "contiguous periods of one tier merge")
+		}
+		s, _ := f.p.Subscription(f.ctx, "ann", "cleo")
+		require.Equal(t, 4, s.BadgeLevel, "6 months reach the 4th badge level (1,2,3,6)")
+		requireAmount(t, "70.06", f.balance(t, MemberWallet("ann")), "six payments of 4.99")
+		requireAmount(t, "14.94", f.balance(t, CreatorEarnings("cleo")))
+		requireAmount(t, "15.00", f.balance(t, PlatformRevenue))
+		f.verify(t)
+	})
 }
 
 func TestLateTickStartsAfreshRatherThanChargingThePast(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic)
-	f.fund(t, "ann", "100")
-	_, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	late := t0.AddDate(0, 3, 0) // two whole periods missed
-	f.clock.Set(late)
-	require.Equal(t, TickReport{Renewed: 1}, f.tick(t))
-	s, _ := f.p.Subscription(f.ctx, "ann", "cleo")
-	require.Equal(t, late, s.PeriodStart)
-	require.Equal(t, 2, s.Charges, "one charge, not one per missed period")
-	ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, t0.AddDate(0, 2, 0))
-	require.False(t, ok, "the missed months were never paid")
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic)
+		f.fund(t, "ann", "100")
+		_, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		late := t0.AddDate(0, 3, 0) // two whole periods missed
+		f.clock.Set(late)
+		require.Equal(t, TickReport{Renewed: 1}, f.tick(t))
+		s, _ := f.p.Subscription(f.ctx, "ann", "cleo")
+		require.Equal(t, late, s.PeriodStart)
+		require.Equal(t, 2, s.Charges, "one charge, not one per missed period")
+		ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, t0.AddDate(0, 2, 0))
+		require.False(t, ok, "the missed months were never paid")
+	})
 }
 
 func TestFailedRenewalGraceThenEnds(t *testing.T) {
-	f := newFixture(t, DefaultRules()) // grace 72h retried every 24h, no access in grace
-	f.publish(t, "pub-1", basic)
-	f.fund(t, "ann", "4.99")
-	s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	end := s.PeriodEnd
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules()) // grace 72h retried every 24h, no access in grace
+		f.publish(t, "pub-1", basic)
+		f.fund(t, "ann", "4.99")
+		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		end := s.PeriodEnd
 
-	f.clock.Set(end)
-	before := f.balance(t, MemberWallet("ann"))
-	require.Equal(t, TickReport{GraceStarted: 1}, f.tick(t))
-	s, _ = f.p.Subscription(f.ctx, "ann", "cleo")
-	require.Equal(t, StatusGrace, s.Status)
-	require.Equal(t, end.Add(72*time.Hour), s.GraceUntil)
-	requireAmount(t, before.String(), f.balance(t, MemberWallet("ann")), "a failed renewal takes nothing")
-	ok, err := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, end.Add(time.Hour))
-	require.False(t, ok)
-	require.ErrorIs(t, err, ErrNotCovered)
+		f.clock.Set(end)
+		before := f.balance(t, MemberWallet("ann"))
+		require.Equal(t, TickReport{GraceStarted: 1}, f.tick(t))
+		s, _ = f.p.Subscription(f.ctx, "ann", "cleo")
+		require.Equal(t, StatusGrace, s.Status)
+		require.Equal(t, end.Add(72*time.Hour), s.GraceUntil)
+		requireAmount(t, before.String(), f.balance(t, MemberWallet("ann")), "a failed renewal takes nothing")
+		ok, err := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, end.Add(time.Hour))
+		require.False(t, ok)
+		require.ErrorIs(t, err, ErrNotCovered)
 
-	f.clock.Set(end.Add(24 * time.Hour))
-	require.Equal(t, TickReport{Retried: 1}, f.tick(t))
-	f.clock.Set(end.Add(48 * time.Hour))
-	require.Equal(t, TickReport{Retried: 1}, f.tick(t))
-	f.clock.Set(end.Add(72 * time.Hour))
-	require.Equal(t, TickReport{Ended: 1}, f.tick(t))
-	s, _ = f.p.Subscription(f.ctx, "ann", "cleo")
-	require.Equal(t, StatusEnded, s.Status)
-	require.Equal(t, "renewal failed", s.EndReason)
-	require.Equal(t, TickReport{}, f.tick(t))
-	_, err = f.p.Cancel(f.ctx, "c-1", "ann", "cleo")
-	require.ErrorIs(t, err, ErrWrongState)
-	f.verify(t)
+		f.clock.Set(end.Add(24 * time.Hour))
+		require.Equal(t, TickReport{Retried: 1}, f.tick(t))
+		f.clock.Set(end.Add(48 * time.Hour))
+		require.Equal(t, TickReport{Retried: 1}, f.tick(t))
+		f.clock.Set(end.Add(72 * time.Hour))
+		require.Equal(t, TickReport{Ended: 1}, f.tick(t))
+		s, _ = f.p.Subscription(f.ctx, "ann", "cleo")
+		require.Equal(t, StatusEnded, s.Status)
+		require.Equal(t, "renewal failed", s.EndReason)
+		require.Equal(t, TickReport{}, f.tick(t))
+		_, err = f.p.Cancel(f.ctx, "c-1", "ann", "cleo")
+		require.ErrorIs(t, err, ErrWrongState)
+		f.verify(t)
+	})
 }
 
 func TestFailedRenewalRecoveredInGrace(t *testing.T) {
-	for _, graceAccess := range []bool{false, true} {
-		t.Run(map[bool]string{false: "no access in grace", true: "access in grace"}[graceAccess], func(t *testing.T) {
-			r := DefaultRules()
-			r.GraceAccess = graceAccess
-			f := newFixture(t, r)
-			f.publish(t, "pub-1", basic)
-			f.fund(t, "ann", "4.99")
-			s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-			require.NoError(t, err)
-			end := s.PeriodEnd
-			f.clock.Set(end)
-			require.Equal(t, TickReport{GraceStarted: 1}, f.tick(t))
-			ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, end.Add(time.Hour))
-			require.Equal(t, graceAccess, ok)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		for _, graceAccess := range []bool{false, true} {
+			t.Run(map[bool]string{false: "no access in grace", true: "access in grace"}[graceAccess], func(t *testing.T) {
+				r := DefaultRules()
+				r.GraceAccess = graceAccess
+				f := newFixture(t, open(t), r)
+				f.publish(t, "pub-1", basic)
+				f.fund(t, "ann", "4.99")
+				s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+				require.NoError(t, err)
+				end := s.PeriodEnd
+				f.clock.Set(end)
+				require.Equal(t, TickReport{GraceStarted: 1}, f.tick(t))
+				ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, end.Add(time.Hour))
+				require.Equal(t, graceAccess, ok)
 
-			f.fund(t, "ann", "4.99")
-			paidAt := end.Add(24 * time.Hour)
-			f.clock.Set(paidAt)
-			require.Equal(t, TickReport{Renewed: 1}, f.tick(t))
-			s, _ = f.p.Subscription(f.ctx, "ann", "cleo")
-			require.Equal(t, StatusActive, s.Status)
-			if graceAccess {
-				require.Equal(t, end, s.PeriodStart, "the recovered period covers the grace days it granted")
-			} else {
-				require.Equal(t, paidAt, s.PeriodStart, "no one pays for days without access")
-			}
-			ok, _ = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, end.Add(time.Hour))
-			require.Equal(t, graceAccess, ok, "history agrees with what was answered then")
-			requireAmount(t, "0", f.balance(t, MemberWallet("ann")))
-			f.verify(t)
-		})
-	}
+				f.fund(t, "ann", "4.99")
+				paidAt := end.Add(24 * time.Hour)
+				f.clock.Set(paidAt)
+				require.Equal(t, TickReport{Renewed: 1}, f.tick(t))
+				s, _ = f.p.Subscription(f.ctx, "ann", "cleo")
+				require.Equal(t, StatusActive, s.Status)
+				if graceAccess {
+					require.Equal(t, end, s.PeriodStart, "the recovered period covers the grace days it granted")
+				} else {
+					require.Equal(t, paidAt, s.PeriodStart, "no one pays for days without access")
+				}
+				ok, _ = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, end.Add(time.Hour))
+				require.Equal(t, graceAccess, ok, "history agrees with what was answered then")
+				requireAmount(t, "0", f.balance(t, MemberWallet("ann")))
+				f.verify(t)
+			})
+		}
+	})
 }
 
 func TestGraceAccessLapseKeepsHistory(t *testing.T) {
-	r := DefaultRules()
-	r.GraceAccess = true
-	f := newFixture(t, r)
-	f.publish(t, "pub-1", basic)
-	f.fund(t, "ann", "4.99")
-	s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	end := s.PeriodEnd
-	f.clock.Set(end.Add(100 * time.Hour)) // one late tick: grace is already over
-	require.Equal(t, TickReport{GraceStarted: 1, Ended: 1}, f.tick(t))
-	for _, c := range []struct {
-		at   time.Time
-		want bool
-	}{{end.Add(time.Hour), true}, {end.Add(72*time.Hour - 1), true}, {end.Add(72 * time.Hour), false}} {
-		ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, c.at)
-		require.Equal(t, c.want, ok, "at %s", c.at)
-	}
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		r := DefaultRules()
+		r.GraceAccess = true
+		f := newFixture(t, open(t), r)
+		f.publish(t, "pub-1", basic)
+		f.fund(t, "ann", "4.99")
+		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		end := s.PeriodEnd
+		f.clock.Set(end.Add(100 * time.Hour)) // one late tick: grace is already over
+		require.Equal(t, TickReport{GraceStarted: 1, Ended: 1}, f.tick(t))
+		for _, c := range []struct {
+			at   time.Time
+			want bool
+		}{{end.Add(time.Hour), true}, {end.Add(72*time.Hour - 1), true}, {end.Add(72 * time.Hour), false}} {
+			ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, c.at)
+			require.Equal(t, c.want, ok, "at %s", c.at)
+		}
+	})
 }
 
 func TestCancelKeepsAccessUntilPeriodEndNoRefund(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic)
-	f.fund(t, "ann", "50")
-	s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	f.clock.Advance(5 * 24 * time.Hour)
-	wallet := f.balance(t, MemberWallet("ann"))
-	c, err := f.p.Cancel(f.ctx, "cancel-1", "ann", "cleo")
-	require.NoError(t, err)
-	require.Equal(t, StatusCanceled, c.Status)
-	requireAmount(t, wallet.String(), f.balance(t, MemberWallet("ann")), "no refund")
-	ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodEnd.Add(-time.Second))
-	require.True(t, ok, "access until the period ends")
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic)
+		f.fund(t, "ann", "50")
+		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		f.clock.Advance(5 * 24 * time.Hour)
+		wallet := f.balance(t, MemberWallet("ann"))
+		c, err := f.p.Cancel(f.ctx, "cancel-1", "ann", "cleo")
+		require.NoError(t, err)
+		require.Equal(t, StatusCanceled, c.Status)
+		requireAmount(t, wallet.String(), f.balance(t, MemberWallet("ann")), "no refund")
+		ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodEnd.Add(-time.Second))
+		require.True(t, ok, "access until the period ends")
 
-	_, err = f.p.ChangeTier(f.ctx, "ct-1", "ann", "cleo", "basic")
-	require.ErrorIs(t, err, ErrWrongState)
-	before := f.snapshot(t)
-	_, err = f.p.Cancel(f.ctx, "cancel-2", "ann", "cleo")
-	require.ErrorIs(t, err, ErrWrongState)
-	require.Equal(t, before, f.snapshot(t))
+		_, err = f.p.ChangeTier(f.ctx, "ct-1", "ann", "cleo", "basic")
+		require.ErrorIs(t, err, ErrWrongState)
+		before := f.snapshot(t)
+		_, err = f.p.Cancel(f.ctx, "cancel-2", "ann", "cleo")
+		require.ErrorIs(t, err, ErrWrongState)
+		require.Equal(t, before, f.snapshot(t))
 
-	f.clock.Set(s.PeriodEnd)
-	require.Equal(t, TickReport{Ended: 1}, f.tick(t))
-	requireAmount(t, wallet.String(), f.balance(t, MemberWallet("ann")), "not renewed")
-	ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodEnd)
-	require.False(t, ok)
-	require.ErrorIs(t, err, ErrNotCovered)
+		f.clock.Set(s.PeriodEnd)
+		require.Equal(t, TickReport{Ended: 1}, f.tick(t))
+		requireAmount(t, wallet.String(), f.balance(t, MemberWallet("ann")), "not renewed")
+		ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodEnd)
+		require.False(t, ok)
+		require.ErrorIs(t, err, ErrNotCovered)
 
-	// Subscribing again starts a new period; months keep counting.
-	s2, err := f.p.Subscribe(f.ctx, "sub-2", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	require.Equal(t, 2, s2.MonthsPaid)
-	require.Equal(t, 2, s2.BadgeLevel)
-	f.verify(t)
+		// Subscribing again starts a new period; months keep counting.
+		s2, err := f.p.Subscribe(f.ctx, "sub-2", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		require.Equal(t, 2, s2.MonthsPaid)
+		require.Equal(t, 2, s2.BadgeLevel)
+		f.verify(t)
+	})
 }
 
 func TestChangeTierStartsAtNextRenewal(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic, pro)
-	f.fund(t, "ann", "30")
-	s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	before := f.balance(t, MemberWallet("ann"))
-	c, err := f.p.ChangeTier(f.ctx, "ct-1", "ann", "cleo", "pro")
-	require.NoError(t, err)
-	require.Equal(t, "pro", c.NextTier)
-	requireAmount(t, before.String(), f.balance(t, MemberWallet("ann")), "nothing charged at the change")
-	ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkPrivateChat, f.clock.Now())
-	require.False(t, ok, "pro perks start with the pro period")
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic, pro)
+		f.fund(t, "ann", "30")
+		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		before := f.balance(t, MemberWallet("ann"))
+		c, err := f.p.ChangeTier(f.ctx, "ct-1", "ann", "cleo", "pro")
+		require.NoError(t, err)
+		require.Equal(t, "pro", c.NextTier)
+		requireAmount(t, before.String(), f.balance(t, MemberWallet("ann")), "nothing charged at the change")
+		ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkPrivateChat, f.clock.Now())
+		require.False(t, ok, "pro perks start with the pro period")
 
-	_, err = f.p.ChangeTier(f.ctx, "ct-2", "ann", "cleo", "gold")
-	require.ErrorIs(t, err, ErrUnknownTier)
+		_, err = f.p.ChangeTier(f.ctx, "ct-2", "ann", "cleo", "gold")
+		require.ErrorIs(t, err, ErrUnknownTier)
 
-	f.clock.Set(s.PeriodEnd)
-	require.Equal(t, TickReport{Renewed: 1}, f.tick(t))
-	requireAmount(t, before.Sub(dec("9.99")).String(), f.balance(t, MemberWallet("ann")), "renewal at the pro price")
-	ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkPrivateChat, s.PeriodEnd)
-	require.NoError(t, err)
-	require.True(t, ok)
-	ok, _ = f.p.MayUse(f.ctx, "ann", "cleo", PerkPrivateChat, s.PeriodEnd.Add(-time.Second))
-	require.False(t, ok, "history: the basic month had no private chat")
-	ok, _ = f.p.MayUse(f.ctx, "ann", "cleo", CustomPerk("monthly call"), s.PeriodEnd)
-	require.True(t, ok, "creator-named perk")
+		f.clock.Set(s.PeriodEnd)
+		require.Equal(t, TickReport{Renewed: 1}, f.tick(t))
+		requireAmount(t, before.Sub(dec("9.99")).String(), f.balance(t, MemberWallet("ann")), "renewal at the pro price")
+		ok, err = f.p.MayUse(f.ctx, "ann", "cleo", PerkPrivateChat, s.PeriodEnd)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, _ = f.p.MayUse(f.ctx, "ann", "cleo", PerkPrivateChat, s.PeriodEnd.Add(-time.Second))
+		require.False(t, ok, "history: the basic month had no private chat")
+		ok, _ = f.p.MayUse(f.ctx, "ann", "cleo", CustomPerk("monthly call"), s.PeriodEnd)
+		require.True(t, ok, "creator-named perk")
+	})
 }
 
 func TestCreatorChangesPriceAndWithdrawsTier(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic, pro)
-	f.fund(t, "ann", "100")
-	f.fund(t, "bob", "100")
-	sa, err := f.p.Subscribe(f.ctx, "s-a", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	_, err = f.p.Subscribe(f.ctx, "s-b", "bob", "cleo", "pro")
-	require.NoError(t, err)
-	dearer := basic
-	dearer.Price = dec("5.99")
-	o := f.publish(t, "pub-2", dearer) // pro withdrawn, basic dearer
-	require.Equal(t, 2, o.Version)
-	f.clock.Set(sa.PeriodEnd)
-	require.Equal(t, TickReport{Renewed: 1, Ended: 1}, f.tick(t))
-	requireAmount(t, "89.02", f.balance(t, MemberWallet("ann")), "4.99 then the new price 5.99")
-	requireAmount(t, "90.01", f.balance(t, MemberWallet("bob")), "withdrawn tier is not renewed")
-	sb, _ := f.p.Subscription(f.ctx, "bob", "cleo")
-	require.Equal(t, StatusEnded, sb.Status)
-	require.Equal(t, "tier withdrawn", sb.EndReason)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic, pro)
+		f.fund(t, "ann", "100")
+		f.fund(t, "bob", "100")
+		sa, err := f.p.Subscribe(f.ctx, "s-a", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		_, err = f.p.Subscribe(f.ctx, "s-b", "bob", "cleo", "pro")
+		require.NoError(t, err)
+		dearer := basic
+		dearer.Price = dec("5.99")
+		o := f.publish(t, "pub-2", dearer) // pro withdrawn, basic dearer
+		require.Equal(t, 2, o.Version)
+		f.clock.Set(sa.PeriodEnd)
+		require.Equal(t, TickReport{Renewed: 1, Ended: 1}, f.tick(t))
+		requireAmount(t, "89.02", f.balance(t, MemberWallet("ann")), "4.99 then the new price 5.99")
+		requireAmount(t, "90.01", f.balance(t, MemberWallet("bob")), "withdrawn tier is not renewed")
+		sb, _ := f.p.Subscription(f.ctx, "bob", "cleo")
+		require.Equal(t, StatusEnded, sb.Status)
+		require.Equal(t, "tier withdrawn", sb.EndReason)
+	})
 }
 
 func TestIdempotentReplays(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic, pro)
-	f.fund(t, "ann", "50")
-	s1, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	before := f.snapshot(t)
-	s2, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	require.Equal(t, s1, s2, "a replay returns the stored result")
-	require.Equal(t, before, f.snapshot(t), "and changes nothing")
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic, pro)
+		f.fund(t, "ann", "50")
+		s1, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		before := f.snapshot(t)
+		s2, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		require.False(t, s1.Replayed)
+		require.True(t, s2.Replayed, "the result says it was a replay")
+		s2.Replayed = false
+		require.Equal(t, s1, s2, "a replay returns the stored result")
+		require.Equal(t, before, f.snapshot(t), "and changes nothing")
 
-	for name, call := range map[string]func() error{
-		"other tier":  func() error { _, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "pro"); return err },
-		"other event": func() error { _, err := f.p.Cancel(f.ctx, "sub-1", "ann", "cleo"); return err },
-		"publish":     func() error { _, err := f.p.PublishTiers(f.ctx, "sub-1", "cleo", []Tier{pro}); return err },
-	} {
-		err := call()
-		require.ErrorIs(t, err, ErrIdempotencyConflict, name)
-		require.Equal(t, before, f.snapshot(t), name)
-	}
-	o1 := f.publish(t, "pub-1", basic, pro)
-	require.Equal(t, 1, o1.Version, "a replayed publish is not a new version")
+		for name, call := range map[string]func() error{
+			"other tier":  func() error { _, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "pro"); return err },
+			"other event": func() error { _, err := f.p.Cancel(f.ctx, "sub-1", "ann", "cleo"); return err },
+			"publish":     func() error { _, err := f.p.PublishTiers(f.ctx, "sub-1", "cleo", []Tier{pro}); return err },
+		} {
+			err := call()
+			require.ErrorIs(t, err, ErrIdempotencyConflict, name)
+			require.Equal(t, before, f.snapshot(t), name)
+		}
+		o1 := f.publish(t, "pub-1", basic, pro)
+		require.Equal(t, 1, o1.Version, "a replayed publish is not a new version")
+	})
 }
 
 func TestConcurrentSubscribeSameEventChargesOnce(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic)
-	f.fund(t, "ann", "50")
-	var wg sync.WaitGroup
-	res := make([]Subscription, 8)
-	errs := make([]error, 8)
-	for i := range res {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[i], errs[i] = f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-		}()
-	}
-	wg.Wait()
-	for i := range res {
-		require.NoError(t, errs[i])
-		require.Equal(t, res[0], res[i])
-	}
-	requireAmount(t, "45.01", f.balance(t, MemberWallet("ann")), "charged once")
-
-	// Different event ids racing for the same subscription: one wins.
-	f.fund(t, "bob", "50")
-	var won, already int
-	var mu sync.Mutex
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := f.p.Subscribe(f.ctx, "bob-"+string(rune('a'+i)), "bob", "cleo", "basic")
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				won++
-			case errors.Is(err, ErrAlreadySubscribed):
-				already++
-			default:
-				t.Error(err)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic)
+		f.fund(t, "ann", "50")
+		var wg sync.WaitGroup
+		res := make([]Subscription, 8)
+		errs := make([]error, 8)
+		for i := range res {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i], errs[i] = f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+			}()
+		}
+		wg.Wait()
+		replays := 0
+		for i := range res {
+			require.NoError(t, errs[i])
+			if res[i].Replayed {
+				replays++
 			}
-		}()
-	}
-	wg.Wait()
-	require.Equal(t, 1, won)
-	require.Equal(t, 7, already)
-	requireAmount(t, "45.01", f.balance(t, MemberWallet("bob")))
-	f.verify(t)
+			res[i].Replayed = false
+			require.Equal(t, res[0], res[i])
+		}
+		require.Equal(t, len(res)-1, replays, "one call ran the event, the others replayed it")
+		requireAmount(t, "45.01", f.balance(t, MemberWallet("ann")), "charged once")
+
+		// Different event ids racing for the same subscription: one wins.
+		f.fund(t, "bob", "50")
+		var won, already int
+		var mu sync.Mutex
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := f.p.Subscribe(f.ctx, "bob-"+string(rune('a'+i)), "bob", "cleo", "basic")
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won++
+				case errors.Is(err, ErrAlreadySubscribed):
+					already++
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		require.Equal(t, 1, won)
+		require.Equal(t, 7, already)
+		requireAmount(t, "45.01", f.balance(t, MemberWallet("bob")))
+		f.verify(t)
+	})
 }
 
 func TestMayUseWritesNothing(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic)
-	f.fund(t, "ann", "50")
-	_, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	before := f.snapshot(t)
-	for i := 0; i < 10; i++ {
-		_, _ = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, f.clock.Now())
-		_, _ = f.p.MayUse(f.ctx, "bob", "cleo", PerkBadge, f.clock.Now())
-	}
-	require.Equal(t, before, f.snapshot(t))
-	_, err = f.p.MayUse(f.ctx, "ann", "cleo", "nope", f.clock.Now())
-	require.ErrorIs(t, err, ErrInvalidRequest)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic)
+		f.fund(t, "ann", "50")
+		_, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		before := f.snapshot(t)
+		for i := 0; i < 10; i++ {
+			_, _ = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, f.clock.Now())
+			_, _ = f.p.MayUse(f.ctx, "bob", "cleo", PerkBadge, f.clock.Now())
+		}
+		require.Equal(t, before, f.snapshot(t))
+		_, err = f.p.MayUse(f.ctx, "ann", "cleo", "nope", f.clock.Now())
+		require.ErrorIs(t, err, ErrInvalidRequest)
+	})
 }
 
 func BenchmarkMayUse(b *testing.B) {
-	f := newFixture(b, DefaultRules())
+	f := newFixture(b, teststore.Memory(b), DefaultRules())
 	f.publish(b, "pub-1", basic, pro)
 	f.fund(b, "ann", "50")
 	_, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "pro")
@@ -538,51 +576,55 @@ func BenchmarkMayUse(b *testing.B) {
 }
 
 func TestChosenTierWithdrawnRenewsCurrentTier(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic, pro)
-	f.fund(t, "ann", "20")
-	s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	_, err = f.p.ChangeTier(f.ctx, "ct-1", "ann", "cleo", "pro")
-	require.NoError(t, err)
-	f.publish(t, "pub-2", basic)
-	f.clock.Set(s.PeriodEnd)
-	require.Equal(t, TickReport{Renewed: 1}, f.tick(t))
-	s, err = f.p.Subscription(f.ctx, "ann", "cleo")
-	require.NoError(t, err)
-	require.Equal(t, "basic", s.Tier.ID)
-	require.Empty(t, s.NextTier)
-	requireAmount(t, "10.02", f.balance(t, MemberWallet("ann")))
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic, pro)
+		f.fund(t, "ann", "20")
+		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		require.NoError(t, err)
+		_, err = f.p.ChangeTier(f.ctx, "ct-1", "ann", "cleo", "pro")
+		require.NoError(t, err)
+		f.publish(t, "pub-2", basic)
+		f.clock.Set(s.PeriodEnd)
+		require.Equal(t, TickReport{Renewed: 1}, f.tick(t))
+		s, err = f.p.Subscription(f.ctx, "ann", "cleo")
+		require.NoError(t, err)
+		require.Equal(t, "basic", s.Tier.ID)
+		require.Empty(t, s.NextTier)
+		requireAmount(t, "10.02", f.balance(t, MemberWallet("ann")))
+	})
 }
 
 func TestMayUseConcurrentWithRenewals(t *testing.T) {
-	f := newFixture(t, DefaultRules())
-	f.publish(t, "pub-1", basic)
-	f.fund(t, "ann", "100")
-	s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
-	require.NoError(t, err)
-	probe := s.PeriodStart.Add(time.Hour) // inside the first period, whatever renews
-	var wg sync.WaitGroup
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < 200; j++ {
-				ok, err := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, probe)
-				if !ok || err != nil {
-					t.Error(ok, err)
-					return
-				}
-			}
-		}()
-	}
-	for m := 1; m <= 5; m++ {
-		f.clock.Set(t0.AddDate(0, m, 0))
-		_, err := f.p.Tick(f.ctx)
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.publish(t, "pub-1", basic)
+		f.fund(t, "ann", "100")
+		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
 		require.NoError(t, err)
-	}
-	wg.Wait()
-	s, err = f.p.Subscription(f.ctx, "ann", "cleo")
-	require.NoError(t, err)
-	require.Equal(t, 6, s.MonthsPaid)
+		probe := s.PeriodStart.Add(time.Hour) // inside the first period, whatever renews
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; j < 200; j++ {
+					ok, err := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, probe)
+					if !ok || err != nil {
+						t.Error(ok, err)
+						return
+					}
+				}
+			}()
+		}
+		for m := 1; m <= 5; m++ {
+			f.clock.Set(t0.AddDate(0, m, 0))
+			_, err := f.p.Tick(f.ctx)
+			require.NoError(t, err)
+		}
+		wg.Wait()
+		s, err = f.p.Subscription(f.ctx, "ann", "cleo")
+		require.NoError(t, err)
+		require.Equal(t, 6, s.MonthsPaid)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // TickReport says what a Tick did.
@@ -15,43 +16,50 @@ type TickReport struct {
 	GraceStarted int // renewals that failed and entered grace
 	Retried      int // failed retries in grace that will be tried again
 	Ended        int // subscriptions ended (cancelled, lapsed, tier withdrawn)
+	// Failed lists the subscriptions ("<creator>/<member>") Tick could not
+	// handle, with why; each stays due and is tried again by the next Tick,
+	// and the others were handled as usual.
+	Failed []kit.ItemError
+}
+
+func (r *TickReport) add(o TickReport) {
+	r.Renewed += o.Renewed
+	r.GraceStarted += o.GraceStarted
+	r.Retried += o.Retried
+	r.Ended += o.Ended
 }
 
 // Tick does what time makes happen, for everything due at the clock's
 // time: renewals (charged at the creator's current price of the
 // subscription's tier, or its NextTier), retries in grace, and the end of
-// cancelled or lapsed subscriptions. Running it twice at the same time
-// changes nothing the second time.
+// cancelled or lapsed subscriptions. Each subscription is handled in a unit
+// of work of its own (kit.EachDue): one that fails is reported in Failed
+// and the others go on. The error is for the run as a whole (a store that
+// fails, a context that ends); the report then counts what was handled
+// before it. Running Tick twice at the same time changes nothing the
+// second time.
 func (p *Program) Tick(ctx context.Context) (TickReport, error) {
-	var total TickReport
-	for {
-		var rep TickReport
-		n := 0
-		err := p.l.Update(ctx, func(w *ledger.Writer) error {
-			rep = TickReport{}
-			due, err := w.Due(dueRenew, w.Now(), 128)
-			if err != nil {
-				return err
-			}
-			n = len(due)
-			for _, d := range due {
-				if err := p.renew(w, d.ID, &rep); err != nil {
-					return fmt.Errorf("subscription: tick %s: %w", d.ID, err)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return total, err
+	outcomes := map[string]TickReport{}
+	_, failed, err := kit.EachDue(ctx, p.l, dueRenew, p.l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) error {
+		var one TickReport
+		if err := p.renew(w, e.ID, &one); err != nil {
+			return err
 		}
-		total.Renewed += rep.Renewed
-		total.GraceStarted += rep.GraceStarted
-		total.Retried += rep.Retried
-		total.Ended += rep.Ended
-		if n == 0 {
-			return total, nil
+		outcomes[e.ID] = one // a batch retried after a conflict runs this again
+		return nil
+	})
+	failedIDs := make(map[string]bool, len(failed))
+	for _, f := range failed {
+		failedIDs[f.ID] = true
+	}
+	var rep TickReport
+	for id, o := range outcomes {
+		if !failedIDs[id] {
+			rep.add(o)
 		}
 	}
+	rep.Failed = failed
+	return rep, err
 }
 
 func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
@@ -63,15 +71,19 @@ func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
 		return err
 	}
 	now := w.Now()
-	switch s.Status {
-	case StatusEnded:
+	if s.Status == StatusEnded {
 		return w.Unschedule(dueRenew, id)
-	case StatusCanceled:
-		if err := p.end(w, &s, s.PeriodEnd, "canceled"); err != nil {
-			return err
-		}
+	}
+	// A cancelled subscription past its period, or one whose grace period
+	// is over, ends: no charge, however much the wallet holds now.
+	if ended, err := p.lapse(w, &s, now); err != nil {
+		return err
+	} else if ended {
 		rep.Ended++
 		return w.SaveJSON(kindSub, id, s)
+	}
+	if s.Status == StatusCanceled { // not yet at its period end: not due
+		return scheduleAfter(w, id, s.PeriodEnd, now)
 	}
 	off, err := loadOffer(&w.Reader, s.Creator)
 	if err != nil {
@@ -99,9 +111,15 @@ func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
 	if s.Status == StatusGrace && !p.rules.GraceAccess {
 		start = now // no access in grace: the recovered period starts when paid
 	}
-	end := p.addPeriod(start)
+	end, err := p.addPeriod(start)
+	if err != nil {
+		return err
+	}
 	if !end.After(now) { // the whole period is already past: start afresh
-		start, end = now, p.addPeriod(now)
+		start = now
+		if end, err = p.addPeriod(now); err != nil {
+			return err
+		}
 	}
 	err = p.charge(w, &s, tier, "renewal", start, end)
 	switch {
@@ -116,7 +134,11 @@ func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
 	case errors.Is(err, ErrInsufficientFunds):
 		started := s.Status == StatusActive
 		if started {
-			s.Status, s.GraceUntil = StatusGrace, p.graceEnd(&s)
+			until, err := p.graceUntil(&s)
+			if err != nil {
+				return err
+			}
+			s.Status, s.GraceUntil = StatusGrace, until
 			rep.GraceStarted++
 		}
 		if !now.Before(s.GraceUntil) {
@@ -127,9 +149,9 @@ func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
 			rep.Ended++
 			break
 		}
-		next := now.Add(time.Duration(p.rules.RetryEvery))
-		if next.After(s.GraceUntil) {
-			next = s.GraceUntil
+		next := s.GraceUntil
+		if retry := time.Duration(p.rules.RetryEvery); retry < s.GraceUntil.Sub(now) {
+			next = now.Add(retry)
 		}
 		if err := scheduleAfter(w, id, next, now); err != nil {
 			return err
@@ -143,12 +165,11 @@ func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
 	return w.SaveJSON(kindSub, id, s)
 }
 
-// scheduleAfter moves a renewal's due entry, refusing a time not after now:
-// Tick loops until nothing is due, so a due entry left at or before now
-// would never let it finish.
+// scheduleAfter moves a renewal's due entry, refusing a time not after
+// now: an entry left due would be handled again by every Tick at this time.
 func scheduleAfter(w *ledger.Writer, id string, at, now time.Time) error {
 	if !at.After(now) {
-		return fmt.Errorf("subscription: internal error: %s rescheduled at %s, not after %s", id, at.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
+		return fmt.Errorf("internal error: %s rescheduled at %s, not after %s", id, at.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
 	}
 	return w.Schedule(dueRenew, id, at)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/rewardkit/rewardkit/adsbuy"
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/shopspring/decimal"
 )
@@ -82,9 +83,21 @@ func (s *story) report(report, campaign, group string, impressions, clicks int64
 	if d.Truncated {
 		note = " (truncated at a budget)"
 	}
+	if d.Carry.Sign() > 0 {
+		note += fmt.Sprintf(" (%s carried to the next report)", d.Carry)
+	}
 	s.say("  %s %s/%s: %d impressions, %d clicks cost %s, charged %s%s", d.At.Format("2 Jan 15:04"), campaign, group,
-		impressions, clicks, d.Cost.StringFixed(2), d.Charged.StringFixed(2), note)
+		impressions, clicks, fmtAmount(d.Cost), d.Charged.StringFixed(2), note)
 	return nil
+}
+
+// fmtAmount prints an amount with two decimals, or with all of its decimals when
+// it has more (a delivery's exact cost may be a fraction of a cent).
+func fmtAmount(d decimal.Decimal) string {
+	if d.Exponent() >= -2 || d.Equal(d.Round(2)) {
+		return d.StringFixed(2)
+	}
+	return d.String()
 }
 
 func run(ctx context.Context, out io.Writer, store ledger.Store) error {
@@ -104,9 +117,9 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	id := func(name string) string { return prefix + name }
 	usd := decimal.RequireFromString
 
-	roles := &adsbuy.RoleDirectory{}
-	roles.Grant(id("rita"), adsbuy.RoleSalesRep)
-	p, err := adsbuy.New(ctx, l, adsbuy.DefaultRules(), roles)
+	roles := &kit.RoleDirectory{}
+	roles.Grant(id("rita"), kit.RoleSalesRep)
+	p, err := adsbuy.New(ctx, l, adsbuy.DefaultRules(), adsbuy.WithRoles(roles))
 	if err != nil {
 		return err
 	}
@@ -194,12 +207,12 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	if err := s.refused("pizzeria (no role) approves its own campaign", err, adsbuy.ErrForbidden); err != nil {
 		return err
 	}
-	roles.Grant(id("bakery"), adsbuy.RoleSalesRep)
+	roles.Grant(id("bakery"), kit.RoleSalesRep)
 	_, err = p.Approve(ctx, id("review-00"), id("bakery"), id("fresh-bread"))
 	if err := s.refused("bakery, holding the role too, approves its own campaign", err, adsbuy.ErrForbidden); err != nil {
 		return err
 	}
-	roles.Revoke(id("bakery"), adsbuy.RoleSalesRep)
+	roles.Revoke(id("bakery"), kit.RoleSalesRep)
 	clock.Advance(2 * time.Hour)
 	if _, err := p.Approve(ctx, id("review-1"), id("rita"), id("pizza-week")); err != nil {
 		return err
@@ -250,6 +263,12 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	if err := s.report("r6", "pizza-week", "video", 12000, 40); err != nil {
 		return err
 	}
+	s.say("  an ad server reporting every few impressions: fractions of a cent are carried, never lost")
+	for i := 1; i <= 4; i++ {
+		if err := s.report(fmt.Sprintf("r6-%d", i), "pizza-week", "video", 3, 0); err != nil {
+			return err
+		}
+	}
 	if err := s.money(); err != nil {
 		return err
 	}
@@ -274,7 +293,7 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	s.say("  status %s (%s), reviewed by %s", cm.Status, cm.EndReason, cm.ReviewedBy)
 	for _, d := range st.Deliveries {
 		s.say("  %2d  %s  %-6s %6d impr %4d clicks  cost %6s  charged %6s", d.Seq, d.At.Format("2 Jan 15:04"), d.AdGroup,
-			d.Impressions, d.Clicks, d.Cost.StringFixed(2), d.Charged.StringFixed(2))
+			d.Impressions, d.Clicks, fmtAmount(d.Cost), d.Charged.StringFixed(2))
 	}
 	for _, g := range cm.AdGroups {
 		s.say("  ad group %-6s %s %s: %d impressions, %d clicks, spent %s of %s", g.ID, g.BidType, g.Bid.StringFixed(2),

@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/adsbuy"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // adsRules are the default self-service ads rules.
@@ -45,12 +46,12 @@ type adCampaign struct {
 func (d *adsbuyDriver) Name() string { return "adsbuy" }
 
 func (d *adsbuyDriver) Setup(ctx context.Context, s *sim) error {
-	var roles adsbuy.RoleDirectory
+	var roles kit.RoleDirectory
 	for _, r := range salesReps {
-		roles.Grant(r, adsbuy.RoleSalesRep)
+		roles.Grant(r, kit.RoleSalesRep)
 	}
 	var err error
-	d.p, err = adsbuy.New(ctx, s.l, adsRules(), &roles)
+	d.p, err = adsbuy.New(ctx, s.l, adsRules(), adsbuy.WithRoles(&roles))
 	if err != nil {
 		return err
 	}
@@ -217,6 +218,7 @@ func (d *adsbuyDriver) Tick(ctx context.Context, s *sim, day int) error {
 		return ctx.Err()
 	}
 	d.st.failed("tick", err)
+	d.st.failed("tick item", kit.Failures(rep.Failed))
 	d.st.add("campaigns ended", int64(rep.Ended))
 	// Campaigns Tick ended leave the driver's list.
 	still := d.campaigns[:0]

@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/subscription"
 )
 
@@ -36,14 +37,16 @@ var tierIDs = []string{"fan", "superfan", "inner-circle"}
 
 // topUp puts euros in a member's wallet, as the platform's payment service
 // would after a card payment: the one movement of money in the simulation
-// that belongs to no program (its key starts with "wallet:").
+// that belongs to no program (its key starts with "wallet:"). A wallet
+// another program opened is used as it is (kit.OpenWallet).
 func topUp(ctx context.Context, l *ledger.Ledger, key, member string, amount decimal.Decimal) error {
 	return l.Update(ctx, func(w *ledger.Writer) error {
-		if _, err := w.OpenAccount(ledger.AccountSpec{Address: "member:" + member}); err != nil {
+		wallet, err := kit.OpenWallet(w, kit.WalletPolicy{}, member)
+		if err != nil {
 			return err
 		}
-		_, err := w.Post(ledger.TransferRequest{Key: "wallet:topup:" + key, Postings: []ledger.Posting{
-			{From: ledger.World, To: "member:" + member, Asset: "EUR", Amount: amount}}})
+		_, err = w.Post(ledger.TransferRequest{Key: "wallet:topup:" + key, Postings: []ledger.Posting{
+			{From: ledger.World, To: wallet, Asset: "EUR", Amount: amount}}})
 		return err
 	})
 }
@@ -166,6 +169,7 @@ func (d *subscriptionDriver) Tick(ctx context.Context, s *sim, day int) error {
 		return ctx.Err()
 	}
 	d.st.failed("tick", err)
+	d.st.failed("tick item", kit.Failures(rep.Failed))
 	d.st.add("renewals", int64(rep.Renewed))
 	d.st.add("ended", int64(rep.Ended))
 	return nil

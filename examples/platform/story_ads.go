@@ -7,6 +7,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/adsbuy"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // storyAds is the advertiser's chapter of the story: a prepaid balance, a
@@ -15,9 +16,9 @@ import (
 func storyAds(t *teller) error {
 	ctx, clock := t.ctx, t.clock
 	t.chapter("An advertiser buys a campaign that a sales rep approves")
-	var roles adsbuy.RoleDirectory
-	roles.Grant("rep-bruno", adsbuy.RoleSalesRep)
-	ads, err := adsbuy.New(ctx, t.l, adsRules(), &roles)
+	var roles kit.RoleDirectory
+	roles.Grant("rep-bruno", kit.RoleSalesRep)
+	ads, err := adsbuy.New(ctx, t.l, adsRules(), adsbuy.WithRoles(&roles))
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func (d *giftingDriver) Setup(ctx context.Context, s *sim) error {
 	roles := &kit.RoleDirectory{}
 	roles.Grant(d.officer, kit.RoleRiskOfficer)
 	var err error
-	d.p, err = gifting.New(ctx, s.l, gifting.DefaultRules(), dir, gifting.WithRoles(roles))
+	d.p, err = gifting.New(ctx, s.l, gifting.DefaultRules(), dir, gifting.WithRoles(roles), gifting.WithWallets(s.wallets))
 	if err != nil {
 		return err
 	}

@@ -25,10 +25,11 @@ func creatorPayoutRules() payout.Rules { return payout.CreatorRules() }
 // earnings account to their wallet (key "platform:sweep:<key>", so a
 // retry moves nothing): a step the integrating service may take, never
 // either program; with creatorPayoutRules creators can also withdraw from
-// their earnings account directly.
-func sweepDiamonds(ctx context.Context, l *ledger.Ledger, key, creator string, amount decimal.Decimal) error {
+// their earnings account directly. The creator's wallet is opened with the
+// platform's wallet policy if no program has opened it yet.
+func sweepDiamonds(ctx context.Context, l *ledger.Ledger, wallets kit.WalletPolicy, key, creator string, amount decimal.Decimal) error {
 	return l.Update(ctx, func(w *ledger.Writer) error {
-		if _, err := kit.OpenWallet(w, kit.WalletPolicy{}, creator); err != nil {
+		if _, err := kit.OpenWallet(w, wallets, creator); err != nil {
 			return err
 		}
 		_, err := w.Post(ledger.TransferRequest{Key: "platform:sweep:" + key, Postings: []ledger.Posting{
@@ -87,10 +88,10 @@ func (d *payoutDriver) Setup(ctx context.Context, s *sim) error {
 	compliance := &kit.RoleDirectory{}
 	compliance.Grant(complianceOfficer, kit.RolePayoutReviewer)
 	var err error
-	if d.rubies, err = payout.New(ctx, s.l, payout.DefaultRules(), d.rubyProv, payout.WithRoles(compliance)); err != nil {
+	if d.rubies, err = payout.New(ctx, s.l, payout.DefaultRules(), d.rubyProv, payout.WithRoles(compliance), payout.WithWallets(s.wallets)); err != nil {
 		return err
 	}
-	if d.diamonds, err = payout.New(ctx, s.l, creatorPayoutRules(), d.diaProv, payout.WithRoles(compliance)); err != nil {
+	if d.diamonds, err = payout.New(ctx, s.l, creatorPayoutRules(), d.diaProv, payout.WithRoles(compliance), payout.WithWallets(s.wallets)); err != nil {
 		return err
 	}
 	d.st = s.statsFor(d.Name(),

@@ -53,7 +53,8 @@ func (d *referralDriver) Setup(ctx context.Context, s *sim) error {
 		}
 	}
 	var err error
-	d.p, err = referral.New(ctx, s.l, referral.DefaultRules(), d.dir, referral.WithCodeSalt(fmt.Sprintf("sim-%d", s.cfg.Seed)))
+	d.p, err = referral.New(ctx, s.l, referral.DefaultRules(), d.dir, referral.WithCodeSalt(fmt.Sprintf("sim-%d", s.cfg.Seed)),
+		referral.WithWallets(s.wallets))
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func (d *shoutoutDriver) Setup(ctx context.Context, s *sim) error {
 	d.prices = map[string]int64{}
 	var err error
 	d.p, err = shoutout.New(ctx, s.l, shoutout.DefaultRules(), dir, d.dms,
-		shoutout.WithRoles(shoutoutReviewers("moderator-1", "moderator-2")))
+		shoutout.WithRoles(shoutoutReviewers("moderator-1", "moderator-2")), shoutout.WithWallets(s.wallets))
 	if err != nil {
 		return err
 	}

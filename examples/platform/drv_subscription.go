@@ -37,11 +37,12 @@ var tierIDs = []string{"fan", "superfan", "inner-circle"}
 
 // topUp puts euros in a member's wallet, as the platform's payment service
 // would after a card payment: the one movement of money in the simulation
-// that belongs to no program (its key starts with "wallet:"). A wallet
-// another program opened is used as it is (kit.OpenWallet).
-func topUp(ctx context.Context, l *ledger.Ledger, key, member string, amount decimal.Decimal) error {
+// that belongs to no program (its key starts with "wallet:"). The wallet is
+// opened with the platform's wallet policy if no program has opened it yet
+// (kit.OpenWallet), and used as it is otherwise.
+func topUp(ctx context.Context, l *ledger.Ledger, wallets kit.WalletPolicy, key, member string, amount decimal.Decimal) error {
 	return l.Update(ctx, func(w *ledger.Writer) error {
-		wallet, err := kit.OpenWallet(w, kit.WalletPolicy{}, member)
+		wallet, err := kit.OpenWallet(w, wallets, member)
 		if err != nil {
 			return err
 		}
@@ -73,7 +74,7 @@ func (d *subscriptionDriver) Setup(ctx context.Context, s *sim) error {
 		dir.Put(subscription.Member{ID: p.ID, Age: p.Age, Country: p.Country, Followers: p.Followers, ViewsLastMonth: p.Views})
 	}
 	var err error
-	d.p, err = subscription.New(ctx, s.l, subscriptionRules(), &dir)
+	d.p, err = subscription.New(ctx, s.l, subscriptionRules(), &dir, subscription.WithWallets(s.wallets))
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func (d *subscriptionDriver) Day(ctx context.Context, s *sim, day int) error {
 		tier := tierIDs[weighted(rng.Float64(), []float64{0.6, 0.3, 0.1})]
 		if rng.Float64() < 0.8 {
 			amount := decimal.NewFromInt(int64(5 + 5*rng.IntN(5)))
-			if err := topUp(ctx, s.l, fmt.Sprintf("%d-%d", day, i), m.ID, amount); err != nil {
+			if err := topUp(ctx, s.l, s.wallets, fmt.Sprintf("%d-%d", day, i), m.ID, amount); err != nil {
 				d.st.failed("wallet top-up", err)
 				continue
 			}

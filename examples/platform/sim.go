@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 )
 
@@ -57,6 +58,9 @@ type sim struct {
 	rng     *rand.Rand
 	pop     *population
 	drivers []driver
+	// wallets is the platform's one wallet policy (platformWallets),
+	// given to every program that opens members' wallets.
+	wallets kit.WalletPolicy
 	stats   map[string]*programStats
 	names   []string
 	metrics *metrics
@@ -345,11 +349,12 @@ func simulate(ctx context.Context, out io.Writer, store ledger.Store, cfg config
 	}
 	l := ledger.New(programStore, ledger.WithClock(clock))
 	s := &sim{
-		cfg:   cfg,
-		l:     l,
-		clock: clock,
-		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		stats: map[string]*programStats{},
+		cfg:     cfg,
+		l:       l,
+		clock:   clock,
+		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		wallets: platformWallets(),
+		stats:   map[string]*programStats{},
 	}
 	s.pop = newPopulation(s.rng, cfg.Members)
 	s.metrics = newMetrics()

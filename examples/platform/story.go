@@ -144,34 +144,39 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 
 	t.chapter("The programs open on one ledger")
-	ref, err := referral.New(ctx, l, referral.DefaultRules(), refDir, referral.WithCodeSalt("story"))
+	// One wallet policy for the whole platform, given to every program that
+	// opens members' wallets: member:<id> is the same whichever meets the
+	// member first.
+	wallets := platformWallets()
+	ref, err := referral.New(ctx, l, referral.DefaultRules(), refDir, referral.WithCodeSalt("story"), referral.WithWallets(wallets))
 	if err != nil {
 		return err
 	}
-	gift, err := gifting.New(ctx, l, gifting.DefaultRules(), giftDir)
+	gift, err := gifting.New(ctx, l, gifting.DefaultRules(), giftDir, gifting.WithWallets(wallets))
 	if err != nil {
 		return err
 	}
 	inbox := shoutout.NewInbox()
-	shout, err := shoutout.New(ctx, l, shoutout.DefaultRules(), shoutDir, inbox, shoutout.WithRoles(shoutoutReviewers("moderator-7")))
+	shout, err := shoutout.New(ctx, l, shoutout.DefaultRules(), shoutDir, inbox, shoutout.WithRoles(shoutoutReviewers("moderator-7")), shoutout.WithWallets(wallets))
 	if err != nil {
 		return err
 	}
-	sub, err := subscription.New(ctx, l, subscriptionRules(), &subDir)
+	sub, err := subscription.New(ctx, l, subscriptionRules(), &subDir, subscription.WithWallets(wallets))
 	if err != nil {
 		return err
 	}
 	paypal := payout.NewMemoryProvider(clock)
-	rubyOut, err := payout.New(ctx, l, payout.DefaultRules(), paypal)
+	rubyOut, err := payout.New(ctx, l, payout.DefaultRules(), paypal, payout.WithWallets(wallets))
 	if err != nil {
 		return err
 	}
-	diamondOut, err := payout.New(ctx, l, creatorPayoutRules(), paypal)
+	diamondOut, err := payout.New(ctx, l, creatorPayoutRules(), paypal, payout.WithWallets(wallets))
 	if err != nil {
 		return err
 	}
 	t.say("referral (rubies, seed 000), gifting (coins and diamonds), shoutout, subscription (EUR),")
 	t.say("payout twice: rubies -> EUR for members, diamonds -> USD for creators")
+	t.say("one wallet policy for all of them: a member's coins may go %s below zero, room for a chargeback", wallets.Overdraft[ledger.COIN.Code])
 	if err := t.changes(); err != nil {
 		return err
 	}
@@ -308,7 +313,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 	t.say("giulia publishes three tiers: fan 2.99, superfan 6.99, inner circle 19.99 EUR a month")
 	for _, s := range []struct{ who, tier, amount string }{{"anna", "superfan", "10.00"}, {"sara", "fan", "5.00"}} {
-		if err := topUp(ctx, l, "story-"+s.who, s.who, dec(s.amount)); err != nil {
+		if err := topUp(ctx, l, wallets, "story-"+s.who, s.who, dec(s.amount)); err != nil {
 			return err
 		}
 		t.say("%s tops up her wallet with %s EUR and subscribes to %s", s.who, s.amount, s.tier)
@@ -358,7 +363,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 		return err
 	}
 	swept := decimal.NewFromInt(diamonds)
-	if err := sweepDiamonds(ctx, l, "story-giulia", "giulia", swept); err != nil {
+	if err := sweepDiamonds(ctx, l, wallets, "story-giulia", "giulia", swept); err != nil {
 		return err
 	}
 	t.say("giulia's %s diamonds move from her gifting earnings to her wallet (the integrator's step: programs never call each other)", swept)

@@ -145,6 +145,9 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, op
 	if err != nil {
 		return nil, fmt.Errorf("gifting: setting up the ledger: %w", err)
 	}
+	if err := p.wallets.Check(ctx, l); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
 	return p, nil
 }
 

@@ -192,6 +192,9 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, provider Provider, 
 	if err != nil {
 		return nil, fmt.Errorf("set up %s: %w", rules.Provider, err)
 	}
+	if err := p.wallets.Check(ctx, l); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
 	return p, nil
 }
 

@@ -198,6 +198,9 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, op
 			return nil, err
 		}
 	}
+	if err := p.wallets.Check(ctx, l); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
 	return p, nil
 }
 

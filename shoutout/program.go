@@ -175,6 +175,9 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, me
 	if err != nil {
 		return nil, fail(err, "setting up the ledger")
 	}
+	if err := p.wallets.Check(ctx, l); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
 	return p, nil
 }
 

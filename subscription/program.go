@@ -188,6 +188,9 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, op
 	for _, o := range opts {
 		o(p)
 	}
+	if err := p.wallets.Check(ctx, l); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRules, err)
+	}
 	return p, nil
 }
 
@@ -393,8 +396,18 @@ func (p *Program) charge(w *ledger.Writer, s *Subscription, tier Tier, reason st
 	if platformPart.Sign() > 0 {
 		ps = append(ps, ledger.Posting{From: from, To: PlatformRevenue, Asset: a.Code, Amount: platformPart})
 	}
+	// The wallet policy's overdraft is room for chargebacks, never credit
+	// (kit.WalletPolicy): the member must have the price available.
+	spendable, err := kit.Spendable(&w.Reader, from, a.Code)
+	if err != nil {
+		return err
+	}
+	if spendable.LessThan(tier.Price) {
+		return fmt.Errorf("%w: member %s has %s %s available, tier %q of %s costs %s (%w)", ErrInsufficientFunds,
+			s.Member, spendable, a.Code, tier.ID, s.Creator, tier.Price, ledger.ErrInsufficientFunds)
+	}
 	n := s.Charges + 1
-	_, err := w.Post(ledger.TransferRequest{
+	_, err = w.Post(ledger.TransferRequest{
 		Key:      chargeKey(s.Creator, s.Member, n),
 		Postings: ps,
 		Metadata: map[string]string{

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
@@ -25,9 +27,14 @@ func simDrivers() []driver {
 // Coins may go 500 below zero: room for a gifting chargeback to take back
 // coins a viewer already spent. Gifts, shoutouts and payouts never spend
 // into it; the other assets (rubies, diamonds, euros) have no overdraft.
-// Every asset the policy names must be defined before a program opens a
-// wallet with it: here gifting and shoutout define COIN when they are set
-// up, before any event.
+// Every asset the policy names must be defined before the programs start
+// (each program's New checks the policy): defineWalletAssets does that.
 func platformWallets() kit.WalletPolicy {
 	return kit.WalletPolicy{Overdraft: map[string]decimal.Decimal{ledger.COIN.Code: decimal.NewFromInt(500)}}
+}
+
+// defineWalletAssets defines the assets platformWallets names, before any
+// program is set up.
+func defineWalletAssets(ctx context.Context, l *ledger.Ledger) error {
+	return l.DefineAsset(ctx, ledger.COIN)
 }

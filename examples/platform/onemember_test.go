@@ -13,7 +13,6 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -125,17 +124,19 @@ func TestOneMemberInEveryProgram(t *testing.T) {
 
 // TestOneMemberProgramsLaunchedOneByOne: a platform that launches its
 // programs one at a time (each set up just before the member first uses
-// it), every program given the same wallet policy from the start. In the
-// orders where the wallet is opened before gifting (or shoutout) is set
-// up, the policy's COIN overdraft names an asset no program has defined
-// yet, and kit.OpenWallet fails with ledger.ErrUnknownAsset: referral
-// refuses the friend's signup (m1 cannot be rewarded), and the platform's
-// own top-up fails, until gifting is set up. Found while writing
-// TestOneMemberInEveryProgram; reported, not fixed here (the fix belongs
-// in ledger/kit or in the programs' New).
+// it), every program given the same wallet policy from the start. A
+// wallet's policy is fixed when it opens, so the policy's assets must be
+// defined before the first program starts: a program's New refuses a
+// policy that names an undefined asset (it used to fail every wallet it
+// opened with ErrUnknownAsset, found while writing
+// TestOneMemberInEveryProgram), and once the platform defines them, every
+// launch order works.
 func TestOneMemberProgramsLaunchedOneByOne(t *testing.T) {
-	knownBug(t, "a wallet policy naming an asset no program has defined yet fails every wallet it opens with ErrUnknownAsset")
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		bare := ledger.New(open(t))
+		_, err := referral.New(context.Background(), bare, referral.DefaultRules(), referral.NewMemberDirectory(), referral.WithWallets(oneMemberWallets(t)))
+		require.ErrorIs(t, err, referral.ErrInvalidRules)
+		require.ErrorIs(t, err, ledger.ErrUnknownAsset)
 		for _, order := range oneMemberOrders {
 			t.Run(order.name, func(t *testing.T) {
 				o := newOneMember(t, open(t), true)
@@ -153,10 +154,9 @@ func TestOneMemberProgramsLaunchedOneByOne(t *testing.T) {
 // (subscription's doc: "COIN works the same way") charges a member with no
 // coins at all, taking the wallet to -300 COIN: the one policy means
 // "chargebacks only" to three programs and "credit" to the fourth.
-// Reported, not fixed here: subscription's own test asserts that a
-// policy's overdraft pays a first month (TestSubscribeWithWalletOpenedByAnotherProgram).
+// Now subscription, like the others, charges only what is available
+// (kit.Spendable).
 func TestSharedCoinOverdraftIsNotCreditForSubscriptions(t *testing.T) {
-	knownBug(t, "subscription spends the shared policy's overdraft, which the other programs keep for chargebacks")
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		o := newOneMember(t, open(t), false)
 		o.setUpAll()
@@ -177,16 +177,6 @@ func TestSharedCoinOverdraftIsNotCreditForSubscriptions(t *testing.T) {
 		require.ErrorIs(t, err, subscription.ErrInsufficientFunds, "the chargeback overdraft pays no subscription")
 		require.Equal(t, before, o.state())
 	})
-}
-
-// knownBug skips a test that shows a bug found in a package
-// examples/platform does not own, reported rather than fixed here.
-// REWARDKIT_KNOWN_BUGS=1 runs it, to watch it fail.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("REWARDKIT_KNOWN_BUGS") == "" {
-		t.Skipf("known bug, reported: %s (REWARDKIT_KNOWN_BUGS=1 runs this test)", what)
-	}
 }
 
 // oneMember is one platform (six programs on one ledger) and the member
@@ -224,10 +214,14 @@ func newOneMember(t *testing.T, store ledger.Store, lazy bool) *oneMember {
 	staff.Grant(omSalesRep, kit.RoleSalesRep)
 	staff.Grant(omCompliance, kit.RolePayoutReviewer)
 	staff.Grant(omRisk, kit.RoleRiskOfficer)
-	return &oneMember{
+	o := &oneMember{
 		t: t, ctx: context.Background(), l: ledger.New(store, ledger.WithClock(clock)), clock: clock,
 		wallets: oneMemberWallets(t), staff: staff, lazy: lazy, done: map[string]bool{},
 	}
+	// The platform defines its wallet policy's assets before any program
+	// starts (kit.WalletPolicy.Check).
+	require.NoError(t, o.l.DefineAsset(o.ctx, ledger.COIN))
+	return o
 }
 
 // setUpAll sets every program up, as a platform that starts them together

@@ -367,6 +367,9 @@ func simulate(ctx context.Context, out io.Writer, store ledger.Store, cfg config
 		fmt.Fprintf(out, "faults: a store call in %s fails, loses its reply or commits slowly (seeded)\n", formatRate(cfg.Faults))
 	}
 	started := wall.Now()
+	if err := defineWalletAssets(ctx, l); err != nil {
+		return nil, err
+	}
 	for _, d := range s.drivers {
 		if err := d.Setup(ctx, s); err != nil {
 			return nil, fmt.Errorf("set up %s: %w", d.Name(), err)

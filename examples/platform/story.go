@@ -148,6 +148,9 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	// opens members' wallets: member:<id> is the same whichever meets the
 	// member first.
 	wallets := platformWallets()
+	if err := defineWalletAssets(ctx, l); err != nil {
+		return err
+	}
 	ref, err := referral.New(ctx, l, referral.DefaultRules(), refDir, referral.WithCodeSalt("story"), referral.WithWallets(wallets))
 	if err != nil {
 		return err

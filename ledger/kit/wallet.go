@@ -1,7 +1,9 @@
 package kit
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	"github.com/shopspring/decimal"
 
@@ -18,6 +20,13 @@ func WalletAccount(member string) string { return "member:" + member }
 // opens wallets is given the same policy (each program's WithWallets
 // option), so a member who first met the platform through one program is
 // never refused by another.
+//
+// An overdraft is room for the platform to take back what it is owed (a
+// chargeback of coins already spent, a clawback), never credit: every
+// program checks that a member has a charge available (Spendable) before
+// it charges. The assets it names must be defined before the first wallet
+// opens (a program's New checks this with Check), since a wallet's policy
+// is fixed when it opens.
 type WalletPolicy struct {
 	// Overdraft maps an asset code to how far below zero a wallet may go
 	// in it (for example COIN 500, so that a chargeback can take back
@@ -35,6 +44,47 @@ func (p WalletPolicy) Spec(member string) ledger.AccountSpec {
 		}
 	}
 	return spec
+}
+
+// Check reports whether the policy can open wallets on the ledger: every
+// asset it names is defined, and every overdraft is a non-negative amount
+// of that asset. Programs call it from New, so a policy that would fail
+// (or silently not apply) at a member's first wallet fails at start-up.
+func (p WalletPolicy) Check(ctx context.Context, l *ledger.Ledger) error {
+	return l.View(ctx, func(r *ledger.Reader) error {
+		for code, od := range p.Overdraft {
+			a, err := r.Asset(code)
+			if err != nil {
+				return fmt.Errorf("wallet policy: overdraft of %s: %w (define the policy's assets before the programs start)", code, err)
+			}
+			u, err := a.Units(od)
+			if err != nil {
+				return fmt.Errorf("wallet policy: overdraft of %s: %w", code, err)
+			}
+			if u < 0 {
+				return fmt.Errorf("wallet policy: overdraft of %s: %w: %s is negative", code, ledger.ErrInvalidAmount, od)
+			}
+		}
+		return nil
+	})
+}
+
+// Spendable returns what a member may spend of an asset from a wallet:
+// its available amount (posted less held), never the overdraft the policy
+// leaves below zero for chargebacks. It is zero when the wallet is below
+// zero, and for a wallet never opened.
+func Spendable(r *ledger.Reader, wallet, asset string) (decimal.Decimal, error) {
+	b, err := r.Balance(wallet, asset)
+	if errors.Is(err, ledger.ErrUnknownAccount) {
+		return decimal.Zero, nil
+	}
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	if b.Available.Sign() < 0 {
+		return decimal.Zero, nil
+	}
+	return b.Available, nil
 }
 
 // OpenWallet opens member's wallet with the policy if it is not open yet,

@@ -65,6 +65,9 @@ func newFixture(tb testing.TB, open teststore.Opener, rules referral.Rules, opts
 	roles.Grant(admin, kit.RoleProgramAdmin)
 	f := &fixture{ctx: ctx, clock: clock, l: l, members: referral.NewMemberDirectory(), roles: roles, rules: rules, tb: tb,
 		gone: map[string]bool{}}
+	// COIN, which a shared wallet policy may name (kit.WalletPolicy.Check),
+	// is defined before the program starts, as a platform would.
+	require.NoError(tb, l.DefineAsset(ctx, ledger.COIN))
 	p, err := referral.New(ctx, l, rules, fixtureMembers{f}, append([]referral.Option{referral.WithRoles(roles)}, opts...)...)
 	require.NoError(tb, err)
 	f.p = p

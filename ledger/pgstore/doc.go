@@ -15,7 +15,10 @@
 //
 // Open applies the embedded, numbered migrations (migrations/*.sql) under
 // an advisory lock, so several processes may open one database at once;
-// WithSchema keeps the tables in a schema of their own.
+// WithSchema keeps the tables in a schema of their own. A schema name is
+// at most 63 bytes of lower-case letters, digits and underscores (longer
+// names would be truncated by PostgreSQL, and two tenants could share a
+// journal): Open refuses others with ErrInvalidSchema.
 //
 // # Concurrency
 //

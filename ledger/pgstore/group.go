@@ -427,7 +427,11 @@ func (g *gtx) runItem(r *request, fn func(ledger.Tx) error) (err error) {
 			if r.single {
 				r.panicked, r.panicVal = true, p
 			}
-			err = fmt.Errorf("pgstore: unit of work panicked: %v", p)
+			if e, ok := p.(error); ok {
+				err = fmt.Errorf("pgstore: unit of work panicked: %w", e)
+			} else {
+				err = fmt.Errorf("pgstore: unit of work panicked: %v", p)
+			}
 		}
 		if err == nil && r.single {
 			err = r.ctx.Err() // cancelled while fn ran: abandon it, like a commit never sent
@@ -829,7 +833,7 @@ func (g *gtx) AppendTransaction(t *ledger.StoredTransaction) error {
 		return fmt.Errorf("pgstore: transaction %d does not follow head %d", t.ID, g.head.ID)
 	}
 	if t.ID > 1<<63-1 || t.Reverses > 1<<63-1 || t.Hold > 1<<63-1 {
-		return fmt.Errorf("pgstore: transaction %d: an ID is out of range", t.ID)
+		return fmt.Errorf("%w: transaction %d: an ID is beyond what BIGINT keeps", ledger.ErrOverflow, t.ID)
 	}
 	if len(t.Postings) == 0 {
 		return fmt.Errorf("pgstore: transaction %d has no postings", t.ID)
@@ -886,6 +890,9 @@ func (g *gtx) InsertHold(h *ledger.StoredHold) (uint64, error) {
 		} else if !errors.Is(err, ledger.ErrNotFound) {
 			return 0, err
 		}
+	}
+	if g.holdSeq >= 1<<63-1 {
+		return 0, fmt.Errorf("%w: hold IDs are exhausted", ledger.ErrOverflow)
 	}
 	g.holdSeq++
 	c := *h

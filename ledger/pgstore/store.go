@@ -61,6 +61,13 @@ type Option func(*options)
 // WithSchema keeps every table in the named schema, created if missing.
 // Without it the tables live in the connection's default schema (public).
 // Tests use it to isolate each store.
+//
+// The name must be 1 to 63 bytes of lower-case ASCII letters, digits and
+// underscores, not starting with a digit, and must not start with "pg_"
+// or be "information_schema" (PostgreSQL's own). Such a name is the same
+// quoted or not and is never truncated: PostgreSQL cuts identifiers to 63
+// bytes, so two longer names sharing those bytes would share one journal.
+// Open refuses any other name with an error wrapping ErrInvalidSchema.
 func WithSchema(name string) Option { return func(o *options) { o.schema = name } }
 
 // WithReadConns sets how many connections View may use at once (default 4).
@@ -117,6 +124,9 @@ func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Stor
 	o := options{readConns: 4, maxGroup: 256, cacheSize: 1 << 16}
 	for _, f := range opts {
 		f(&o)
+	}
+	if err := validSchema(o.schema); err != nil {
+		return nil, err
 	}
 	cfg = cfg.Copy()
 	if cfg.RuntimeParams == nil {

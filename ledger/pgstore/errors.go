@@ -20,6 +20,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
 	codeNumericOutOfRange    = "22003"
+	codeDivisionByZero       = "22012" // only checkKeysSQL divides
 )
 
 // mapErr translates a database error: a serialisation failure, a

@@ -590,7 +590,8 @@ func (g *gtx) commit() error {
 	br := g.conn.SendBatch(g.ctx, b)
 	var err error
 	for i := 0; i < n && err == nil; i++ {
-		if _, err = br.Exec(); err != nil && i == check {
+		var pe *pgconn.PgError
+		if _, err = br.Exec(); i == check && errors.As(err, &pe) && pe.Code == codeDivisionByZero {
 			err = fmt.Errorf("%w: %w", errKeyTaken, err)
 		}
 	}

@@ -15,7 +15,11 @@
 //
 // Open applies the embedded, numbered migrations (migrations/*.sql) under
 // an advisory lock, so several processes may open one database at once;
-// WithSchema keeps the tables in a schema of their own.
+// WithSchema keeps the tables in a schema of their own. A schema name is
+// at most 63 bytes of lower-case letters, digits and underscores (longer
+// names would be truncated by PostgreSQL, and two tenants could share a
+// journal): Open refuses others with ErrInvalidSchema. Open reads no
+// journal data: its cost does not grow with history.
 //
 // # Concurrency
 //
@@ -52,17 +56,53 @@
 // the head row's version shows no other writer committed in between
 // (balances served from it are not re-locked: under the head lock, with
 // no other commit since, they cannot have moved); accounts and assets,
-// which never change, are cached for good; and a Bloom filter of every
-// committed idempotency key answers "new key" without asking the
-// database for nearly every request (each group first adds the keys other
-// writers committed since, read under the head lock in the same round
-// trip). A store's first group reads every key of the journal once.
-// UpdateBatch (Ledger.PostBatch) runs a caller's many functions in one
-// transaction of their own.
+// which never change, are cached for good. UpdateBatch (Ledger.PostBatch)
+// runs a caller's many functions in one transaction of their own.
+//
+// # Idempotency keys
+//
+// The journal's unique index on keys is the only authority on whether a
+// key is taken; no cache is trusted to be complete. Asking the database
+// about every key would cost each request a round trip, so the committer
+// keeps a bounded cache of keys that may be taken (WithKeyCache, 65536 by
+// default: keys it committed recently and keys of groups that failed). A
+// key in the cache is looked up, so the retry of a recent request replays
+// its transaction. A key not in it, nearly every request's, is answered
+// "new" without a round trip, and the database checks that answer before
+// the group commits: a key the group appends by the unique index, one it
+// only asked about by a check sent with the COMMIT. If the answer was
+// wrong (a retry of a request posted by another process, or forgotten by
+// the cache), the group is rolled back whole with ledger.ErrConflict and
+// its keys join the cache; Ledger retries, and the retry replays. The
+// groups right after such a rollback look every key up, so a storm of old
+// retries cannot roll groups back again and again. Stats counts these
+// rollbacks (KeyRechecks).
 //
 // A context cancelled while a function runs abandons that function's
 // writes; a context cancelled after the function returned does not stop
 // the commit, so the caller is told the truth about what was kept.
+//
+// # Connection loss
+//
+// What provably wrote nothing is retried; what may have written is not:
+//
+//   - a group whose BEGIN fails because the committer's connection died
+//     (an idle connection killed by a server restart or an administrator)
+//     begins again on a new connection: no function of it has run;
+//   - a View whose BEGIN fails on a dead connection from the idle pool
+//     begins again on another: reads are idempotent and nothing ran;
+//   - a connection lost while functions run fails the group: the server
+//     rolls back a transaction whose connection died before its COMMIT;
+//   - a COMMIT whose answer is lost has an unknown outcome and is never
+//     sent again: every caller of the group gets an error that is not
+//     ledger.ErrConflict, so Ledger does not retry it blindly. Retrying
+//     the request with its idempotency key is safe: the key is looked up
+//     in the database (a failed group's keys join the key cache), so it
+//     replays the transaction if the COMMIT stood and posts it otherwise.
+//
+// Stats counts what the store handled without telling any caller (BEGINs
+// sent again, a BEGIN sent with a COMMIT that failed while the COMMIT
+// stood) and keeps the last such error.
 //
 // # Defence in depth
 //

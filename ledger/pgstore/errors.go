@@ -9,23 +9,34 @@ import (
 	"github.com/rewardkit/rewardkit/ledger"
 )
 
+// ErrInvalidSchema: the name given to WithSchema is not one PostgreSQL
+// keeps as it is (see WithSchema). Open returns an error wrapping it and
+// touches nothing.
+var ErrInvalidSchema = errors.New("pgstore: invalid schema name")
+
 // PostgreSQL error codes the store translates.
 const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
+	codeNumericOutOfRange    = "22003"
+	codeDivisionByZero       = "22012" // only checkKeysSQL divides
 )
 
 // mapErr translates a database error: a serialisation failure, a
 // deadlock or a unique violation (two writers racing for one idempotency
 // key) means the unit of work lost a race and may be retried whole, so it
-// wraps ledger.ErrConflict. Anything else is returned as it is.
+// wraps ledger.ErrConflict; a number out of its column's range (BIGINT
+// arithmetic that would overflow) wraps ledger.ErrOverflow. Anything else
+// is returned as it is.
 func mapErr(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case codeSerializationFailure, codeDeadlockDetected, codeUniqueViolation:
 			return fmt.Errorf("%w: %w", ledger.ErrConflict, err)
+		case codeNumericOutOfRange:
+			return fmt.Errorf("%w: %w", ledger.ErrOverflow, err)
 		}
 	}
 	return err

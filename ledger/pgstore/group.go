@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rewardkit/rewardkit/ledger"
 )
@@ -28,10 +29,13 @@ type committer struct {
 	accounts map[string]ledger.Account
 	assets   map[string]ledger.Asset
 
-	// keys filters the idempotency keys of transactions 1..keysUpTo.
-	keys     *keyFilter
-	keysUpTo uint64
-	keysCap  int
+	// keys may be in the journal: a hint (see keyCache).
+	keys *keyCache
+	// lookupGroups is how many more groups look every key up in the
+	// database rather than take keys missing from the cache for new: set
+	// after a group was rolled back for a key, so that its callers' retries
+	// (and whoever joins them) cannot be rolled back for one again.
+	lookupGroups int
 
 	next *gtx // a group begun in the last commit's round trip
 }
@@ -40,7 +44,7 @@ func (c *committer) run() {
 	defer close(c.s.done)
 	defer c.closeConn()
 	c.version = -1
-	c.keysCap = 1 << 16
+	c.keys = newKeyCache(c.s.opts.keyCache)
 	for {
 		first := c.held
 		c.held = nil
@@ -130,6 +134,10 @@ func (c *committer) runGroup(group []*request) {
 		}
 		return
 	}
+	g.speculate = c.keys.enabled() && c.lookupGroups == 0
+	if c.lookupGroups > 0 {
+		c.lookupGroups--
+	}
 	for _, r := range group {
 		r.errs = make([]error, len(r.fns))
 		for i, fn := range r.fns {
@@ -144,12 +152,35 @@ func (c *committer) runGroup(group []*request) {
 	}
 	if err := g.commit(); err != nil {
 		c.dropCache()
+		c.suspectKeys(g)
+		if isKeyConflict(err) {
+			c.s.stats.keyRechecks.Add(1)
+			c.lookupGroups = keyConflictLookups
+		}
 		for _, r := range group {
 			r.err = err
 		}
 		return
 	}
+	c.s.stats.groups.Add(1)
 	c.keepCache(g)
+}
+
+// keyConflictLookups is how many groups after one rolled back for a key
+// look every key up in the database.
+const keyConflictLookups = 8
+
+// suspectKeys adds to the key cache every key a failed group answered
+// "new" without asking the database, and every key it appended (its
+// COMMIT may have stood though its answer was lost): whoever retries them
+// finds them looked up in the database.
+func (c *committer) suspectKeys(g *gtx) {
+	for k := range g.assumed {
+		c.keys.add(k)
+	}
+	for k := range g.txKeys {
+		c.keys.add(k)
+	}
 }
 
 func (c *committer) dropCache() {
@@ -160,13 +191,7 @@ func (c *committer) dropCache() {
 func (c *committer) keepCache(g *gtx) {
 	c.version = g.version
 	for k := range g.txKeys {
-		c.keys.add(k) // again, if the commit began the next group: harmless
-	}
-	c.keysUpTo = max(c.keysUpTo, g.head.ID)
-	if c.keys.full() {
-		// The group after next reloads a larger filter (the next one may
-		// have begun already: it asks the database about every key).
-		c.keysCap, c.keys = 2*c.keys.n, nil
+		c.keys.add(k)
 	}
 	if len(g.accounts) > 0 {
 		if c.accounts == nil || len(c.accounts)+len(g.accounts) > maxCachedAccounts {
@@ -202,39 +227,33 @@ const maxCachedAccounts = 1 << 17
 
 const lockHeadSQL = `SELECT tx_id, hash, time, hold_id, version FROM ledger_head WHERE id = 1 FOR UPDATE`
 
+// beginRetries bounds how many times a group's BEGIN is sent again on a
+// new connection after the connection it was sent on died.
+const beginRetries = 2
+
 // begin opens the group's transaction and locks the head row, which
 // serialises this group against every other writer, in this process or
 // another: they all lock it first, so there is one lock order and no
 // deadlock. Under the lock nothing another writer changes can move.
+//
+// A BEGIN that fails because the connection died (a terminated backend, a
+// server restart: the committer's connection may have been idle for long)
+// has written nothing, since no unit of work of the group has run yet, so
+// the group begins again on a new connection.
 func (c *committer) begin() (*gtx, error) {
-	ctx := c.s.ctx
-	if c.conn == nil || c.conn.IsClosed() {
-		c.closeConn()
-		conn, err := pgx.ConnectConfig(ctx, c.s.cfg)
-		if err != nil {
-			return nil, fmt.Errorf("pgstore: connect: %w", err)
-		}
-		c.conn = conn
-		c.s.writerPID.Store(conn.PgConn().PID())
-	}
 	g := c.next
 	c.next = nil
-	if g == nil {
-		b := &pgx.Batch{}
-		c.queueBegin(b)
-		br := c.conn.SendBatch(ctx, b)
+	for attempt := 0; g == nil; attempt++ {
 		var err error
-		g, err = c.readBegin(br)
-		if cerr := br.Close(); err == nil {
-			err = cerr
+		g, err = c.beginOnce()
+		if err == nil {
+			break
 		}
-		if err == nil && g.keysAfter != 0 {
-			err = c.readMoreKeys(g)
+		if attempt >= beginRetries || !errors.Is(err, errConnLost) || c.s.ctx.Err() != nil {
+			return nil, err
 		}
-		if err != nil {
-			c.abort()
-			return nil, fmt.Errorf("pgstore: begin: %w", mapErr(err))
-		}
+		c.s.stats.beginRetries.Add(1)
+		c.s.stats.hide(err)
 	}
 	if g.version == c.version && c.version >= 0 {
 		g.cache = c.cache
@@ -246,22 +265,43 @@ func (c *committer) begin() (*gtx, error) {
 	return g, nil
 }
 
-// keysSinceSQL pages through the keys of transactions after an ID. The
-// ORDER BY and LIMIT keep it an index range scan even on a table never
-// analysed, where "id > $1" alone would be planned as a full scan.
-const keysSinceSQL = `SELECT id, key FROM transactions WHERE id > $1 ORDER BY id LIMIT 1000`
+// errConnLost marks a BEGIN that failed because its connection died.
+var errConnLost = errors.New("connection lost")
 
-// queueBegin queues what opens a group: BEGIN, the head lock and, under
-// the lock, the idempotency keys committed since the key filter's last.
-func (c *committer) queueBegin(b *pgx.Batch) {
-	if c.keys == nil {
-		c.keys, c.keysUpTo = newKeyFilter(c.keysCap), 0
+// beginOnce connects if need be and sends BEGIN and the head lock.
+func (c *committer) beginOnce() (*gtx, error) {
+	ctx := c.s.ctx
+	if c.conn == nil || c.conn.IsClosed() {
+		c.closeConn()
+		conn, err := pgx.ConnectConfig(ctx, c.s.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: connect: %w", err)
+		}
+		c.conn = conn
+		c.s.writerPID.Store(conn.PgConn().PID())
 	}
+	b := &pgx.Batch{}
+	c.queueBegin(b)
+	br := c.conn.SendBatch(ctx, b)
+	g, err := c.readBegin(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		return g, nil
+	}
+	c.abort()
+	if c.conn == nil || c.conn.IsClosed() {
+		c.closeConn()
+		return nil, fmt.Errorf("pgstore: begin: %w: %w", errConnLost, mapErr(err))
+	}
+	return nil, fmt.Errorf("pgstore: begin: %w", mapErr(err))
+}
+
+// queueBegin queues what opens a group: BEGIN and the head lock.
+func (c *committer) queueBegin(b *pgx.Batch) {
 	b.Queue("BEGIN")
 	b.Queue(lockHeadSQL)
-	// Under the head lock (the statement before), this reads every key
-	// committed since the filter's last one: usually none.
-	b.Queue(keysSinceSQL, int64(c.keysUpTo))
 }
 
 // readBegin reads what queueBegin queued into a new group.
@@ -277,63 +317,7 @@ func (c *committer) readBegin(br pgx.BatchResults) (*gtx, error) {
 	}
 	g.head.ID, g.holdSeq = uint64(id), uint64(holdID)
 	copy(g.head.Hash[:], hash)
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
-	}
-	last, n := int64(c.keysUpTo), 0
-	scan := func(rows pgx.Rows) error {
-		var k []byte
-		if err := rows.Scan(&last, &k); err != nil {
-			return err
-		}
-		if k != nil {
-			c.keys.add(string(k))
-		}
-		n++
-		return nil
-	}
-	if err := scanAll(rows, scan); err != nil {
-		return nil, err
-	}
-	if n == 1000 {
-		g.keysAfter = last // more to read once the batch is closed
-		return g, nil
-	}
-	c.keysUpTo = g.head.ID
 	return g, nil
-}
-
-// readMoreKeys reads the rest of the keys a long catch-up left (another
-// writer was busy, or this is the first load), still under the head lock.
-func (c *committer) readMoreKeys(g *gtx) error {
-	for last := g.keysAfter; last != 0; {
-		n := 0
-		rows, err := c.conn.Query(c.s.ctx, keysSinceSQL, last)
-		if err != nil {
-			return err
-		}
-		err = scanAll(rows, func(rows pgx.Rows) error {
-			var k []byte
-			if err := rows.Scan(&last, &k); err != nil {
-				return err
-			}
-			if k != nil {
-				c.keys.add(string(k))
-			}
-			n++
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if n < 1000 {
-			break
-		}
-	}
-	g.keysAfter = 0
-	c.keysUpTo = g.head.ID
-	return nil
 }
 
 // abort rolls back whatever the connection has open; a connection that
@@ -362,14 +346,15 @@ type gtx struct {
 	ctx  context.Context
 	conn *pgx.Conn
 
-	keysAfter   int64 // key catch-up to continue after this ID (0: done)
 	head        ledger.Head
 	holdSeq     uint64 // last hold ID
 	version     int64  // head row version
 	baseVersion int64
 	cache       map[ledger.BalanceKey]ledger.BalanceState // committed, read-only; nil if stale
 	bal         map[ledger.BalanceKey]ledger.BalanceState // this group's balances (locked)
-	absentKeys  map[string]bool                           // transaction keys known unused in the database
+	speculate   bool                                      // keys missing from the key cache are taken for new
+	absentKeys  map[string]bool                           // transaction keys the database said were unused
+	assumed     map[string]bool                           // transaction keys answered "new" without asking the database
 	txKeys      map[string]uint64                         // transaction keys appended by this group
 
 	accounts map[string]ledger.Account // read or created by this group
@@ -427,7 +412,11 @@ func (g *gtx) runItem(r *request, fn func(ledger.Tx) error) (err error) {
 			if r.single {
 				r.panicked, r.panicVal = true, p
 			}
-			err = fmt.Errorf("pgstore: unit of work panicked: %v", p)
+			if e, ok := p.(error); ok {
+				err = fmt.Errorf("pgstore: unit of work panicked: %w", e)
+			} else {
+				err = fmt.Errorf("pgstore: unit of work panicked: %v", p)
+			}
 		}
 		if err == nil && r.single {
 			err = r.ctx.Err() // cancelled while fn ran: abandon it, like a commit never sent
@@ -542,8 +531,34 @@ func (g *gtx) queueWrites(b *pgx.Batch) int {
 	return n
 }
 
+// checkKeysSQL fails (division by zero) if any of the keys is in the
+// journal. It checks, inside the group's transaction and under the head
+// lock, the keys the group answered "new" without asking the database and
+// did not append (those it appended, the unique index checks).
+const checkKeysSQL = `SELECT 1 / (CASE WHEN count(*) = 0 THEN 1 ELSE 0 END) FROM transactions WHERE key = ANY($1::bytea[])`
+
+// errKeyTaken marks a group rolled back because a key it answered "new"
+// without asking the database was in the journal.
+var errKeyTaken = errors.New("an idempotency key taken for new is in the journal")
+
+// isKeyConflict reports whether a group failed because a key it took for
+// new was in the journal: found by checkKeysSQL or by the unique index.
+func isKeyConflict(err error) bool {
+	var pe *pgconn.PgError
+	return errors.Is(err, errKeyTaken) ||
+		errors.As(err, &pe) && pe.Code == codeUniqueViolation && pe.ConstraintName == "transactions_key"
+}
+
 // commit sends what is left with the head row and COMMIT, in one round
 // trip. If anything failed before, it rolls back instead.
+//
+// A COMMIT whose answer is lost (the connection died after sending it)
+// has an unknown outcome: it is never sent again. Every caller of the
+// group gets the error, which is not ErrConflict, so Ledger does not retry
+// it blindly; a caller that retries with the same idempotency key gets
+// the original transaction if the COMMIT stood (the key is looked up in
+// the database, never taken for new on the cache's word) and posts it
+// otherwise.
 func (g *gtx) commit() error {
 	c := g.c
 	if g.dbErr != nil {
@@ -552,6 +567,12 @@ func (g *gtx) commit() error {
 	}
 	b := &pgx.Batch{}
 	n := g.queueWrites(b)
+	check := -1
+	if unchecked := g.uncheckedKeys(); len(unchecked) > 0 {
+		check = n
+		b.Queue(checkKeysSQL, unchecked)
+		n++
+	}
 	if g.wrote {
 		g.version++
 		b.Queue(`UPDATE ledger_head SET tx_id = $1, hash = $2, time = $3, hold_id = $4, version = $5 WHERE id = 1`,
@@ -563,18 +584,16 @@ func (g *gtx) commit() error {
 	// lock ride in this round trip too. (Never when idle: the head lock
 	// would then keep other processes waiting for nothing.)
 	next := len(c.s.queue) > 0 || c.held != nil
-	keysUpTo := c.keysUpTo
 	if next {
-		c.keysUpTo = g.head.ID
-		for k := range g.txKeys {
-			c.keys.add(k)
-		}
 		c.queueBegin(b)
 	}
 	br := g.conn.SendBatch(g.ctx, b)
 	var err error
 	for i := 0; i < n && err == nil; i++ {
-		_, err = br.Exec()
+		var pe *pgconn.PgError
+		if _, err = br.Exec(); i == check && errors.As(err, &pe) && pe.Code == codeDivisionByZero {
+			err = fmt.Errorf("%w: %w", errKeyTaken, err)
+		}
 	}
 	if err == nil {
 		var tag, terr = br.Exec()
@@ -585,15 +604,23 @@ func (g *gtx) commit() error {
 		}
 	}
 	if err == nil && next {
-		ng, nerr := c.readBegin(br)
+		var ng *gtx
+		var nerr error
+		if h := c.s.hookLateBegin; h != nil {
+			nerr = h()
+		}
+		if nerr == nil {
+			ng, nerr = c.readBegin(br)
+		}
 		if cerr := br.Close(); nerr == nil {
 			nerr = cerr
 		}
-		if nerr == nil && ng.keysAfter != 0 {
-			nerr = c.readMoreKeys(ng)
-		}
 		if nerr != nil {
-			c.abort() // the commit stands; the next group begins afresh
+			// The commit stands; the next group begins on its own. No
+			// caller sees this error: it is counted instead.
+			c.abort()
+			c.s.stats.lateBegins.Add(1)
+			c.s.stats.hide(fmt.Errorf("pgstore: begin sent with a commit: %w", nerr))
 			return nil
 		}
 		c.next = ng
@@ -603,15 +630,27 @@ func (g *gtx) commit() error {
 		err = cerr
 	}
 	if err != nil {
-		// Keys added ahead of a commit that failed only make the filter
-		// less selective; its coverage goes back to what was committed.
-		c.keysUpTo = keysUpTo
 		c.abort()
+		if errors.Is(err, errKeyTaken) {
+			return fmt.Errorf("pgstore: commit: %w: %w", ledger.ErrConflict, err)
+		}
 		// The outcome of a COMMIT whose answer was lost is unknown, so a
 		// lost connection is not reported as a conflict to retry.
 		return fmt.Errorf("pgstore: commit: %w", mapErr(err))
 	}
 	return nil
+}
+
+// uncheckedKeys returns the keys the group answered "new" without asking
+// the database and did not append.
+func (g *gtx) uncheckedKeys() [][]byte {
+	var out [][]byte
+	for k := range g.assumed {
+		if _, ok := g.txKeys[k]; !ok {
+			out = append(out, []byte(k))
+		}
+	}
+	return out
 }
 
 // Head returns the head locked at the group's start, moved by what the
@@ -798,27 +837,46 @@ func (g *gtx) cacheAccount(a ledger.Account) {
 	g.undo = append(g.undo, undoEntry{account: a.Address})
 }
 
+// TransactionByKey answers from the database, except for a key that is
+// neither appended by this group nor in the committer's key cache: that
+// one is answered "not found" without a round trip (nearly every key a
+// request carries is new). The answer is then checked before the group
+// commits: if the group appends the key, by the journal's unique index;
+// otherwise by checkKeysSQL. A wrong answer rolls the whole group back
+// with ledger.ErrConflict and puts the key in the cache, so the retry
+// asks the database. No answer is ever kept on the cache's word alone.
 func (g *gtx) TransactionByKey(key string) (ledger.StoredTransaction, error) {
 	g.check()
 	if key == "" {
 		return ledger.StoredTransaction{}, ledger.ErrNotFound
 	}
-	_, appended := g.txKeys[key]
-	if !appended && (g.absentKeys[key] || !g.c.keys.mayContain(key)) {
+	if _, appended := g.txKeys[key]; appended {
+		return g.reader.TransactionByKey(key) // sends the group's writes first
+	}
+	if g.absentKeys[key] || g.assumed[key] {
 		return ledger.StoredTransaction{}, ledger.ErrNotFound
 	}
-	var t ledger.StoredTransaction
-	var err error
-	if appended {
-		t, err = g.reader.TransactionByKey(key)
-	} else {
-		err = g.readDirect(func() (err error) { t, err = g.reader.TransactionByKey(key); return err })
+	if g.speculate && !g.c.keys.has(key) {
+		if g.assumed == nil {
+			g.assumed = map[string]bool{}
+		}
+		g.assumed[key] = true
+		return ledger.StoredTransaction{}, ledger.ErrNotFound
 	}
+	return g.lookupKey(key)
+}
+
+// lookupKey asks the database for the transaction of a key the group did
+// not append. An absent key stays absent for the rest of the group: under
+// the head lock no other writer can add it.
+func (g *gtx) lookupKey(key string) (ledger.StoredTransaction, error) {
+	var t ledger.StoredTransaction
+	err := g.readDirect(func() (err error) { t, err = g.reader.TransactionByKey(key); return err })
 	if errors.Is(err, ledger.ErrNotFound) {
 		if g.absentKeys == nil {
 			g.absentKeys = map[string]bool{}
 		}
-		g.absentKeys[key] = true // under the head lock no one else can add it
+		g.absentKeys[key] = true
 	}
 	return t, err
 }
@@ -829,7 +887,7 @@ func (g *gtx) AppendTransaction(t *ledger.StoredTransaction) error {
 		return fmt.Errorf("pgstore: transaction %d does not follow head %d", t.ID, g.head.ID)
 	}
 	if t.ID > 1<<63-1 || t.Reverses > 1<<63-1 || t.Hold > 1<<63-1 {
-		return fmt.Errorf("pgstore: transaction %d: an ID is out of range", t.ID)
+		return fmt.Errorf("%w: transaction %d: an ID is beyond what BIGINT keeps", ledger.ErrOverflow, t.ID)
 	}
 	if len(t.Postings) == 0 {
 		return fmt.Errorf("pgstore: transaction %d has no postings", t.ID)
@@ -844,8 +902,10 @@ func (g *gtx) AppendTransaction(t *ledger.StoredTransaction) error {
 		if _, ok := g.txKeys[t.Key]; ok {
 			return fmt.Errorf("%w: idempotency key %q taken", ledger.ErrConflict, t.Key)
 		}
-		if !g.absentKeys[t.Key] && g.c.keys.mayContain(t.Key) {
-			if _, err := g.TransactionByKey(t.Key); err == nil {
+		// A key TransactionByKey answered is checked at commit (see
+		// there); one it was never asked about is asked now.
+		if !g.absentKeys[t.Key] && !g.assumed[t.Key] {
+			if _, err := g.lookupKey(t.Key); err == nil {
 				return fmt.Errorf("%w: idempotency key %q taken", ledger.ErrConflict, t.Key)
 			} else if !errors.Is(err, ledger.ErrNotFound) {
 				return err
@@ -886,6 +946,9 @@ func (g *gtx) InsertHold(h *ledger.StoredHold) (uint64, error) {
 		} else if !errors.Is(err, ledger.ErrNotFound) {
 			return 0, err
 		}
+	}
+	if g.holdSeq >= 1<<63-1 {
+		return 0, fmt.Errorf("%w: hold IDs are exhausted", ledger.ErrOverflow)
 	}
 	g.holdSeq++
 	c := *h

@@ -41,6 +41,12 @@ type Store struct {
 	cancel context.CancelFunc
 
 	writerPID atomic.Uint32 // the committer connection's backend, for tests
+	stats     stats
+
+	// hookLateBegin, when set (by tests, before the first Update), is
+	// called after a COMMIT that stood and before the next group's BEGIN
+	// sent with it is read; an error it returns fails that BEGIN.
+	hookLateBegin func() error
 
 	closeOnce sync.Once
 	mu        sync.RWMutex // guards closed against enqueueing
@@ -53,6 +59,7 @@ type options struct {
 	maxGroup  int
 	window    time.Duration
 	cacheSize int
+	keyCache  int
 }
 
 // Option configures a Store.
@@ -61,6 +68,13 @@ type Option func(*options)
 // WithSchema keeps every table in the named schema, created if missing.
 // Without it the tables live in the connection's default schema (public).
 // Tests use it to isolate each store.
+//
+// The name must be 1 to 63 bytes of lower-case ASCII letters, digits and
+// underscores, not starting with a digit, and must not start with "pg_"
+// or be "information_schema" (PostgreSQL's own). Such a name is the same
+// quoted or not and is never truncated: PostgreSQL cuts identifiers to 63
+// bytes, so two longer names sharing those bytes would share one journal.
+// Open refuses any other name with an error wrapping ErrInvalidSchema.
 func WithSchema(name string) Option { return func(o *options) { o.schema = name } }
 
 // WithReadConns sets how many connections View may use at once (default 4).
@@ -101,6 +115,26 @@ func WithBalanceCache(n int) Option {
 	}
 }
 
+// WithKeyCache bounds how many idempotency keys the committer remembers
+// (default 65536): keys it committed recently, and keys of groups that
+// failed. The cache is only a hint; the journal's unique index decides.
+// A key in the cache is looked up in the database, so that a retry of a
+// recent request finds its transaction in one round trip; a key not in it
+// is taken for new without a round trip and checked by the database before
+// the group commits (a key taken for new that was in the journal rolls its
+// group back with ledger.ErrConflict, which Ledger retries, and the retry
+// looks the key up). 0 turns the cache off: every key is looked up before
+// it is used. Memory is bounded by n keys whatever the journal's length
+// (the ledger's keys are at most 256 bytes: 65536 of them take at most
+// about 20 MB, a few MB for typical keys).
+func WithKeyCache(n int) Option {
+	return func(o *options) {
+		if n >= 0 {
+			o.keyCache = n
+		}
+	}
+}
+
 // Open connects to the database named by dsn (a PostgreSQL URL or
 // key=value string), applies the migrations and starts the committer.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
@@ -114,9 +148,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // OpenConfig is Open with a parsed connection configuration, which the
 // Store copies.
 func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Store, error) {
-	o := options{readConns: 4, maxGroup: 256, cacheSize: 1 << 16}
+	o := options{readConns: 4, maxGroup: 256, cacheSize: 1 << 16, keyCache: 1 << 16}
 	for _, f := range opts {
 		f(&o)
+	}
+	if err := validSchema(o.schema); err != nil {
+		return nil, err
 	}
 	cfg = cfg.Copy()
 	if cfg.RuntimeParams == nil {
@@ -154,7 +191,7 @@ func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Stor
 // two processes opening one database at once apply each migration once.
 // Running it again changes nothing.
 func (s *Store) Migrate(ctx context.Context) error {
-	conn, err := s.reads.get(ctx)
+	conn, err := s.reads.getLive(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
@@ -181,6 +218,10 @@ func (s *Store) Close() error {
 
 // View runs fn in a read-only, repeatable-read transaction: one snapshot
 // that sees every committed Update and nothing half-written.
+//
+// A connection that died while idle in the pool (a server restart, a
+// terminated backend) fails at BEGIN, before fn runs; View then begins on
+// another connection. A connection lost while fn runs is fn's error.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -188,9 +229,9 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if s.isClosed() {
 		return ledger.ErrClosed
 	}
-	conn, err := s.reads.get(ctx)
+	conn, err := s.beginRead(ctx)
 	if err != nil {
-		return fmt.Errorf("pgstore: view: %w", err)
+		return err
 	}
 	var fnErr, dbErr error
 	r := &reader{q: directQuery(ctx, conn)}
@@ -200,10 +241,6 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 		}
 		s.reads.put(conn, dbErr)
 	}()
-	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-		dbErr = err
-		return fmt.Errorf("pgstore: view: begin: %w", mapErr(err))
-	}
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -225,6 +262,30 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 		return fnErr
 	}
 	return nil
+}
+
+// beginRead takes a read connection and begins View's transaction on it.
+// A BEGIN that fails on a connection taken from the idle pool because the
+// connection is dead is sent again on another one: nothing ran on it.
+func (s *Store) beginRead(ctx context.Context) (*pgx.Conn, error) {
+	for attempt := 0; ; attempt++ {
+		conn, reused, err := s.reads.get(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: view: %w", err)
+		}
+		_, err = conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+		if err == nil {
+			return conn, nil
+		}
+		dead := conn.IsClosed()
+		s.reads.put(conn, err)
+		if reused && dead && ctx.Err() == nil && attempt <= s.opts.readConns {
+			s.stats.readRetries.Add(1)
+			s.stats.hide(fmt.Errorf("pgstore: view: begin on an idle connection: %w", err))
+			continue
+		}
+		return nil, fmt.Errorf("pgstore: view: begin: %w", mapErr(err))
+	}
 }
 
 func (s *Store) isClosed() bool {
@@ -260,6 +321,12 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	<-r.done
 	if r.panicked {
 		panic(r.panicVal)
+	}
+	if r.err != nil && errors.Is(r.err, ledger.ErrConflict) {
+		// The group lost a race (or took a used key for new): what fn saw
+		// may not have been true, so even its own error is not the answer.
+		// The whole unit of work may be retried.
+		return r.err
 	}
 	if len(r.errs) > 0 && r.errs[0] != nil {
 		return r.errs[0] // fn's own error: nothing it wrote was kept either way
@@ -312,33 +379,54 @@ func newConnPool(cfg *pgx.ConnConfig, n int) *connPool {
 	return &connPool{cfg: cfg, sem: make(chan struct{}, n)}
 }
 
-func (p *connPool) get(ctx context.Context) (*pgx.Conn, error) {
+// get returns a connection, and whether it was idle in the pool (and may
+// have died there) rather than new.
+func (p *connPool) get(ctx context.Context) (*pgx.Conn, bool, error) {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 	p.mu.Lock()
 	if p.shut {
 		p.mu.Unlock()
 		<-p.sem
-		return nil, ledger.ErrClosed
+		return nil, false, ledger.ErrClosed
 	}
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
 		if !c.IsClosed() {
 			p.mu.Unlock()
-			return c, nil
+			return c, true, nil
 		}
 	}
 	p.mu.Unlock()
 	c, err := pgx.ConnectConfig(ctx, p.cfg)
 	if err != nil {
 		<-p.sem
-		return nil, err
+		return nil, false, err
 	}
-	return c, nil
+	return c, false, nil
+}
+
+// getLive is get for a rare caller (Migrate): an idle connection is pinged
+// first, and replaced by a new one if it died.
+func (p *connPool) getLive(ctx context.Context) (*pgx.Conn, error) {
+	for attempt := 0; ; attempt++ {
+		c, reused, err := p.get(ctx)
+		if err != nil || !reused {
+			return c, err
+		}
+		err = c.Ping(ctx)
+		if err == nil {
+			return c, nil
+		}
+		p.put(c, err)
+		if attempt >= cap(p.sem) || ctx.Err() != nil {
+			return nil, err
+		}
+	}
 }
 
 // put returns a connection; one whose last use failed is closed instead,
@@ -364,15 +452,64 @@ func (p *connPool) close() {
 	p.idle = nil
 }
 
-// keyFilterCap makes the next group rebuild the idempotency key filter
-// sized for n keys (tests use it to force growth). It goes through the
-// committer so that it runs on the committer's goroutine.
-func (s *Store) keyFilterCap(n int) {
-	_ = s.Update(context.Background(), func(tx ledger.Tx) error {
-		c := tx.(*gtx).c
-		c.keysCap, c.keys = n, nil
-		return nil
-	})
+// Stats counts what a Store handled without returning it to any caller.
+// None of it is an error a caller must act on; a steady rise of one is
+// worth a look (a flaky network, another process racing for keys).
+type Stats struct {
+	// Groups is how many groups committed.
+	Groups uint64
+	// KeyRechecks is how many groups rolled back because an idempotency
+	// key they took for new (it was not in the key cache) was in the
+	// journal: a retry of a request this store did not see recently
+	// (another process posted it, or the cache forgot it). Their callers
+	// got ledger.ErrConflict, which Ledger retries; the retry found the
+	// key.
+	KeyRechecks uint64
+	// BeginRetries is how many times a group's BEGIN was sent again on a
+	// new connection because the committer's connection had died.
+	BeginRetries uint64
+	// ReadRetries is how many times View began again on another
+	// connection because the one taken from the idle pool had died.
+	ReadRetries uint64
+	// LateBeginFailures is how many times the next group's BEGIN, sent in
+	// the round trip of a COMMIT that stood, failed; the commit was kept
+	// and the next group began on its own.
+	LateBeginFailures uint64
+	// LastHiddenError is the error behind the last BeginRetries,
+	// ReadRetries or LateBeginFailures event, or nil.
+	LastHiddenError error
+}
+
+// Stats returns the store's counters since Open.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Groups:            s.stats.groups.Load(),
+		KeyRechecks:       s.stats.keyRechecks.Load(),
+		BeginRetries:      s.stats.beginRetries.Load(),
+		ReadRetries:       s.stats.readRetries.Load(),
+		LateBeginFailures: s.stats.lateBegins.Load(),
+		LastHiddenError:   s.stats.last(),
+	}
+}
+
+type stats struct {
+	groups, keyRechecks, beginRetries, readRetries, lateBegins atomic.Uint64
+
+	mu         sync.Mutex
+	lastHidden error
+}
+
+// hide records an error the store handled without returning it.
+func (st *stats) hide(err error) {
+	st.mu.Lock()
+	st.lastHidden = err
+	st.mu.Unlock()
+}
+
+func (st *stats) last() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.lastHidden
 }
 
 // New opens a store on the database an existing pool points at, with the

@@ -50,7 +50,9 @@ func New(store Store, opts ...Option) *Ledger {
 		// Bound once per pooled writer, so a unit of work allocates no
 		// closure for the store.
 		w.run = func(tx Tx) error {
-			w.reset(l, tx, l.clock.Now())
+			if err := w.begin(l, tx); err != nil {
+				return err
+			}
 			return w.fn(w)
 		}
 		return w
@@ -157,7 +159,9 @@ func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (
 	for i := range fns {
 		i := i
 		sfns[i] = func(tx Tx) error {
-			w.reset(l, tx, l.clock.Now())
+			if err := w.begin(l, tx); err != nil {
+				return err
+			}
 			err := fns[i](w)
 			if err == nil && (len(w.newAssets) > 0 || len(w.newAccounts) > 0) {
 				var c created
@@ -280,6 +284,16 @@ type Writer struct {
 	posting []StoredPosting
 }
 
+// begin prepares w for a unit of work in tx at the clock's time. A clock
+// outside [MinTime, MaxTime) fails the unit of work with ErrInvalidTime
+// before anything is written: a time the ledger cannot keep must not reach
+// the journal.
+func (w *Writer) begin(l *Ledger, tx Tx) error {
+	now := l.clock.Now()
+	w.reset(l, tx, now)
+	return ValidateTime("clock reading", now)
+}
+
 func (w *Writer) reset(l *Ledger, tx Tx, now time.Time) {
 	w.Reader = Reader{l: l, rt: tx, w: w}
 	w.accN = 0
@@ -358,10 +372,10 @@ func (w *Writer) OpenAccount(spec AccountSpec) (Account, error) {
 		}
 		u, err := asset.Units(lim)
 		if err != nil {
-			return Account{}, err
+			return Account{}, fmt.Errorf("%s limit: %w", spec.Address, err)
 		}
 		if u < 0 {
-			return Account{}, fmt.Errorf("%w: %s limit %s %s must not be negative", ErrInvalidAmount, spec.Address, lim, code)
+			return Account{}, fmt.Errorf("%w: %s limit %s %s must not be negative", ErrInvalidAmount, spec.Address, describeDecimal(lim), asset.Code)
 		}
 		if u > 0 {
 			if acc.Limits == nil {
@@ -403,10 +417,14 @@ func (r *Reader) Asset(code string) (Asset, error) {
 	if a, ok := r.l.cachedAsset(code); ok {
 		return a, nil
 	}
+	if ValidateAssetCode(code) != nil {
+		// No such asset can have been defined: spare the store the lookup.
+		return Asset{}, fmt.Errorf("%w: %s", ErrUnknownAsset, clip(code))
+	}
 	a, err := r.rt.Asset(code)
 	if err != nil {
 		if errors.Is(err, ErrUnknownAsset) || errors.Is(err, ErrNotFound) {
-			return Asset{}, fmt.Errorf("%w: %q", ErrUnknownAsset, code)
+			return Asset{}, fmt.Errorf("%w: %s", ErrUnknownAsset, clip(code))
 		}
 		return Asset{}, err
 	}
@@ -443,10 +461,14 @@ func (r *Reader) account(addr string) (*Account, error) {
 	} else if a, ok := r.l.cachedAccount(addr); ok {
 		return a, nil
 	}
+	if ValidateAddress(addr) != nil {
+		// No such account can have been opened: spare the store the lookup.
+		return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, clip(addr))
+	}
 	a, err := r.rt.Account(addr)
 	if err != nil {
 		if errors.Is(err, ErrUnknownAccount) || errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("%w: %q", ErrUnknownAccount, addr)
+			return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, clip(addr))
 		}
 		return nil, err
 	}

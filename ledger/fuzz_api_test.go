@@ -220,16 +220,22 @@ func newFuzzLedger(tb testing.TB) (*ledger.Ledger, *ledgertest.Clock) {
 // ledger sentinel in a short message, a refused write moved nothing, and
 // Verify passes with every asset summing to zero.
 func FuzzLedgerPublicAPI(f *testing.F) {
+	// Each seed is a short program: an operation byte (mod 14) followed by
+	// its choices; they start the fuzzer off on every kind of operation.
 	seeds := [][]byte{
 		{},
-		{0, 0, 4, 5, 0, 0, 1, 2}, // a transfer a -> b
-		{2, 4, 0, 0, 1, 7, 0, 3, 0, 0, 4, 8, 1, 0},     // a hold, capture and void
-		{8, 0, 5, 9, 9, 9, 2},                          // the clock to the end of the range, a tick
-		{5, 1, 0, 0, 0, 0, 0, 5, 0, 0, 3},              // a conversion
-		{1, 3, 1, 7, 4, 1, 0, 200, 2, 7, 5, 1, 0},      // a multi-posting request reaching held funds
-		{3, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9},  // a capture of an unknown hold
-		{12, 2, 0, 4, 5, 0, 3, 7, 7, 7, 7, 7, 7, 7, 7}, // a batch
-		{7, 12, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5},       // an account with an extreme limit
+		// A transfer, a hold, a final capture of part of it, a conversion,
+		// the clock an hour on, a tick.
+		{0, 0, 4, 5, 0, 0, 10, 0, 3, 2, 0, 4, 0, 0, 20, 0, 3, 7, 80, 3, 0, 1, 0, 0, 0, 5, 0, 5, 0, 3,
+			5, 0, 0, 0, 0, 0, 1, 1, 4, 4, 0, 200, 0, 3, 8, 7, 140, 9},
+		{0, 0, 4, 5, 0, 0, 1, 2},
+		{2, 4, 0, 0, 1, 7, 0, 3, 0, 0, 4, 8, 1, 0},
+		{8, 0, 5, 9, 9, 9, 2},
+		{5, 1, 0, 0, 0, 0, 0, 5, 0, 0, 3},
+		{1, 3, 1, 7, 4, 1, 0, 200, 2, 7, 5, 1, 0},
+		{3, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9},
+		{12, 2, 0, 4, 5, 0, 3, 7, 7, 7, 7, 7, 7, 7, 7},
+		{7, 12, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5},
 		[]byte(strings.Repeat("\x02\x07\x00\x06\x03\x08", 8)),
 		[]byte(strings.Repeat("\x00\x04\x05\x00\x03\xff\xff\xff\xff\xff\xff\xff\x7f\x01", 6)),
 		[]byte(strings.Repeat("\x09\x08\x06\x0a\x02", 10)),
@@ -254,7 +260,7 @@ func FuzzLedgerPublicAPI(f *testing.F) {
 		}
 		request := func() ledger.TransferRequest {
 			req := ledger.TransferRequest{Key: in.key(), IncludeHeld: in.n(3) == 0}
-			for i := 0; i < 1+in.n(3); i++ {
+			for n := 1 + in.n(3); len(req.Postings) < n; {
 				req.Postings = append(req.Postings, posting())
 			}
 			if in.n(4) == 0 {
@@ -315,7 +321,7 @@ func FuzzLedgerPublicAPI(f *testing.F) {
 			case 3:
 				op = "Capture"
 				req := ledger.CaptureRequest{Key: in.key(), Hold: pickHold(), Final: in.n(2) == 0}
-				for i := 0; i < 1+in.n(2); i++ {
+				for n := 1 + in.n(2); len(req.Destinations) < n; {
 					req.Destinations = append(req.Destinations, ledger.Leg{To: in.account(), Amount: in.decimal()})
 				}
 				_, opErr = l.Capture(ctx, req)
@@ -405,6 +411,9 @@ func FuzzLedgerPublicAPI(f *testing.F) {
 					_, err := w.Hold(ledger.HoldRequest{Account: in.account(), Asset: in.asset(), Amount: in.decimal(), ExpiresAt: in.time(w.Now())})
 					return err
 				})
+			}
+			if testing.Verbose() {
+				t.Logf("step %d: %s: %v", step, op, opErr)
 			}
 			check(op, opErr)
 			after, err := l.Verify(ctx)

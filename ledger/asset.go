@@ -154,14 +154,20 @@ func (a Asset) fastUnits(d decimal.Decimal) (u int64, err error, ok bool) {
 	if dexp < -fastExponent || dexp > fastExponent || a.Precision < 0 || a.Precision > MaxPrecision {
 		return 0, nil, false
 	}
-	b := &coefficientBounds[dexp+fastExponent]
-	if d.Cmp(b[0]) < 0 || d.Cmp(b[1]) > 0 { // equal exponents: compares coefficients
-		return 0, nil, false
+	// Equal exponents: Cmp compares the coefficients, without scaling.
+	switch b := &coefficientBounds[dexp+fastExponent]; d.Sign() {
+	case 0:
+		return 0, nil, true
+	case 1:
+		if d.Cmp(b[1]) > 0 {
+			return 0, nil, false
+		}
+	default:
+		if d.Cmp(b[0]) < 0 {
+			return 0, nil, false
+		}
 	}
 	v := d.CoefficientInt64()
-	if v == 0 {
-		return 0, nil, true
-	}
 	switch exp := int(dexp) + int(a.Precision); {
 	case exp > 18:
 		return 0, a.overflow(d), true

@@ -121,10 +121,10 @@ func parseDecimal(s string) (decimal.Decimal, error) {
 // Units decides from the decimal's exponent and the size of its
 // coefficient before any arithmetic that grows with them, so no decimal —
 // 1e2147483647, 1e-2147483648, a coefficient of millions of digits — costs
-// more than a copy of its coefficient. A coefficient of more than
-// maxCoefficientBits bits (about 1,200 digits) whose value would otherwise
-// fit is refused as ErrPrecision: such an amount is written with over a
-// thousand decimal places.
+// more than a copy of its coefficient. A coefficient of more than 4,096
+// bits (about 1,233 digits) whose value is not plainly beyond the int64
+// range is refused unread as ErrPrecision: such an amount is written with
+// over a thousand decimal places.
 func (a Asset) Units(d decimal.Decimal) (int64, error) {
 	if u, err, ok := a.fastUnits(d); ok {
 		return u, err
@@ -228,7 +228,7 @@ func (a Asset) slowUnits(d decimal.Decimal) (int64, error) {
 		return 0, a.precision(d)
 	}
 	if bits > maxCoefficientBits {
-		return 0, fmt.Errorf("%w: %s %s has more than %d digits", ErrPrecision, describeDecimal(d), shortCode(a.Code), maxCoefficientBits*3/10)
+		return 0, fmt.Errorf("%w: %s %s: a coefficient of more than %d bits is not read", ErrPrecision, describeDecimal(d), shortCode(a.Code), maxCoefficientBits)
 	}
 	// Here k < bits <= maxCoefficientBits, so 10^k is small.
 	q, r := new(big.Int).QuoRem(v, new(big.Int).Exp(bigTen, big.NewInt(k), nil), new(big.Int))

@@ -24,6 +24,15 @@ func clip(s string) string {
 	return strconv.Quote(s[:maxShown]) + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
 
+// cut shortens a name the caller gives for a message ("hold expiry") to
+// maxShown bytes.
+func cut(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	return s[:maxShown] + "…"
+}
+
 // shortCode writes an asset code for a message: as it is when it is a
 // valid code, quoted and clipped otherwise.
 func shortCode(code string) string {

@@ -12,12 +12,13 @@ import (
 // HoldStatus is where a hold is in its life.
 type HoldStatus uint8
 
-// Hold statuses. Only a pending hold reserves funds.
+// Hold statuses. Only a pending hold reserves funds (a pending hold past
+// its expiry included, until it is swept or voided).
 const (
 	HoldPending  HoldStatus = 1
 	HoldCaptured HoldStatus = 2 // captured in full, or finally
-	HoldVoided   HoldStatus = 3
-	HoldExpired  HoldStatus = 4
+	HoldVoided   HoldStatus = 3 // voided before its expiry
+	HoldExpired  HoldStatus = 4 // released by Tick's sweep, or voided after its expiry
 )
 
 func (s HoldStatus) String() string {

@@ -24,8 +24,26 @@ type Ledger struct {
 	assetsMu sync.Mutex
 	accMu    sync.RWMutex
 	accounts map[string]*Account
-	writers  sync.Pool
 }
+
+// writerPool recycles Writers across units of work and across ledgers. It
+// is shared, not a field of each Ledger, and a pooled Writer refers to no
+// ledger: the runtime keeps a used pool (and whatever it points into) alive
+// for two collections, so a pool per Ledger kept every short-lived ledger
+// and its store alive that long, and a program (or a fuzzer) that opened
+// many of them grew its heap without bound.
+var writerPool = sync.Pool{New: func() any {
+	w := &Writer{}
+	// Bound once per pooled writer, so a unit of work allocates no
+	// closure for the store.
+	w.run = func(tx Tx) error {
+		if err := w.begin(w.owner, tx); err != nil {
+			return err
+		}
+		return w.fn(w)
+	}
+	return w
+}}
 
 // Option configures a Ledger.
 type Option func(*Ledger)
@@ -44,18 +62,6 @@ func New(store Store, opts ...Option) *Ledger {
 	l.assets.Store(&map[string]Asset{})
 	for _, o := range opts {
 		o(l)
-	}
-	l.writers.New = func() any {
-		w := &Writer{}
-		// Bound once per pooled writer, so a unit of work allocates no
-		// closure for the store.
-		w.run = func(tx Tx) error {
-			if err := w.begin(l, tx); err != nil {
-				return err
-			}
-			return w.fn(w)
-		}
-		return w
 	}
 	return l
 }
@@ -93,14 +99,19 @@ func (l *Ledger) cacheAccount(a *Account) {
 	l.accMu.Unlock()
 }
 
-func (l *Ledger) getWriter() *Writer { return l.writers.Get().(*Writer) }
+func (l *Ledger) getWriter() *Writer {
+	w := writerPool.Get().(*Writer)
+	w.owner = l
+	return w
+}
 
 func (l *Ledger) putWriter(w *Writer) {
+	w.owner = nil
 	w.fn = nil
 	w.req = TransferRequest{}
 	w.one = [1]Posting{}
 	w.out = Transaction{}
-	l.writers.Put(w)
+	writerPool.Put(w)
 }
 
 // Store returns the store the ledger keeps its data in.
@@ -257,8 +268,9 @@ type Reader struct {
 // together.
 type Writer struct {
 	Reader
-	fn  func(*Writer) error
-	run func(Tx) error
+	owner *Ledger // the ledger that took the writer from the pool
+	fn    func(*Writer) error
+	run   func(Tx) error
 
 	// Request and result of the ledger-level shortcuts (Ledger.Post,
 	// Ledger.Transfer), kept here so they allocate no closure.

@@ -17,7 +17,7 @@ const World = "world"
 // segment non-empty and made of letters, digits and "_-.@+".
 func ValidateAddress(addr string) error {
 	if len(addr) == 0 || len(addr) > 128 {
-		return fmt.Errorf("%w: %q must have 1 to 128 characters", ErrInvalidAddress, addr)
+		return fmt.Errorf("%w: %s must have 1 to 128 characters", ErrInvalidAddress, clip(addr))
 	}
 	segStart := 0
 	for i := 0; i < len(addr); i++ {
@@ -27,15 +27,15 @@ func ValidateAddress(addr string) error {
 		case c == '_' || c == '-' || c == '.' || c == '@' || c == '+':
 		case c == ':':
 			if i == segStart {
-				return fmt.Errorf("%w: %q has an empty segment", ErrInvalidAddress, addr)
+				return fmt.Errorf("%w: %s has an empty segment", ErrInvalidAddress, clip(addr))
 			}
 			segStart = i + 1
 		default:
-			return fmt.Errorf("%w: %q may not contain %q", ErrInvalidAddress, addr, c)
+			return fmt.Errorf("%w: %s may not contain %q", ErrInvalidAddress, clip(addr), c)
 		}
 	}
 	if segStart == len(addr) {
-		return fmt.Errorf("%w: %q has an empty segment", ErrInvalidAddress, addr)
+		return fmt.Errorf("%w: %s has an empty segment", ErrInvalidAddress, clip(addr))
 	}
 	return nil
 }

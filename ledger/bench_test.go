@@ -253,3 +253,16 @@ func BenchmarkVerify1M(b *testing.B) {
 	}
 	b.ReportMetric(1_010_000*float64(b.N)/b.Elapsed().Seconds(), "tx/s")
 }
+
+// BenchmarkUnits: the conversion every amount goes through, for the
+// amounts a person types (12.50 EUR, 1500 JPY); it must not allocate.
+func BenchmarkUnits(b *testing.B) {
+	amounts := []decimal.Decimal{decimal.RequireFromString("12.50"), decimal.NewFromInt(1500), decimal.New(125, -1)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ledger.EUR.Units(amounts[i%len(amounts)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

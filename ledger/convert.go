@@ -19,7 +19,7 @@ type Rate struct{ r *big.Rat }
 func ParseRate(s string) (Rate, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 80 {
-		return Rate{}, fmt.Errorf("%w: rate %q", ErrInvalidRule, s)
+		return Rate{}, fmt.Errorf("%w: rate %s", ErrInvalidRule, clip(s))
 	}
 	num, den := s, "1"
 	if i := strings.IndexByte(s, '/'); i >= 0 {
@@ -28,7 +28,7 @@ func ParseRate(s string) (Rate, error) {
 	n, err1 := parsePlainDecimal(num)
 	d, err2 := parsePlainDecimal(den)
 	if err1 != nil || err2 != nil || n.Sign() <= 0 || d.Sign() <= 0 {
-		return Rate{}, fmt.Errorf("%w: rate %q must be a positive decimal or p/q", ErrInvalidRule, s)
+		return Rate{}, fmt.Errorf("%w: rate %s must be a positive decimal or p/q", ErrInvalidRule, clip(s))
 	}
 	return Rate{r: new(big.Rat).Quo(n.Rat(), d.Rat())}, nil
 }
@@ -78,7 +78,7 @@ func (r Rate) MarshalJSON() ([]byte, error) { return json.Marshal(r.String()) }
 func (r *Rate) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("%w: rate must be a string: %v", ErrInvalidRule, err)
+		return fmt.Errorf("%w: rate must be a string: %w", ErrInvalidRule, err)
 	}
 	v, err := ParseRate(s)
 	if err != nil {
@@ -106,7 +106,7 @@ func (m Rounding) Validate() error {
 	case RoundDown, RoundUp, RoundHalfUp, RoundHalfEven:
 		return nil
 	}
-	return fmt.Errorf("%w: rounding %q", ErrInvalidRule, string(m))
+	return fmt.Errorf("%w: rounding %s", ErrInvalidRule, clip(string(m)))
 }
 
 // divRound returns num/den rounded by mode, for num >= 0 and den > 0.
@@ -147,7 +147,9 @@ type ConversionRule struct {
 	Rate     Rate     `json:"rate"`
 	Rounding Rounding `json:"rounding"`
 	// FeeRate is the fee as a fraction of the converted amount (0.04 is 4%),
-	// FixedFee an amount of the target asset added to it ("1.5% + 0.10").
+	// in [0, 1) with at most 18 decimals; FixedFee an amount of the target
+	// asset added to it ("1.5% + 0.10"), with no more decimals than the
+	// target allows.
 	FeeRate     decimal.Decimal `json:"fee_rate,omitempty"`
 	FixedFee    decimal.Decimal `json:"fixed_fee,omitempty"`
 	FeeRounding Rounding        `json:"fee_rounding,omitempty"`
@@ -162,10 +164,10 @@ type ConversionRule struct {
 // exist, which the ledger checks when it is used).
 func (c ConversionRule) Validate() error {
 	if err := ValidateAssetCode(c.From); err != nil {
-		return fmt.Errorf("%w: from: %v", ErrInvalidRule, err)
+		return wrapAs(ErrInvalidRule, "from", err)
 	}
 	if err := ValidateAssetCode(c.To); err != nil {
-		return fmt.Errorf("%w: to: %v", ErrInvalidRule, err)
+		return wrapAs(ErrInvalidRule, "to", err)
 	}
 	if c.From == c.To {
 		return fmt.Errorf("%w: converts %s to itself", ErrInvalidRule, c.From)
@@ -178,27 +180,44 @@ func (c ConversionRule) Validate() error {
 	}
 	for name, a := range map[string]string{"exchange": c.Exchange, "remainder": c.Remainder} {
 		if err := ValidateAddress(a); err != nil {
-			return fmt.Errorf("%w: %s account: %v", ErrInvalidRule, name, err)
+			return wrapAs(ErrInvalidRule, name+" account", err)
 		}
 	}
-	if c.FeeRate.Sign() < 0 || c.FeeRate.GreaterThanOrEqual(decimal.NewFromInt(1)) {
-		return fmt.Errorf("%w: fee_rate %s must be in [0, 1)", ErrInvalidRule, c.FeeRate)
+	if _, err := c.feeRate(); err != nil {
+		return err
 	}
 	if c.FixedFee.Sign() < 0 {
-		return fmt.Errorf("%w: fixed_fee %s is negative", ErrInvalidRule, c.FixedFee)
+		return fmt.Errorf("%w: fixed_fee %s is negative", ErrInvalidRule, describeDecimal(c.FixedFee))
 	}
 	if c.hasFee() {
 		if err := c.FeeRounding.Validate(); err != nil {
 			return fmt.Errorf("fee_rounding: %w", err)
 		}
 		if err := ValidateAddress(c.FeeAccount); err != nil {
-			return fmt.Errorf("%w: fee account: %v", ErrInvalidRule, err)
+			return wrapAs(ErrInvalidRule, "fee account", err)
 		}
 	}
 	return nil
 }
 
 func (c ConversionRule) hasFee() bool { return c.FeeRate.Sign() > 0 || c.FixedFee.Sign() > 0 }
+
+// feeRatePrecision is how many decimals a fee rate may have: 0.000000000000000001
+// is the finest fee a rule can set.
+const feeRatePrecision = 18
+
+// feeRate returns FeeRate in units of 10^-feeRatePrecision, or
+// ErrInvalidRule if it is negative, 1 or more, or finer than that. The
+// check reads the decimal's exponent and size first (Asset.Units), so a
+// fee rate such as 1e-2147483648 costs nothing to refuse.
+func (c ConversionRule) feeRate() (int64, error) {
+	u, err := (Asset{Code: "fee_rate", Precision: feeRatePrecision}).Units(c.FeeRate)
+	if err != nil || u < 0 || u >= pow10[feeRatePrecision] {
+		return 0, fmt.Errorf("%w: fee_rate %s must be in [0, 1) with at most %d decimals", ErrInvalidRule,
+			describeDecimal(c.FeeRate), feeRatePrecision)
+	}
+	return u, nil
+}
 
 // Quote is the arithmetic of one conversion, in minor units.
 type Quote struct {
@@ -245,19 +264,21 @@ func (c ConversionRule) Quote(from, to Asset, in int64) (Quote, error) {
 		return Quote{}, fmt.Errorf("%w: conversion input", ErrOverflow)
 	}
 	q := Quote{In: in, Used: used.Int64(), Gross: gross.Int64()}
-	q.Remainder = q.In - q.Used
+	q.Remainder = q.In - q.Used // both in [1, MaxInt64]: the difference fits
 	if c.hasFee() {
-		fr := c.FeeRate.Rat()
-		feeNum := new(big.Int).Mul(gross, fr.Num())
-		fee := divRound(feeNum, fr.Denom(), c.FeeRounding)
+		fr, err := c.feeRate()
+		if err != nil {
+			return Quote{}, err
+		}
+		fee := divRound(new(big.Int).Mul(gross, big.NewInt(fr)), big.NewInt(pow10[feeRatePrecision]), c.FeeRounding)
 		fixed, err := to.Units(c.FixedFee)
 		if err != nil {
 			return Quote{}, fmt.Errorf("fixed_fee: %w", err)
 		}
 		fee.Add(fee, big.NewInt(fixed))
 		if !fee.IsInt64() || fee.Int64() >= q.Gross {
-			return Quote{}, fmt.Errorf("%w: fee %s %s leaves nothing of %s %s", ErrInvalidAmount,
-				to.Format(fee.Int64()), to.Code, to.Format(q.Gross), to.Code)
+			return Quote{}, fmt.Errorf("%w: a fee of %s minor units of %s leaves nothing of %s %s", ErrInvalidAmount,
+				fee.String(), to.Code, to.Format(q.Gross), to.Code)
 		}
 		q.Fee = fee.Int64()
 	}
@@ -308,7 +329,7 @@ func (w *Writer) Convert(req ConversionRequest) (Conversion, error) {
 		return Conversion{}, err
 	}
 	if req.Amount.Sign() <= 0 {
-		return Conversion{}, fmt.Errorf("%w: conversion of %s %s must be positive", ErrInvalidAmount, req.Amount, from.Code)
+		return Conversion{}, fmt.Errorf("%w: conversion of %s %s must be positive", ErrInvalidAmount, describeDecimal(req.Amount), from.Code)
 	}
 	in, err := from.Units(req.Amount)
 	if err != nil {
@@ -327,7 +348,7 @@ func (w *Writer) Convert(req ConversionRequest) (Conversion, error) {
 	}
 	for _, a := range named {
 		if _, err := w.account(a); err != nil {
-			return Conversion{}, fmt.Errorf("conversion rule %q: %w", rule.Name, err)
+			return Conversion{}, fmt.Errorf("conversion rule %s: %w", clip(rule.Name), err)
 		}
 	}
 	ps := w.posting[:0]

@@ -21,8 +21,13 @@
 //     the same request returns the original and posts nothing; with a
 //     different request it is ErrIdempotencyConflict.
 //   - Holds reserve funds (two-phase transfers): capture part or all to
-//     one or more destinations, void, or let them expire (Ledger.Tick).
-//     Balances report Posted, Held and Available.
+//     one or more destinations, void, or let them expire. Balances report
+//     Posted, Held and Available. An expired hold keeps its funds reserved
+//     until the first of Ledger.Tick's sweep or a Void, either of which
+//     closes it as HoldExpired and releases what it has left; in between, a
+//     Capture on it is ErrHoldExpired and writes nothing. A program that
+//     gets ErrHoldExpired calls Void in the same unit of work to have the
+//     funds back at once.
 //   - Conversions move one asset into another at an exact rational Rate
 //     with a declared Rounding through an exchange account; what rounding
 //     leaves over is booked to a named remainder account, and a fee to a
@@ -30,6 +35,31 @@
 //   - Reversals undo a transaction with a new, linked one, at most once.
 //   - Verify replays the journal: IDs, the SHA-256 hash chain, running
 //     balances, stored balances, held amounts, limits and conservation.
+//
+// # Bounded inputs
+//
+// Every input is judged before any work that grows with it, and refused
+// with a typed error in a short message; no public function panics on any
+// input but MustRate and NewRate, which are for constants.
+//
+//   - Amounts are int64 minor units inside; every sum the ledger keeps
+//     (balances, held amounts, capture totals, conversion arithmetic,
+//     Verify's replay and totals) is checked, and one that would leave the
+//     int64 range is ErrOverflow and writes nothing.
+//   - A decimal is judged from its exponent and the size of its
+//     coefficient first (Asset.Units), so 1e2147483647 is ErrOverflow and
+//     1e-2147483648 ErrPrecision at once, and a coefficient of millions of
+//     digits costs no more than a copy.
+//   - Times are kept as Unix nanoseconds, which only reach 2262: every time
+//     that enters the ledger (a hold's expiry, BalanceAt's moment, a due
+//     time, the clock's own reading in each unit of work) must lie in
+//     [MinTime, MaxTime), else ErrInvalidTime and nothing is written.
+//   - Strings a caller chooses (addresses, asset codes, keys, rule names)
+//     appear in messages cut to a few dozen bytes.
+//
+// Ledger.Tick releases each expired hold in a unit of work of its own (a
+// savepoint), so one hold that cannot be released is reported by ID and
+// holds up no other.
 //
 // # Design choices
 //

@@ -39,7 +39,9 @@ var (
 	// ErrHoldClosed: the hold was already captured in full, voided or
 	// expired, so nothing remains to capture.
 	ErrHoldClosed = errors.New("ledger: hold is closed")
-	// ErrHoldExpired: the hold's expiry has passed.
+	// ErrHoldExpired: the hold's expiry has passed. Its funds stay
+	// reserved until Ledger.Tick sweeps it or a Void releases it; a caller
+	// that wants them back calls Void in the same unit of work.
 	ErrHoldExpired = errors.New("ledger: hold expired")
 	// ErrCaptureExceedsHold: a capture asks for more than the hold has left.
 	ErrCaptureExceedsHold = errors.New("ledger: capture exceeds what the hold has left")
@@ -47,7 +49,8 @@ var (
 	ErrAlreadyReversed = errors.New("ledger: transaction already reversed")
 	// ErrInvalidRule: a conversion rule is malformed.
 	ErrInvalidRule = errors.New("ledger: invalid conversion rule")
-	// ErrOverflow: a balance would leave the range the ledger can keep.
+	// ErrOverflow: an amount, a balance or a sum of them would leave the
+	// int64 range of minor units the ledger keeps.
 	ErrOverflow = errors.New("ledger: amount overflow")
 	// ErrConflict: the unit of work lost a race with another writer and was
 	// rolled back whole. Retrying it is safe; Ledger.Update does so itself a

@@ -12,12 +12,13 @@ import (
 // HoldStatus is where a hold is in its life.
 type HoldStatus uint8
 
-// Hold statuses. Only a pending hold reserves funds.
+// Hold statuses. Only a pending hold reserves funds (a pending hold past
+// its expiry included, until it is swept or voided).
 const (
 	HoldPending  HoldStatus = 1
 	HoldCaptured HoldStatus = 2 // captured in full, or finally
-	HoldVoided   HoldStatus = 3
-	HoldExpired  HoldStatus = 4
+	HoldVoided   HoldStatus = 3 // voided before its expiry
+	HoldExpired  HoldStatus = 4 // released by Tick's sweep, or voided after its expiry
 )
 
 func (s HoldStatus) String() string {
@@ -109,7 +110,15 @@ func (r *Reader) publicHold(h *StoredHold) (Hold, error) {
 // Hold reserves funds: the account's held amount grows and its available
 // amount shrinks; nothing is posted until a capture. The hold must fit in
 // the available balance (within the account's limit) and expire after
-// now. Expired holds are released by Tick.
+// now, at a time the ledger keeps (ValidateTime: before MaxTime, else
+// ErrInvalidTime).
+//
+// Expiry: once ExpiresAt has passed, a Capture is ErrHoldExpired and
+// writes nothing, but the hold keeps its funds reserved until the first of
+// Ledger.Tick's sweep or a Void, either of which closes it as HoldExpired
+// and releases what it has left. A program that gets ErrHoldExpired and
+// wants the funds back calls Void on the hold in the same unit of work and
+// goes on: the funds are available at once.
 func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 	if err := validateKey(req.Key); err != nil {
 		return Hold{}, err
@@ -117,12 +126,15 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 	if err := validateMetadata(req.Metadata); err != nil {
 		return Hold{}, err
 	}
+	if err := ValidateTime("hold expiry", req.ExpiresAt); err != nil {
+		return Hold{}, err
+	}
 	asset, err := w.Asset(req.Asset)
 	if err != nil {
 		return Hold{}, err
 	}
 	if req.Amount.Sign() <= 0 {
-		return Hold{}, fmt.Errorf("%w: hold of %s %s must be positive", ErrInvalidAmount, req.Amount, req.Asset)
+		return Hold{}, fmt.Errorf("%w: hold of %s %s must be positive", ErrInvalidAmount, describeDecimal(req.Amount), asset.Code)
 	}
 	u, err := asset.Units(req.Amount)
 	if err != nil {
@@ -144,7 +156,7 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 		if err == nil {
 			if old.Account != h.Account || old.Asset != h.Asset || old.Units != h.Units ||
 				old.ExpiresAt != h.ExpiresAt || !sameMetadata(old.Metadata, h.Metadata) {
-				return Hold{}, fmt.Errorf("%w: key %q was used for hold %d", ErrIdempotencyConflict, req.Key, old.ID)
+				return Hold{}, fmt.Errorf("%w: key %s was used for hold %d", ErrIdempotencyConflict, clip(req.Key), old.ID)
 			}
 			return w.publicHold(&old)
 		}
@@ -197,7 +209,11 @@ func holdDueID(id uint64) string {
 }
 
 // Capture posts part or all of a pending, unexpired hold to its
-// destinations in one transaction (Kind KindCapture, Hold set).
+// destinations in one transaction (Kind KindCapture, Hold set). A hold
+// whose expiry has passed is ErrHoldExpired and nothing is written, even
+// before Ledger.Tick has swept it; its funds stay reserved until the sweep
+// or a Void releases them (see Writer.Hold), so a caller that wants them
+// back calls Void in the same unit of work.
 func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 	if err := validateKey(req.Key); err != nil {
 		return Transaction{}, err
@@ -228,9 +244,9 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 			return Transaction{}, fmt.Errorf("destination %d: %w", i, err)
 		}
 		ps = append(ps, p)
-		total += p.Units
-		if total < 0 {
-			return Transaction{}, fmt.Errorf("%w: capture total", ErrOverflow)
+		var ok bool
+		if total, ok = addUnits(total, p.Units); !ok {
+			return Transaction{}, fmt.Errorf("%w: capture of hold %d: the destinations add up beyond the int64 range", ErrOverflow, h.ID)
 		}
 	}
 	w.posting = ps
@@ -241,7 +257,7 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 			// Final is not kept on the transaction, but a hold still pending
 			// shows the capture that ran was not final: this retry asks for
 			// a release that never happened.
-			return Transaction{}, fmt.Errorf("%w: key %q was a capture that did not close hold %d", ErrIdempotencyConflict, req.Key, h.ID)
+			return Transaction{}, fmt.Errorf("%w: key %s was a capture that did not close hold %d", ErrIdempotencyConflict, clip(req.Key), h.ID)
 		}
 		if err == nil || !errors.Is(err, ErrNotFound) {
 			return tr, err
@@ -282,9 +298,13 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 	return tr, nil
 }
 
-// Void releases what a hold has left. Voiding a hold that is already
-// voided or expired returns it unchanged (the funds are free either way);
-// voiding one captured in full is ErrHoldClosed.
+// Void releases what a hold has left, at once. A pending hold whose expiry
+// has passed is closed as HoldExpired, exactly as Ledger.Tick's sweep
+// would close it, rather than HoldVoided: this is how a caller that got
+// ErrHoldExpired from a Capture has the funds back without waiting for the
+// sweep (see Writer.Hold). Voiding a hold that is already voided or
+// expired returns it unchanged (the funds are free either way); voiding
+// one captured in full is ErrHoldClosed.
 func (w *Writer) Void(id uint64) (Hold, error) {
 	return w.closeHold(id, HoldVoided)
 }
@@ -314,7 +334,14 @@ func (w *Writer) closeHold(id uint64, status HoldStatus) (Hold, error) {
 		return Hold{}, err
 	}
 	st := states[0]
-	st.Held -= h.Units - h.Captured
+	left := h.Units - h.Captured
+	if left < 0 || st.Held < left {
+		return Hold{}, fmt.Errorf("%w: releasing hold %d would take the held amount of %s %s below zero", ErrOverflow, h.ID, h.Account, h.Asset)
+	}
+	st.Held -= left
+	if status == HoldVoided && w.now.UnixNano() >= h.ExpiresAt {
+		status = HoldExpired // past its expiry: released as the sweep would
+	}
 	h.Status = status
 	h.ClosedAt = w.now.UnixNano()
 	if err := w.tx.PutBalances([]BalanceState{st}); err != nil {
@@ -333,34 +360,68 @@ func (w *Writer) closeHold(id uint64, status HoldStatus) (Hold, error) {
 // unit of work's time: it releases each hold still pending (status
 // HoldExpired) and drops the due entries of holds already closed. It
 // returns how many holds it released and how many due entries it handled;
-// fewer entries than limit means none is left.
+// fewer entries than limit means none is left. It stops at the first hold
+// it cannot release, and the unit of work fails with it; Ledger.Tick
+// instead releases each hold on its own and goes on past one that fails.
 func (w *Writer) ExpireHolds(limit int) (released, handled int, err error) {
 	due, err := w.tx.Due(DueHoldExpiry, w.now, limit)
 	if err != nil {
 		return 0, 0, err
 	}
 	for _, d := range due {
-		id, err := strconv.ParseUint(d.ID, 10, 64)
+		r, _, err := w.expireDue(d.ID)
 		if err != nil {
-			return released, handled, fmt.Errorf("ledger: bad hold due entry %q: %w", d.ID, err)
+			return released, handled, fmt.Errorf("%s: %w", dueName(d.ID), err)
 		}
-		h, err := w.tx.Hold(id)
-		if err != nil {
-			return released, handled, err
-		}
-		if h.Status != HoldPending {
-			if err := w.tx.Unschedule(DueHoldExpiry, d.ID); err != nil {
-				return released, handled, err
-			}
-		} else {
-			if _, err := w.closeHold(id, HoldExpired); err != nil {
-				return released, handled, err
-			}
+		if r {
 			released++
 		}
 		handled++
 	}
 	return released, handled, nil
+}
+
+// expireDue handles one due hold-expiry entry: it releases the hold if it
+// is pending and expired (released), drops the entry if the hold is
+// already closed, and moves it to the hold's expiry if that is still to
+// come. cleared says the entry is no longer due at the unit of work's time.
+func (w *Writer) expireDue(dueID string) (released, cleared bool, err error) {
+	id, perr := strconv.ParseUint(dueID, 10, 64)
+	if perr != nil {
+		return false, false, fmt.Errorf("%w: the due entry names no hold", ErrNotFound)
+	}
+	if err := w.loadHead(); err != nil { // serialise against racing captures
+		return false, false, err
+	}
+	h, err := w.tx.Hold(id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return false, false, fmt.Errorf("%w: no such hold", ErrNotFound)
+		}
+		return false, false, err
+	}
+	switch {
+	case h.Status != HoldPending:
+		return false, true, w.tx.Unschedule(DueHoldExpiry, dueID)
+	case w.now.UnixNano() < h.ExpiresAt:
+		// An entry due before its hold expires (a clock that stepped back,
+		// an entry moved by hand): due again when the hold expires.
+		err := w.tx.Schedule(DueEntry{Kind: DueHoldExpiry, ID: dueID, At: timeOf(h.ExpiresAt)})
+		return false, false, err
+	}
+	if _, err := w.closeHold(id, HoldExpired); err != nil {
+		return false, false, err
+	}
+	return true, true, nil
+}
+
+// dueName names a hold-expiry due entry in an error: "hold 42", or the
+// entry's ID when it names no hold.
+func dueName(dueID string) string {
+	if id, err := strconv.ParseUint(dueID, 10, 64); err == nil {
+		return "hold " + strconv.FormatUint(id, 10)
+	}
+	return "hold due entry " + clip(dueID)
 }
 
 // HoldByID returns a hold.
@@ -380,7 +441,7 @@ func (r *Reader) HoldByKey(key string) (Hold, error) {
 	h, err := r.rt.HoldByKey(key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Hold{}, fmt.Errorf("%w: hold with key %q", ErrNotFound, key)
+			return Hold{}, fmt.Errorf("%w: hold with key %s", ErrNotFound, clip(key))
 		}
 		return Hold{}, err
 	}

@@ -24,8 +24,26 @@ type Ledger struct {
 	assetsMu sync.Mutex
 	accMu    sync.RWMutex
 	accounts map[string]*Account
-	writers  sync.Pool
 }
+
+// writerPool recycles Writers across units of work and across ledgers. It
+// is shared, not a field of each Ledger, and a pooled Writer refers to no
+// ledger: the runtime keeps a used pool (and whatever it points into) alive
+// for two collections, so a pool per Ledger kept every short-lived ledger
+// and its store alive that long, and a program (or a fuzzer) that opened
+// many of them grew its heap without bound.
+var writerPool = sync.Pool{New: func() any {
+	w := &Writer{}
+	// Bound once per pooled writer, so a unit of work allocates no
+	// closure for the store.
+	w.run = func(tx Tx) error {
+		if err := w.begin(w.owner, tx); err != nil {
+			return err
+		}
+		return w.fn(w)
+	}
+	return w
+}}
 
 // Option configures a Ledger.
 type Option func(*Ledger)
@@ -44,16 +62,6 @@ func New(store Store, opts ...Option) *Ledger {
 	l.assets.Store(&map[string]Asset{})
 	for _, o := range opts {
 		o(l)
-	}
-	l.writers.New = func() any {
-		w := &Writer{}
-		// Bound once per pooled writer, so a unit of work allocates no
-		// closure for the store.
-		w.run = func(tx Tx) error {
-			w.reset(l, tx, l.clock.Now())
-			return w.fn(w)
-		}
-		return w
 	}
 	return l
 }
@@ -91,14 +99,19 @@ func (l *Ledger) cacheAccount(a *Account) {
 	l.accMu.Unlock()
 }
 
-func (l *Ledger) getWriter() *Writer { return l.writers.Get().(*Writer) }
+func (l *Ledger) getWriter() *Writer {
+	w := writerPool.Get().(*Writer)
+	w.owner = l
+	return w
+}
 
 func (l *Ledger) putWriter(w *Writer) {
+	w.owner = nil
 	w.fn = nil
 	w.req = TransferRequest{}
 	w.one = [1]Posting{}
 	w.out = Transaction{}
-	l.writers.Put(w)
+	writerPool.Put(w)
 }
 
 // Store returns the store the ledger keeps its data in.
@@ -157,7 +170,9 @@ func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (
 	for i := range fns {
 		i := i
 		sfns[i] = func(tx Tx) error {
-			w.reset(l, tx, l.clock.Now())
+			if err := w.begin(l, tx); err != nil {
+				return err
+			}
 			err := fns[i](w)
 			if err == nil && (len(w.newAssets) > 0 || len(w.newAccounts) > 0) {
 				var c created
@@ -253,8 +268,9 @@ type Reader struct {
 // together.
 type Writer struct {
 	Reader
-	fn  func(*Writer) error
-	run func(Tx) error
+	owner *Ledger // the ledger that took the writer from the pool
+	fn    func(*Writer) error
+	run   func(Tx) error
 
 	// Request and result of the ledger-level shortcuts (Ledger.Post,
 	// Ledger.Transfer), kept here so they allocate no closure.
@@ -278,6 +294,16 @@ type Writer struct {
 	before  []BalanceState
 	buf     []byte
 	posting []StoredPosting
+}
+
+// begin prepares w for a unit of work in tx at the clock's time. A clock
+// outside [MinTime, MaxTime) fails the unit of work with ErrInvalidTime
+// before anything is written: a time the ledger cannot keep must not reach
+// the journal.
+func (w *Writer) begin(l *Ledger, tx Tx) error {
+	now := l.clock.Now()
+	w.reset(l, tx, now)
+	return ValidateTime("clock reading", now)
 }
 
 func (w *Writer) reset(l *Ledger, tx Tx, now time.Time) {
@@ -358,10 +384,10 @@ func (w *Writer) OpenAccount(spec AccountSpec) (Account, error) {
 		}
 		u, err := asset.Units(lim)
 		if err != nil {
-			return Account{}, err
+			return Account{}, fmt.Errorf("%s limit: %w", spec.Address, err)
 		}
 		if u < 0 {
-			return Account{}, fmt.Errorf("%w: %s limit %s %s must not be negative", ErrInvalidAmount, spec.Address, lim, code)
+			return Account{}, fmt.Errorf("%w: %s limit %s %s must not be negative", ErrInvalidAmount, spec.Address, describeDecimal(lim), asset.Code)
 		}
 		if u > 0 {
 			if acc.Limits == nil {
@@ -403,10 +429,14 @@ func (r *Reader) Asset(code string) (Asset, error) {
 	if a, ok := r.l.cachedAsset(code); ok {
 		return a, nil
 	}
+	if ValidateAssetCode(code) != nil {
+		// No such asset can have been defined: spare the store the lookup.
+		return Asset{}, fmt.Errorf("%w: %s", ErrUnknownAsset, clip(code))
+	}
 	a, err := r.rt.Asset(code)
 	if err != nil {
 		if errors.Is(err, ErrUnknownAsset) || errors.Is(err, ErrNotFound) {
-			return Asset{}, fmt.Errorf("%w: %q", ErrUnknownAsset, code)
+			return Asset{}, fmt.Errorf("%w: %s", ErrUnknownAsset, clip(code))
 		}
 		return Asset{}, err
 	}
@@ -443,10 +473,14 @@ func (r *Reader) account(addr string) (*Account, error) {
 	} else if a, ok := r.l.cachedAccount(addr); ok {
 		return a, nil
 	}
+	if ValidateAddress(addr) != nil {
+		// No such account can have been opened: spare the store the lookup.
+		return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, clip(addr))
+	}
 	a, err := r.rt.Account(addr)
 	if err != nil {
 		if errors.Is(err, ErrUnknownAccount) || errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("%w: %q", ErrUnknownAccount, addr)
+			return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, clip(addr))
 		}
 		return nil, err
 	}

@@ -16,7 +16,7 @@ func (w *Writer) storedPosting(from, to, code string, amount decimal.Decimal) (S
 		return StoredPosting{}, err
 	}
 	if amount.Sign() <= 0 {
-		return StoredPosting{}, fmt.Errorf("%w: %s %s must be positive", ErrInvalidAmount, amount.String(), code)
+		return StoredPosting{}, fmt.Errorf("%w: %s %s must be positive", ErrInvalidAmount, describeDecimal(amount), asset.Code)
 	}
 	u, err := asset.Units(amount)
 	if err != nil {
@@ -30,7 +30,7 @@ func (w *Writer) unitPosting(from, to, code string, u int64) (StoredPosting, err
 		return StoredPosting{}, fmt.Errorf("%w: %d minor units of %s must be positive", ErrInvalidAmount, u, code)
 	}
 	if from == to {
-		return StoredPosting{}, fmt.Errorf("%w: posting from %q to itself", ErrInvalidTransaction, from)
+		return StoredPosting{}, fmt.Errorf("%w: posting from %s to itself", ErrInvalidTransaction, clip(from))
 	}
 	fa, err := w.account(from)
 	if err != nil {
@@ -58,7 +58,7 @@ func (w *Writer) existing(t *StoredTransaction, ps []StoredPosting) (Transaction
 		same = a.From == b.From && a.To == b.To && a.Asset == b.Asset && a.Units == b.Units
 	}
 	if !same {
-		return Transaction{}, fmt.Errorf("%w: key %q was used for transaction %d", ErrIdempotencyConflict, t.Key, old.ID)
+		return Transaction{}, fmt.Errorf("%w: key %s was used for transaction %d", ErrIdempotencyConflict, clip(t.Key), old.ID)
 	}
 	return w.public(&old)
 }

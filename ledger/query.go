@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -26,8 +27,15 @@ func (r *Reader) publicBalance(s BalanceState) (Balance, error) {
 	if err != nil {
 		return Balance{}, err
 	}
-	return Balance{Account: s.Address, Asset: s.Asset, Posted: a.Amount(s.Posted),
-		Held: a.Amount(s.Held), Available: a.Amount(s.Posted - s.Held)}, nil
+	b := Balance{Account: s.Address, Asset: s.Asset, Posted: a.Amount(s.Posted), Held: a.Amount(s.Held)}
+	if avail, ok := addUnits(s.Posted, -s.Held); ok && s.Held != math.MinInt64 {
+		b.Available = a.Amount(avail)
+	} else {
+		// Posted - Held leaves the int64 range: a balance at an overdraft
+		// limit near -2^63 with holds on top (TransferRequest.IncludeHeld).
+		b.Available = b.Posted.Sub(b.Held)
+	}
+	return b, nil
 }
 
 // Balance returns an account's balance in an asset (zero if it never held
@@ -84,7 +92,7 @@ func (r *Reader) TransactionByKey(key string) (Transaction, error) {
 	t, err := r.rt.TransactionByKey(key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Transaction{}, fmt.Errorf("%w: transaction with key %q", ErrNotFound, key)
+			return Transaction{}, fmt.Errorf("%w: transaction with key %s", ErrNotFound, clip(key))
 		}
 		return Transaction{}, err
 	}
@@ -202,8 +210,12 @@ func (r *Reader) History(q HistoryQuery) (HistoryPage, error) {
 }
 
 // BalanceAt returns an account's posted balance in an asset as it stood
-// at time t (after every transaction whose time is <= t).
+// at time t (after every transaction whose time is <= t). A time outside
+// [MinTime, MaxTime) is ErrInvalidTime.
 func (r *Reader) BalanceAt(account, asset string, t time.Time) (decimal.Decimal, error) {
+	if err := ValidateTime("balance time", t); err != nil {
+		return decimal.Decimal{}, err
+	}
 	a, err := r.Asset(asset)
 	if err != nil {
 		return decimal.Decimal{}, err
@@ -244,8 +256,12 @@ func (r *Reader) Records(kind, after string, limit int) ([]Record, error) {
 	return r.rt.Records(kind, after, pageLimit(limit))
 }
 
-// Due lists entries of a kind due at or before t, earliest first.
+// Due lists entries of a kind due at or before t, earliest first. A time
+// outside [MinTime, MaxTime) is ErrInvalidTime.
 func (r *Reader) Due(kind string, t time.Time, limit int) ([]DueEntry, error) {
+	if err := ValidateTime("due time", t); err != nil {
+		return nil, err
+	}
 	return r.rt.Due(kind, t, pageLimit(limit))
 }
 
@@ -287,20 +303,44 @@ func (w *Writer) CreateJSON(kind, id string, v any) error {
 // DeleteRecord removes a record; a missing one is no error.
 func (w *Writer) DeleteRecord(kind, id string) error { return w.tx.DeleteRecord(kind, id) }
 
-// Schedule makes (kind, id) due at t, replacing an earlier time.
+// Schedule makes (kind, id) due at t, replacing an earlier time. A time
+// outside [MinTime, MaxTime) is ErrInvalidTime. The kind DueHoldExpiry is
+// the ledger's own (ErrInvalidTransaction).
 func (w *Writer) Schedule(kind, id string, t time.Time) error {
 	if err := validateRecordName(kind, id); err != nil {
+		return err
+	}
+	if err := ownDueKind(kind); err != nil {
+		return err
+	}
+	if err := ValidateTime("due time", t); err != nil {
 		return err
 	}
 	return w.tx.Schedule(DueEntry{Kind: kind, ID: id, At: t.UTC()})
 }
 
-// Unschedule removes (kind, id) from the due index.
-func (w *Writer) Unschedule(kind, id string) error { return w.tx.Unschedule(kind, id) }
+// Unschedule removes (kind, id) from the due index. The kind DueHoldExpiry
+// is the ledger's own (ErrInvalidTransaction).
+func (w *Writer) Unschedule(kind, id string) error {
+	if err := ownDueKind(kind); err != nil {
+		return err
+	}
+	return w.tx.Unschedule(kind, id)
+}
+
+// ownDueKind refuses the ledger's own due kind to callers: a hold's
+// expiry entry moved or removed by hand would keep its funds reserved
+// past the sweep.
+func ownDueKind(kind string) error {
+	if kind == DueHoldExpiry {
+		return fmt.Errorf("%w: due kind %q is the ledger's own", ErrInvalidTransaction, kind)
+	}
+	return nil
+}
 
 func validateRecordName(kind, id string) error {
 	if kind == "" || len(kind) > 64 || id == "" || len(id) > 256 {
-		return fmt.Errorf("%w: record kind %q id %q", ErrInvalidTransaction, kind, id)
+		return fmt.Errorf("%w: record kind %s id %s must have 1 to 64 and 1 to 256 bytes", ErrInvalidTransaction, clip(kind), clip(id))
 	}
 	return nil
 }
@@ -380,25 +420,74 @@ func (l *Ledger) Reverse(ctx context.Context, req ReversalRequest) (t Transactio
 }
 
 // Tick does what time makes happen in the ledger itself: it releases every
-// hold whose expiry has passed, in batches, and returns how many.
+// hold whose expiry has passed (status HoldExpired) and drops the due
+// entries of holds already closed. Each hold is handled in a unit of work
+// of its own (a savepoint of a batch, so one durable commit serves many),
+// so one that cannot be released holds up no other: Tick goes on and
+// returns how many it released together with an error that joins one
+// error per failed hold, each naming the hold and wrapping its cause.
+// Each hold is tried at most once per call. Tick stops early only when the
+// run as a whole fails (the store, the context, a clock reading outside
+// [MinTime, MaxTime)), and then returns that error too.
 func (l *Ledger) Tick(ctx context.Context) (int, error) {
 	const batch = 256
+	now := l.clock.Now()
+	if err := ValidateTime("clock reading", now); err != nil {
+		return 0, err
+	}
 	total := 0
+	var failed []error
+	// Entries tried in this call but still due (a failed hold, an entry
+	// moved to a later expiry): skipped, so the loop always moves on.
+	left := map[string]bool{}
 	for {
-		var released, handled int
-		err := l.Update(ctx, func(w *Writer) (err error) {
-			released, handled, err = w.ExpireHolds(batch)
+		if err := ctx.Err(); err != nil {
+			return total, errors.Join(append(failed, err)...)
+		}
+		var due []DueEntry
+		limit := batch + len(left)
+		err := l.View(ctx, func(r *Reader) error {
+			var err error
+			due, err = r.rt.Due(DueHoldExpiry, now, limit)
 			return err
 		})
 		if err != nil {
-			return total, err
+			return total, errors.Join(append(failed, err)...)
 		}
-		total += released
-		// Stop when the due index ran dry, not when a batch released
-		// nothing: a batch of stale entries (holds already closed) must
-		// not leave expired holds behind it.
-		if handled < batch {
-			return total, nil
+		ids := make([]string, 0, batch)
+		for _, d := range due {
+			if !left[d.ID] && len(ids) < batch {
+				ids = append(ids, d.ID)
+			}
+		}
+		released := make([]bool, len(ids))
+		cleared := make([]bool, len(ids))
+		fns := make([]func(*Writer) error, len(ids))
+		for i, id := range ids {
+			fns[i] = func(w *Writer) (err error) {
+				released[i], cleared[i], err = w.expireDue(id)
+				return err
+			}
+		}
+		if len(fns) > 0 {
+			errs, err := l.UpdateBatch(ctx, fns)
+			if err != nil {
+				return total, errors.Join(append(failed, err)...)
+			}
+			for i, id := range ids {
+				switch {
+				case errs[i] != nil:
+					left[id] = true
+					failed = append(failed, fmt.Errorf("%s: %w", dueName(id), errs[i]))
+				case released[i]:
+					total++
+				case !cleared[i]:
+					left[id] = true
+				}
+			}
+		}
+		if len(due) < limit {
+			return total, errors.Join(failed...)
 		}
 	}
 }

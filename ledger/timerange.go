@@ -27,7 +27,7 @@ const MaxDuration = 50 * 365 * 24 * time.Hour
 // the time in the error ("hold expiry", "as of").
 func ValidateTime(what string, t time.Time) error {
 	if t.Before(MinTime) || !t.Before(MaxTime) {
-		return fmt.Errorf("%w: %s %s is not between %s and %s", ErrInvalidTime, what,
+		return fmt.Errorf("%w: %s %s is not between %s and %s", ErrInvalidTime, cut(what),
 			t.UTC().Format(time.RFC3339), MinTime.Format(time.RFC3339), MaxTime.Format(time.RFC3339))
 	}
 	return nil
@@ -37,7 +37,7 @@ func ValidateTime(what string, t time.Time) error {
 // names the duration in the error (a rule's JSON name, say).
 func ValidateDuration(what string, d time.Duration) error {
 	if d < 0 || d > MaxDuration {
-		return fmt.Errorf("%w: %s %s is not between 0 and %s", ErrInvalidTime, what, d, MaxDuration)
+		return fmt.Errorf("%w: %s %s is not between 0 and %s", ErrInvalidTime, cut(what), d, MaxDuration)
 	}
 	return nil
 }

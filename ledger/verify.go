@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"math/big"
+	"math/bits"
 	"sort"
 
 	"github.com/shopspring/decimal"
@@ -73,9 +75,15 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 					return rep, fmt.Errorf("%w: transaction %d posting %d is malformed", ErrVerify, t.ID, j)
 				}
 				fk, tk := BalanceKey{p.From, p.Asset}, BalanceKey{p.To, p.Asset}
-				posted[fk] -= p.Units
-				posted[tk] += p.Units
-				if posted[fk] != p.FromAfter || posted[tk] != p.ToAfter {
+				// Checked: a replay that wraps int64 could match running
+				// balances forged to wrap with it.
+				from, ok1 := addUnits(posted[fk], -p.Units)
+				to, ok2 := addUnits(posted[tk], p.Units)
+				if !ok1 || !ok2 {
+					return rep, fmt.Errorf("%w: transaction %d posting %d: a balance leaves the int64 range", ErrVerify, t.ID, j)
+				}
+				posted[fk], posted[tk] = from, to
+				if from != p.FromAfter || to != p.ToAfter {
 					return rep, fmt.Errorf("%w: transaction %d posting %d: running balances differ from the replay", ErrVerify, t.ID, j)
 				}
 			}
@@ -103,11 +111,16 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 			return rep, err
 		}
 		for _, h := range hs {
-			if h.Captured < 0 || h.Captured > h.Units {
+			if h.Units <= 0 || h.Captured < 0 || h.Captured > h.Units {
 				return rep, fmt.Errorf("%w: hold %d captured %d of %d", ErrVerify, h.ID, h.Captured, h.Units)
 			}
 			if h.Status == HoldPending {
-				held[BalanceKey{h.Account, h.Asset}] += h.Units - h.Captured
+				k := BalanceKey{h.Account, h.Asset}
+				sum, ok := addUnits(held[k], h.Units-h.Captured)
+				if !ok {
+					return rep, fmt.Errorf("%w: %s %s: pending holds reserve more than the int64 range", ErrVerify, h.Account, h.Asset)
+				}
+				held[k] = sum
 			}
 			rep.Holds++
 		}
@@ -117,7 +130,10 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 		after = hs[len(hs)-1].ID
 	}
 
-	totals := map[string]int64{}
+	// Totals are summed in 128 bits: a sound ledger's partial sums may leave
+	// the int64 range (two issuers each at -2^62 ...), and a wrapping sum
+	// would call a ledger that sums to 2^64 sound.
+	totals := map[string]*int128{}
 	seen := map[BalanceKey]bool{}
 	for after := (BalanceKey{}); ; {
 		bs, err := r.rt.Balances(after, page)
@@ -135,7 +151,7 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 			}
 			acc, err := r.account(b.Address)
 			if err != nil {
-				return rep, fmt.Errorf("%w: balance of %s: %v", ErrVerify, b.Address, err)
+				return rep, wrapAs(ErrVerify, "balance of "+b.Address, err)
 			}
 			// The posted amount never goes below the floor. The available
 			// amount (posted - held) may, but only after a transfer that
@@ -144,7 +160,12 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 			if floor, bounded := acc.floor(b.Asset); bounded && b.Posted < floor {
 				return rep, fmt.Errorf("%w: %s %s is below its limit", ErrVerify, b.Address, b.Asset)
 			}
-			totals[b.Asset] += b.Posted
+			tot := totals[b.Asset]
+			if tot == nil {
+				tot = &int128{}
+				totals[b.Asset] = tot
+			}
+			tot.add(b.Posted)
 			rep.Balances++
 		}
 		if len(bs) < page {
@@ -170,12 +191,34 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 	for _, c := range codes {
 		a, err := r.Asset(c)
 		if err != nil {
-			return rep, fmt.Errorf("%w: balance in %v", ErrVerify, err)
+			return rep, wrapAs(ErrVerify, "balance in "+c, err)
 		}
-		rep.Totals[c] = a.Amount(totals[c])
-		if totals[c] != 0 {
-			return rep, fmt.Errorf("%w: %s sums to %s, not zero", ErrVerify, c, a.Format(totals[c]))
+		sum := decimal.NewFromBigInt(totals[c].big(), -a.Precision)
+		rep.Totals[c] = sum
+		if !totals[c].isZero() {
+			return rep, fmt.Errorf("%w: %s sums to %s, not zero", ErrVerify, c, sum.StringFixed(a.Precision))
 		}
 	}
 	return rep, nil
+}
+
+// int128 is a signed 128-bit accumulator: hi:lo in two's complement. It
+// sums up to 2^64 int64 values without overflow.
+type int128 struct {
+	hi int64
+	lo uint64
+}
+
+func (x *int128) add(v int64) {
+	var carry uint64
+	x.lo, carry = bits.Add64(x.lo, uint64(v), 0)
+	x.hi += int64(carry) + v>>63 // v>>63 sign-extends v into the high word
+}
+
+func (x *int128) isZero() bool { return x.hi == 0 && x.lo == 0 }
+
+func (x *int128) big() *big.Int {
+	b := new(big.Int).SetInt64(x.hi)
+	b.Lsh(b, 64)
+	return b.Add(b, new(big.Int).SetUint64(x.lo))
 }

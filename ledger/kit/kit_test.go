@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -337,4 +338,55 @@ func TestDecodeRulesKeepsNestedErrors(t *testing.T) {
 		F strictField `json:"f"`
 	}
 	require.ErrorIs(t, kit.DecodeRules([]byte(`{"f":1}`), &v), errNested)
+}
+
+// hidingStore makes the next record reads miss, as a racing loser's read
+// of an event claim that a winner has just committed would.
+type hidingStore struct {
+	ledger.Store
+	hide atomic.Int32
+}
+
+func (s *hidingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	return s.Store.Update(ctx, func(tx ledger.Tx) error { return fn(hidingTx{Tx: tx, s: s}) })
+}
+
+type hidingTx struct {
+	ledger.Tx
+	s *hidingStore
+}
+
+func (t hidingTx) Record(kind, id string) ([]byte, error) {
+	if t.s.hide.Add(-1) >= 0 {
+		return nil, ledger.ErrNotFound
+	}
+	return t.Tx.Record(kind, id)
+}
+
+// TestOnceLostClaimReplays: a call that runs fn but then finds the event
+// already claimed is rolled back and retried, and returns the winner's
+// result as a replay, paying nothing.
+func TestOnceLostClaimReplays(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		s := &hidingStore{Store: open(t)}
+		l := ledger.New(s, ledger.WithClock(ledgertest.NewClock(t0)))
+		ctx := context.Background()
+		require.NoError(t, l.DefineAsset(ctx, ledger.COIN))
+		_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+		require.NoError(t, err)
+		g := grant{Member: "dee", Coins: 3}
+		ev := kit.Event{Kind: "test.event", ID: "e1", Op: "grant", Request: g}
+		first, _, err := kit.RunOnce(ctx, l, ev, pay(g))
+		require.NoError(t, err)
+		s.hide.Store(1)
+		again, replay, err := kit.RunOnce(ctx, l, ev, pay(g))
+		require.NoError(t, err)
+		require.True(t, replay)
+		require.Equal(t, first, again)
+		b, err := l.Balance(ctx, kit.WalletAccount("dee"), "COIN")
+		require.NoError(t, err)
+		require.Equal(t, "3", b.Posted.String(), "the loser's payment was undone")
+		_, err = l.Verify(ctx)
+		require.NoError(t, err)
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 )
 
@@ -121,7 +122,7 @@ func TestRacingIdempotencyKeys(t *testing.T) {
 }
 
 // TestRacingEventsOnce: two stores race the first calls of the same events
-// through ledger.Once, whose fn posts without an idempotency key, so only
+// through kit.RunOnce, whose fn posts without an idempotency key, so only
 // the event's claim stops a second payment. Every caller must get the one
 // result, without error, and each event must pay once.
 func TestRacingEventsOnce(t *testing.T) {
@@ -138,7 +139,7 @@ func TestRacingEventsOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				id, err := ledger.Once(ctx, l, "test.event", fmt.Sprintf("ev-%d", e), "pay", e,
+				id, _, err := kit.RunOnce(ctx, l, kit.Event{Kind: "test.event", ID: fmt.Sprintf("ev-%d", e), Op: "pay", Request: e},
 					func(w *ledger.Writer) (uint64, error) {
 						tr, err := w.Post(ledger.TransferRequest{Postings: []ledger.Posting{
 							{From: "member:a", To: "member:b", Asset: "EUR", Amount: decimal.NewFromInt(1)}}})

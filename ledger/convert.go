@@ -44,10 +44,12 @@ func MustRate(s string) Rate {
 	return r
 }
 
-// NewRate returns the rate num/den. It panics if either is not positive.
+// NewRate returns the rate num/den. If either is not positive it returns
+// the zero Rate, which every rule that needs a rate refuses
+// (ConversionRule.Validate: ErrInvalidRule), rather than panicking.
 func NewRate(num, den int64) Rate {
 	if num <= 0 || den <= 0 {
-		panic("ledger: NewRate needs positive numbers")
+		return Rate{}
 	}
 	return Rate{r: big.NewRat(num, den)}
 }

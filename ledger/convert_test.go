@@ -74,8 +74,12 @@ func TestParseRate(t *testing.T) {
 func TestRateConstructors(t *testing.T) {
 	require.Equal(t, "1/10000", ledger.NewRate(2, 20000).String())
 	require.Equal(t, "1/10000", ledger.MustRate("0.0001").String())
-	require.Panics(t, func() { ledger.NewRate(0, 1) })
-	require.Panics(t, func() { ledger.NewRate(1, -1) })
+	// A rate that is not positive is the zero Rate, which rules refuse;
+	// no public constructor but MustRate (for constants) panics.
+	require.True(t, ledger.NewRate(0, 1).IsZero())
+	require.True(t, ledger.NewRate(1, -1).IsZero())
+	rule := ledger.ConversionRule{From: "RUBY", To: "EUR", Rate: ledger.NewRate(1, 0)}
+	require.ErrorIs(t, rule.Validate(), ledger.ErrInvalidRule)
 	require.Panics(t, func() { ledger.MustRate("0") })
 	var zero ledger.Rate
 	require.True(t, zero.IsZero())

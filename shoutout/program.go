@@ -633,8 +633,22 @@ func (p *Program) Approve(ctx context.Context, eventID, orderID, reviewer string
 			if platform > 0 {
 				legs = append(legs, ledger.Leg{To: RevenueAccount, Amount: decimal.NewFromInt(platform)})
 			}
-			t, err := w.Capture(ledger.CaptureRequest{Key: "shoutout:order:" + o.ID + ":capture", Hold: o.Hold, Destinations: legs, Final: true,
-				Metadata: map[string]string{"program": "shoutout", "order": o.ID}})
+			// A chargeback that reached the escrow (a transfer with
+			// IncludeHeld) leaves the fan's wallet with less posted than
+			// held: the hold has no coins behind it, and capturing it would
+			// pay the creator out of the wallet's overdraft, which is room
+			// for chargebacks, never credit (kit.WalletPolicy).
+			funded, err := kit.HoldsFunded(&w.Reader, MemberAccount(o.Fan), p.rules.CoinAsset)
+			if err != nil {
+				return err
+			}
+			var t ledger.Transaction
+			if funded {
+				t, err = w.Capture(ledger.CaptureRequest{Key: "shoutout:order:" + o.ID + ":capture", Hold: o.Hold, Destinations: legs, Final: true,
+					Metadata: map[string]string{"program": "shoutout", "order": o.ID}})
+			} else {
+				err = fmt.Errorf("%w: the coins held for order %q were charged back", ledger.ErrInsufficientFunds, o.ID)
+			}
 			reason := ""
 			switch {
 			case errors.Is(err, ledger.ErrHoldExpired) || errors.Is(err, ledger.ErrHoldClosed):

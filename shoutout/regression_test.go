@@ -503,3 +503,38 @@ func TestChargedBackEscrowClosesTheOrderUnpaid(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestChargedBackEscrowIsNotPaidFromTheOverdraft: the same as above with
+// the fan's wallet opened with a COIN overdraft (the platform's shared
+// policy gives one, for chargebacks): the capture would have fitted in the
+// overdraft and paid the creator 300 coins the bank took back, leaving the
+// fan at -400. Found by review; the overdraft is never credit.
+func TestChargedBackEscrowIsNotPaidFromTheOverdraft(t *testing.T) {
+	both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
+		_, err := e.l.OpenAccount(e.ctx, ledger.AccountSpec{Address: shoutout.MemberAccount("ann"),
+			Overdraft: ledger.Overdraft{Limits: map[string]decimal.Decimal{"COIN": decimal.NewFromInt(500)}}})
+		require.NoError(t, err)
+		_, err = e.l.Transfer(e.ctx, "", ledger.World, shoutout.MemberAccount("ann"), "COIN", decimal.NewFromInt(400))
+		require.NoError(t, err)
+		e.offerAndRequest(t, "o-1", "ann", 400)
+		_, err = e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+		require.NoError(t, err)
+		_, err = e.p.Submit(e.ctx, "ev-2", "o-1", "cat", "video://1")
+		require.NoError(t, err)
+		_, err = e.l.Post(e.ctx, ledger.TransferRequest{Key: "chargeback", IncludeHeld: true, Postings: []ledger.Posting{
+			{From: shoutout.MemberAccount("ann"), To: ledger.World, Asset: "COIN", Amount: decimal.NewFromInt(400)}}})
+		require.NoError(t, err)
+
+		o, err := e.p.Approve(e.ctx, "ev-3", "o-1", reviewer)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.StatusExpired, o.Status)
+		require.Equal(t, "hold_unfunded", o.Reason)
+		posted, held := e.bal(t, shoutout.MemberAccount("ann"))
+		require.Zero(t, posted, "the fan owes nothing: no capture drew on the overdraft")
+		require.Zero(t, held)
+		earned, _ := e.bal(t, shoutout.EarningsAccount("cat"))
+		require.Zero(t, earned)
+		_, err = e.l.Verify(e.ctx)
+		require.NoError(t, err)
+	})
+}

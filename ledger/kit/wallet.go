@@ -87,6 +87,23 @@ func Spendable(r *ledger.Reader, wallet, asset string) (decimal.Decimal, error) 
 	return b.Available, nil
 }
 
+// HoldsFunded reports whether every hold on a wallet's balance still has
+// posted funds behind it: posted is at least what is held. A transfer that
+// reached held funds (ledger.TransferRequest.IncludeHeld, a chargeback)
+// can leave a hold with nothing behind it; capturing such a hold would pay
+// out of the wallet's overdraft, which is room for chargebacks, never
+// credit, so a program checks this before it captures a member's hold.
+// Programs never place a hold on overdraft room (they check Spendable
+// first), so a posted amount below the held one can only come from such a
+// transfer.
+func HoldsFunded(r *ledger.Reader, wallet, asset string) (bool, error) {
+	b, err := r.Balance(wallet, asset)
+	if err != nil {
+		return false, err
+	}
+	return b.Available.Sign() >= 0, nil
+}
+
 // OpenWallet opens member's wallet with the policy if it is not open yet,
 // and returns its address. A wallet already open is used as it is, whatever
 // policy it was opened with: a wallet's policy is fixed when it opens (see

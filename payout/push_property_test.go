@@ -31,7 +31,7 @@ func TestPropertyPushedAndPolledSettleOnce(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		maxSteps, maxRuns := 60, math.MaxInt
 		if strings.HasSuffix(t.Name(), "/pgstore") {
-			maxSteps, maxRuns = 20, 8
+			maxSteps, maxRuns = 20, 6
 		}
 		runs := 0
 		rapid.Check(t, func(rt *rapid.T) {

@@ -11,8 +11,9 @@ import (
 	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
-// maxEventIDLen bounds a notification's event ID.
-const maxEventIDLen = 100
+// maxEventIDLen bounds a notification's event ID: with the provider's name
+// (at most 32 characters) and a colon before it, it fits kit.Once's 128.
+const maxEventIDLen = 95
 
 // Notification is an outcome a provider pushes (a webhook delivery), as
 // the integrator's handler decoded it after checking its signature.

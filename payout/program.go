@@ -381,7 +381,7 @@ func (p *Program) Withdraw(ctx context.Context, payoutID, memberID string, amoun
 // calls the provider, and records the outcome in another: succeeded
 // captures the hold and converts it (fee to the fee account, net to the
 // settlement account); failed voids it; held and unclaimed keep it for
-// Tick. A timeout leaves the payout "sending"; Retry or Tick sends again
+// Tick, or for the provider's webhook (RecordOutcome). A timeout leaves the payout "sending"; Retry or Tick sends again
 // with the same key. A later call with the same ID and arguments is a
 // replay: it checks nothing that may have changed since (rules, link,
 // balances), calls no provider, and returns the payout as recorded by the
@@ -583,8 +583,8 @@ func (p *Program) Get(ctx context.Context, payoutID string) (Payout, error) {
 }
 
 // Retry sends an in-flight payout again with the same idempotency key and
-// records the answer; for a payout in review or settled it changes
-// nothing.
+// records the answer; for a payout in review or settled (by an earlier
+// answer or a pushed outcome, RecordOutcome) it changes nothing.
 func (p *Program) Retry(ctx context.Context, payoutID string) (Payout, error) {
 	return p.drive(ctx, payoutID)
 }

@@ -77,6 +77,31 @@
 // recording it in Payout.Shortfall: the payout settles, and nothing is
 // dropped silently.
 //
+// # Outcomes a provider pushes
+//
+// Providers also push outcomes (PayPal's payout webhooks). The
+// integrator's handler checks the delivery's signature and calls
+// RecordOutcome with the delivery's event ID and a Notification: the
+// provider, the payout (our payout ID, or the idempotency key we sent,
+// KeyFor, which providers echo back), the outcome and when the provider
+// reports it. A pushed outcome is recorded by the same code as a polled
+// one, so a payout settles its hold exactly once whether its outcome
+// arrives by push, by poll (Retry, Tick), or both, in any order; a push
+// may even settle a payout before the answer to its own Send is recorded,
+// which then changes nothing. The event ID is a kit.Once event: a
+// repeated delivery replays (Replayed true, nothing written), another
+// notification under the same ID is ErrEventConflict. Out of order: a
+// final outcome always wins over held and unclaimed; between held and
+// unclaimed the one reported later (Notification.At) wins; a non-final
+// outcome for a settled payout changes nothing. Nothing moves for a
+// notification that contradicts a settled payout (failed or returned
+// after paid; paid after failed, returned or rejected): it is refused
+// with ErrOutcomeContradiction, to be reconciled by hand. payout has no
+// reversal flow yet, so OutcomeReversed (PayPal's REVERSED, a paid
+// payment taken back) is refused with ErrReversalUnsupported. A refused
+// notification records nothing, so its redelivery is refused alike; an
+// unknown payout is ErrNotFound.
+//
 // Tick handles each due payout on its own (the provider is called outside
 // any unit of work, and each answer is recorded in a unit of its own): a
 // payout that fails is listed in TickReport.Failed with its ID and stays
@@ -121,6 +146,8 @@
 //	// po.Status is "paid"; po.Net is what Giulia received.
 //	po, err = p.Approve(ctx, "ana", "withdrawal-2") // one held for review
 //	rep, err := p.Tick(ctx) // asks about payouts in flight; rep.Failed, rep.Overdue
+//	po, err = p.RecordOutcome(ctx, webhookEventID, payout.Notification{ // a webhook
+//		Provider: "paypal", Key: senderItemID, Outcome: payout.OutcomeSucceeded, At: reportedAt})
 //
 //	creators, err := payout.New(ctx, l, payout.CreatorRules(), paypal)
 //	po, err = creators.WithdrawFrom(ctx, "cashout-1", "giulia", "creator:giulia:diamonds", decimal.NewFromInt(10000))

@@ -40,6 +40,17 @@ var (
 	// ErrWrongState: the payout is not in a state that allows the call
 	// (approving a rejected payout).
 	ErrWrongState = errors.New("payout: wrong state")
+	// ErrOutcomeContradiction: a provider's notification (RecordOutcome)
+	// contradicts the final state already recorded: failed or returned
+	// after paid, paid after failed, returned or rejected. Nothing moved;
+	// it also wraps ErrWrongState. Someone should reconcile it with the
+	// provider by hand.
+	ErrOutcomeContradiction = errors.New("payout: provider outcome contradicts the recorded one")
+	// ErrReversalUnsupported: the provider reports a paid payment reversed
+	// (PayPal's REVERSED). payout has no reversal flow yet, so the
+	// notification is refused and nothing moves; it also wraps
+	// ErrWrongState.
+	ErrReversalUnsupported = errors.New("payout: provider reversals are not supported")
 	// ErrProviderTimeout: the provider did not answer; the outcome is
 	// unknown and a retry with the same key is safe.
 	ErrProviderTimeout = errors.New("payout: provider timed out")

@@ -67,3 +67,53 @@ func ExampleProgram_WithdrawFrom() {
 	// paid 10000 DIAMOND: 50.00 USD, fee 0.85 net 49.15
 	// true true
 }
+
+// PayPal holds a payment, then tells the platform by webhook that it
+// paid: the handler records the pushed outcome under the delivery's ID.
+// The delivery repeats (a replay), a late "held" changes nothing, and the
+// next poll finds the payout settled.
+func ExampleProgram_RecordOutcome() {
+	ctx := context.Background()
+	clock := ledgertest.NewClock(time.Date(2020, 6, 8, 9, 0, 0, 0, time.UTC))
+	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	paypal := payout.NewMemoryProvider(clock)
+	p, err := payout.New(ctx, l, payout.DefaultRules(), paypal)
+	if err != nil {
+		panic(err)
+	}
+	_, _ = l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+	_, _ = l.OpenAccount(ctx, ledger.AccountSpec{Address: "member:giulia"})
+	_, _ = l.Transfer(ctx, "rewards", ledger.World, "member:giulia", "RUBY", decimal.NewFromInt(75000))
+	_ = p.LinkAccount(ctx, "giulia", "giulia@example.com")
+
+	paypal.Next(payout.HoldPayment)
+	po, _ := p.Withdraw(ctx, "w-1", "giulia", decimal.NewFromInt(75000))
+	fmt.Println(po.Status)
+
+	_ = paypal.Resolve(p.KeyFor("w-1"), payout.OutcomeSucceeded) // PayPal releases it
+	// The webhook: PayPal echoes the key the program sent (sender_item_id).
+	paid := payout.Notification{Provider: "paypal", Key: p.KeyFor("w-1"), Reference: "PP-1",
+		Outcome: payout.OutcomeSucceeded, At: clock.Now()}
+	po, _ = p.RecordOutcome(ctx, "WH-1", paid)
+	fmt.Println(po.Status, po.Reference, "replayed:", po.Replayed)
+	po, _ = p.RecordOutcome(ctx, "WH-1", paid)
+	fmt.Println(po.Status, "replayed:", po.Replayed)
+
+	late := payout.Notification{Provider: "paypal", PayoutID: "w-1", Outcome: payout.OutcomeHeld, At: clock.Now().Add(-time.Minute)}
+	po, _ = p.RecordOutcome(ctx, "WH-0", late)
+	fmt.Println(po.Status)
+
+	_, err = p.RecordOutcome(ctx, "WH-2", payout.Notification{Provider: "paypal", PayoutID: "w-1", Outcome: payout.OutcomeReversed})
+	fmt.Println(errors.Is(err, payout.ErrReversalUnsupported))
+	po, _ = p.Retry(ctx, "w-1") // a poll: settled already, nothing moves
+	b, _ := l.Balance(ctx, "member:giulia", "RUBY")
+	s, _ := l.Balance(ctx, payout.SettlementAccount("paypal"), "EUR")
+	fmt.Println(po.Status, "giulia:", b.Posted, "RUBY; settled", s.Posted.StringFixed(2), "EUR; PayPal paid", paypal.Paid("EUR").StringFixed(2))
+	// Output:
+	// held
+	// paid PP-1 replayed: false
+	// paid replayed: true
+	// paid
+	// true
+	// paid giulia: 0 RUBY; settled 7.20 EUR; PayPal paid 7.20
+}

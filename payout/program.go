@@ -19,6 +19,7 @@ const (
 	kindPayout = "payout.payout" // <provider>:<payout id> -> Payout
 	kindMember = "payout.member" // <provider>:<member> -> memberState
 	kindEvent  = "payout.event"  // <provider>:<payout id> -> kit.Once record
+	kindPush   = "payout.push"   // <provider>:<notification event id> -> kit.Once record
 	dueRetry   = "payout.retry:" // + <provider>; id: payout id
 )
 
@@ -77,7 +78,8 @@ type Payout struct {
 	Remainder decimal.Decimal `json:"remainder"`
 	Status    Status          `json:"status"`
 	HoldID    uint64          `json:"hold_id"`
-	// Attempts counts Send calls whose answer was recorded.
+	// Attempts counts Send calls whose answer was recorded (pushed
+	// outcomes, RecordOutcome, are not Send calls and are not counted).
 	Attempts  int    `json:"attempts"`
 	Reference string `json:"reference,omitempty"`
 	LastError string `json:"last_error,omitempty"`
@@ -92,7 +94,11 @@ type Payout struct {
 	// funds stay reserved; every Tick that asks about it reports it.
 	Overdue   bool      `json:"overdue,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
-	SettledAt time.Time `json:"settled_at,omitempty"`
+	// ReportedAt is when the provider's last recorded outcome was
+	// reported: the Notification's time for a pushed outcome, the time of
+	// the answer for a polled one.
+	ReportedAt time.Time `json:"reported_at,omitempty"`
+	SettledAt  time.Time `json:"settled_at,omitempty"`
 	// SettlementTx is the conversion of a paid payout.
 	SettlementTx uint64 `json:"settlement_tx,omitempty"`
 	// Shortfall is the part of Amount a paid payout could not take from
@@ -375,7 +381,7 @@ func (p *Program) Withdraw(ctx context.Context, payoutID, memberID string, amoun
 // calls the provider, and records the outcome in another: succeeded
 // captures the hold and converts it (fee to the fee account, net to the
 // settlement account); failed voids it; held and unclaimed keep it for
-// Tick. A timeout leaves the payout "sending"; Retry or Tick sends again
+// Tick, or for the provider's webhook (RecordOutcome). A timeout leaves the payout "sending"; Retry or Tick sends again
 // with the same key. A later call with the same ID and arguments is a
 // replay: it checks nothing that may have changed since (rules, link,
 // balances), calls no provider, and returns the payout as recorded by the
@@ -577,8 +583,8 @@ func (p *Program) Get(ctx context.Context, payoutID string) (Payout, error) {
 }
 
 // Retry sends an in-flight payout again with the same idempotency key and
-// records the answer; for a payout in review or settled it changes
-// nothing.
+// records the answer; for a payout in review or settled (by an earlier
+// answer or a pushed outcome, RecordOutcome) it changes nothing.
 func (p *Program) Retry(ctx context.Context, payoutID string) (Payout, error) {
 	return p.drive(ctx, payoutID)
 }
@@ -597,11 +603,11 @@ func (p *Program) drive(ctx context.Context, payoutID string) (Payout, error) {
 		return po, err
 	}
 	rc, sendErr := p.provider.Send(ctx, SendRequest{
-		Key: "payout:" + p.id(payoutID), Member: po.Member, Account: po.Account, Currency: p.rules.To.Code, Amount: po.Net,
+		Key: p.KeyFor(payoutID), Member: po.Member, Account: po.Account, Currency: p.rules.To.Code, Amount: po.Net,
 	})
 	err = p.l.Update(ctx, func(w *ledger.Writer) error {
 		var err error
-		po, err = p.apply(w, payoutID, rc, sendErr)
+		po, err = p.apply(w, payoutID, rc, sendErr, nil)
 		return err
 	})
 	if err != nil {
@@ -610,9 +616,12 @@ func (p *Program) drive(ctx context.Context, payoutID string) (Payout, error) {
 	return po, nil
 }
 
-// apply records a provider answer. A settled payout is left alone, so
-// every payout settles its hold exactly once however many answers arrive.
-func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr error) (Payout, error) {
+// apply records a provider answer: polled (the answer to Send, sendErr
+// its error; push nil) or pushed (RecordOutcome; push the notification).
+// It is the one place an outcome settles a payout. A settled payout is
+// left alone, so every payout settles its hold exactly once however many
+// answers arrive, by poll or by push, in any order.
+func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr error, push *Notification) (Payout, error) {
 	var po Payout
 	if err := w.LoadJSON(kindPayout, p.id(payoutID), &po); err != nil {
 		return Payout{}, err
@@ -625,7 +634,19 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 		return Payout{}, err
 	}
 	due := dueRetry + p.rules.Provider
-	po.Attempts++
+	reported := now
+	if push != nil {
+		if !push.At.IsZero() {
+			reported = push.At
+		}
+		if !rc.Outcome.final() && reported.Before(po.ReportedAt) {
+			// A pushed non-final outcome older than the one recorded
+			// (unclaimed reported before held, delivered after): stale.
+			return po, nil
+		}
+	} else {
+		po.Attempts++
+	}
 	po.UpdatedAt = now
 	later := func() (Payout, error) {
 		at, err := ledger.AddDuration("retry time", now, time.Duration(p.rules.RetryEvery))
@@ -644,7 +665,10 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 		po.LastError = sendErr.Error()
 		return later()
 	}
-	po.LastError, po.Reference = "", rc.Reference
+	po.LastError, po.ReportedAt = "", reported
+	if rc.Reference != "" || push == nil {
+		po.Reference = rc.Reference
+	}
 	switch rc.Outcome {
 	case OutcomeSucceeded:
 		tx, err := p.settlePaid(w, &po)

@@ -30,6 +30,11 @@ const (
 	OutcomeUnclaimed Outcome = "unclaimed"
 	// OutcomeReturned: an unclaimed payment came back.
 	OutcomeReturned Outcome = "returned"
+	// OutcomeReversed: a paid payment was taken back (PayPal's REVERSED).
+	// payout has no reversal flow yet: RecordOutcome refuses it with
+	// ErrReversalUnsupported, and a polled one is recorded as an unknown
+	// answer (LastError) and asked about again.
+	OutcomeReversed Outcome = "reversed"
 )
 
 func (o Outcome) final() bool {

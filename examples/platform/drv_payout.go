@@ -226,7 +226,8 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 		d.st.observe(err)
 	}
 	// The provider settles what it held and what was claimed.
-	for _, prov := range []*payout.MemoryProvider{d.rubyProv, d.diaProv} {
+	for i, prov := range []*payout.MemoryProvider{d.rubyProv, d.diaProv} {
+		prog := []*payout.Program{d.rubies, d.diamonds}[i]
 		for _, pm := range prov.Payments() {
 			if pm.Outcome != payout.OutcomeHeld && pm.Outcome != payout.OutcomeUnclaimed {
 				continue
@@ -241,6 +242,17 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 				}
 				if err := prov.Resolve(pm.Request.Key, o); err != nil {
 					d.st.failed("provider resolve", err)
+					continue
+				}
+				if r < 0.15 {
+					// Half the time the provider's webhook tells the program
+					// at once; otherwise the next Tick learns it by polling.
+					_, err := prog.RecordOutcome(ctx, "wh-"+pm.Reference, payout.Notification{Provider: prog.Rules().Provider,
+						Key: pm.Request.Key, Reference: pm.Reference, Outcome: o, At: s.clock.Now()})
+					d.st.failed("webhook", err)
+					if err == nil {
+						d.st.add("webhooks", 1)
+					}
 				}
 			}
 		}

@@ -1,6 +1,6 @@
 package payout
 
-import "errors"
+import "github.com/rewardkit/rewardkit/ledger"
 
 // Sentinel errors. Every refusal wraps one of them (or a ledger sentinel:
 // ledger.ErrForbidden for an actor without the right, ledger.ErrInvalidTime
@@ -9,41 +9,41 @@ import "errors"
 // the chain; check them with errors.Is. A refused call changed nothing.
 var (
 	// ErrInvalidRules: a Rules value is malformed; the message names the field.
-	ErrInvalidRules = errors.New("payout: invalid rules")
+	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "payout: invalid rules")
 	// ErrInvalidRequest: a call's arguments are malformed (empty id,
 	// non-positive amount, too many decimals).
-	ErrInvalidRequest = errors.New("payout: invalid request")
+	ErrInvalidRequest = ledger.NewError(ledger.CodeInvalidArgument, "payout: invalid request")
 	// ErrEventConflict: a payout id was used before for a different request
 	// (it also wraps ledger.ErrIdempotencyConflict).
-	ErrEventConflict = errors.New("payout: payout id reused for a different request")
+	ErrEventConflict = ledger.NewError(ledger.CodeConflict, "payout: payout id reused for a different request")
 	// ErrNotFound: no payout has that id.
-	ErrNotFound = errors.New("payout: not found")
+	ErrNotFound = ledger.NewError(ledger.CodeNotFound, "payout: not found")
 	// ErrNoPayoutAccount: the member has not linked a payout account.
-	ErrNoPayoutAccount = errors.New("payout: no linked payout account")
+	ErrNoPayoutAccount = ledger.NewError(ledger.CodeFailedPrecondition, "payout: no linked payout account")
 	// ErrBelowMinimum: the amount is under the rule minimum, or worth
 	// nothing once converted and charged the fee.
-	ErrBelowMinimum = errors.New("payout: amount below minimum")
+	ErrBelowMinimum = ledger.NewError(ledger.CodeInvalidArgument, "payout: amount below minimum")
 	// ErrTooFrequent: the member already withdrew as often as the rules
 	// allow in the period (rules period, max_per_period).
-	ErrTooFrequent = errors.New("payout: too many withdrawals in the period")
+	ErrTooFrequent = ledger.NewError(ledger.CodeResourceExhausted, "payout: too many withdrawals in the period")
 	// ErrDailyMaximum: the withdrawal would take the member above the daily
 	// maximum (rules daily_maximum, daily_window).
-	ErrDailyMaximum = errors.New("payout: daily maximum reached")
+	ErrDailyMaximum = ledger.NewError(ledger.CodeResourceExhausted, "payout: daily maximum reached")
 	// ErrInsufficientFunds: the member's available balance is too small
 	// (it also wraps ledger.ErrInsufficientFunds when the ledger refused).
-	ErrInsufficientFunds = errors.New("payout: insufficient funds")
+	ErrInsufficientFunds = ledger.NewError(ledger.CodeFailedPrecondition, "payout: insufficient funds")
 	// ErrUnknownSource: the account named to withdraw from is neither the
 	// member's wallet nor one of the rules' sources with the member's ID
 	// (someone else's account, or nobody's). It also wraps
 	// ledger.ErrForbidden.
-	ErrUnknownSource = errors.New("payout: not one of the member's payout sources")
+	ErrUnknownSource = ledger.NewError(ledger.CodePermissionDenied, "payout: not one of the member's payout sources")
 	// ErrWrongState: the payout is not in a state that allows the call
 	// (approving a rejected payout).
-	ErrWrongState = errors.New("payout: wrong state")
+	ErrWrongState = ledger.NewError(ledger.CodeFailedPrecondition, "payout: wrong state")
 	// ErrProviderTimeout: the provider did not answer; the outcome is
 	// unknown and a retry with the same key is safe.
-	ErrProviderTimeout = errors.New("payout: provider timed out")
+	ErrProviderTimeout = ledger.NewError(ledger.CodeUnavailable, "payout: provider timed out")
 	// ErrProviderConflict: a provider got the same idempotency key for a
 	// different payment.
-	ErrProviderConflict = errors.New("payout: provider key reused for a different payment")
+	ErrProviderConflict = ledger.NewError(ledger.CodeConflict, "payout: provider key reused for a different payment")
 )

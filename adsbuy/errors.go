@@ -8,6 +8,10 @@ import "github.com/rewardkit/rewardkit/ledger"
 // and ledger.ErrInsufficientFunds); a refused event writes nothing. Times
 // outside the ledger's range are ledger.ErrInvalidTime, amounts beyond
 // any the ledger keeps ledger.ErrInvalidAmount or ledger.ErrOverflow.
+//
+// Each has a code (ledger.ErrorCode) in its constructor: amounts out of
+// bounds and budgets under a minimum are invalid arguments; ErrRegion and
+// ErrInsufficientBalance are failed preconditions.
 var (
 	// ErrInvalidRules: a Rules value failed Validate; the message names the
 	// field.

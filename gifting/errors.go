@@ -5,6 +5,10 @@ import "github.com/rewardkit/rewardkit/ledger"
 // Sentinel errors. Every refusal wraps one of these together with the rule,
 // field or account that refused; check them with errors.Is. A call that
 // returns one of them changed nothing.
+//
+// Each has a code (ledger.ErrorCode) in its constructor: ErrIneligible (a
+// rule about the member, not a missing role) and ErrInsufficientCoins are
+// failed preconditions, ErrDailyLimit is resource exhausted.
 var (
 	// ErrInvalidRules: a rule set is malformed; the message names the field.
 	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "gifting: invalid rules")

@@ -7,6 +7,12 @@ import "github.com/rewardkit/rewardkit/ledger"
 // for a time out of range, ledger.ErrOverflow for a sum that would not
 // fit) with the rule or field that refused, and keeps the ledger's cause in
 // the chain; check them with errors.Is. A refused call changed nothing.
+//
+// Each has a code (ledger.ErrorCode) in its constructor: ErrBelowMinimum
+// is an invalid argument; ErrTooFrequent and ErrDailyMaximum are resource
+// exhausted; ErrUnknownSource (someone else's account) is permission
+// denied; ErrNoPayoutAccount is a failed precondition; ErrProviderTimeout
+// is unavailable (a retry with the same key is safe).
 var (
 	// ErrInvalidRules: a Rules value is malformed; the message names the field.
 	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "payout: invalid rules")

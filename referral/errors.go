@@ -5,6 +5,14 @@ import "github.com/rewardkit/rewardkit/ledger"
 // Sentinel errors. Every refusal wraps one of them together with the rule
 // or field that refused; check them with errors.Is. A call that returns one
 // of them changed nothing: no money moved and no record was written.
+//
+// Each has a code (ledger.ErrorCode) in its constructor. The rules'
+// refusals of a member or an invite (ErrIneligible, ErrSelfReferral,
+// ErrReferralLoop, ErrNotNew, ErrDuplicateSignal, ErrNotInvited,
+// ErrCampaignClosed, ErrCountryDisabled) are failed preconditions, not
+// permission denied: no role is missing, the rules refuse the event. A
+// referral or reward granted before is a conflict; caps and the budget
+// are resource exhausted.
 var (
 	// ErrInvalidRules: a Rules value is malformed; the message names the field.
 	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "referral: invalid rules")

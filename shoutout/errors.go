@@ -10,6 +10,12 @@ import "github.com/rewardkit/rewardkit/ledger"
 // ledger.ErrInsufficientFunds, ...). An event or offer call that returns
 // an error changed nothing (a direct message that fails after an approval
 // is not an error of Approve: see Order.DMError).
+//
+// Each has a code (ledger.ErrorCode) in its constructor:
+// ErrPriceOutOfBounds is an invalid argument (the price breaks a rule
+// whatever the state); ErrNoOffer and ErrPriceChanged are failed
+// preconditions (the creator exists, the offer's state refuses the order:
+// not a 404); ErrNotParty is permission denied.
 var (
 	// ErrInvalidRules: a rule set is malformed; the message names the field.
 	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "shoutout: invalid rules")

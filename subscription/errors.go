@@ -8,6 +8,13 @@ import "github.com/rewardkit/rewardkit/ledger"
 // ledger.ErrInsufficientFunds); a refused event writes nothing. Times
 // outside the ledger's range are ledger.ErrInvalidTime, amounts beyond
 // any the ledger keeps ledger.ErrInvalidAmount or ledger.ErrOverflow.
+//
+// Each has a code (ledger.ErrorCode) in its constructor: ErrNoAccess and
+// its reasons (ErrNotCovered, ErrPerkNotIncluded) are permission denied,
+// and ErrNoAccess, being outer, decides for ErrNotSubscribed too, which
+// alone (no subscription to cancel) is not found; ErrIneligible,
+// ErrRegion, ErrSelfSubscription and ErrNoOffer are failed preconditions;
+// ErrAlreadySubscribed is a conflict.
 var (
 	// ErrInvalidRules: a Rules value failed Validate; the message names the
 	// field.

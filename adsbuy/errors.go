@@ -1,10 +1,6 @@
 package adsbuy
 
-import (
-	"errors"
-
-	"github.com/rewardkit/rewardkit/ledger"
-)
+import "github.com/rewardkit/rewardkit/ledger"
 
 // Sentinel errors. Every refusal wraps one of them (check with errors.Is)
 // with the rule, field or account that refused, and keeps its cause in the
@@ -12,29 +8,33 @@ import (
 // and ledger.ErrInsufficientFunds); a refused event writes nothing. Times
 // outside the ledger's range are ledger.ErrInvalidTime, amounts beyond
 // any the ledger keeps ledger.ErrInvalidAmount or ledger.ErrOverflow.
+//
+// Each has a code (ledger.ErrorCode) in its constructor: amounts out of
+// bounds and budgets under a minimum are invalid arguments; ErrRegion and
+// ErrInsufficientBalance are failed preconditions.
 var (
 	// ErrInvalidRules: a Rules value failed Validate; the message names the
 	// field.
-	ErrInvalidRules = errors.New("adsbuy: invalid rules")
+	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "adsbuy: invalid rules")
 	// ErrInvalidRequest: an event's arguments are malformed (an empty id,
 	// a negative count, an amount with too many decimals).
-	ErrInvalidRequest = errors.New("adsbuy: invalid request")
+	ErrInvalidRequest = ledger.NewError(ledger.CodeInvalidArgument, "adsbuy: invalid request")
 	// ErrRegion: the advertiser's region is not one where ads may be bought
 	// (rule "regions").
-	ErrRegion = errors.New("adsbuy: region not allowed")
+	ErrRegion = ledger.NewError(ledger.CodeFailedPrecondition, "adsbuy: region not allowed")
 	// ErrUnknownAdvertiser: no advertiser account has that id.
-	ErrUnknownAdvertiser = errors.New("adsbuy: unknown advertiser")
+	ErrUnknownAdvertiser = ledger.NewError(ledger.CodeNotFound, "adsbuy: unknown advertiser")
 	// ErrTopUpBounds: a top-up is below min_top_up or above max_top_up.
-	ErrTopUpBounds = errors.New("adsbuy: top-up out of bounds")
+	ErrTopUpBounds = ledger.NewError(ledger.CodeInvalidArgument, "adsbuy: top-up out of bounds")
 	// ErrBudgetTooLow: a campaign's or an ad group's daily budget is under
 	// its minimum (rules min_campaign_daily_budget, min_ad_group_daily_budget).
-	ErrBudgetTooLow = errors.New("adsbuy: budget under the minimum")
+	ErrBudgetTooLow = ledger.NewError(ledger.CodeInvalidArgument, "adsbuy: budget under the minimum")
 	// ErrInvalidCampaign: a campaign breaks another rule (schedule, bid
 	// type, an ad group budget above the campaign's).
-	ErrInvalidCampaign = errors.New("adsbuy: invalid campaign")
+	ErrInvalidCampaign = ledger.NewError(ledger.CodeInvalidArgument, "adsbuy: invalid campaign")
 	// ErrInsufficientBalance: the advertiser's available balance cannot hold
 	// the campaign's budget.
-	ErrInsufficientBalance = errors.New("adsbuy: insufficient balance")
+	ErrInsufficientBalance = ledger.NewError(ledger.CodeFailedPrecondition, "adsbuy: insufficient balance")
 	// ErrForbidden: the actor may not do this: a review by an actor
 	// without kit.RoleSalesRep, an advertiser reviewing its own campaign,
 	// someone who is neither the owner nor a sales representative pausing,
@@ -45,11 +45,11 @@ var (
 	// ErrWrongState: the event does not apply to the campaign's state
 	// (approving a live campaign, a delivery before approval or after the
 	// end).
-	ErrWrongState = errors.New("adsbuy: wrong state")
+	ErrWrongState = ledger.NewError(ledger.CodeFailedPrecondition, "adsbuy: wrong state")
 	// ErrUnknownCampaign: no campaign has that id.
-	ErrUnknownCampaign = errors.New("adsbuy: unknown campaign")
+	ErrUnknownCampaign = ledger.NewError(ledger.CodeNotFound, "adsbuy: unknown campaign")
 	// ErrUnknownAdGroup: the campaign has no ad group with that id.
-	ErrUnknownAdGroup = errors.New("adsbuy: unknown ad group")
+	ErrUnknownAdGroup = ledger.NewError(ledger.CodeNotFound, "adsbuy: unknown ad group")
 	// ErrIdempotencyConflict: an event id (payment reference, campaign id,
 	// report id) was used before for a different request. It is
 	// ledger.ErrIdempotencyConflict, which kit.Once returns, so either

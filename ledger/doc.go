@@ -61,6 +61,15 @@
 // savepoint), so one hold that cannot be released is reported by ID and
 // holds up no other.
 //
+// # Errors
+//
+// Every error matches a sentinel of errors.go with errors.Is, and
+// ErrorCode gives its Code, which names the HTTP status it maps to
+// (Code.HTTPStatus): a service maps any error of the ledger or of a
+// program in one line. Programs declare their sentinels with NewError, so
+// that a program's refusal decides the code before a ledger sentinel it
+// wraps.
+//
 // # Design choices
 //
 // Transaction IDs are the journal's sequence numbers (1, 2, 3, ...), not

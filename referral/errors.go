@@ -1,55 +1,63 @@
 package referral
 
-import "errors"
+import "github.com/rewardkit/rewardkit/ledger"
 
 // Sentinel errors. Every refusal wraps one of them together with the rule
 // or field that refused; check them with errors.Is. A call that returns one
 // of them changed nothing: no money moved and no record was written.
+//
+// Each has a code (ledger.ErrorCode) in its constructor. The rules'
+// refusals of a member or an invite (ErrIneligible, ErrSelfReferral,
+// ErrReferralLoop, ErrNotNew, ErrDuplicateSignal, ErrNotInvited,
+// ErrCampaignClosed, ErrCountryDisabled) are failed preconditions, not
+// permission denied: no role is missing, the rules refuse the event. A
+// referral or reward granted before is a conflict; caps and the budget
+// are resource exhausted.
 var (
 	// ErrInvalidRules: a Rules value is malformed; the message names the field.
-	ErrInvalidRules = errors.New("referral: invalid rules")
+	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "referral: invalid rules")
 	// ErrInvalidEvent: an event's arguments are malformed (empty id, empty member).
-	ErrInvalidEvent = errors.New("referral: invalid event")
+	ErrInvalidEvent = ledger.NewError(ledger.CodeInvalidArgument, "referral: invalid event")
 	// ErrEventConflict: an event id (or a fund key) was used before for a
 	// different event. It comes wrapped together with
 	// ledger.ErrIdempotencyConflict.
-	ErrEventConflict = errors.New("referral: event id reused for a different event")
+	ErrEventConflict = ledger.NewError(ledger.CodeConflict, "referral: event id reused for a different event")
 	// ErrUnknownMember: the member directory does not know the member.
-	ErrUnknownMember = errors.New("referral: unknown member")
+	ErrUnknownMember = ledger.NewError(ledger.CodeNotFound, "referral: unknown member")
 	// ErrUnknownCode: no member holds that invite code.
-	ErrUnknownCode = errors.New("referral: unknown invite code")
+	ErrUnknownCode = ledger.NewError(ledger.CodeNotFound, "referral: unknown invite code")
 	// ErrUnknownTask: the rules define no task with that id.
-	ErrUnknownTask = errors.New("referral: unknown task")
+	ErrUnknownTask = ledger.NewError(ledger.CodeNotFound, "referral: unknown task")
 	// ErrNotInvited: the member did not sign up with an invite code.
-	ErrNotInvited = errors.New("referral: member was not invited")
+	ErrNotInvited = ledger.NewError(ledger.CodeFailedPrecondition, "referral: member was not invited")
 	// ErrIneligible: a member fails an eligibility rule (country, min_age,
 	// require_profile, require_payout_linked, exclude_employees, same_country).
-	ErrIneligible = errors.New("referral: member not eligible")
+	ErrIneligible = ledger.NewError(ledger.CodeFailedPrecondition, "referral: member not eligible")
 	// ErrSelfReferral: the invitee is the referrer, or shares the referrer's
 	// device or payment instrument.
-	ErrSelfReferral = errors.New("referral: self-referral")
+	ErrSelfReferral = ledger.NewError(ledger.CodeFailedPrecondition, "referral: self-referral")
 	// ErrReferralLoop: the invitee already belongs to the campaign's
 	// referral graph as a referrer: they hold an invite code (so they may
 	// have invited others, the referrer among them or the referrer's own
 	// referrer). Accepting them as an invitee could close a loop of any
 	// length, so they are refused whether or not it would.
-	ErrReferralLoop = errors.New("referral: referral loop")
+	ErrReferralLoop = ledger.NewError(ledger.CodeFailedPrecondition, "referral: referral loop")
 	// ErrNotNew: the invitee is not new to the platform (rule newness).
-	ErrNotNew = errors.New("referral: invitee is not new")
+	ErrNotNew = ledger.NewError(ledger.CodeFailedPrecondition, "referral: invitee is not new")
 	// ErrAlreadyReferred: the invitee already signed up with a code.
-	ErrAlreadyReferred = errors.New("referral: invitee already referred")
+	ErrAlreadyReferred = ledger.NewError(ledger.CodeConflict, "referral: invitee already referred")
 	// ErrDuplicateSignal: another invitee already signed up from the same
 	// device or payment instrument.
-	ErrDuplicateSignal = errors.New("referral: device or payment instrument already used by another invitee")
+	ErrDuplicateSignal = ledger.NewError(ledger.CodeFailedPrecondition, "referral: device or payment instrument already used by another invitee")
 	// ErrCapReached: a cap (invites_per_day, max_rewarded_invitees,
 	// daily_earning_cap) is reached.
-	ErrCapReached = errors.New("referral: cap reached")
+	ErrCapReached = ledger.NewError(ledger.CodeResourceExhausted, "referral: cap reached")
 	// ErrBudgetExhausted: the campaign budget cannot pay the reward.
-	ErrBudgetExhausted = errors.New("referral: campaign budget exhausted")
+	ErrBudgetExhausted = ledger.NewError(ledger.CodeResourceExhausted, "referral: campaign budget exhausted")
 	// ErrCampaignClosed: the event falls outside the campaign window.
-	ErrCampaignClosed = errors.New("referral: campaign closed")
+	ErrCampaignClosed = ledger.NewError(ledger.CodeFailedPrecondition, "referral: campaign closed")
 	// ErrCountryDisabled: the kill switch is on for the member's country.
-	ErrCountryDisabled = errors.New("referral: program disabled in country")
+	ErrCountryDisabled = ledger.NewError(ledger.CodeFailedPrecondition, "referral: program disabled in country")
 	// ErrAlreadyRewarded: the reward was already granted for that period.
-	ErrAlreadyRewarded = errors.New("referral: already rewarded")
+	ErrAlreadyRewarded = ledger.NewError(ledger.CodeConflict, "referral: already rewarded")
 )

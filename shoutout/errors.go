@@ -1,6 +1,6 @@
 package shoutout
 
-import "errors"
+import "github.com/rewardkit/rewardkit/ledger"
 
 // Sentinel errors. Every refusal wraps one of these with the rule, field or
 // state that refused; check them with errors.Is. Refusals from the ledger
@@ -10,36 +10,42 @@ import "errors"
 // ledger.ErrInsufficientFunds, ...). An event or offer call that returns
 // an error changed nothing (a direct message that fails after an approval
 // is not an error of Approve: see Order.DMError).
+//
+// Each has a code (ledger.ErrorCode) in its constructor:
+// ErrPriceOutOfBounds is an invalid argument (the price breaks a rule
+// whatever the state); ErrNoOffer and ErrPriceChanged are failed
+// preconditions (the creator exists, the offer's state refuses the order:
+// not a 404); ErrNotParty is permission denied.
 var (
 	// ErrInvalidRules: a rule set is malformed; the message names the field.
-	ErrInvalidRules = errors.New("shoutout: invalid rules")
+	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "shoutout: invalid rules")
 	// ErrIneligible: a member may not do this (follower threshold, age, an
 	// order to oneself); the message names the rule.
-	ErrIneligible = errors.New("shoutout: ineligible")
+	ErrIneligible = ledger.NewError(ledger.CodeFailedPrecondition, "shoutout: ineligible")
 	// ErrUnknownMember: the member directory does not know the member.
-	ErrUnknownMember = errors.New("shoutout: unknown member")
+	ErrUnknownMember = ledger.NewError(ledger.CodeNotFound, "shoutout: unknown member")
 	// ErrInvalidRequest: an argument is missing or malformed.
-	ErrInvalidRequest = errors.New("shoutout: invalid request")
+	ErrInvalidRequest = ledger.NewError(ledger.CodeInvalidArgument, "shoutout: invalid request")
 	// ErrPriceOutOfBounds: an offer's price is outside min_price..max_price.
-	ErrPriceOutOfBounds = errors.New("shoutout: price out of bounds")
+	ErrPriceOutOfBounds = ledger.NewError(ledger.CodeInvalidArgument, "shoutout: price out of bounds")
 	// ErrNoOffer: the creator has no offer open.
-	ErrNoOffer = errors.New("shoutout: no offer")
+	ErrNoOffer = ledger.NewError(ledger.CodeFailedPrecondition, "shoutout: no offer")
 	// ErrPriceChanged: the price the fan agreed to is not the offer's price.
-	ErrPriceChanged = errors.New("shoutout: price changed")
+	ErrPriceChanged = ledger.NewError(ledger.CodeFailedPrecondition, "shoutout: price changed")
 	// ErrInsufficientCoins: the fan has fewer available coins than the price.
-	ErrInsufficientCoins = errors.New("shoutout: insufficient coins")
+	ErrInsufficientCoins = ledger.NewError(ledger.CodeFailedPrecondition, "shoutout: insufficient coins")
 	// ErrWrongState: the event does not apply to the order in its state
 	// (accepting twice, approving before a video, cancelling after
 	// delivery).
-	ErrWrongState = errors.New("shoutout: event not allowed in the order's state")
+	ErrWrongState = ledger.NewError(ledger.CodeFailedPrecondition, "shoutout: event not allowed in the order's state")
 	// ErrDeadlinePassed: the window for the event has closed; Tick refunds
 	// the order.
-	ErrDeadlinePassed = errors.New("shoutout: deadline passed")
+	ErrDeadlinePassed = ledger.NewError(ledger.CodeFailedPrecondition, "shoutout: deadline passed")
 	// ErrNotParty: the member acting is not the order's fan or creator.
-	ErrNotParty = errors.New("shoutout: not a party to the order")
+	ErrNotParty = ledger.NewError(ledger.CodePermissionDenied, "shoutout: not a party to the order")
 	// ErrNotFound: no order has that id.
-	ErrNotFound = errors.New("shoutout: not found")
+	ErrNotFound = ledger.NewError(ledger.CodeNotFound, "shoutout: not found")
 	// ErrIdempotencyConflict: an event or order id was used before for
 	// something else. It also wraps ledger.ErrIdempotencyConflict.
-	ErrIdempotencyConflict = errors.New("shoutout: id reused with different arguments")
+	ErrIdempotencyConflict = ledger.NewError(ledger.CodeConflict, "shoutout: id reused with different arguments")
 )

@@ -1,10 +1,6 @@
 package subscription
 
-import (
-	"errors"
-
-	"github.com/rewardkit/rewardkit/ledger"
-)
+import "github.com/rewardkit/rewardkit/ledger"
 
 // Sentinel errors. Every refusal wraps one of them (check with errors.Is)
 // together with the rule or field that refused, and keeps its cause in the
@@ -12,40 +8,47 @@ import (
 // ledger.ErrInsufficientFunds); a refused event writes nothing. Times
 // outside the ledger's range are ledger.ErrInvalidTime, amounts beyond
 // any the ledger keeps ledger.ErrInvalidAmount or ledger.ErrOverflow.
+//
+// Each has a code (ledger.ErrorCode) in its constructor: ErrNoAccess and
+// its reasons (ErrNotCovered, ErrPerkNotIncluded) are permission denied,
+// and ErrNoAccess, being outer, decides for ErrNotSubscribed too, which
+// alone (no subscription to cancel) is not found; ErrIneligible,
+// ErrRegion, ErrSelfSubscription and ErrNoOffer are failed preconditions;
+// ErrAlreadySubscribed is a conflict.
 var (
 	// ErrInvalidRules: a Rules value failed Validate; the message names the
 	// field.
-	ErrInvalidRules = errors.New("subscription: invalid rules")
+	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "subscription: invalid rules")
 	// ErrInvalidRequest: an event's arguments are malformed (an empty or
 	// badly spelled id, an unknown perk name).
-	ErrInvalidRequest = errors.New("subscription: invalid request")
+	ErrInvalidRequest = ledger.NewError(ledger.CodeInvalidArgument, "subscription: invalid request")
 	// ErrInvalidTiers: a creator's tiers break a rule (too many, a price out
 	// of bounds, a tier without perks, a duplicate id).
-	ErrInvalidTiers = errors.New("subscription: invalid tiers")
+	ErrInvalidTiers = ledger.NewError(ledger.CodeInvalidArgument, "subscription: invalid tiers")
 	// ErrIneligible: the creator does not meet an eligibility rule (age,
 	// followers, views in the last month); the message names the rule.
-	ErrIneligible = errors.New("subscription: creator not eligible")
+	ErrIneligible = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: creator not eligible")
 	// ErrRegion: the member's country is not one where subscriptions are
 	// offered (rule "regions").
-	ErrRegion = errors.New("subscription: region not offered")
+	ErrRegion = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: region not offered")
 	// ErrUnknownMember: the member directory does not know the id.
-	ErrUnknownMember = errors.New("subscription: unknown member")
+	ErrUnknownMember = ledger.NewError(ledger.CodeNotFound, "subscription: unknown member")
 	// ErrNoOffer: the creator has published no tiers.
-	ErrNoOffer = errors.New("subscription: creator offers no subscription")
+	ErrNoOffer = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: creator offers no subscription")
 	// ErrUnknownTier: the creator's offer has no tier with that id.
-	ErrUnknownTier = errors.New("subscription: unknown tier")
+	ErrUnknownTier = ledger.NewError(ledger.CodeNotFound, "subscription: unknown tier")
 	// ErrSelfSubscription: a creator may not subscribe to themself.
-	ErrSelfSubscription = errors.New("subscription: creator may not subscribe to themself")
+	ErrSelfSubscription = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: creator may not subscribe to themself")
 	// ErrAlreadySubscribed: the member already has a subscription to the
 	// creator that has not ended.
-	ErrAlreadySubscribed = errors.New("subscription: already subscribed")
+	ErrAlreadySubscribed = ledger.NewError(ledger.CodeConflict, "subscription: already subscribed")
 	// ErrNotSubscribed: the member has no subscription to the creator.
-	ErrNotSubscribed = errors.New("subscription: not subscribed")
+	ErrNotSubscribed = ledger.NewError(ledger.CodeNotFound, "subscription: not subscribed")
 	// ErrWrongState: the event does not apply to the subscription's state
 	// (cancelling an ended subscription, changing the tier in grace).
-	ErrWrongState = errors.New("subscription: wrong state")
+	ErrWrongState = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: wrong state")
 	// ErrInsufficientFunds: the member's wallet cannot pay the price.
-	ErrInsufficientFunds = errors.New("subscription: insufficient funds")
+	ErrInsufficientFunds = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: insufficient funds")
 	// ErrIdempotencyConflict: an event id was used before for a different
 	// event or different arguments. It is ledger.ErrIdempotencyConflict,
 	// which kit.Once returns, so either matches with errors.Is.
@@ -57,10 +60,10 @@ var (
 	ErrForbidden = ledger.ErrForbidden
 	// ErrNoAccess: MayUse's answer is no; the error also wraps the reason
 	// (ErrNotSubscribed, ErrNotCovered or ErrPerkNotIncluded).
-	ErrNoAccess = errors.New("subscription: no access")
+	ErrNoAccess = ledger.NewError(ledger.CodePermissionDenied, "subscription: no access")
 	// ErrNotCovered: no paid period (nor a grace window that grants access)
 	// covers the time asked about.
-	ErrNotCovered = errors.New("subscription: no paid period covers the time")
+	ErrNotCovered = ledger.NewError(ledger.CodePermissionDenied, "subscription: no paid period covers the time")
 	// ErrPerkNotIncluded: the subscription's tier does not include the perk.
-	ErrPerkNotIncluded = errors.New("subscription: perk not included in the tier")
+	ErrPerkNotIncluded = ledger.NewError(ledger.CodePermissionDenied, "subscription: perk not included in the tier")
 )

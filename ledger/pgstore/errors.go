@@ -12,7 +12,7 @@ import (
 // ErrInvalidSchema: the name given to WithSchema is not one PostgreSQL
 // keeps as it is (see WithSchema). Open returns an error wrapping it and
 // touches nothing.
-var ErrInvalidSchema = errors.New("pgstore: invalid schema name")
+var ErrInvalidSchema = ledger.NewError(ledger.CodeInvalidArgument, "pgstore: invalid schema name")
 
 // PostgreSQL error codes the store translates.
 const (

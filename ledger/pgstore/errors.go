@@ -14,6 +14,13 @@ import (
 // touches nothing.
 var ErrInvalidSchema = errors.New("pgstore: invalid schema name")
 
+// ErrStatementTimeout: a statement of a writing group ran longer than
+// WithStatementTimeout allows (waiting for a row lock another connection
+// holds, typically), or the group as a whole did. The group was rolled
+// back: nothing of it was committed, and every caller of it gets an error
+// wrapping ErrStatementTimeout.
+var ErrStatementTimeout = errors.New("pgstore: statement timeout")
+
 // PostgreSQL error codes the store translates.
 const (
 	codeSerializationFailure = "40001"
@@ -21,6 +28,7 @@ const (
 	codeUniqueViolation      = "23505"
 	codeNumericOutOfRange    = "22003"
 	codeDivisionByZero       = "22012" // only checkKeysSQL divides
+	codeQueryCanceled        = "57014" // statement_timeout, or a cancel request
 )
 
 // mapErr translates a database error: a serialisation failure, a
@@ -37,6 +45,8 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %w", ledger.ErrConflict, err)
 		case codeNumericOutOfRange:
 			return fmt.Errorf("%w: %w", ledger.ErrOverflow, err)
+		case codeQueryCanceled:
+			return fmt.Errorf("%w: %w", ErrStatementTimeout, err)
 		}
 	}
 	return err

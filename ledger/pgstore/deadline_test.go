@@ -1,0 +1,76 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rewardkit/rewardkit/ledger"
+)
+
+// TestStatementTimeoutBoundsStalledGroup has another connection hold the
+// head row's lock, which every group takes first: a caller without a
+// deadline gets ErrStatementTimeout once the statement timeout has run
+// out, a caller with a shorter deadline gets context.DeadlineExceeded at
+// its deadline, and neither wrote anything.
+func TestStatementTimeoutBoundsStalledGroup(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	ctx := context.Background()
+	schema := newSchema(t)
+	s := openStore(t, schema, WithStatementTimeout(timeout))
+	l := ledger.New(s)
+	require.NoError(t, l.DefineAsset(ctx, ledger.EUR))
+	_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+	require.NoError(t, err)
+	_, err = l.OpenAccount(ctx, ledger.AccountSpec{Address: "member:a"})
+	require.NoError(t, err)
+
+	cfg, err := pgx.ParseConfig(testDSN(t))
+	require.NoError(t, err)
+	cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	other, err := pgx.ConnectConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer other.Close(ctx)
+	_, err = other.Exec(ctx, "BEGIN")
+	require.NoError(t, err)
+	_, err = other.Exec(ctx, "SELECT 1 FROM ledger_head FOR UPDATE")
+	require.NoError(t, err)
+
+	five := decimal.NewFromInt(5)
+	stalled := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := l.Transfer(ctx, "stalled-1", ledger.World, "member:a", "EUR", five)
+		stalled <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it reach the lock
+
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	deadline, _ := short.Deadline()
+	_, err = l.Transfer(short, "short-1", ledger.World, "member:a", "EUR", five)
+	past := time.Since(deadline)
+	t.Logf("caller with a 100 ms deadline: returned %v after it (%v)", past.Round(time.Microsecond), err)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.LessOrEqual(t, past, 250*time.Millisecond)
+
+	err = <-stalled
+	past = time.Since(start.Add(timeout))
+	t.Logf("caller without a deadline: returned %v after the statement timeout (%v)", past.Round(time.Microsecond), err)
+	require.ErrorIs(t, err, ErrStatementTimeout)
+	require.False(t, errors.Is(err, ledger.ErrConflict), "a timed-out group is not a race to retry")
+	require.LessOrEqual(t, past, 250*time.Millisecond)
+
+	_, err = other.Exec(ctx, "ROLLBACK")
+	require.NoError(t, err)
+	_, err = l.Transfer(ctx, "after-1", ledger.World, "member:a", "EUR", five)
+	require.NoError(t, err)
+	b, err := l.Balance(ctx, "member:a", "EUR")
+	require.NoError(t, err)
+	require.True(t, b.Posted.Equal(five), "only the transfer after the lock was released posted: %s", b.Posted)
+}

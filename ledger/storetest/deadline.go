@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,12 +39,12 @@ func testDeadlineWhileWaiting(t *testing.T, e *env) {
 		})
 	}()
 	<-started
-	released := false
-	defer func() {
-		if !released {
-			close(release)
-		}
-	}()
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	defer unblock()
+	// A store that ignores deadlines must fail the bounds below, not hang.
+	backstop := time.AfterFunc(3*waitDeadline+3*deadlineSlack, unblock)
+	defer backstop.Stop()
 
 	late := func(name string, call func(ctx context.Context) error) error {
 		t.Helper()
@@ -86,8 +87,7 @@ func testDeadlineWhileWaiting(t *testing.T, e *env) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	}
 
-	close(release)
-	released = true
+	unblock()
 	require.NoError(t, <-held)
 	require.False(t, ran.Load(), "a batch withdrawn by its deadline ran")
 	e.requireBalance("member:waiter", "EUR", "0", "0")

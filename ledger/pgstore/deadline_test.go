@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,4 +74,65 @@ func TestStatementTimeoutBoundsStalledGroup(t *testing.T) {
 	b, err := l.Balance(ctx, "member:a", "EUR")
 	require.NoError(t, err)
 	require.True(t, b.Posted.Equal(five), "only the transfer after the lock was released posted: %s", b.Posted)
+}
+
+type traceKey struct{}
+
+// writerTracer records the trace value of every query and batch the
+// committer's connection sends.
+type writerTracer struct {
+	s    *Store
+	mu   sync.Mutex
+	seen map[any]int
+}
+
+func (tr *writerTracer) note(ctx context.Context, conn *pgx.Conn) {
+	if tr.s == nil || conn.PgConn().PID() != tr.s.writerPID.Load() {
+		return
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.seen[ctx.Value(traceKey{})]++
+}
+
+func (tr *writerTracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	tr.note(ctx, conn)
+	return ctx
+}
+func (tr *writerTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (tr *writerTracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	tr.note(ctx, conn)
+	return ctx
+}
+func (tr *writerTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (tr *writerTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestQueriesCarryCallersContext: the queries a unit of work sends on the
+// committer's connection carry its caller's context values, so that a
+// pgx tracer can link them to the caller's request.
+func TestQueriesCarryCallersContext(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(testDSN(t))
+	require.NoError(t, err)
+	tr := &writerTracer{seen: map[any]int{}}
+	cfg.Tracer = tr
+	s, err := OpenConfig(ctx, cfg, WithSchema(newSchema(t)), WithBalanceCache(0))
+	require.NoError(t, err)
+	defer s.Close()
+	tr.mu.Lock()
+	tr.s = s
+	tr.mu.Unlock()
+	l := ledger.New(s)
+	require.NoError(t, l.DefineAsset(ctx, ledger.EUR))
+	_, err = l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+	require.NoError(t, err)
+	_, err = l.OpenAccount(ctx, ledger.AccountSpec{Address: "member:a"})
+	require.NoError(t, err)
+
+	reqCtx := context.WithValue(ctx, traceKey{}, "request-1")
+	_, err = l.Transfer(reqCtx, "traced-1", ledger.World, "member:a", "EUR", decimal.NewFromInt(5))
+	require.NoError(t, err)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	require.Positive(t, tr.seen["request-1"], "no query of the unit of work carried its caller's context: %v", tr.seen)
 }

@@ -136,3 +136,61 @@ func TestQueriesCarryCallersContext(t *testing.T) {
 	defer tr.mu.Unlock()
 	require.Positive(t, tr.seen["request-1"], "no query of the unit of work carried its caller's context: %v", tr.seen)
 }
+
+// TestStalledUnitOfWorkFailsItsGroup has a unit of work block inside a
+// group (a function that sleeps, which no statement timeout can cut
+// short): the group is rolled back once that function returns, so its
+// neighbour without a deadline waits about as long as the function ran
+// and no longer; a neighbour with a deadline is withdrawn at it; nothing
+// is committed.
+func TestStalledUnitOfWorkFailsItsGroup(t *testing.T) {
+	const timeout, sleep = 200 * time.Millisecond, 600 * time.Millisecond
+	ctx := context.Background()
+	s := newStore(t, WithStatementTimeout(timeout), WithGroupWindow(200*time.Millisecond))
+	l := ledger.New(s)
+	require.NoError(t, l.DefineAsset(ctx, ledger.EUR))
+	_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+	require.NoError(t, err)
+	_, err = l.OpenAccount(ctx, ledger.AccountSpec{Address: "member:a"})
+	require.NoError(t, err)
+	five := decimal.NewFromInt(5)
+
+	start := time.Now()
+	slow := make(chan error, 1)
+	go func() {
+		slow <- l.Update(ctx, func(w *ledger.Writer) error {
+			time.Sleep(sleep)
+			_, err := w.Post(ledger.TransferRequest{Key: "slow-1", Postings: []ledger.Posting{
+				{From: ledger.World, To: "member:a", Asset: "EUR", Amount: five},
+			}})
+			return err
+		})
+	}()
+	time.Sleep(20 * time.Millisecond) // inside the group window: the next two join the group
+	neighbour := make(chan error, 1)
+	go func() {
+		_, err := l.Transfer(ctx, "neighbour-1", ledger.World, "member:a", "EUR", five)
+		neighbour <- err
+	}()
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	deadline, _ := short.Deadline()
+	_, err = l.Transfer(short, "short-1", ledger.World, "member:a", "EUR", five)
+	past := time.Since(deadline)
+	t.Logf("caller with a 300 ms deadline behind a stalled unit of work: returned %v after it (%v)", past.Round(time.Microsecond), err)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.LessOrEqual(t, past, 250*time.Millisecond)
+
+	err = <-neighbour
+	took := time.Since(start)
+	t.Logf("neighbour without a deadline: returned after %v (%v)", took.Round(time.Millisecond), err)
+	require.ErrorIs(t, err, ErrStatementTimeout)
+	require.Less(t, took, sleep+time.Second)
+	require.ErrorIs(t, <-slow, ErrStatementTimeout)
+
+	b, err := l.Balance(ctx, "member:a", "EUR")
+	require.NoError(t, err)
+	require.True(t, b.Posted.IsZero(), "a stalled group committed: %s", b.Posted)
+	_, err = l.Transfer(ctx, "after-1", ledger.World, "member:a", "EUR", five)
+	require.NoError(t, err)
+}

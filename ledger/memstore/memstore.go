@@ -49,7 +49,8 @@ type kindID struct{ kind, id string }
 // use it for tests, examples and embedded use where durability comes from
 // elsewhere. Updates are serialised (one writer at a time, readers in
 // parallel with each other); a failed or panicking update is undone from an
-// undo log, so readers never see half of one.
+// undo log, so readers never see half of one. A caller's context ends its
+// wait for the lock.
 type Store struct {
 	mu     *rwLock // context-aware: a caller's deadline ends its wait
 	closed bool

@@ -35,8 +35,9 @@ const (
 // deadlock or a unique violation (two writers racing for one idempotency
 // key) means the unit of work lost a race and may be retried whole, so it
 // wraps ledger.ErrConflict; a number out of its column's range (BIGINT
-// arithmetic that would overflow) wraps ledger.ErrOverflow. Anything else
-// is returned as it is.
+// arithmetic that would overflow) wraps ledger.ErrOverflow; a statement
+// cancelled by the server (statement_timeout, see WithStatementTimeout)
+// wraps ErrStatementTimeout. Anything else is returned as it is.
 func mapErr(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

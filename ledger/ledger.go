@@ -125,7 +125,9 @@ func (l *Ledger) Clock() Clock { return l.clock }
 // returns an error or panics. Time is read from the clock once, before fn.
 // If the unit of work loses a race with another writer, Update runs fn
 // again (a bounded number of times), so fn must have no effect outside w.
-// w must not be used after fn returns.
+// w must not be used after fn returns. ctx bounds the wait: once it ends,
+// fn is not run again, and a store that has not started fn returns an
+// error wrapping ctx.Err() with nothing committed.
 func (l *Ledger) Update(ctx context.Context, fn func(w *Writer) error) error {
 	w := l.getWriter()
 	defer l.putWriter(w)
@@ -143,11 +145,23 @@ func (l *Ledger) updateWith(ctx context.Context, w *Writer, fn func(w *Writer) e
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, ErrConflict) && attempt < l.retries && ctx.Err() == nil {
+		if errors.Is(err, ErrConflict) && attempt < l.retries {
+			if cerr := ctx.Err(); cerr != nil {
+				return notRetried(err, cerr)
+			}
 			continue
 		}
 		return err
 	}
+}
+
+// notRetried is the error of a unit of work that lost a race after its
+// caller's context ended: it is not run again (retries never outlive the
+// caller's deadline; they do not sleep either), and the error wraps both
+// the conflict and the context's error, so errors.Is(err,
+// context.DeadlineExceeded) holds. Nothing of it was committed.
+func notRetried(err, ctxErr error) error {
+	return fmt.Errorf("%w (not retried: %w)", err, ctxErr)
 }
 
 // UpdateBatch runs many independent units of work in one store
@@ -208,7 +222,10 @@ func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (
 			}
 			return errs, nil
 		}
-		if errors.Is(err, ErrConflict) && attempt < l.retries && ctx.Err() == nil {
+		if errors.Is(err, ErrConflict) && attempt < l.retries {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, notRetried(err, cerr)
+			}
 			continue
 		}
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/google/btree"
@@ -50,9 +49,10 @@ type kindID struct{ kind, id string }
 // use it for tests, examples and embedded use where durability comes from
 // elsewhere. Updates are serialised (one writer at a time, readers in
 // parallel with each other); a failed or panicking update is undone from an
-// undo log, so readers never see half of one.
+// undo log, so readers never see half of one. A caller's context ends its
+// wait for the lock.
 type Store struct {
-	mu     sync.RWMutex
+	mu     *rwLock // context-aware: a caller's deadline ends its wait
 	closed bool
 
 	assets    map[string]ledger.Asset
@@ -77,6 +77,7 @@ type Store struct {
 // New returns an empty in-memory store.
 func New() *Store {
 	s := &Store{
+		mu:        newRWLock(),
 		assets:    map[string]ledger.Asset{},
 		accounts:  map[string]*ledger.Account{},
 		balances:  map[string][]*balance{},
@@ -146,11 +147,10 @@ func dueLess(a, b dueItem) bool {
 
 // Update runs fn as one all-or-nothing unit of work.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) (err error) {
-	if err := ctx.Err(); err != nil {
-		return err
+	if err := s.mu.lock(ctx); err != nil {
+		return fmt.Errorf("memstore: waiting for the writer lock: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.mu.unlock()
 	if s.closed {
 		return ledger.ErrClosed
 	}
@@ -172,11 +172,10 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) (err error
 // UpdateBatch runs each fn in its own savepoint (a mark in the undo log)
 // and commits the survivors together.
 func (s *Store) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) (errs []error, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if err := s.mu.lock(ctx); err != nil {
+		return nil, fmt.Errorf("memstore: waiting for the writer lock: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.mu.unlock()
 	if s.closed {
 		return nil, ledger.ErrClosed
 	}
@@ -209,11 +208,10 @@ func runIsolated(t *tx, fn func(ledger.Tx) error) (err error) {
 
 // View runs fn with the store read-locked.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	if err := s.mu.rlock(ctx); err != nil {
+		return fmt.Errorf("memstore: waiting for the read lock: %w", err)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.mu.runlock()
 	if s.closed {
 		return ledger.ErrClosed
 	}
@@ -222,8 +220,8 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 
 // Close drops everything the store holds.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	_ = s.mu.lock(context.Background())
+	defer s.mu.unlock()
 	s.closed = true
 	return nil
 }
@@ -429,7 +427,7 @@ func (r reader) Due(kind string, at time.Time, limit int) ([]ledger.DueEntry, er
 
 // String describes the store's size, for logs.
 func (s *Store) String() string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	_ = s.mu.rlock(context.Background())
+	defer s.mu.runlock()
 	return fmt.Sprintf("memstore: %d transactions, %d balances, %d holds", s.ntx, s.nbal, len(s.holds))
 }

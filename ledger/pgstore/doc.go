@@ -78,9 +78,50 @@
 // retries cannot roll groups back again and again. Stats counts these
 // rollbacks (KeyRechecks).
 //
-// A context cancelled while a function runs abandons that function's
-// writes; a context cancelled after the function returned does not stop
-// the commit, so the caller is told the truth about what was kept.
+// # Deadlines
+//
+// A caller's context bounds its wait. What it observes when the context
+// ends depends on how far its request got:
+//
+//   - still queued (waiting for the committer, or in a group whose BEGIN
+//     or earlier units of work are running): the request is withdrawn and
+//     the caller returns at once with an error wrapping ctx.Err(); its
+//     functions never run and nothing of it is committed (a
+//     compare-and-swap decides between the caller withdrawing and the
+//     committer starting the request, so exactly one of them wins);
+//   - its function running: when the function returns, its writes are
+//     abandoned (an Update) or the whole batch is (an UpdateBatch), as if
+//     the commit had never been sent; the caller waits for that and gets
+//     an error wrapping ctx.Err();
+//   - its function returned: the group may commit, so the caller waits
+//     for the group's outcome and is told the truth about what was kept.
+//
+// In the last two cases the wait is bounded by the statement timeout
+// (WithStatementTimeout, 5 s by default): SET LOCAL statement_timeout in
+// every group's transaction bounds each statement, the wait for the head
+// lock and for balance locks another process holds included, and a group
+// of Updates that has run longer than the timeout runs none of its
+// remaining units of work and is rolled back. Either way every caller of
+// the group gets an error wrapping ErrStatementTimeout (not
+// ledger.ErrConflict, so Ledger does not retry it) and nothing of the
+// group is committed. A function blocked in its own code cannot be
+// interrupted: it holds its group until it returns, and then the group
+// fails. Callers behind it that have a deadline are withdrawn at it.
+//
+// In the tests (TestConformance/suite/DeadlineWhileWaiting,
+// TestStatementTimeoutBoundsStalledGroup, TestStalledUnitOfWorkFailsItsGroup)
+// a caller with a 300 ms deadline queued behind a blocked unit of work
+// returns within 3 ms past its deadline (0.4 to 2.7 ms measured).
+//
+// # Tracing
+//
+// The statements a unit of work sends run on the committer's connection
+// with a context that carries its caller's values (a span, for a pgx
+// tracer set in the ConnConfig given to OpenConfig) and the group's
+// cancellation: a caller giving up cannot cancel a statement its group's
+// neighbours depend on. The group's own statements (BEGIN and the head
+// lock, and the round trip that sends the last writes with COMMIT, shared
+// by every caller of the group) carry the store's context.
 //
 // # Connection loss
 //

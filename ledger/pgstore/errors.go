@@ -14,6 +14,13 @@ import (
 // touches nothing.
 var ErrInvalidSchema = ledger.NewError(ledger.CodeInvalidArgument, "pgstore: invalid schema name")
 
+// ErrStatementTimeout: a statement of a writing group ran longer than
+// WithStatementTimeout allows (waiting for a row lock another connection
+// holds, typically), or the group as a whole did. The group was rolled
+// back: nothing of it was committed, and every caller of it gets an error
+// wrapping ErrStatementTimeout.
+var ErrStatementTimeout = errors.New("pgstore: statement timeout")
+
 // PostgreSQL error codes the store translates.
 const (
 	codeSerializationFailure = "40001"
@@ -21,14 +28,16 @@ const (
 	codeUniqueViolation      = "23505"
 	codeNumericOutOfRange    = "22003"
 	codeDivisionByZero       = "22012" // only checkKeysSQL divides
+	codeQueryCanceled        = "57014" // statement_timeout, or a cancel request
 )
 
 // mapErr translates a database error: a serialisation failure, a
 // deadlock or a unique violation (two writers racing for one idempotency
 // key) means the unit of work lost a race and may be retried whole, so it
 // wraps ledger.ErrConflict; a number out of its column's range (BIGINT
-// arithmetic that would overflow) wraps ledger.ErrOverflow. Anything else
-// is returned as it is.
+// arithmetic that would overflow) wraps ledger.ErrOverflow; a statement
+// cancelled by the server (statement_timeout, see WithStatementTimeout)
+// wraps ErrStatementTimeout. Anything else is returned as it is.
 func mapErr(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -37,6 +46,8 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %w", ledger.ErrConflict, err)
 		case codeNumericOutOfRange:
 			return fmt.Errorf("%w: %w", ledger.ErrOverflow, err)
+		case codeQueryCanceled:
+			return fmt.Errorf("%w: %w", ErrStatementTimeout, err)
 		}
 	}
 	return err

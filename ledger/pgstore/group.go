@@ -139,6 +139,14 @@ func (c *committer) runGroup(group []*request) {
 		c.lookupGroups--
 	}
 	for _, r := range group {
+		if !r.claim() {
+			continue // withdrawn by its caller's context: never run
+		}
+		if g.dbErr == nil && len(group) > 1 && c.s.opts.stmtTime > 0 && time.Since(g.began) > c.s.opts.stmtTime {
+			// A unit of work stalled the group: fail it rather than keep
+			// the callers of the rest waiting (see WithStatementTimeout).
+			g.dbErr = fmt.Errorf("pgstore: group ran longer than %v: %w", c.s.opts.stmtTime, ErrStatementTimeout)
+		}
 		r.errs = make([]error, len(r.fns))
 		for i, fn := range r.fns {
 			r.errs[i] = g.runItem(r, fn)
@@ -261,6 +269,7 @@ func (c *committer) begin() (*gtx, error) {
 		clear(c.cache)
 	}
 	g.baseVersion = g.version
+	g.began = time.Now()
 	g.reader = reader{q: g.query, head: g.Head}
 	return g, nil
 }
@@ -298,9 +307,13 @@ func (c *committer) beginOnce() (*gtx, error) {
 	return nil, fmt.Errorf("pgstore: begin: %w", mapErr(err))
 }
 
-// queueBegin queues what opens a group: BEGIN and the head lock.
+// queueBegin queues what opens a group: BEGIN, the statement timeout and
+// the head lock (which the timeout already bounds).
 func (c *committer) queueBegin(b *pgx.Batch) {
 	b.Queue("BEGIN")
+	if d := c.s.opts.stmtTime; d > 0 {
+		b.Queue(fmt.Sprintf("SET LOCAL statement_timeout = %d", max(d.Milliseconds(), 1)))
+	}
 	b.Queue(lockHeadSQL)
 }
 
@@ -309,6 +322,11 @@ func (c *committer) readBegin(br pgx.BatchResults) (*gtx, error) {
 	g := &gtx{c: c, ctx: c.s.ctx, conn: c.conn, bal: map[ledger.BalanceKey]ledger.BalanceState{}}
 	if _, err := br.Exec(); err != nil {
 		return nil, err
+	}
+	if c.s.opts.stmtTime > 0 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
 	}
 	var id, holdID int64
 	var hash []byte
@@ -342,9 +360,10 @@ func (c *committer) abort() {
 // write), they went after a SAVEPOINT that is rolled back.
 type gtx struct {
 	reader
-	c    *committer
-	ctx  context.Context
-	conn *pgx.Conn
+	c     *committer
+	ctx   context.Context // the group's; while an item runs, linked to its caller's (itemContext)
+	conn  *pgx.Conn
+	began time.Time // when the group's BEGIN was read
 
 	head        ledger.Head
 	holdSeq     uint64 // last hold ID
@@ -405,7 +424,10 @@ func (g *gtx) runItem(r *request, fn func(ledger.Tx) error) (err error) {
 	g.active = true
 	g.closed = false
 	wroteBefore := g.wrote
+	groupCtx := g.ctx
+	g.ctx = itemContext{Context: groupCtx, values: r.ctx}
 	defer func() {
+		g.ctx = groupCtx
 		g.active = false
 		p := recover()
 		if p != nil {
@@ -435,6 +457,17 @@ func (g *gtx) runItem(r *request, fn func(ledger.Tx) error) (err error) {
 	}()
 	return fn(g)
 }
+
+// itemContext is the context of the queries a unit of work sends: the
+// group's deadline and cancellation (a caller that gives up must not
+// cancel a statement its group's neighbours depend on), with the caller's
+// values, so that a pgx tracer sees each query under the caller's span.
+type itemContext struct {
+	context.Context
+	values context.Context
+}
+
+func (c itemContext) Value(key any) any { return c.values.Value(key) }
 
 // rollbackItem undoes the running item's writes: the buffered ones are
 // dropped, the sent ones rolled back to the item's savepoint, and the

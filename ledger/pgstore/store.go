@@ -60,6 +60,7 @@ type options struct {
 	window    time.Duration
 	cacheSize int
 	keyCache  int
+	stmtTime  time.Duration
 }
 
 // Option configures a Store.
@@ -135,6 +136,27 @@ func WithKeyCache(n int) Option {
 	}
 }
 
+// WithStatementTimeout bounds how long any one statement of a writing
+// group may run on the server, waits for row locks included (default 5 s;
+// 0 leaves the server's setting). It is set with SET LOCAL
+// statement_timeout in each group's transaction, so it touches neither
+// the connection's other transactions nor reads. A group whose statement
+// runs out of time is rolled back whole: every caller of the group gets an
+// error wrapping ErrStatementTimeout and nothing of the group is
+// committed. The same bound limits a group of Updates in time: once a
+// group has run longer than d, its remaining units of work are not run
+// and the group is rolled back the same way, so one slow unit of work
+// (a row lock held by another process, a function that blocks) stalls the
+// callers behind it for about d at most. A single UpdateBatch is not
+// bounded as a whole, only statement by statement: it is one caller's.
+func WithStatementTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d >= 0 {
+			o.stmtTime = d
+		}
+	}
+}
+
 // Open connects to the database named by dsn (a PostgreSQL URL or
 // key=value string), applies the migrations and starts the committer.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
@@ -148,7 +170,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // OpenConfig is Open with a parsed connection configuration, which the
 // Store copies.
 func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Store, error) {
-	o := options{readConns: 4, maxGroup: 256, cacheSize: 1 << 16, keyCache: 1 << 16}
+	o := options{readConns: 4, maxGroup: 256, cacheSize: 1 << 16, keyCache: 1 << 16, stmtTime: defaultStatementTimeout}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -185,6 +207,10 @@ func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Stor
 	go c.run()
 	return s, nil
 }
+
+// defaultStatementTimeout is WithStatementTimeout's default: far above
+// any healthy statement, far below what a caller waits for an answer.
+const defaultStatementTimeout = 5 * time.Second
 
 // Migrate applies the embedded migrations that the database lacks, each
 // in its own transaction, under a transaction-scoped advisory lock so that
@@ -294,14 +320,38 @@ func (s *Store) isClosed() bool {
 	return s.closed
 }
 
-// enqueue hands a request to the committer, or reports the store closed.
-func (s *Store) enqueue(r *request) error {
+// enqueue hands a request to the committer, or reports the store closed,
+// or gives up when ctx ends while the queue is full.
+func (s *Store) enqueue(ctx context.Context, r *request) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return ledger.ErrClosed
 	}
-	s.queue <- r
+	select {
+	case s.queue <- r:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("pgstore: waiting for the committer: %w", ctx.Err())
+	}
+}
+
+// wait waits for the committer to finish with r. If ctx ends first and
+// none of r's functions has started, r is withdrawn (the committer will
+// skip it: nothing of it is ever run or committed) and wait returns an
+// error wrapping ctx.Err(). If a function of r has started, the group it
+// belongs to may still commit, so wait waits for its outcome, which the
+// statement timeout bounds (see WithStatementTimeout).
+func (s *Store) wait(ctx context.Context, r *request) error {
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+	}
+	if r.state.CompareAndSwap(requestQueued, requestWithdrawn) {
+		return fmt.Errorf("pgstore: waiting for the committer: %w", ctx.Err())
+	}
+	<-r.done
 	return nil
 }
 
@@ -315,10 +365,12 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		return err
 	}
 	r := &request{ctx: ctx, fns: []func(ledger.Tx) error{fn}, single: true, done: make(chan struct{})}
-	if err := s.enqueue(r); err != nil {
+	if err := s.enqueue(ctx, r); err != nil {
 		return err
 	}
-	<-r.done
+	if err := s.wait(ctx, r); err != nil {
+		return err
+	}
 	if r.panicked {
 		panic(r.panicVal)
 	}
@@ -341,10 +393,12 @@ func (s *Store) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) ([
 		return nil, err
 	}
 	r := &request{ctx: ctx, fns: fns, done: make(chan struct{})}
-	if err := s.enqueue(r); err != nil {
+	if err := s.enqueue(ctx, r); err != nil {
 		return nil, err
 	}
-	<-r.done
+	if err := s.wait(ctx, r); err != nil {
+		return nil, err
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -357,12 +411,28 @@ type request struct {
 	fns    []func(ledger.Tx) error
 	single bool // an Update: may share a group, panics are re-raised
 
+	// state is requestQueued until the committer claims the request to
+	// run it (requestClaimed) or its caller withdraws it (requestWithdrawn);
+	// whichever compare-and-swap comes first wins.
+	state atomic.Int32
+
 	// Results, written by the committer before done is closed.
 	errs     []error
 	err      error // the unit of work as a whole
 	panicked bool
 	panicVal any
 	done     chan struct{}
+}
+
+const (
+	requestQueued int32 = iota
+	requestClaimed
+	requestWithdrawn
+)
+
+// claim marks r as running, unless its caller withdrew it.
+func (r *request) claim() bool {
+	return r.state.CompareAndSwap(requestQueued, requestClaimed)
 }
 
 // connPool is a small pool of connections for reads and migrations. (The

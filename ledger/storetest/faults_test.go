@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ var faults = map[string]string{
 	"lost-update":         "StateMachine",
 	"cancel-ignored":      "StoreContract",
 	"hold-update-lost":    "HoldExpiry",
+	"wait-ignores-ctx":    "DeadlineWhileWaiting",
 }
 
 const faultEnv = "STORETEST_FAULT"
@@ -68,13 +70,17 @@ func TestSuiteCatchesFaults(t *testing.T) {
 // faultyStore is a memstore with one fault.
 type faultyStore struct {
 	ledger.Store
-	fault string
-	puts  int
+	fault  string
+	puts   int
+	serial sync.Mutex // wait-ignores-ctx: writers wait here, deaf to their contexts
 }
 
 func (s *faultyStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	wrap := func(tx ledger.Tx) error { return fn(&faultyTx{Tx: tx, s: s}) }
 	switch s.fault {
+	case "wait-ignores-ctx":
+		s.serial.Lock()
+		defer s.serial.Unlock()
 	case "cancel-ignored":
 		return s.Store.Update(context.WithoutCancel(ctx), wrap)
 	case "commit-on-error":

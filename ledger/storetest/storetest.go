@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{"VerifyDetectsEditedBalance", tamperBalance},
 		{"VerifyDetectsUnexplainedHeld", tamperHeld},
 		{"Concurrency", testConcurrency},
+		{"DeadlineWhileWaiting", testDeadlineWhileWaiting},
 		{"StateMachine", testStateMachine},
 	}
 	// The subtests run in parallel inside one group, so Run returns only when

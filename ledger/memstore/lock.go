@@ -19,6 +19,7 @@ type rwLock struct {
 	readers int
 	writer  bool          // a writer holds the semaphore: waiting for readers, or holding the lock
 	changed chan struct{} // closed, and replaced, whenever a waiter may now proceed
+	waiters int           // goroutines waiting on changed: with none, nothing is closed or made
 }
 
 func newRWLock() *rwLock {
@@ -27,6 +28,9 @@ func newRWLock() *rwLock {
 
 // broadcast wakes every waiter; l.mu is held.
 func (l *rwLock) broadcast() {
+	if l.waiters == 0 {
+		return // the uncontended path allocates nothing
+	}
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
@@ -46,12 +50,15 @@ func (l *rwLock) lock(ctx context.Context) error {
 	l.writer = true
 	for l.readers > 0 {
 		ch := l.changed
+		l.waiters++
 		l.mu.Unlock()
 		select {
 		case <-ch:
 			l.mu.Lock()
+			l.waiters--
 		case <-ctx.Done():
 			l.mu.Lock()
+			l.waiters--
 			l.writer = false
 			l.broadcast() // readers held back by this writer may go
 			l.mu.Unlock()
@@ -79,11 +86,16 @@ func (l *rwLock) rlock(ctx context.Context) error {
 	l.mu.Lock()
 	for l.writer {
 		ch := l.changed
+		l.waiters++
 		l.mu.Unlock()
 		select {
 		case <-ch:
 			l.mu.Lock()
+			l.waiters--
 		case <-ctx.Done():
+			l.mu.Lock()
+			l.waiters--
+			l.mu.Unlock()
 			return ctx.Err()
 		}
 	}

@@ -413,7 +413,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	t.chapter("Verify")
 	rep, err := l.Verify(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errInvariant, err)
+		return fmt.Errorf("%w: %w", errInvariant, err)
 	}
 	t.say("%d transactions, %d holds and %d balances replayed; the hash chain is intact", rep.Transactions, rep.Holds, rep.Balances)
 	var totals []string

@@ -91,7 +91,7 @@ var programSentinels = map[string]map[string]error{
 		"ErrProviderConflict": payout.ErrProviderConflict, "ErrOutcomeContradiction": payout.ErrOutcomeContradiction,
 		"ErrReversalUnsupported": payout.ErrReversalUnsupported,
 	},
-	"ledger/pgstore": {"ErrInvalidSchema": pgstore.ErrInvalidSchema},
+	"ledger/pgstore": {"ErrInvalidSchema": pgstore.ErrInvalidSchema, "ErrStatementTimeout": pgstore.ErrStatementTimeout},
 }
 
 // TestEverySentinelHasACode: every exported Err* variable of each

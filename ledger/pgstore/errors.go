@@ -18,8 +18,9 @@ var ErrInvalidSchema = ledger.NewError(ledger.CodeInvalidArgument, "pgstore: inv
 // WithStatementTimeout allows (waiting for a row lock another connection
 // holds, typically), or the group as a whole did. The group was rolled
 // back: nothing of it was committed, and every caller of it gets an error
-// wrapping ErrStatementTimeout.
-var ErrStatementTimeout = errors.New("pgstore: statement timeout")
+// wrapping ErrStatementTimeout. Its code is unavailable (503): nothing was
+// committed, so the same request may be retried.
+var ErrStatementTimeout = ledger.NewError(ledger.CodeUnavailable, "pgstore: statement timeout")
 
 // PostgreSQL error codes the store translates.
 const (

@@ -318,7 +318,7 @@ func (p *Program) TopUp(ctx context.Context, reference, advertiser string, amoun
 	if err := validateID("advertiser", advertiser); err != nil {
 		return TopUp{}, err
 	}
-	if err := checkDecimal(amount); err != nil {
+	if err := kit.CheckDecimal(amount); err != nil {
 		return TopUp{}, fmt.Errorf("%w: top-up amount: %w", ErrInvalidRequest, err)
 	}
 	req := struct {
@@ -381,7 +381,7 @@ func checkSpecInput(spec CampaignSpec) error {
 	if len(spec.AdGroups) == 0 || len(spec.AdGroups) > 20 {
 		return fmt.Errorf("%w: %d ad groups, want 1 to 20", ErrInvalidCampaign, len(spec.AdGroups))
 	}
-	if err := checkDecimal(spec.DailyBudget); err != nil {
+	if err := kit.CheckDecimal(spec.DailyBudget); err != nil {
 		return fmt.Errorf("%w: daily budget: %w", ErrInvalidRequest, err)
 	}
 	for _, g := range spec.AdGroups {
@@ -391,10 +391,10 @@ func checkSpecInput(spec CampaignSpec) error {
 		if len(g.Name) > 128 {
 			return fmt.Errorf("%w: ad group %s: name longer than 128 bytes", ErrInvalidCampaign, g.ID)
 		}
-		if err := checkDecimal(g.DailyBudget); err != nil {
+		if err := kit.CheckDecimal(g.DailyBudget); err != nil {
 			return fmt.Errorf("%w: ad group %s daily budget: %w", ErrInvalidRequest, g.ID, err)
 		}
-		if err := checkDecimal(g.Bid); err != nil {
+		if err := kit.CheckDecimal(g.Bid); err != nil {
 			return fmt.Errorf("%w: ad group %s bid: %w", ErrInvalidRequest, g.ID, err)
 		}
 	}

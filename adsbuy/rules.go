@@ -49,21 +49,6 @@ func (r *Rules) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// maxExponent bounds the exponent of any decimal the program does
-// arithmetic on: shopspring/decimal panics when exponents near the int32
-// limits are multiplied or shifted, and a huge exponent costs unbounded
-// work to compare. No amount or bid needs more than this.
-const maxExponent = 30
-
-// checkDecimal refuses a decimal whose exponent or digits are beyond any
-// amount, before anything compares, multiplies or prints it.
-func checkDecimal(d decimal.Decimal) error {
-	if e := d.Exponent(); e < -maxExponent || e > maxExponent || d.NumDigits() > 2*maxExponent {
-		return fmt.Errorf("%w: %d digits with exponent %d", ledger.ErrInvalidAmount, d.NumDigits(), e)
-	}
-	return nil
-}
-
 // maxCampaignDays is the longest schedule rules may allow: ledger.MaxDuration.
 const maxCampaignDays = int(ledger.MaxDuration / (24 * time.Hour))
 
@@ -142,7 +127,7 @@ func (r Rules) Validate() error {
 		{"min_campaign_daily_budget", r.MinCampaignDailyBudget}, {"min_ad_group_daily_budget", r.MinAdGroupDailyBudget},
 	}
 	for _, m := range money {
-		if err := checkDecimal(m.v); err != nil {
+		if err := kit.CheckDecimal(m.v); err != nil {
 			return badErr(m.field, err)
 		}
 		if m.v.Sign() <= 0 {

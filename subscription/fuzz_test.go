@@ -131,7 +131,7 @@ func FuzzSubscriptionPublicAPI(f *testing.F) {
 
 		// Money enters the member's wallet from outside the program; the
 		// wallet may have been opened by another program with an overdraft.
-		if amt, err := decimal.NewFromString(funds); err == nil && checkDecimal(amt) == nil && validateID("member", member) == nil {
+		if amt, err := decimal.NewFromString(funds); err == nil && kit.CheckDecimal(amt) == nil && validateID("member", member) == nil {
 			_ = l.Update(ctx, func(w *ledger.Writer) error {
 				spec := ledger.AccountSpec{Address: MemberWallet(member)}
 				if overdraft { // as gifting opens it, with a coin overdraft

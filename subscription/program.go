@@ -310,7 +310,7 @@ func (p *Program) PublishTiers(ctx context.Context, eventID, creator string, tie
 		return Offer{}, fmt.Errorf("%w: %d tiers, at most 16", ErrInvalidTiers, len(tiers))
 	}
 	for _, t := range tiers {
-		if err := checkDecimal(t.Price); err != nil {
+		if err := kit.CheckDecimal(t.Price); err != nil {
 			return Offer{}, fmt.Errorf("%w: tier %q: price: %w", ErrInvalidTiers, t.ID, err)
 		}
 	}

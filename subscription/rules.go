@@ -86,21 +86,6 @@ func (r *Rules) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// maxExponent bounds the exponent of any decimal the program does
-// arithmetic on: shopspring/decimal panics when exponents near the int32
-// limits are multiplied or shifted, and a huge exponent costs unbounded
-// work to compare. No amount, price or share needs more than this.
-const maxExponent = 30
-
-// checkDecimal refuses a decimal whose exponent or digits are beyond any
-// amount or share, before anything compares or multiplies it.
-func checkDecimal(d decimal.Decimal) error {
-	if e := d.Exponent(); e < -maxExponent || e > maxExponent || d.NumDigits() > 2*maxExponent {
-		return fmt.Errorf("%w: %d digits with exponent %d", ledger.ErrInvalidAmount, d.NumDigits(), e)
-	}
-	return nil
-}
-
 // Rules is the subscription program as data. Every number is a default an
 // integrator may change; see DefaultRules for where each comes from.
 type Rules struct {
@@ -207,7 +192,7 @@ func (r Rules) Validate() error {
 		field string
 		v     decimal.Decimal
 	}{{"min_price", r.MinPrice}, {"max_price", r.MaxPrice}} {
-		if err := checkDecimal(f.v); err != nil {
+		if err := kit.CheckDecimal(f.v); err != nil {
 			return badErr(f.field, err)
 		}
 		if f.v.Sign() <= 0 {
@@ -223,7 +208,7 @@ func (r Rules) Validate() error {
 	if r.PeriodMonths < 1 || r.PeriodMonths > 12 {
 		return bad("period_months", "%d, want 1 to 12", r.PeriodMonths)
 	}
-	if err := checkDecimal(r.CreatorShare); err != nil {
+	if err := kit.CheckDecimal(r.CreatorShare); err != nil {
 		return badErr("creator_share", err)
 	}
 	if r.CreatorShare.IsNegative() || r.CreatorShare.GreaterThan(decimal.NewFromInt(1)) {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/bits"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/rewardkit/rewardkit/ledger"
 )
 
@@ -45,4 +47,21 @@ func absU(v int64) uint64 {
 		return uint64(-(v + 1)) + 1
 	}
 	return uint64(v)
+}
+
+// MaxDecimalExponent bounds the exponent of any decimal a program takes
+// from outside (an amount, a price, a share, a bid) before it compares,
+// multiplies or prints it: shopspring/decimal panics when exponents near
+// the int32 limits are multiplied or shifted, and a huge exponent costs
+// unbounded work to compare. No amount a program keeps needs more.
+const MaxDecimalExponent = 30
+
+// CheckDecimal refuses, with an error wrapping ledger.ErrInvalidAmount, a
+// decimal whose exponent is beyond ±MaxDecimalExponent or whose
+// coefficient has more than 2×MaxDecimalExponent digits.
+func CheckDecimal(d decimal.Decimal) error {
+	if e := d.Exponent(); e < -MaxDecimalExponent || e > MaxDecimalExponent || d.NumDigits() > 2*MaxDecimalExponent {
+		return fmt.Errorf("%w: %d digits with exponent %d", ledger.ErrInvalidAmount, d.NumDigits(), e)
+	}
+	return nil
 }

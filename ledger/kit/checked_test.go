@@ -1,7 +1,10 @@
 package kit
 
 import (
+	"strings"
+
 	"errors"
+	"github.com/shopspring/decimal"
 	"math"
 	"math/big"
 	"testing"
@@ -31,4 +34,18 @@ func TestCheckedArithmeticMatchesBigInts(t *testing.T) {
 		p, err := Mul("product", a, b)
 		check("Mul", p, err, new(big.Int).Mul(big.NewInt(a), big.NewInt(b)))
 	})
+}
+
+func TestCheckDecimalBoundsBeforeWork(t *testing.T) {
+	for _, ok := range []decimal.Decimal{decimal.Zero, decimal.RequireFromString("12.50"), decimal.New(1, MaxDecimalExponent), decimal.New(-7, -MaxDecimalExponent)} {
+		if err := CheckDecimal(ok); err != nil {
+			t.Fatalf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []decimal.Decimal{decimal.New(1, math.MaxInt32), decimal.New(1, math.MinInt32), decimal.New(1, MaxDecimalExponent+1),
+		decimal.RequireFromString("1" + strings.Repeat("0", 2*MaxDecimalExponent) + ".5")} {
+		if err := CheckDecimal(bad); !errors.Is(err, ledger.ErrInvalidAmount) {
+			t.Fatalf("%s: %v, want ErrInvalidAmount", bad.String()[:min(20, len(bad.String()))], err)
+		}
+	}
 }

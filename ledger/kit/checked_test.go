@@ -1,14 +1,13 @@
 package kit
 
 import (
-	"strings"
-
 	"errors"
-	"github.com/shopspring/decimal"
 	"math"
 	"math/big"
+	"strings"
 	"testing"
 
+	"github.com/shopspring/decimal"
 	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger"

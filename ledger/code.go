@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -189,4 +190,47 @@ func sentinelCode(err error) (Code, bool) {
 		}
 	}
 	return "", false
+}
+
+// Refusal is a refusal by a named rule. Err is the sentinel (which decides
+// the code), Rule the rule's name as the rule set spells it in JSON
+// ("min_age", "daily_spend_limit"), and Detail what was found, in words
+// safe to show the user who made the request. A service reads the rule
+// with RuleOf, as data, rather than from the message.
+type Refusal struct {
+	Err    error
+	Rule   string
+	Detail string
+}
+
+// Refuse returns a Refusal of sentinel by rule, with a detail made from
+// format and args as fmt.Sprintf does.
+func Refuse(sentinel error, rule, format string, args ...any) error {
+	return &Refusal{Err: sentinel, Rule: rule, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Error is the sentinel's message, the detail, and the rule's name:
+// "gifting: ineligible: under 18 (rule min_age)".
+func (r *Refusal) Error() string {
+	msg := r.Err.Error()
+	if r.Detail != "" {
+		msg += ": " + r.Detail
+	}
+	if r.Rule != "" {
+		msg += " (rule " + r.Rule + ")"
+	}
+	return msg
+}
+
+// Unwrap returns the sentinel, for errors.Is and ErrorCode.
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// RuleOf returns the name of the rule that refused err (the first
+// Refusal in its chain), or "" if no named rule did.
+func RuleOf(err error) string {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r.Rule
+	}
+	return ""
 }

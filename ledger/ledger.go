@@ -136,6 +136,8 @@ func (l *Ledger) Update(ctx context.Context, fn func(w *Writer) error) error {
 
 func (l *Ledger) updateWith(ctx context.Context, w *Writer, fn func(w *Writer) error) error {
 	w.fn = fn
+	w.ctx = ctx
+	defer func() { w.ctx = nil }()
 	for attempt := 0; ; attempt++ {
 		err := l.store.Update(ctx, w.run)
 		if err == nil {
@@ -172,6 +174,8 @@ func notRetried(err, ctxErr error) error {
 func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (errs []error, err error) {
 	w := l.getWriter()
 	defer l.putWriter(w)
+	w.ctx = ctx
+	defer func() { w.ctx = nil }()
 	// One writer serves every item, reset before each so that its cached
 	// head never outlives a rolled-back neighbour; assets and accounts an
 	// item creates are published only if that item committed.
@@ -269,16 +273,27 @@ func (l *Ledger) PostBatch(ctx context.Context, reqs []TransferRequest) ([]Batch
 // View runs fn on a consistent snapshot of the ledger.
 func (l *Ledger) View(ctx context.Context, fn func(r *Reader) error) error {
 	return l.store.View(ctx, func(rt ReadTx) error {
-		r := &Reader{l: l, rt: rt}
+		r := &Reader{l: l, rt: rt, ctx: ctx}
 		return fn(r)
 	})
 }
 
 // Reader reads the ledger inside View or Update.
 type Reader struct {
-	l  *Ledger
-	rt ReadTx
-	w  *Writer // set inside Update, for uncommitted assets and accounts
+	l   *Ledger
+	rt  ReadTx
+	w   *Writer         // set inside Update, for uncommitted assets and accounts
+	ctx context.Context // the context View or Update was called with
+}
+
+// Context returns the context of the View or Update the reader runs in,
+// for work done inside a unit of work that needs one (a program looking
+// a member up, a trace). It is never nil.
+func (r *Reader) Context() context.Context {
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
 }
 
 // Writer writes to the ledger inside Update. Everything it writes commits
@@ -286,6 +301,7 @@ type Reader struct {
 type Writer struct {
 	Reader
 	owner *Ledger // the ledger that took the writer from the pool
+	ctx   context.Context
 	fn    func(*Writer) error
 	run   func(Tx) error
 
@@ -320,6 +336,7 @@ type Writer struct {
 func (w *Writer) begin(l *Ledger, tx Tx) error {
 	now := l.clock.Now()
 	w.reset(l, tx, now)
+	w.Reader.ctx = w.ctx
 	return ValidateTime("clock reading", now)
 }
 

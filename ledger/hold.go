@@ -424,6 +424,15 @@ func dueName(dueID string) string {
 	return "hold due entry " + clip(dueID)
 }
 
+// dueHoldID is the ID of the hold a hold-expiry due entry names, in
+// decimal, or the entry's own ID when it names no hold.
+func dueHoldID(dueID string) string {
+	if id, err := strconv.ParseUint(dueID, 10, 64); err == nil {
+		return strconv.FormatUint(id, 10)
+	}
+	return dueID
+}
+
 // HoldByID returns a hold.
 func (r *Reader) HoldByID(id uint64) (Hold, error) {
 	h, err := r.rt.Hold(id)

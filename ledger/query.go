@@ -429,7 +429,17 @@ func (l *Ledger) Reverse(ctx context.Context, req ReversalRequest) (t Transactio
 // Each hold is tried at most once per call. Tick stops early only when the
 // run as a whole fails (the store, the context, a clock reading outside
 // [MinTime, MaxTime)), and then returns that error too.
-func (l *Ledger) Tick(ctx context.Context) (int, error) {
+func (l *Ledger) Tick(ctx context.Context) (int, error) { return l.TickEach(ctx, nil) }
+
+// TickEach is Tick that tells each, in order, about every hold it tried
+// to release: with a nil error for a hold it released, with the cause for
+// one it could not. hold is the hold's ID in decimal (or a due entry's own
+// ID when it names no hold). Entries only dropped or moved (their hold
+// already closed, or not yet expired) are not told. The holds that failed
+// go to each only, so the error TickEach returns is for the run as a
+// whole (the store, the context, the clock), as kit.EachDue's is. With a
+// nil each it is Tick. ledger/scheduler reports the holds by ID through it.
+func (l *Ledger) TickEach(ctx context.Context, each func(hold string, err error)) (int, error) {
 	const batch = 256
 	now := l.clock.Now()
 	if err := ValidateTime("clock reading", now); err != nil {
@@ -478,9 +488,16 @@ func (l *Ledger) Tick(ctx context.Context) (int, error) {
 				switch {
 				case errs[i] != nil:
 					left[id] = true
-					failed = append(failed, fmt.Errorf("%s: %w", dueName(id), errs[i]))
+					if each != nil {
+						each(dueHoldID(id), errs[i])
+					} else {
+						failed = append(failed, fmt.Errorf("%s: %w", dueName(id), errs[i]))
+					}
 				case released[i]:
 					total++
+					if each != nil {
+						each(dueHoldID(id), nil)
+					}
 				case !cleared[i]:
 					left[id] = true
 				}

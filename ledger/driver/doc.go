@@ -55,5 +55,6 @@
 // goroutine, only while the function it was passed to runs. Inside an
 // Update, Head serialises the unit of work against every other that
 // appends, and LockBalances locks balances until the unit of work ends;
-// the ledger calls Head before it reads what it is about to change.
+// the ledger calls Head before it reads a hold or an idempotency key its
+// writes depend on.
 package driver

@@ -14,6 +14,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
@@ -62,7 +63,7 @@ func (f *flakyMessenger) setDown(v bool) {
 
 type env struct {
 	ctx   context.Context
-	store ledger.Store
+	store driver.Store
 	l     *ledger.Ledger
 	clock *ledgertest.Clock
 	dir   *shoutout.MemberDirectory
@@ -90,7 +91,7 @@ func members() []shoutout.Member {
 
 // newEnv opens a program with rules over a fresh store, with "mod" as a
 // reviewer. Tests run it on every store through teststore.Run.
-func newEnv(tb testingT, store ledger.Store, rules shoutout.Rules) *env {
+func newEnv(tb testingT, store driver.Store, rules shoutout.Rules) *env {
 	tb.Helper()
 	e := &env{ctx: context.Background(), store: store, clock: ledgertest.NewClock(start),
 		dir: shoutout.NewMemberDirectory(members()...), roles: &kit.RoleDirectory{},
@@ -211,9 +212,9 @@ const pgPropertyChecks = 15
 // which would keep every iteration's connections open until the whole
 // test ends. On PostgreSQL only pgPropertyChecks iterations get a store
 // until one fails; the others report ok without running (nil store).
-func rapidStores(st *testing.T) func(t *rapid.T) ledger.Store {
+func rapidStores(st *testing.T) func(t *rapid.T) driver.Store {
 	if !strings.HasSuffix(st.Name(), "/pgstore") {
-		return func(t *rapid.T) ledger.Store {
+		return func(t *rapid.T) driver.Store {
 			s := memstore.New()
 			t.Cleanup(func() { _ = s.Close() })
 			return s
@@ -222,7 +223,7 @@ func rapidStores(st *testing.T) func(t *rapid.T) ledger.Store {
 	dsn := teststore.PostgresDSN(st)
 	var mu sync.Mutex
 	opened, failed := 0, false
-	return func(t *rapid.T) ledger.Store {
+	return func(t *rapid.T) driver.Store {
 		mu.Lock()
 		defer mu.Unlock()
 		if opened >= pgPropertyChecks && !failed {

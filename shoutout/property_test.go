@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/shoutout"
 	"github.com/stretchr/testify/require"
@@ -259,7 +260,7 @@ func TestPropertyShoutout(t *testing.T) {
 	})
 }
 
-func propertyShoutout(t *rapid.T, store ledger.Store) {
+func propertyShoutout(t *rapid.T, store driver.Store) {
 	rules := shoutout.DefaultRules()
 	rules.MaxResubmissions = rapid.IntRange(0, 2).Draw(t, "max_resubmissions")
 	m := &shoutModel{e: newEnv(t, store, rules), rules: rules, funded: 2000, orders: map[string]*orderModel{},

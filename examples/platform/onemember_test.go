@@ -22,6 +22,7 @@ import (
 	"github.com/rewardkit/rewardkit/adsbuy"
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
@@ -207,7 +208,7 @@ type oneMember struct {
 	pay    *payout.Program
 }
 
-func newOneMember(t *testing.T, store ledger.Store, lazy bool) *oneMember {
+func newOneMember(t *testing.T, store storedriver.Store, lazy bool) *oneMember {
 	clock := ledgertest.NewClock(oneMemberStart)
 	staff := &kit.RoleDirectory{}
 	staff.Grant(omModerator, kit.RoleReviewer)

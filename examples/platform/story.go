@@ -13,6 +13,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/payout"
 	"github.com/rewardkit/rewardkit/referral"
@@ -57,15 +58,15 @@ func (t *teller) refused(what string, err, want error) error {
 func (t *teller) changes() error {
 	now := map[ledger.BalanceKey]int64{}
 	assets := map[string]ledger.Asset{}
-	err := t.l.Store().View(t.ctx, func(tx ledger.ReadTx) error {
+	err := t.l.Store().View(t.ctx, func(tx storedriver.ReadTx) error {
 		as, err := tx.Assets()
 		if err != nil {
 			return err
 		}
 		for _, a := range as {
-			assets[a.Code] = a
+			assets[a.Code] = ledger.Asset(a)
 		}
-		var after ledger.BalanceKey
+		var after storedriver.BalanceKey
 		for {
 			bs, err := tx.Balances(after, 1000)
 			if err != nil || len(bs) == 0 {
@@ -74,7 +75,7 @@ func (t *teller) changes() error {
 			for _, b := range bs {
 				now[ledger.BalanceKey{Address: b.Address, Asset: b.Asset}] = b.Posted
 			}
-			after = ledger.BalanceKey{Address: bs[len(bs)-1].Address, Asset: bs[len(bs)-1].Asset}
+			after = storedriver.BalanceKey{Address: bs[len(bs)-1].Address, Asset: bs[len(bs)-1].Asset}
 		}
 	})
 	if err != nil {
@@ -98,7 +99,7 @@ func (t *teller) changes() error {
 
 // story runs every program together on one ledger and prints what
 // happens, ending with the balance sheet and Verify.
-func story(ctx context.Context, out io.Writer, store ledger.Store) error {
+func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	clock := ledgertest.NewClock(storyStart)
 	l := ledger.New(store, ledger.WithClock(clock))
 	t := &teller{ctx: ctx, out: out, l: l, clock: clock, last: map[ledger.BalanceKey]int64{}}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/payout"
@@ -67,7 +68,7 @@ func (s *story) show(account, asset, why string) error {
 	return nil
 }
 
-func run(ctx context.Context, out io.Writer, store ledger.Store) error {
+func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
 		return err

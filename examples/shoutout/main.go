@@ -27,6 +27,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/shoutout"
@@ -64,7 +65,7 @@ func signed(d decimal.Decimal) string {
 	return d.String()
 }
 
-func run(ctx context.Context, out io.Writer, store ledger.Store) error {
+func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	clock := ledgertest.NewClock(time.Date(2022, 4, 4, 10, 0, 0, 0, time.UTC))
 	l := ledger.New(store, ledger.WithClock(clock))
 	s := &story{ctx: ctx, out: out, l: l, last: map[string]decimal.Decimal{}}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // Compile-time check that Store offers leases in the shape
@@ -38,7 +38,7 @@ var leases = struct {
 // ends when ctx does or when release is called (an in-process lease is
 // never lost otherwise). release gives the lease up; it must be called
 // once the work is done, and later calls do nothing. A closed store
-// refuses with ledger.ErrClosed.
+// refuses with driver.ErrClosed.
 func (s *Store) TryLease(ctx context.Context, name string) (held context.Context, release func() error, ok bool, err error) {
 	if err := s.mu.rlock(ctx); err != nil {
 		return nil, nil, false, fmt.Errorf("memstore: lease %q: waiting for the read lock: %w", name, err)
@@ -46,7 +46,7 @@ func (s *Store) TryLease(ctx context.Context, name string) (held context.Context
 	closed := s.closed
 	s.mu.runlock()
 	if closed {
-		return nil, nil, false, ledger.ErrClosed
+		return nil, nil, false, driver.ErrClosed
 	}
 	key := leaseKey{s, name}
 	leases.mu.Lock()

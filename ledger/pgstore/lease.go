@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // Compile-time check that Store offers leases in the shape
@@ -57,7 +57,7 @@ func (s *Store) TryLease(ctx context.Context, name string) (held context.Context
 		return nil, nil, false, err
 	}
 	if s.isClosed() {
-		return nil, nil, false, ledger.ErrClosed
+		return nil, nil, false, driver.ErrClosed
 	}
 	cfg := s.cfg.Copy()
 	if _, set := cfg.RuntimeParams["application_name"]; !set {
@@ -90,7 +90,7 @@ func (s *Store) TryLease(ctx context.Context, name string) (held context.Context
 				return // release unlocks and closes
 			}
 			if s.ctx.Err() != nil {
-				lose(fmt.Errorf("pgstore: lease %q: the store closed: %w", name, ledger.ErrClosed))
+				lose(fmt.Errorf("pgstore: lease %q: the store closed: %w", name, driver.ErrClosed))
 			} else {
 				lose(fmt.Errorf("pgstore: lease %q lost with its connection: %w", name, err))
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
@@ -51,7 +52,7 @@ func done(kind string, ids ...string) kit.Ticker {
 
 // newLedger opens a ledger on store with a manual clock, an asset and a
 // funded member account.
-func newLedger(t *testing.T, store ledger.Store) (*ledger.Ledger, *ledgertest.Clock) {
+func newLedger(t *testing.T, store driver.Store) (*ledger.Ledger, *ledgertest.Clock) {
 	t.Helper()
 	clock := ledgertest.NewClock(t0)
 	l := ledger.New(store, ledger.WithClock(clock))
@@ -273,7 +274,7 @@ func requireOneAtATime(t *testing.T, first, second, elsewhere *scheduler.Schedul
 // process, memstore) or on two stores opened on one schema (pgstore) run
 // one at a time.
 func TestSecondSchedulerWaitsForLease(t *testing.T) {
-	build := func(t *testing.T, a, b ledger.Store) {
+	build := func(t *testing.T, a, b driver.Store) {
 		la, _ := newLedger(t, a)
 		lb := ledger.New(b)
 		bl := newBlocker()
@@ -300,7 +301,7 @@ func TestSecondSchedulerWaitsForLease(t *testing.T) {
 }
 
 // noLeaseStore is a store without the lease capability.
-type noLeaseStore struct{ ledger.Store }
+type noLeaseStore struct{ driver.Store }
 
 // TestStoreWithoutLease: New refuses a store that cannot hold a lease,
 // unless the caller says it runs a single replica; SingleReplica takes no

@@ -969,10 +969,10 @@ const (
 const (
 	// ItemDeadline: closing an order whose window passed failed; its
 	// writes were undone.
-	ItemDeadline = dueDeadline
+	ItemDeadline = "shoutout.deadline"
 	// ItemMessage: sending a direct message failed again (the order keeps
 	// the cause in DMError).
-	ItemMessage = dueDM
+	ItemMessage = "shoutout.dm"
 )
 
 // Tick does what time makes happen, at the ledger clock's now. Every open

@@ -66,7 +66,7 @@ type env struct {
 	store driver.Store
 	l     *ledger.Ledger
 	clock *ledgertest.Clock
-	dir   *shoutout.MemberDirectory
+	dir   *kit.Directory
 	roles *kit.RoleDirectory
 	msgr  *flakyMessenger
 	p     *shoutout.Program
@@ -76,16 +76,20 @@ type env struct {
 // reviewer is the test's content reviewer: it holds kit.RoleReviewer.
 const reviewer = "mod"
 
-func members() []shoutout.Member {
-	return []shoutout.Member{
-		{ID: "ann", Age: 30},
-		{ID: "bob", Age: 20},
-		{ID: "eve", Age: 45},
-		{ID: "kid", Age: 16},
-		{ID: "cat", Age: 25, Followers: 50000},
-		{ID: "dan", Age: 30, Followers: 20000},
-		{ID: "small", Age: 25, Followers: 500},
-		{ID: "teen", Age: 17, Followers: 100000},
+// born returns the birth date of a member who is age years old at start
+// (and stays so for the next ten months).
+func born(age int) kit.Date { return kit.NewDate(start.Year()-age, time.January, 1) }
+
+func members() []kit.Member {
+	return []kit.Member{
+		{ID: "ann", BirthDate: born(30)},
+		{ID: "bob", BirthDate: born(20)},
+		{ID: "eve", BirthDate: born(45)},
+		{ID: "kid", BirthDate: born(16)},
+		{ID: "cat", BirthDate: born(25), Followers: 50000},
+		{ID: "dan", BirthDate: born(30), Followers: 20000},
+		{ID: "small", BirthDate: born(25), Followers: 500},
+		{ID: "teen", BirthDate: born(17), Followers: 100000},
 	}
 }
 
@@ -94,7 +98,7 @@ func members() []shoutout.Member {
 func newEnv(tb testingT, store driver.Store, rules shoutout.Rules) *env {
 	tb.Helper()
 	e := &env{ctx: context.Background(), store: store, clock: ledgertest.NewClock(start),
-		dir: shoutout.NewMemberDirectory(members()...), roles: &kit.RoleDirectory{},
+		dir: kit.NewDirectory(members()...), roles: &kit.RoleDirectory{},
 		msgr: &flakyMessenger{Inbox: shoutout.NewInbox()}, rules: rules}
 	e.roles.Grant(reviewer, kit.RoleReviewer)
 	e.l = ledger.New(store, ledger.WithClock(e.clock))
@@ -187,18 +191,39 @@ func (e *env) snapshot(tb testingT) snapshot {
 // offerAndRequest sets cat's offer at price and has fan request order id.
 func (e *env) offerAndRequest(tb testingT, id, fan string, price int64) shoutout.Order {
 	tb.Helper()
-	_, err := e.p.SetOffer(e.ctx, "cat", price)
+	_, err := e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "cat", Price: price})
 	require.NoError(tb, err)
-	o, err := e.p.Request(e.ctx, id, fan, "cat", price, "say hi")
+	o, err := e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: id, Fan: fan, Creator: "cat", Price: price, Note: "say hi"})
 	require.NoError(tb, err)
 	return o
 }
 
-func (e *env) tick(tb testingT) shoutout.TickReport {
+// tickResult is what one round of a scheduler did: the program's report,
+// and how many holds the ledger's Tick released.
+type tickResult struct {
+	kit.TickReport
+	HoldsReleased int
+}
+
+// failedOf counts the failed items of kind.
+func (r tickResult) failedOf(kind string) int {
+	n := 0
+	for _, f := range r.Failed {
+		if f.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// tick runs what a scheduler runs: the program's Tick, then the ledger's.
+func (e *env) tick(tb testingT) tickResult {
 	tb.Helper()
 	rep, err := e.p.Tick(e.ctx)
 	require.NoError(tb, err)
-	return rep
+	n, err := e.l.Tick(e.ctx)
+	require.NoError(tb, err)
+	return tickResult{TickReport: rep, HoldsReleased: n}
 }
 
 // pgPropertyChecks is how many rapid checks of a property test run on

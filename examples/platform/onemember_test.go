@@ -242,9 +242,9 @@ func (o *oneMember) setUp(step string) {
 		if o.gift != nil {
 			return
 		}
-		dir := gifting.NewMemberDirectory(
-			gifting.Member{ID: omMember, Age: 30, Kind: "personal", Region: "IT"},
-			gifting.Member{ID: omCreator, Age: 25, Kind: "creator", Region: "IT"})
+		dir := kit.NewDirectory(
+			kit.Member{ID: omMember, BirthDate: giftingBirthDate(oneMemberStart, 30), Kind: "personal", Country: "IT"},
+			kit.Member{ID: omCreator, BirthDate: giftingBirthDate(oneMemberStart, 25), Kind: "creator", Country: "IT"})
 		o.gift, err = gifting.New(ctx, o.l, gifting.DefaultRules(), dir, gifting.WithWallets(o.wallets), gifting.WithRoles(o.staff))
 	case stepReferral:
 		if o.ref != nil {
@@ -352,20 +352,20 @@ func (o *oneMember) run(step string) {
 
 func (o *oneMember) buyCoins() {
 	t, ctx := o.t, o.ctx
-	pu, err := o.gift.BuyPack(ctx, "pay-m1", omMember, "it-app-350")
+	pu, err := o.gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-m1", Actor: omMember, Pack: "it-app-350"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, pu.Replayed)
 	require.Equal(t, int64(350), pu.Coins)
 	require.Equal(t, "5.49", pu.Price.StringFixed(2))
 	o.asOwnStaff("m1 records a chargeback of their own coin purchase", kit.RoleRiskOfficer, func() error {
-		_, err := o.gift.Chargeback(ctx, omMember, "pay-m1")
+		_, err := o.gift.Chargeback(ctx, gifting.ChargebackRequest{Actor: omMember, PaymentRef: "pay-m1"})
 		return err
 	})
 }
 
 func (o *oneMember) sendGift() {
 	t, ctx := o.t, o.ctx
-	res, err := o.gift.SendGift(ctx, "gift-m1", gifting.GiftRequest{Viewer: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 1, Live: "live-cleo-1"})
+	res, err := o.gift.SendGift(ctx, gifting.SendGiftRequest{EventID: "gift-m1", Actor: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 1, Live: "live-cleo-1"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, res.Replayed)
 	require.Equal(t, int64(100), res.Coins)
@@ -598,7 +598,7 @@ func (o *oneMember) checkFinal() {
 	require.Equal(t, []string{"470.00", "390.00", "80.00"}, []string{b.Posted.StringFixed(2), b.Held.StringFixed(2), b.Available.StringFixed(2)})
 	// What m1's steps paid cleo: 50 diamonds for half the gift, 75% of
 	// the shoutout, half the subscription rounded down to the cent.
-	require.Equal(t, map[string]string{"DIAMOND": "50"}, o.balances(gifting.DiamondAccount(omCreator)))
+	require.Equal(t, map[string]string{"DIAMOND": "50"}, o.balances(gifting.EarningsAccount(omCreator)))
 	require.Equal(t, map[string]string{"COIN": "150"}, o.balances(shoutout.EarningsAccount(omCreator)))
 	require.Equal(t, map[string]string{"EUR": "1.49"}, o.balances(subscription.CreatorEarnings(omCreator)))
 	// The invitee earned nothing; the referrer did.
@@ -608,7 +608,7 @@ func (o *oneMember) checkFinal() {
 	// 50 coins left and a 500-coin overdraft: neither a gift nor a
 	// shoutout may spend into it.
 	before := o.state()
-	_, err = o.gift.SendGift(ctx, "gift-m1-overdraft", gifting.GiftRequest{Viewer: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 1})
+	_, err = o.gift.SendGift(ctx, gifting.SendGiftRequest{EventID: "gift-m1-overdraft", Actor: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 1})
 	require.ErrorIs(t, err, gifting.ErrInsufficientCoins)
 	_, err = o.shout.Request(ctx, "so-m1-overdraft", omMember, omCreator, 200, "")
 	require.ErrorIs(t, err, shoutout.ErrInsufficientCoins)

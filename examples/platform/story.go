@@ -13,6 +13,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/payout"
 	"github.com/rewardkit/rewardkit/referral"
@@ -124,7 +125,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 		{id: "luca", age: 16},
 	}
 	refDir := referral.NewMemberDirectory()
-	giftDir := gifting.NewMemberDirectory()
+	giftDir := kit.NewDirectory()
 	shoutDir := shoutout.NewMemberDirectory()
 	var subDir subscription.MemberDirectory
 	for _, p := range people {
@@ -138,7 +139,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 		if p.creator {
 			kind = "creator"
 		}
-		giftDir.Put(gifting.Member{ID: p.id, Age: p.age, Kind: kind, Region: "IT"})
+		giftDir.Put(kit.Member{ID: p.id, BirthDate: giftingBirthDate(storyStart, p.age), Kind: kind, Country: "IT"})
 		shoutDir.Put(shoutout.Member{ID: p.id, Age: p.age, Followers: p.followers})
 		subDir.Put(subscription.Member{ID: p.id, Age: p.age, Country: "IT", Followers: p.followers, ViewsLastMonth: p.views})
 	}
@@ -238,7 +239,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	t.chapter("Viewers buy coins and gift giulia during a LIVE")
 	clock.Set(storyStart.AddDate(0, 0, 5).Add(20 * time.Hour))
 	for _, buy := range []struct{ ref, who, pack string }{{"pay-anna-1", "anna", "it-app-7000"}, {"pay-marco-1", "marco", "it-app-350"}} {
-		pu, err := gift.BuyPack(ctx, buy.ref, buy.who, buy.pack)
+		pu, err := gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: buy.ref, Actor: buy.who, Pack: buy.pack})
 		if err != nil {
 			return err
 		}
@@ -247,7 +248,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	if err := t.changes(); err != nil {
 		return err
 	}
-	_, err = gift.BuyPack(ctx, "pay-luca-1", "luca", "it-app-70")
+	_, err = gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-luca-1", Actor: "luca", Pack: "it-app-70"})
 	if err := t.refused("luca buys coins", err, gifting.ErrIneligible); err != nil {
 		return err
 	}
@@ -256,7 +257,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 		ev, who, gift string
 		count         int
 	}{{"gift-1", "anna", "galaxy", 5}, {"gift-2", "marco", "hand-hearts", 2}, {"gift-3", "marco", "rose", 10}} {
-		res, err := gift.SendGift(ctx, g.ev, gifting.GiftRequest{Viewer: g.who, Creator: "giulia", Gift: g.gift, Count: g.count, Live: "live-giulia-1"})
+		res, err := gift.SendGift(ctx, gifting.SendGiftRequest{EventID: g.ev, Actor: g.who, Creator: "giulia", Gift: g.gift, Count: g.count, Live: "live-giulia-1"})
 		if err != nil {
 			return err
 		}

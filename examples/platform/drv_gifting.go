@@ -27,6 +27,11 @@ type giftingDriver struct {
 
 func (d *giftingDriver) Name() string { return "gifting" }
 
+// giftingRules are the gifting rules the platform runs: the simulation's
+// and the story's gifting program, and the diamond's cash value the
+// creators' payout program is built from (creatorPayoutRules).
+func giftingRules() gifting.Rules { return gifting.DefaultRules() }
+
 // giftingBirthDate is the birth date of someone age years old at t whose
 // birthday was the day before: they stay that age for a year after t, as
 // the population's whole-year ages assume.
@@ -55,7 +60,7 @@ func (d *giftingDriver) Setup(ctx context.Context, s *sim) error {
 	roles := &kit.RoleDirectory{}
 	roles.Grant(d.officer, kit.RoleRiskOfficer)
 	var err error
-	d.p, err = gifting.New(ctx, s.l, gifting.DefaultRules(), dir, gifting.WithRoles(roles), gifting.WithWallets(s.wallets))
+	d.p, err = gifting.New(ctx, s.l, giftingRules(), dir, gifting.WithRoles(roles), gifting.WithWallets(s.wallets))
 	if err != nil {
 		return err
 	}

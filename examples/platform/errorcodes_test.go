@@ -84,7 +84,7 @@ var programSentinels = map[string]map[string]error{
 	},
 	"payout": {
 		"ErrInvalidRules": payout.ErrInvalidRules, "ErrInvalidRequest": payout.ErrInvalidRequest,
-		"ErrEventConflict": payout.ErrEventConflict, "ErrNotFound": payout.ErrNotFound,
+		"ErrIdempotencyConflict": payout.ErrIdempotencyConflict, "ErrNotFound": payout.ErrNotFound,
 		"ErrNoPayoutAccount": payout.ErrNoPayoutAccount, "ErrBelowMinimum": payout.ErrBelowMinimum,
 		"ErrTooFrequent": payout.ErrTooFrequent, "ErrDailyMaximum": payout.ErrDailyMaximum,
 		"ErrInsufficientFunds": payout.ErrInsufficientFunds, "ErrUnknownSource": payout.ErrUnknownSource,
@@ -193,11 +193,11 @@ func TestRefusalCodes(t *testing.T) {
 				return err
 			}, adsbuy.ErrIdempotencyConflict, ledger.CodeConflict, http.StatusConflict},
 			{"payout: a withdrawal under the minimum", func() error {
-				_, err := o.pay.Withdraw(ctx, "cashout-m1", omMember, decimal.NewFromInt(1))
+				_, err := o.pay.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-m1", Actor: omMember, Amount: decimal.NewFromInt(1)})
 				return err
 			}, payout.ErrBelowMinimum, ledger.CodeInvalidArgument, http.StatusBadRequest},
 			{"payout: a member approves a payout", func() error {
-				_, err := o.pay.Approve(ctx, omMember, "cashout-none")
+				_, err := o.pay.Approve(ctx, payout.ApproveRequest{Actor: omMember, PayoutID: "cashout-none"})
 				return err
 			}, ledger.ErrForbidden, ledger.CodePermissionDenied, http.StatusForbidden},
 		}

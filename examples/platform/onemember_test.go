@@ -292,7 +292,7 @@ func (o *oneMember) setUp(step string) {
 		o.paypal = payout.NewMemoryProvider(o.clock)
 		o.pay, err = payout.New(ctx, o.l, rules, o.paypal, payout.WithWallets(o.wallets), payout.WithRoles(o.staff))
 		require.NoError(t, err)
-		err = o.pay.LinkAccount(ctx, omMember, "m1@paypal.example")
+		_, err = o.pay.LinkAccount(ctx, payout.LinkAccountRequest{Actor: omMember, Account: "m1@paypal.example"})
 	default:
 		t.Fatalf("no step %q", step)
 	}
@@ -478,16 +478,16 @@ func (o *oneMember) buyAds() {
 
 func (o *oneMember) withdraw() {
 	t, ctx := o.t, o.ctx
-	po, err := o.pay.Withdraw(ctx, "cashout-m1", omMember, decimal.NewFromInt(20000))
+	po, err := o.pay.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-m1", Actor: omMember, Amount: decimal.NewFromInt(20000)})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, po.Replayed)
 	require.Equal(t, payout.StatusReview, po.Status, "as first recorded: 2 EUR is above review_above")
 	require.Equal(t, "2.00", po.Gross.StringFixed(2))
 	o.asOwnStaff("m1 approves their own payout", kit.RolePayoutReviewer, func() error {
-		_, err := o.pay.Approve(ctx, omMember, "cashout-m1")
+		_, err := o.pay.Approve(ctx, payout.ApproveRequest{Actor: omMember, PayoutID: "cashout-m1"})
 		return err
 	})
-	po, err = o.pay.Approve(ctx, omCompliance, "cashout-m1")
+	po, err = o.pay.Approve(ctx, payout.ApproveRequest{Actor: omCompliance, PayoutID: "cashout-m1"})
 	require.NoError(t, err)
 	require.Equal(t, payout.StatusPaid, po.Status)
 	require.Equal(t, "0.08", po.Fee.StringFixed(2))

@@ -354,8 +354,7 @@ func (p *Program) Quote(req WithdrawRequest) (ledger.Quote, error) {
 		return ledger.Quote{}, err
 	}
 	if req.Source == "" {
-		r := p.rules
-		return p.quote(source{asset: r.From, minimum: r.Minimum, minimumRule: "minimum", rateRule: "rate", conv: r.Conversion()}, req.Amount)
+		return p.quote(p.rules.wallet(""), req.Amount)
 	}
 	if err := checkID("actor", req.Actor); err != nil {
 		return ledger.Quote{}, err

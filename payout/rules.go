@@ -473,7 +473,7 @@ type source struct {
 // ledger.ErrForbidden.
 func (r Rules) sourceFor(member, account string) (source, error) {
 	if account == kit.WalletAccount(member) {
-		return source{account: account, asset: r.From, minimum: r.Minimum, minimumRule: "minimum", rateRule: "rate", conv: r.Conversion()}, nil
+		return r.wallet(account), nil
 	}
 	for _, s := range r.Sources {
 		if strings.Replace(s.Account, MemberPlaceholder, member, 1) != account {
@@ -484,6 +484,11 @@ func (r Rules) sourceFor(member, account string) (source, error) {
 			conv: r.conversionOf(s.Asset.Code, rate, rounding)}, nil
 	}
 	return source{}, fmt.Errorf("%w: %w: %q is not %s's wallet nor one of the rules' sources", ErrUnknownSource, ledger.ErrForbidden, account, member)
+}
+
+// wallet is a member's wallet (at account) as a source: From at Rate.
+func (r Rules) wallet(account string) source {
+	return source{account: account, asset: r.From, minimum: r.Minimum, minimumRule: "minimum", rateRule: "rate", conv: r.Conversion()}
 }
 
 // assets lists every asset the rules withdraw or pay.

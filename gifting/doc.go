@@ -14,7 +14,8 @@
 //     kit.OpenWallet with the kit.WalletPolicy given by WithWallets (the
 //     one policy all programs share; none by default), and a wallet some
 //     other program opened first is used as it is, never refused.
-//   - creator:<id>:diamonds (DiamondAccount): a creator's diamonds.
+//   - creator:<id>:diamonds (EarningsAccount): a creator's earnings, in
+//     diamonds.
 //   - platform:revenue: the platform's share of gifts, in coins, and what
 //     the coin→diamond conversion's rounding leaves.
 //   - gifting:exchange (Unbounded): the coin→diamond exchange; it holds the
@@ -24,7 +25,8 @@
 //
 // BuyPack posts one transaction: the price from the payment account to
 // platform:coin-sales, the coins from world to the viewer. The payment
-// reference is the idempotency key.
+// reference is the idempotency key. A pack is sold to members of its
+// country (kit.Member.Country, rule packs).
 //
 // SendGift moves cost = gift coins × count out of the viewer's wallet in
 // one unit of work: share = round(cost × creator_share, share_rounding) is
@@ -57,23 +59,49 @@
 //
 // # Cashing out
 //
-// Diamonds stay in DiamondAccount(id) (creator:<id>:diamonds), never in
+// Diamonds stay in EarningsAccount(id) (creator:<id>:diamonds), never in
 // the member's wallet, and gifting never takes them out. The integrator
-// cashes them out with payout: payout withdraws from the account you
-// name, e.g. DiamondAccount(id), at the value you configure there (rule
-// diamond_value is the figure CreatorEarnings reports; give payout the
-// same one). Gifting does not import payout.
+// cashes them out with payout, which withdraws straight from the account
+// it is told to, in one unit of work with no sweep: a refused withdrawal
+// leaves the diamonds where they were. A diamond's cash value is
+// configured once, here (rule diamond_value, the figure CreatorEarnings
+// reports), and handed to payout as a ledger rule (Rules.CashValue):
+//
+//	cash, err := payout.New(ctx, l, payout.CreatorRules(giftRules.CashValue()), provider)
+//	po, err := cash.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-1", Actor: "cat",
+//		Source: gifting.EarningsAccount("cat"), Amount: diamonds})
+//
+// Gifting does not import payout, nor payout gifting.
 //
 // # Events, retries and staff actions
+//
+// Each event takes a request struct that names its actor and subject
+// (BuyPackRequest, SendGiftRequest, ChargebackRequest) and has two forms:
+// BuyPackIn, SendGiftIn and ChargebackIn run inside a unit of work the
+// caller owns (a *ledger.Writer from ledger.Update), so that a flow
+// across programs — a purchase and its referral reward, a gift and a
+// subscription — commits whole or not at all; BuyPack, SendGift and
+// Chargeback run the same in a unit of work of their own (kit.Run). An In
+// form writes only through the Writer and calls nothing outside the
+// ledger but the member and role directories, so a unit of work that is
+// retried or rolled back leaves nothing behind.
 //
 // BuyPack (keyed by payment reference), SendGift (by event id) and
 // Chargeback (by payment reference) each run once through kit.Once, in
 // the unit of work that moves the money. The retry check comes first,
 // before any member, catalogue or rule is looked at: a retry with the same
 // arguments returns the first result, as it was then, with Replayed set —
-// even if the viewer has since moved region or the creator's account kind
+// even if the viewer has since moved country or the creator's account kind
 // changed — and other arguments under the same key are
 // ErrIdempotencyConflict.
+//
+// Members are kit.Member facts from the kit.Members given to New. Ages
+// are computed by the library (kit.Member.AtLeast) from the birth date, on
+// the unit of work's date in the member's time zone: a member comes of age
+// at local midnight of the birthday. A member whose birth date is unknown
+// is refused with kit.ErrMemberFacts wherever an age rule applies, never
+// taken to be old enough. A refusal by a rule is a *ledger.Refusal naming
+// the rule as the JSON spells it: ledger.RuleOf(err) is "min_age_send".
 //
 // Chargeback is a staff action: its actor must hold kit.RoleRiskOfficer in
 // the directory given by WithRoles (none by default: nobody may) and not
@@ -108,17 +136,27 @@
 //
 // # Usage
 //
-//	dir := gifting.NewMemberDirectory(
-//		gifting.Member{ID: "ann", Age: 30, Kind: "personal", Region: "IT"},
-//		gifting.Member{ID: "cat", Age: 25, Kind: "creator", Region: "IT"})
+//	dir := kit.NewDirectory(
+//		kit.Member{ID: "ann", BirthDate: kit.NewDate(1995, 6, 15), Kind: "personal", Country: "IT"},
+//		kit.Member{ID: "cat", BirthDate: kit.NewDate(2000, 5, 2), Kind: "creator", Country: "IT"})
 //	staff := &kit.RoleDirectory{}
 //	staff.Grant("rita", kit.RoleRiskOfficer)
 //	p, err := gifting.New(ctx, l, gifting.DefaultRules(), dir,
 //		gifting.WithWallets(wallets), // the kit.WalletPolicy every program shares
 //		gifting.WithRoles(staff))
-//	_, err = p.BuyPack(ctx, "pay-1", "ann", "it-app-350")
-//	_, err = p.SendGift(ctx, "gift-1", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1, Live: "live-1"})
+//	_, err = p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-350"})
+//	_, err = p.SendGift(ctx, gifting.SendGiftRequest{EventID: "gift-1", Actor: "ann", Creator: "cat",
+//		Gift: "hand-hearts", Count: 1, Live: "live-1"})
 //	e, err := p.CreatorEarnings(ctx, "cat") // 50 diamonds, 0.25 USD
 //	top, err := p.TopGifters(ctx, "live-1", 3)
-//	_, err = p.Chargeback(ctx, "rita", "pay-1") // the bank reversed pay-1
+//	_, err = p.Chargeback(ctx, gifting.ChargebackRequest{Actor: "rita", PaymentRef: "pay-1"}) // the bank reversed pay-1
+//
+//	// Inside a unit of work the caller owns, with other programs' events:
+//	err = l.Update(ctx, func(w *ledger.Writer) error {
+//		if _, err := p.BuyPackIn(w, gifting.BuyPackRequest{PaymentRef: "pay-2", Actor: "ann", Pack: "it-app-70"}); err != nil {
+//			return err
+//		}
+//		_, err := p.SendGiftIn(w, gifting.SendGiftRequest{EventID: "gift-2", Actor: "ann", Creator: "cat", Gift: "perfume", Count: 1})
+//		return err
+//	})
 package gifting

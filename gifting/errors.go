@@ -1,9 +1,14 @@
 package gifting
 
-import "github.com/rewardkit/rewardkit/ledger"
+import (
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
+)
 
 // Sentinel errors. Every refusal wraps one of these together with the rule,
-// field or account that refused; check them with errors.Is. A call that
+// field or account that refused; check them with errors.Is. A refusal by a
+// rule of the rule set is a *ledger.Refusal whose Rule is the rule's JSON
+// name (ledger.RuleOf: "min_age_send", "daily_spend_limit"). A call that
 // returns one of them changed nothing.
 //
 // Each has a code (ledger.ErrorCode) in its constructor: ErrIneligible (a
@@ -12,11 +17,12 @@ import "github.com/rewardkit/rewardkit/ledger"
 var (
 	// ErrInvalidRules: a rule set is malformed; the message names the field.
 	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "gifting: invalid rules")
-	// ErrIneligible: a member may not do this (age, account kind, region,
+	// ErrIneligible: a member may not do this (age, account kind, country,
 	// a gift to oneself); the message names the rule.
 	ErrIneligible = ledger.NewError(ledger.CodeFailedPrecondition, "gifting: ineligible")
-	// ErrUnknownMember: the member directory does not know the member.
-	ErrUnknownMember = ledger.NewError(ledger.CodeNotFound, "gifting: unknown member")
+	// ErrUnknownMember: the member directory does not know the member. It
+	// is kit.ErrUnknownMember, the same value in every program.
+	ErrUnknownMember = kit.ErrUnknownMember
 	// ErrUnknownPack: no coin pack has that id.
 	ErrUnknownPack = ledger.NewError(ledger.CodeNotFound, "gifting: unknown coin pack")
 	// ErrUnknownGift: the gift catalogue has no gift with that id.
@@ -38,6 +44,7 @@ var (
 	ErrNotFound = ledger.NewError(ledger.CodeNotFound, "gifting: not found")
 )
 
-// sentinels are the errors above, whose messages carry the package prefix.
-var sentinels = []error{ErrInvalidRules, ErrIneligible, ErrUnknownMember, ErrUnknownPack, ErrUnknownGift,
+// sentinels are the errors above whose messages carry the package prefix
+// (ErrUnknownMember, kit's, does not).
+var sentinels = []error{ErrInvalidRules, ErrIneligible, ErrUnknownPack, ErrUnknownGift,
 	ErrInvalidRequest, ErrInsufficientCoins, ErrDailyLimit, ErrIdempotencyConflict, ErrNotFound}

@@ -16,22 +16,22 @@ import (
 func Example() {
 	ctx := context.Background()
 	l := ledger.New(memstore.New())
-	dir := gifting.NewMemberDirectory(
-		gifting.Member{ID: "ann", Age: 30, Kind: "personal", Region: "IT"},
-		gifting.Member{ID: "cat", Age: 25, Kind: "creator", Region: "IT"},
+	dir := kit.NewDirectory(
+		kit.Member{ID: "ann", BirthDate: kit.NewDate(1995, time.June, 15), Kind: "personal", Country: "IT"},
+		kit.Member{ID: "cat", BirthDate: kit.NewDate(2000, time.May, 2), Kind: "creator", Country: "IT"},
 	)
 	p, err := gifting.New(ctx, l, gifting.DefaultRules(), dir)
 	if err != nil {
 		panic(err)
 	}
-	pu, err := p.BuyPack(ctx, "pay-1", "ann", "it-app-350")
+	pu, err := p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-350"})
 	if err != nil {
 		panic(err)
 	}
 	fmt.Printf("ann paid %s %s for %d coins\n", pu.Price.StringFixed(2), pu.Currency, pu.Coins)
 
 	for i, g := range []string{"rose", "hand-hearts"} {
-		res, err := p.SendGift(ctx, fmt.Sprintf("gift-%d", i), gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: g, Count: 1, Live: "live-1"})
+		res, err := p.SendGift(ctx, gifting.SendGiftRequest{EventID: fmt.Sprintf("gift-%d", i), Actor: "ann", Creator: "cat", Gift: g, Count: 1, Live: "live-1"})
 		if err != nil {
 			panic(err)
 		}
@@ -57,14 +57,14 @@ func Example() {
 func ExampleProgram_Chargeback() {
 	ctx := context.Background()
 	l := ledger.New(memstore.New())
-	dir := gifting.NewMemberDirectory(gifting.Member{ID: "ann", Age: 30, Kind: "personal", Region: "IT"})
+	dir := kit.NewDirectory(kit.Member{ID: "ann", BirthDate: kit.NewDate(1995, time.June, 15), Kind: "personal", Country: "IT"})
 	staff := &kit.RoleDirectory{}
 	staff.Grant("rita", kit.RoleRiskOfficer)
 	p, err := gifting.New(ctx, l, gifting.DefaultRules(), dir, gifting.WithRoles(staff))
 	if err != nil {
 		panic(err)
 	}
-	if _, err := p.BuyPack(ctx, "pay-1", "ann", "it-app-350"); err != nil {
+	if _, err := p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-350"}); err != nil {
 		panic(err)
 	}
 	// 300 of ann's coins are held for an open order (as shoutout holds them).
@@ -73,9 +73,9 @@ func ExampleProgram_Chargeback() {
 	if err != nil {
 		panic(err)
 	}
-	_, err = p.Chargeback(ctx, "ann", "pay-1")
+	_, err = p.Chargeback(ctx, gifting.ChargebackRequest{Actor: "ann", PaymentRef: "pay-1"})
 	fmt.Println("ann records it herself:", errors.Is(err, ledger.ErrForbidden))
-	pu, err := p.Chargeback(ctx, "rita", "pay-1")
+	pu, err := p.Chargeback(ctx, gifting.ChargebackRequest{Actor: "rita", PaymentRef: "pay-1"})
 	if err != nil {
 		panic(err)
 	}
@@ -83,4 +83,41 @@ func ExampleProgram_Chargeback() {
 	// Output:
 	// ann records it herself: true
 	// rita records it: 350 coins clawed back, 0 unrecovered
+}
+
+// The In forms run inside a unit of work the caller owns: a purchase and
+// the gift it pays for commit together, or not at all.
+func ExampleProgram_SendGiftIn() {
+	ctx := context.Background()
+	l := ledger.New(memstore.New())
+	dir := kit.NewDirectory(
+		kit.Member{ID: "ann", BirthDate: kit.NewDate(1995, time.June, 15), Country: "IT"},
+		kit.Member{ID: "pol", BirthDate: kit.NewDate(1970, time.May, 2), Kind: "political", Country: "IT"},
+		kit.Member{ID: "cat", BirthDate: kit.NewDate(2000, time.May, 2), Kind: "creator", Country: "IT"},
+	)
+	p, err := gifting.New(ctx, l, gifting.DefaultRules(), dir)
+	if err != nil {
+		panic(err)
+	}
+	buyAndGift := func(ref, creator string) error {
+		return l.Update(ctx, func(w *ledger.Writer) error {
+			if _, err := p.BuyPackIn(w, gifting.BuyPackRequest{PaymentRef: ref, Actor: "ann", Pack: "it-app-70"}); err != nil {
+				return err
+			}
+			_, err := p.SendGiftIn(w, gifting.SendGiftRequest{EventID: ref, Actor: "ann", Creator: creator, Gift: "perfume", Count: 1})
+			return err
+		})
+	}
+	err = buyAndGift("pay-1", "pol")
+	fmt.Println("refused by rule:", ledger.RuleOf(err))
+	coins, _ := l.Balance(ctx, gifting.MemberAccount("ann"), "COIN")
+	fmt.Println("ann's coins:", coins.Posted)
+	fmt.Println("gift to cat:", buyAndGift("pay-2", "cat"))
+	coins, _ = l.Balance(ctx, gifting.MemberAccount("ann"), "COIN")
+	fmt.Println("ann's coins:", coins.Posted)
+	// Output:
+	// refused by rule: blocked_recipient_kinds
+	// ann's coins: 0
+	// gift to cat: <nil>
+	// ann's coins: 50
 }

@@ -21,7 +21,7 @@ import (
 var sentinels = []error{
 	gifting.ErrInvalidRules, gifting.ErrIneligible, gifting.ErrUnknownMember, gifting.ErrUnknownPack,
 	gifting.ErrUnknownGift, gifting.ErrInvalidRequest, gifting.ErrInsufficientCoins, gifting.ErrDailyLimit,
-	gifting.ErrIdempotencyConflict, gifting.ErrNotFound,
+	gifting.ErrIdempotencyConflict, gifting.ErrNotFound, kit.ErrMemberFacts,
 	ledger.ErrInvalidAmount, ledger.ErrPrecision, ledger.ErrUnknownAsset, ledger.ErrInvalidAsset,
 	ledger.ErrAssetConflict, ledger.ErrUnknownAccount, ledger.ErrInvalidAddress, ledger.ErrAccountConflict,
 	ledger.ErrInsufficientFunds, ledger.ErrInvalidTransaction, ledger.ErrIdempotencyConflict, ledger.ErrNotFound,
@@ -72,7 +72,7 @@ func FuzzGiftingPublicAPI(f *testing.F) {
 		}
 
 		rules := gifting.DefaultRules()
-		rules.Packs = append(rules.Packs, gifting.Pack{ID: "fuzz-pack", Region: "IT", Channel: "app", Coins: packCoins,
+		rules.Packs = append(rules.Packs, gifting.Pack{ID: "fuzz-pack", Country: "IT", Channel: "app", Coins: packCoins,
 			Price: decimal.New(priceCoef, priceExp), Currency: "EUR"})
 		rules.Gifts = append(rules.Gifts, gifting.Gift{ID: "fuzz-gift", Name: "Fuzz", Coins: giftCoins})
 		rules.CreatorShare = decimal.New(shareCoef, shareExp)
@@ -89,7 +89,7 @@ func FuzzGiftingPublicAPI(f *testing.F) {
 		roles := &kit.RoleDirectory{}
 		roles.Grant(officer, kit.RoleRiskOfficer)
 		roles.Grant("ann", kit.RoleRiskOfficer)
-		dir := gifting.NewMemberDirectory(members()...)
+		dir := kit.NewDirectory(members()...)
 		wallets := kit.WalletPolicy{Overdraft: map[string]decimal.Decimal{"COIN": decimal.NewFromInt(overdraft)}}
 		p, err := gifting.New(ctx, l, rules, dir, gifting.WithRoles(roles), gifting.WithWallets(wallets))
 		if err != nil {
@@ -124,17 +124,17 @@ func FuzzGiftingPublicAPI(f *testing.F) {
 			what := fmt.Sprintf("op %d (%d)", i, op%10)
 			switch op % 10 {
 			case 0:
-				_, err = p.BuyPack(ctx, refs[pick(len(refs))], people[pick(len(people))], packs[pick(len(packs))])
+				_, err = p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: refs[pick(len(refs))], Actor: people[pick(len(people))], Pack: packs[pick(len(packs))]})
 			case 1, 2:
 				c := count
 				if op%10 == 1 {
 					c = 1 + pick(5)
 				}
-				_, err = p.SendGift(ctx, fmt.Sprintf("g-%d", i%4), gifting.GiftRequest{Viewer: people[pick(len(people))],
+				_, err = p.SendGift(ctx, gifting.SendGiftRequest{EventID: fmt.Sprintf("g-%d", i%4), Actor: people[pick(len(people))],
 					Creator: people[(pick(len(people))+2)%len(people)], Gift: gifts[pick(len(gifts))], Count: c, Live: id})
 			case 3:
 				a := []string{officer, actor, "ann", ""}[pick(4)]
-				_, err = p.Chargeback(ctx, a, refs[pick(len(refs))])
+				_, err = p.Chargeback(ctx, gifting.ChargebackRequest{Actor: a, PaymentRef: refs[pick(len(refs))]})
 			case 4:
 				_, err = p.Live(ctx, id)
 				if errors.Is(err, gifting.ErrNotFound) {

@@ -55,7 +55,7 @@ func TestRulesValidate(t *testing.T) {
 			err := r.Validate()
 			require.ErrorIs(t, err, gifting.ErrInvalidRules)
 			require.Contains(t, err.Error(), c.field)
-			_, err = gifting.New(t.Context(), ledger.New(nil), r, gifting.NewMemberDirectory())
+			_, err = gifting.New(t.Context(), ledger.New(nil), r, kit.NewDirectory())
 			require.ErrorIs(t, err, gifting.ErrInvalidRules)
 		})
 	}
@@ -100,17 +100,17 @@ func TestBuyPack(t *testing.T) {
 
 		// The payment reference is the idempotency key.
 		before := e.snapshot(t)
-		again, err := e.p.BuyPack(e.ctx, "pay-1", "ann", "it-app-350")
+		again, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-350"})
 		require.NoError(t, err)
 		require.Equal(t, pu.Transaction, again.Transaction)
 		require.False(t, pu.Replayed)
 		require.True(t, again.Replayed)
 		require.Equal(t, before, e.snapshot(t))
 
-		_, err = e.p.BuyPack(e.ctx, "pay-1", "ann", "it-app-70")
+		_, err = e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-70"})
 		require.ErrorIs(t, err, gifting.ErrIdempotencyConflict)
 		require.ErrorIs(t, err, ledger.ErrIdempotencyConflict)
-		_, err = e.p.BuyPack(e.ctx, "pay-1", "bob", "it-app-350")
+		_, err = e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "bob", Pack: "it-app-350"})
 		require.ErrorIs(t, err, gifting.ErrIdempotencyConflict)
 		require.Equal(t, before, e.snapshot(t))
 	})
@@ -139,63 +139,63 @@ func TestRefusalsChangeNothing(t *testing.T) {
 			rule  string
 		}{
 			{"buyer under min_age_buy", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.BuyPack(e.ctx, "pay-x", "kid", "it-app-70")
+				_, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-x", Actor: "kid", Pack: "it-app-70"})
 				return err
 			}, gifting.ErrIneligible, "min_age_buy"},
 			{"pack of another region", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.BuyPack(e.ctx, "pay-x", "joe", "it-app-70")
+				_, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-x", Actor: "joe", Pack: "it-app-70"})
 				return err
 			}, gifting.ErrIneligible, "packs"},
 			{"unknown pack", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.BuyPack(e.ctx, "pay-x", "ann", "it-app-71")
+				_, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-x", Actor: "ann", Pack: "it-app-71"})
 				return err
 			}, gifting.ErrUnknownPack, "it-app-71"},
 			{"unknown member", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.BuyPack(e.ctx, "pay-x", "nobody", "it-app-70")
+				_, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-x", Actor: "nobody", Pack: "it-app-70"})
 				return err
 			}, gifting.ErrUnknownMember, "nobody"},
 			{"empty payment reference", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.BuyPack(e.ctx, "", "ann", "it-app-70")
+				_, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "", Actor: "ann", Pack: "it-app-70"})
 				return err
 			}, gifting.ErrInvalidRequest, "payment reference"},
 			{"sender under min_age_send", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.SendGift(e.ctx, "g-x", gifting.GiftRequest{Viewer: "kid", Creator: "cat", Gift: "rose", Count: 1})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-x", Actor: "kid", Creator: "cat", Gift: "rose", Count: 1})
 				return err
 			}, gifting.ErrIneligible, "min_age_send"},
 			{"recipient under min_age_receive", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.SendGift(e.ctx, "g-x", gifting.GiftRequest{Viewer: "ann", Creator: "teen", Gift: "rose", Count: 1})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-x", Actor: "ann", Creator: "teen", Gift: "rose", Count: 1})
 				return err
 			}, gifting.ErrIneligible, "min_age_receive"},
 			{"political recipient", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.SendGift(e.ctx, "g-x", gifting.GiftRequest{Viewer: "ann", Creator: "pol", Gift: "rose", Count: 1})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-x", Actor: "ann", Creator: "pol", Gift: "rose", Count: 1})
 				return err
 			}, gifting.ErrIneligible, "blocked_recipient_kinds"},
 			{"gift to oneself", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.SendGift(e.ctx, "g-x", gifting.GiftRequest{Viewer: "ann", Creator: "ann", Gift: "rose", Count: 1})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-x", Actor: "ann", Creator: "ann", Gift: "rose", Count: 1})
 				return err
 			}, gifting.ErrIneligible, "themself"},
 			{"unknown gift", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.SendGift(e.ctx, "g-x", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "yacht", Count: 1})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-x", Actor: "ann", Creator: "cat", Gift: "yacht", Count: 1})
 				return err
 			}, gifting.ErrUnknownGift, "yacht"},
 			{"count zero", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.SendGift(e.ctx, "g-x", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "rose", Count: 0})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-x", Actor: "ann", Creator: "cat", Gift: "rose", Count: 0})
 				return err
 			}, gifting.ErrInvalidRequest, "max_gifts_per_send"},
 			{"count over max_gifts_per_send", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.SendGift(e.ctx, "g-x", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "rose", Count: 100})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-x", Actor: "ann", Creator: "cat", Gift: "rose", Count: 100})
 				return err
 			}, gifting.ErrInvalidRequest, "max_gifts_per_send"},
 			{"not enough coins", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.SendGift(e.ctx, "g-x", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "galaxy", Count: 1})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-x", Actor: "ann", Creator: "cat", Gift: "galaxy", Count: 1})
 				return err
 			}, gifting.ErrInsufficientCoins, "ann"},
 			{"over daily_spend_limit", limited, func(e *env) error {
-				_, err := e.p.SendGift(e.ctx, "g-x", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-x", Actor: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1})
 				return err
 			}, gifting.ErrDailyLimit, "daily_spend_limit"},
 			{"chargeback of unknown purchase", gifting.DefaultRules(), func(e *env) error {
-				_, err := e.p.Chargeback(e.ctx, officer, "pay-none")
+				_, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-none"})
 				return err
 			}, gifting.ErrNotFound, "pay-none"},
 		}
@@ -204,7 +204,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 				t.Parallel() // each case on a store of its own
 				e := newEnv(t, open, c.rules)
 				e.buy(t, "pay-1", "ann", "it-app-350")
-				_, err := e.p.SendGift(e.ctx, "g-0", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1, Live: "live-1"})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-0", Actor: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1, Live: "live-1"})
 				require.NoError(t, err)
 				before := e.snapshot(t)
 				err = c.call(e)
@@ -257,7 +257,7 @@ func TestGiftSplit(t *testing.T) {
 				diamonds := share * num / den
 				used := (diamonds*den + num - 1) / num
 
-				res, err := e.p.SendGift(e.ctx, "g-1", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: c.gift, Count: c.count})
+				res, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: c.gift, Count: c.count})
 				require.NoError(t, err)
 				require.Equal(t, cost, res.Coins)
 				require.Equal(t, diamonds, res.Diamonds)
@@ -265,7 +265,7 @@ func TestGiftSplit(t *testing.T) {
 				require.Equal(t, cost-used, res.PlatformCoins)
 
 				require.Equal(t, before-cost, e.units(t, gifting.MemberAccount("ann"), "COIN"))
-				require.Equal(t, diamonds, e.units(t, gifting.DiamondAccount("cat"), "DIAMOND"))
+				require.Equal(t, diamonds, e.units(t, gifting.EarningsAccount("cat"), "DIAMOND"))
 				require.Equal(t, cost-used, e.units(t, gifting.RevenueAccount, "COIN"))
 				require.Equal(t, used, e.units(t, gifting.ExchangeAccount, "COIN"))
 				require.Equal(t, -diamonds, e.units(t, gifting.ExchangeAccount, "DIAMOND"))
@@ -288,11 +288,11 @@ func TestGiftReplay(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		e := newEnv(t, open, gifting.DefaultRules())
 		e.buy(t, "pay-1", "ann", "it-app-350")
-		req := gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "hand-hearts", Count: 2, Live: "live-1"}
-		first, err := e.p.SendGift(e.ctx, "g-1", req)
+		req := gifting.SendGiftRequest{Actor: "ann", Creator: "cat", Gift: "hand-hearts", Count: 2, Live: "live-1"}
+		first, err := e.p.SendGift(e.ctx, withEvent("g-1", req))
 		require.NoError(t, err)
 		before := e.snapshot(t)
-		again, err := e.p.SendGift(e.ctx, "g-1", req)
+		again, err := e.p.SendGift(e.ctx, withEvent("g-1", req))
 		require.NoError(t, err)
 		require.Equal(t, first.Transactions, again.Transactions)
 		require.False(t, first.Replayed)
@@ -301,7 +301,7 @@ func TestGiftReplay(t *testing.T) {
 
 		other := req
 		other.Count = 1
-		_, err = e.p.SendGift(e.ctx, "g-1", other)
+		_, err = e.p.SendGift(e.ctx, withEvent("g-1", other))
 		require.ErrorIs(t, err, gifting.ErrIdempotencyConflict)
 		require.Equal(t, before, e.snapshot(t))
 	})
@@ -311,7 +311,7 @@ func TestConcurrentSameGiftPaysOnce(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		e := newEnv(t, open, gifting.DefaultRules())
 		e.buy(t, "pay-1", "ann", "it-app-350")
-		req := gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1}
+		req := gifting.SendGiftRequest{Actor: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1}
 		var wg sync.WaitGroup
 		results := make([]gifting.GiftResult, 8)
 		errs := make([]error, 8)
@@ -319,7 +319,7 @@ func TestConcurrentSameGiftPaysOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i], errs[i] = e.p.SendGift(e.ctx, "g-race", req)
+				results[i], errs[i] = e.p.SendGift(e.ctx, withEvent("g-race", req))
 			}()
 		}
 		wg.Wait()
@@ -328,7 +328,7 @@ func TestConcurrentSameGiftPaysOnce(t *testing.T) {
 			require.Equal(t, results[0].Transactions, results[i].Transactions)
 		}
 		require.Equal(t, int64(250), e.units(t, gifting.MemberAccount("ann"), "COIN"))
-		require.Equal(t, int64(50), e.units(t, gifting.DiamondAccount("cat"), "DIAMOND"))
+		require.Equal(t, int64(50), e.units(t, gifting.EarningsAccount("cat"), "DIAMOND"))
 	})
 }
 
@@ -339,7 +339,7 @@ func TestDailySpendLimit(t *testing.T) {
 		e := newEnv(t, open, r)
 		e.buy(t, "pay-1", "ann", "it-app-1400")
 		send := func(id string) error {
-			_, err := e.p.SendGift(e.ctx, id, gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1})
+			_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: id, Actor: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1})
 			return err
 		}
 		require.NoError(t, send("g-1"))
@@ -347,7 +347,7 @@ func TestDailySpendLimit(t *testing.T) {
 		require.ErrorIs(t, send("g-3"), gifting.ErrDailyLimit)
 		// Another viewer has their own limit.
 		e.buy(t, "pay-2", "bob", "it-app-350")
-		_, err := e.p.SendGift(e.ctx, "g-b", gifting.GiftRequest{Viewer: "bob", Creator: "cat", Gift: "hand-hearts", Count: 2})
+		_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-b", Actor: "bob", Creator: "cat", Gift: "hand-hearts", Count: 2})
 		require.NoError(t, err)
 		// A new UTC day starts afresh.
 		e.clock.Set(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
@@ -360,9 +360,9 @@ func TestChargeback(t *testing.T) {
 		t.Run("claws back only what is left", func(t *testing.T) {
 			e := newEnv(t, open, gifting.DefaultRules())
 			e.buy(t, "pay-1", "ann", "it-app-70")
-			_, err := e.p.SendGift(e.ctx, "g-1", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "doughnut", Count: 1})
+			_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "doughnut", Count: 1})
 			require.NoError(t, err)
-			pu, err := e.p.Chargeback(e.ctx, officer, "pay-1")
+			pu, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
 			require.NoError(t, err)
 			require.True(t, pu.ChargedBack)
 			require.Equal(t, int64(40), pu.ClawedBack)
@@ -371,10 +371,10 @@ func TestChargeback(t *testing.T) {
 			require.True(t, e.money(t, gifting.CoinSalesAccount, "EUR").IsZero())
 			require.True(t, e.money(t, ledger.World, "EUR").IsZero())
 			// The creator keeps the diamonds of gifts already sent.
-			require.Equal(t, int64(15), e.units(t, gifting.DiamondAccount("cat"), "DIAMOND"))
+			require.Equal(t, int64(15), e.units(t, gifting.EarningsAccount("cat"), "DIAMOND"))
 
 			before := e.snapshot(t)
-			again, err := e.p.Chargeback(e.ctx, officer, "pay-1")
+			again, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
 			require.NoError(t, err)
 			require.Equal(t, pu.ChargebackTx, again.ChargebackTx)
 			require.False(t, pu.Replayed)
@@ -385,16 +385,16 @@ func TestChargeback(t *testing.T) {
 		t.Run("the wallet policy's coin overdraft lets the balance go negative", func(t *testing.T) {
 			e := newEnv(t, open, gifting.DefaultRules(), gifting.WithWallets(coinOverdraft(20)))
 			e.buy(t, "pay-1", "ann", "it-app-70")
-			_, err := e.p.SendGift(e.ctx, "g-1", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "doughnut", Count: 1})
+			_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "doughnut", Count: 1})
 			require.NoError(t, err)
-			pu, err := e.p.Chargeback(e.ctx, officer, "pay-1")
+			pu, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
 			require.NoError(t, err)
 			require.Equal(t, int64(60), pu.ClawedBack)
 			require.Equal(t, int64(10), pu.Unrecovered)
 			require.Equal(t, int64(-20), e.units(t, gifting.MemberAccount("ann"), "COIN"))
 			// Gifts never spend into the overdraft.
 			before := e.snapshot(t)
-			_, err = e.p.SendGift(e.ctx, "g-2", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "rose", Count: 1})
+			_, err = e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-2", Actor: "ann", Creator: "cat", Gift: "rose", Count: 1})
 			require.ErrorIs(t, err, gifting.ErrInsufficientCoins)
 			require.Equal(t, before, e.snapshot(t))
 			// A new pack first pays the debt back.
@@ -423,7 +423,7 @@ func TestLiveTotalsAndTopGifters(t *testing.T) {
 		wantByGift := map[string]int64{}
 		var wantDiamonds, wantGifts int64
 		for _, s := range sends {
-			res, err := e.p.SendGift(e.ctx, s.id, gifting.GiftRequest{Viewer: s.viewer, Creator: "cat", Gift: s.gift, Count: s.count, Live: s.live})
+			res, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: s.id, Actor: s.viewer, Creator: "cat", Gift: s.gift, Count: s.count, Live: s.live})
 			require.NoError(t, err)
 			if s.live == "live-1" {
 				wantCoins[s.viewer] += res.Coins
@@ -469,7 +469,7 @@ func TestCreatorEarnings(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, none.Diamonds.IsZero())
 		e.buy(t, "pay-1", "ann", "it-app-1400")
-		res, err := e.p.SendGift(e.ctx, "g-1", gifting.GiftRequest{Viewer: "ann", Creator: "dan", Gift: "galaxy", Count: 1})
+		res, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "dan", Gift: "galaxy", Count: 1})
 		require.NoError(t, err)
 		earn, err := e.p.CreatorEarnings(e.ctx, "dan")
 		require.NoError(t, err)
@@ -489,8 +489,8 @@ func TestNoTransferOrRefundAPI(t *testing.T) {
 	for i := 0; i < typ.NumMethod(); i++ {
 		names = append(names, typ.Method(i).Name)
 	}
-	require.Equal(t, []string{"BuyPack", "Chargeback", "ConversionRule", "CreatorEarnings", "Live", "Packs",
-		"PurchaseByRef", "Rules", "SendGift", "TopGifters"}, names)
+	require.Equal(t, []string{"BuyPack", "BuyPackIn", "CashValue", "Chargeback", "ChargebackIn", "ConversionRule", "CreatorEarnings",
+		"Live", "Packs", "PurchaseByRef", "Rules", "SendGift", "SendGiftIn", "TopGifters"}, names)
 	for _, n := range names {
 		require.False(t, strings.Contains(n, "Transfer") || strings.Contains(n, "Refund"), n)
 	}

@@ -31,22 +31,22 @@ type env struct {
 	ctx   context.Context
 	l     *ledger.Ledger
 	clock *ledgertest.Clock
-	dir   *gifting.MemberDirectory
+	dir   *kit.Directory
 	roles *kit.RoleDirectory
 	p     *gifting.Program
 	rules gifting.Rules
 }
 
-func members() []gifting.Member {
-	return []gifting.Member{
-		{ID: "ann", Age: 30, Kind: "personal", Region: "IT"},
-		{ID: "bob", Age: 18, Kind: "personal", Region: "IT"},
-		{ID: "kid", Age: 16, Kind: "personal", Region: "IT"},
-		{ID: "joe", Age: 40, Kind: "personal", Region: "US"},
-		{ID: "cat", Age: 25, Kind: "creator", Region: "IT"},
-		{ID: "dan", Age: 33, Kind: "creator", Region: "IT"},
-		{ID: "teen", Age: 17, Kind: "creator", Region: "IT"},
-		{ID: "pol", Age: 50, Kind: "political", Region: "IT"},
+func members() []kit.Member {
+	return []kit.Member{
+		{ID: "ann", BirthDate: born(30), Kind: "personal", Country: "IT"},
+		{ID: "bob", BirthDate: born(18), Kind: "personal", Country: "IT"},
+		{ID: "kid", BirthDate: born(16), Kind: "personal", Country: "IT"},
+		{ID: "joe", BirthDate: born(40), Kind: "personal", Country: "US"},
+		{ID: "cat", BirthDate: born(25), Kind: "creator", Country: "IT"},
+		{ID: "dan", BirthDate: born(33), Kind: "creator", Country: "IT"},
+		{ID: "teen", BirthDate: born(17), Kind: "creator", Country: "IT"},
+		{ID: "pol", BirthDate: born(50), Kind: "political", Country: "IT"},
 	}
 }
 
@@ -62,7 +62,7 @@ func newEnv(tb testing.TB, open teststore.Opener, rules gifting.Rules, opts ...g
 // own).
 func newEnvOn(tb testingT, store driver.Store, rules gifting.Rules, opts ...gifting.Option) *env {
 	tb.Helper()
-	e := &env{ctx: context.Background(), clock: ledgertest.NewClock(start), dir: gifting.NewMemberDirectory(members()...),
+	e := &env{ctx: context.Background(), clock: ledgertest.NewClock(start), dir: kit.NewDirectory(members()...),
 		roles: &kit.RoleDirectory{}, rules: rules}
 	e.roles.Grant(officer, kit.RoleRiskOfficer)
 	e.l = ledger.New(store, ledger.WithClock(e.clock))
@@ -124,7 +124,7 @@ func (e *env) snapshot(tb testingT) snapshot {
 	s := snapshot{head: rep.Head.ID, balances: map[string]string{}, records: map[string]string{}}
 	addrs := []string{ledger.World, gifting.RevenueAccount, gifting.CoinSalesAccount, gifting.ExchangeAccount}
 	for _, m := range members() {
-		addrs = append(addrs, gifting.MemberAccount(m.ID), gifting.DiamondAccount(m.ID))
+		addrs = append(addrs, gifting.MemberAccount(m.ID), gifting.EarningsAccount(m.ID))
 	}
 	for _, a := range addrs {
 		bs, err := e.l.Balances(e.ctx, a)
@@ -155,9 +155,22 @@ func (e *env) snapshot(tb testingT) snapshot {
 
 func (e *env) buy(tb testingT, ref, viewer, pack string) gifting.Purchase {
 	tb.Helper()
-	pu, err := e.p.BuyPack(e.ctx, ref, viewer, pack)
+	pu, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: ref, Actor: viewer, Pack: pack})
 	require.NoError(tb, err)
 	return pu
+}
+
+// born returns the birth date of a member who is age years old at start
+// and stays so for months after: born age years and a month before it.
+func born(age int) kit.Date {
+	t := start.AddDate(-age, -1, 0)
+	return kit.NewDate(t.Year(), t.Month(), t.Day())
+}
+
+// withEvent returns req with its event ID set to id.
+func withEvent(id string, req gifting.SendGiftRequest) gifting.SendGiftRequest {
+	req.EventID = id
+	return req
 }
 
 func sortedKeys(m map[string]int64) []string {

@@ -33,9 +33,9 @@ func TestWalletOpenedByAnotherProgram(t *testing.T) {
 		_, err := e.l.OpenAccount(e.ctx, ledger.AccountSpec{Address: kit.WalletAccount("ann")})
 		require.NoError(t, err)
 		e.buy(t, "pay-1", "ann", "it-app-70")
-		_, err = e.p.SendGift(e.ctx, "g-1", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "doughnut", Count: 1})
+		_, err = e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "doughnut", Count: 1})
 		require.NoError(t, err)
-		pu, err := e.p.Chargeback(e.ctx, officer, "pay-1")
+		pu, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
 		require.NoError(t, err)
 		// The wallet keeps the policy it was opened with: no overdraft.
 		require.Equal(t, int64(40), pu.ClawedBack)
@@ -49,16 +49,16 @@ func TestWalletOpenedByAnotherProgram(t *testing.T) {
 			return err
 		}))
 		e.buy(t, "pay-2", "bob", "it-app-70")
-		_, err = e.p.SendGift(e.ctx, "g-2", gifting.GiftRequest{Viewer: "bob", Creator: "cat", Gift: "doughnut", Count: 1})
+		_, err = e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-2", Actor: "bob", Creator: "cat", Gift: "doughnut", Count: 1})
 		require.NoError(t, err)
-		pu, err = e.p.Chargeback(e.ctx, officer, "pay-2")
+		pu, err = e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-2"})
 		require.NoError(t, err)
 		require.Equal(t, int64(45), pu.ClawedBack)
 		require.Equal(t, int64(-5), e.units(t, gifting.MemberAccount("bob"), "COIN"))
 
 		// dan's wallet: gifting opens it first; the other programs open it
 		// the same way afterwards without conflict.
-		e.dir.Put(gifting.Member{ID: "dan", Age: 33, Kind: "personal", Region: "IT"})
+		e.dir.Put(kit.Member{ID: "dan", BirthDate: born(33), Kind: "personal", Country: "IT"})
 		e.buy(t, "pay-3", "dan", "it-app-70")
 		_, err = e.l.OpenAccount(e.ctx, policy.Spec("dan"))
 		require.NoError(t, err, "another program opening dan's wallet with the shared policy")
@@ -72,9 +72,9 @@ func TestWalletOpenedByAnotherProgram(t *testing.T) {
 			return err
 		}))
 		require.Equal(t, map[string]int64{"COIN": 50}, acc.Limits)
-		_, err = e.p.SendGift(e.ctx, "g-3", gifting.GiftRequest{Viewer: "dan", Creator: "cat", Gift: "doughnut", Count: 1})
+		_, err = e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-3", Actor: "dan", Creator: "cat", Gift: "doughnut", Count: 1})
 		require.NoError(t, err)
-		pu, err = e.p.Chargeback(e.ctx, officer, "pay-3")
+		pu, err = e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-3"})
 		require.NoError(t, err)
 		require.Equal(t, int64(70), pu.ClawedBack)
 		require.Equal(t, int64(-30), e.units(t, gifting.MemberAccount("dan"), "COIN"))
@@ -112,7 +112,7 @@ func TestChargebackReachesEscrowedCoins(t *testing.T) {
 			Amount: decimal.NewFromInt(300), ExpiresAt: start.Add(72 * time.Hour)})
 		require.NoError(t, err)
 
-		pu, err := e.p.Chargeback(e.ctx, officer, "pay-1")
+		pu, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
 		require.NoError(t, err)
 		require.Equal(t, int64(350), pu.ClawedBack)
 		require.Equal(t, int64(0), pu.Unrecovered)
@@ -120,7 +120,7 @@ func TestChargebackReachesEscrowedCoins(t *testing.T) {
 		require.Equal(t, "0", b.Posted.String())
 		require.Equal(t, "300", b.Held.String())
 		// The escrow is gone: no gift can be paid from it.
-		_, err = e.p.SendGift(e.ctx, "g-1", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "rose", Count: 1})
+		_, err = e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "rose", Count: 1})
 		require.ErrorIs(t, err, gifting.ErrInsufficientCoins)
 
 		// The order is cancelled: its hold is voided.
@@ -141,14 +141,14 @@ func TestChargebackOfSpentAndEscrowedCoins(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		e := newEnv(t, open, gifting.DefaultRules(), gifting.WithWallets(coinOverdraft(20)))
 		e.buy(t, "pay-1", "ann", "it-app-350")
-		_, err := e.p.SendGift(e.ctx, "g-1", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1})
+		_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1})
 		require.NoError(t, err)
 		_, err = e.l.Hold(e.ctx, ledger.HoldRequest{Key: "shoutout:order-1", Account: gifting.MemberAccount("ann"), Asset: "COIN",
 			Amount: decimal.NewFromInt(200), ExpiresAt: start.Add(72 * time.Hour)})
 		require.NoError(t, err)
 		// 250 posted, 200 of them held, 20 of overdraft: 270 come back,
 		// the 80 spent beyond the overdraft are unrecovered.
-		pu, err := e.p.Chargeback(e.ctx, officer, "pay-1")
+		pu, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
 		require.NoError(t, err)
 		require.Equal(t, int64(270), pu.ClawedBack)
 		require.Equal(t, int64(80), pu.Unrecovered)
@@ -171,18 +171,36 @@ func TestChargebackNeedsRiskOfficer(t *testing.T) {
 		e.buy(t, "pay-1", "ann", "it-app-350")
 		before := e.snapshot(t)
 		for name, call := range map[string]func() error{
-			"no actor":             func() error { _, err := e.p.Chargeback(e.ctx, "", "pay-1"); return err },
-			"unknown actor":        func() error { _, err := e.p.Chargeback(e.ctx, "mallory", "pay-1"); return err },
-			"another role":         func() error { _, err := e.p.Chargeback(e.ctx, "sam", "pay-1"); return err },
-			"the viewer":           func() error { _, err := e.p.Chargeback(e.ctx, "ann", "pay-1"); return err },
-			"no role directory":    func() error { _, err := noRoles.Chargeback(e.ctx, officer, "pay-1"); return err },
-			"unknown purchase too": func() error { _, err := e.p.Chargeback(e.ctx, "mallory", "pay-none"); return err },
+			"no actor": func() error {
+				_, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: "", PaymentRef: "pay-1"})
+				return err
+			},
+			"unknown actor": func() error {
+				_, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: "mallory", PaymentRef: "pay-1"})
+				return err
+			},
+			"another role": func() error {
+				_, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: "sam", PaymentRef: "pay-1"})
+				return err
+			},
+			"the viewer": func() error {
+				_, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: "ann", PaymentRef: "pay-1"})
+				return err
+			},
+			"no role directory": func() error {
+				_, err := noRoles.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
+				return err
+			},
+			"unknown purchase too": func() error {
+				_, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: "mallory", PaymentRef: "pay-none"})
+				return err
+			},
 		} {
 			err := call()
 			require.ErrorIs(t, err, ledger.ErrForbidden, name)
 			require.Equal(t, before, e.snapshot(t), name)
 		}
-		pu, err := e.p.Chargeback(e.ctx, officer, "pay-1")
+		pu, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
 		require.NoError(t, err)
 		require.True(t, pu.ChargedBack)
 		require.Equal(t, officer, pu.ChargebackBy)
@@ -198,19 +216,19 @@ func TestRetryAfterFactsChanged(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		e := newEnv(t, open, gifting.DefaultRules())
 		pu := e.buy(t, "pay-1", "ann", "it-app-350")
-		req := gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1, Live: "live-1"}
-		res, err := e.p.SendGift(e.ctx, "g-1", req)
+		req := gifting.SendGiftRequest{Actor: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1, Live: "live-1"}
+		res, err := e.p.SendGift(e.ctx, withEvent("g-1", req))
 		require.NoError(t, err)
 		before := e.snapshot(t)
 
-		e.dir.Put(gifting.Member{ID: "cat", Age: 25, Kind: "political", Region: "IT"})
-		e.dir.Put(gifting.Member{ID: "ann", Age: 30, Kind: "personal", Region: "US"})
-		again, err := e.p.SendGift(e.ctx, "g-1", req)
+		e.dir.Put(kit.Member{ID: "cat", BirthDate: born(25), Kind: "political", Country: "IT"})
+		e.dir.Put(kit.Member{ID: "ann", BirthDate: born(30), Kind: "personal", Country: "US"})
+		again, err := e.p.SendGift(e.ctx, withEvent("g-1", req))
 		require.NoError(t, err)
 		require.True(t, again.Replayed)
 		require.Equal(t, res.Transactions, again.Transactions)
 		require.Equal(t, res.Diamonds, again.Diamonds)
-		pagain, err := e.p.BuyPack(e.ctx, "pay-1", "ann", "it-app-350")
+		pagain, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-350"})
 		require.NoError(t, err)
 		require.True(t, pagain.Replayed)
 		require.Equal(t, pu.Transaction, pagain.Transaction)
@@ -224,16 +242,16 @@ func TestRetryAfterFactsChanged(t *testing.T) {
 		r.MinAgeBuy, r.MinAgeSend = 99, 99
 		p2, err := gifting.New(e.ctx, e.l, r, e.dir)
 		require.NoError(t, err)
-		again, err = p2.SendGift(e.ctx, "g-1", req)
+		again, err = p2.SendGift(e.ctx, withEvent("g-1", req))
 		require.NoError(t, err)
 		require.True(t, again.Replayed)
-		pagain, err = p2.BuyPack(e.ctx, "pay-1", "ann", "it-app-350")
+		pagain, err = p2.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-350"})
 		require.NoError(t, err)
 		require.True(t, pagain.Replayed)
 		require.Equal(t, before, e.snapshot(t))
 
 		// A new event is judged on today's facts.
-		_, err = e.p.SendGift(e.ctx, "g-2", req)
+		_, err = e.p.SendGift(e.ctx, withEvent("g-2", req))
 		require.ErrorIs(t, err, gifting.ErrIneligible)
 		require.Equal(t, before, e.snapshot(t))
 	})
@@ -246,9 +264,9 @@ func TestReplayReturnsTheResultOfTheEvent(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		e := newEnv(t, open, gifting.DefaultRules())
 		e.buy(t, "pay-1", "ann", "it-app-70")
-		_, err := e.p.Chargeback(e.ctx, officer, "pay-1")
+		_, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
 		require.NoError(t, err)
-		again, err := e.p.BuyPack(e.ctx, "pay-1", "ann", "it-app-70")
+		again, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-70"})
 		require.NoError(t, err)
 		require.True(t, again.Replayed)
 		require.False(t, again.ChargedBack)
@@ -286,7 +304,7 @@ func TestCountersRefuseOverflow(t *testing.T) {
 				e.buy(t, "pay-1", "ann", "it-app-350")
 				require.NoError(t, e.l.Update(e.ctx, func(w *ledger.Writer) error { return w.SaveJSON(c.kind, c.id, c.record) }))
 				before := e.snapshot(t)
-				_, err := e.p.SendGift(e.ctx, "g-1", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1, Live: "live-1"})
+				_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1, Live: "live-1"})
 				require.ErrorIs(t, err, ledger.ErrOverflow)
 				require.Equal(t, before, e.snapshot(t))
 			})
@@ -305,11 +323,11 @@ func TestClockOutOfRange(t *testing.T) {
 		before := e.snapshot(t)
 		for _, at := range []time.Time{time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), ledger.MaxTime, ledger.MinTime.Add(-time.Second)} {
 			e.clock.Set(at)
-			_, err := e.p.BuyPack(e.ctx, "pay-2", "ann", "it-app-70")
+			_, err := e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-2", Actor: "ann", Pack: "it-app-70"})
 			require.ErrorIs(t, err, ledger.ErrInvalidTime, "%s", at)
-			_, err = e.p.SendGift(e.ctx, "g-1", gifting.GiftRequest{Viewer: "ann", Creator: "cat", Gift: "rose", Count: 1})
+			_, err = e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "rose", Count: 1})
 			require.ErrorIs(t, err, ledger.ErrInvalidTime, "%s", at)
-			_, err = e.p.Chargeback(e.ctx, officer, "pay-1")
+			_, err = e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
 			require.ErrorIs(t, err, ledger.ErrInvalidTime, "%s", at)
 			require.Equal(t, before, e.snapshot(t))
 		}
@@ -396,10 +414,10 @@ func TestRulesBoundDecimals(t *testing.T) {
 	}
 	_, err := gifting.ParseRules([]byte(`{"creator_share": "1e-2147483647"}`))
 	require.ErrorIs(t, err, gifting.ErrInvalidRules)
-	_, err = gifting.New(t.Context(), ledger.New(nil), gifting.DefaultRules(), gifting.NewMemberDirectory(),
+	_, err = gifting.New(t.Context(), ledger.New(nil), gifting.DefaultRules(), kit.NewDirectory(),
 		gifting.WithWallets(kit.WalletPolicy{Overdraft: map[string]decimal.Decimal{"COIN": huge}}))
 	require.ErrorIs(t, err, gifting.ErrInvalidRules)
-	_, err = gifting.New(t.Context(), ledger.New(nil), gifting.DefaultRules(), gifting.NewMemberDirectory(),
+	_, err = gifting.New(t.Context(), ledger.New(nil), gifting.DefaultRules(), kit.NewDirectory(),
 		gifting.WithWallets(coinOverdraft(-1)))
 	require.ErrorIs(t, err, gifting.ErrInvalidRules)
 }

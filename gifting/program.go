@@ -30,11 +30,12 @@ const (
 // kit.WalletAccount(id).
 func MemberAccount(id string) string { return kit.WalletAccount(id) }
 
-// DiamondAccount is where a creator's diamonds accumulate (not the
-// member's wallet). Gifting never takes diamonds out of it; to cash them
-// out, have payout withdraw from the account you name, e.g.
-// DiamondAccount(id).
-func DiamondAccount(id string) string { return "creator:" + id + ":diamonds" }
+// EarningsAccount is a creator's earnings account, where their diamonds
+// accumulate (not the member's wallet): "creator:<id>:diamonds". Gifting
+// never takes diamonds out of it; to cash them out, have payout withdraw
+// from it (payout.WithdrawRequest.Source = EarningsAccount(id)), at the
+// value this program's rules give (Rules.CashValue).
+func EarningsAccount(id string) string { return "creator:" + id + ":diamonds" }
 
 // Record kinds the program keeps beside the ledger.
 const (
@@ -75,7 +76,7 @@ func WithRoles(roles kit.Roles) Option {
 type Program struct {
 	l       *ledger.Ledger
 	rules   Rules
-	members Members
+	members kit.Members
 	wallets kit.WalletPolicy
 	roles   kit.Roles
 	packs   map[string]Pack
@@ -87,7 +88,7 @@ type Program struct {
 
 // New validates rules and the options, defines the assets and opens the
 // system accounts (both idempotently), and returns the program.
-func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, opts ...Option) (*Program, error) {
+func New(ctx context.Context, l *ledger.Ledger, rules Rules, members kit.Members, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
@@ -158,12 +159,16 @@ func (p *Program) Rules() Rules { return p.rules }
 // share into diamonds.
 func (p *Program) ConversionRule() ledger.ConversionRule { return p.rule }
 
-// Packs lists the coin packs on sale in a region through a channel, by
+// CashValue returns what a diamond is worth in cash (Rules.CashValue): the
+// value to build payout's source from, so that it is configured once.
+func (p *Program) CashValue() ledger.ConversionRule { return p.rules.CashValue() }
+
+// Packs lists the coin packs on sale in a country through a channel, by
 // number of coins.
-func (p *Program) Packs(region, channel string) []Pack {
+func (p *Program) Packs(country, channel string) []Pack {
 	var out []Pack
 	for _, pk := range p.rules.Packs {
-		if pk.Region == region && pk.Channel == channel {
+		if pk.Country == country && pk.Channel == channel {
 			out = append(out, pk)
 		}
 	}
@@ -171,12 +176,28 @@ func (p *Program) Packs(region, channel string) []Pack {
 	return out
 }
 
-func (p *Program) member(ctx context.Context, id string) (Member, error) {
-	m, err := p.members.Member(ctx, id)
-	if err != nil {
-		return Member{}, fmt.Errorf("member %q: %w", id, err)
+// member looks a member up with the unit of work's context (kit.Members
+// must not use the ledger, so the lookup may run inside w).
+func (p *Program) member(w *ledger.Writer, id string) (kit.Member, error) {
+	return p.members.Member(w.Context(), id)
+}
+
+// oldEnough applies an age rule (rule is its JSON name): a member under
+// min years on the unit of work's date is refused by the rule; a member
+// whose age cannot be told (no birth date) is kit.ErrMemberFacts, never a
+// yes. A rule of 0 asks nothing.
+func oldEnough(m kit.Member, min int, at time.Time, rule, role, action string) error {
+	if min == 0 {
+		return nil
 	}
-	return m, nil
+	ok, err := m.AtLeast(min, at)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ledger.Refuse(ErrIneligible, rule, "%s %q is under %d, the age to %s", role, m.ID, min, action)
+	}
+	return nil
 }
 
 // now is the unit of work's time, refused outside the ledger's time range
@@ -189,22 +210,26 @@ func now(w *ledger.Writer) (time.Time, error) {
 	return t, nil
 }
 
-// eventError wraps the error of an event method with what the event was.
+// eventError adds what the event was to the error of an event method,
+// after the cause: "gifting: unknown coin pack: "x" (buy pack x for ann)".
 // An event ID reused with other arguments also matches
 // ErrIdempotencyConflict. The package prefix appears once: the program's
 // sentinels carry it, other causes get it here.
 func eventError(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
 	if errors.Is(err, ledger.ErrIdempotencyConflict) && !errors.Is(err, ErrIdempotencyConflict) {
-		return fmt.Errorf("%w: %s: %w", ErrIdempotencyConflict, what, err)
+		return fmt.Errorf("%w: %w (%s)", ErrIdempotencyConflict, err, what)
 	}
 	for _, s := range sentinels {
 		if errors.Is(err, s) {
-			return fmt.Errorf("%s: %w", what, err)
+			return fmt.Errorf("%w (%s)", err, what)
 		}
 	}
-	return fmt.Errorf("gifting: %s: %w", what, err)
+	return fmt.Errorf("gifting: %w (%s)", err, what)
 }
+
+// checkID judges an ID a request names.
+func checkID(field, id string) error { return kit.CheckID(ErrInvalidRequest, field, id) }
 
 // Purchase is a coin pack bought with money, keyed by its payment
 // reference.
@@ -230,60 +255,85 @@ type Purchase struct {
 	Replayed bool `json:"-"`
 }
 
-// buyRequest is what a payment reference stands for.
+// buyRequest is what a payment reference stands for (kit.Once
+// fingerprints it; its JSON is that of earlier versions, so their events
+// still replay).
 type buyRequest struct {
 	Viewer string `json:"viewer"`
 	Pack   string `json:"pack"`
 }
 
-// BuyPack sells a coin pack: the price moves from the payment account to
-// platform:coin-sales and the pack's coins are issued from world to the
-// viewer, in one transaction. paymentRef is the idempotency key, checked
-// first: a retry with the same viewer and pack returns the first purchase
-// with Replayed set and moves nothing, whatever changed since (the
-// viewer's region or age, the price list); with another viewer or pack it
-// is ErrIdempotencyConflict.
-func (p *Program) BuyPack(ctx context.Context, paymentRef, viewer, packID string) (Purchase, error) {
-	if !validID(paymentRef) || !validID(viewer) {
-		return Purchase{}, fmt.Errorf("%w: payment reference %q and viewer %q must be non-empty ids", ErrInvalidRequest, paymentRef, viewer)
+// BuyPackRequest is a member buying a coin pack.
+type BuyPackRequest struct {
+	// PaymentRef is the payment's reference from the payment provider:
+	// the idempotency key of the purchase and its ID (PurchaseByRef,
+	// ChargebackRequest.PaymentRef).
+	PaymentRef string `json:"payment_ref"`
+	// Actor is the member who buys: the coins go to their wallet.
+	Actor string `json:"actor"`
+	// Pack is the coin pack's ID (Pack.ID).
+	Pack string `json:"pack"`
+}
+
+// BuyPack sells a coin pack: BuyPackIn in a unit of work of its own.
+func (p *Program) BuyPack(ctx context.Context, req BuyPackRequest) (Purchase, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Purchase, error) { return p.BuyPackIn(w, req) })
+}
+
+// BuyPackIn sells a coin pack inside the caller's unit of work w: the
+// price moves from the payment account to platform:coin-sales and the
+// pack's coins are issued from world to the actor's wallet, in one
+// transaction. The pack must be sold in the actor's country (rule packs)
+// and the actor old enough (rule min_age_buy). PaymentRef is the
+// idempotency key, checked first: a retry with the same actor and pack
+// returns the first purchase with Replayed set and moves nothing, whatever
+// changed since (the actor's country or age, the price list); with another
+// actor or pack it is ErrIdempotencyConflict. It writes only through w and
+// calls nothing outside the ledger but the member directory, so it is safe
+// in a unit of work that is retried or rolled back.
+func (p *Program) BuyPackIn(w *ledger.Writer, req BuyPackRequest) (Purchase, error) {
+	what := func() string { return fmt.Sprintf("buy pack %s for %s", req.Pack, req.Actor) }
+	if err := checkID("payment reference", req.PaymentRef); err != nil {
+		return Purchase{}, eventError(err, "%s", what())
 	}
-	ev := kit.Event{Kind: kindEvent, ID: "buy:" + paymentRef, Op: opBuyPack, Request: buyRequest{Viewer: viewer, Pack: packID}}
-	out, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (Purchase, error) {
-		return p.buyPack(ctx, w, paymentRef, viewer, packID)
-	})
+	if err := checkID("actor", req.Actor); err != nil {
+		return Purchase{}, eventError(err, "%s", what())
+	}
+	ev := kit.Event{Kind: kindEvent, ID: "buy:" + req.PaymentRef, Op: opBuyPack, Request: buyRequest{Viewer: req.Actor, Pack: req.Pack}}
+	out, replay, err := kit.Once(w, ev, func(w *ledger.Writer) (Purchase, error) { return p.buyPack(w, req) })
 	if err != nil {
-		return Purchase{}, eventError(err, "buying pack %q for %q", packID, viewer)
+		return Purchase{}, eventError(err, "%s", what())
 	}
 	out.Replayed = replay
 	return out, nil
 }
 
 // buyPack is BuyPack's first run, inside kit.Once.
-func (p *Program) buyPack(ctx context.Context, w *ledger.Writer, paymentRef, viewer, packID string) (Purchase, error) {
+func (p *Program) buyPack(w *ledger.Writer, req BuyPackRequest) (Purchase, error) {
 	at, err := now(w)
 	if err != nil {
 		return Purchase{}, err
 	}
-	pack, ok := p.packs[packID]
+	pack, ok := p.packs[req.Pack]
 	if !ok {
-		return Purchase{}, fmt.Errorf("%w: %q", ErrUnknownPack, packID)
+		return Purchase{}, fmt.Errorf("%w: %q", ErrUnknownPack, req.Pack)
 	}
-	m, err := p.member(ctx, viewer)
+	m, err := p.member(w, req.Actor)
 	if err != nil {
 		return Purchase{}, err
 	}
-	if m.Age < p.rules.MinAgeBuy {
-		return Purchase{}, fmt.Errorf("%w: min_age_buy: viewer %q is %d, must be %d", ErrIneligible, viewer, m.Age, p.rules.MinAgeBuy)
+	if err := oldEnough(m, p.rules.MinAgeBuy, at, "min_age_buy", "viewer", "buy coins"); err != nil {
+		return Purchase{}, err
 	}
-	if m.Region != pack.Region {
-		return Purchase{}, fmt.Errorf("%w: packs: pack %q is sold in %q, viewer %q is in %q", ErrIneligible, pack.ID, pack.Region, viewer, m.Region)
+	if m.Country != pack.Country {
+		return Purchase{}, ledger.Refuse(ErrIneligible, "packs", "pack %q is sold in %q, viewer %q lives in %q", pack.ID, pack.Country, req.Actor, m.Country)
 	}
-	wallet, err := kit.OpenWallet(w, p.wallets, viewer)
+	wallet, err := kit.OpenWallet(w, p.wallets, req.Actor)
 	if err != nil {
 		return Purchase{}, err
 	}
 	t, err := w.Post(ledger.TransferRequest{
-		Key: "gifting:purchase:" + paymentRef,
+		Key: "gifting:purchase:" + req.PaymentRef,
 		Postings: []ledger.Posting{
 			{From: p.rules.PaymentAccount, To: CoinSalesAccount, Asset: pack.Currency, Amount: pack.Price},
 			{From: ledger.World, To: wallet, Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(pack.Coins)},
@@ -293,9 +343,9 @@ func (p *Program) buyPack(ctx context.Context, w *ledger.Writer, paymentRef, vie
 	if err != nil {
 		return Purchase{}, err
 	}
-	pu := Purchase{PaymentRef: paymentRef, Viewer: viewer, Pack: pack.ID, Coins: pack.Coins,
+	pu := Purchase{PaymentRef: req.PaymentRef, Viewer: req.Actor, Pack: pack.ID, Coins: pack.Coins,
 		Price: pack.Price, Currency: pack.Currency, Transaction: t.ID, At: at}
-	if err := w.CreateJSON(kindPurchase, paymentRef, pu); err != nil {
+	if err := w.CreateJSON(kindPurchase, req.PaymentRef, pu); err != nil {
 		return Purchase{}, err
 	}
 	return pu, nil
@@ -307,34 +357,52 @@ type chargebackRequest struct {
 	PaymentRef string `json:"payment_ref"`
 }
 
-// Chargeback undoes a coin purchase whose payment was reversed by the
-// payer's bank: the full price goes back from platform:coin-sales to the
-// payment account, and the pack's coins are clawed back from the viewer's
-// wallet to world, as far as the wallet's floor allows (zero, or minus its
-// coin overdraft under the wallet policy, see WithWallets). Coins the
-// viewer holds for an open order (a shoutout's escrow) are clawed back
-// too: a hold left without coins behind it can be voided but not
-// captured. Only coins the viewer already spent beyond the floor are
-// recorded as Unrecovered.
+// ChargebackRequest is a risk officer recording that the payer's bank
+// reversed a coin purchase.
+type ChargebackRequest struct {
+	// Actor is the staff member who records it: they must hold
+	// kit.RoleRiskOfficer (WithRoles) and not be the viewer.
+	Actor string `json:"actor"`
+	// PaymentRef is the purchase's payment reference; a chargeback is keyed
+	// by it.
+	PaymentRef string `json:"payment_ref"`
+}
+
+// Chargeback records a chargeback: ChargebackIn in a unit of work of its
+// own.
+func (p *Program) Chargeback(ctx context.Context, req ChargebackRequest) (Purchase, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Purchase, error) { return p.ChargebackIn(w, req) })
+}
+
+// ChargebackIn undoes a coin purchase whose payment was reversed by the
+// payer's bank, inside the caller's unit of work w: the full price goes
+// back from platform:coin-sales to the payment account, and the pack's
+// coins are clawed back from the viewer's wallet to world, as far as the
+// wallet's floor allows (zero, or minus its coin overdraft under the
+// wallet policy, see WithWallets). Coins the viewer holds for an open
+// order (a shoutout's escrow) are clawed back too: a hold left without
+// coins behind it can be voided but not captured. Only coins the viewer
+// already spent beyond the floor are recorded as Unrecovered.
 //
-// actor is the staff member recording the chargeback: they must hold
-// kit.RoleRiskOfficer in the WithRoles directory and not be the viewer;
-// otherwise the call fails with ledger.ErrForbidden and writes nothing.
-// A chargeback is keyed by the payment reference: a repeat, by any risk
-// officer, returns the first result with Replayed set.
-func (p *Program) Chargeback(ctx context.Context, actor, paymentRef string) (Purchase, error) {
-	if !validID(paymentRef) {
-		return Purchase{}, fmt.Errorf("%w: payment reference %q must be a non-empty id", ErrInvalidRequest, paymentRef)
+// The actor must hold kit.RoleRiskOfficer in the WithRoles directory and
+// not be the viewer; otherwise the call fails with ledger.ErrForbidden and
+// writes nothing. A chargeback is keyed by the payment reference: a
+// repeat, by any risk officer, returns the first result with Replayed set.
+// Like every In method it writes only through w.
+func (p *Program) ChargebackIn(w *ledger.Writer, req ChargebackRequest) (Purchase, error) {
+	what := func() string { return "chargeback of " + req.PaymentRef }
+	if err := checkID("payment reference", req.PaymentRef); err != nil {
+		return Purchase{}, eventError(err, "%s", what())
 	}
-	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer); err != nil {
-		return Purchase{}, eventError(err, "chargeback of %q", paymentRef)
+	if err := kit.Authorize(w.Context(), p.roles, req.Actor, kit.RoleRiskOfficer); err != nil {
+		return Purchase{}, eventError(err, "%s", what())
 	}
-	ev := kit.Event{Kind: kindEvent, ID: "chargeback:" + paymentRef, Op: opChargeback, Request: chargebackRequest{PaymentRef: paymentRef}}
-	out, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (Purchase, error) {
-		return p.chargeback(w, actor, paymentRef)
+	ev := kit.Event{Kind: kindEvent, ID: "chargeback:" + req.PaymentRef, Op: opChargeback, Request: chargebackRequest{PaymentRef: req.PaymentRef}}
+	out, replay, err := kit.Once(w, ev, func(w *ledger.Writer) (Purchase, error) {
+		return p.chargeback(w, req.Actor, req.PaymentRef)
 	})
 	if err != nil {
-		return Purchase{}, eventError(err, "chargeback of %q", paymentRef)
+		return Purchase{}, eventError(err, "%s", what())
 	}
 	out.Replayed = replay
 	return out, nil
@@ -409,9 +477,26 @@ func (p *Program) clawable(w *ledger.Writer, wallet string, coins int64) (int64,
 	return min(coins, max(room, 0)), nil
 }
 
-// GiftRequest is a viewer sending Count of one gift to a creator,
+// SendGiftRequest is a viewer sending Count of one gift to a creator,
 // optionally within a LIVE.
-type GiftRequest struct {
+type SendGiftRequest struct {
+	// EventID is the caller's ID of the gift: its idempotency key.
+	EventID string `json:"event_id"`
+	// Actor is the viewer who sends the gift and pays its coins.
+	Actor string `json:"actor"`
+	// Creator is the member who receives the diamonds.
+	Creator string `json:"creator"`
+	// Gift is the gift's ID in the catalogue; Count how many of it.
+	Gift  string `json:"gift"`
+	Count int    `json:"count"`
+	// Live is the LIVE the gift is sent in ("" for none).
+	Live string `json:"live,omitempty"`
+}
+
+// giftRequest is what a gift's event ID stands for (kit.Once
+// fingerprints it; its JSON is that of earlier versions, so their events
+// still replay).
+type giftRequest struct {
 	Viewer  string `json:"viewer"`
 	Creator string `json:"creator"`
 	Gift    string `json:"gift"`
@@ -421,8 +506,8 @@ type GiftRequest struct {
 
 // GiftResult is what a sent gift moved.
 type GiftResult struct {
-	EventID string      `json:"event_id"`
-	Request GiftRequest `json:"request"`
+	EventID string          `json:"event_id"`
+	Request SendGiftRequest `json:"request"`
 	// Coins left the viewer: CreatorCoins were converted for the creator,
 	// PlatformCoins (including any rounding remainder) are revenue.
 	Coins         int64 `json:"coins"`
@@ -437,34 +522,46 @@ type GiftResult struct {
 	Replayed bool `json:"-"`
 }
 
-// SendGift sends gifts: their coins leave the viewer; the creator's share
-// (rule creator_share, rounded by share_rounding) is converted into
-// diamonds for the creator by a ledger conversion; the rest, with any
-// conversion remainder, is platform revenue. A share too small to make a
-// single diamond (a 1-coin rose at 50%) is all platform revenue rather than
-// a refusal. Coins only ever go to platform accounts, never to another
-// member. eventID makes it idempotent and is checked first: a retry with
+// SendGift sends gifts: SendGiftIn in a unit of work of its own.
+func (p *Program) SendGift(ctx context.Context, req SendGiftRequest) (GiftResult, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (GiftResult, error) { return p.SendGiftIn(w, req) })
+}
+
+// SendGiftIn sends gifts inside the caller's unit of work w: their coins
+// leave the actor's wallet; the creator's share (rule creator_share,
+// rounded by share_rounding) is converted into diamonds in the creator's
+// EarningsAccount by a ledger conversion; the rest, with any conversion
+// remainder, is platform revenue. A share too small to make a single
+// diamond (a 1-coin rose at 50%) is all platform revenue rather than a
+// refusal. Coins only ever go to platform accounts, never to another
+// member. EventID makes it idempotent and is checked first: a retry with
 // the same request returns the first result with Replayed set, whatever
 // changed since (the members' facts, the catalogue, the rules); with
-// another request it is ErrIdempotencyConflict.
-func (p *Program) SendGift(ctx context.Context, eventID string, req GiftRequest) (GiftResult, error) {
-	if !validID(eventID) || !validID(req.Viewer) || !validID(req.Creator) || (req.Live != "" && !validID(req.Live)) {
-		return GiftResult{}, fmt.Errorf("%w: event id %q, viewer %q, creator %q and live %q must be ids", ErrInvalidRequest,
-			eventID, req.Viewer, req.Creator, req.Live)
+// another request it is ErrIdempotencyConflict. It writes only through w.
+func (p *Program) SendGiftIn(w *ledger.Writer, req SendGiftRequest) (GiftResult, error) {
+	what := func() string { return fmt.Sprintf("gift %s from %s to %s", req.EventID, req.Actor, req.Creator) }
+	for _, c := range []struct{ field, id string }{{"event id", req.EventID}, {"actor", req.Actor}, {"creator", req.Creator}} {
+		if err := checkID(c.field, c.id); err != nil {
+			return GiftResult{}, eventError(err, "%s", what())
+		}
 	}
-	ev := kit.Event{Kind: kindEvent, ID: "gift:" + eventID, Op: opSendGift, Request: req}
-	out, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (GiftResult, error) {
-		return p.sendGift(ctx, w, eventID, req)
-	})
+	if req.Live != "" {
+		if err := checkID("live", req.Live); err != nil {
+			return GiftResult{}, eventError(err, "%s", what())
+		}
+	}
+	ev := kit.Event{Kind: kindEvent, ID: "gift:" + req.EventID, Op: opSendGift,
+		Request: giftRequest{Viewer: req.Actor, Creator: req.Creator, Gift: req.Gift, Count: req.Count, Live: req.Live}}
+	out, replay, err := kit.Once(w, ev, func(w *ledger.Writer) (GiftResult, error) { return p.sendGift(w, req) })
 	if err != nil {
-		return GiftResult{}, eventError(err, "gift %q from %q to %q", eventID, req.Viewer, req.Creator)
+		return GiftResult{}, eventError(err, "%s", what())
 	}
 	out.Replayed = replay
 	return out, nil
 }
 
 // sendGift is SendGift's first run, inside kit.Once.
-func (p *Program) sendGift(ctx context.Context, w *ledger.Writer, eventID string, req GiftRequest) (GiftResult, error) {
+func (p *Program) sendGift(w *ledger.Writer, req SendGiftRequest) (GiftResult, error) {
 	at, err := now(w)
 	if err != nil {
 		return GiftResult{}, err
@@ -474,27 +571,27 @@ func (p *Program) sendGift(ctx context.Context, w *ledger.Writer, eventID string
 		return GiftResult{}, fmt.Errorf("%w: %q", ErrUnknownGift, req.Gift)
 	}
 	if req.Count < 1 || req.Count > p.rules.MaxGiftsPerSend {
-		return GiftResult{}, fmt.Errorf("%w: max_gifts_per_send: count %d not in 1..%d", ErrInvalidRequest, req.Count, p.rules.MaxGiftsPerSend)
+		return GiftResult{}, ledger.Refuse(ErrInvalidRequest, "max_gifts_per_send", "count %d not in 1..%d", req.Count, p.rules.MaxGiftsPerSend)
 	}
-	if req.Viewer == req.Creator {
-		return GiftResult{}, fmt.Errorf("%w: %q may not send gifts to themself", ErrIneligible, req.Viewer)
+	if req.Actor == req.Creator {
+		return GiftResult{}, fmt.Errorf("%w: %q may not send gifts to themself", ErrIneligible, req.Actor)
 	}
-	viewer, err := p.member(ctx, req.Viewer)
+	viewer, err := p.member(w, req.Actor)
 	if err != nil {
 		return GiftResult{}, err
 	}
-	creator, err := p.member(ctx, req.Creator)
+	creator, err := p.member(w, req.Creator)
 	if err != nil {
 		return GiftResult{}, err
 	}
-	if viewer.Age < p.rules.MinAgeSend {
-		return GiftResult{}, fmt.Errorf("%w: min_age_send: viewer %q is %d, must be %d", ErrIneligible, req.Viewer, viewer.Age, p.rules.MinAgeSend)
+	if err := oldEnough(viewer, p.rules.MinAgeSend, at, "min_age_send", "viewer", "send gifts"); err != nil {
+		return GiftResult{}, err
 	}
-	if creator.Age < p.rules.MinAgeReceive {
-		return GiftResult{}, fmt.Errorf("%w: min_age_receive: creator %q is %d, must be %d", ErrIneligible, req.Creator, creator.Age, p.rules.MinAgeReceive)
+	if err := oldEnough(creator, p.rules.MinAgeReceive, at, "min_age_receive", "creator", "receive gifts"); err != nil {
+		return GiftResult{}, err
 	}
 	if p.blocked[creator.Kind] {
-		return GiftResult{}, fmt.Errorf("%w: blocked_recipient_kinds: creator %q is a %q account", ErrIneligible, req.Creator, creator.Kind)
+		return GiftResult{}, ledger.Refuse(ErrIneligible, "blocked_recipient_kinds", "creator %q has a %q account, which may not receive gifts", req.Creator, creator.Kind)
 	}
 	coins, err := kit.Mul("gift cost", gift.Coins, int64(req.Count))
 	if err != nil {
@@ -503,12 +600,12 @@ func (p *Program) sendGift(ctx context.Context, w *ledger.Writer, eventID string
 	share := roundUnits(decimal.NewFromInt(coins).Mul(p.rules.CreatorShare), p.rules.ShareRounding)
 	share = min(max(share, 0), coins)
 
-	res := GiftResult{EventID: eventID, Request: req, Coins: coins, At: at}
-	from, err := kit.OpenWallet(w, p.wallets, req.Viewer)
+	res := GiftResult{EventID: req.EventID, Request: req, Coins: coins, At: at}
+	from, err := kit.OpenWallet(w, p.wallets, req.Actor)
 	if err != nil {
 		return GiftResult{}, err
 	}
-	if err := kit.OpenIfMissing(w, DiamondAccount(req.Creator), ledger.Overdraft{}); err != nil {
+	if err := kit.OpenIfMissing(w, EarningsAccount(req.Creator), ledger.Overdraft{}); err != nil {
 		return GiftResult{}, err
 	}
 	bal, err := w.Balance(from, p.rules.CoinAsset)
@@ -517,9 +614,9 @@ func (p *Program) sendGift(ctx context.Context, w *ledger.Writer, eventID string
 	}
 	if bal.Available.LessThan(decimal.NewFromInt(coins)) {
 		return GiftResult{}, fmt.Errorf("%w: viewer %q has %s %s available, the gifts cost %d", ErrInsufficientCoins,
-			req.Viewer, bal.Available, p.rules.CoinAsset, coins)
+			req.Actor, bal.Available, p.rules.CoinAsset, coins)
 	}
-	if err := p.spend(w, at, req.Viewer, coins); err != nil {
+	if err := p.spend(w, at, req.Actor, coins); err != nil {
 		return GiftResult{}, err
 	}
 	rest := coins - share // the platform's share, posted below
@@ -534,7 +631,7 @@ func (p *Program) sendGift(ctx context.Context, w *ledger.Writer, eventID string
 			return GiftResult{}, qerr
 		default:
 			conv, err := w.Convert(ledger.ConversionRequest{
-				Key: "gifting:gift:" + eventID + ":share", Rule: p.rule, From: from, To: DiamondAccount(req.Creator),
+				Key: "gifting:gift:" + req.EventID + ":share", Rule: p.rule, From: from, To: EarningsAccount(req.Creator),
 				Amount: decimal.NewFromInt(share), Metadata: map[string]string{"program": "gifting", "event": "gift", "gift": gift.ID},
 			})
 			if err != nil {
@@ -549,7 +646,7 @@ func (p *Program) sendGift(ctx context.Context, w *ledger.Writer, eventID string
 	res.PlatformCoins = coins - res.CreatorCoins
 	if rest > 0 {
 		t, err := w.Post(ledger.TransferRequest{
-			Key:      "gifting:gift:" + eventID + ":platform",
+			Key:      "gifting:gift:" + req.EventID + ":platform",
 			Postings: []ledger.Posting{{From: from, To: RevenueAccount, Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(rest)}},
 			Metadata: map[string]string{"program": "gifting", "event": "gift", "gift": gift.ID},
 		})
@@ -586,7 +683,7 @@ func (p *Program) spend(w *ledger.Writer, at time.Time, viewer string, coins int
 		return err
 	}
 	if total > p.rules.DailySpendLimit {
-		return fmt.Errorf("%w: daily_spend_limit: viewer %q spent %d of %d coins today, the gifts cost %d", ErrDailyLimit,
+		return ledger.Refuse(ErrDailyLimit, "daily_spend_limit", "viewer %q spent %d of %d coins today, the gifts cost %d",
 			viewer, rec.Coins, p.rules.DailySpendLimit, coins)
 	}
 	rec.Coins = total
@@ -625,7 +722,7 @@ type Gifter struct {
 
 // addToLive adds a gift to its LIVE's totals and to the viewer's totals in
 // that LIVE. Every sum is checked: a total past int64 refuses the gift.
-func (p *Program) addToLive(w *ledger.Writer, req GiftRequest, gift Gift, res GiftResult) error {
+func (p *Program) addToLive(w *ledger.Writer, req SendGiftRequest, gift Gift, res GiftResult) error {
 	var ls LiveStats
 	if err := w.LoadJSON(kindLive, req.Live, &ls); err != nil && !errors.Is(err, ledger.ErrNotFound) {
 		return err
@@ -645,13 +742,13 @@ func (p *Program) addToLive(w *ledger.Writer, req GiftRequest, gift Gift, res Gi
 	add("live coins", &ls.Coins, res.Coins)
 	add("live diamonds", &ls.Diamonds, res.Diamonds)
 	add("live gifts by gift", &byGift, n)
-	gid := req.Live + "/" + req.Viewer
+	gid := req.Live + "/" + req.Actor
 	var g Gifter
 	if lerr := w.LoadJSON(kindGifter, gid, &g); lerr != nil {
 		if !errors.Is(lerr, ledger.ErrNotFound) {
 			return lerr
 		}
-		g.Viewer = req.Viewer
+		g.Viewer = req.Actor
 		add("live gifters", &ls.Gifters, 1)
 	}
 	add("gifter gifts", &g.Gifts, n)
@@ -721,8 +818,9 @@ func (p *Program) TopGifters(ctx context.Context, live string, n int) ([]Gifter,
 	return all, nil
 }
 
-// Earnings is a creator's diamonds and what they are worth in cash at the
-// rule diamond_value (rounded down to the currency's precision).
+// Earnings is a creator's diamonds (in EarningsAccount) and what they are
+// worth in cash at the rule diamond_value (rounded down to the currency's
+// precision, as Rules.CashValue converts them).
 type Earnings struct {
 	Creator   string          `json:"creator"`
 	Diamonds  decimal.Decimal `json:"diamonds"`
@@ -733,7 +831,7 @@ type Earnings struct {
 // CreatorEarnings returns a creator's diamonds (zero if none yet).
 func (p *Program) CreatorEarnings(ctx context.Context, creator string) (Earnings, error) {
 	e := Earnings{Creator: creator, Diamonds: decimal.Zero, Currency: p.rules.DiamondValue.Currency}
-	b, err := p.l.Balance(ctx, DiamondAccount(creator), p.rules.DiamondAsset)
+	b, err := p.l.Balance(ctx, EarningsAccount(creator), p.rules.DiamondAsset)
 	switch {
 	case errors.Is(err, ledger.ErrUnknownAccount):
 	case err != nil:

@@ -26,7 +26,7 @@ type giftModel struct {
 	revenue   int64            // platform:revenue coins
 	exchange  int64            // coins at the exchange = diamonds issued (rate 1)
 	purchases map[string]modelPurchase
-	gifts     map[string]gifting.GiftRequest
+	gifts     map[string]gifting.SendGiftRequest
 	spent     map[string]int64 // viewer/day -> coins
 	live      map[string]int64 // live -> coins
 	gifters   map[string]map[string]int64
@@ -68,7 +68,7 @@ func (m *giftModel) buy(t *rapid.T) {
 	if len(m.refs) > 0 && rapid.Bool().Draw(t, "reuse ref") {
 		ref = rapid.SampledFrom(m.refs).Draw(t, "ref")
 	}
-	_, err := m.e.p.BuyPack(m.e.ctx, ref, viewer, pack)
+	_, err := m.e.p.BuyPack(m.e.ctx, gifting.BuyPackRequest{PaymentRef: ref, Actor: viewer, Pack: pack})
 	if old, ok := m.purchases[ref]; ok {
 		if old.viewer == viewer && old.pack == pack {
 			require.NoError(t, err)
@@ -84,8 +84,8 @@ func (m *giftModel) buy(t *rapid.T) {
 }
 
 func (m *giftModel) gift(t *rapid.T) {
-	req := gifting.GiftRequest{
-		Viewer:  rapid.SampledFrom(propViewers).Draw(t, "viewer"),
+	req := gifting.SendGiftRequest{
+		Actor:   rapid.SampledFrom(propViewers).Draw(t, "viewer"),
 		Creator: rapid.SampledFrom(propCreators).Draw(t, "creator"),
 		Gift:    rapid.SampledFrom(keys(propGifts)).Draw(t, "gift"),
 		Count:   rapid.IntRange(1, 5).Draw(t, "count"),
@@ -95,7 +95,7 @@ func (m *giftModel) gift(t *rapid.T) {
 	if len(m.giftIDs) > 0 && rapid.Bool().Draw(t, "reuse id") {
 		id = rapid.SampledFrom(m.giftIDs).Draw(t, "id")
 	}
-	_, err := m.e.p.SendGift(m.e.ctx, id, req)
+	_, err := m.e.p.SendGift(m.e.ctx, withEvent(id, req))
 	if old, ok := m.gifts[id]; ok {
 		if old == req {
 			require.NoError(t, err)
@@ -105,9 +105,9 @@ func (m *giftModel) gift(t *rapid.T) {
 		return
 	}
 	cost := propGifts[req.Gift] * int64(req.Count)
-	day := req.Viewer + "/" + m.e.clock.Now().Format(time.DateOnly)
+	day := req.Actor + "/" + m.e.clock.Now().Format(time.DateOnly)
 	switch {
-	case m.coins[req.Viewer] < cost:
+	case m.coins[req.Actor] < cost:
 		require.ErrorIs(t, err, gifting.ErrInsufficientCoins)
 		return
 	case m.spent[day]+cost > propDailyLimit:
@@ -118,7 +118,7 @@ func (m *giftModel) gift(t *rapid.T) {
 	m.gifts[id] = req
 	m.giftIDs = append(m.giftIDs, id)
 	m.spent[day] += cost
-	m.coins[req.Viewer] -= cost
+	m.coins[req.Actor] -= cost
 	share := cost / 2
 	m.diamonds[req.Creator] += share
 	m.exchange += share
@@ -128,7 +128,7 @@ func (m *giftModel) gift(t *rapid.T) {
 		if m.gifters[req.Live] == nil {
 			m.gifters[req.Live] = map[string]int64{}
 		}
-		m.gifters[req.Live][req.Viewer] += cost
+		m.gifters[req.Live][req.Actor] += cost
 	}
 }
 
@@ -137,7 +137,7 @@ func (m *giftModel) chargeback(t *rapid.T) {
 		t.Skip("no purchase")
 	}
 	ref := rapid.SampledFrom(m.refs).Draw(t, "ref")
-	pu, err := m.e.p.Chargeback(m.e.ctx, officer, ref)
+	pu, err := m.e.p.Chargeback(m.e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: ref})
 	require.NoError(t, err)
 	mp := m.purchases[ref]
 	if mp.chargedBack {
@@ -162,7 +162,7 @@ func (m *giftModel) check(t *rapid.T) {
 	}
 	var diamonds int64
 	for _, c := range propCreators {
-		require.Equal(t, m.diamonds[c], e.units(t, gifting.DiamondAccount(c), "DIAMOND"), "diamonds of %s", c)
+		require.Equal(t, m.diamonds[c], e.units(t, gifting.EarningsAccount(c), "DIAMOND"), "diamonds of %s", c)
 		diamonds += m.diamonds[c]
 	}
 	require.Equal(t, m.revenue, e.units(t, gifting.RevenueAccount, "COIN"))
@@ -257,7 +257,7 @@ func propertyGifting(t *rapid.T, store driver.Store) {
 	r := gifting.DefaultRules()
 	r.DailySpendLimit = propDailyLimit
 	m := &giftModel{e: newEnvOn(t, store, r, gifting.WithWallets(coinOverdraft(propOverdraft))), coins: map[string]int64{}, diamonds: map[string]int64{},
-		purchases: map[string]modelPurchase{}, gifts: map[string]gifting.GiftRequest{}, spent: map[string]int64{},
+		purchases: map[string]modelPurchase{}, gifts: map[string]gifting.SendGiftRequest{}, spent: map[string]int64{},
 		live: map[string]int64{}, gifters: map[string]map[string]int64{}}
 	t.Repeat(map[string]func(*rapid.T){
 		"buy":        m.buy,

@@ -9,11 +9,11 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Pack is a coin pack on sale in one region through one sales channel.
+// Pack is a coin pack on sale in one country through one sales channel.
 type Pack struct {
 	// ID names the pack in BuyPack ("it-app-70").
 	ID      string `json:"id"`
-	Region  string `json:"region"`  // ISO 3166 country the price list is for ("IT")
+	Country string `json:"country"` // ISO 3166 country the price list is for ("IT"), matched to kit.Member.Country
 	Channel string `json:"channel"` // sales channel ("app", "web")
 	Coins   int64  `json:"coins"`
 	// Price is what the viewer pays, in Currency.
@@ -43,7 +43,7 @@ type Rules struct {
 	// Currencies are the money assets packs are priced in (and the
 	// diamond's cash value), with their precision.
 	Currencies []ledger.Asset `json:"currencies"`
-	// Packs is the price list per region and channel.
+	// Packs is the price list per country and channel.
 	Packs []Pack `json:"packs"`
 	// Gifts is the catalogue.
 	Gifts []Gift `json:"gifts"`
@@ -60,11 +60,13 @@ type Rules struct {
 	DiamondsPerCoin    ledger.Rate     `json:"diamonds_per_coin"`
 	ConversionRounding ledger.Rounding `json:"conversion_rounding"`
 	// DiamondValue is what one diamond is worth when a creator cashes out:
-	// the figure CreatorEarnings reports. Gifting cashes nothing out; the
-	// integrator configures payout with the same value and has it withdraw
-	// from DiamondAccount(id).
+	// the figure CreatorEarnings reports, and the one place the value is
+	// configured. Gifting cashes nothing out; the integrator builds payout's
+	// source from it (CashValue) and has payout withdraw from
+	// EarningsAccount(id).
 	DiamondValue Money `json:"diamond_value"`
-	// Minimum ages, in years.
+	// Minimum ages, in years, on the unit of work's date in the member's
+	// time zone (kit.Member.AtLeast); 0 asks no age (and no birth date).
 	MinAgeBuy     int `json:"min_age_buy"`
 	MinAgeSend    int `json:"min_age_send"`
 	MinAgeReceive int `json:"min_age_receive"`
@@ -92,7 +94,7 @@ type Rules struct {
 func DefaultRules() Rules {
 	eur := func(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 	pack := func(coins int64, price string) Pack {
-		return Pack{ID: fmt.Sprintf("it-app-%d", coins), Region: "IT", Channel: "app", Coins: coins, Price: eur(price), Currency: "EUR"}
+		return Pack{ID: fmt.Sprintf("it-app-%d", coins), Country: "IT", Channel: "app", Coins: coins, Price: eur(price), Currency: "EUR"}
 	}
 	return Rules{
 		CoinAsset:    ledger.COIN.Code,
@@ -214,12 +216,15 @@ func (r Rules) Validate() error {
 	ids := map[string]bool{}
 	for i, p := range r.Packs {
 		f := fmt.Sprintf("packs[%d]", i)
-		if !validID(p.ID) || ids[p.ID] {
-			return invalid(f+".id", "%q is empty, malformed or repeated", p.ID)
+		if err := kit.CheckID(ErrInvalidRules, f+".id", p.ID); err != nil {
+			return err
+		}
+		if ids[p.ID] {
+			return invalid(f+".id", "%q is repeated", p.ID)
 		}
 		ids[p.ID] = true
-		if p.Region == "" || p.Channel == "" {
-			return invalid(f, "region and channel are required")
+		if p.Country == "" || p.Channel == "" {
+			return invalid(f, "country and channel are required")
 		}
 		if p.Coins <= 0 {
 			return invalid(f+".coins", "%d must be positive", p.Coins)
@@ -244,8 +249,11 @@ func (r Rules) Validate() error {
 	ids = map[string]bool{}
 	for i, g := range r.Gifts {
 		f := fmt.Sprintf("gifts[%d]", i)
-		if !validID(g.ID) || ids[g.ID] {
-			return invalid(f+".id", "%q is empty, malformed or repeated", g.ID)
+		if err := kit.CheckID(ErrInvalidRules, f+".id", g.ID); err != nil {
+			return err
+		}
+		if ids[g.ID] {
+			return invalid(f+".id", "%q is repeated", g.ID)
 		}
 		ids[g.ID] = true
 		if g.Coins <= 0 || g.Coins > 1e9 {
@@ -282,6 +290,9 @@ func (r Rules) Validate() error {
 	if r.DiamondValue.Amount.Sign() <= 0 {
 		return invalid("diamond_value.amount", "%s must be positive", r.DiamondValue.Amount)
 	}
+	if r.CashValue().Rate.IsZero() {
+		return invalid("diamond_value.amount", "%s is not a rate", r.DiamondValue.Amount)
+	}
 	for f, a := range map[string]int{"min_age_buy": r.MinAgeBuy, "min_age_send": r.MinAgeSend, "min_age_receive": r.MinAgeReceive} {
 		if a < 0 || a > 150 {
 			return invalid(f, "%d not in 0..150", a)
@@ -312,9 +323,18 @@ func (r Rules) conversionRule() ledger.ConversionRule {
 	}
 }
 
-// validID reports whether s can be embedded in an account address and a
-// record id: one address segment (letters, digits and "_-.@+"), at most 64
-// characters.
-func validID(s string) bool {
-	return len(s) <= 64 && !strings.ContainsRune(s, ':') && ledger.ValidateAddress(s) == nil
+// CashValue returns rule diamond_value in the ledger's terms: a conversion
+// rule from the diamond asset to the diamond_value currency at
+// diamond_value.amount per diamond, rounded down (never more than the exact
+// value, as CreatorEarnings reports it). It is how a diamond's cash value is
+// handed to payout, so that it is configured once, here:
+//
+//	cash, err := payout.New(ctx, l, payout.CreatorRules(giftRules.CashValue()), provider)
+//
+// The rule names no accounts and no fee: whoever converts (payout) books
+// the conversion through its own accounts and charges its own fee.
+func (r Rules) CashValue() ledger.ConversionRule {
+	rate, _ := ledger.ParseRate(r.DiamondValue.Amount.String()) // zero (refused by Validate) if not positive
+	return ledger.ConversionRule{Name: "gifting:diamond-value", From: r.DiamondAsset, To: r.DiamondValue.Currency,
+		Rate: rate, Rounding: ledger.RoundDown}
 }

@@ -22,25 +22,63 @@
 //
 // # Sources: what a member may cash out
 //
-// The wallet, member:<id>, is always a source, in From. Rules.Sources adds
-// account templates with "{member}" in place of the member's ID and the
-// asset withdrawn from them; Rules.Assets gives each asset other than From
-// its rate, rounding and minimum, once for every source that holds it.
-// CreatorRules declares gifting's creator:{member}:diamonds (DIAMOND, 0.005
-// USD each); shoutout's coins, creator:{member}:shoutouts, are cashed out
-// by adding that source with a COIN entry in Assets. WithdrawFrom accepts
-// only the member's wallet or a declared template filled in with the
-// member's own ID: any other account (another member's, a platform
-// account) is ErrUnknownSource, which also wraps ledger.ErrForbidden.
-// Templates may not reach the program's own accounts (payout:...).
+// The wallet, member:<id>, is always a source, in From at Rate.
+// Rules.Sources adds account templates with "{member}" in place of the
+// member's ID, each with the asset withdrawn from it, that asset's value
+// in To (a ledger.ConversionRule of which payout takes the rate and
+// rounding) and a minimum. The program that pays into a source owns its
+// value, so build the source from that program's rule rather than write
+// the figure twice: CreatorRules(value) takes gifting's Rules.CashValue
+// (DIAMOND to USD at 0.005 USD by default) and declares gifting's
+// creator:{member}:diamonds (gifting.EarningsAccount); shoutout's coins,
+// creator:{member}:shoutouts, are cashed out by adding that source with a
+// COIN value. An asset has one value: two sources of it, or a source of
+// From, that convert it differently fail Validate, and so does a value in
+// another currency than To. Withdraw accepts only the member's wallet or
+// a declared template filled in with the member's own ID: any other
+// account (another member's, a platform account) is ErrUnknownSource,
+// which also wraps ledger.ErrForbidden. Templates may not reach the
+// program's own accounts (payout:...).
+//
+// # Cashing out a creator's diamonds
+//
+// Diamonds gifting pays stay in the creator's earnings account; payout
+// withdraws them from there, in one unit of work with no sweep through
+// the wallet, so a refused withdrawal (no linked account, under the
+// minimum, a second one this week) leaves every diamond where it was:
+//
+//	cash, err := payout.New(ctx, l, payout.CreatorRules(giftRules.CashValue()), paypal)
+//	po, err := cash.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-1", Actor: "giulia",
+//		Source: gifting.EarningsAccount("giulia"), Amount: diamonds})
+//
+// # Units of work, and the provider outside them
+//
+// Every event takes a request struct naming its actor and subject
+// (LinkAccountRequest, WithdrawRequest, ApproveRequest, RejectRequest,
+// RetryRequest, RecordOutcomeRequest). LinkAccountIn, WithdrawIn,
+// ApproveIn, RejectIn and RecordOutcomeIn run inside a unit of work the
+// caller owns (a *ledger.Writer from ledger.Update), with the caller's
+// other writes, all or nothing; LinkAccount, Withdraw, Approve, Reject and
+// RecordOutcome run the same in a unit of work of their own (kit.Run).
+//
+// The provider is never called inside a unit of work: one that is rolled
+// back or run again (a lost race) must leave no payment behind, and a
+// network call must not hold the unit of work open. So WithdrawIn and
+// ApproveIn record the payout "sending" and reserve its funds, and send
+// nothing; the payment is sent after the commit — by Withdraw and Approve
+// themselves, at once; by Retry, which a caller of the In forms calls
+// with the payout ID once its unit of work has committed; or else by Tick
+// after Rules.RetryEvery. Retry has no In form for that reason. Sending
+// is idempotent on the payout's key, so a payment sent by both Retry and
+// Tick is paid once, and settled once.
 //
 // # Money in flight
 //
-// WithdrawFrom is an event (kit.Once on the payout ID): the first call
-// checks the rules, then holds the amount on the source and records the
-// payout as "sending" in one unit of work. Only after that commits does
-// it call Provider.Send, with an idempotency key derived from the payout
-// ID, and it records the answer in a second unit of work:
+// Withdraw is an event (kit.Once on the payout ID): the first call checks
+// the rules, then holds the amount on the source and records the payout
+// as "sending" in one unit of work. Only after that commits does it call
+// Provider.Send, with an idempotency key derived from the payout ID
+// (KeyFor), and it records the answer in a second unit of work:
 //
 //   - succeeded: the hold is captured to the clearing account and
 //     converted in the same unit of work (net to the settlement account,
@@ -52,9 +90,9 @@
 //     funds held; Retry or Tick sends again with the same key, and the
 //     provider, idempotent on it, never pays twice.
 //
-// A replayed WithdrawFrom (same ID, same arguments) checks nothing that
-// may have changed since, calls no provider, and returns the payout as
-// first recorded, with Replayed set.
+// A replayed Withdraw (same ID, same request) checks nothing that may
+// have changed since, calls no provider, and returns the payout as first
+// recorded, with Replayed set.
 //
 // Money in flight never becomes spendable while the provider may still
 // pay it. The hold's own expiry is set as far as the ledger allows
@@ -62,8 +100,8 @@
 // range if sooner), so no sweep (ledger.Tick, any program's Tick) releases
 // it; only the program closes it, on the provider's final answer. HoldFor
 // is a deadline to escalate, not a release: a payout still with the
-// provider at its Deadline is marked Overdue and listed in
-// TickReport.Overdue by every Tick that asks about it, its funds still
+// provider at its Deadline is marked Overdue and reported as TickOverdue
+// by every Tick that asks about it, its funds still
 // reserved; a payout still in review at its Deadline was never sent, so it
 // is rejected and its funds released.
 //
@@ -81,7 +119,7 @@
 //
 // Providers also push outcomes (PayPal's payout webhooks). The
 // integrator's handler checks the delivery's signature and calls
-// RecordOutcome with the delivery's event ID and a Notification: the
+// RecordOutcome with a RecordOutcomeRequest: the delivery's event ID, the
 // provider, the payout (our payout ID, or the idempotency key we sent,
 // KeyFor, which providers echo back), the outcome and when the provider
 // reports it. A pushed outcome is recorded by the same code as a polled
@@ -90,9 +128,9 @@
 // may even settle a payout before the answer to its own Send is recorded,
 // which then changes nothing. The event ID is a kit.Once event: a
 // repeated delivery replays (Replayed true, nothing written), another
-// notification under the same ID is ErrEventConflict. Out of order: a
+// notification under the same ID is ErrIdempotencyConflict. Out of order: a
 // final outcome always wins over held and unclaimed; between held and
-// unclaimed the one reported later (Notification.At) wins; a non-final
+// unclaimed the one reported later (At) wins; a non-final
 // outcome for a settled payout changes nothing. Nothing moves for a
 // notification that contradicts a settled payout (failed or returned
 // after paid; paid after failed, returned or rejected): it is refused
@@ -102,15 +140,19 @@
 // notification records nothing, so its redelivery is refused alike; an
 // unknown payout is ErrNotFound.
 //
-// Tick handles each due payout on its own (the provider is called outside
-// any unit of work, and each answer is recorded in a unit of its own): a
-// payout that fails is listed in TickReport.Failed with its ID and stays
-// due, and the others, and the ledger's sweep, go on.
+// Tick (a kit.Ticker, run by the scheduler) handles each due payout on its
+// own (the provider is called outside any unit of work, and each answer is
+// recorded in a unit of its own) and reports each in a kit.TickReport by
+// its payout ID, under the kinds TickPaid, TickFailed, TickReturned,
+// TickPending, TickOverdue and TickLapsed: a payout that fails is listed
+// in TickReport.Failed with its ID and stays due, and the others go on. It
+// does not tick the ledger: the scheduler does that once for every
+// program.
 //
 // # Review
 //
 // Payouts above Rules.ReviewAbove wait in "review", with the funds held,
-// for Approve or Reject. Both take an actor, who must hold
+// for Approve or Reject. Both name an actor, who must hold
 // kit.RolePayoutReviewer in the directory given with WithRoles and must
 // not be the payout's member; otherwise they are ledger.ErrForbidden and
 // write nothing. Without WithRoles nobody may decide.
@@ -141,14 +183,25 @@
 //	staff := &kit.RoleDirectory{}
 //	staff.Grant("ana", kit.RolePayoutReviewer)
 //	p, err := payout.New(ctx, l, payout.DefaultRules(), paypal, payout.WithRoles(staff))
-//	err = p.LinkAccount(ctx, "giulia", "giulia@example.com")
-//	po, err := p.Withdraw(ctx, "withdrawal-1", "giulia", decimal.NewFromInt(75000))
+//	_, err = p.LinkAccount(ctx, payout.LinkAccountRequest{Actor: "giulia", Account: "giulia@example.com"})
+//	po, err := p.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "withdrawal-1", Actor: "giulia", Amount: decimal.NewFromInt(75000)})
 //	// po.Status is "paid"; po.Net is what Giulia received.
-//	po, err = p.Approve(ctx, "ana", "withdrawal-2") // one held for review
-//	rep, err := p.Tick(ctx) // asks about payouts in flight; rep.Failed, rep.Overdue
-//	po, err = p.RecordOutcome(ctx, webhookEventID, payout.Notification{ // a webhook
+//	po, err = p.Approve(ctx, payout.ApproveRequest{Actor: "ana", PayoutID: "withdrawal-2"}) // one held for review
+//	rep, err := p.Tick(ctx) // asks about payouts in flight; rep.IDs(payout.TickOverdue), rep.Failed
+//	po, err = p.RecordOutcome(ctx, payout.RecordOutcomeRequest{EventID: webhookEventID, // a webhook
 //		Provider: "paypal", Key: senderItemID, Outcome: payout.OutcomeSucceeded, At: reportedAt})
 //
-//	creators, err := payout.New(ctx, l, payout.CreatorRules(), paypal)
-//	po, err = creators.WithdrawFrom(ctx, "cashout-1", "giulia", "creator:giulia:diamonds", decimal.NewFromInt(10000))
+//	creators, err := payout.New(ctx, l, payout.CreatorRules(giftRules.CashValue()), paypal)
+//	po, err = creators.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-1", Actor: "giulia",
+//		Source: "creator:giulia:diamonds", Amount: decimal.NewFromInt(10000)})
+//
+//	// Inside the caller's unit of work; the payment is sent after the commit.
+//	err = l.Update(ctx, func(w *ledger.Writer) error {
+//		_, err := creators.WithdrawIn(w, payout.WithdrawRequest{PayoutID: "cashout-2", Actor: "giulia",
+//			Source: "creator:giulia:diamonds", Amount: decimal.NewFromInt(4000)})
+//		return err // with the caller's other writes, all or nothing
+//	})
+//	if err == nil {
+//		po, err = creators.Retry(ctx, payout.RetryRequest{PayoutID: "cashout-2"})
+//	}
 package payout

@@ -6,7 +6,10 @@ import "github.com/rewardkit/rewardkit/ledger"
 // ledger.ErrForbidden for an actor without the right, ledger.ErrInvalidTime
 // for a time out of range, ledger.ErrOverflow for a sum that would not
 // fit) with the rule or field that refused, and keeps the ledger's cause in
-// the chain; check them with errors.Is. A refused call changed nothing.
+// the chain; check them with errors.Is. A refusal by a rule of the rule set
+// is a *ledger.Refusal whose Rule is the rule's JSON name (ledger.RuleOf:
+// "minimum", "max_per_period", "daily_maximum"). A refused call changed
+// nothing.
 //
 // Each has a code (ledger.ErrorCode) in its constructor: ErrBelowMinimum
 // is an invalid argument; ErrTooFrequent and ErrDailyMaximum are resource
@@ -19,9 +22,10 @@ var (
 	// ErrInvalidRequest: a call's arguments are malformed (empty id,
 	// non-positive amount, too many decimals).
 	ErrInvalidRequest = ledger.NewError(ledger.CodeInvalidArgument, "payout: invalid request")
-	// ErrEventConflict: a payout id was used before for a different request
-	// (it also wraps ledger.ErrIdempotencyConflict).
-	ErrEventConflict = ledger.NewError(ledger.CodeConflict, "payout: payout id reused for a different request")
+	// ErrIdempotencyConflict: a payout ID (or a notification's event ID)
+	// was used before for a different request (it also wraps
+	// ledger.ErrIdempotencyConflict).
+	ErrIdempotencyConflict = ledger.NewError(ledger.CodeConflict, "payout: id reused for a different request")
 	// ErrNotFound: no payout has that id.
 	ErrNotFound = ledger.NewError(ledger.CodeNotFound, "payout: not found")
 	// ErrNoPayoutAccount: the member has not linked a payout account.
@@ -64,3 +68,8 @@ var (
 	// different payment.
 	ErrProviderConflict = ledger.NewError(ledger.CodeConflict, "payout: provider key reused for a different payment")
 )
+
+// sentinels are the errors above, whose messages carry the package prefix.
+var sentinels = []error{ErrInvalidRules, ErrInvalidRequest, ErrIdempotencyConflict, ErrNotFound, ErrNoPayoutAccount,
+	ErrBelowMinimum, ErrTooFrequent, ErrDailyMaximum, ErrInsufficientFunds, ErrUnknownSource, ErrWrongState,
+	ErrOutcomeContradiction, ErrReversalUnsupported, ErrProviderTimeout, ErrProviderConflict}

@@ -21,7 +21,7 @@ import (
 // trip, and a program can be set up with them and quote a withdrawal of
 // the minimum without panicking.
 func FuzzRulesJSON(f *testing.F) {
-	for _, r := range []payout.Rules{payout.DefaultRules(), payout.CreatorRules()} {
+	for _, r := range []payout.Rules{payout.DefaultRules(), payout.CreatorRules(diamondValue)} {
 		b, _ := json.Marshal(r)
 		f.Add(b)
 	}
@@ -49,7 +49,7 @@ func FuzzRulesJSON(f *testing.F) {
 		}
 		fx := newFixture(t, teststore.Memory, r)
 		if r.Minimum.Sign() > 0 {
-			_, _ = fx.p.Quote(r.Minimum)
+			_, _ = fx.p.Quote(payout.WithdrawRequest{Amount: r.Minimum})
 		}
 	})
 }
@@ -57,7 +57,7 @@ func FuzzRulesJSON(f *testing.F) {
 // fuzzSentinels are the errors a public call may answer with: the
 // package's sentinels and the ledger's that the package documents.
 var fuzzSentinels = []error{
-	payout.ErrInvalidRules, payout.ErrInvalidRequest, payout.ErrEventConflict, payout.ErrNotFound,
+	payout.ErrInvalidRules, payout.ErrInvalidRequest, payout.ErrIdempotencyConflict, payout.ErrNotFound,
 	payout.ErrNoPayoutAccount, payout.ErrBelowMinimum, payout.ErrTooFrequent, payout.ErrDailyMaximum,
 	payout.ErrInsufficientFunds, payout.ErrWrongState, payout.ErrProviderTimeout, payout.ErrProviderConflict,
 	payout.ErrUnknownSource, ledger.ErrForbidden, ledger.ErrInvalidTime, ledger.ErrOverflow, ledger.ErrInvalidAmount,
@@ -82,8 +82,8 @@ func FuzzPayoutPublicAPI(f *testing.F) {
 	f.Fuzz(func(t *testing.T, amountStr string, coef int64, exp int32, payoutID, member, account, actor string, clockSecs int64, behaviour uint8) {
 		rules := payout.DefaultRules()
 		rules.ReviewAbove = d("5")
-		rules.Sources = []payout.Source{{Account: "creator:{member}:diamonds", Asset: "DIAMOND"}}
-		rules.Assets = []payout.SourceAsset{{Asset: ledger.DIAMOND, Rate: ledger.NewRate(1, 200), Rounding: ledger.RoundDown, Minimum: d("100")}}
+		rules.Sources = []payout.Source{{Account: "creator:{member}:diamonds", Asset: ledger.DIAMOND,
+			Value: ledger.ConversionRule{From: "DIAMOND", To: "EUR", Rate: ledger.NewRate(1, 200), Rounding: ledger.RoundDown}, Minimum: d("100")}}
 		fx := newFixture(t, teststore.Memory, rules)
 		ctx := context.Background()
 		fx.fund(t, "giulia", 100000)
@@ -118,22 +118,34 @@ func FuzzPayoutPublicAPI(f *testing.F) {
 		}
 		round := func(tag string) {
 			fx.prov.Next(payout.Behaviour(int(behaviour) % (int(payout.TimeoutBeforePaying) + 1)))
-			_, err := fx.p.Quote(amount)
+			_, err := fx.p.Quote(payout.WithdrawRequest{Amount: amount})
 			check(tag+"quote", err)
-			_, err = fx.p.QuoteFrom(member, account, amount)
+			_, err = fx.p.Quote(payout.WithdrawRequest{Actor: member, Source: account, Amount: amount})
 			check(tag+"quote from", err)
-			check(tag+"link", fx.p.LinkAccount(ctx, member, account))
-			_, err = fx.p.Withdraw(ctx, payoutID, member, amount)
+			_, err = fx.p.LinkAccount(ctx, payout.LinkAccountRequest{Actor: member, Account: account})
+			check(tag+"link", err)
+			_, err = fx.p.Withdraw(ctx, payout.WithdrawRequest{PayoutID: payoutID, Actor: member, Amount: amount})
 			check(tag+"withdraw", err)
-			_, err = fx.p.WithdrawFrom(ctx, tag+payoutID, member, account, amount)
+			_, err = fx.p.Withdraw(ctx, payout.WithdrawRequest{PayoutID: tag + payoutID, Actor: member, Source: account, Amount: amount})
 			check(tag+"withdraw from", err)
-			_, err = fx.p.WithdrawFrom(ctx, tag+"g", "giulia", account, amount)
+			_, err = fx.p.Withdraw(ctx, payout.WithdrawRequest{PayoutID: tag + "g", Actor: "giulia", Source: account, Amount: amount})
 			check(tag+"giulia withdraws from", err)
-			_, err = fx.p.Approve(ctx, actor, payoutID)
+			rollback := errors.New("the caller's unit of work fails")
+			err = fx.l.Update(ctx, func(w *ledger.Writer) error {
+				if _, err := fx.p.WithdrawIn(w, payout.WithdrawRequest{PayoutID: tag + "in", Actor: "giulia", Source: account, Amount: amount}); err != nil {
+					return err
+				}
+				return rollback
+			})
+			if errors.Is(err, rollback) {
+				err = nil
+			}
+			check(tag+"withdraw in, rolled back", err)
+			_, err = fx.p.Approve(ctx, payout.ApproveRequest{Actor: actor, PayoutID: payoutID})
 			check(tag+"approve", err)
-			_, err = fx.p.Reject(ctx, actor, tag+payoutID, amountStr)
+			_, err = fx.p.Reject(ctx, payout.RejectRequest{Actor: actor, PayoutID: tag + payoutID, Reason: amountStr})
 			check(tag+"reject", err)
-			_, err = fx.p.Retry(ctx, payoutID)
+			_, err = fx.p.Retry(ctx, payout.RetryRequest{PayoutID: payoutID})
 			check(tag+"retry", err)
 			_, err = fx.p.Get(ctx, payoutID)
 			check(tag+"get", err)

@@ -18,6 +18,29 @@ import (
 
 var t0 = time.Date(2020, 6, 1, 7, 0, 0, 0, time.UTC)
 
+// diamondValue is a diamond's cash value as gifting hands it to payout
+// (gifting.Rules.CashValue of its default rules): payout's tests use
+// nothing of gifting, so it is written out here.
+var diamondValue = ledger.ConversionRule{Name: "gifting:diamond-value", From: "DIAMOND", To: "USD",
+	Rate: ledger.NewRate(1, 200), Rounding: ledger.RoundDown}
+
+// withEventID returns the notification with its delivery's event ID set.
+func withEventID(id string, n payout.RecordOutcomeRequest) payout.RecordOutcomeRequest {
+	n.EventID = id
+	return n
+}
+
+// sent is how many payouts in flight a Tick asked the provider about.
+func sent(rep kit.TickReport) int {
+	return rep.Count(payout.TickPaid) + rep.Count(payout.TickFailed) + rep.Count(payout.TickReturned) +
+		rep.Count(payout.TickPending) + rep.Count(payout.TickOverdue)
+}
+
+// settled is how many of them reached a final status.
+func settled(rep kit.TickReport) int {
+	return rep.Count(payout.TickPaid) + rep.Count(payout.TickFailed) + rep.Count(payout.TickReturned)
+}
+
 // reviewer holds kit.RolePayoutReviewer in every fixture's directory.
 const reviewer = "ana"
 
@@ -69,7 +92,8 @@ func (f *fixture) deposit(tb testing.TB, account, asset string, amount int64) {
 func (f *fixture) fund(tb testing.TB, member string, amount int64) {
 	tb.Helper()
 	f.deposit(tb, payout.MemberAccount(member), f.rules.From.Code, amount)
-	require.NoError(tb, f.p.LinkAccount(f.ctx, member, member+"@example.com"))
+	_, err := f.p.LinkAccount(f.ctx, payout.LinkAccountRequest{Actor: member, Account: member + "@example.com"})
+	require.NoError(tb, err)
 }
 
 func (f *fixture) bal(tb testing.TB, account, asset string) ledger.Balance {
@@ -133,7 +157,7 @@ func (f *fixture) verify(tb testing.TB) {
 
 // tick advances the clock and runs the program's Tick, which must not fail
 // as a whole nor for any item.
-func (f *fixture) tick(tb testing.TB, d time.Duration) payout.TickReport {
+func (f *fixture) tick(tb testing.TB, d time.Duration) kit.TickReport {
 	tb.Helper()
 	f.clock.Advance(d)
 	rep, err := f.p.Tick(f.ctx)

@@ -23,9 +23,6 @@ const (
 	dueRetry   = "payout.retry:" // + <provider>; id: payout id
 )
 
-// maxIDLen bounds member and payout IDs.
-const maxIDLen = 64
-
 // maxReasonLen bounds a rejection's reason.
 const maxReasonLen = 500
 
@@ -95,7 +92,7 @@ type Payout struct {
 	Overdue   bool      `json:"overdue,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// ReportedAt is when the provider's last recorded outcome was
-	// reported: the Notification's time for a pushed outcome, the time of
+	// reported: the RecordOutcomeRequest's At for a pushed outcome, the time of
 	// the answer for a polled one.
 	ReportedAt time.Time `json:"reported_at,omitempty"`
 	SettledAt  time.Time `json:"settled_at,omitempty"`
@@ -107,8 +104,9 @@ type Payout struct {
 	// spent it since; it came from ShortfallAccount. Zero otherwise.
 	Shortfall decimal.Decimal       `json:"shortfall"`
 	Rule      ledger.ConversionRule `json:"rule"`
-	// Replayed is true when Withdraw returned the payout as recorded by an
-	// earlier call with the same payout ID (and did nothing else).
+	// Replayed is true when the call returned the payout as recorded by an
+	// earlier call with the same ID (Withdraw's payout ID, RecordOutcome's
+	// event ID) and did nothing else.
 	Replayed bool `json:"-"`
 }
 
@@ -196,7 +194,7 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, provider Provider, 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("set up %s: %w", rules.Provider, err)
+		return nil, fmt.Errorf("payout: %w (set up %s)", err, rules.Provider)
 	}
 	if err := p.wallets.Check(ctx, l); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidRules, err)
@@ -209,45 +207,37 @@ func (p *Program) Rules() Rules { return p.rules }
 
 func (p *Program) id(s string) string { return p.rules.Provider + ":" + s }
 
-func checkID(name, v string) error {
-	if v == "" || len(v) > maxIDLen {
-		return fmt.Errorf("%w: %s must have 1 to %d characters", ErrInvalidRequest, name, maxIDLen)
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '@' || c == '+') {
-			return fmt.Errorf("%w: %s %q may hold only letters, digits and _-.@+", ErrInvalidRequest, name, v)
-		}
-	}
-	return nil
-}
+// checkID judges an ID a request names (kit.CheckID).
+func checkID(field, id string) error { return kit.CheckID(ErrInvalidRequest, field, id) }
 
-// Bounds on decimal input, checked before any arithmetic so that no input
-// costs unbounded work (an exponent near 2^31) or reaches a panic.
-const (
-	maxExponent         = 40
-	maxCoefficientBits  = 256
-	maxAmountStringSize = 128
-)
-
-func boundedDecimal(d decimal.Decimal) error {
-	if e := d.Exponent(); e < -maxExponent || e > maxExponent {
-		return fmt.Errorf("%w: exponent %d is outside ±%d", ledger.ErrInvalidAmount, e, maxExponent)
-	}
-	if b := d.Coefficient().BitLen(); b > maxCoefficientBits {
-		return fmt.Errorf("%w: %d-bit coefficient is longer than %d bits", ledger.ErrInvalidAmount, b, maxCoefficientBits)
-	}
-	return nil
-}
-
+// checkAmount judges an amount a request names: bounded (kit.CheckDecimal)
+// before any arithmetic, and positive.
 func checkAmount(amount decimal.Decimal) error {
-	if err := boundedDecimal(amount); err != nil {
+	if err := kit.CheckDecimal(amount); err != nil {
 		return fmt.Errorf("%w: amount: %w", ErrInvalidRequest, err)
 	}
 	if amount.Sign() <= 0 {
 		return fmt.Errorf("%w: amount %s must be positive", ErrInvalidRequest, amount)
 	}
 	return nil
+}
+
+// eventError adds what the event was to the error of an event method,
+// after the cause: "payout: no linked payout account (withdraw po-1 for
+// cat)". An ID reused with other arguments also matches
+// ErrIdempotencyConflict. The package prefix appears once: the program's
+// sentinels carry it, other causes (the ledger's, a store's) get it here.
+func eventError(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	if errors.Is(err, ledger.ErrIdempotencyConflict) && !errors.Is(err, ErrIdempotencyConflict) {
+		return fmt.Errorf("%w: %w (%s)", ErrIdempotencyConflict, err, what)
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return fmt.Errorf("%w (%s)", err, what)
+		}
+	}
+	return fmt.Errorf("payout: %w (%s)", err, what)
 }
 
 // clockNow is the unit of work's time, checked against the ledger's range
@@ -268,26 +258,49 @@ func load(r *ledger.Writer, kind, id string, v any) (bool, error) {
 	return err == nil, err
 }
 
-// LinkAccount links (or replaces) a member's payout account, such as a
-// PayPal address. Linking the same account again changes nothing.
-func (p *Program) LinkAccount(ctx context.Context, memberID, account string) error {
-	if err := checkID("member", memberID); err != nil {
-		return err
+// LinkAccountRequest is a member linking their payout account.
+type LinkAccountRequest struct {
+	// Actor is the member who links the account.
+	Actor string `json:"actor"`
+	// Account is the payout account at the provider (a PayPal address),
+	// 1 to 256 characters.
+	Account string `json:"account"`
+}
+
+// LinkAccount links a payout account: LinkAccountIn in a unit of work of
+// its own.
+func (p *Program) LinkAccount(ctx context.Context, req LinkAccountRequest) (Link, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Link, error) { return p.LinkAccountIn(w, req) })
+}
+
+// LinkAccountIn links (or replaces) the actor's payout account inside the
+// caller's unit of work w, and returns the link as it now is. Linking the
+// same account again changes nothing.
+func (p *Program) LinkAccountIn(w *ledger.Writer, req LinkAccountRequest) (Link, error) {
+	link, err := p.linkAccount(w, req)
+	if err != nil {
+		return Link{}, eventError(err, "link account for %s", req.Actor)
 	}
-	if account == "" || len(account) > 256 {
-		return fmt.Errorf("%w: payout account must have 1 to 256 characters", ErrInvalidRequest)
+	return link, nil
+}
+
+func (p *Program) linkAccount(w *ledger.Writer, req LinkAccountRequest) (Link, error) {
+	if err := checkID("actor", req.Actor); err != nil {
+		return Link{}, err
 	}
-	return p.l.Update(ctx, func(w *ledger.Writer) error {
-		var old Link
-		if ok, err := load(w, kindLink, p.id(memberID), &old); err != nil || (ok && old.Account == account) {
-			return err
-		}
-		now, err := clockNow(w)
-		if err != nil {
-			return err
-		}
-		return w.SaveJSON(kindLink, p.id(memberID), Link{Account: account, LinkedAt: now})
-	})
+	if req.Account == "" || len(req.Account) > 256 {
+		return Link{}, fmt.Errorf("%w: payout account must have 1 to 256 characters", ErrInvalidRequest)
+	}
+	var old Link
+	if ok, err := load(w, kindLink, p.id(req.Actor), &old); err != nil || (ok && old.Account == req.Account) {
+		return old, err
+	}
+	now, err := clockNow(w)
+	if err != nil {
+		return Link{}, err
+	}
+	link := Link{Account: req.Account, LinkedAt: now}
+	return link, w.SaveJSON(kindLink, p.id(req.Actor), link)
 }
 
 // Linked returns a member's linked payout account, or ErrNoPayoutAccount.
@@ -299,40 +312,63 @@ func (p *Program) Linked(ctx context.Context, memberID string) (Link, error) {
 	err := p.l.View(ctx, func(r *ledger.Reader) error {
 		err := r.LoadJSON(kindLink, p.id(memberID), &l)
 		if errors.Is(err, ledger.ErrNotFound) {
-			return fmt.Errorf("%w: %s", ErrNoPayoutAccount, memberID)
+			return fmt.Errorf("%w (member %s)", ErrNoPayoutAccount, memberID)
 		}
 		return err
 	})
 	return l, err
 }
 
-// Quote computes what withdrawing amount of From from the wallet would
-// pay, without writing anything.
-func (p *Program) Quote(amount decimal.Decimal) (ledger.Quote, error) {
-	if err := checkAmount(amount); err != nil {
-		return ledger.Quote{}, err
-	}
-	r := p.rules
-	return p.quote(source{asset: r.From, minimum: r.Minimum, conv: r.Conversion()}, amount)
+// WithdrawRequest is a member cashing out.
+type WithdrawRequest struct {
+	// PayoutID is the caller's ID of the payout: its idempotency key
+	// (kit.Once) and its ID for Get, Approve, Reject and Retry.
+	PayoutID string `json:"payout_id"`
+	// Actor is the member who withdraws; the money goes to the payout
+	// account they linked.
+	Actor string `json:"actor"`
+	// Source is the ledger account withdrawn from: the actor's wallet
+	// (MemberAccount; "" means the wallet) or one of Rules.Sources with the
+	// actor's ID in place of {member}, such as a creator's gifting earnings
+	// (gifting.EarningsAccount(id)). Any other account is
+	// ErrUnknownSource.
+	Source string `json:"source,omitempty"`
+	// Amount is in the source's asset (From for the wallet) and converted
+	// at that asset's value.
+	Amount decimal.Decimal `json:"amount"`
 }
 
-// QuoteFrom computes what withdrawing amount from account (the member's
-// wallet or one of the rules' sources) would pay, without writing
-// anything.
-func (p *Program) QuoteFrom(memberID, account string, amount decimal.Decimal) (ledger.Quote, error) {
-	if err := checkID("member", memberID); err != nil {
+// source returns the account withdrawn from, the wallet for "".
+func (req WithdrawRequest) source() string {
+	if req.Source == "" {
+		return MemberAccount(req.Actor)
+	}
+	return req.Source
+}
+
+// Quote computes what a withdrawal would pay, without writing anything:
+// the source's conversion of the amount, less the fee. PayoutID is not
+// needed; Actor is needed for a source other than the wallet.
+func (p *Program) Quote(req WithdrawRequest) (ledger.Quote, error) {
+	if err := checkAmount(req.Amount); err != nil {
 		return ledger.Quote{}, err
 	}
-	if err := checkAmount(amount); err != nil {
+	if req.Source == "" {
+		return p.quote(p.rules.wallet(""), req.Amount)
+	}
+	if err := checkID("actor", req.Actor); err != nil {
 		return ledger.Quote{}, err
 	}
-	src, err := p.rules.sourceFor(memberID, account)
+	src, err := p.rules.sourceFor(req.Actor, req.Source)
 	if err != nil {
 		return ledger.Quote{}, err
 	}
-	return p.quote(src, amount)
+	return p.quote(src, req.Amount)
 }
 
+// quote converts amount by the source's rule. An amount the conversion
+// leaves nothing of is refused by the rule to blame: the fee if the
+// conversion alone pays something, else the rate.
 func (p *Program) quote(src source, amount decimal.Decimal) (ledger.Quote, error) {
 	a := src.asset
 	u, err := a.Units(amount)
@@ -345,79 +381,92 @@ func (p *Program) quote(src source, amount decimal.Decimal) (ledger.Quote, error
 		return ledger.Quote{}, fmt.Errorf("%w: amount %s %s is too large to convert: %w", ErrInvalidRequest, amount, a.Code, err)
 	}
 	if err != nil {
-		return ledger.Quote{}, fmt.Errorf("%w: rule conversion: %w", ErrBelowMinimum, err)
+		rule := src.rateRule
+		noFee := src.conv
+		noFee.FeeRate, noFee.FixedFee = decimal.Zero, decimal.Zero
+		if _, ferr := noFee.Quote(a, p.rules.To, u); ferr == nil {
+			rule = "fee_rate"
+			if p.rules.FixedFee.Sign() > 0 {
+				rule = "fixed_fee"
+			}
+		}
+		return ledger.Quote{}, fmt.Errorf("%w: %w", ledger.Refuse(ErrBelowMinimum, rule,
+			"the conversion leaves nothing of %s %s to pay", amount, a.Code), err)
 	}
 	return q, nil
 }
 
 // withdrawRequest is what a payout ID stands for (kit.Once fingerprints
-// it): the same ID with another member, source or amount is a conflict.
+// it; its JSON is that of earlier versions, so their events still
+// replay): the same ID with another member, source or amount is a
+// conflict.
 type withdrawRequest struct {
 	Member  string `json:"member"`
 	Account string `json:"account"`
 	Amount  string `json:"amount"`
 }
 
-// Withdraw asks to pay amount of From out of a member's wallet to their
-// linked payout account; it is WithdrawFrom with the wallet as source.
-func (p *Program) Withdraw(ctx context.Context, payoutID, memberID string, amount decimal.Decimal) (Payout, error) {
-	if err := checkID("member", memberID); err != nil {
-		return Payout{}, fmt.Errorf("withdraw %s: %w", payoutID, err)
+// Withdraw asks to pay a member out: WithdrawIn in a unit of work of its
+// own and, once that has committed, the provider asked at once (Retry)
+// unless the payout waits for review. This is the one call that cashes a
+// creator's gifting diamonds out — Source: gifting.EarningsAccount(id) —
+// all or nothing: a refused withdrawal leaves them where they were.
+//
+// A replay (same PayoutID and request) returns the payout as recorded by
+// the first call, Replayed true, and calls no provider (Get shows where it
+// is now). If the payout was recorded but the provider could not be asked
+// or answered (a timeout, a cancelled context), it stays "sending" with
+// its funds reserved and Tick asks again; the error says so.
+func (p *Program) Withdraw(ctx context.Context, req WithdrawRequest) (Payout, error) {
+	po, err := kit.Run(ctx, p.l, func(w *ledger.Writer) (Payout, error) { return p.WithdrawIn(w, req) })
+	if err != nil || po.Replayed || !po.Status.inFlight() {
+		return po, err
 	}
-	return p.WithdrawFrom(ctx, payoutID, memberID, MemberAccount(memberID), amount)
+	return p.drive(ctx, po.ID)
 }
 
-// WithdrawFrom asks to pay amount out of account to the member's linked
-// payout account. account is the member's wallet (MemberAccount) or one
-// of Rules.Sources with the member's ID in place of {member}
-// ("creator:giulia:diamonds"); any other account is ErrUnknownSource
-// (and ledger.ErrForbidden). The amount is in that source's asset and
-// converted by that asset's rule.
+// WithdrawIn records a withdrawal inside the caller's unit of work w,
+// without asking the provider. The first call with a PayoutID checks the
+// rules (linked account, minimum, frequency, daily maximum, the source's
+// available funds), reserves the amount with a hold on the source, and
+// records the payout "sending" (or "review" above Rules.ReviewAbove); a
+// later call with the same PayoutID and request is a replay that checks
+// nothing that may have changed since (rules, link, balances) and returns
+// the payout as first recorded, Replayed true; with another request it is
+// ErrIdempotencyConflict.
 //
-// payoutID is the event ID (kit.Once): the first call checks the rules
-// (linked account, minimum, frequency, daily maximum, funds), holds the
-// amount on the source and records the payout as "sending" (or "review"
-// above Rules.ReviewAbove) in one unit of work; after that commits it
-// calls the provider, and records the outcome in another: succeeded
-// captures the hold and converts it (fee to the fee account, net to the
-// settlement account); failed voids it; held and unclaimed keep it for
-// Tick, or for the provider's webhook (RecordOutcome). A timeout leaves the payout "sending"; Retry or Tick sends again
-// with the same key. A later call with the same ID and arguments is a
-// replay: it checks nothing that may have changed since (rules, link,
-// balances), calls no provider, and returns the payout as recorded by the
-// first call, Replayed true (Get shows where it is now). The same ID with
-// other arguments is ErrEventConflict.
-func (p *Program) WithdrawFrom(ctx context.Context, payoutID, memberID, account string, amount decimal.Decimal) (Payout, error) {
-	if err := checkID("payout id", payoutID); err != nil {
-		return Payout{}, err
+// It sends nothing: the provider is never called inside a unit of work,
+// which may still be rolled back or run again, so a rolled-back unit of
+// work leaves neither a payment nor a hold behind, and a committed one
+// leaves the funds reserved until the provider's final answer. Once w has
+// committed, call Retry with the PayoutID to send a "sending" payout at
+// once; otherwise Tick sends it after Rules.RetryEvery. Cashing out a
+// creator's gifting diamonds inside a larger unit of work is WithdrawIn
+// with Source gifting.EarningsAccount(id), then Retry after the commit.
+func (p *Program) WithdrawIn(w *ledger.Writer, req WithdrawRequest) (Payout, error) {
+	what := func() string { return fmt.Sprintf("withdraw %s for %s", req.PayoutID, req.Actor) }
+	if err := checkID("payout id", req.PayoutID); err != nil {
+		return Payout{}, eventError(err, "%s", what())
 	}
-	if err := checkID("member", memberID); err != nil {
-		return Payout{}, fmt.Errorf("withdraw %s: %w", payoutID, err)
+	if err := checkID("actor", req.Actor); err != nil {
+		return Payout{}, eventError(err, "%s", what())
 	}
+	account := req.source()
 	if err := ledger.ValidateAddress(account); err != nil {
-		return Payout{}, fmt.Errorf("%w: withdraw %s: source account: %w", ErrInvalidRequest, payoutID, err)
+		return Payout{}, eventError(fmt.Errorf("%w: source account: %w", ErrInvalidRequest, err), "%s", what())
 	}
-	if err := checkAmount(amount); err != nil {
-		return Payout{}, fmt.Errorf("withdraw %s: %w", payoutID, err)
+	if err := checkAmount(req.Amount); err != nil {
+		return Payout{}, eventError(err, "%s", what())
 	}
-	ev := kit.Event{Kind: kindEvent, ID: p.id(payoutID), Op: "withdraw",
-		Request: withdrawRequest{Member: memberID, Account: account, Amount: amount.String()}}
-	po, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (Payout, error) {
-		return p.request(w, payoutID, memberID, account, amount)
+	ev := kit.Event{Kind: kindEvent, ID: p.id(req.PayoutID), Op: "withdraw",
+		Request: withdrawRequest{Member: req.Actor, Account: account, Amount: req.Amount.String()}}
+	po, replay, err := kit.Once(w, ev, func(w *ledger.Writer) (Payout, error) {
+		return p.request(w, req.PayoutID, req.Actor, account, req.Amount)
 	})
 	if err != nil {
-		if errors.Is(err, ledger.ErrIdempotencyConflict) && !errors.Is(err, ErrEventConflict) {
-			err = fmt.Errorf("%w: %w", ErrEventConflict, err)
-		}
-		return Payout{}, fmt.Errorf("withdraw %s for %s: %w", payoutID, memberID, err)
+		return Payout{}, eventError(err, "%s", what())
 	}
-	if replay {
-		po.Replayed = true
-		return po, nil
-	}
-	if po.Status.inFlight() {
-		return p.drive(ctx, payoutID)
-	}
+	po.Replayed = replay
 	return po, nil
 }
 
@@ -445,7 +494,7 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 		if old.Member == memberID && old.source() == account && old.Amount.Equal(amount) {
 			return old, nil
 		}
-		return Payout{}, fmt.Errorf("%w: %s was %s %s for %s", ErrEventConflict, payoutID, old.Amount, old.Rule.From, old.Member)
+		return Payout{}, fmt.Errorf("%w: %s was %s %s for %s", ErrIdempotencyConflict, payoutID, old.Amount, old.Rule.From, old.Member)
 	}
 	src, err := r.sourceFor(memberID, account)
 	if err != nil {
@@ -459,17 +508,17 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 	if ok, err := load(w, kindLink, p.id(memberID), &link); err != nil {
 		return Payout{}, err
 	} else if !ok {
-		return Payout{}, fmt.Errorf("%w: %s", ErrNoPayoutAccount, memberID)
+		return Payout{}, ErrNoPayoutAccount
 	}
 	if amount.LessThan(src.minimum) {
-		return Payout{}, fmt.Errorf("%w: rule minimum: %s %s is under %s", ErrBelowMinimum, amount, src.asset.Code, src.minimum)
+		return Payout{}, ledger.Refuse(ErrBelowMinimum, src.minimumRule, "%s %s is under %s", amount, src.asset.Code, src.minimum)
 	}
 	now := w.Now()
-	deadline, err := ledger.AddDuration("hold_for deadline", now, time.Duration(r.HoldFor))
+	deadline, err := ledger.AddDuration("hold_for deadline", now, r.HoldFor.D())
 	if err != nil {
 		return Payout{}, fmt.Errorf("rule hold_for: %w", err)
 	}
-	retryAt, err := ledger.AddDuration("retry time", now, time.Duration(r.RetryEvery))
+	retryAt, err := ledger.AddDuration("retry time", now, r.RetryEvery.D())
 	if err != nil {
 		return Payout{}, fmt.Errorf("rule retry_every: %w", err)
 	}
@@ -477,7 +526,7 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 	if _, err := load(w, kindMember, p.id(memberID), &ms); err != nil {
 		return Payout{}, err
 	}
-	keep := max(time.Duration(r.Period), time.Duration(r.DailyWindow))
+	keep := max(r.Period.D(), r.DailyWindow.D())
 	kept := ms.Recent[:0]
 	// inPeriod counts entries of ms.Recent, so it is bounded by its length.
 	inPeriod, inDay := 0, int64(0)
@@ -487,18 +536,18 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 			continue
 		}
 		kept = append(kept, x)
-		if age < time.Duration(r.Period) {
+		if age < r.Period.D() {
 			inPeriod++
 		}
-		if age < time.Duration(r.DailyWindow) && r.DailyMaximum.Sign() > 0 {
+		if age < r.DailyWindow.D() && r.DailyMaximum.Sign() > 0 {
 			if inDay, err = kit.Add("daily withdrawals", inDay, x.Gross); err != nil {
-				return Payout{}, fmt.Errorf("%w: rule daily_maximum: %w", ErrDailyMaximum, err)
+				return Payout{}, fmt.Errorf("%w: %w", ledger.Refuse(ErrDailyMaximum, "daily_maximum", "the day's withdrawals add up past any maximum"), err)
 			}
 		}
 	}
 	ms.Recent = kept
 	if inPeriod >= r.MaxPerPeriod {
-		return Payout{}, fmt.Errorf("%w: rule max_per_period: %s withdrew %d times in the last %s", ErrTooFrequent, memberID, inPeriod, time.Duration(r.Period))
+		return Payout{}, ledger.Refuse(ErrTooFrequent, "max_per_period", "%s withdrew %d times in the last %s", memberID, inPeriod, r.Period)
 	}
 	if r.DailyMaximum.Sign() > 0 {
 		maxU, err := r.To.Units(r.DailyMaximum)
@@ -507,11 +556,11 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 		}
 		total, err := kit.Add("daily withdrawals", inDay, q.Gross)
 		if err != nil {
-			return Payout{}, fmt.Errorf("%w: rule daily_maximum: %w", ErrDailyMaximum, err)
+			return Payout{}, fmt.Errorf("%w: %w", ledger.Refuse(ErrDailyMaximum, "daily_maximum", "the day's withdrawals add up past any maximum"), err)
 		}
 		if total > maxU {
-			return Payout{}, fmt.Errorf("%w: rule daily_maximum: %s withdrew %s %s in the last %s; %s more exceeds %s", ErrDailyMaximum,
-				memberID, r.To.Format(inDay), r.To.Code, time.Duration(r.DailyWindow), r.To.Format(q.Gross), r.DailyMaximum)
+			return Payout{}, ledger.Refuse(ErrDailyMaximum, "daily_maximum", "%s withdrew %s %s in the last %s; %s more exceeds %s",
+				memberID, r.To.Format(inDay), r.To.Code, r.DailyWindow, r.To.Format(q.Gross), r.DailyMaximum)
 		}
 	}
 	if account == MemberAccount(memberID) {
@@ -519,7 +568,7 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 			return Payout{}, err
 		}
 	} else if _, err := w.Account(account); errors.Is(err, ledger.ErrUnknownAccount) {
-		return Payout{}, fmt.Errorf("%w: %s holds nothing yet: %w", ErrInsufficientFunds, account, err)
+		return Payout{}, fmt.Errorf("%w: %s holds nothing yet", ErrInsufficientFunds, account)
 	} else if err != nil {
 		return Payout{}, err
 	}
@@ -582,11 +631,24 @@ func (p *Program) Get(ctx context.Context, payoutID string) (Payout, error) {
 	return po, err
 }
 
-// Retry sends an in-flight payout again with the same idempotency key and
-// records the answer; for a payout in review or settled (by an earlier
-// answer or a pushed outcome, RecordOutcome) it changes nothing.
-func (p *Program) Retry(ctx context.Context, payoutID string) (Payout, error) {
-	return p.drive(ctx, payoutID)
+// RetryRequest asks the provider again about a payout.
+type RetryRequest struct {
+	// PayoutID is the payout to send (again).
+	PayoutID string `json:"payout_id"`
+}
+
+// Retry sends a payout in flight to the provider with its idempotency key
+// (KeyFor) — for the first time after WithdrawIn or ApproveIn committed,
+// or again after a timeout — and records the answer in a unit of work of
+// its own. For a payout in review or settled (by an earlier answer or a
+// pushed outcome, RecordOutcome) it changes nothing. Retry has no In
+// form: calling the provider is what it does, and the program never calls
+// a provider inside a unit of work (see Provider).
+func (p *Program) Retry(ctx context.Context, req RetryRequest) (Payout, error) {
+	if err := checkID("payout id", req.PayoutID); err != nil {
+		return Payout{}, err
+	}
+	return p.drive(ctx, req.PayoutID)
 }
 
 // drive sends an in-flight payout (outside any unit of work) and records
@@ -605,13 +667,9 @@ func (p *Program) drive(ctx context.Context, payoutID string) (Payout, error) {
 	rc, sendErr := p.provider.Send(ctx, SendRequest{
 		Key: p.KeyFor(payoutID), Member: po.Member, Account: po.Account, Currency: p.rules.To.Code, Amount: po.Net,
 	})
-	err = p.l.Update(ctx, func(w *ledger.Writer) error {
-		var err error
-		po, err = p.apply(w, payoutID, rc, sendErr, nil)
-		return err
-	})
+	po, err = kit.Run(ctx, p.l, func(w *ledger.Writer) (Payout, error) { return p.apply(w, payoutID, rc, sendErr, nil) })
 	if err != nil {
-		return Payout{}, fmt.Errorf("record outcome of %s: %w", payoutID, err)
+		return Payout{}, eventError(err, "record the provider's answer for %s; the payout stays reserved and Tick asks again", payoutID)
 	}
 	return po, nil
 }
@@ -621,7 +679,7 @@ func (p *Program) drive(ctx context.Context, payoutID string) (Payout, error) {
 // It is the one place an outcome settles a payout. A settled payout is
 // left alone, so every payout settles its hold exactly once however many
 // answers arrive, by poll or by push, in any order.
-func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr error, push *Notification) (Payout, error) {
+func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr error, push *RecordOutcomeRequest) (Payout, error) {
 	var po Payout
 	if err := w.LoadJSON(kindPayout, p.id(payoutID), &po); err != nil {
 		return Payout{}, err
@@ -649,7 +707,7 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 	}
 	po.UpdatedAt = now
 	later := func() (Payout, error) {
-		at, err := ledger.AddDuration("retry time", now, time.Duration(p.rules.RetryEvery))
+		at, err := ledger.AddDuration("retry time", now, p.rules.RetryEvery.D())
 		if err != nil {
 			return Payout{}, fmt.Errorf("rule retry_every: %w", err)
 		}
@@ -790,13 +848,7 @@ func (p *Program) release(w *ledger.Writer, po *Payout) error {
 	return w.SaveJSON(kindMember, p.id(po.Member), ms)
 }
 
-// reviewer checks that actor may decide payouts held for review
-// (kit.RolePayoutReviewer); the member is checked as a party once the
-// payout is loaded (notParty).
-func (p *Program) reviewer(ctx context.Context, actor string) error {
-	return kit.Authorize(ctx, p.roles, actor, kit.RolePayoutReviewer)
-}
-
+// notParty refuses a reviewer who is the payout's member.
 func notParty(actor string, po *Payout) error {
 	if actor == po.Member {
 		return fmt.Errorf("%w: %q may not decide their own payout", ledger.ErrForbidden, actor)
@@ -804,92 +856,132 @@ func notParty(actor string, po *Payout) error {
 	return nil
 }
 
-// Approve sends a payout waiting in review. actor must hold
-// kit.RolePayoutReviewer in the program's roles (WithRoles) and not be
-// the payout's member; otherwise it is ledger.ErrForbidden and nothing is
-// written. Approving one already approved returns it; approving a
-// rejected one is ErrWrongState.
-func (p *Program) Approve(ctx context.Context, actor, payoutID string) (Payout, error) {
-	if err := checkID("payout id", payoutID); err != nil {
-		return Payout{}, err
+// ApproveRequest is a payout reviewer approving a payout held for review.
+type ApproveRequest struct {
+	// Actor is the reviewer: they must hold kit.RolePayoutReviewer
+	// (WithRoles) and not be the payout's member.
+	Actor string `json:"actor"`
+	// PayoutID is the payout approved.
+	PayoutID string `json:"payout_id"`
+}
+
+// Approve approves a payout: ApproveIn in a unit of work of its own and,
+// once that has committed, the provider asked at once (Retry).
+func (p *Program) Approve(ctx context.Context, req ApproveRequest) (Payout, error) {
+	po, err := kit.Run(ctx, p.l, func(w *ledger.Writer) (Payout, error) { return p.ApproveIn(w, req) })
+	if err != nil || !po.Status.inFlight() {
+		return po, err
 	}
-	if err := p.reviewer(ctx, actor); err != nil {
-		return Payout{}, fmt.Errorf("approve %s: %w", payoutID, err)
-	}
-	var po Payout
-	err := p.l.Update(ctx, func(w *ledger.Writer) error {
-		po = Payout{}
-		if ok, err := load(w, kindPayout, p.id(payoutID), &po); err != nil {
-			return err
-		} else if !ok {
-			return fmt.Errorf("%w: payout %s", ErrNotFound, payoutID)
-		}
-		if err := notParty(actor, &po); err != nil {
-			return err
-		}
-		switch {
-		case po.Status == StatusRejected:
-			return fmt.Errorf("%w: payout %s was rejected", ErrWrongState, payoutID)
-		case po.Status != StatusReview:
-			return nil
-		}
-		now := w.Now()
-		at, err := ledger.AddDuration("retry time", now, time.Duration(p.rules.RetryEvery))
-		if err != nil {
-			return fmt.Errorf("rule retry_every: %w", err)
-		}
-		po.Status, po.UpdatedAt, po.DecidedBy = StatusSending, now, actor
-		if err := w.Schedule(dueRetry+p.rules.Provider, payoutID, at); err != nil {
-			return err
-		}
-		return w.SaveJSON(kindPayout, p.id(payoutID), po)
-	})
+	return p.drive(ctx, req.PayoutID)
+}
+
+// ApproveIn approves a payout waiting in review inside the caller's unit
+// of work w: it becomes "sending", its funds still reserved. The actor
+// must hold kit.RolePayoutReviewer in the program's roles (WithRoles) and
+// not be the payout's member; otherwise it is ledger.ErrForbidden and
+// nothing is written. Approving one already approved returns it;
+// approving a rejected one is ErrWrongState. Like WithdrawIn it sends
+// nothing: after w commits, Retry sends it at once, or Tick after
+// Rules.RetryEvery.
+func (p *Program) ApproveIn(w *ledger.Writer, req ApproveRequest) (Payout, error) {
+	po, err := p.approve(w, req)
 	if err != nil {
-		return Payout{}, fmt.Errorf("approve %s: %w", payoutID, err)
-	}
-	if po.Status.inFlight() {
-		return p.drive(ctx, payoutID)
+		return Payout{}, eventError(err, "approve %s", req.PayoutID)
 	}
 	return po, nil
 }
 
-// Reject refuses a payout waiting in review and releases its funds. actor
-// is checked as for Approve. Rejecting one already rejected returns it;
-// rejecting one already approved is ErrWrongState.
-func (p *Program) Reject(ctx context.Context, actor, payoutID, reason string) (Payout, error) {
-	if err := checkID("payout id", payoutID); err != nil {
+func (p *Program) approve(w *ledger.Writer, req ApproveRequest) (Payout, error) {
+	if err := checkID("payout id", req.PayoutID); err != nil {
 		return Payout{}, err
 	}
-	if len(reason) > maxReasonLen {
-		return Payout{}, fmt.Errorf("%w: reason must have at most %d characters", ErrInvalidRequest, maxReasonLen)
-	}
-	if err := p.reviewer(ctx, actor); err != nil {
-		return Payout{}, fmt.Errorf("reject %s: %w", payoutID, err)
+	if err := kit.Authorize(w.Context(), p.roles, req.Actor, kit.RolePayoutReviewer); err != nil {
+		return Payout{}, err
 	}
 	var po Payout
-	err := p.l.Update(ctx, func(w *ledger.Writer) error {
-		po = Payout{}
-		if ok, err := load(w, kindPayout, p.id(payoutID), &po); err != nil {
-			return err
-		} else if !ok {
-			return fmt.Errorf("%w: payout %s", ErrNotFound, payoutID)
-		}
-		if err := notParty(actor, &po); err != nil {
-			return err
-		}
-		switch po.Status {
-		case StatusRejected:
-			return nil
-		case StatusReview:
-		default:
-			return fmt.Errorf("%w: payout %s is %s, not in review", ErrWrongState, payoutID, po.Status)
-		}
-		return p.reject(w, &po, actor, reason)
-	})
+	if ok, err := load(w, kindPayout, p.id(req.PayoutID), &po); err != nil {
+		return Payout{}, err
+	} else if !ok {
+		return Payout{}, fmt.Errorf("%w: payout %s", ErrNotFound, req.PayoutID)
+	}
+	if err := notParty(req.Actor, &po); err != nil {
+		return Payout{}, err
+	}
+	switch {
+	case po.Status == StatusRejected:
+		return Payout{}, fmt.Errorf("%w: payout %s was rejected", ErrWrongState, req.PayoutID)
+	case po.Status != StatusReview:
+		return po, nil
+	}
+	now, err := clockNow(w)
 	if err != nil {
-		return Payout{}, fmt.Errorf("reject %s: %w", payoutID, err)
+		return Payout{}, err
+	}
+	at, err := ledger.AddDuration("retry time", now, p.rules.RetryEvery.D())
+	if err != nil {
+		return Payout{}, fmt.Errorf("rule retry_every: %w", err)
+	}
+	po.Status, po.UpdatedAt, po.DecidedBy = StatusSending, now, req.Actor
+	if err := w.Schedule(dueRetry+p.rules.Provider, req.PayoutID, at); err != nil {
+		return Payout{}, err
+	}
+	return po, w.SaveJSON(kindPayout, p.id(req.PayoutID), po)
+}
+
+// RejectRequest is a payout reviewer rejecting a payout held for review.
+type RejectRequest struct {
+	// Actor is the reviewer, checked as for Approve.
+	Actor string `json:"actor"`
+	// PayoutID is the payout rejected.
+	PayoutID string `json:"payout_id"`
+	// Reason is why, at most 500 characters; it is recorded on the payout.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Reject rejects a payout: RejectIn in a unit of work of its own.
+func (p *Program) Reject(ctx context.Context, req RejectRequest) (Payout, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Payout, error) { return p.RejectIn(w, req) })
+}
+
+// RejectIn refuses a payout waiting in review inside the caller's unit of
+// work w and releases its funds. The actor is checked as for ApproveIn.
+// Rejecting one already rejected returns it; rejecting one already
+// approved is ErrWrongState.
+func (p *Program) RejectIn(w *ledger.Writer, req RejectRequest) (Payout, error) {
+	po, err := p.rejectIn(w, req)
+	if err != nil {
+		return Payout{}, eventError(err, "reject %s", req.PayoutID)
 	}
 	return po, nil
+}
+
+func (p *Program) rejectIn(w *ledger.Writer, req RejectRequest) (Payout, error) {
+	if err := checkID("payout id", req.PayoutID); err != nil {
+		return Payout{}, err
+	}
+	if len(req.Reason) > maxReasonLen {
+		return Payout{}, fmt.Errorf("%w: reason must have at most %d characters", ErrInvalidRequest, maxReasonLen)
+	}
+	if err := kit.Authorize(w.Context(), p.roles, req.Actor, kit.RolePayoutReviewer); err != nil {
+		return Payout{}, err
+	}
+	var po Payout
+	if ok, err := load(w, kindPayout, p.id(req.PayoutID), &po); err != nil {
+		return Payout{}, err
+	} else if !ok {
+		return Payout{}, fmt.Errorf("%w: payout %s", ErrNotFound, req.PayoutID)
+	}
+	if err := notParty(req.Actor, &po); err != nil {
+		return Payout{}, err
+	}
+	switch po.Status {
+	case StatusRejected:
+		return po, nil
+	case StatusReview:
+	default:
+		return Payout{}, fmt.Errorf("%w: payout %s is %s, not in review", ErrWrongState, req.PayoutID, po.Status)
+	}
+	return po, p.reject(w, &po, req.Actor, req.Reason)
 }
 
 // reject releases a payout in review and records it rejected.

@@ -18,7 +18,7 @@ func TestWithdrawPaysNetAndBooksFeeAndRemainder(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open, payout.DefaultRules())
 		f.fund(t, "giulia", 81250)
-		po, err := f.p.Withdraw(f.ctx, "w1", "giulia", d("81250"))
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "giulia", Amount: d("81250")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
 		require.Equal(t, "giulia@example.com", po.Account)
@@ -46,18 +46,21 @@ func TestWithdrawRefusals(t *testing.T) {
 			amount string
 			err    error
 			rule   string
+			// ruleOf is the rule a refusal names as data (ledger.RuleOf),
+			// when it is not rule.
+			ruleOf string
 		}{
 			{name: "no linked account", member: "nolink", amount: "10000", err: payout.ErrNoPayoutAccount,
 				setup: func(f *fixture) {}},
 			{name: "below minimum", member: "m", amount: "7999", err: payout.ErrBelowMinimum, rule: "minimum"},
-			{name: "worth less than a cent", member: "m", amount: "99", err: payout.ErrBelowMinimum, rule: "conversion",
+			{name: "worth less than a cent", member: "m", amount: "99", err: payout.ErrBelowMinimum, rule: "conversion", ruleOf: "rate",
 				rules: func(r *payout.Rules) { r.Minimum = d("0") }},
-			{name: "fee eats everything", member: "m", amount: "10000", err: payout.ErrBelowMinimum, rule: "conversion",
+			{name: "fee eats everything", member: "m", amount: "10000", err: payout.ErrBelowMinimum, rule: "conversion", ruleOf: "fixed_fee",
 				rules: func(r *payout.Rules) { r.FixedFee = d("1.00") }},
 			{name: "one a week", member: "m", amount: "8000", err: payout.ErrTooFrequent, rule: "max_per_period",
 				setup: func(f *fixture) {
 					f.fund(f.t, "m", 50000)
-					_, err := f.p.Withdraw(f.ctx, "first", "m", d("8000"))
+					_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "first", Actor: "m", Amount: d("8000")})
 					require.NoError(f.t, err)
 					f.clock.Advance(6 * 24 * time.Hour)
 				}},
@@ -65,7 +68,7 @@ func TestWithdrawRefusals(t *testing.T) {
 				rules: func(r *payout.Rules) { r.DailyMaximum = d("10"); r.MaxPerPeriod = 5 },
 				setup: func(f *fixture) {
 					f.fund(f.t, "m", 100000)
-					_, err := f.p.Withdraw(f.ctx, "first", "m", d("50000"))
+					_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "first", Actor: "m", Amount: d("50000")})
 					require.NoError(f.t, err)
 				}},
 			{name: "insufficient funds", member: "m", amount: "60000", err: payout.ErrInsufficientFunds,
@@ -86,9 +89,13 @@ func TestWithdrawRefusals(t *testing.T) {
 					f.fund(t, "m", 50000)
 				}
 				before := f.snapshot(t)
-				_, err := f.p.Withdraw(f.ctx, "the-withdrawal", c.member, d(c.amount))
+				_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "the-withdrawal", Actor: c.member, Amount: d(c.amount)})
 				require.ErrorIs(t, err, c.err)
 				require.Contains(t, err.Error(), c.rule)
+				if c.ruleOf == "" {
+					c.ruleOf = c.rule
+				}
+				require.Equal(t, c.ruleOf, ledger.RuleOf(err), "the refusing rule, as data")
 				require.Equal(t, before, f.snapshot(t), "a refused withdrawal changes nothing")
 				f.verify(t)
 			})
@@ -101,17 +108,17 @@ func TestWeekLaterAndAfterFailureTheSlotIsFree(t *testing.T) {
 		f := newFixture(t, open, payout.DefaultRules())
 		f.fund(t, "m", 100000)
 		f.prov.Next(payout.Fail)
-		po, err := f.p.Withdraw(f.ctx, "w1", "m", d("10000"))
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("10000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusFailed, po.Status)
 		eq(t, "100000", f.wallet(t, "m").Available, "a failed payout releases the funds")
-		po, err = f.p.Withdraw(f.ctx, "w2", "m", d("10000"))
+		po, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w2", Actor: "m", Amount: d("10000")})
 		require.NoError(t, err, "a failed payout does not use the week's withdrawal")
 		require.Equal(t, payout.StatusPaid, po.Status)
-		_, err = f.p.Withdraw(f.ctx, "w3", "m", d("10000"))
+		_, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w3", Actor: "m", Amount: d("10000")})
 		require.ErrorIs(t, err, payout.ErrTooFrequent)
 		f.clock.Advance(7 * 24 * time.Hour)
-		_, err = f.p.Withdraw(f.ctx, "w4", "m", d("10000"))
+		_, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w4", Actor: "m", Amount: d("10000")})
 		require.NoError(t, err)
 		f.verify(t)
 	})
@@ -121,10 +128,10 @@ func TestWithdrawReplayAndConflict(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open, payout.DefaultRules())
 		f.fund(t, "m", 50000)
-		first, err := f.p.Withdraw(f.ctx, "w1", "m", d("20000"))
+		first, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("20000")})
 		require.NoError(t, err)
 		before := f.snapshot(t)
-		again, err := f.p.Withdraw(f.ctx, "w1", "m", d("20000.00"))
+		again, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("20000.00")})
 		require.NoError(t, err)
 		require.True(t, again.Replayed)
 		require.False(t, first.Replayed)
@@ -132,8 +139,8 @@ func TestWithdrawReplayAndConflict(t *testing.T) {
 		require.Equal(t, first.HoldID, again.HoldID)
 		eq(t, first.Net.String(), again.Net)
 		require.Equal(t, before, f.snapshot(t), "a replay of a settled payout changes nothing")
-		_, err = f.p.Withdraw(f.ctx, "w1", "m", d("20001"))
-		require.ErrorIs(t, err, payout.ErrEventConflict)
+		_, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("20001")})
+		require.ErrorIs(t, err, payout.ErrIdempotencyConflict)
 		require.Equal(t, before, f.snapshot(t))
 	})
 }
@@ -148,7 +155,7 @@ func TestTimeoutThenRetryPaysOnce(t *testing.T) {
 				f := newFixture(t, open, payout.DefaultRules())
 				f.fund(t, "m", 50000)
 				f.prov.Next(payout.TimeoutAfterPaying)
-				po, err := f.p.Withdraw(f.ctx, "w1", "m", d("50000"))
+				po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("50000")})
 				require.NoError(t, err)
 				require.Equal(t, payout.StatusSending, po.Status)
 				require.Contains(t, po.LastError, "timed out")
@@ -156,7 +163,7 @@ func TestTimeoutThenRetryPaysOnce(t *testing.T) {
 				eq(t, "4.80", f.prov.Paid("EUR"), "the provider did pay")
 				switch how {
 				case "Retry":
-					po, err = f.p.Retry(f.ctx, "w1")
+					po, err = f.p.Retry(f.ctx, payout.RetryRequest{PayoutID: "w1"})
 				case "Tick":
 					f.clock.Advance(time.Duration(f.rules.RetryEvery))
 					_, err = f.p.Tick(f.ctx)
@@ -164,12 +171,12 @@ func TestTimeoutThenRetryPaysOnce(t *testing.T) {
 					po, err = f.p.Get(f.ctx, "w1")
 				default:
 					calls := f.prov.Calls()
-					po, err = f.p.Withdraw(f.ctx, "w1", "m", d("50000"))
+					po, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("50000")})
 					require.NoError(t, err)
 					require.True(t, po.Replayed)
 					require.Equal(t, payout.StatusSending, po.Status)
 					require.Equal(t, calls, f.prov.Calls(), "a replay calls no provider")
-					po, err = f.p.Retry(f.ctx, "w1")
+					po, err = f.p.Retry(f.ctx, payout.RetryRequest{PayoutID: "w1"})
 				}
 				require.NoError(t, err)
 				require.Equal(t, payout.StatusPaid, po.Status)
@@ -178,7 +185,7 @@ func TestTimeoutThenRetryPaysOnce(t *testing.T) {
 				eq(t, "4.80", f.prov.Paid("EUR"), "paid once")
 				eq(t, "4.80", f.bal(t, payout.SettlementAccount("paypal"), "EUR").Posted, "booked once")
 				eq(t, "0", f.wallet(t, "m").Posted)
-				_, err = f.p.Retry(f.ctx, "w1")
+				_, err = f.p.Retry(f.ctx, payout.RetryRequest{PayoutID: "w1"})
 				require.NoError(t, err)
 				eq(t, "4.80", f.bal(t, payout.SettlementAccount("paypal"), "EUR").Posted, "a late retry settles nothing again")
 				f.verify(t)
@@ -192,17 +199,17 @@ func TestLostRequestIsSentAgainByTick(t *testing.T) {
 		f := newFixture(t, open, payout.DefaultRules())
 		f.fund(t, "m", 50000)
 		f.prov.Next(payout.TimeoutBeforePaying)
-		po, err := f.p.Withdraw(f.ctx, "w1", "m", d("50000"))
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("50000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusSending, po.Status)
 		require.Empty(t, f.prov.Payments())
 		rep, err := f.p.Tick(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, 0, rep.Sent, "not due before retry_every")
+		require.Equal(t, 0, sent(rep), "not due before retry_every")
 		f.clock.Advance(time.Duration(f.rules.RetryEvery))
 		rep, err = f.p.Tick(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, 1, rep.Settled)
+		require.Equal(t, 1, settled(rep))
 		eq(t, "4.80", f.prov.Paid("EUR"))
 		before := f.snapshot(t)
 		_, err = f.p.Tick(f.ctx)
@@ -231,7 +238,7 @@ func TestCrashBetweenSendAndRecordIsRecoveredByTick(t *testing.T) {
 		ctx, cancel := context.WithCancel(f.ctx)
 		p, err := payout.New(f.ctx, f.l, f.rules, &crashingProvider{inner: f.prov, cancel: cancel})
 		require.NoError(t, err)
-		_, err = p.Withdraw(ctx, "w1", "m", d("50000"))
+		_, err = p.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("50000")})
 		require.ErrorIs(t, err, context.Canceled)
 		po, err := f.p.Get(f.ctx, "w1")
 		require.NoError(t, err)
@@ -269,7 +276,7 @@ func TestHeldAndUnclaimedOutcomes(t *testing.T) {
 				f := newFixture(t, open, payout.DefaultRules())
 				f.fund(t, "m", 50000)
 				f.prov.Next(c.b)
-				po, err := f.p.Withdraw(f.ctx, "w1", "m", d("50000"))
+				po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("50000")})
 				require.NoError(t, err)
 				require.False(t, po.Status.Final())
 				eq(t, "50000", f.wallet(t, "m").Held, "funds held while in flight")
@@ -310,35 +317,35 @@ func TestManualReview(t *testing.T) {
 		f := newFixture(t, open, rules)
 		f.fund(t, "a", 60000)
 		f.fund(t, "b", 60000)
-		po, err := f.p.Withdraw(f.ctx, "wa", "a", d("60000"))
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "wa", Actor: "a", Amount: d("60000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusReview, po.Status)
 		require.Zero(t, f.prov.Calls(), "nothing is sent before approval")
 		eq(t, "60000", f.wallet(t, "a").Held)
-		po, err = f.p.Approve(f.ctx, reviewer, "wa")
+		po, err = f.p.Approve(f.ctx, payout.ApproveRequest{Actor: reviewer, PayoutID: "wa"})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
-		_, err = f.p.Reject(f.ctx, reviewer, "wa", "too late")
+		_, err = f.p.Reject(f.ctx, payout.RejectRequest{Actor: reviewer, PayoutID: "wa", Reason: "too late"})
 		require.ErrorIs(t, err, payout.ErrWrongState)
 
-		po, err = f.p.Withdraw(f.ctx, "wb", "b", d("60000"))
+		po, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "wb", Actor: "b", Amount: d("60000")})
 		require.NoError(t, err)
-		po, err = f.p.Reject(f.ctx, reviewer, "wb", "suspicious")
+		po, err = f.p.Reject(f.ctx, payout.RejectRequest{Actor: reviewer, PayoutID: "wb", Reason: "suspicious"})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusRejected, po.Status)
 		eq(t, "60000", f.wallet(t, "b").Available)
 		before := f.snapshot(t)
-		_, err = f.p.Approve(f.ctx, reviewer, "wb")
+		_, err = f.p.Approve(f.ctx, payout.ApproveRequest{Actor: reviewer, PayoutID: "wb"})
 		require.ErrorIs(t, err, payout.ErrWrongState)
-		again, err := f.p.Reject(f.ctx, reviewer, "wb", "suspicious")
+		again, err := f.p.Reject(f.ctx, payout.RejectRequest{Actor: reviewer, PayoutID: "wb", Reason: "suspicious"})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusRejected, again.Status)
 		require.Equal(t, before, f.snapshot(t))
-		_, err = f.p.Approve(f.ctx, reviewer, "nope")
+		_, err = f.p.Approve(f.ctx, payout.ApproveRequest{Actor: reviewer, PayoutID: "nope"})
 		require.ErrorIs(t, err, payout.ErrNotFound)
 		// Below the threshold goes straight out.
 		f.fund(t, "c", 10000)
-		po, err = f.p.Withdraw(f.ctx, "wc", "c", d("10000"))
+		po, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "wc", Actor: "c", Amount: d("10000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
 		f.verify(t)
@@ -355,7 +362,7 @@ func TestConcurrentWithdrawSameIDPaysOnce(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				_, errs[i] = f.p.Withdraw(f.ctx, "w1", "m", d("30000"))
+				_, errs[i] = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("30000")})
 			}(i)
 		}
 		wg.Wait()

@@ -14,12 +14,13 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/payout"
 )
 
 var refusals = []error{payout.ErrBelowMinimum, payout.ErrTooFrequent, payout.ErrDailyMaximum,
-	payout.ErrInsufficientFunds, payout.ErrEventConflict, payout.ErrWrongState}
+	payout.ErrInsufficientFunds, payout.ErrIdempotencyConflict, payout.ErrWrongState}
 
 func refused(err error) bool {
 	for _, e := range refusals {
@@ -66,7 +67,7 @@ func propertyPayoutsSettleOnce(t *testing.T, rt *rapid.T, open teststore.Opener,
 	rules.ReviewAbove = decimal.NewFromInt(rapid.SampledFrom([]int64{0, 3}).Draw(rt, "review_above"))
 	rules.DailyMaximum = decimal.NewFromInt(rapid.SampledFrom([]int64{1000, 6, 0}).Draw(rt, "daily_maximum"))
 	rules.Minimum = decimal.NewFromInt(rapid.SampledFrom([]int64{8000, 100}).Draw(rt, "minimum"))
-	rules.HoldFor = payout.Duration(rapid.SampledFrom([]time.Duration{90 * 24 * time.Hour, 36 * time.Hour}).Draw(rt, "hold_for"))
+	rules.HoldFor = kit.Duration(rapid.SampledFrom([]time.Duration{90 * 24 * time.Hour, 36 * time.Hour}).Draw(rt, "hold_for"))
 	fx := newFixture(t, open, rules)
 	ctx, l, p, prov, clock := fx.ctx, fx.l, fx.p, fx.prov, fx.clock
 	prov.SetReturnAfter(48 * time.Hour)
@@ -75,7 +76,7 @@ func propertyPayoutsSettleOnce(t *testing.T, rt *rapid.T, open teststore.Opener,
 		if _, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: payout.MemberAccount(m)}); err != nil {
 			rt.Fatal(err)
 		}
-		if err := p.LinkAccount(ctx, m, m+"@example.com"); err != nil {
+		if _, err := p.LinkAccount(ctx, payout.LinkAccountRequest{Actor: m, Account: m + "@example.com"}); err != nil {
 			rt.Fatal(err)
 		}
 	}
@@ -125,7 +126,7 @@ func propertyPayoutsSettleOnce(t *testing.T, rt *rapid.T, open teststore.Opener,
 			prov.Next(payout.Behaviour(rapid.IntRange(int(payout.Succeed), int(payout.TimeoutBeforePaying)).Draw(rt, "behaviour")))
 			m := rapid.SampledFrom(members).Draw(rt, "member")
 			amt := decimal.NewFromInt(rapid.Int64Range(1, 90000).Draw(rt, "amount"))
-			_, err := p.Withdraw(ctx, id, m, amt)
+			_, err := p.Withdraw(ctx, payout.WithdrawRequest{PayoutID: id, Actor: m, Amount: amt})
 			if err != nil && !refused(err) {
 				rt.Fatalf("withdraw: %v", err)
 			}
@@ -144,15 +145,15 @@ func propertyPayoutsSettleOnce(t *testing.T, rt *rapid.T, open teststore.Opener,
 			var err error
 			switch rapid.IntRange(0, 2).Draw(rt, "decision") {
 			case 0:
-				_, err = p.Approve(ctx, reviewer, id)
+				_, err = p.Approve(ctx, payout.ApproveRequest{Actor: reviewer, PayoutID: id})
 			case 1:
-				_, err = p.Reject(ctx, reviewer, id, "random")
+				_, err = p.Reject(ctx, payout.RejectRequest{Actor: reviewer, PayoutID: id, Reason: "random"})
 			default:
 				po, gerr := p.Get(ctx, id)
 				if gerr != nil {
 					rt.Fatal(gerr)
 				}
-				if _, err := p.Approve(ctx, po.Member, id); !errors.Is(err, ledger.ErrForbidden) {
+				if _, err := p.Approve(ctx, payout.ApproveRequest{Actor: po.Member, PayoutID: id}); !errors.Is(err, ledger.ErrForbidden) {
 					rt.Fatalf("a member approving their own payout: %v", err)
 				}
 			}
@@ -172,7 +173,7 @@ func propertyPayoutsSettleOnce(t *testing.T, rt *rapid.T, open teststore.Opener,
 			if len(ids) == 0 {
 				return
 			}
-			if _, err := p.Retry(ctx, rapid.SampledFrom(ids).Draw(rt, "id")); err != nil {
+			if _, err := p.Retry(ctx, payout.RetryRequest{PayoutID: rapid.SampledFrom(ids).Draw(rt, "id")}); err != nil {
 				rt.Fatal(err)
 			}
 		},
@@ -199,7 +200,7 @@ func propertyPayoutsSettleOnce(t *testing.T, rt *rapid.T, open teststore.Opener,
 	// Drive everything to a final status.
 	for _, id := range ids {
 		if po, err := p.Get(ctx, id); err == nil && po.Status == payout.StatusReview {
-			if _, err := p.Approve(ctx, reviewer, id); err != nil {
+			if _, err := p.Approve(ctx, payout.ApproveRequest{Actor: reviewer, PayoutID: id}); err != nil {
 				rt.Fatal(err)
 			}
 		}

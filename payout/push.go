@@ -2,7 +2,6 @@ package payout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -15,11 +14,15 @@ import (
 // (at most 32 characters) and a colon before it, it fits kit.Once's 128.
 const maxEventIDLen = 95
 
-// Notification is an outcome a provider pushes (a webhook delivery), as
-// the integrator's handler decoded it after checking its signature.
-type Notification struct {
-	// Provider is the provider's name; it must be the program's
-	// (Rules.Provider).
+// RecordOutcomeRequest is an outcome a provider pushes (a webhook
+// delivery), as the integrator's handler decoded it after checking its
+// signature.
+type RecordOutcomeRequest struct {
+	// EventID is the provider's ID of the delivery: the idempotency key
+	// (kit.Once), 1 to 95 printable ASCII characters.
+	EventID string `json:"event_id"`
+	// Provider is who acts: the provider's name, which must be the
+	// program's (Rules.Provider).
 	Provider string `json:"provider"`
 	// PayoutID is our payout ID. Key may be given instead (or as well:
 	// then they must agree).
@@ -64,7 +67,7 @@ func checkEventID(v string) error {
 }
 
 // payoutOf returns the payout a notification names.
-func (p *Program) payoutOf(n Notification) (string, error) {
+func (p *Program) payoutOf(n RecordOutcomeRequest) (string, error) {
 	if n.Provider != p.rules.Provider {
 		return "", fmt.Errorf("%w: notification from provider %q, program pays through %q", ErrInvalidRequest, n.Provider, p.rules.Provider)
 	}
@@ -99,14 +102,21 @@ func (p *Program) payoutOf(n Notification) (string, error) {
 	return id, nil
 }
 
-// RecordOutcome records an outcome the provider pushed (a webhook), as
-// Tick and Retry record one they polled, through the same code: a
-// payout settles exactly once whether its outcome arrives by push, by
-// poll, or both, in any order. eventID is the provider's ID of the
-// delivery (kit.Once): a repeated delivery (same ID, same notification)
-// replays, returning the payout as the first delivery left it, Replayed
-// true, and writes nothing; the same ID with another notification is
-// ErrEventConflict.
+// RecordOutcome records an outcome the provider pushed: RecordOutcomeIn
+// in a unit of work of its own.
+func (p *Program) RecordOutcome(ctx context.Context, req RecordOutcomeRequest) (Payout, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Payout, error) { return p.RecordOutcomeIn(w, req) })
+}
+
+// RecordOutcomeIn records an outcome the provider pushed (a webhook)
+// inside the caller's unit of work w, as Tick and Retry record one they
+// polled, through the same code: a payout settles exactly once whether its
+// outcome arrives by push, by poll, or both, in any order. EventID is the
+// provider's ID of the delivery (kit.Once): a repeated delivery (same ID,
+// same notification) replays, returning the payout as the first delivery
+// left it, Replayed true, and writes nothing; the same ID with another
+// notification is ErrIdempotencyConflict. It calls nothing outside the
+// ledger.
 //
 // For a payout in flight (sending, held, unclaimed), succeeded captures
 // and converts the hold, failed and returned void it, held and unclaimed
@@ -127,28 +137,25 @@ func (p *Program) payoutOf(n Notification) (string, error) {
 // redelivery is refused the same way. A notification for a payout this
 // program does not know is ErrNotFound; one for another provider or with
 // an unknown outcome is ErrInvalidRequest.
-func (p *Program) RecordOutcome(ctx context.Context, eventID string, n Notification) (Payout, error) {
-	if err := checkEventID(eventID); err != nil {
-		return Payout{}, err
+func (p *Program) RecordOutcomeIn(w *ledger.Writer, req RecordOutcomeRequest) (Payout, error) {
+	if err := checkEventID(req.EventID); err != nil {
+		return Payout{}, eventError(err, "record outcome %s", req.EventID)
 	}
-	payoutID, err := p.payoutOf(n)
+	payoutID, err := p.payoutOf(req)
 	if err != nil {
-		return Payout{}, fmt.Errorf("record outcome %s: %w", eventID, err)
+		return Payout{}, eventError(err, "record outcome %s", req.EventID)
 	}
 	at := ""
-	if !n.At.IsZero() {
-		at = n.At.UTC().Format(time.RFC3339Nano)
+	if !req.At.IsZero() {
+		at = req.At.UTC().Format(time.RFC3339Nano)
 	}
-	ev := kit.Event{Kind: kindPush, ID: p.id(eventID), Op: "outcome",
-		Request: pushRequest{Provider: n.Provider, PayoutID: payoutID, Reference: n.Reference, Outcome: n.Outcome, At: at}}
-	po, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (Payout, error) {
-		return p.recordOutcome(w, payoutID, n)
+	ev := kit.Event{Kind: kindPush, ID: p.id(req.EventID), Op: "outcome",
+		Request: pushRequest{Provider: req.Provider, PayoutID: payoutID, Reference: req.Reference, Outcome: req.Outcome, At: at}}
+	po, replay, err := kit.Once(w, ev, func(w *ledger.Writer) (Payout, error) {
+		return p.recordOutcome(w, payoutID, req)
 	})
 	if err != nil {
-		if errors.Is(err, ledger.ErrIdempotencyConflict) && !errors.Is(err, ErrEventConflict) {
-			err = fmt.Errorf("%w: %w", ErrEventConflict, err)
-		}
-		return Payout{}, fmt.Errorf("record outcome %s of %s: %w", eventID, payoutID, err)
+		return Payout{}, eventError(err, "record outcome %s of %s", req.EventID, payoutID)
 	}
 	po.Replayed = replay
 	return po, nil
@@ -156,7 +163,7 @@ func (p *Program) RecordOutcome(ctx context.Context, eventID string, n Notificat
 
 // recordOutcome is the first delivery of a notification, inside its unit
 // of work.
-func (p *Program) recordOutcome(w *ledger.Writer, payoutID string, n Notification) (Payout, error) {
+func (p *Program) recordOutcome(w *ledger.Writer, payoutID string, n RecordOutcomeRequest) (Payout, error) {
 	var po Payout
 	if ok, err := load(w, kindPayout, p.id(payoutID), &po); err != nil {
 		return Payout{}, err

@@ -46,7 +46,7 @@ func TestPropertyPushedAndPolledSettleOnce(t *testing.T) {
 
 type delivery struct {
 	id string
-	n  payout.Notification
+	n  payout.RecordOutcomeRequest
 }
 
 func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, maxSteps int) {
@@ -63,7 +63,7 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 		fx.fund(t, m, funded)
 	}
 	var ids []string
-	sent := map[string]payout.Notification{} // first recorded delivery of each event ID
+	sent := map[string]payout.RecordOutcomeRequest{} // first recorded delivery of each event ID
 	var deliveries []delivery
 	fail := func(format string, a ...any) { rt.Helper(); rt.Fatalf(format, a...) }
 
@@ -75,15 +75,15 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 		}
 		return payout.Payment{}, false
 	}
-	push := func(id string, n payout.Notification) {
-		po, err := p.RecordOutcome(ctx, id, n)
+	push := func(id string, n payout.RecordOutcomeRequest) {
+		po, err := p.RecordOutcome(ctx, withEventID(id, n))
 		prev, seen := sent[id]
 		if seen {
 			same := prev.PayoutID == n.PayoutID && prev.Outcome == n.Outcome && prev.Reference == n.Reference && prev.At.Equal(n.At)
 			switch {
 			case same && (err != nil || !po.Replayed):
 				fail("repeated delivery %s: replayed %v, %v", id, po.Replayed, err)
-			case !same && !errors.Is(err, payout.ErrEventConflict):
+			case !same && !errors.Is(err, payout.ErrIdempotencyConflict):
 				fail("delivery %s with another notification: %v", id, err)
 			}
 			return
@@ -94,12 +94,12 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 		sent[id] = n
 		deliveries = append(deliveries, delivery{id, n})
 	}
-	truth := func(id string) (payout.Notification, bool) {
+	truth := func(id string) (payout.RecordOutcomeRequest, bool) {
 		pay, ok := payment(id)
 		if !ok {
-			return payout.Notification{}, false
+			return payout.RecordOutcomeRequest{}, false
 		}
-		return payout.Notification{Provider: rules.Provider, Key: pay.Request.Key, PayoutID: id, Reference: pay.Reference,
+		return payout.RecordOutcomeRequest{Provider: rules.Provider, Key: pay.Request.Key, PayoutID: id, Reference: pay.Reference,
 			Outcome: pay.Outcome, At: clock.Now()}, true
 	}
 	check := func(step string) {
@@ -158,7 +158,7 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 			prov.Next(rapid.SampledFrom(behaviours).Draw(rt, "behaviour"))
 			nid := fmt.Sprintf("w-%d", len(ids))
 			m := rapid.SampledFrom(members).Draw(rt, "member")
-			_, err := p.Withdraw(ctx, nid, m, decimal.NewFromInt(rapid.SampledFrom([]int64{10000, 25000}).Draw(rt, "amount")))
+			_, err := p.Withdraw(ctx, payout.WithdrawRequest{PayoutID: nid, Actor: m, Amount: decimal.NewFromInt(rapid.SampledFrom([]int64{10000, 25000}).Draw(rt, "amount"))})
 			if err != nil {
 				fail("%s: withdraw: %v", step, err)
 			}
@@ -193,13 +193,13 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 						o = payout.OutcomeFailed
 					}
 				}
-				_, err := p.RecordOutcome(ctx, "bad-"+id, payout.Notification{Provider: rules.Provider, PayoutID: id, Outcome: o, At: clock.Now()})
+				_, err := p.RecordOutcome(ctx, payout.RecordOutcomeRequest{EventID: "bad-" + id, Provider: rules.Provider, PayoutID: id, Outcome: o, At: clock.Now()})
 				if !errors.Is(err, payout.ErrOutcomeContradiction) && !errors.Is(err, payout.ErrReversalUnsupported) {
 					fail("%s: contradicting %s: %v", step, o, err)
 				}
 			}
 		case 7: // poll one
-			if _, err := p.Retry(ctx, id); err != nil {
+			if _, err := p.Retry(ctx, payout.RetryRequest{PayoutID: id}); err != nil {
 				fail("%s: retry: %v", step, err)
 			}
 		case 8: // time passes; poll all

@@ -16,8 +16,8 @@ import (
 	"github.com/rewardkit/rewardkit/payout"
 )
 
-func note(f *fixture, id string, o payout.Outcome, at time.Time) payout.Notification {
-	return payout.Notification{Provider: f.rules.Provider, PayoutID: id, Outcome: o, At: at}
+func note(f *fixture, id string, o payout.Outcome, at time.Time) payout.RecordOutcomeRequest {
+	return payout.RecordOutcomeRequest{Provider: f.rules.Provider, PayoutID: id, Outcome: o, At: at}
 }
 
 // pushingProvider delivers the provider's webhook for a payment while
@@ -36,7 +36,7 @@ func (pp *pushingProvider) Send(ctx context.Context, req payout.SendRequest) (pa
 	rc, err := pp.MemoryProvider.Send(ctx, req)
 	if err == nil && pp.times > 0 {
 		pp.times--
-		_, perr := pp.p.RecordOutcome(ctx, "wh-"+req.Key, payout.Notification{Provider: pp.name, Key: req.Key, Reference: rc.Reference, Outcome: rc.Outcome})
+		_, perr := pp.p.RecordOutcome(ctx, payout.RecordOutcomeRequest{EventID: "wh-" + req.Key, Provider: pp.name, Key: req.Key, Reference: rc.Reference, Outcome: rc.Outcome})
 		pp.errs = append(pp.errs, perr)
 	}
 	return rc, err
@@ -50,8 +50,9 @@ func TestRecordOutcomeBeforeSendAnswer(t *testing.T) {
 		require.NoError(t, err)
 		pp.p = p
 		f.deposit(t, payout.MemberAccount("g"), "RUBY", 75000)
-		require.NoError(t, p.LinkAccount(f.ctx, "g", "g@example.com"))
-		po, err := p.Withdraw(f.ctx, "w-1", "g", d("75000"))
+		_, err = p.LinkAccount(f.ctx, payout.LinkAccountRequest{Actor: "g", Account: "g@example.com"})
+		require.NoError(t, err)
+		po, err := p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w-1", Actor: "g", Amount: d("75000")})
 		require.NoError(t, err)
 		require.Equal(t, []error{nil}, pp.errs)
 		require.Equal(t, payout.StatusPaid, po.Status)
@@ -60,7 +61,7 @@ func TestRecordOutcomeBeforeSendAnswer(t *testing.T) {
 		eq(t, po.Net.String(), f.bal(t, payout.SettlementAccount(f.rules.Provider), "EUR").Posted)
 		// The poll after it changes nothing.
 		before := f.snapshot(t)
-		_, err = p.Retry(f.ctx, "w-1")
+		_, err = p.Retry(f.ctx, payout.RetryRequest{PayoutID: "w-1"})
 		require.NoError(t, err)
 		f.tick(t, time.Hour)
 		after := f.snapshot(t)
@@ -74,15 +75,15 @@ func TestRecordOutcomeOutOfOrder(t *testing.T) {
 		f := newFixture(t, open, payout.DefaultRules())
 		f.fund(t, "g", 200000)
 		f.prov.Next(payout.HoldPayment, payout.HoldPayment)
-		po, err := f.p.Withdraw(f.ctx, "w-1", "g", d("75000"))
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w-1", Actor: "g", Amount: d("75000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusHeld, po.Status)
 		require.NoError(t, f.prov.Resolve(f.p.KeyFor("w-1"), payout.OutcomeSucceeded))
 		// paid (reported at t0+2m) arrives before held (reported at t0+1m).
-		po, err = f.p.RecordOutcome(f.ctx, "ev-2", note(f, "w-1", payout.OutcomeSucceeded, t0.Add(2*time.Minute)))
+		po, err = f.p.RecordOutcome(f.ctx, withEventID("ev-2", note(f, "w-1", payout.OutcomeSucceeded, t0.Add(2*time.Minute))))
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
-		po, err = f.p.RecordOutcome(f.ctx, "ev-1", note(f, "w-1", payout.OutcomeHeld, t0.Add(time.Minute)))
+		po, err = f.p.RecordOutcome(f.ctx, withEventID("ev-1", note(f, "w-1", payout.OutcomeHeld, t0.Add(time.Minute))))
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
 		eq(t, "125000", f.wallet(t, "g").Posted)
@@ -90,22 +91,22 @@ func TestRecordOutcomeOutOfOrder(t *testing.T) {
 		// Among non-final outcomes the later report wins, whatever the
 		// delivery order: unclaimed (t+2m) then held (t+1m) stays unclaimed.
 		f.clock.Advance(8 * 24 * time.Hour)
-		po, err = f.p.Withdraw(f.ctx, "w-2", "g", d("75000"))
+		po, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w-2", Actor: "g", Amount: d("75000")})
 		require.NoError(t, err)
 		at := f.clock.Now()
-		po, err = f.p.RecordOutcome(f.ctx, "ev-3", note(f, "w-2", payout.OutcomeUnclaimed, at.Add(2*time.Minute)))
+		po, err = f.p.RecordOutcome(f.ctx, withEventID("ev-3", note(f, "w-2", payout.OutcomeUnclaimed, at.Add(2*time.Minute))))
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusUnclaimed, po.Status)
-		po, err = f.p.RecordOutcome(f.ctx, "ev-4", note(f, "w-2", payout.OutcomeHeld, at.Add(time.Minute)))
+		po, err = f.p.RecordOutcome(f.ctx, withEventID("ev-4", note(f, "w-2", payout.OutcomeHeld, at.Add(time.Minute))))
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusUnclaimed, po.Status)
 		// failed arrives; a poll afterwards (the provider still says held)
 		// changes nothing.
-		po, err = f.p.RecordOutcome(f.ctx, "ev-5", note(f, "w-2", payout.OutcomeFailed, at.Add(3*time.Minute)))
+		po, err = f.p.RecordOutcome(f.ctx, withEventID("ev-5", note(f, "w-2", payout.OutcomeFailed, at.Add(3*time.Minute))))
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusFailed, po.Status)
 		eq(t, "125000", f.wallet(t, "g").Available)
-		po, err = f.p.Retry(f.ctx, "w-2")
+		po, err = f.p.Retry(f.ctx, payout.RetryRequest{PayoutID: "w-2"})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusFailed, po.Status)
 		f.tick(t, time.Hour)
@@ -121,12 +122,12 @@ func TestRecordOutcomeIdempotentAndRefusals(t *testing.T) {
 		f := newFixture(t, open, rules)
 		f.fund(t, "g", 20000000)
 		f.prov.Next(payout.HoldPayment)
-		_, err := f.p.Withdraw(f.ctx, "w-1", "g", d("75000"))
+		_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w-1", Actor: "g", Amount: d("75000")})
 		require.NoError(t, err)
 		require.NoError(t, f.prov.Resolve(f.p.KeyFor("w-1"), payout.OutcomeSucceeded))
 
-		n := payout.Notification{Provider: f.rules.Provider, Key: f.p.KeyFor("w-1"), Reference: "PP-1", Outcome: payout.OutcomeSucceeded, At: t0}
-		po, err := f.p.RecordOutcome(f.ctx, "ev-1", n)
+		n := payout.RecordOutcomeRequest{Provider: f.rules.Provider, Key: f.p.KeyFor("w-1"), Reference: "PP-1", Outcome: payout.OutcomeSucceeded, At: t0}
+		po, err := f.p.RecordOutcome(f.ctx, withEventID("ev-1", n))
 		require.NoError(t, err)
 		require.False(t, po.Replayed)
 		require.Equal(t, payout.StatusPaid, po.Status)
@@ -137,15 +138,15 @@ func TestRecordOutcomeIdempotentAndRefusals(t *testing.T) {
 		// the same notification.
 		n2 := n
 		n2.At = t0.In(time.FixedZone("x", 3600))
-		po2, err := f.p.RecordOutcome(f.ctx, "ev-1", n2)
+		po2, err := f.p.RecordOutcome(f.ctx, withEventID("ev-1", n2))
 		require.NoError(t, err)
 		require.True(t, po2.Replayed)
 		require.Equal(t, po.SettlementTx, po2.SettlementTx)
 
 		// The same event ID with another notification is a conflict.
 		n2.Outcome = payout.OutcomeFailed
-		_, err = f.p.RecordOutcome(f.ctx, "ev-1", n2)
-		require.ErrorIs(t, err, payout.ErrEventConflict)
+		_, err = f.p.RecordOutcome(f.ctx, withEventID("ev-1", n2))
+		require.ErrorIs(t, err, payout.ErrIdempotencyConflict)
 		require.ErrorIs(t, err, ledger.ErrIdempotencyConflict)
 
 		// Contradictions and reversals move nothing and record nothing.
@@ -155,7 +156,7 @@ func TestRecordOutcomeIdempotentAndRefusals(t *testing.T) {
 		}{{payout.OutcomeFailed, payout.ErrOutcomeContradiction}, {payout.OutcomeReturned, payout.ErrOutcomeContradiction},
 			{payout.OutcomeReversed, payout.ErrReversalUnsupported}} {
 			for range 2 {
-				_, err = f.p.RecordOutcome(f.ctx, "ev-"+string(c.o), note(f, "w-1", c.o, t0.Add(time.Hour)))
+				_, err = f.p.RecordOutcome(f.ctx, withEventID("ev-"+string(c.o), note(f, "w-1", c.o, t0.Add(time.Hour))))
 				require.ErrorIs(t, err, c.want)
 				require.ErrorIs(t, err, payout.ErrWrongState)
 			}
@@ -163,48 +164,48 @@ func TestRecordOutcomeIdempotentAndRefusals(t *testing.T) {
 		require.Equal(t, before, f.snapshot(t), "refused notifications wrote nothing")
 		// Agreeing and stale outcomes return the payout as it is.
 		for i, o := range []payout.Outcome{payout.OutcomeSucceeded, payout.OutcomeHeld, payout.OutcomeUnclaimed} {
-			po, err = f.p.RecordOutcome(f.ctx, "ok-"+string(rune('a'+i)), note(f, "w-1", o, t0.Add(time.Hour)))
+			po, err = f.p.RecordOutcome(f.ctx, withEventID("ok-"+string(rune('a'+i)), note(f, "w-1", o, t0.Add(time.Hour))))
 			require.NoError(t, err)
 			require.Equal(t, payout.StatusPaid, po.Status)
 		}
 
 		// Unknown payouts, keys of another program, other providers,
 		// unknown outcomes, bad event IDs.
-		_, err = f.p.RecordOutcome(f.ctx, "ev-x", note(f, "nope", payout.OutcomeSucceeded, t0))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID("ev-x", note(f, "nope", payout.OutcomeSucceeded, t0)))
 		require.ErrorIs(t, err, payout.ErrNotFound)
-		_, err = f.p.RecordOutcome(f.ctx, "ev-x", payout.Notification{Provider: f.rules.Provider, Key: "payout:other:w-1", Outcome: payout.OutcomeSucceeded})
+		_, err = f.p.RecordOutcome(f.ctx, payout.RecordOutcomeRequest{EventID: "ev-x", Provider: f.rules.Provider, Key: "payout:other:w-1", Outcome: payout.OutcomeSucceeded})
 		require.ErrorIs(t, err, payout.ErrNotFound)
-		_, err = f.p.RecordOutcome(f.ctx, "ev-x", payout.Notification{Provider: "stripe", PayoutID: "w-1", Outcome: payout.OutcomeSucceeded})
+		_, err = f.p.RecordOutcome(f.ctx, payout.RecordOutcomeRequest{EventID: "ev-x", Provider: "stripe", PayoutID: "w-1", Outcome: payout.OutcomeSucceeded})
 		require.ErrorIs(t, err, payout.ErrInvalidRequest)
-		_, err = f.p.RecordOutcome(f.ctx, "ev-x", payout.Notification{Provider: f.rules.Provider, PayoutID: "w-2", Key: f.p.KeyFor("w-1"), Outcome: payout.OutcomeSucceeded})
+		_, err = f.p.RecordOutcome(f.ctx, payout.RecordOutcomeRequest{EventID: "ev-x", Provider: f.rules.Provider, PayoutID: "w-2", Key: f.p.KeyFor("w-1"), Outcome: payout.OutcomeSucceeded})
 		require.ErrorIs(t, err, payout.ErrInvalidRequest)
-		_, err = f.p.RecordOutcome(f.ctx, "ev-x", note(f, "w-1", "claimed", t0))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID("ev-x", note(f, "w-1", "claimed", t0)))
 		require.ErrorIs(t, err, payout.ErrInvalidRequest)
-		_, err = f.p.RecordOutcome(f.ctx, "", note(f, "w-1", payout.OutcomeSucceeded, t0))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID("", note(f, "w-1", payout.OutcomeSucceeded, t0)))
 		require.ErrorIs(t, err, payout.ErrInvalidRequest)
-		_, err = f.p.RecordOutcome(f.ctx, strings.Repeat("x", 96), note(f, "w-1", payout.OutcomeSucceeded, t0))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID(strings.Repeat("x", 96), note(f, "w-1", payout.OutcomeSucceeded, t0)))
 		require.ErrorIs(t, err, payout.ErrInvalidRequest)
-		_, err = f.p.RecordOutcome(f.ctx, strings.Repeat("x", 95), note(f, "nope", payout.OutcomeSucceeded, t0))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID(strings.Repeat("x", 95), note(f, "nope", payout.OutcomeSucceeded, t0)))
 		require.ErrorIs(t, err, payout.ErrNotFound, "the longest event ID fits the event record")
-		_, err = f.p.RecordOutcome(f.ctx, "ev x", note(f, "w-1", payout.OutcomeSucceeded, t0))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID("ev x", note(f, "w-1", payout.OutcomeSucceeded, t0)))
 		require.ErrorIs(t, err, payout.ErrInvalidRequest)
-		_, err = f.p.RecordOutcome(f.ctx, "ev-x", note(f, "w-1", payout.OutcomeSucceeded, time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID("ev-x", note(f, "w-1", payout.OutcomeSucceeded, time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC))))
 		require.ErrorIs(t, err, payout.ErrInvalidRequest)
 
 		// A payout in review was never sent.
 		f.clock.Advance(8 * 24 * time.Hour)
-		po, err = f.p.Withdraw(f.ctx, "w-big", "g", d("2000000"))
+		po, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w-big", Actor: "g", Amount: d("2000000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusReview, po.Status)
-		_, err = f.p.RecordOutcome(f.ctx, "ev-r", note(f, "w-big", payout.OutcomeSucceeded, time.Time{}))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID("ev-r", note(f, "w-big", payout.OutcomeSucceeded, time.Time{})))
 		require.ErrorIs(t, err, payout.ErrWrongState)
 		require.False(t, errors.Is(err, payout.ErrOutcomeContradiction))
 		// Rejected, then paid: a contradiction.
-		_, err = f.p.Reject(f.ctx, reviewer, "w-big", "no")
+		_, err = f.p.Reject(f.ctx, payout.RejectRequest{Actor: reviewer, PayoutID: "w-big", Reason: "no"})
 		require.NoError(t, err)
-		_, err = f.p.RecordOutcome(f.ctx, "ev-r", note(f, "w-big", payout.OutcomeSucceeded, time.Time{}))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID("ev-r", note(f, "w-big", payout.OutcomeSucceeded, time.Time{})))
 		require.ErrorIs(t, err, payout.ErrOutcomeContradiction)
-		_, err = f.p.RecordOutcome(f.ctx, "ev-r2", note(f, "w-big", payout.OutcomeFailed, time.Time{}))
+		_, err = f.p.RecordOutcome(f.ctx, withEventID("ev-r2", note(f, "w-big", payout.OutcomeFailed, time.Time{})))
 		require.ErrorIs(t, err, payout.ErrOutcomeContradiction)
 		eq(t, "19925000", f.wallet(t, "g").Available)
 		f.verify(t)
@@ -223,7 +224,7 @@ func TestRecordOutcomeRacesPolls(t *testing.T) {
 		const n = 6
 		for i := range n {
 			f.prov.Next(payout.HoldPayment)
-			_, err := f.p.Withdraw(f.ctx, fmt.Sprintf("w-%d", i), "g", d("10000"))
+			_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: fmt.Sprintf("w-%d", i), Actor: "g", Amount: d("10000")})
 			require.NoError(t, err)
 			require.NoError(t, f.prov.Resolve(f.p.KeyFor(fmt.Sprintf("w-%d", i)), payout.OutcomeSucceeded))
 		}
@@ -236,14 +237,14 @@ func TestRecordOutcomeRacesPolls(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := f.p.RecordOutcome(f.ctx, fmt.Sprintf("ev-%s-%d", id, j%2), note(f, id, payout.OutcomeSucceeded, t0))
+					_, err := f.p.RecordOutcome(f.ctx, withEventID(fmt.Sprintf("ev-%s-%d", id, j%2), note(f, id, payout.OutcomeSucceeded, t0)))
 					errs <- err
 				}()
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := f.p.Retry(f.ctx, id)
+				_, err := f.p.Retry(f.ctx, payout.RetryRequest{PayoutID: id})
 				errs <- err
 			}()
 		}

@@ -23,7 +23,9 @@ import (
 // TestTickIsolatesStuckPayouts covers issue 10 #9: Tick returned at the
 // first payout it could not handle, before the other payouts and before
 // the ledger's sweep. Now a stuck payout (here one whose record cannot be
-// read) is reported with its ID, stays due, and the others settle.
+// read) is reported with its ID, stays due, and the others settle; the
+// ledger's sweep, which the scheduler runs once for every program
+// (issue 11 #7), is not held up by it either.
 func TestTickIsolatesStuckPayouts(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open, payout.DefaultRules())
@@ -32,7 +34,7 @@ func TestTickIsolatesStuckPayouts(t *testing.T) {
 		}
 		f.prov.Next(payout.TimeoutBeforePaying, payout.TimeoutAfterPaying, payout.TimeoutBeforePaying)
 		for i, m := range []string{"a", "b", "c"} {
-			po, err := f.p.Withdraw(f.ctx, fmt.Sprintf("w%d", i+1), m, d("50000"))
+			po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: fmt.Sprintf("w%d", i+1), Actor: m, Amount: d("50000")})
 			require.NoError(t, err)
 			require.Equal(t, payout.StatusSending, po.Status)
 		}
@@ -50,8 +52,11 @@ func TestTickIsolatesStuckPayouts(t *testing.T) {
 		require.Len(t, rep.Failed, 1)
 		require.Equal(t, "w1", rep.Failed[0].ID)
 		require.Contains(t, rep.Failed[0].Error(), "w1")
-		require.Equal(t, 2, rep.Settled)
-		require.Equal(t, 1, rep.HoldsExpired, "the ledger's sweep ran")
+		require.Equal(t, 2, settled(rep))
+		require.Equal(t, []string{"w2", "w3"}, rep.IDs(payout.TickPaid))
+		expired, err := f.l.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, expired, "the ledger's sweep runs beside the stuck payout")
 		for _, id := range []string{"w2", "w3"} {
 			po, err := f.p.Get(f.ctx, id)
 			require.NoError(t, err)
@@ -81,13 +86,13 @@ func TestMoneyInFlightStaysReservedPastHoldFor(t *testing.T) {
 		f := newFixture(t, open, payout.DefaultRules())
 		f.fund(t, "m", 50000)
 		f.prov.Next(payout.HoldPayment)
-		po, err := f.p.Withdraw(f.ctx, "w1", "m", d("50000"))
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("50000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusHeld, po.Status)
 		require.Equal(t, t0.Add(time.Duration(f.rules.HoldFor)), po.Deadline)
 
 		rep := f.tick(t, time.Duration(f.rules.HoldFor)+24*time.Hour)
-		require.Equal(t, []string{"w1"}, rep.Overdue)
+		require.Equal(t, []string{"w1"}, rep.IDs(payout.TickOverdue))
 		_, err = f.l.Tick(f.ctx) // any program's sweep
 		require.NoError(t, err)
 		po, err = f.p.Get(f.ctx, "w1")
@@ -101,8 +106,8 @@ func TestMoneyInFlightStaysReservedPastHoldFor(t *testing.T) {
 
 		require.NoError(t, f.prov.Resolve("payout:paypal:w1", payout.OutcomeSucceeded))
 		rep = f.tick(t, time.Duration(f.rules.RetryEvery))
-		require.Equal(t, 1, rep.Settled)
-		require.Empty(t, rep.Overdue)
+		require.Equal(t, 1, settled(rep))
+		require.Empty(t, rep.IDs(payout.TickOverdue))
 		po, err = f.p.Get(f.ctx, "w1")
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
@@ -112,7 +117,7 @@ func TestMoneyInFlightStaysReservedPastHoldFor(t *testing.T) {
 		eq(t, "0", f.wallet(t, "m").Posted)
 		eq(t, "0", f.wallet(t, "m").Held)
 		before := f.snapshot(t)
-		_, err = f.p.Retry(f.ctx, "w1")
+		_, err = f.p.Retry(f.ctx, payout.RetryRequest{PayoutID: "w1"})
 		require.NoError(t, err)
 		f.tick(t, time.Duration(f.rules.RetryEvery))
 		require.Equal(t, before, f.snapshot(t), "settled exactly once")
@@ -129,20 +134,20 @@ func TestUndecidedReviewLapsesAtHoldFor(t *testing.T) {
 		rules.ReviewAbove = d("5")
 		f := newFixture(t, open, rules)
 		f.fund(t, "m", 60000)
-		po, err := f.p.Withdraw(f.ctx, "w1", "m", d("60000"))
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("60000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusReview, po.Status)
 		rep := f.tick(t, time.Duration(rules.HoldFor)-time.Minute)
-		require.Zero(t, rep.Lapsed)
+		require.Zero(t, rep.Count(payout.TickLapsed))
 		rep = f.tick(t, time.Minute)
-		require.Equal(t, 1, rep.Lapsed)
+		require.Equal(t, 1, rep.Count(payout.TickLapsed))
 		po, err = f.p.Get(f.ctx, "w1")
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusRejected, po.Status)
 		require.Contains(t, po.Reason, "hold_for")
 		eq(t, "60000", f.wallet(t, "m").Available)
 		require.Zero(t, f.prov.Calls())
-		_, err = f.p.Approve(f.ctx, reviewer, "w1")
+		_, err = f.p.Approve(f.ctx, payout.ApproveRequest{Actor: reviewer, PayoutID: "w1"})
 		require.ErrorIs(t, err, payout.ErrWrongState)
 		f.verify(t)
 	})
@@ -153,7 +158,7 @@ func TestUndecidedReviewLapsesAtHoldFor(t *testing.T) {
 // provider paid but the answer was lost.
 func legacyPayout(t *testing.T, f *fixture, id, member string, amount int64) payout.Payout {
 	t.Helper()
-	q, err := f.p.Quote(decimal.NewFromInt(amount))
+	q, err := f.p.Quote(payout.WithdrawRequest{Amount: decimal.NewFromInt(amount)})
 	require.NoError(t, err)
 	now := f.clock.Now()
 	r := f.rules
@@ -209,7 +214,7 @@ func TestLateSuccessAfterLapsedReservationSettlesOnce(t *testing.T) {
 				f.fund(t, "m", 50000)
 				if c.taken {
 					f.prov.Next(payout.TimeoutAfterPaying)
-					_, err := f.p.Withdraw(f.ctx, "w1", "m", d("50000"))
+					_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("50000")})
 					require.NoError(t, err)
 					_, err = f.l.Post(f.ctx, ledger.TransferRequest{Key: "chargeback", IncludeHeld: true, Postings: []ledger.Posting{
 						{From: payout.MemberAccount("m"), To: ledger.World, Asset: "RUBY", Amount: d("50000")}}})
@@ -234,7 +239,7 @@ func TestLateSuccessAfterLapsedReservationSettlesOnce(t *testing.T) {
 					f.tick(t, time.Duration(f.rules.RetryEvery))
 					po, err = f.p.Get(f.ctx, "w1")
 				} else {
-					po, err = f.p.Retry(f.ctx, "w1")
+					po, err = f.p.Retry(f.ctx, payout.RetryRequest{PayoutID: "w1"})
 				}
 				require.NoError(t, err)
 				require.Equal(t, payout.StatusPaid, po.Status)
@@ -252,7 +257,7 @@ func TestLateSuccessAfterLapsedReservationSettlesOnce(t *testing.T) {
 				eq(t, "4.80", f.bal(t, payout.SettlementAccount("paypal"), "EUR").Posted)
 				eq(t, "0", f.bal(t, payout.ClearingAccount("paypal"), "RUBY").Posted)
 				before := f.snapshot(t)
-				_, err = f.p.Retry(f.ctx, "w1")
+				_, err = f.p.Retry(f.ctx, payout.RetryRequest{PayoutID: "w1"})
 				require.NoError(t, err)
 				f.tick(t, time.Duration(f.rules.RetryEvery))
 				require.Equal(t, before, f.snapshot(t), "settled exactly once")
@@ -267,7 +272,7 @@ func TestLateSuccessAfterLapsedReservationSettlesOnce(t *testing.T) {
 // Rule durations are bounded by ledger.MaxDuration, and the times a
 // payout computes must stay before ledger.MaxTime.
 func TestDurationsAndTimesStayInRange(t *testing.T) {
-	const years236 = payout.Duration(236 * 365 * 24 * time.Hour)
+	const years236 = kit.Duration(236 * 365 * 24 * time.Hour)
 	for _, field := range []string{"hold_for", "period", "daily_window", "retry_every"} {
 		r := payout.DefaultRules()
 		switch field {
@@ -295,7 +300,7 @@ func TestDurationsAndTimesStayInRange(t *testing.T) {
 		f.clock.Set(ledger.MaxTime.Add(-30 * 24 * time.Hour))
 		f.fund(t, "m", 50000)
 		before := f.snapshot(t)
-		_, err := f.p.Withdraw(f.ctx, "w1", "m", d("50000"))
+		_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("50000")})
 		require.ErrorIs(t, err, ledger.ErrInvalidTime, "the hold_for deadline would pass ledger.MaxTime")
 		require.Contains(t, err.Error(), "hold_for")
 		require.Equal(t, before, f.snapshot(t))
@@ -310,15 +315,15 @@ func TestDurationsAndTimesStayInRange(t *testing.T) {
 // disabled manual review. Every unknown field, nested ones included, is
 // now ErrInvalidRules naming it.
 func TestRulesRefuseUnknownFields(t *testing.T) {
-	r := payout.CreatorRules()
+	r := payout.CreatorRules(diamondValue)
 	b, err := json.Marshal(r)
 	require.NoError(t, err)
 	good := string(b)
 	cases := map[string]string{
-		"review_abve": strings.Replace(good, `"review_above":"500"`, `"review_abve":"5"`, 1),
-		"acount":      strings.Replace(good, `"account":"creator:{member}:diamonds"`, `"acount":"creator:{member}:diamonds"`, 1),
-		"minimun": strings.Replace(good, `"sources":`,
-			`"assets":[{"asset":{"code":"COIN","precision":0},"rate":"1/100","rounding":"down","minimun":"500"}],"sources":`, 1),
+		"review_abve":     strings.Replace(good, `"review_above":"500"`, `"review_abve":"5"`, 1),
+		"acount":          strings.Replace(good, `"account":"creator:{member}:diamonds"`, `"acount":"creator:{member}:diamonds"`, 1),
+		"minimun":         strings.Replace(good, `"account":"creator:{member}:diamonds",`, `"account":"creator:{member}:diamonds","minimun":"500",`, 1),
+		"exchang":         strings.Replace(good, `"exchange":""`, `"exchang":""`, 1),
 		"after the rules": good + ` {}`,
 	}
 	for field, data := range cases {
@@ -345,15 +350,15 @@ func TestRefusalsKeepTheLedgerCause(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open, payout.DefaultRules())
 		f.fund(t, "m", 50000)
-		_, err := f.p.Withdraw(f.ctx, "w1", "m", d("60000"))
+		_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("60000")})
 		require.ErrorIs(t, err, payout.ErrInsufficientFunds)
 		require.ErrorIs(t, err, ledger.ErrInsufficientFunds)
-		_, err = f.p.Withdraw(f.ctx, "w2", "m", d("50000"))
+		_, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w2", Actor: "m", Amount: d("50000")})
 		require.NoError(t, err)
-		_, err = f.p.Withdraw(f.ctx, "w2", "m", d("40000"))
-		require.ErrorIs(t, err, payout.ErrEventConflict)
+		_, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w2", Actor: "m", Amount: d("40000")})
+		require.ErrorIs(t, err, payout.ErrIdempotencyConflict)
 		require.ErrorIs(t, err, ledger.ErrIdempotencyConflict)
-		_, err = f.p.Withdraw(f.ctx, "w3", "m", d("99"))
+		_, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w3", Actor: "m", Amount: d("99")})
 		require.ErrorIs(t, err, payout.ErrBelowMinimum)
 		r := payout.DefaultRules()
 		r.From = ledger.Asset{Code: "x"}
@@ -383,7 +388,7 @@ func TestPayoutSumsCannotWrap(t *testing.T) {
 			return w.PutRecord("payout.member", "paypal:m", []byte(state))
 		}))
 		before := f.snapshot(t)
-		_, err := f.p.Withdraw(f.ctx, "w1", "m", d("8000"))
+		_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("8000")})
 		require.ErrorIs(t, err, payout.ErrDailyMaximum)
 		require.ErrorIs(t, err, ledger.ErrOverflow)
 		require.Equal(t, before, f.snapshot(t))
@@ -392,11 +397,12 @@ func TestPayoutSumsCannotWrap(t *testing.T) {
 		huge.Provider, huge.Rate, huge.DailyMaximum, huge.ReviewAbove = "huge", ledger.NewRate(1_000_000_000_000_000, 1), d("0"), d("0")
 		p2, err := payout.New(f.ctx, f.l, huge, f.prov)
 		require.NoError(t, err)
-		_, err = p2.Quote(d("10000000000"))
+		_, err = p2.Quote(payout.WithdrawRequest{Amount: d("10000000000")})
 		require.ErrorIs(t, err, ledger.ErrOverflow)
-		require.NoError(t, p2.LinkAccount(f.ctx, "m", "m@example.com"))
+		_, err = p2.LinkAccount(f.ctx, payout.LinkAccountRequest{Actor: "m", Account: "m@example.com"})
+		require.NoError(t, err)
 		before = f.snapshot(t)
-		_, err = p2.Withdraw(f.ctx, "w1", "m", d("10000000000"))
+		_, err = p2.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("10000000000")})
 		require.ErrorIs(t, err, ledger.ErrOverflow)
 		require.ErrorIs(t, err, payout.ErrInvalidRequest)
 		require.Equal(t, before, f.snapshot(t))
@@ -408,24 +414,25 @@ func TestPayoutSumsCannotWrap(t *testing.T) {
 // shoutout's docs say payout redeems creator:<id>:diamonds and
 // creator:<id>:shoutouts, but Withdraw drew only on member:<id>. A source
 // the rules declare with {member} is the member's and can be withdrawn
-// from, at its asset's value, configured once in payout's rules; any other
+// from, at the value the source carries (one value per asset); any other
 // account is ErrUnknownSource and ledger.ErrForbidden.
 func TestCreatorsCashOutFromTheirEarnings(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
-		rules := payout.CreatorRules()
+		rules := payout.CreatorRules(diamondValue)
 		rules.MaxPerPeriod = 2
-		rules.Sources = append(rules.Sources, payout.Source{Account: "creator:{member}:shoutouts", Asset: "COIN"})
-		rules.Assets = []payout.SourceAsset{{Asset: ledger.COIN, Rate: ledger.NewRate(1, 100), Rounding: ledger.RoundDown, Minimum: d("500")}}
+		rules.Sources = append(rules.Sources, payout.Source{Account: "creator:{member}:shoutouts", Asset: ledger.COIN,
+			Value: ledger.ConversionRule{From: "COIN", To: "USD", Rate: ledger.NewRate(1, 100), Rounding: ledger.RoundDown}, Minimum: d("500")})
 		f := newFixture(t, open, rules)
 		f.deposit(t, "creator:giulia:diamonds", "DIAMOND", 12000)
 		f.deposit(t, "creator:giulia:shoutouts", "COIN", 3000)
 		f.deposit(t, "creator:marco:diamonds", "DIAMOND", 5000)
-		require.NoError(t, f.p.LinkAccount(f.ctx, "giulia", "giulia@example.com"))
+		_, err := f.p.LinkAccount(f.ctx, payout.LinkAccountRequest{Actor: "giulia", Account: "giulia@example.com"})
+		require.NoError(t, err)
 
-		q, err := f.p.QuoteFrom("giulia", "creator:giulia:diamonds", d("10000"))
+		q, err := f.p.Quote(payout.WithdrawRequest{Actor: "giulia", Source: "creator:giulia:diamonds", Amount: d("10000")})
 		require.NoError(t, err)
 		require.EqualValues(t, 5000, q.Gross)
-		po, err := f.p.WithdrawFrom(f.ctx, "c1", "giulia", "creator:giulia:diamonds", d("10000"))
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "c1", Actor: "giulia", Source: "creator:giulia:diamonds", Amount: d("10000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
 		require.Equal(t, "creator:giulia:diamonds", po.Source)
@@ -436,36 +443,42 @@ func TestCreatorsCashOutFromTheirEarnings(t *testing.T) {
 		eq(t, "49.15", f.bal(t, payout.SettlementAccount("paypal-creators"), "USD").Posted)
 		eq(t, "49.15", f.prov.Paid("USD"))
 
-		po, err = f.p.WithdrawFrom(f.ctx, "c2", "giulia", "creator:giulia:shoutouts", d("3000"))
+		po, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "c2", Actor: "giulia", Source: "creator:giulia:shoutouts", Amount: d("3000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
 		eq(t, "30.00", po.Gross, "coins at the integrator's 0.01 USD")
 		eq(t, "0", f.bal(t, "creator:giulia:shoutouts", "COIN").Posted)
 		f.verify(t)
 
-		require.NoError(t, f.p.LinkAccount(f.ctx, "marco", "marco@example.com"))
+		_, err = f.p.LinkAccount(f.ctx, payout.LinkAccountRequest{Actor: "marco", Account: "marco@example.com"})
+		require.NoError(t, err)
 		before := f.snapshot(t)
 		for _, acc := range []string{"creator:giulia:diamonds", "payout:paypal-creators:fees", "world", "creator:marco:gifts", "member:giulia"} {
-			_, err := f.p.WithdrawFrom(f.ctx, "c3", "marco", acc, d("2000"))
+			_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "c3", Actor: "marco", Source: acc, Amount: d("2000")})
 			require.ErrorIs(t, err, payout.ErrUnknownSource, acc)
 			require.ErrorIs(t, err, ledger.ErrForbidden, acc)
-			_, err = f.p.QuoteFrom("marco", acc, d("2000"))
+			_, err = f.p.Quote(payout.WithdrawRequest{Actor: "marco", Source: acc, Amount: d("2000")})
 			require.ErrorIs(t, err, ledger.ErrForbidden, acc)
 		}
 		require.Equal(t, before, f.snapshot(t), "nothing written for another's account")
 
-		// The value of a diamond is configured once.
-		twice := payout.CreatorRules()
-		twice.Assets = []payout.SourceAsset{{Asset: ledger.DIAMOND, Rate: ledger.NewRate(1, 100), Rounding: ledger.RoundDown}}
+		// A diamond has one value.
+		twice := payout.CreatorRules(diamondValue)
+		other := diamondValue
+		other.Rate = ledger.NewRate(1, 100)
+		twice.Sources = append(twice.Sources, payout.Source{Account: "creator:{member}:gifts", Asset: ledger.DIAMOND, Value: other})
+		require.ErrorIs(t, twice.Validate(), payout.ErrInvalidRules)
+		twice = payout.CreatorRules(diamondValue)
+		twice.Rate = ledger.NewRate(1, 100) // the wallet's diamonds at another value
 		require.ErrorIs(t, twice.Validate(), payout.ErrInvalidRules)
 		// Templates cannot reach the program's own accounts (member "paypal"
 		// would name payout:paypal:fees).
 		own := payout.DefaultRules()
-		own.Sources = []payout.Source{{Account: "payout:{member}:fees", Asset: "RUBY"}}
+		own.Sources = []payout.Source{{Account: "payout:{member}:fees", Asset: ledger.RUBY}}
 		require.ErrorIs(t, own.Validate(), payout.ErrInvalidRules)
 		// Without the source declared, the creator account is not theirs.
 		plain := newFixture(t, open, payout.DefaultRules())
-		_, err = plain.p.QuoteFrom("giulia", "creator:giulia:diamonds", d("10000"))
+		_, err = plain.p.Quote(payout.WithdrawRequest{Actor: "giulia", Source: "creator:giulia:diamonds", Amount: d("10000")})
 		require.ErrorIs(t, err, ledger.ErrForbidden)
 	})
 }
@@ -482,7 +495,7 @@ func TestPayoutReviewNeedsTheReviewerRole(t *testing.T) {
 		f.fund(t, "m", 60000)
 		f.fund(t, "n", 60000)
 		for _, w := range []struct{ id, member string }{{"wm", "m"}, {"wn", "n"}} {
-			po, err := f.p.Withdraw(f.ctx, w.id, w.member, d("60000"))
+			po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: w.id, Actor: w.member, Amount: d("60000")})
 			require.NoError(t, err)
 			require.Equal(t, payout.StatusReview, po.Status)
 		}
@@ -491,22 +504,22 @@ func TestPayoutReviewNeedsTheReviewerRole(t *testing.T) {
 		require.NoError(t, err)
 		before := f.snapshot(t)
 		for _, actor := range []string{"", "mallory", "m"} {
-			_, err := f.p.Approve(f.ctx, actor, "wm")
+			_, err := f.p.Approve(f.ctx, payout.ApproveRequest{Actor: actor, PayoutID: "wm"})
 			require.ErrorIs(t, err, ledger.ErrForbidden, actor)
-			_, err = f.p.Reject(f.ctx, actor, "wm", "no")
+			_, err = f.p.Reject(f.ctx, payout.RejectRequest{Actor: actor, PayoutID: "wm", Reason: "no"})
 			require.ErrorIs(t, err, ledger.ErrForbidden, actor)
 		}
-		_, err = noDirectory.Approve(f.ctx, reviewer, "wm")
+		_, err = noDirectory.Approve(f.ctx, payout.ApproveRequest{Actor: reviewer, PayoutID: "wm"})
 		require.ErrorIs(t, err, ledger.ErrForbidden, "a program given no roles grants none")
-		_, err = noDirectory.Reject(f.ctx, reviewer, "wm", "no")
+		_, err = noDirectory.Reject(f.ctx, payout.RejectRequest{Actor: reviewer, PayoutID: "wm", Reason: "no"})
 		require.ErrorIs(t, err, ledger.ErrForbidden)
 		require.Equal(t, before, f.snapshot(t), "nothing written")
 
-		po, err := f.p.Approve(f.ctx, "m", "wn") // m may review n's payout
+		po, err := f.p.Approve(f.ctx, payout.ApproveRequest{Actor: "m", PayoutID: "wn"}) // m may review n's payout
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
 		require.Equal(t, "m", po.DecidedBy)
-		po, err = f.p.Reject(f.ctx, reviewer, "wm", "documents missing")
+		po, err = f.p.Reject(f.ctx, payout.RejectRequest{Actor: reviewer, PayoutID: "wm", Reason: "documents missing"})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusRejected, po.Status)
 		require.Equal(t, reviewer, po.DecidedBy)
@@ -526,7 +539,7 @@ func TestWalletOpenedByAnotherProgramIsUsed(t *testing.T) {
 			Overdraft: ledger.Overdraft{Limits: map[string]decimal.Decimal{"COIN": d("500")}}})
 		require.NoError(t, err)
 		f.fund(t, "m", 50000)
-		po, err := f.p.Withdraw(f.ctx, "w1", "m", d("50000"))
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("50000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, po.Status)
 		f.verify(t)
@@ -538,7 +551,7 @@ func TestWalletOpenedByAnotherProgramIsUsed(t *testing.T) {
 		require.NoError(t, err)
 		f.fund(t, "n", 10000)
 		before := f.snapshot(t)
-		_, err = f.p.Withdraw(f.ctx, "w2", "n", d("50000"))
+		_, err = f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w2", Actor: "n", Amount: d("50000")})
 		require.ErrorIs(t, err, payout.ErrInsufficientFunds)
 		require.ErrorIs(t, err, ledger.ErrInsufficientFunds)
 		require.Equal(t, before, f.snapshot(t))
@@ -554,7 +567,7 @@ func TestWithdrawReplayIgnoresWhatChangedSince(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open, payout.DefaultRules())
 		f.fund(t, "m", 50000)
-		first, err := f.p.Withdraw(f.ctx, "w1", "m", d("20000"))
+		first, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("20000")})
 		require.NoError(t, err)
 		require.Equal(t, payout.StatusPaid, first.Status)
 
@@ -562,12 +575,13 @@ func TestWithdrawReplayIgnoresWhatChangedSince(t *testing.T) {
 		stricter.Minimum, stricter.FixedFee = d("40000"), d("100")
 		p2, err := payout.New(f.ctx, f.l, stricter, f.prov)
 		require.NoError(t, err)
-		require.NoError(t, p2.LinkAccount(f.ctx, "m", "elsewhere@example.com"))
+		_, err = p2.LinkAccount(f.ctx, payout.LinkAccountRequest{Actor: "m", Account: "elsewhere@example.com"})
+		require.NoError(t, err)
 		_, err = f.l.Transfer(f.ctx, "spent", payout.MemberAccount("m"), ledger.World, "RUBY", d("30000"))
 		require.NoError(t, err)
 
 		before := f.snapshot(t)
-		again, err := p2.Withdraw(f.ctx, "w1", "m", d("20000"))
+		again, err := p2.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("20000")})
 		require.NoError(t, err)
 		require.True(t, again.Replayed)
 		require.Equal(t, first.HoldID, again.HoldID)

@@ -14,54 +14,35 @@ import (
 	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
-// Duration is a time.Duration that reads and writes JSON as a string
-// ("168h"). Rules bound every duration by ledger.MaxDuration.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("%w: duration must be a string: %w", ErrInvalidRules, err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%w: duration %q: %w", ErrInvalidRules, s, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
 // MemberPlaceholder stands for the member's ID in a Source's account
 // template ("creator:{member}:diamonds").
 const MemberPlaceholder = "{member}"
 
-// Source is an account members cash out from besides their wallet, such
-// as the earnings another program pays a creator: gifting's
-// "creator:{member}:diamonds" or shoutout's "creator:{member}:shoutouts".
-// Declaring it here is what makes it the member's: WithdrawFrom accepts an
-// account only if it is the wallet or one of these templates with the
-// member's ID in place of {member}.
+// Source is an account members cash out from besides their wallet: an
+// earnings account another program pays a creator into, such as gifting's
+// diamonds (gifting.EarningsAccount, "creator:{member}:diamonds") or
+// shoutout's coins ("creator:{member}:shoutouts"). Declaring it here is
+// what makes it the member's: Withdraw accepts a source only if it is the
+// wallet or one of these templates with the member's ID in place of
+// {member}.
 type Source struct {
 	// Account is the address template; {member} appears once, as a whole
 	// segment, and the first segment is not "payout" (the program's own
 	// accounts).
 	Account string `json:"account"`
-	// Asset is the code of the asset withdrawn from it: Rules.From, whose
-	// conversion is Rules.Rate, or one of Rules.Assets.
-	Asset string `json:"asset"`
-}
-
-// SourceAsset is how an asset other than From converts to To: the value
-// of the asset, configured once for every source that holds it.
-type SourceAsset struct {
-	Asset    ledger.Asset    `json:"asset"`
-	Rate     ledger.Rate     `json:"rate"`
-	Rounding ledger.Rounding `json:"rounding"`
-	// Minimum is the smallest withdrawal in this asset.
+	// Asset is the asset withdrawn from it, with its precision.
+	Asset ledger.Asset `json:"asset"`
+	// Value is what one unit of Asset is worth in Rules.To: a conversion
+	// rule from Asset to To of which payout takes the rate and the
+	// rounding, and books the conversion through its own accounts with the
+	// rules' fee (so Value names no accounts and no fee). The program that
+	// pays into the account owns this figure: build the source from its
+	// rule (gifting's Rules.CashValue) so that the value is configured
+	// once, there. A source of From may leave Value zero: it converts at
+	// Rate and Rounding. Every source of one asset converts it at the same
+	// value.
+	Value ledger.ConversionRule `json:"value,omitzero"`
+	// Minimum is the smallest withdrawal from this source, in Asset.
 	Minimum decimal.Decimal `json:"minimum"`
 }
 
@@ -84,17 +65,15 @@ type Rules struct {
 	// Minimum is the smallest withdrawal, in From.
 	Minimum decimal.Decimal `json:"minimum"`
 	// Sources are the accounts other than the wallet that members may cash
-	// out from (none by default), and Assets the conversions of the assets
-	// they hold other than From.
-	Sources []Source      `json:"sources,omitempty"`
-	Assets  []SourceAsset `json:"assets,omitempty"`
+	// out from (none by default), each with the value of what it holds.
+	Sources []Source `json:"sources,omitempty"`
 	// MaxPerPeriod withdrawals per member in any Period (1 a week).
-	Period       Duration `json:"period"`
-	MaxPerPeriod int      `json:"max_per_period"`
+	Period       kit.Duration `json:"period"`
+	MaxPerPeriod int          `json:"max_per_period"`
 	// DailyMaximum caps the money (To, before the fee) one member
 	// withdraws in any DailyWindow (0 = no cap).
 	DailyMaximum decimal.Decimal `json:"daily_maximum"`
-	DailyWindow  Duration        `json:"daily_window"`
+	DailyWindow  kit.Duration    `json:"daily_window"`
 	// The provider's fee on the converted amount: FeeRate (0.04 = 4%) plus
 	// FixedFee in To ("1.5% + 0.10"), rounded by FeeRounding.
 	FeeRate     decimal.Decimal `json:"fee_rate"`
@@ -109,10 +88,10 @@ type Rules struct {
 	// its funds released; one still in flight after HoldFor is marked
 	// Overdue and reported by every Tick that asks the provider about it,
 	// its funds reserved until the provider's final answer.
-	HoldFor Duration `json:"hold_for"`
+	HoldFor kit.Duration `json:"hold_for"`
 	// RetryEvery is how soon Tick asks the provider again about a payout in
 	// flight (a timeout, a held or unclaimed payment).
-	RetryEvery Duration `json:"retry_every"`
+	RetryEvery kit.Duration `json:"retry_every"`
 }
 
 // DefaultRules is seed 000: rubies to euros through PayPal at 10,000
@@ -129,35 +108,43 @@ func DefaultRules() Rules {
 		Rate:         ledger.NewRate(1, 10000),
 		Rounding:     ledger.RoundDown,
 		Minimum:      decimal.NewFromInt(8000),
-		Period:       Duration(7 * 24 * time.Hour),
+		Period:       kit.Duration(7 * 24 * time.Hour),
 		MaxPerPeriod: 1,
 		DailyMaximum: decimal.NewFromInt(1000),
-		DailyWindow:  Duration(24 * time.Hour),
+		DailyWindow:  kit.Duration(24 * time.Hour),
 		FeeRate:      decimal.RequireFromString("0.04"),
 		FeeRounding:  ledger.RoundHalfUp,
 		ReviewAbove:  decimal.NewFromInt(100),
-		HoldFor:      Duration(90 * 24 * time.Hour),
-		RetryEvery:   Duration(15 * time.Minute),
+		HoldFor:      kit.Duration(90 * 24 * time.Hour),
+		RetryEvery:   kit.Duration(15 * time.Minute),
 	}
 }
 
-// CreatorRules cashes out creators' gifting diamonds in dollars: DIAMOND
-// to USD at 0.005 USD a diamond (PROGRAMS.md), rounded down to the cent,
-// withdrawn from creator:<id>:diamonds (where gifting pays them) or from
-// the wallet; at least 2,000 diamonds (10 USD), one withdrawal a week,
-// PayPal's other terms (1.5% + 0.10 USD), a daily maximum of 1,000 USD,
-// manual review above 500 USD. Provider "paypal-creators", so that it runs
-// beside DefaultRules on one ledger.
-func CreatorRules() Rules {
+// CreatorRules cashes out creators' earnings in dollars at the value the
+// program that pays them configures: value is that program's rule for
+// what one unit of its asset is worth in USD — gifting's Rules.CashValue,
+// DIAMOND to USD at 0.005 USD a diamond (PROGRAMS.md) by default — so that
+// the value is configured once, there:
+//
+//	payout.CreatorRules(giftRules.CashValue())
+//
+// Creators withdraw from creator:{member}:diamonds (gifting's
+// EarningsAccount) or from their wallet, in whole units of value.From at
+// value's rate and rounding: at least 2,000 (10 USD at the default value),
+// one withdrawal a week, PayPal's other terms (1.5% + 0.10 USD), a daily
+// maximum of 1,000 USD, manual review above 500 USD. Provider
+// "paypal-creators", so that it runs beside DefaultRules on one ledger. A
+// value in another currency than USD, or with no rate, fails Validate.
+func CreatorRules(value ledger.ConversionRule) Rules {
 	r := DefaultRules()
 	r.Provider = "paypal-creators"
-	r.From, r.To = ledger.DIAMOND, ledger.USD
-	r.Rate = ledger.NewRate(1, 200)
+	r.From, r.To = ledger.Asset{Code: value.From}, ledger.USD
+	r.Rate, r.Rounding = value.Rate, value.Rounding
 	r.Minimum = decimal.NewFromInt(2000)
 	r.FeeRate = decimal.RequireFromString("0.015")
 	r.FixedFee = decimal.RequireFromString("0.10")
 	r.ReviewAbove = decimal.NewFromInt(500)
-	r.Sources = []Source{{Account: "creator:{member}:diamonds", Asset: ledger.DIAMOND.Code}}
+	r.Sources = []Source{{Account: "creator:" + MemberPlaceholder + ":diamonds", Asset: r.From, Value: value, Minimum: r.Minimum}}
 	return r
 }
 
@@ -190,8 +177,8 @@ func ParseRules(data []byte) (Rules, error) {
 // decodeStrict decodes with kit.DecodeRules and wraps its error with
 // ErrInvalidRules. kit.DecodeRules rebuilds error messages as new errors,
 // which drops the chain of an error a nested decoder returned (a rate's
-// ledger.ErrInvalidRule, a duration's ErrInvalidRules); on that path the
-// error is taken from a plain strict decode instead, chain intact.
+// ledger.ErrInvalidRule); on that path the error is taken from a plain
+// strict decode instead, chain intact.
 func decodeStrict(data []byte, v any) error {
 	err := kit.DecodeRules(data, v)
 	if err == nil {
@@ -217,7 +204,7 @@ func invalidCause(field string, err error) error {
 }
 
 func amountOK(a ledger.Asset, field string, d decimal.Decimal) error {
-	if err := boundedDecimal(d); err != nil {
+	if err := kit.CheckDecimal(d); err != nil {
 		return invalidCause(field, err)
 	}
 	if d.Sign() < 0 {
@@ -229,7 +216,7 @@ func amountOK(a ledger.Asset, field string, d decimal.Decimal) error {
 	return nil
 }
 
-func durationOK(field string, d Duration) error {
+func durationOK(field string, d kit.Duration) error {
 	if d <= 0 {
 		return invalid(field, "must be positive")
 	}
@@ -280,7 +267,7 @@ func (r Rules) Validate() error {
 	if err := durationOK("daily_window", r.DailyWindow); err != nil {
 		return err
 	}
-	if err := boundedDecimal(r.FeeRate); err != nil {
+	if err := kit.CheckDecimal(r.FeeRate); err != nil {
 		return invalidCause("fee_rate", err)
 	}
 	if r.FeeRate.Sign() < 0 || r.FeeRate.GreaterThanOrEqual(decimal.NewFromInt(1)) {
@@ -313,32 +300,12 @@ func (r Rules) Validate() error {
 }
 
 func (r Rules) validateSources() error {
-	assets := map[string]bool{r.From.Code: true}
-	for i, a := range r.Assets {
-		field := fmt.Sprintf("assets[%d]", i)
-		if err := a.Asset.Validate(); err != nil {
-			return invalidCause(field+".asset", err)
-		}
-		if a.Asset.Code == r.To.Code {
-			return invalid(field+".asset", "%s is what the program pays", a.Asset.Code)
-		}
-		if assets[a.Asset.Code] {
-			return invalid(field+".asset", "%s is configured twice (its value is configured once: from, or one entry of assets)", a.Asset.Code)
-		}
-		assets[a.Asset.Code] = true
-		if a.Rate.IsZero() {
-			return invalid(field+".rate", "missing")
-		}
-		if err := a.Rounding.Validate(); err != nil {
-			return invalidCause(field+".rounding", err)
-		}
-		if err := amountOK(a.Asset, field+".minimum", a.Minimum); err != nil {
-			return err
-		}
-		if err := r.conversionOf(a.Asset.Code, a.Rate, a.Rounding).Validate(); err != nil {
-			return invalidCause(field, err)
-		}
+	// values maps each asset a source holds to its value, written out
+	// ("precision rate rounding"), so that an asset has one value.
+	describe := func(a ledger.Asset, rate ledger.Rate, rounding ledger.Rounding) string {
+		return fmt.Sprintf("%s at %s, rounding %s, precision %d", a.Code, rate, rounding, a.Precision)
 	}
+	values := map[string]string{r.From.Code: describe(r.From, r.Rate, r.Rounding)}
 	seen := map[string]bool{}
 	for i, s := range r.Sources {
 		field := fmt.Sprintf("sources[%d]", i)
@@ -349,9 +316,57 @@ func (r Rules) validateSources() error {
 			return invalid(field+".account", "%q is declared twice (the wallet %q is always a source)", s.Account, walletTemplate)
 		}
 		seen[s.Account] = true
-		if !assets[s.Asset] {
-			return invalid(field+".asset", "%q is neither from (%s) nor one of assets", s.Asset, r.From.Code)
+		if err := s.Asset.Validate(); err != nil {
+			return invalidCause(field+".asset", err)
 		}
+		if s.Asset.Code == r.To.Code {
+			return invalid(field+".asset", "%s is what the program pays", s.Asset.Code)
+		}
+		rate, rounding := r.valueOf(s)
+		if !(s.Value.Rate.IsZero() && s.Asset.Code == r.From.Code) {
+			if err := r.checkValue(field+".value", s); err != nil {
+				return err
+			}
+		}
+		v := describe(s.Asset, rate, rounding)
+		if old, ok := values[s.Asset.Code]; ok && old != v {
+			return invalid(field+".value", "%s, but %s elsewhere in the rules: an asset has one value", v, old)
+		}
+		values[s.Asset.Code] = v
+		if err := amountOK(s.Asset, field+".minimum", s.Minimum); err != nil {
+			return err
+		}
+		if err := r.conversionOf(s.Asset.Code, rate, rounding).Validate(); err != nil {
+			return invalidCause(field+".value", err)
+		}
+	}
+	return nil
+}
+
+// valueOf is the rate and rounding a source converts at: its Value's, or
+// the rules' for a source of From that leaves Value zero.
+func (r Rules) valueOf(s Source) (ledger.Rate, ledger.Rounding) {
+	if s.Value.Rate.IsZero() && s.Asset.Code == r.From.Code {
+		return r.Rate, r.Rounding
+	}
+	return s.Value.Rate, s.Value.Rounding
+}
+
+// checkValue checks a source's value: from its asset to To, with a rate
+// and a rounding, and nothing payout books itself (accounts, fee).
+func (r Rules) checkValue(field string, s Source) error {
+	v := s.Value
+	if v.From != s.Asset.Code || v.To != r.To.Code {
+		return invalid(field, "converts %s to %s; the source holds %s and the program pays %s", v.From, v.To, s.Asset.Code, r.To.Code)
+	}
+	if v.Rate.IsZero() {
+		return invalid(field+".rate", "missing")
+	}
+	if err := v.Rounding.Validate(); err != nil {
+		return invalidCause(field+".rounding", err)
+	}
+	if v.Exchange != "" || v.Remainder != "" || v.FeeAccount != "" || v.FeeRate.Sign() != 0 || v.FixedFee.Sign() != 0 || v.FeeRounding != "" {
+		return invalid(field, "names accounts or a fee; payout books through its own accounts with the rules' fee")
 	}
 	return nil
 }
@@ -388,9 +403,9 @@ func validateTemplate(t string) error {
 	if segs[0] == "payout" {
 		return fmt.Errorf("%q is in the program's own namespace payout:", t)
 	}
-	longest := strings.Repeat("m", maxIDLen)
+	longest := strings.Repeat("m", kit.MaxIDLen)
 	if err := ledger.ValidateAddress(strings.Replace(t, MemberPlaceholder, longest, 1)); err != nil {
-		return fmt.Errorf("%q with a member ID of %d characters: %w", t, maxIDLen, err)
+		return fmt.Errorf("%q with a member ID of %d characters: %w", t, kit.MaxIDLen, err)
 	}
 	return nil
 }
@@ -447,6 +462,9 @@ type source struct {
 	asset   ledger.Asset
 	minimum decimal.Decimal
 	conv    ledger.ConversionRule
+	// minimumRule and rateRule name the rules a refusal of this source's
+	// minimum or conversion cites.
+	minimumRule, rateRule string
 }
 
 // sourceFor resolves the account a member names: their wallet, or a
@@ -455,29 +473,29 @@ type source struct {
 // ledger.ErrForbidden.
 func (r Rules) sourceFor(member, account string) (source, error) {
 	if account == kit.WalletAccount(member) {
-		return source{account: account, asset: r.From, minimum: r.Minimum, conv: r.Conversion()}, nil
+		return r.wallet(account), nil
 	}
 	for _, s := range r.Sources {
 		if strings.Replace(s.Account, MemberPlaceholder, member, 1) != account {
 			continue
 		}
-		if s.Asset == r.From.Code {
-			return source{account: account, asset: r.From, minimum: r.Minimum, conv: r.Conversion()}, nil
-		}
-		for _, a := range r.Assets {
-			if a.Asset.Code == s.Asset {
-				return source{account: account, asset: a.Asset, minimum: a.Minimum, conv: r.conversionOf(a.Asset.Code, a.Rate, a.Rounding)}, nil
-			}
-		}
+		rate, rounding := r.valueOf(s)
+		return source{account: account, asset: s.Asset, minimum: s.Minimum, minimumRule: "sources.minimum", rateRule: "sources.value",
+			conv: r.conversionOf(s.Asset.Code, rate, rounding)}, nil
 	}
 	return source{}, fmt.Errorf("%w: %w: %q is not %s's wallet nor one of the rules' sources", ErrUnknownSource, ledger.ErrForbidden, account, member)
+}
+
+// wallet is a member's wallet (at account) as a source: From at Rate.
+func (r Rules) wallet(account string) source {
+	return source{account: account, asset: r.From, minimum: r.Minimum, minimumRule: "minimum", rateRule: "rate", conv: r.Conversion()}
 }
 
 // assets lists every asset the rules withdraw or pay.
 func (r Rules) assets() []ledger.Asset {
 	out := []ledger.Asset{r.From, r.To}
-	for _, a := range r.Assets {
-		out = append(out, a.Asset)
+	for _, s := range r.Sources {
+		out = append(out, s.Asset)
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/payout"
 )
@@ -23,14 +24,16 @@ func TestDefaultRulesCarrySeedNumbers(t *testing.T) {
 	eq(t, "8000", r.Minimum)
 	eq(t, "0.04", r.FeeRate)
 	require.Equal(t, 1, r.MaxPerPeriod)
-	require.Equal(t, payout.Duration(7*24*time.Hour), r.Period)
+	require.Equal(t, kit.Duration(7*24*time.Hour), r.Period)
 }
 
 func TestRulesJSONRoundTrip(t *testing.T) {
-	creator := payout.CreatorRules()
-	creator.Sources = append(creator.Sources, payout.Source{Account: "creator:{member}:shoutouts", Asset: "COIN"})
-	creator.Assets = []payout.SourceAsset{{Asset: ledger.COIN, Rate: ledger.NewRate(1, 100), Rounding: ledger.RoundDown, Minimum: d("500")}}
-	for _, r := range []payout.Rules{payout.DefaultRules(), creator} {
+	creator := payout.CreatorRules(diamondValue)
+	creator.Sources = append(creator.Sources, payout.Source{Account: "creator:{member}:shoutouts", Asset: ledger.COIN,
+		Value: ledger.ConversionRule{From: "COIN", To: "USD", Rate: ledger.NewRate(1, 100), Rounding: ledger.RoundDown}, Minimum: d("500")})
+	wallet := payout.DefaultRules()
+	wallet.Sources = []payout.Source{{Account: "creator:{member}:rubies", Asset: ledger.RUBY, Minimum: d("100")}} // at Rate
+	for _, r := range []payout.Rules{payout.DefaultRules(), creator, wallet} {
 		require.NoError(t, r.Validate())
 		b, err := json.Marshal(r)
 		require.NoError(t, err)
@@ -71,29 +74,44 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"review_above", func(r *payout.Rules) { r.ReviewAbove = d("-1") }},
 		{"hold_for", func(r *payout.Rules) { r.HoldFor = 0 }},
 		{"retry_every", func(r *payout.Rules) { r.RetryEvery = r.HoldFor }},
-		{"sources[0].account", func(r *payout.Rules) { r.Sources = []payout.Source{{Account: "creator:diamonds", Asset: "RUBY"}} }},
+		{"sources[0].account", func(r *payout.Rules) { r.Sources = []payout.Source{{Account: "creator:diamonds", Asset: ledger.RUBY}} }},
 		{"sources[0].account", func(r *payout.Rules) {
-			r.Sources = []payout.Source{{Account: "creator:x{member}:diamonds", Asset: "RUBY"}}
+			r.Sources = []payout.Source{{Account: "creator:x{member}:diamonds", Asset: ledger.RUBY}}
 		}},
-		{"sources[0].account", func(r *payout.Rules) { r.Sources = []payout.Source{{Account: "member:{member}", Asset: "RUBY"}} }},
+		{"sources[0].account", func(r *payout.Rules) { r.Sources = []payout.Source{{Account: "member:{member}", Asset: ledger.RUBY}} }},
 		{"sources[1].account", func(r *payout.Rules) {
-			r.Sources = []payout.Source{{Account: "a:{member}", Asset: "RUBY"}, {Account: "a:{member}", Asset: "RUBY"}}
+			r.Sources = []payout.Source{{Account: "a:{member}", Asset: ledger.RUBY}, {Account: "a:{member}", Asset: ledger.RUBY}}
 		}},
 		{"sources[0].asset", func(r *payout.Rules) {
-			r.Sources = []payout.Source{{Account: "creator:{member}:diamonds", Asset: "DIAMOND"}}
+			r.Sources = []payout.Source{{Account: "a:{member}", Asset: ledger.Asset{Code: "x"}}}
 		}},
-		{"assets[0].asset", func(r *payout.Rules) {
-			r.Assets = []payout.SourceAsset{{Asset: ledger.RUBY, Rate: r.Rate, Rounding: ledger.RoundDown}}
+		{"sources[0].asset", func(r *payout.Rules) { r.Sources = []payout.Source{{Account: "a:{member}", Asset: ledger.EUR}} }},
+		{"sources[0].value", func(r *payout.Rules) {
+			r.Sources = []payout.Source{{Account: "creator:{member}:diamonds", Asset: ledger.DIAMOND}} // no value
 		}},
-		{"assets[0].asset", func(r *payout.Rules) {
-			r.Assets = []payout.SourceAsset{{Asset: ledger.EUR, Rate: r.Rate, Rounding: ledger.RoundDown}}
+		{"sources[0].value", func(r *payout.Rules) { // a value in dollars for a program that pays euros
+			r.Sources = []payout.Source{{Account: "creator:{member}:diamonds", Asset: ledger.DIAMOND, Value: diamondValue}}
 		}},
-		{"assets[0].rate", func(r *payout.Rules) {
-			r.Assets = []payout.SourceAsset{{Asset: ledger.DIAMOND, Rounding: ledger.RoundDown}}
+		{"sources[0].value.rounding", func(r *payout.Rules) {
+			v := eurValue(ledger.NewRate(1, 200))
+			v.Rounding = ""
+			r.Sources = []payout.Source{{Account: "creator:{member}:diamonds", Asset: ledger.DIAMOND, Value: v}}
 		}},
-		{"assets[0].rounding", func(r *payout.Rules) { r.Assets = []payout.SourceAsset{{Asset: ledger.DIAMOND, Rate: r.Rate}} }},
-		{"assets[0].minimum", func(r *payout.Rules) {
-			r.Assets = []payout.SourceAsset{{Asset: ledger.DIAMOND, Rate: r.Rate, Rounding: ledger.RoundDown, Minimum: d("-1")}}
+		{"sources[0].value", func(r *payout.Rules) { // payout books through its own accounts
+			v := eurValue(ledger.NewRate(1, 200))
+			v.Exchange = "gifting:exchange"
+			r.Sources = []payout.Source{{Account: "creator:{member}:diamonds", Asset: ledger.DIAMOND, Value: v}}
+		}},
+		{"sources[0].value", func(r *payout.Rules) { // RUBY is worth r.Rate
+			r.Sources = []payout.Source{{Account: "a:{member}", Asset: ledger.RUBY, Value: eurValue(ledger.NewRate(1, 200))}}
+		}},
+		{"sources[1].value", func(r *payout.Rules) { // one asset, two values
+			r.Sources = []payout.Source{
+				{Account: "a:{member}", Asset: ledger.DIAMOND, Value: eurValue(ledger.NewRate(1, 200))},
+				{Account: "b:{member}", Asset: ledger.DIAMOND, Value: eurValue(ledger.NewRate(1, 100))}}
+		}},
+		{"sources[0].minimum", func(r *payout.Rules) {
+			r.Sources = []payout.Source{{Account: "a:{member}", Asset: ledger.DIAMOND, Value: eurValue(ledger.NewRate(1, 200)), Minimum: d("-1")}}
 		}},
 		{"minimum", func(r *payout.Rules) { r.Minimum = decimal.New(1, 2147483647) }},
 		{"fee_rate", func(r *payout.Rules) { r.FeeRate = decimal.New(1, -2147483647) }},
@@ -135,7 +153,7 @@ func TestFeeShapes(t *testing.T) {
 				c.edit(&r)
 			}
 			f := newFixture(t, teststore.Memory, r)
-			q, err := f.p.Quote(d(c.amount))
+			q, err := f.p.Quote(payout.WithdrawRequest{Amount: d(c.amount)})
 			require.NoError(t, err)
 			eq(t, c.gross, r.To.Amount(q.Gross))
 			eq(t, c.fee, r.To.Amount(q.Fee))
@@ -143,4 +161,10 @@ func TestFeeShapes(t *testing.T) {
 			eq(t, c.remainder, r.From.Amount(q.Remainder))
 		})
 	}
+}
+
+// eurValue is a diamond's value in euros, for a source of rules that pay
+// euros.
+func eurValue(rate ledger.Rate) ledger.ConversionRule {
+	return ledger.ConversionRule{From: "DIAMOND", To: "EUR", Rate: rate, Rounding: ledger.RoundDown}
 }

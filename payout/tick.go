@@ -4,42 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
-// TickReport says what Tick did.
-type TickReport struct {
-	Sent    int // payouts in flight asked about (sent again with their key)
-	Settled int // of those, payouts that reached a final status
-	// Overdue lists the payouts asked about that are still in flight past
-	// their Deadline: their funds stay reserved, and someone should look
-	// at them with the provider.
-	Overdue []string
-	// Lapsed counts payouts rejected because nobody reviewed them by
-	// their Deadline (their funds released; the provider was never asked).
-	Lapsed       int
-	HoldsExpired int // holds of any program the ledger released (ledger.Tick)
-	// Failed lists the payouts Tick could not handle, with the payout ID
-	// and the cause; they stay due and the next Tick tries them again.
-	Failed []kit.ItemError
-}
+// The kinds of the items Tick reports (kit.TickReport), one item per due
+// payout handled, by its payout ID.
+const (
+	// TickPaid, TickFailed and TickReturned: the provider, asked again,
+	// gave a final answer, and the payout settled so.
+	TickPaid     = "payout.paid"
+	TickFailed   = "payout.failed"
+	TickReturned = "payout.returned"
+	// TickPending: asked again, still in flight; asked again after
+	// Rules.RetryEvery.
+	TickPending = "payout.pending"
+	// TickOverdue: asked again, still in flight past its Deadline. Its
+	// funds stay reserved; someone should look at it with the provider.
+	TickOverdue = "payout.overdue"
+	// TickLapsed: nobody reviewed it by its Deadline; it was rejected and
+	// its funds released (the provider was never asked).
+	TickLapsed = "payout.lapsed"
+	// tickItem is the kind of a payout Tick could not handle
+	// (TickReport.Failed).
+	tickItem = "payout.retry"
+)
+
+var _ kit.Ticker = (*Program)(nil)
 
 // Tick handles every payout whose time has come, each on its own: it asks
-// the provider again about payouts in flight (a timeout, a crash between
+// the provider again about payouts in flight (a payout recorded by
+// WithdrawIn or ApproveIn and never sent, a timeout, a crash between
 // recording "sending" and the answer, a held or unclaimed payment) with
 // the same key and records the answer in a unit of work of its own,
-// marks those past their Deadline Overdue, and rejects payouts nobody
-// reviewed by their Deadline. A payout that fails is reported in
-// TickReport.Failed with its ID and the others go on. Then it lets the
-// ledger release expired holds (never a payout's, which expire only at the
-// end of the ledger's time range). The error is for the run as a whole (a
-// store or context that failed). Running it twice at the same time changes
-// nothing the second time.
-func (p *Program) Tick(ctx context.Context) (TickReport, error) {
-	var rep TickReport
+// reporting each as TickPaid, TickFailed, TickReturned, TickPending or
+// TickOverdue; and it rejects payouts nobody reviewed by their Deadline
+// (TickLapsed). A payout that fails is reported in TickReport.Failed with
+// its ID and the others go on. The error is for the run as a whole (a
+// store or context that failed). Running it twice at the same time
+// changes nothing the second time. It does not tick the ledger (expired
+// holds are the scheduler's, ledger.Tick): a payout's hold never expires
+// by time alone.
+func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
+	var rep kit.TickReport
 	now := p.l.Clock().Now()
 	if err := ledger.ValidateTime("tick time", now); err != nil {
 		return rep, err
@@ -64,27 +72,21 @@ func (p *Program) Tick(ctx context.Context) (TickReport, error) {
 				continue // failed earlier in this run; left for the next Tick
 			}
 			seen[d.ID], progressed = true, true
-			if err := p.tickOne(ctx, d.ID, now, &rep); err != nil {
+			if err := p.tickOne(ctx, d.ID, &rep); err != nil {
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
 				}
-				rep.Failed = append(rep.Failed, kit.ItemError{Kind: kind, ID: d.ID, Err: err})
+				rep.Failed = append(rep.Failed, kit.ItemError{Kind: tickItem, ID: d.ID, Err: err})
 			}
 		}
 		if !progressed {
-			break
+			return rep, nil
 		}
 	}
-	n, err := p.l.Tick(ctx)
-	rep.HoldsExpired = n
-	if err != nil {
-		return rep, fmt.Errorf("release expired holds: %w", err)
-	}
-	return rep, nil
 }
 
 // tickOne handles one due payout.
-func (p *Program) tickOne(ctx context.Context, payoutID string, now time.Time, rep *TickReport) error {
+func (p *Program) tickOne(ctx context.Context, payoutID string, rep *kit.TickReport) error {
 	po, err := p.Get(ctx, payoutID)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidRequest) {
 		// A due entry with no payout behind it: drop it.
@@ -96,7 +98,7 @@ func (p *Program) tickOne(ctx context.Context, payoutID string, now time.Time, r
 	if po.Status == StatusReview {
 		lapsed, err := p.lapse(ctx, payoutID)
 		if lapsed {
-			rep.Lapsed++
+			rep.Add(TickLapsed, payoutID)
 		}
 		return err
 	}
@@ -108,12 +110,17 @@ func (p *Program) tickOne(ctx context.Context, payoutID string, now time.Time, r
 	if err != nil {
 		return err
 	}
-	rep.Sent++
 	switch {
-	case po.Status.Final():
-		rep.Settled++
+	case po.Status == StatusPaid:
+		rep.Add(TickPaid, payoutID)
+	case po.Status == StatusFailed:
+		rep.Add(TickFailed, payoutID)
+	case po.Status == StatusReturned:
+		rep.Add(TickReturned, payoutID)
 	case po.Overdue:
-		rep.Overdue = append(rep.Overdue, payoutID)
+		rep.Add(TickOverdue, payoutID)
+	default:
+		rep.Add(TickPending, payoutID)
 	}
 	return nil
 }
@@ -138,7 +145,7 @@ func (p *Program) lapse(ctx context.Context, payoutID string) (bool, error) {
 			return w.Schedule(dueRetry+p.rules.Provider, payoutID, po.Deadline)
 		}
 		lapsed = true
-		return p.reject(w, &po, "", fmt.Sprintf("not reviewed within hold_for (%s)", time.Duration(p.rules.HoldFor)))
+		return p.reject(w, &po, "", fmt.Sprintf("not reviewed within hold_for (%s)", p.rules.HoldFor))
 	})
 	return lapsed, err
 }

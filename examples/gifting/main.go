@@ -60,13 +60,13 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	clock := ledgertest.NewClock(time.Date(2022, 11, 18, 21, 0, 0, 0, time.UTC))
 	l := ledger.New(store, ledger.WithClock(clock))
 	s := &story{ctx: ctx, out: out, l: l, last: map[string]decimal.Decimal{}}
-	dir := gifting.NewMemberDirectory(
-		gifting.Member{ID: "chiara", Age: 26, Kind: "creator", Region: "IT"},
-		gifting.Member{ID: "anna", Age: 31, Kind: "personal", Region: "IT"},
-		gifting.Member{ID: "bruno", Age: 44, Kind: "personal", Region: "IT"},
-		gifting.Member{ID: "carla", Age: 19, Kind: "personal", Region: "IT"},
-		gifting.Member{ID: "dario", Age: 15, Kind: "personal", Region: "IT"},
-		gifting.Member{ID: "senator", Age: 60, Kind: "political", Region: "IT"},
+	dir := kit.NewDirectory(
+		kit.Member{ID: "chiara", BirthDate: kit.NewDate(1996, time.April, 10), Kind: "creator", Country: "IT"},
+		kit.Member{ID: "anna", BirthDate: kit.NewDate(1991, time.September, 3), Kind: "personal", Country: "IT"},
+		kit.Member{ID: "bruno", BirthDate: kit.NewDate(1978, time.January, 22), Kind: "personal", Country: "IT"},
+		kit.Member{ID: "carla", BirthDate: kit.NewDate(2003, time.May, 20), Kind: "personal", Country: "IT"},
+		kit.Member{ID: "dario", BirthDate: kit.NewDate(2007, time.July, 1), Kind: "personal", Country: "IT"},
+		kit.Member{ID: "senator", BirthDate: kit.NewDate(1962, time.March, 8), Kind: "political", Country: "IT"},
 	)
 	staff := &kit.RoleDirectory{}
 	staff.Grant("rita", kit.RoleRiskOfficer) // the risk desk records chargebacks
@@ -85,7 +85,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	for _, b := range []struct{ ref, viewer, pack string }{
 		{"pay-anna-1", "anna", "it-app-350"}, {"pay-bruno-1", "bruno", "it-app-1400"}, {"pay-carla-1", "carla", "it-app-70"},
 	} {
-		pu, err := p.BuyPack(ctx, b.ref, b.viewer, b.pack)
+		pu, err := p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: b.ref, Actor: b.viewer, Pack: b.pack})
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 		}
 	}
 	fmt.Fprintln(out, "  The payment provider retries anna's payment; the reference makes it a no-op:")
-	if pu, err := p.BuyPack(ctx, "pay-anna-1", "anna", "it-app-350"); err != nil {
+	if pu, err := p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-anna-1", Actor: "anna", Pack: "it-app-350"}); err != nil {
 		return err
 	} else if !pu.Replayed {
 		return fmt.Errorf("the retry of pay-anna-1 should be a replay")
@@ -106,7 +106,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	if err := s.show(gifting.MemberAccount("anna"), rules.CoinAsset, "unchanged"); err != nil {
 		return err
 	}
-	_, err = p.BuyPack(ctx, "pay-dario-1", "dario", "it-app-70")
+	_, err = p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-dario-1", Actor: "dario", Pack: "it-app-70"})
 	if !errors.Is(err, gifting.ErrIneligible) {
 		return fmt.Errorf("dario (15) should be refused, got %v", err)
 	}
@@ -125,7 +125,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	}
 	for _, g := range gifts {
 		clock.Advance(3 * time.Minute)
-		res, err := p.SendGift(ctx, g.id, gifting.GiftRequest{Viewer: g.viewer, Creator: "chiara", Gift: g.gift, Count: g.count, Live: live})
+		res, err := p.SendGift(ctx, gifting.SendGiftRequest{EventID: g.id, Actor: g.viewer, Creator: "chiara", Gift: g.gift, Count: g.count, Live: live})
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 			g.viewer, g.count, g.gift, res.Coins, res.Diamonds, res.PlatformCoins)
 		for _, c := range []struct{ acc, asset, why string }{
 			{gifting.MemberAccount(g.viewer), rules.CoinAsset, "coins spent"},
-			{gifting.DiamondAccount("chiara"), rules.DiamondAsset, "creator's share"},
+			{gifting.EarningsAccount("chiara"), rules.DiamondAsset, "creator's share"},
 			{gifting.RevenueAccount, rules.CoinAsset, "platform's share"},
 		} {
 			if err := s.show(c.acc, c.asset, c.why); err != nil {
@@ -141,19 +141,19 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 			}
 		}
 	}
-	_, err = p.SendGift(ctx, "g-6", gifting.GiftRequest{Viewer: "bruno", Creator: "senator", Gift: "rose", Count: 1})
+	_, err = p.SendGift(ctx, gifting.SendGiftRequest{EventID: "g-6", Actor: "bruno", Creator: "senator", Gift: "rose", Count: 1})
 	if !errors.Is(err, gifting.ErrIneligible) {
 		return fmt.Errorf("a gift to a political account should be refused, got %v", err)
 	}
 	fmt.Fprintf(out, "  bruno tries a rose for a politician: %v\n", err)
 
 	fmt.Fprintln(out, "\ncarla's bank charges her payment back; rita of the risk desk records it and carla's remaining coins are clawed back:")
-	_, err = p.Chargeback(ctx, "chiara", "pay-carla-1")
+	_, err = p.Chargeback(ctx, gifting.ChargebackRequest{Actor: "chiara", PaymentRef: "pay-carla-1"})
 	if !errors.Is(err, ledger.ErrForbidden) {
 		return fmt.Errorf("chiara holds no risk officer role and should be refused, got %v", err)
 	}
 	fmt.Fprintf(out, "  chiara tries to record it herself: %v\n", err)
-	pu, err := p.Chargeback(ctx, "rita", "pay-carla-1")
+	pu, err := p.Chargeback(ctx, gifting.ChargebackRequest{Actor: "rita", PaymentRef: "pay-carla-1"})
 	if err != nil {
 		return err
 	}
@@ -182,8 +182,8 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  chiara has %s diamonds in %s, worth %s %s at %s %s each (payout withdraws from that account)\n",
-		e.Diamonds, gifting.DiamondAccount("chiara"), e.CashValue.StringFixed(2), e.Currency,
+	fmt.Fprintf(out, "  chiara has %s diamonds in %s, worth %s %s at %s %s each (payout withdraws from that account at that value, rules.CashValue)\n",
+		e.Diamonds, gifting.EarningsAccount("chiara"), e.CashValue.StringFixed(2), e.Currency,
 		rules.DiamondValue.Amount, rules.DiamondValue.Currency)
 	rev, err := l.Balance(ctx, gifting.RevenueAccount, rules.CoinAsset)
 	if err != nil {

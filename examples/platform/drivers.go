@@ -19,7 +19,7 @@ func simDrivers() []driver {
 // once: the simulation and the story give it to every program that opens
 // members' wallets (referral, gifting, shoutout, subscription and both
 // payout programs, each through its WithWallets option) and to the
-// platform's own code that opens them (topUp, sweepDiamonds). A member's
+// platform's own code that opens them (topUp). A member's
 // wallet, member:<id>, is then the same whichever program meets the member
 // first. (adsbuy opens no wallets: advertisers' money is in
 // advertiser:<id>.)

@@ -26,7 +26,12 @@ type giftingDriver struct {
 
 func (d *giftingDriver) Name() string { return "gifting" }
 
-func giftingMember(p *person) gifting.Member {
+// giftingRules are the gifting rules the platform runs: the simulation's
+// and the story's gifting program, and the diamond's cash value the
+// creators' payout program is built from (creatorPayoutRules).
+func giftingRules() gifting.Rules { return gifting.DefaultRules() }
+
+func giftingMember(p *person) kit.Member {
 	kind := "personal"
 	switch {
 	case p.Political:
@@ -34,11 +39,11 @@ func giftingMember(p *person) gifting.Member {
 	case p.Creator:
 		kind = "creator"
 	}
-	return gifting.Member{ID: p.ID, Age: p.Age, Kind: kind, Region: p.Country}
+	return kit.Member{ID: p.ID, BirthDate: birthDateForAge(simStart, p.Age), Kind: kind, Country: p.Country}
 }
 
 func (d *giftingDriver) Setup(ctx context.Context, s *sim) error {
-	dir := gifting.NewMemberDirectory()
+	dir := kit.NewDirectory()
 	for _, p := range s.pop.people {
 		dir.Put(giftingMember(p))
 	}
@@ -46,7 +51,7 @@ func (d *giftingDriver) Setup(ctx context.Context, s *sim) error {
 	roles := &kit.RoleDirectory{}
 	roles.Grant(d.officer, kit.RoleRiskOfficer)
 	var err error
-	d.p, err = gifting.New(ctx, s.l, gifting.DefaultRules(), dir, gifting.WithRoles(roles), gifting.WithWallets(s.wallets))
+	d.p, err = gifting.New(ctx, s.l, giftingRules(), dir, gifting.WithRoles(roles), gifting.WithWallets(s.wallets))
 	if err != nil {
 		return err
 	}
@@ -83,10 +88,10 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 	for _, ref := range d.lastRefs {
 		if r := rng.Float64(); r < 0.005 {
 			if r < 0.001 { // a support agent without the role tries first
-				_, err := d.p.Chargeback(ctx, "staff-support", ref)
+				_, err := d.p.Chargeback(ctx, gifting.ChargebackRequest{Actor: "staff-support", PaymentRef: ref})
 				d.st.expect(err, ledger.ErrForbidden)
 			}
-			pu, err := d.p.Chargeback(ctx, d.officer, ref)
+			pu, err := d.p.Chargeback(ctx, gifting.ChargebackRequest{Actor: d.officer, PaymentRef: ref})
 			if d.st.observe(err) {
 				d.st.add("purchases charged back", 1)
 				d.st.add("coins not recovered", pu.Unrecovered)
@@ -104,10 +109,13 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 		var err error
 		var pu gifting.Purchase
 		if rng.Float64() < 0.01 {
-			d.st.race(func() error { _, err := d.p.BuyPack(ctx, ref, m.ID, pack); return err })
+			d.st.race(func() error {
+				_, err := d.p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: ref, Actor: m.ID, Pack: pack})
+				return err
+			})
 			continue
 		}
-		pu, err = d.p.BuyPack(ctx, ref, m.ID, pack)
+		pu, err = d.p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: ref, Actor: m.ID, Pack: pack})
 		if !d.st.observe(err) {
 			continue
 		}
@@ -116,11 +124,11 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 		d.st.add("coins bought", pu.Coins)
 		switch r := rng.Float64(); {
 		case r < 0.02:
-			_, err := d.p.BuyPack(ctx, ref, m.ID, pack) // the payment provider's webhook, delivered twice
+			_, err := d.p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: ref, Actor: m.ID, Pack: pack}) // the payment provider's webhook, delivered twice
 			d.st.replay(err)
 		case r < 0.025:
 			other := packIDs[(pk+1+rng.IntN(len(packIDs)-1))%len(packIDs)]
-			_, err := d.p.BuyPack(ctx, ref, m.ID, other)
+			_, err := d.p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: ref, Actor: m.ID, Pack: other})
 			d.st.expect(err, gifting.ErrIdempotencyConflict)
 		}
 	}
@@ -144,27 +152,27 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 		if rng.Float64() < 0.5 {
 			creator = lives[rng.IntN(min(5, len(lives)))]
 		}
-		req := gifting.GiftRequest{Viewer: viewer.ID, Creator: creator.ID, Gift: giftIDs[weighted(rng.Float64(), giftWeights)],
-			Count: 1 + rng.IntN(5), Live: fmt.Sprintf("live-%s-%d", creator.ID, day)}
 		ev := fmt.Sprintf("gift-%d-%d", day, i)
+		req := gifting.SendGiftRequest{EventID: ev, Actor: viewer.ID, Creator: creator.ID, Gift: giftIDs[weighted(rng.Float64(), giftWeights)],
+			Count: 1 + rng.IntN(5), Live: fmt.Sprintf("live-%s-%d", creator.ID, day)}
 		if rng.Float64() < 0.002 {
 			bad := req
-			bad.Gift = "unicorn"
-			_, err := d.p.SendGift(ctx, ev+"-x", bad)
+			bad.EventID, bad.Gift = ev+"-x", "unicorn"
+			_, err := d.p.SendGift(ctx, bad)
 			d.st.expect(err, gifting.ErrUnknownGift)
 		}
 		if rng.Float64() < 0.01 {
-			d.st.race(func() error { _, err := d.p.SendGift(ctx, ev, req); return err })
+			d.st.race(func() error { _, err := d.p.SendGift(ctx, req); return err })
 			continue
 		}
-		res, err := d.p.SendGift(ctx, ev, req)
+		res, err := d.p.SendGift(ctx, req)
 		if !d.st.observe(err) {
 			continue
 		}
 		d.st.add("gifts sent", int64(req.Count))
 		d.st.add("diamonds earned", res.Diamonds)
 		if rng.Float64() < 0.02 {
-			_, err := d.p.SendGift(ctx, ev, req)
+			_, err := d.p.SendGift(ctx, req)
 			d.st.replay(err)
 		}
 	}

@@ -8,40 +8,28 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/payout"
 )
 
 // creatorPayoutRules cash out gifting diamonds: payout.CreatorRules, a
-// second payout program (its own provider namespace) with the rule
-// DIAMOND → USD at 0.005 USD a diamond (PROGRAMS.md), configured once
-// there, at least 2,000 diamonds (10 USD), one withdrawal a week, a 1.5% +
-// 0.10 USD fee, review above 500 USD; creators withdraw straight from
-// creator:<id>:diamonds, a source the rules declare theirs.
-func creatorPayoutRules() payout.Rules { return payout.CreatorRules() }
-
-// sweepDiamonds moves amount of a creator's diamonds from the gifting
-// earnings account to their wallet (key "platform:sweep:<key>", so a
-// retry moves nothing): a step the integrating service may take, never
-// either program; with creatorPayoutRules creators can also withdraw from
-// their earnings account directly. The creator's wallet is opened with the
-// platform's wallet policy if no program has opened it yet.
-func sweepDiamonds(ctx context.Context, l *ledger.Ledger, wallets kit.WalletPolicy, key, creator string, amount decimal.Decimal) error {
-	return l.Update(ctx, func(w *ledger.Writer) error {
-		if _, err := kit.OpenWallet(w, wallets, creator); err != nil {
-			return err
-		}
-		_, err := w.Post(ledger.TransferRequest{Key: "platform:sweep:" + key, Postings: []ledger.Posting{
-			{From: "creator:" + creator + ":diamonds", To: "member:" + creator, Asset: "DIAMOND", Amount: amount}}})
-		return err
-	})
-}
+// second payout program (its own provider namespace), built from the
+// gifting rules the platform runs, so that a diamond's cash value (0.005
+// USD, PROGRAMS.md) is configured once, in gifting's rule diamond_value,
+// and handed to payout as a ledger rule (gifting.Rules.CashValue). At
+// least 2,000 diamonds (10 USD), one withdrawal a week, a 1.5% + 0.10 USD
+// fee, review above 500 USD. Creators withdraw straight from their gifting
+// earnings account (gifting.EarningsAccount), a source the rules declare
+// theirs: no sweep through the wallet, so a refused withdrawal leaves the
+// diamonds where they were.
+func creatorPayoutRules() payout.Rules { return payout.CreatorRules(giftingRules().CashValue()) }
 
 // diamondsOf returns a creator's available gifting diamonds (zero if they
 // never received a gift).
 func diamondsOf(ctx context.Context, l *ledger.Ledger, creator string) (decimal.Decimal, error) {
-	b, err := l.Balance(ctx, "creator:"+creator+":diamonds", "DIAMOND")
+	b, err := l.Balance(ctx, gifting.EarningsAccount(creator), giftingRules().DiamondAsset)
 	if errors.Is(err, ledger.ErrUnknownAccount) {
 		return decimal.Zero, nil
 	}
@@ -98,7 +86,7 @@ func (d *payoutDriver) Setup(ctx context.Context, s *sim) error {
 		errKind{"no payout account", payout.ErrNoPayoutAccount}, errKind{"below minimum", payout.ErrBelowMinimum},
 		errKind{"too frequent", payout.ErrTooFrequent}, errKind{"daily maximum", payout.ErrDailyMaximum},
 		errKind{"insufficient funds", payout.ErrInsufficientFunds}, errKind{"wrong state", payout.ErrWrongState},
-		errKind{"payout id conflict", payout.ErrEventConflict}, errKind{"not found", payout.ErrNotFound},
+		errKind{"payout id conflict", payout.ErrIdempotencyConflict}, errKind{"not found", payout.ErrNotFound},
 		errKind{"invalid request", payout.ErrInvalidRequest})
 	return nil
 }
@@ -127,7 +115,7 @@ func (d *payoutDriver) link(ctx context.Context, p *person, prog *payout.Program
 	if !p.PayoutLinked || d.linked[key] {
 		return
 	}
-	if err := prog.LinkAccount(ctx, p.ID, p.ID+"@paypal.example"); err != nil {
+	if _, err := prog.LinkAccount(ctx, payout.LinkAccountRequest{Actor: p.ID, Account: p.ID + "@paypal.example"}); err != nil {
 		d.st.failed("link account", err)
 		return
 	}
@@ -143,7 +131,10 @@ func (d *payoutDriver) withdraw(ctx context.Context, s *sim, prog *payout.Progra
 	var po payout.Payout
 	var err error
 	if rng.Float64() < 0.01 {
-		ok := d.st.race(func() error { _, err := prog.WithdrawFrom(ctx, id, p.ID, from, amount); return err })
+		ok := d.st.race(func() error {
+			_, err := prog.Withdraw(ctx, payout.WithdrawRequest{PayoutID: id, Actor: p.ID, Source: from, Amount: amount})
+			return err
+		})
 		if !ok {
 			return
 		}
@@ -153,17 +144,17 @@ func (d *payoutDriver) withdraw(ctx context.Context, s *sim, prog *payout.Progra
 			return
 		}
 	} else {
-		po, err = prog.WithdrawFrom(ctx, id, p.ID, from, amount)
+		po, err = prog.Withdraw(ctx, payout.WithdrawRequest{PayoutID: id, Actor: p.ID, Source: from, Amount: amount})
 		if !d.st.observe(err) {
 			return
 		}
 		switch r := rng.Float64(); {
 		case r < 0.02:
-			_, err := prog.WithdrawFrom(ctx, id, p.ID, from, amount) // the app retried
+			_, err := prog.Withdraw(ctx, payout.WithdrawRequest{PayoutID: id, Actor: p.ID, Source: from, Amount: amount}) // the app retried
 			d.st.replay(err)
 		case r < 0.03:
-			_, err := prog.WithdrawFrom(ctx, id, p.ID, from, amount.Add(decimal.NewFromInt(1)))
-			d.st.expect(err, payout.ErrEventConflict)
+			_, err := prog.Withdraw(ctx, payout.WithdrawRequest{PayoutID: id, Actor: p.ID, Source: from, Amount: amount.Add(decimal.NewFromInt(1))})
+			d.st.expect(err, payout.ErrIdempotencyConflict)
 		}
 	}
 	d.st.add("requested", 1)
@@ -210,7 +201,7 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 			d.st.failed("diamond balance", err)
 			continue
 		}
-		d.withdraw(ctx, s, d.diamonds, d.diaProv, c, "creator:"+c.ID+":diamonds", amount)
+		d.withdraw(ctx, s, d.diamonds, d.diaProv, c, gifting.EarningsAccount(c.ID), amount)
 	}
 	// Compliance reviews big withdrawals: approves most.
 	for _, f := range d.inflight {
@@ -219,9 +210,9 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 			continue
 		}
 		if rng.Float64() < 0.9 {
-			po, err = f.p.Approve(ctx, complianceOfficer, f.id)
+			po, err = f.p.Approve(ctx, payout.ApproveRequest{Actor: complianceOfficer, PayoutID: f.id})
 		} else {
-			po, err = f.p.Reject(ctx, complianceOfficer, f.id, "documents missing")
+			po, err = f.p.Reject(ctx, payout.RejectRequest{Actor: complianceOfficer, PayoutID: f.id, Reason: "documents missing"})
 		}
 		d.st.observe(err)
 	}
@@ -247,7 +238,7 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 				if r < 0.15 {
 					// Half the time the provider's webhook tells the program
 					// at once; otherwise the next Tick learns it by polling.
-					_, err := prog.RecordOutcome(ctx, "wh-"+pm.Reference, payout.Notification{Provider: prog.Rules().Provider,
+					_, err := prog.RecordOutcome(ctx, payout.RecordOutcomeRequest{EventID: "wh-" + pm.Reference, Provider: prog.Rules().Provider,
 						Key: pm.Request.Key, Reference: pm.Reference, Outcome: o, At: s.clock.Now()})
 					d.st.failed("webhook", err)
 					if err == nil {
@@ -262,12 +253,20 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 
 func (d *payoutDriver) Tick(ctx context.Context, s *sim, day int) error {
 	for _, p := range []*payout.Program{d.rubies, d.diamonds} {
-		_, err := p.Tick(ctx)
+		rep, err := p.Tick(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		d.st.failed("tick", err)
+		d.st.failed("tick", errors.Join(err, rep.Err()))
 	}
+	// The ledger's sweep of expired holds, which payout's Tick ran until
+	// the scheduler took it over (it ticks the ledger once for every
+	// program); the payout driver ticks last, so the journal is as before.
+	_, err := s.l.Tick(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	d.st.failed("ledger tick", err)
 	still := d.inflight[:0]
 	for _, f := range d.inflight {
 		po, err := f.p.Get(ctx, f.id)

@@ -84,7 +84,7 @@ var programSentinels = map[string]map[string]error{
 	},
 	"payout": {
 		"ErrInvalidRules": payout.ErrInvalidRules, "ErrInvalidRequest": payout.ErrInvalidRequest,
-		"ErrEventConflict": payout.ErrEventConflict, "ErrNotFound": payout.ErrNotFound,
+		"ErrIdempotencyConflict": payout.ErrIdempotencyConflict, "ErrNotFound": payout.ErrNotFound,
 		"ErrNoPayoutAccount": payout.ErrNoPayoutAccount, "ErrBelowMinimum": payout.ErrBelowMinimum,
 		"ErrTooFrequent": payout.ErrTooFrequent, "ErrDailyMaximum": payout.ErrDailyMaximum,
 		"ErrInsufficientFunds": payout.ErrInsufficientFunds, "ErrUnknownSource": payout.ErrUnknownSource,
@@ -147,7 +147,7 @@ func TestRefusalCodes(t *testing.T) {
 		o := newOneMember(t, open(t), false)
 		o.setUpAll()
 		ctx := o.ctx
-		_, err := o.gift.BuyPack(ctx, "pay-m1", omMember, "it-app-350")
+		_, err := o.gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-m1", Actor: omMember, Pack: "it-app-350"})
 		require.NoError(t, err)
 		_, err = o.ads.OpenAdvertiser(ctx, omMember, "IT")
 		require.NoError(t, err)
@@ -162,15 +162,15 @@ func TestRefusalCodes(t *testing.T) {
 			status   int
 		}{
 			{"gifting: a gift costing more than the coins", func() error {
-				_, err := o.gift.SendGift(ctx, "gift-m1", gifting.GiftRequest{Viewer: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 4, Live: "live-cleo-1"})
+				_, err := o.gift.SendGift(ctx, gifting.SendGiftRequest{EventID: "gift-m1", Actor: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 4, Live: "live-cleo-1"})
 				return err
 			}, gifting.ErrInsufficientCoins, ledger.CodeFailedPrecondition, http.StatusUnprocessableEntity},
 			{"gifting: a payment reference reused for another pack", func() error {
-				_, err := o.gift.BuyPack(ctx, "pay-m1", omMember, "it-app-70")
+				_, err := o.gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-m1", Actor: omMember, Pack: "it-app-70"})
 				return err
 			}, gifting.ErrIdempotencyConflict, ledger.CodeConflict, http.StatusConflict},
 			{"gifting: an unknown coin pack", func() error {
-				_, err := o.gift.BuyPack(ctx, "pay-m2", omMember, "no-such-pack")
+				_, err := o.gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-m2", Actor: omMember, Pack: "no-such-pack"})
 				return err
 			}, gifting.ErrUnknownPack, ledger.CodeNotFound, http.StatusNotFound},
 			{"referral: a member pulls a kill switch", func() error {
@@ -193,11 +193,11 @@ func TestRefusalCodes(t *testing.T) {
 				return err
 			}, adsbuy.ErrIdempotencyConflict, ledger.CodeConflict, http.StatusConflict},
 			{"payout: a withdrawal under the minimum", func() error {
-				_, err := o.pay.Withdraw(ctx, "cashout-m1", omMember, decimal.NewFromInt(1))
+				_, err := o.pay.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-m1", Actor: omMember, Amount: decimal.NewFromInt(1)})
 				return err
 			}, payout.ErrBelowMinimum, ledger.CodeInvalidArgument, http.StatusBadRequest},
 			{"payout: a member approves a payout", func() error {
-				_, err := o.pay.Approve(ctx, omMember, "cashout-none")
+				_, err := o.pay.Approve(ctx, payout.ApproveRequest{Actor: omMember, PayoutID: "cashout-none"})
 				return err
 			}, ledger.ErrForbidden, ledger.CodePermissionDenied, http.StatusForbidden},
 		}

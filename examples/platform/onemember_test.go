@@ -243,9 +243,9 @@ func (o *oneMember) setUp(step string) {
 		if o.gift != nil {
 			return
 		}
-		dir := gifting.NewMemberDirectory(
-			gifting.Member{ID: omMember, Age: 30, Kind: "personal", Region: "IT"},
-			gifting.Member{ID: omCreator, Age: 25, Kind: "creator", Region: "IT"})
+		dir := kit.NewDirectory(
+			kit.Member{ID: omMember, BirthDate: birthDateForAge(oneMemberStart, 30), Kind: "personal", Country: "IT"},
+			kit.Member{ID: omCreator, BirthDate: birthDateForAge(oneMemberStart, 25), Kind: "creator", Country: "IT"})
 		o.gift, err = gifting.New(ctx, o.l, gifting.DefaultRules(), dir, gifting.WithWallets(o.wallets), gifting.WithRoles(o.staff))
 	case stepReferral:
 		if o.ref != nil {
@@ -293,7 +293,7 @@ func (o *oneMember) setUp(step string) {
 		o.paypal = payout.NewMemoryProvider(o.clock)
 		o.pay, err = payout.New(ctx, o.l, rules, o.paypal, payout.WithWallets(o.wallets), payout.WithRoles(o.staff))
 		require.NoError(t, err)
-		err = o.pay.LinkAccount(ctx, omMember, "m1@paypal.example")
+		_, err = o.pay.LinkAccount(ctx, payout.LinkAccountRequest{Actor: omMember, Account: "m1@paypal.example"})
 	default:
 		t.Fatalf("no step %q", step)
 	}
@@ -353,20 +353,20 @@ func (o *oneMember) run(step string) {
 
 func (o *oneMember) buyCoins() {
 	t, ctx := o.t, o.ctx
-	pu, err := o.gift.BuyPack(ctx, "pay-m1", omMember, "it-app-350")
+	pu, err := o.gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-m1", Actor: omMember, Pack: "it-app-350"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, pu.Replayed)
 	require.Equal(t, int64(350), pu.Coins)
 	require.Equal(t, "5.49", pu.Price.StringFixed(2))
 	o.asOwnStaff("m1 records a chargeback of their own coin purchase", kit.RoleRiskOfficer, func() error {
-		_, err := o.gift.Chargeback(ctx, omMember, "pay-m1")
+		_, err := o.gift.Chargeback(ctx, gifting.ChargebackRequest{Actor: omMember, PaymentRef: "pay-m1"})
 		return err
 	})
 }
 
 func (o *oneMember) sendGift() {
 	t, ctx := o.t, o.ctx
-	res, err := o.gift.SendGift(ctx, "gift-m1", gifting.GiftRequest{Viewer: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 1, Live: "live-cleo-1"})
+	res, err := o.gift.SendGift(ctx, gifting.SendGiftRequest{EventID: "gift-m1", Actor: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 1, Live: "live-cleo-1"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, res.Replayed)
 	require.Equal(t, int64(100), res.Coins)
@@ -479,16 +479,16 @@ func (o *oneMember) buyAds() {
 
 func (o *oneMember) withdraw() {
 	t, ctx := o.t, o.ctx
-	po, err := o.pay.Withdraw(ctx, "cashout-m1", omMember, decimal.NewFromInt(20000))
+	po, err := o.pay.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-m1", Actor: omMember, Amount: decimal.NewFromInt(20000)})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, po.Replayed)
 	require.Equal(t, payout.StatusReview, po.Status, "as first recorded: 2 EUR is above review_above")
 	require.Equal(t, "2.00", po.Gross.StringFixed(2))
 	o.asOwnStaff("m1 approves their own payout", kit.RolePayoutReviewer, func() error {
-		_, err := o.pay.Approve(ctx, omMember, "cashout-m1")
+		_, err := o.pay.Approve(ctx, payout.ApproveRequest{Actor: omMember, PayoutID: "cashout-m1"})
 		return err
 	})
-	po, err = o.pay.Approve(ctx, omCompliance, "cashout-m1")
+	po, err = o.pay.Approve(ctx, payout.ApproveRequest{Actor: omCompliance, PayoutID: "cashout-m1"})
 	require.NoError(t, err)
 	require.Equal(t, payout.StatusPaid, po.Status)
 	require.Equal(t, "0.08", po.Fee.StringFixed(2))
@@ -599,7 +599,7 @@ func (o *oneMember) checkFinal() {
 	require.Equal(t, []string{"470.00", "390.00", "80.00"}, []string{b.Posted.StringFixed(2), b.Held.StringFixed(2), b.Available.StringFixed(2)})
 	// What m1's steps paid cleo: 50 diamonds for half the gift, 75% of
 	// the shoutout, half the subscription rounded down to the cent.
-	require.Equal(t, map[string]string{"DIAMOND": "50"}, o.balances(gifting.DiamondAccount(omCreator)))
+	require.Equal(t, map[string]string{"DIAMOND": "50"}, o.balances(gifting.EarningsAccount(omCreator)))
 	require.Equal(t, map[string]string{"COIN": "150"}, o.balances(shoutout.EarningsAccount(omCreator)))
 	require.Equal(t, map[string]string{"EUR": "1.49"}, o.balances(subscription.CreatorEarnings(omCreator)))
 	// The invitee earned nothing; the referrer did.
@@ -609,7 +609,7 @@ func (o *oneMember) checkFinal() {
 	// 50 coins left and a 500-coin overdraft: neither a gift nor a
 	// shoutout may spend into it.
 	before := o.state()
-	_, err = o.gift.SendGift(ctx, "gift-m1-overdraft", gifting.GiftRequest{Viewer: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 1})
+	_, err = o.gift.SendGift(ctx, gifting.SendGiftRequest{EventID: "gift-m1-overdraft", Actor: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 1})
 	require.ErrorIs(t, err, gifting.ErrInsufficientCoins)
 	_, err = o.shout.Request(ctx, shoutout.RequestRequest{OrderID: "so-m1-overdraft", Fan: omMember, Creator: omCreator, Price: 200, Note: ""})
 	require.ErrorIs(t, err, shoutout.ErrInsufficientCoins)

@@ -126,7 +126,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 		{id: "luca", age: 16},
 	}
 	refDir := kit.NewDirectory()
-	giftDir := gifting.NewMemberDirectory()
+	giftDir := kit.NewDirectory()
 	shoutDir := kit.NewDirectory()
 	var subDir subscription.MemberDirectory
 	for _, p := range people {
@@ -140,7 +140,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 		if p.creator {
 			kind = "creator"
 		}
-		giftDir.Put(gifting.Member{ID: p.id, Age: p.age, Kind: kind, Region: "IT"})
+		giftDir.Put(kit.Member{ID: p.id, BirthDate: birthDateForAge(storyStart, p.age), Kind: kind, Country: "IT"})
 		shoutDir.Put(kit.Member{ID: p.id, BirthDate: birthDateForAge(storyStart, p.age), Followers: p.followers})
 		subDir.Put(subscription.Member{ID: p.id, Age: p.age, Country: "IT", Followers: p.followers, ViewsLastMonth: p.views})
 	}
@@ -157,7 +157,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	if err != nil {
 		return err
 	}
-	gift, err := gifting.New(ctx, l, gifting.DefaultRules(), giftDir, gifting.WithWallets(wallets))
+	gift, err := gifting.New(ctx, l, giftingRules(), giftDir, gifting.WithWallets(wallets))
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	t.chapter("Viewers buy coins and gift giulia during a LIVE")
 	clock.Set(storyStart.AddDate(0, 0, 5).Add(20 * time.Hour))
 	for _, buy := range []struct{ ref, who, pack string }{{"pay-anna-1", "anna", "it-app-7000"}, {"pay-marco-1", "marco", "it-app-350"}} {
-		pu, err := gift.BuyPack(ctx, buy.ref, buy.who, buy.pack)
+		pu, err := gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: buy.ref, Actor: buy.who, Pack: buy.pack})
 		if err != nil {
 			return err
 		}
@@ -249,7 +249,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	if err := t.changes(); err != nil {
 		return err
 	}
-	_, err = gift.BuyPack(ctx, "pay-luca-1", "luca", "it-app-70")
+	_, err = gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-luca-1", Actor: "luca", Pack: "it-app-70"})
 	if err := t.refused("luca buys coins", err, gifting.ErrIneligible); err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 		ev, who, gift string
 		count         int
 	}{{"gift-1", "anna", "galaxy", 5}, {"gift-2", "marco", "hand-hearts", 2}, {"gift-3", "marco", "rose", 10}} {
-		res, err := gift.SendGift(ctx, g.ev, gifting.GiftRequest{Viewer: g.who, Creator: "giulia", Gift: g.gift, Count: g.count, Live: "live-giulia-1"})
+		res, err := gift.SendGift(ctx, gifting.SendGiftRequest{EventID: g.ev, Actor: g.who, Creator: "giulia", Gift: g.gift, Count: g.count, Live: "live-giulia-1"})
 		if err != nil {
 			return err
 		}
@@ -349,12 +349,12 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	clock.Advance(24 * time.Hour)
 	for _, who := range []string{"giulia", "marco"} {
 		for _, p := range []*payout.Program{rubyOut, diamondOut} {
-			if err := p.LinkAccount(ctx, who, who+"@paypal.example"); err != nil {
+			if _, err := p.LinkAccount(ctx, payout.LinkAccountRequest{Actor: who, Account: who + "@paypal.example"}); err != nil {
 				return err
 			}
 		}
 	}
-	po, err := rubyOut.Withdraw(ctx, "cashout-marco-1", "marco", dec("26000"))
+	po, err := rubyOut.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-marco-1", Actor: "marco", Amount: dec("26000")})
 	if err != nil {
 		return err
 	}
@@ -363,22 +363,30 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	if err := t.changes(); err != nil {
 		return err
 	}
-	_, err = rubyOut.Withdraw(ctx, "cashout-marco-2", "marco", dec("8000"))
+	_, err = rubyOut.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-marco-2", Actor: "marco", Amount: dec("8000")})
 	if err := t.refused("marco's second withdrawal this week", err, payout.ErrTooFrequent); err != nil {
 		return err
 	}
-	swept := decimal.NewFromInt(diamonds)
-	if err := sweepDiamonds(ctx, l, wallets, "story-giulia", "giulia", swept); err != nil {
+	earned := decimal.NewFromInt(diamonds)
+	_, err = diamondOut.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-giulia-0", Actor: "giulia",
+		Source: gifting.EarningsAccount("giulia"), Amount: decimal.NewFromInt(1000)})
+	if err := t.refused("giulia first asks for 1000 of her diamonds", err, payout.ErrBelowMinimum); err != nil {
 		return err
 	}
-	t.say("giulia's %s diamonds move from her gifting earnings to her wallet (the integrator's step: programs never call each other)", swept)
+	if err := t.changes(); err != nil {
+		return err
+	}
+	t.say("her %s diamonds stay in %s: a refused withdrawal is refused whole, with no sweep to strand them", earned, gifting.EarningsAccount("giulia"))
 	paypal.Next(payout.HoldPayment)
-	po, err = diamondOut.Withdraw(ctx, "cashout-giulia-1", "giulia", swept)
+	po, err = diamondOut.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "cashout-giulia-1", Actor: "giulia",
+		Source: gifting.EarningsAccount("giulia"), Amount: earned})
 	if err != nil {
 		return err
 	}
-	t.say("giulia withdraws %s DIAMOND: %s USD gross, fee %s, net %s; PayPal holds the payment for review: %s",
-		po.Amount, po.Gross.StringFixed(2), po.Fee.StringFixed(2), po.Net.StringFixed(2), po.Status)
+	t.say("giulia withdraws her %s DIAMOND straight from her gifting earnings, at the value gifting configures (%s %s each):",
+		po.Amount, giftingRules().DiamondValue.Amount, giftingRules().DiamondValue.Currency)
+	t.say("%s USD gross, fee %s, net %s; PayPal holds the payment for review: %s",
+		po.Gross.StringFixed(2), po.Fee.StringFixed(2), po.Net.StringFixed(2), po.Status)
 	if err := t.changes(); err != nil {
 		return err
 	}

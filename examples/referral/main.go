@@ -101,7 +101,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 		HasProfile: true, RegisteredAt: now.AddDate(-1, 0, 0), Device: "dev-giulia", PaymentInstrument: "card-giulia"}
 	members.Put(giulia)
 	fmt.Fprintln(out, "\nGiulia, 24, lives in Italy and links her PayPal account.")
-	if err := pay.LinkAccount(ctx, "giulia", "giulia@example.com"); err != nil {
+	if _, err := pay.LinkAccount(ctx, payout.LinkAccountRequest{Actor: "giulia", Account: "giulia@example.com"}); err != nil {
 		return err
 	}
 	giulia.PayoutLinked = true
@@ -210,7 +210,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 		return err
 	}
 	fmt.Fprintf(out, "\nGiulia withdraws all %s rubies to PayPal:\n", bal.Available)
-	po, err := pay.Withdraw(ctx, "withdraw-1", "giulia", bal.Available)
+	po, err := pay.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "withdraw-1", Actor: "giulia", Amount: bal.Available})
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 			return err
 		}
 	}
-	if _, err := pay.Withdraw(ctx, "withdraw-2", "giulia", decimal.NewFromInt(8000)); errors.Is(err, payout.ErrTooFrequent) {
+	if _, err := pay.Withdraw(ctx, payout.WithdrawRequest{PayoutID: "withdraw-2", Actor: "giulia", Amount: decimal.NewFromInt(8000)}); errors.Is(err, payout.ErrTooFrequent) {
 		fmt.Fprintf(out, "  a second withdrawal the same week is refused: %v\n", err)
 	} else {
 		return fmt.Errorf("second withdrawal in a week: %v", err)

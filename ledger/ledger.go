@@ -138,7 +138,7 @@ func (l *Ledger) Update(ctx context.Context, fn func(w *Writer) error) error {
 
 func (l *Ledger) updateWith(ctx context.Context, w *Writer, fn func(w *Writer) error) (err error) {
 	ctx, u := l.obs.start(ctx, opUpdate, 0)
-	defer func() { u.end(err) }()
+	defer u.done(&err)
 	run := observed(u, w.run)
 	w.fn = fn
 	w.ctx = ctx
@@ -179,7 +179,7 @@ func notRetried(err, ctxErr error) error {
 // was kept. A batch that lost a race is retried whole, like Update.
 func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (errs []error, err error) {
 	ctx, u := l.obs.start(ctx, opUpdateBatch, len(fns))
-	defer func() { u.endBatch(errs, err) }()
+	defer u.doneBatch(&errs, &err)
 	w := l.getWriter()
 	defer l.putWriter(w)
 	w.ctx = ctx
@@ -283,7 +283,7 @@ func (l *Ledger) PostBatch(ctx context.Context, reqs []TransferRequest) ([]Batch
 // View runs fn on a consistent snapshot of the ledger.
 func (l *Ledger) View(ctx context.Context, fn func(r *Reader) error) (err error) {
 	ctx, u := l.obs.start(ctx, opView, 0)
-	defer func() { u.end(err) }()
+	defer u.done(&err)
 	return l.store.View(ctx, observed(u, func(rt ReadTx) error {
 		r := &Reader{l: l, rt: rt, ctx: ctx}
 		return fn(r)

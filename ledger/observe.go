@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -221,11 +222,47 @@ func (u *unit) retry(err error) {
 		slog.String(attrOp, u.op.attr.Value.AsString()), slog.Int("retry", u.retries), slog.Any("error", err))
 }
 
-// end ends the observation of an Update or View that returned err.
-func (u *unit) end(err error) {
+// done ends the observation of an Update or View when it returns err or
+// panics. It must be deferred itself (not called by a deferred function)
+// to see the panic, which it records as an internal error and raises
+// again: a unit of work that panicked must not look like a success.
+func (u *unit) done(err *error) {
 	if u == nil {
 		return
 	}
+	if p := recover(); p != nil {
+		u.end(panicError(p))
+		panic(p)
+	}
+	u.end(*err)
+}
+
+// doneBatch is done for an UpdateBatch.
+func (u *unit) doneBatch(errs *[]error, err *error) {
+	if u == nil {
+		return
+	}
+	if p := recover(); p != nil {
+		u.endBatch(nil, panicError(p))
+		panic(p)
+	}
+	u.endBatch(*errs, *err)
+}
+
+// errPanicked marks a unit of work that panicked: a bug, so internal,
+// whatever the value it panicked with wraps.
+var errPanicked = NewError(CodeInternal, "ledger: unit of work panicked")
+
+// panicError is what a panic is recorded as.
+func panicError(p any) error {
+	if err, ok := p.(error); ok {
+		return fmt.Errorf("%w: %w", errPanicked, err)
+	}
+	return fmt.Errorf("%w: %v", errPanicked, p)
+}
+
+// end ends the observation of an Update or View that returned err.
+func (u *unit) end(err error) {
 	u.finish(err)
 	if err != nil {
 		u.count(err)
@@ -238,9 +275,6 @@ func (u *unit) end(err error) {
 // endBatch ends the observation of an UpdateBatch: err for the batch as a
 // whole, errs per item.
 func (u *unit) endBatch(errs []error, err error) {
-	if u == nil {
-		return
-	}
 	u.finish(err)
 	refused := 0
 	for i, e := range errs {

@@ -313,3 +313,25 @@ func TestUnobservedLedgerStartsNoSpan(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestObservedPanic: a unit of work whose function panics is an internal
+// error on its span and in the failures counter, and the panic still
+// reaches the caller.
+func TestObservedPanic(t *testing.T) {
+	l, s := observedLedger(t, memstore.New())
+	ctx := context.Background()
+	require.PanicsWithValue(t, "boom", func() {
+		_ = l.Update(ctx, func(w *ledger.Writer) error { panic("boom") })
+	})
+	require.PanicsWithError(t, ledger.ErrInsufficientFunds.Error(), func() {
+		_ = l.View(ctx, func(r *ledger.Reader) error { panic(ledger.ErrInsufficientFunds) })
+	})
+	for _, sp := range s.spans.Ended() {
+		require.Equal(t, codes.Error, sp.Status().Code, sp.Name())
+		require.Equal(t, "internal", attr(sp, "rewardkit.code").AsString(), "%s: a panic is a bug, whatever its value", sp.Name())
+	}
+	require.Len(t, s.spans.Ended(), 2)
+	codeInternal := attribute.String("rewardkit.code", "internal")
+	require.Equal(t, int64(1), s.count(t, "rewardkit.ledger.failures", opUpdate, codeInternal))
+	require.Equal(t, int64(1), s.count(t, "rewardkit.ledger.failures", opView, codeInternal))
+}

@@ -98,8 +98,9 @@
 //
 // A span's status is Error only for an error of code internal or
 // unavailable: the system failed to answer (a database error, a race lost
-// more often than WithRetries allows, a closed store, a deadline); the
-// error is then recorded on the span and error.type is its code. A
+// more often than WithRetries allows, a closed store, a deadline, a
+// function that panicked); the error is then recorded on the span and
+// error.type is its code. A
 // refusal — too few funds, a rule, a reused key, anything else — leaves
 // the status unset: the ledger answered correctly, and an error rate
 // computed from span status should measure the system, not its users.

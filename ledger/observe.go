@@ -37,7 +37,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(l *Ledger) { l.obs.mp = mp }
 }
 
-// Scope is the OpenTelemetry instrumentation scope of the ledger's spans
+// scope is the OpenTelemetry instrumentation scope of the ledger's spans
 // and metrics.
 const scope = "github.com/rewardkit/rewardkit/ledger"
 

@@ -70,6 +70,62 @@
 // that a program's refusal decides the code before a ledger sentinel it
 // wraps.
 //
+// # Observability
+//
+// The ledger logs through log/slog and traces and measures through the
+// OpenTelemetry API, set with WithLogger, WithTracerProvider and
+// WithMeterProvider. By default it uses the global providers
+// (otel.SetTracerProvider, otel.SetMeterProvider), followed even when they
+// are installed after New, and a logger that discards. Until a provider
+// is installed nothing is started or measured: no span, no context, no
+// allocation (BenchmarkPostDefault: Post allocates as much as before the
+// instrumentation existed; BenchmarkPostObserved shows what recording
+// costs).
+//
+// Spans. Each unit of work is one span, a child of the span in the
+// caller's context: "ledger.Update", "ledger.UpdateBatch" or
+// "ledger.View". The one-call methods (Post, Transfer, Hold, Capture,
+// ...) are Updates; Tick runs Views and UpdateBatches. Writer.Context and
+// Reader.Context carry the span, so what runs inside a unit of work (a
+// program's member lookup, pgstore's queries under a pgx tracer) is
+// traced under it, and kit.Once adds a "rewardkit.event" event naming the
+// program event that ran (kind, id, op, replay, code). Attributes:
+// rewardkit.retries (how many times the unit of work ran again after
+// losing a race), rewardkit.batch.size and rewardkit.batch.refused for
+// UpdateBatch (with a "rewardkit.batch.item_failed" event per failed
+// item: its index, code and rule), and on failure rewardkit.code
+// (ErrorCode) and rewardkit.rule (RuleOf, when a named rule refused).
+//
+// A span's status is Error only for an error of code internal or
+// unavailable: the system failed to answer (a database error, a race lost
+// more often than WithRetries allows, a closed store, a deadline, a
+// function that panicked); the error is then recorded on the span and
+// error.type is its code. A
+// refusal — too few funds, a rule, a reused key, anything else — leaves
+// the status unset: the ledger answered correctly, and an error rate
+// computed from span status should measure the system, not its users.
+// Refusals are found by their rewardkit.code and rewardkit.rule
+// attributes instead.
+//
+// Metrics (scope "github.com/rewardkit/rewardkit/ledger"), each with the
+// attribute rewardkit.op ("update", "update_batch", "view"):
+//
+//	rewardkit.ledger.wait.duration    histogram, s: from the call until the store first runs fn
+//	                                  (waiting for the store's lock, or for pgstore's committer)
+//	rewardkit.ledger.commit.duration  histogram, s: from fn's return until the store returned, for
+//	                                  units of work that committed (for pgstore, the group's commit)
+//	rewardkit.ledger.refusals         counter: units of work and batch items refused, by
+//	                                  rewardkit.code and rewardkit.rule (when a named rule refused)
+//	rewardkit.ledger.failures         counter: units of work and batch items that ended in an error
+//	                                  of code internal or unavailable, by rewardkit.code
+//	rewardkit.ledger.retries          counter: runs again after a lost race
+//
+// pgstore records the size of each group commit (see its Observability).
+//
+// Logs. The ledger returns every error it meets to its caller, so it logs
+// only each retry after a lost race, at Debug; a store logs what it
+// handles without telling a caller (pgstore.WithLogger).
+//
 // # Design choices
 //
 // Transaction IDs are the journal's sequence numbers (1, 2, 3, ...), not

@@ -19,6 +19,7 @@ type Ledger struct {
 	store   driver.Store
 	clock   Clock
 	retries int
+	obs     observer // logger, tracer and metrics (observe.go)
 
 	// Caches of committed assets and accounts, which never change once
 	// committed: assets (few) in a map replaced whole on each addition,
@@ -67,6 +68,7 @@ func New(store driver.Store, opts ...Option) *Ledger {
 	for _, o := range opts {
 		o(l)
 	}
+	l.obs.init()
 	return l
 }
 
@@ -138,12 +140,15 @@ func (l *Ledger) Update(ctx context.Context, fn func(w *Writer) error) error {
 	return l.updateWith(ctx, w, fn)
 }
 
-func (l *Ledger) updateWith(ctx context.Context, w *Writer, fn func(w *Writer) error) error {
+func (l *Ledger) updateWith(ctx context.Context, w *Writer, fn func(w *Writer) error) (err error) {
+	ctx, u := l.obs.start(ctx, opUpdate, 0)
+	defer u.done(&err)
+	run := observed(u, w.run)
 	w.fn = fn
 	w.ctx = ctx
 	defer func() { w.ctx = nil }()
 	for attempt := 0; ; attempt++ {
-		err := l.store.Update(ctx, w.run)
+		err := l.store.Update(ctx, run)
 		if err == nil {
 			w.publish()
 		}
@@ -155,6 +160,7 @@ func (l *Ledger) updateWith(ctx context.Context, w *Writer, fn func(w *Writer) e
 			if cerr := ctx.Err(); cerr != nil {
 				return notRetried(err, cerr)
 			}
+			u.retry(err)
 			continue
 		}
 		return err
@@ -176,6 +182,8 @@ func notRetried(err, ctxErr error) error {
 // err is non-nil only when the batch as a whole failed, and then nothing
 // was kept. A batch that lost a race is retried whole, like Update.
 func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (errs []error, err error) {
+	ctx, u := l.obs.start(ctx, opUpdateBatch, len(fns))
+	defer u.doneBatch(&errs, &err)
 	w := l.getWriter()
 	defer l.putWriter(w)
 	w.ctx = ctx
@@ -212,6 +220,7 @@ func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (
 			return err
 		}
 	}
+	sfns = observedAll(u, sfns)
 	for attempt := 0; ; attempt++ {
 		made = nil
 		errs, err = l.store.UpdateBatch(ctx, sfns)
@@ -234,6 +243,7 @@ func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (
 			if cerr := ctx.Err(); cerr != nil {
 				return nil, notRetried(err, cerr)
 			}
+			u.retry(err)
 			continue
 		}
 		return nil, err
@@ -275,11 +285,13 @@ func (l *Ledger) PostBatch(ctx context.Context, reqs []TransferRequest) ([]Batch
 }
 
 // View runs fn on a consistent snapshot of the ledger.
-func (l *Ledger) View(ctx context.Context, fn func(r *Reader) error) error {
-	return l.store.View(ctx, func(rt driver.ReadTx) error {
+func (l *Ledger) View(ctx context.Context, fn func(r *Reader) error) (err error) {
+	ctx, u := l.obs.start(ctx, opView, 0)
+	defer u.done(&err)
+	return l.store.View(ctx, observed(u, func(rt driver.ReadTx) error {
 		r := &Reader{l: l, rt: rt, ctx: ctx}
 		return fn(r)
-	})
+	}))
 }
 
 // Reader reads the ledger inside View or Update.

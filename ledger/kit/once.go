@@ -54,6 +54,7 @@ const maxEventID = 128
 // replay would see it, decoded from its JSON, so T must round-trip through
 // encoding/json.
 func Once[T any](w *ledger.Writer, ev Event, fn func(w *ledger.Writer) (T, error)) (res T, replay bool, err error) {
+	defer func() { traceEvent(w, ev, replay, err) }()
 	var out T
 	if ev.ID == "" || len(ev.ID) > maxEventID {
 		return out, false, fmt.Errorf("%w: event id must have 1 to %d bytes", ledger.ErrInvalidTransaction, maxEventID)

@@ -123,6 +123,47 @@
 // lock, and the round trip that sends the last writes with COMMIT, shared
 // by every caller of the group) carry the store's context.
 //
+// # Observability
+//
+// WithLogger, WithTracerProvider and WithMeterProvider, as in package
+// ledger (whose spans and metrics cover each unit of work): by default
+// the global OpenTelemetry providers, followed even when installed after
+// Open, and a logger that discards.
+//
+// Each group commit is a span "pgstore.group" (kind client), from the
+// committer taking the group to its COMMIT. A group serves many callers, so it is the child of
+// none: it carries a link to the span of each caller (ledger.Update or
+// ledger.UpdateBatch) and the attributes rewardkit.group.size (units of
+// work run) and rewardkit.group.requests, and on failure rewardkit.code
+// and an Error status (every caller got the error). Each caller's span
+// gets rewardkit.group.size too, so a slow unit of work can be told from
+// one that shared a large group.
+//
+// Metrics (scope "github.com/rewardkit/rewardkit/ledger/pgstore"):
+//
+//	rewardkit.pgstore.group.size           histogram, {unit}: units of work per durable commit
+//	                                       (committed groups only; an UpdateBatch is a group)
+//	rewardkit.pgstore.groups               observable counter: Stats.Groups
+//	rewardkit.pgstore.key_rechecks         observable counter: Stats.KeyRechecks
+//	rewardkit.pgstore.begin_retries        observable counter: Stats.BeginRetries
+//	rewardkit.pgstore.read_retries         observable counter: Stats.ReadRetries
+//	rewardkit.pgstore.late_begin_failures  observable counter: Stats.LateBeginFailures
+//	rewardkit.pgstore.queue.length         observable gauge, {request}: units of work waiting
+//
+// Close unregisters the callback that reports them.
+//
+// Logs: every error the store handles without returning it to a caller is
+// logged with its context. At Warn: a connection found dead at BEGIN and
+// replaced (a group's, or an idle read connection's), the next group's
+// BEGIN sent with a COMMIT that stood and failed (the commit is kept), a
+// ROLLBACK that failed (the connection is closed, which rolls back on the
+// server), a failed ROLLBACK after a failed migration or a panicking View.
+// At Info: a group rolled back because an idempotency key it took for new
+// was in the journal (its callers retry). At Debug: errors that follow
+// from one already returned (closing a batch after a failed statement,
+// ending a View whose function failed) and connections that failed to
+// close while being dropped.
+//
 // # Connection loss
 //
 // What provably wrote nothing is retried; what may have written is not:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -118,7 +119,10 @@ func (c *committer) drain() {
 
 func (c *committer) closeConn() {
 	if c.conn != nil {
-		_ = c.conn.Close(context.Background())
+		if err := c.conn.Close(context.Background()); err != nil {
+			// It is dropped either way; the next group connects anew.
+			c.s.obs.logHidden(slog.LevelDebug, "pgstore: close the committer's connection", err)
+		}
 		c.conn = nil
 	}
 }
@@ -126,6 +130,7 @@ func (c *committer) closeConn() {
 // runGroup runs every unit of work of the group in one database
 // transaction and records each one's outcome.
 func (c *committer) runGroup(group []*request) {
+	defer c.s.obs.endGroup(c.s.ctx, c.s.obs.startGroup(c.s.ctx, group), group)
 	g, err := c.begin()
 	if err != nil {
 		c.dropCache()
@@ -164,6 +169,8 @@ func (c *committer) runGroup(group []*request) {
 		if isKeyConflict(err) {
 			c.s.stats.keyRechecks.Add(1)
 			c.lookupGroups = keyConflictLookups
+			c.s.obs.logHidden(slog.LevelInfo, "pgstore: group rolled back: an idempotency key taken for new was in the journal; its callers retry", err,
+				slog.Int("requests", len(group)))
 		}
 		for _, r := range group {
 			r.err = err
@@ -262,6 +269,8 @@ func (c *committer) begin() (*gtx, error) {
 		}
 		c.s.stats.beginRetries.Add(1)
 		c.s.stats.hide(err)
+		c.s.obs.logHidden(slog.LevelWarn, "pgstore: the committer's connection was lost at BEGIN; beginning again on a new connection", err,
+			slog.Int("attempt", attempt+1))
 	}
 	if g.version == c.version && c.version >= 0 {
 		g.cache = c.cache
@@ -347,6 +356,9 @@ func (c *committer) abort() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := c.conn.Exec(ctx, "ROLLBACK"); err != nil {
+		// Closing the connection rolls back on the server; the next
+		// group connects anew.
+		c.s.obs.logHidden(slog.LevelWarn, "pgstore: ROLLBACK failed; closing the committer's connection", err)
 		c.closeConn()
 	}
 }
@@ -525,7 +537,10 @@ func (g *gtx) query(sql string, args []any, scan func(pgx.Rows) error) error {
 	br := g.conn.SendBatch(g.ctx, b)
 	for i := 0; i < n; i++ {
 		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
+			if cerr := br.Close(); cerr != nil {
+				// err, the first failure, is returned; this follows from it.
+				g.c.s.obs.logHidden(slog.LevelDebug, "pgstore: close a batch after a failed statement", cerr)
+			}
 			return err
 		}
 	}
@@ -654,6 +669,7 @@ func (g *gtx) commit() error {
 			c.abort()
 			c.s.stats.lateBegins.Add(1)
 			c.s.stats.hide(fmt.Errorf("pgstore: begin sent with a commit: %w", nerr))
+			c.s.obs.logHidden(slog.LevelWarn, "pgstore: the next group's BEGIN, sent with a COMMIT that stood, failed; the commit is kept and the next group begins on its own", nerr)
 			return nil
 		}
 		c.next = ng

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,13 +59,13 @@ func migrationLockKey(schema string) int64 {
 
 // migrate applies the missing migrations on conn, whose search_path
 // already names the schema.
-func migrate(ctx context.Context, conn *pgx.Conn, schema string) error {
+func migrate(ctx context.Context, conn *pgx.Conn, schema string, log *slog.Logger) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
-		if err := applyOne(ctx, conn, schema, m); err != nil {
+		if err := applyOne(ctx, conn, schema, m, log); err != nil {
 			return fmt.Errorf("pgstore: migration %s: %w", m.name, err)
 		}
 	}
@@ -74,14 +75,19 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string) error {
 // applyOne applies m unless it is recorded as applied, all in one
 // transaction under the schema's advisory lock (PostgreSQL's DDL is
 // transactional, so a failed migration leaves nothing behind).
-func applyOne(ctx context.Context, conn *pgx.Conn, schema string, m migration) (err error) {
+func applyOne(ctx context.Context, conn *pgx.Conn, schema string, m migration, log *slog.Logger) (err error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			_ = tx.Rollback(context.Background())
+			if rerr := tx.Rollback(context.Background()); rerr != nil {
+				// The migration's error is returned; the connection is
+				// closed after it, which rolls back on the server.
+				log.LogAttrs(ctx, slog.LevelWarn, "pgstore: migration: ROLLBACK failed",
+					slog.String("migration", m.name), slog.Any("error", rerr))
+			}
 		}
 	}()
 	if _, err = tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey(schema)); err != nil {

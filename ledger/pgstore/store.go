@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rewardkit/rewardkit/ledger/driver"
 )
@@ -42,6 +45,7 @@ type Store struct {
 
 	writerPID atomic.Uint32 // the committer connection's backend, for tests
 	stats     stats
+	obs       *observer // logger, tracer and metrics (observe.go)
 
 	// hookLateBegin, when set (by tests, before the first Update), is
 	// called after a COMMIT that stood and before the next group's BEGIN
@@ -61,6 +65,9 @@ type options struct {
 	cacheSize int
 	keyCache  int
 	stmtTime  time.Duration
+	log       *slog.Logger
+	tp        trace.TracerProvider
+	mp        metric.MeterProvider
 }
 
 // Option configures a Store.
@@ -197,9 +204,12 @@ func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Stor
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	s.obs = newObserver(s, o)
 	s.reads = newConnPool(cfg, o.readConns)
+	s.reads.log = s.obs.log
 	if err := s.Migrate(ctx); err != nil {
 		s.reads.close()
+		s.obs.close()
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -221,7 +231,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
-	err = migrate(ctx, conn, s.opts.schema)
+	err = migrate(ctx, conn, s.opts.schema, s.obs.log)
 	s.reads.put(conn, err)
 	return err
 }
@@ -238,6 +248,7 @@ func (s *Store) Close() error {
 		<-s.done
 		s.cancel()
 		s.reads.close()
+		s.obs.close()
 	})
 	return nil
 }
@@ -270,7 +281,10 @@ func (s *Store) View(ctx context.Context, fn func(driver.ReadTx) error) error {
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
-				_, _ = conn.Exec(context.Background(), "ROLLBACK")
+				if _, err := conn.Exec(context.Background(), "ROLLBACK"); err != nil {
+					// The connection is not idle, so put closes it.
+					s.obs.logHidden(slog.LevelWarn, "pgstore: view: ROLLBACK after a panic failed", err)
+				}
 				r.closed = true
 				panic(p)
 			}
@@ -283,6 +297,8 @@ func (s *Store) View(ctx context.Context, fn func(driver.ReadTx) error) error {
 		if fnErr == nil {
 			return fmt.Errorf("pgstore: view: end: %w", mapErr(err))
 		}
+		// fn's error is the answer; the connection is closed after this.
+		s.obs.logHidden(slog.LevelDebug, "pgstore: view: end after an error", err)
 	}
 	if fnErr != nil {
 		return fnErr
@@ -308,6 +324,7 @@ func (s *Store) beginRead(ctx context.Context) (*pgx.Conn, error) {
 		if reused && dead && ctx.Err() == nil && attempt <= s.opts.readConns {
 			s.stats.readRetries.Add(1)
 			s.stats.hide(fmt.Errorf("pgstore: view: begin on an idle connection: %w", err))
+			s.obs.logHidden(slog.LevelWarn, "pgstore: view: an idle connection was dead at BEGIN; beginning again on another", err)
 			continue
 		}
 		return nil, fmt.Errorf("pgstore: view: begin: %w", mapErr(err))
@@ -439,6 +456,7 @@ func (r *request) claim() bool {
 // pgx module's pgxpool needs a module this repository does not require.)
 type connPool struct {
 	cfg  *pgx.ConnConfig
+	log  *slog.Logger // set by OpenConfig
 	sem  chan struct{}
 	mu   sync.Mutex
 	idle []*pgx.Conn
@@ -506,7 +524,7 @@ func (p *connPool) put(c *pgx.Conn, lastErr error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if lastErr != nil || p.shut || c.IsClosed() || c.PgConn().TxStatus() != 'I' {
-		_ = c.Close(context.Background())
+		p.closeConn(c)
 		return
 	}
 	p.idle = append(p.idle, c)
@@ -517,9 +535,17 @@ func (p *connPool) close() {
 	defer p.mu.Unlock()
 	p.shut = true
 	for _, c := range p.idle {
-		_ = c.Close(context.Background())
+		p.closeConn(c)
 	}
 	p.idle = nil
+}
+
+// closeConn closes a read connection the pool drops. Its error changes
+// nothing (the connection is gone either way), so it is only logged.
+func (p *connPool) closeConn(c *pgx.Conn) {
+	if err := c.Close(context.Background()); err != nil && p.log != nil {
+		p.log.LogAttrs(context.Background(), slog.LevelDebug, "pgstore: close a read connection", slog.Any("error", err))
+	}
 }
 
 // Stats counts what a Store handled without returning it to any caller.

@@ -187,15 +187,15 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 	if err := w.checkFloor(&st); err != nil {
 		return Hold{}, err
 	}
-	id, err := w.tx.InsertHold(&h)
+	id, err := w.store().InsertHold(&h)
 	if err != nil {
 		return Hold{}, err
 	}
 	h.ID = id
-	if err := w.tx.PutBalances([]driver.Balance{st}); err != nil {
+	if err := w.store().PutBalances([]driver.Balance{st}); err != nil {
 		return Hold{}, err
 	}
-	if err := w.tx.Schedule(driver.DueEntry{Kind: DueHoldExpiry, ID: holdDueID(id), At: req.ExpiresAt}); err != nil {
+	if err := w.store().Schedule(driver.DueEntry{Kind: DueHoldExpiry, ID: holdDueID(id), At: req.ExpiresAt}); err != nil {
 		return Hold{}, err
 	}
 	return w.publicHold(&h)
@@ -290,11 +290,11 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 	if err != nil {
 		return Transaction{}, err
 	}
-	if err := w.tx.UpdateHold(&h); err != nil {
+	if err := w.store().UpdateHold(&h); err != nil {
 		return Transaction{}, err
 	}
 	if h.Status != driver.HoldPending {
-		if err := w.tx.Unschedule(DueHoldExpiry, holdDueID(h.ID)); err != nil {
+		if err := w.store().Unschedule(DueHoldExpiry, holdDueID(h.ID)); err != nil {
 			return Transaction{}, err
 		}
 	}
@@ -347,13 +347,13 @@ func (w *Writer) closeHold(id uint64, status driver.HoldStatus) (Hold, error) {
 	}
 	h.Status = status
 	h.ClosedAt = w.now.UnixNano()
-	if err := w.tx.PutBalances([]driver.Balance{st}); err != nil {
+	if err := w.store().PutBalances([]driver.Balance{st}); err != nil {
 		return Hold{}, err
 	}
-	if err := w.tx.UpdateHold(&h); err != nil {
+	if err := w.store().UpdateHold(&h); err != nil {
 		return Hold{}, err
 	}
-	if err := w.tx.Unschedule(DueHoldExpiry, holdDueID(h.ID)); err != nil {
+	if err := w.store().Unschedule(DueHoldExpiry, holdDueID(h.ID)); err != nil {
 		return Hold{}, err
 	}
 	return w.publicHold(&h)
@@ -405,11 +405,11 @@ func (w *Writer) expireDue(dueID string) (released, cleared bool, err error) {
 	}
 	switch {
 	case h.Status != driver.HoldPending:
-		return false, true, w.tx.Unschedule(DueHoldExpiry, dueID)
+		return false, true, w.store().Unschedule(DueHoldExpiry, dueID)
 	case w.now.UnixNano() < h.ExpiresAt:
 		// An entry due before its hold expires (a clock that stepped back,
 		// an entry moved by hand): due again when the hold expires.
-		err := w.tx.Schedule(driver.DueEntry{Kind: DueHoldExpiry, ID: dueID, At: timeOf(h.ExpiresAt)})
+		err := w.store().Schedule(driver.DueEntry{Kind: DueHoldExpiry, ID: dueID, At: timeOf(h.ExpiresAt)})
 		return false, false, err
 	}
 	if _, err := w.closeHold(id, driver.HoldExpired); err != nil {

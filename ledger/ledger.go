@@ -44,7 +44,7 @@ var writerPool = sync.Pool{New: func() any {
 		if err := w.begin(w.owner, tx); err != nil {
 			return err
 		}
-		return w.fn(w)
+		return w.checkDoomed(w.fn(w))
 	}
 	return w
 }}
@@ -203,7 +203,7 @@ func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (
 			if err := w.begin(l, tx); err != nil {
 				return err
 			}
-			err := fns[i](w)
+			err := w.checkDoomed(fns[i](w))
 			if err == nil && (len(w.newAssets) > 0 || len(w.newAccounts) > 0) {
 				var c created
 				for _, a := range w.newAssets {
@@ -336,6 +336,9 @@ type Writer struct {
 	head       driver.Head
 	headLoaded bool
 
+	writes uint64 // calls that asked the store to write, in this unit of work
+	doomed error  // set by Atomic: a step failed after writing
+
 	newAssets   map[string]Asset
 	newAccounts map[string]*Account
 
@@ -363,8 +366,47 @@ func (w *Writer) reset(l *Ledger, tx driver.Tx, now time.Time) {
 	w.now = now.UTC()
 	w.head = driver.Head{}
 	w.headLoaded = false
+	w.writes = 0
+	w.doomed = nil
 	clear(w.newAssets)
 	clear(w.newAccounts)
+}
+
+// store returns the store's unit of work for a write, and counts the
+// write for Atomic.
+func (w *Writer) store() driver.Tx {
+	w.writes++
+	return w.tx
+}
+
+// Atomic runs fn as one all-or-nothing step of the unit of work, without a
+// savepoint. If fn succeeds, so does Atomic. If fn fails before it wrote
+// anything, Atomic returns its error and the unit of work goes on as if fn
+// had not run: the caller may handle a refusal and do something else. If
+// fn fails after it wrote, the unit of work is doomed: Atomic returns the
+// error, and Update (or the batch item) fails with it even if the
+// caller's function returns nil, so a caller who ignores the error can
+// never commit half a step.
+//
+// Every program event's In method runs as such a step (kit.Once uses
+// Atomic), so a caller composing several programs in one unit of work
+// either commits each event whole or commits nothing.
+func (w *Writer) Atomic(fn func(w *Writer) error) error {
+	before := w.writes
+	err := fn(w)
+	if err != nil && w.writes != before && w.doomed == nil {
+		w.doomed = err
+	}
+	return err
+}
+
+// checkDoomed returns the error of a unit of work whose function returned
+// nil although a step of it failed half-way (Atomic).
+func (w *Writer) checkDoomed(err error) error {
+	if err == nil && w.doomed != nil {
+		return fmt.Errorf("%w (the unit of work was not committed: this step failed after writing, and its error was not returned)", w.doomed)
+	}
+	return err
 }
 
 func (w *Writer) publish() {
@@ -406,7 +448,7 @@ func (w *Writer) DefineAsset(a Asset) error {
 	case !errors.Is(err, ErrUnknownAsset):
 		return err
 	}
-	if err := w.tx.PutAsset(driver.Asset(a)); err != nil {
+	if err := w.store().PutAsset(driver.Asset(a)); err != nil {
 		return err
 	}
 	if w.newAssets == nil {
@@ -459,7 +501,7 @@ func (w *Writer) OpenAccount(spec AccountSpec) (Account, error) {
 	case !errors.Is(err, ErrUnknownAccount):
 		return Account{}, err
 	}
-	if err := w.tx.PutAccount(driver.Account(acc)); err != nil {
+	if err := w.store().PutAccount(driver.Account(acc)); err != nil {
 		return Account{}, err
 	}
 	if w.newAccounts == nil {

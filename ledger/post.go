@@ -144,10 +144,10 @@ func (w *Writer) commitWithHold(t *driver.Transaction, ps []driver.Posting, hold
 	copy(t.Postings, ps)
 	t.Metadata = copyMetadata(t.Metadata)
 	t.Hash, w.buf = driver.ChainHash(w.head.Hash, t, w.buf)
-	if err := w.tx.AppendTransaction(t); err != nil {
+	if err := w.store().AppendTransaction(t); err != nil {
 		return Transaction{}, err
 	}
-	if err := w.tx.PutBalances(states); err != nil {
+	if err := w.store().PutBalances(states); err != nil {
 		return Transaction{}, err
 	}
 	w.head = driver.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}

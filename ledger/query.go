@@ -306,7 +306,7 @@ func (w *Writer) PutRecord(kind, id string, data []byte) error {
 	if err := validateRecordName(kind, id); err != nil {
 		return err
 	}
-	return w.tx.PutRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
+	return w.store().PutRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
 }
 
 // InsertRecord creates a record, or returns ErrDuplicate if it exists. It
@@ -315,7 +315,7 @@ func (w *Writer) InsertRecord(kind, id string, data []byte) error {
 	if err := validateRecordName(kind, id); err != nil {
 		return err
 	}
-	return w.tx.InsertRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
+	return w.store().InsertRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
 }
 
 // SaveJSON stores v as JSON in a record (created or replaced).
@@ -337,7 +337,7 @@ func (w *Writer) CreateJSON(kind, id string, v any) error {
 }
 
 // DeleteRecord removes a record; a missing one is no error.
-func (w *Writer) DeleteRecord(kind, id string) error { return w.tx.DeleteRecord(kind, id) }
+func (w *Writer) DeleteRecord(kind, id string) error { return w.store().DeleteRecord(kind, id) }
 
 // Schedule makes (kind, id) due at t, replacing an earlier time. A time
 // outside [MinTime, MaxTime) is ErrInvalidTime. The kind DueHoldExpiry is
@@ -352,7 +352,7 @@ func (w *Writer) Schedule(kind, id string, t time.Time) error {
 	if err := ValidateTime("due time", t); err != nil {
 		return err
 	}
-	return w.tx.Schedule(driver.DueEntry{Kind: kind, ID: id, At: t.UTC()})
+	return w.store().Schedule(driver.DueEntry{Kind: kind, ID: id, At: t.UTC()})
 }
 
 // Unschedule removes (kind, id) from the due index. The kind DueHoldExpiry
@@ -361,7 +361,7 @@ func (w *Writer) Unschedule(kind, id string) error {
 	if err := ownDueKind(kind); err != nil {
 		return err
 	}
-	return w.tx.Unschedule(kind, id)
+	return w.store().Unschedule(kind, id)
 }
 
 // ownDueKind refuses the ledger's own due kind to callers: a hold's

@@ -391,3 +391,52 @@ func TestOnceLostClaimReplays(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestOnceEventFailingHalfWayCannotBeCommitted: an event that pays and
+// then refuses, composed by a caller who ignores the refusal, commits
+// nothing — neither the event's payment nor the caller's own writes —
+// while an event refused before it wrote leaves the caller free to go on.
+func TestOnceEventFailingHalfWayCannotBeCommitted(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		l, _ := newLedger(t, open)
+		ctx := context.Background()
+		refused := ledger.NewError(ledger.CodeFailedPrecondition, "test: refused")
+		g := grant{Member: "ann", Coins: 10}
+		halfWay := func(w *ledger.Writer) (granted, error) {
+			if _, err := pay(g)(w); err != nil {
+				return granted{}, err
+			}
+			return granted{}, refused
+		}
+		err := l.Update(ctx, func(w *ledger.Writer) error {
+			if _, _, err := kit.Once(w, kit.Event{Kind: "test.event", ID: "caller", Op: "grant", Request: g}, pay(g)); err != nil {
+				return err
+			}
+			_, _, err := kit.Once(w, kit.Event{Kind: "test.event", ID: "half", Op: "grant", Request: g}, halfWay)
+			require.ErrorIs(t, err, refused)
+			return nil // the caller ignores the refusal
+		})
+		require.ErrorIs(t, err, refused)
+		_, err = l.Balance(ctx, kit.WalletAccount("ann"), "COIN")
+		require.ErrorIs(t, err, ledger.ErrUnknownAccount, "the wallet the doomed unit of work opened was kept")
+		// Neither event was claimed: both run when tried again.
+		for _, id := range []string{"caller", "half"} {
+			_, replay, err := kit.RunOnce(ctx, l, kit.Event{Kind: "test.event", ID: id, Op: "grant", Request: g}, pay(g))
+			require.NoError(t, err)
+			require.False(t, replay, id)
+		}
+
+		// Refused before writing: the caller's own event commits.
+		err = l.Update(ctx, func(w *ledger.Writer) error {
+			_, _, err := kit.Once(w, kit.Event{Kind: "test.event", ID: "early", Op: "grant", Request: g},
+				func(w *ledger.Writer) (granted, error) { return granted{}, refused })
+			require.ErrorIs(t, err, refused)
+			_, _, err = kit.Once(w, kit.Event{Kind: "test.event", ID: "after-early", Op: "grant", Request: g}, pay(g))
+			return err
+		})
+		require.NoError(t, err)
+		b, err := l.Balance(ctx, kit.WalletAccount("ann"), "COIN")
+		require.NoError(t, err)
+		require.Equal(t, "30", b.Posted.String())
+	})
+}

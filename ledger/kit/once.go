@@ -77,28 +77,47 @@ func Once[T any](w *ledger.Writer, ev Event, fn func(w *ledger.Writer) (T, error
 	if !errors.Is(err, ledger.ErrNotFound) {
 		return out, false, err
 	}
-	res, err = fn(w)
+	// The event runs as one step: if it fails after writing, the caller's
+	// unit of work cannot commit (ledger.Writer.Atomic), so a caller who
+	// composes events and ignores an error never keeps half of one.
+	err = w.Atomic(func(w *ledger.Writer) error {
+		var err error
+		out, err = runEvent(w, ev, fp, fn)
+		return err
+	})
 	if err != nil {
-		return out, false, err
+		var zero T
+		return zero, false, err
+	}
+	return out, false, nil
+}
+
+// runEvent runs an event for the first time and claims its ID with the
+// result.
+func runEvent[T any](w *ledger.Writer, ev Event, fp string, fn func(w *ledger.Writer) (T, error)) (T, error) {
+	var out T
+	res, err := fn(w)
+	if err != nil {
+		return out, err
 	}
 	rb, err := json.Marshal(res)
 	if err != nil {
-		return out, false, err
+		return out, err
 	}
 	if err := json.Unmarshal(rb, &out); err != nil {
-		return out, false, err
+		return out, err
 	}
 	err = w.CreateJSON(ev.Kind, ev.ID, eventRecord{Op: ev.Op, Fingerprint: fp, Result: rb})
 	if errors.Is(err, ledger.ErrDuplicate) {
 		// A concurrent call claimed the event first (possible on stores
 		// that do not serialise whole units of work): undo this one and let
 		// Update run it again, which replays the winner's result.
-		return out, false, fmt.Errorf("%w: event %q claimed by a concurrent call", ledger.ErrConflict, ev.ID)
+		return out, fmt.Errorf("%w: event %q claimed by a concurrent call", ledger.ErrConflict, ev.ID)
 	}
 	if err != nil {
-		return out, false, err
+		return out, err
 	}
-	return out, false, nil
+	return out, nil
 }
 
 // RunOnce runs Once in a unit of work of its own.

@@ -65,7 +65,7 @@ var programSentinels = map[string]map[string]error{
 	"subscription": {
 		"ErrInvalidRules": subscription.ErrInvalidRules, "ErrInvalidRequest": subscription.ErrInvalidRequest,
 		"ErrInvalidTiers": subscription.ErrInvalidTiers, "ErrIneligible": subscription.ErrIneligible,
-		"ErrRegion": subscription.ErrRegion, "ErrUnknownMember": subscription.ErrUnknownMember,
+		"ErrCountry": subscription.ErrCountry, "ErrUnknownMember": subscription.ErrUnknownMember,
 		"ErrNoOffer": subscription.ErrNoOffer, "ErrUnknownTier": subscription.ErrUnknownTier,
 		"ErrSelfSubscription": subscription.ErrSelfSubscription, "ErrAlreadySubscribed": subscription.ErrAlreadySubscribed,
 		"ErrNotSubscribed": subscription.ErrNotSubscribed, "ErrWrongState": subscription.ErrWrongState,
@@ -185,7 +185,7 @@ func TestRefusalCodes(t *testing.T) {
 				return err
 			}, shoutout.ErrPriceChanged, ledger.CodeFailedPrecondition, http.StatusUnprocessableEntity},
 			{"subscription: a creator subscribes to themself", func() error {
-				_, err := o.sub.Subscribe(ctx, "sub-cleo", omCreator, omCreator, "fan")
+				_, err := o.sub.Subscribe(ctx, subscription.SubscribeRequest{EventID: "sub-cleo", Actor: omCreator, Creator: omCreator, TierID: "fan"})
 				return err
 			}, subscription.ErrSelfSubscription, ledger.CodeFailedPrecondition, http.StatusUnprocessableEntity},
 			{"adsbuy: a payment reference reused for another amount", func() error {

@@ -163,17 +163,16 @@ func TestSharedCoinOverdraftIsNotCreditForSubscriptions(t *testing.T) {
 		rules := subscriptionRules()
 		rules.Asset = ledger.COIN
 		rules.MinPrice, rules.MaxPrice = decimal.NewFromInt(100), decimal.NewFromInt(10000)
-		var dir subscription.MemberDirectory
-		dir.Put(subscription.Member{ID: omMember, Age: 30, Country: "IT"})
-		dir.Put(subscription.Member{ID: omCreator, Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
-		sub, err := subscription.New(o.ctx, o.l, rules, &dir, subscription.WithWallets(o.wallets))
+		dir := kit.NewDirectory(kit.Member{ID: omMember, BirthDate: kit.NewDate(1996, 4, 2), Country: "IT"},
+			kit.Member{ID: omCreator, BirthDate: kit.NewDate(2001, 4, 2), Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
+		sub, err := subscription.New(o.ctx, o.l, rules, dir, subscription.WithWallets(o.wallets))
 		require.NoError(t, err)
-		_, err = sub.PublishTiers(o.ctx, "coin-tiers", omCreator, []subscription.Tier{
-			{ID: "coin-fan", Price: decimal.NewFromInt(300), Perks: []subscription.Perk{subscription.PerkBadge}}})
+		_, err = sub.PublishTiers(o.ctx, subscription.PublishTiersRequest{EventID: "coin-tiers", Actor: omCreator, Tiers: []subscription.Tier{
+			{ID: "coin-fan", Price: decimal.NewFromInt(300), Perks: []subscription.Perk{subscription.PerkBadge}}}})
 		require.NoError(t, err)
 		o.walk([]string{stepReferral}, stepReferral) // the wallet is open, with no coins
 		before := o.state()
-		_, err = sub.Subscribe(o.ctx, "coin-sub-m1", omMember, omCreator, "coin-fan")
+		_, err = sub.Subscribe(o.ctx, subscription.SubscribeRequest{EventID: "coin-sub-m1", Actor: omMember, Creator: omCreator, TierID: "coin-fan"})
 		require.ErrorIs(t, err, subscription.ErrInsufficientFunds, "the chargeback overdraft pays no subscription")
 		require.Equal(t, before, o.state())
 	})
@@ -270,12 +269,11 @@ func (o *oneMember) setUp(step string) {
 		if o.sub != nil {
 			return
 		}
-		var dir subscription.MemberDirectory
-		dir.Put(subscription.Member{ID: omMember, Age: 30, Country: "IT"})
-		dir.Put(subscription.Member{ID: omCreator, Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
-		o.sub, err = subscription.New(ctx, o.l, subscriptionRules(), &dir, subscription.WithWallets(o.wallets), subscription.WithRoles(o.staff))
+		dir := kit.NewDirectory(kit.Member{ID: omMember, BirthDate: kit.NewDate(1996, 4, 2), Country: "IT"},
+			kit.Member{ID: omCreator, BirthDate: kit.NewDate(2001, 4, 2), Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
+		o.sub, err = subscription.New(ctx, o.l, subscriptionRules(), dir, subscription.WithWallets(o.wallets), subscription.WithRoles(o.staff))
 		require.NoError(t, err)
-		_, err = o.sub.PublishTiers(ctx, "tiers-cleo", omCreator, creatorTiers())
+		_, err = o.sub.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: "tiers-cleo", Actor: omCreator, Tiers: creatorTiers()})
 	case stepAds:
 		if o.ads != nil {
 			return
@@ -401,7 +399,7 @@ func (o *oneMember) subscribe() {
 	// The platform's payment service puts euros in the wallet (opening it
 	// with the same policy if no program has).
 	require.NoError(t, topUp(ctx, o.l, o.wallets, "one-member-m1", omMember, decimal.RequireFromString("10.00")))
-	s, err := o.sub.Subscribe(ctx, "sub-m1", omMember, omCreator, "fan")
+	s, err := o.sub.Subscribe(ctx, subscription.SubscribeRequest{EventID: "sub-m1", Actor: omMember, Creator: omCreator, TierID: "fan"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, s.Replayed)
 	require.Equal(t, subscription.StatusActive, s.Status)
@@ -410,7 +408,7 @@ func (o *oneMember) subscribe() {
 	require.NoError(t, err)
 	require.True(t, ok)
 	o.asOwnStaff("m1 refunds their own subscription", kit.RoleRiskOfficer, func() error {
-		_, err := o.sub.Refund(ctx, "refund-m1", omMember, omMember, omCreator, "changed my mind")
+		_, err := o.sub.Refund(ctx, subscription.RefundRequest{EventID: "refund-m1", Actor: omMember, Member: omMember, Creator: omCreator, Reason: "changed my mind"})
 		return err
 	})
 }
@@ -600,7 +598,7 @@ func (o *oneMember) checkFinal() {
 	// the shoutout, half the subscription rounded down to the cent.
 	require.Equal(t, map[string]string{"DIAMOND": "50"}, o.balances(gifting.DiamondAccount(omCreator)))
 	require.Equal(t, map[string]string{"COIN": "150"}, o.balances(shoutout.EarningsAccount(omCreator)))
-	require.Equal(t, map[string]string{"EUR": "1.49"}, o.balances(subscription.CreatorEarnings(omCreator)))
+	require.Equal(t, map[string]string{"EUR": "1.49"}, o.balances(subscription.EarningsAccount(omCreator)))
 	// The invitee earned nothing; the referrer did.
 	_, err = o.l.Balance(ctx, kit.WalletAccount(omInvitee), "RUBY")
 	require.ErrorIs(t, err, ledger.ErrUnknownAccount, "the invitee has no wallet")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/payout"
 	"github.com/rewardkit/rewardkit/referral"
@@ -126,7 +127,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	refDir := referral.NewMemberDirectory()
 	giftDir := gifting.NewMemberDirectory()
 	shoutDir := shoutout.NewMemberDirectory()
-	var subDir subscription.MemberDirectory
+	subDir := kit.NewDirectory()
 	for _, p := range people {
 		registered := storyStart.AddDate(-2, 0, 0)
 		if p.id == "sara" {
@@ -140,7 +141,8 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 		}
 		giftDir.Put(gifting.Member{ID: p.id, Age: p.age, Kind: kind, Region: "IT"})
 		shoutDir.Put(shoutout.Member{ID: p.id, Age: p.age, Followers: p.followers})
-		subDir.Put(subscription.Member{ID: p.id, Age: p.age, Country: "IT", Followers: p.followers, ViewsLastMonth: p.views})
+		subDir.Put(kit.Member{ID: p.id, BirthDate: kit.NewDate(storyStart.Year()-p.age, storyStart.Month(), storyStart.Day()),
+			TimeZone: "Europe/Rome", Country: "IT", Followers: p.followers, ViewsLastMonth: p.views})
 	}
 
 	t.chapter("The programs open on one ledger")
@@ -164,7 +166,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	if err != nil {
 		return err
 	}
-	sub, err := subscription.New(ctx, l, subscriptionRules(), &subDir, subscription.WithWallets(wallets))
+	sub, err := subscription.New(ctx, l, subscriptionRules(), subDir, subscription.WithWallets(wallets))
 	if err != nil {
 		return err
 	}
@@ -311,7 +313,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	t.say("anna's inbox: %d message(s)", len(inbox.Messages("anna")))
 
 	t.chapter("Members subscribe to giulia")
-	if _, err := sub.PublishTiers(ctx, "tiers-giulia-1", "giulia", creatorTiers()); err != nil {
+	if _, err := sub.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: "tiers-giulia-1", Actor: "giulia", Tiers: creatorTiers()}); err != nil {
 		return err
 	}
 	t.say("giulia publishes three tiers: fan 2.99, superfan 6.99, inner circle 19.99 EUR a month")
@@ -320,7 +322,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 			return err
 		}
 		t.say("%s tops up her wallet with %s EUR and subscribes to %s", s.who, s.amount, s.tier)
-		if _, err := sub.Subscribe(ctx, "sub-"+s.who, s.who, "giulia", s.tier); err != nil {
+		if _, err := sub.Subscribe(ctx, subscription.SubscribeRequest{EventID: "sub-" + s.who, Actor: s.who, Creator: "giulia", TierID: s.tier}); err != nil {
 			return err
 		}
 	}
@@ -334,7 +336,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 		}
 		t.say("may %s use giulia's %s? %v", q.who, q.perk, ok)
 	}
-	_, err = sub.Subscribe(ctx, "sub-giulia", "giulia", "giulia", "fan")
+	_, err = sub.Subscribe(ctx, subscription.SubscribeRequest{EventID: "sub-giulia", Actor: "giulia", Creator: "giulia", TierID: "fan"})
 	if err := t.refused("giulia subscribes to herself", err, subscription.ErrSelfSubscription); err != nil {
 		return err
 	}

@@ -3,24 +3,20 @@ package adsbuy
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
 
 // testT is what the helpers need: *testing.T, *testing.B and *rapid.T.
-type testT interface {
-	require.TestingT
-	Helper()
-}
+type testT = kittest.TB
 
 var t0 = time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
 
@@ -56,12 +52,12 @@ func requireAmount(tb testT, want string, got decimal.Decimal, msg ...any) {
 }
 
 // advertiser opens an advertiser and tops it up.
-func (f *fixture) advertiser(tb testT, id, region, topUp string) {
+func (f *fixture) advertiser(tb testT, id, country, topUp string) {
 	tb.Helper()
-	_, err := f.p.OpenAdvertiser(f.ctx, id, region)
+	_, err := f.p.OpenAdvertiser(f.ctx, OpenAdvertiserRequest{Actor: id, Country: country})
 	require.NoError(tb, err)
 	if topUp != "" {
-		_, err = f.p.TopUp(f.ctx, "pay-"+id+"-"+topUp, id, dec(topUp))
+		_, err = f.p.TopUp(f.ctx, TopUpRequest{EventID: "pay-" + id + "-" + topUp, Actor: id, Amount: dec(topUp)})
 		require.NoError(tb, err)
 	}
 }
@@ -87,7 +83,7 @@ func (f *fixture) balance(tb testT, advertiser string) ledger.Balance {
 
 func (f *fixture) revenue(tb testT) decimal.Decimal {
 	tb.Helper()
-	b, err := f.l.Balance(f.ctx, PlatformRevenue, "USD")
+	b, err := f.l.Balance(f.ctx, RevenueAccount, "USD")
 	require.NoError(tb, err)
 	return b.Posted
 }
@@ -140,32 +136,38 @@ func (f *fixture) snapshot(tb testT) string {
 	return out
 }
 
-func (f *fixture) verify(tb testT) {
+// released is what the campaigns a Tick ended gave back to their
+// advertisers' balances.
+func (f *fixture) released(tb testT, rep kit.TickReport) decimal.Decimal {
 	tb.Helper()
-	rep, err := f.l.Verify(f.ctx)
-	require.NoError(tb, err)
-	for asset, total := range rep.Totals {
-		require.Truef(tb, total.IsZero(), "asset %s sums to %s", asset, total)
+	sum := decimal.Zero
+	for _, id := range rep.IDs(TickEnded) {
+		c, err := f.p.Campaign(f.ctx, id)
+		require.NoError(tb, err)
+		sum = sum.Add(c.Released)
 	}
+	return sum
 }
 
-// pgChecks is how many of rapid's checks run on PostgreSQL, where each
-// opens a schema of its own; the rest pass at once there.
-const pgChecks = 12
+// tick is what a scheduler does at the clock's time: the program's Tick,
+// then the ledger's, which releases expired holds. It returns the
+// program's report and how many holds the ledger released.
+func (f *fixture) tick(tb testT) (kit.TickReport, int) {
+	tb.Helper()
+	rep, err := f.p.Tick(f.ctx)
+	require.NoError(tb, err)
+	expired, err := f.l.Tick(f.ctx)
+	require.NoError(tb, err)
+	return rep, expired
+}
 
-// checkOnStores runs a rapid property on every store the module ships
-// (teststore.Run), each check on a fresh store: all of rapid's checks on
-// memstore, the first pgChecks on PostgreSQL.
+func (f *fixture) verify(tb testT) {
+	tb.Helper()
+	kittest.RequireBalanced(tb, f.ctx, f.l)
+}
+
+// checkOnStores runs a rapid property on every store the module ships,
+// twelve of its checks on PostgreSQL (kittest.CheckOnStores).
 func checkOnStores(t *testing.T, prop func(t *rapid.T, store ledger.Store)) {
-	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
-		checks := 0
-		rapid.Check(tt, func(t *rapid.T) {
-			if checks++; !strings.HasSuffix(tt.Name(), "/memstore") && checks > pgChecks {
-				return
-			}
-			store := open(tt)
-			defer store.Close()
-			prop(t, store)
-		})
-	})
+	kittest.CheckOnStores(t, 12, prop)
 }

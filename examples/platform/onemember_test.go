@@ -439,10 +439,10 @@ func (o *oneMember) shoutout() {
 
 func (o *oneMember) buyAds() {
 	t, ctx := o.t, o.ctx
-	adv, err := o.ads.OpenAdvertiser(ctx, omMember, "IT")
+	adv, err := o.ads.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: omMember, Country: "IT"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, adv.Replayed)
-	top, err := o.ads.TopUp(ctx, "wire-m1", omMember, decimal.NewFromInt(500))
+	top, err := o.ads.TopUp(ctx, adsbuy.TopUpRequest{EventID: "wire-m1", Actor: omMember, Amount: decimal.NewFromInt(500)})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, top.Replayed)
 	var start time.Time
@@ -455,20 +455,20 @@ func (o *oneMember) buyAds() {
 	}
 	spec := adsbuy.CampaignSpec{Name: "m1's week", Start: start, End: start.AddDate(0, 0, 7), DailyBudget: decimal.NewFromInt(60),
 		AdGroups: []adsbuy.AdGroupSpec{{ID: "feed", DailyBudget: decimal.NewFromInt(40), BidType: adsbuy.CPM, Bid: decimal.RequireFromString("5.00")}}}
-	c, err := o.ads.BuyCampaign(ctx, "camp-m1", omMember, spec)
+	c, err := o.ads.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: "camp-m1", Actor: omMember, Spec: spec})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, c.Replayed)
 	require.Equal(t, adsbuy.StatusPendingReview, c.Status)
 	require.Equal(t, "420.00", c.Budget.StringFixed(2))
 	o.asOwnStaff("m1 approves their own campaign", kit.RoleSalesRep, func() error {
-		_, err := o.ads.Approve(ctx, "review-m1-self", omMember, "camp-m1")
+		_, err := o.ads.Approve(ctx, adsbuy.ApproveRequest{EventID: "review-m1-self", Actor: omMember, CampaignID: "camp-m1"})
 		return err
 	})
-	c, err = o.ads.Approve(ctx, "review-m1", omSalesRep, "camp-m1")
+	c, err = o.ads.Approve(ctx, adsbuy.ApproveRequest{EventID: "review-m1", Actor: omSalesRep, CampaignID: "camp-m1"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, c.Replayed)
 	require.Equal(t, adsbuy.StatusLive, c.Status)
-	d, err := o.ads.ReportDelivery(ctx, "report-m1-1", "camp-m1", "feed", 6000, 60)
+	d, err := o.ads.ReportDelivery(ctx, adsbuy.ReportDeliveryRequest{EventID: "report-m1-1", CampaignID: "camp-m1", AdGroupID: "feed", Impressions: 6000, Clicks: 60})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, d.Replayed)
 	require.Equal(t, "30.00", d.Charged.StringFixed(2))

@@ -3,25 +3,21 @@ package subscription
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
 
 // testT is what the helpers need: *testing.T, *testing.B and *rapid.T.
-type testT interface {
-	require.TestingT
-	Helper()
-}
+type testT = kittest.TB
 
 var t0 = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 
@@ -134,11 +130,7 @@ func (f *fixture) snapshot(tb testT) string {
 
 func (f *fixture) verify(tb testT) {
 	tb.Helper()
-	rep, err := f.l.Verify(f.ctx)
-	require.NoError(tb, err)
-	for asset, total := range rep.Totals {
-		require.Truef(tb, total.IsZero(), "asset %s sums to %s", asset, total)
-	}
+	kittest.RequireBalanced(tb, f.ctx, f.l)
 }
 
 // ticked counts a Tick's items by kind, so that a test states what a Tick
@@ -156,23 +148,8 @@ func (f *fixture) tick(tb testT) ticked {
 	return n
 }
 
-// pgChecks is how many of rapid's checks run on PostgreSQL, where each
-// opens a schema of its own; the rest pass at once there.
-const pgChecks = 12
-
-// checkOnStores runs a rapid property on every store the module ships
-// (teststore.Run), each check on a fresh store: all of rapid's checks on
-// memstore, the first pgChecks on PostgreSQL.
+// checkOnStores runs a rapid property on every store the module ships,
+// twelve of its checks on PostgreSQL (kittest.CheckOnStores).
 func checkOnStores(t *testing.T, prop func(t *rapid.T, store ledger.Store)) {
-	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
-		checks := 0
-		rapid.Check(tt, func(t *rapid.T) {
-			if checks++; !strings.HasSuffix(tt.Name(), "/memstore") && checks > pgChecks {
-				return
-			}
-			store := open(tt)
-			defer store.Close()
-			prop(t, store)
-		})
-	})
+	kittest.CheckOnStores(t, 12, prop)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -153,19 +154,9 @@ func (m *subMachine) Check(t *rapid.T) {
 // refusedOrDone runs an event: an error must be one of the allowed refusals
 // and change nothing; a success becomes the event to replay.
 func (m *subMachine) refusedOrDone(t *rapid.T, call func() error, allowed ...error) {
-	before := m.f.snapshot(t)
-	err := call()
-	if err == nil {
+	if kittest.RefusedOrDone(t, func() string { return m.f.snapshot(t) }, call, allowed...) {
 		m.lastCall = call
-		return
 	}
-	for _, a := range allowed {
-		if errors.Is(err, a) {
-			require.Equal(t, before, m.f.snapshot(t), "refusal %v changed something", err)
-			return
-		}
-	}
-	t.Fatalf("unexpected error: %v", err)
 }
 
 func (m *subMachine) eventID(t *rapid.T) string {

@@ -89,7 +89,7 @@ func TestPublishTiersRefusals(t *testing.T) {
 			{"under age", kit.Member{BirthDate: born(17), Country: "IT", Followers: 10000, ViewsLastMonth: 100000}, []Tier{basic}, ErrIneligible, "min_creator_age"},
 			{"too few followers", kit.Member{BirthDate: born(18), Country: "IT", Followers: 9999, ViewsLastMonth: 100000}, []Tier{basic}, ErrIneligible, "min_followers"},
 			{"too few views", kit.Member{BirthDate: born(18), Country: "IT", Followers: 10000, ViewsLastMonth: 99999}, []Tier{basic}, ErrIneligible, "min_views_last_month"},
-			{"region", kit.Member{BirthDate: born(18), Country: "CN", Followers: 10000, ViewsLastMonth: 100000}, []Tier{basic}, ErrCountry, "countries"},
+			{"country", kit.Member{BirthDate: born(18), Country: "CN", Followers: 10000, ViewsLastMonth: 100000}, []Tier{basic}, ErrCountry, "countries"},
 			{"four tiers", kit.Member{}, []Tier{basic, pro, {ID: "c", Price: dec("1"), Perks: []Perk{PerkBadge}}, {ID: "d", Price: dec("1"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "max_tiers"},
 			{"no tiers", kit.Member{}, nil, ErrInvalidTiers, "max_tiers"},
 			{"price below min", kit.Member{}, []Tier{{ID: "a", Price: dec("0.50"), Perks: []Perk{PerkBadge}}}, ErrInvalidTiers, "min_price"},
@@ -186,7 +186,7 @@ func TestSubscribeRefusals(t *testing.T) {
 			want   error
 		}{
 			{"self", nil, "cleo", "basic", ErrSelfSubscription},
-			{"member region", func(f *fixture) { f.dir.Put(kit.Member{ID: "ann", BirthDate: born(30), Country: "CN"}) }, "ann", "basic", ErrCountry},
+			{"member country", func(f *fixture) { f.dir.Put(kit.Member{ID: "ann", BirthDate: born(30), Country: "CN"}) }, "ann", "basic", ErrCountry},
 			{"unknown member", nil, "zed", "basic", ErrUnknownMember},
 			{"unknown tier", nil, "ann", "gold", ErrUnknownTier},
 			{"bad member id", nil, "a:b", "basic", ErrInvalidRequest},

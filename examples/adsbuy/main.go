@@ -1,5 +1,5 @@
 // Command adsbuy tells the story of self-service ad buying on the rewardkit
-// ledger: advertisers in allowed regions top up a prepaid balance, buy
+// ledger: advertisers in allowed countries top up a prepaid balance, buy
 // campaigns whose budget is held, a sales representative approves or
 // rejects them, deliveries spend the budget at the bid, and what is not
 // spent goes back to the balance; the ledger's Verify closes the story.

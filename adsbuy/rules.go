@@ -1,7 +1,6 @@
 package adsbuy
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -79,17 +78,11 @@ func DefaultRules() Rules {
 
 // Validate checks the rules and names the first bad field.
 func (r Rules) Validate() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
-	}
-	badErr := func(field string, err error) error {
-		return fmt.Errorf("%w: %s: %w", ErrInvalidRules, field, err)
-	}
 	if err := r.Asset.Validate(); err != nil {
-		return badErr("asset", err)
+		return kit.RuleErrorf(ErrInvalidRules, "asset", "%w", err)
 	}
 	if err := kit.CheckCountryCodes(r.Countries); err != nil {
-		return badErr("countries", err)
+		return kit.RuleErrorf(ErrInvalidRules, "countries", "%w", err)
 	}
 	money := []struct {
 		field string
@@ -100,31 +93,31 @@ func (r Rules) Validate() error {
 	}
 	for _, m := range money {
 		if err := kit.CheckRuleAmount(r.Asset, m.v); err != nil {
-			return badErr(m.field, err)
+			return kit.RuleErrorf(ErrInvalidRules, m.field, "%w", err)
 		}
 	}
 	if r.MaxTopUp.LessThan(r.MinTopUp) {
-		return bad("max_top_up", "%s is below min_top_up %s", r.MaxTopUp, r.MinTopUp)
+		return kit.RuleErrorf(ErrInvalidRules, "max_top_up", "%s is below min_top_up %s", r.MaxTopUp, r.MinTopUp)
 	}
 	if r.MinAdGroupDailyBudget.GreaterThan(r.MinCampaignDailyBudget) {
-		return bad("min_ad_group_daily_budget", "%s is above min_campaign_daily_budget %s", r.MinAdGroupDailyBudget, r.MinCampaignDailyBudget)
+		return kit.RuleErrorf(ErrInvalidRules, "min_ad_group_daily_budget", "%s is above min_campaign_daily_budget %s", r.MinAdGroupDailyBudget, r.MinCampaignDailyBudget)
 	}
 	if len(r.BidTypes) == 0 || len(r.BidTypes) > 2 {
-		return bad("bid_types", "%d bid types, want 1 or 2", len(r.BidTypes))
+		return kit.RuleErrorf(ErrInvalidRules, "bid_types", "%d bid types, want 1 or 2", len(r.BidTypes))
 	}
 	for _, b := range r.BidTypes {
 		if b != CPM && b != CPC {
-			return bad("bid_types", "unknown bid type %q", b)
+			return kit.RuleErrorf(ErrInvalidRules, "bid_types", "unknown bid type %q", b)
 		}
 	}
 	if r.MaxCampaignDays < 1 || r.MaxCampaignDays > maxCampaignDays {
-		return bad("max_campaign_days", "%d, want 1 to %d", r.MaxCampaignDays, maxCampaignDays)
+		return kit.RuleErrorf(ErrInvalidRules, "max_campaign_days", "%d, want 1 to %d", r.MaxCampaignDays, maxCampaignDays)
 	}
 	if r.HoldMargin <= 0 {
-		return bad("hold_margin", "%s must be positive", r.HoldMargin)
+		return kit.RuleErrorf(ErrInvalidRules, "hold_margin", "%s must be positive", r.HoldMargin)
 	}
 	if err := ledger.ValidateDuration("hold_margin", r.HoldMargin.D()); err != nil {
-		return badErr("hold_margin", err)
+		return kit.RuleErrorf(ErrInvalidRules, "hold_margin", "%w", err)
 	}
 	return nil
 }

@@ -146,63 +146,57 @@ func DefaultRules() Rules {
 
 // Validate checks the rules and names the first bad field.
 func (r Rules) Validate() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
-	}
-	badErr := func(field string, err error) error {
-		return fmt.Errorf("%w: %s: %w", ErrInvalidRules, field, err)
-	}
 	if err := r.Asset.Validate(); err != nil {
-		return badErr("asset", err)
+		return kit.RuleErrorf(ErrInvalidRules, "asset", "%w", err)
 	}
 	if r.MinCreatorAge < 0 {
-		return bad("min_creator_age", "%d is negative", r.MinCreatorAge)
+		return kit.RuleErrorf(ErrInvalidRules, "min_creator_age", "%d is negative", r.MinCreatorAge)
 	}
 	if r.MinFollowers < 0 {
-		return bad("min_followers", "%d is negative", r.MinFollowers)
+		return kit.RuleErrorf(ErrInvalidRules, "min_followers", "%d is negative", r.MinFollowers)
 	}
 	if r.MinViewsLastMonth < 0 {
-		return bad("min_views_last_month", "%d is negative", r.MinViewsLastMonth)
+		return kit.RuleErrorf(ErrInvalidRules, "min_views_last_month", "%d is negative", r.MinViewsLastMonth)
 	}
 	if err := kit.CheckCountryCodes(r.Countries); err != nil {
-		return badErr("countries", err)
+		return kit.RuleErrorf(ErrInvalidRules, "countries", "%w", err)
 	}
 	if r.MaxTiers < 1 || r.MaxTiers > 16 {
-		return bad("max_tiers", "%d, want 1 to 16", r.MaxTiers)
+		return kit.RuleErrorf(ErrInvalidRules, "max_tiers", "%d, want 1 to 16", r.MaxTiers)
 	}
 	if err := kit.CheckRuleAmount(r.Asset, r.MinPrice); err != nil {
-		return badErr("min_price", err)
+		return kit.RuleErrorf(ErrInvalidRules, "min_price", "%w", err)
 	}
 	if err := kit.CheckRuleAmount(r.Asset, r.MaxPrice); err != nil {
-		return badErr("max_price", err)
+		return kit.RuleErrorf(ErrInvalidRules, "max_price", "%w", err)
 	}
 	if r.MaxPrice.LessThan(r.MinPrice) {
-		return bad("max_price", "%s is below min_price %s", r.MaxPrice, r.MinPrice)
+		return kit.RuleErrorf(ErrInvalidRules, "max_price", "%s is below min_price %s", r.MaxPrice, r.MinPrice)
 	}
 	if r.PeriodMonths < 1 || r.PeriodMonths > 12 {
-		return bad("period_months", "%d, want 1 to 12", r.PeriodMonths)
+		return kit.RuleErrorf(ErrInvalidRules, "period_months", "%d, want 1 to 12", r.PeriodMonths)
 	}
 	if err := kit.CheckDecimal(r.CreatorShare); err != nil {
-		return badErr("creator_share", err)
+		return kit.RuleErrorf(ErrInvalidRules, "creator_share", "%w", err)
 	}
 	if r.CreatorShare.IsNegative() || r.CreatorShare.GreaterThan(decimal.NewFromInt(1)) {
-		return bad("creator_share", "%s is not between 0 and 1", r.CreatorShare)
+		return kit.RuleErrorf(ErrInvalidRules, "creator_share", "%s is not between 0 and 1", r.CreatorShare)
 	}
 	if err := ledger.ValidateDuration("grace_period", r.GracePeriod.D()); err != nil {
-		return badErr("grace_period", err)
+		return kit.RuleErrorf(ErrInvalidRules, "grace_period", "%w", err)
 	}
 	if err := ledger.ValidateDuration("retry_every", r.RetryEvery.D()); err != nil {
-		return badErr("retry_every", err)
+		return kit.RuleErrorf(ErrInvalidRules, "retry_every", "%w", err)
 	}
 	if r.GracePeriod > 0 && r.RetryEvery <= 0 {
-		return bad("retry_every", "%s must be positive when there is a grace period", r.RetryEvery)
+		return kit.RuleErrorf(ErrInvalidRules, "retry_every", "%s must be positive when there is a grace period", r.RetryEvery)
 	}
 	if len(r.BadgeMonths) > 32 {
-		return bad("badge_months", "%d levels, at most 32", len(r.BadgeMonths))
+		return kit.RuleErrorf(ErrInvalidRules, "badge_months", "%d levels, at most 32", len(r.BadgeMonths))
 	}
 	for i, m := range r.BadgeMonths {
 		if m < 1 || (i > 0 && m <= r.BadgeMonths[i-1]) {
-			return bad("badge_months", "must be positive and strictly increasing, got %v", r.BadgeMonths)
+			return kit.RuleErrorf(ErrInvalidRules, "badge_months", "must be positive and strictly increasing (%d at level %d)", m, i+1)
 		}
 	}
 	return nil

@@ -47,3 +47,11 @@ func CheckRuleAmount(a ledger.Asset, v decimal.Decimal) error {
 	_, err := a.Units(v)
 	return err
 }
+
+// RuleErrorf returns an error wrapping invalid (the program's
+// ErrInvalidRules) that names the rule at fault as its JSON field does:
+// "subscription: invalid rules: max_tiers: 0, want 1 to 16". format may
+// use %w to keep a cause in the chain.
+func RuleErrorf(invalid error, rule, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: "+format, append([]any{invalid, rule}, args...)...)
+}

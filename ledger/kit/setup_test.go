@@ -67,6 +67,15 @@ func TestCheckRuleAmount(t *testing.T) {
 	require.ErrorIs(t, kit.CheckRuleAmount(ledger.USD, decimal.New(1, 1<<30)), ledger.ErrInvalidAmount)
 }
 
+func TestRuleErrorfNamesTheRuleAndKeepsTheCause(t *testing.T) {
+	err := kit.RuleErrorf(errInvalid, "max_tiers", "%d, want 1 to %d", 0, 16)
+	require.ErrorIs(t, err, errInvalid)
+	require.EqualError(t, err, "prog: invalid: max_tiers: 0, want 1 to 16")
+	err = kit.RuleErrorf(errInvalid, "asset", "%w", ledger.ErrInvalidAsset)
+	require.ErrorIs(t, err, errInvalid)
+	require.ErrorIs(t, err, ledger.ErrInvalidAsset)
+}
+
 func TestUnmarshalRulesWrapsTheProgramsSentinel(t *testing.T) {
 	type rules struct {
 		Limit int `json:"limit"`

@@ -185,8 +185,10 @@ var _ kit.Ticker = (*Program)(nil)
 // fails is reported in Failed with its ID and the others go on. The error
 // is for the run as a whole (a store that fails, a context that ends).
 // Running it twice changes nothing the second time. Tick does not tick the
-// ledger: the scheduler that runs the programs releases expired holds (a
-// budget hold left by a campaign no Tick ended, HoldMargin after its end).
+// ledger: ledger/scheduler, which runs the programs' Ticks, releases
+// expired holds once (a budget hold left by a campaign no Tick ended,
+// HoldMargin after its end), and a campaign whose hold expired first is
+// ended all the same.
 func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 	return kit.TickDue(ctx, p.l, dueEnd, func(w *ledger.Writer, e ledger.DueEntry) ([]string, error) {
 		c, err := loadCampaign(&w.Reader, e.ID)

@@ -69,8 +69,8 @@
 //     hold is voided, each campaign in a unit of work of its own and
 //     reported in a kit.TickReport as an item of kind TickEnded: one that
 //     fails is reported in Failed with its ID and the others go on.
-//     Program implements kit.Ticker; the scheduler that ticks it ticks the
-//     ledger too, which releases holds past their expiry.
+//     Program implements kit.Ticker; ledger/scheduler, which ticks it,
+//     ticks the ledger too, which releases holds past their expiry.
 //
 // In every ending (schedule over, rejection, cancellation, budget spent),
 // Released = Budget - Spent goes back to the balance, and Statement shows

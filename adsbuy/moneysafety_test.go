@@ -14,6 +14,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
@@ -76,7 +77,7 @@ func TestCPMFractionsAreCarriedNotLost(t *testing.T) {
 // rest stays in the ad group's Carry (and is never charged if nothing more
 // is delivered); nothing is ever charged beyond a budget.
 func TestPropertyChargesDoNotDependOnBatching(t *testing.T) {
-	checkOnStores(t, func(t *rapid.T, store ledger.Store) {
+	checkOnStores(t, func(t *rapid.T, store driver.Store) {
 		f := newFixture(t, store, DefaultRules())
 		f.advertiser(t, "acme", "GB", "1000")
 		cpm := decimal.New(rapid.Int64Range(1, 2000).Draw(t, "cpm cents"), -2)

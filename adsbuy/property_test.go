@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/shopspring/decimal"
@@ -333,7 +334,7 @@ func (m *adsMachine) actions() map[string]func(*rapid.T) {
 }
 
 func TestPropertyAdsbuy(t *testing.T) {
-	checkOnStores(t, func(t *rapid.T, store ledger.Store) {
+	checkOnStores(t, func(t *rapid.T, store driver.Store) {
 		f := newFixture(t, store, DefaultRules())
 		for _, adv := range propAdvertisers {
 			_, err := f.p.OpenAdvertiser(f.ctx, OpenAdvertiserRequest{Actor: adv, Country: map[string]string{"acme": "GB", "bolt": "US"}[adv]})

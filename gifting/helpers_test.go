@@ -8,6 +8,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
@@ -59,7 +60,7 @@ func newEnv(tb testing.TB, open teststore.Opener, rules gifting.Rules, opts ...g
 
 // newEnvOn is newEnv on a store already open (a rapid check opens its
 // own).
-func newEnvOn(tb testingT, store ledger.Store, rules gifting.Rules, opts ...gifting.Option) *env {
+func newEnvOn(tb testingT, store driver.Store, rules gifting.Rules, opts ...gifting.Option) *env {
 	tb.Helper()
 	e := &env{ctx: context.Background(), clock: ledgertest.NewClock(start), dir: gifting.NewMemberDirectory(members()...),
 		roles: &kit.RoleDirectory{}, rules: rules}

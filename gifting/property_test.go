@@ -11,6 +11,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -252,7 +253,7 @@ func (c *checkScope) close() {
 	}
 }
 
-func propertyGifting(t *rapid.T, store ledger.Store) {
+func propertyGifting(t *rapid.T, store driver.Store) {
 	r := gifting.DefaultRules()
 	r.DailySpendLimit = propDailyLimit
 	m := &giftModel{e: newEnvOn(t, store, r, gifting.WithWallets(coinOverdraft(propOverdraft))), coins: map[string]int64{}, diamonds: map[string]int64{},

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // Rate is an exact, positive rational exchange rate: how many whole units
@@ -381,7 +383,7 @@ func (w *Writer) Convert(req ConversionRequest) (Conversion, error) {
 		}
 	}
 	w.posting = ps
-	t := StoredTransaction{Key: req.Key, Kind: KindConversion, Metadata: req.Metadata}
+	t := driver.Transaction{Key: req.Key, Kind: driver.KindConversion, Metadata: req.Metadata}
 	tr, err := w.commit(&t, ps)
 	if err != nil {
 		return Conversion{}, err

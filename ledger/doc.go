@@ -79,9 +79,14 @@
 // work, and never go back along the journal (a clock that steps back is
 // clamped to the last time), so "balance at time t" is a binary search.
 //
-// The ledger's rules live here, once; a Store (ledger/memstore,
-// ledger/pgstore) only keeps data and makes a unit of work atomic. Every
-// Store passes the same conformance suite, ledger/storetest.
+// The ledger's rules live here, once; a store (ledger/memstore,
+// ledger/pgstore) only keeps data and makes a unit of work atomic. What a
+// store implements is in package ledger/driver, apart from this package's
+// API, as database/sql/driver is apart from database/sql; every store
+// passes the same conformance suite, ledger/storetest. This package's
+// ErrNotFound, ErrDuplicate, ErrConflict, ErrOverflow, ErrClosed,
+// ErrUnknownAsset and ErrUnknownAccount are the driver's sentinels of the
+// same names, so an error a store returns matches them.
 //
 // Programs change their own records (Writer.PutRecord, Writer.Schedule)
 // and move money in the same unit of work (Ledger.Update), so a crash or

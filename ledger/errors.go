@@ -1,10 +1,17 @@
 package ledger
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rewardkit/rewardkit/ledger/driver"
+)
 
 // Sentinel errors. Every error the ledger returns wraps one of these, with
 // the context that helps (which account, which asset, which rule); check
 // them with errors.Is. A call that returns one of them wrote nothing.
+// Those a store returns too (ErrUnknownAsset, ErrUnknownAccount,
+// ErrNotFound, ErrDuplicate, ErrOverflow, ErrConflict, ErrClosed) are the
+// values package driver declares, so a store's error matches them.
 var (
 	// ErrInvalidAmount: an amount is zero, negative, not a number, or too
 	// large to keep.
@@ -13,13 +20,13 @@ var (
 	// ledger never rounds an amount silently.
 	ErrPrecision = errors.New("ledger: amount has more decimals than the asset allows")
 	// ErrUnknownAsset: the asset code was never defined.
-	ErrUnknownAsset = errors.New("ledger: unknown asset")
+	ErrUnknownAsset = driver.ErrUnknownAsset
 	// ErrInvalidAsset: an asset code or precision is malformed.
 	ErrInvalidAsset = errors.New("ledger: invalid asset")
 	// ErrAssetConflict: an asset was defined again with another precision.
 	ErrAssetConflict = errors.New("ledger: asset already defined differently")
 	// ErrUnknownAccount: the address was never opened as an account.
-	ErrUnknownAccount = errors.New("ledger: unknown account")
+	ErrUnknownAccount = driver.ErrUnknownAccount
 	// ErrInvalidAddress: an account address is malformed.
 	ErrInvalidAddress = errors.New("ledger: invalid account address")
 	// ErrAccountConflict: an account was opened again with another policy.
@@ -33,9 +40,9 @@ var (
 	// different request.
 	ErrIdempotencyConflict = errors.New("ledger: idempotency key reused for a different request")
 	// ErrNotFound: no transaction, hold or record has that id or key.
-	ErrNotFound = errors.New("ledger: not found")
+	ErrNotFound = driver.ErrNotFound
 	// ErrDuplicate: a record with that kind and id already exists.
-	ErrDuplicate = errors.New("ledger: duplicate")
+	ErrDuplicate = driver.ErrDuplicate
 	// ErrHoldClosed: the hold was already captured in full, voided or
 	// expired, so nothing remains to capture.
 	ErrHoldClosed = errors.New("ledger: hold is closed")
@@ -51,12 +58,12 @@ var (
 	ErrInvalidRule = errors.New("ledger: invalid conversion rule")
 	// ErrOverflow: an amount, a balance or a sum of them would leave the
 	// int64 range of minor units the ledger keeps.
-	ErrOverflow = errors.New("ledger: amount overflow")
+	ErrOverflow = driver.ErrOverflow
 	// ErrConflict: the unit of work lost a race with another writer and was
 	// rolled back whole. Retrying it is safe; Ledger.Update does so itself a
 	// bounded number of times. Stores return it for serialisation failures,
 	// deadlocks and racing unique keys.
-	ErrConflict = errors.New("ledger: concurrent update conflict")
+	ErrConflict = driver.ErrConflict
 	// ErrVerify: Verify found a break in the journal, a balance or the hash
 	// chain.
 	ErrVerify = errors.New("ledger: verification failed")
@@ -68,5 +75,5 @@ var (
 	// (MinTime to MaxTime), or a duration would carry one past it.
 	ErrInvalidTime = errors.New("ledger: time out of range")
 	// ErrClosed: the store was closed.
-	ErrClosed = errors.New("ledger: store closed")
+	ErrClosed = driver.ErrClosed
 )

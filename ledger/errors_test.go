@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // TestErrorChainsKeepCauses: errors that judged a cause wrapped it with
@@ -19,8 +20,8 @@ func TestErrorChainsKeepCauses(t *testing.T) {
 	rule := func(mut func(*ledger.ConversionRule)) error { c := rubyRule(); mut(&c); return c.Validate() }
 	var rate ledger.Rate
 	f, ts := busyFixture(t)
-	ts.balances = func(bs []ledger.BalanceState) []ledger.BalanceState {
-		return append(bs, ledger.BalanceState{Address: "zz:ghost", Asset: "EUR"})
+	ts.balances = func(bs []driver.Balance) []driver.Balance {
+		return append(bs, driver.Balance{Address: "zz:ghost", Asset: "EUR"})
 	}
 	_, verr := f.l.Verify(f.ctx)
 	tests := []struct {

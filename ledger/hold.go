@@ -7,18 +7,21 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // HoldStatus is where a hold is in its life.
 type HoldStatus uint8
 
-// Hold statuses. Only a pending hold reserves funds (a pending hold past
-// its expiry included, until it is swept or voided).
+// Hold statuses, numbered as the store keeps them. Only a pending hold
+// reserves funds (a pending hold past its expiry included, until it is
+// swept or voided).
 const (
-	HoldPending  HoldStatus = 1
-	HoldCaptured HoldStatus = 2 // captured in full, or finally
-	HoldVoided   HoldStatus = 3 // voided before its expiry
-	HoldExpired  HoldStatus = 4 // released by Tick's sweep, or voided after its expiry
+	HoldPending  HoldStatus = HoldStatus(driver.HoldPending)
+	HoldCaptured HoldStatus = HoldStatus(driver.HoldCaptured) // captured in full, or finally
+	HoldVoided   HoldStatus = HoldStatus(driver.HoldVoided)   // voided before its expiry
+	HoldExpired  HoldStatus = HoldStatus(driver.HoldExpired)  // released by Tick's sweep, or voided after its expiry
 )
 
 func (s HoldStatus) String() string {
@@ -90,19 +93,19 @@ func timeOf(ns int64) time.Time {
 	return time.Unix(0, ns).UTC()
 }
 
-func (r *Reader) publicHold(h *StoredHold) (Hold, error) {
+func (r *Reader) publicHold(h *driver.Hold) (Hold, error) {
 	a, err := r.Asset(h.Asset)
 	if err != nil {
 		return Hold{}, err
 	}
 	rem := int64(0)
-	if h.Status == HoldPending {
+	if h.Status == driver.HoldPending {
 		rem = h.Units - h.Captured
 	}
 	return Hold{
 		ID: h.ID, Key: h.Key, Account: h.Account, Asset: h.Asset,
 		Amount: a.Amount(h.Units), Captured: a.Amount(h.Captured), Remaining: a.Amount(rem),
-		Status: h.Status, CreatedAt: timeOf(h.CreatedAt), ExpiresAt: timeOf(h.ExpiresAt),
+		Status: HoldStatus(h.Status), CreatedAt: timeOf(h.CreatedAt), ExpiresAt: timeOf(h.ExpiresAt),
 		ClosedAt: timeOf(h.ClosedAt), Metadata: copyMetadata(h.Metadata),
 	}, nil
 }
@@ -144,8 +147,8 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 	if err != nil {
 		return Hold{}, err
 	}
-	h := StoredHold{
-		Key: req.Key, Account: acc.Address, Asset: asset.Code, Units: u, Status: HoldPending,
+	h := driver.Hold{
+		Key: req.Key, Account: acc.Address, Asset: asset.Code, Units: u, Status: driver.HoldPending,
 		CreatedAt: w.now.UnixNano(), ExpiresAt: req.ExpiresAt.UnixNano(), Metadata: copyMetadata(req.Metadata),
 	}
 	if req.Key != "" {
@@ -170,7 +173,7 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 		return Hold{}, fmt.Errorf("%w: hold expiry %s is not after now %s", ErrInvalidTransaction,
 			req.ExpiresAt.UTC().Format(time.RFC3339), w.now.Format(time.RFC3339))
 	}
-	key := BalanceKey{Address: acc.Address, Asset: asset.Code}
+	key := driver.BalanceKey{Address: acc.Address, Asset: asset.Code}
 	w.keys = append(w.keys[:0], key)
 	states, err := w.tx.LockBalances(w.keys)
 	if err != nil {
@@ -189,10 +192,10 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 		return Hold{}, err
 	}
 	h.ID = id
-	if err := w.tx.PutBalances([]BalanceState{st}); err != nil {
+	if err := w.tx.PutBalances([]driver.Balance{st}); err != nil {
 		return Hold{}, err
 	}
-	if err := w.tx.Schedule(DueEntry{Kind: DueHoldExpiry, ID: holdDueID(id), At: req.ExpiresAt}); err != nil {
+	if err := w.tx.Schedule(driver.DueEntry{Kind: DueHoldExpiry, ID: holdDueID(id), At: req.ExpiresAt}); err != nil {
 		return Hold{}, err
 	}
 	return w.publicHold(&h)
@@ -250,10 +253,10 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 		}
 	}
 	w.posting = ps
-	t := StoredTransaction{Key: req.Key, Kind: KindCapture, Hold: h.ID, Metadata: req.Metadata}
+	t := driver.Transaction{Key: req.Key, Kind: driver.KindCapture, Hold: h.ID, Metadata: req.Metadata}
 	if req.Key != "" {
 		tr, err := w.existing(&t, ps)
-		if err == nil && req.Final && h.Status == HoldPending {
+		if err == nil && req.Final && h.Status == driver.HoldPending {
 			// Final is not kept on the transaction, but a hold still pending
 			// shows the capture that ran was not final: this retry asks for
 			// a release that never happened.
@@ -263,8 +266,8 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 			return tr, err
 		}
 	}
-	if h.Status != HoldPending {
-		return Transaction{}, fmt.Errorf("%w: hold %d is %s", ErrHoldClosed, h.ID, h.Status)
+	if h.Status != driver.HoldPending {
+		return Transaction{}, fmt.Errorf("%w: hold %d is %s", ErrHoldClosed, h.ID, HoldStatus(h.Status))
 	}
 	if w.now.UnixNano() >= h.ExpiresAt {
 		return Transaction{}, fmt.Errorf("%w: hold %d expired at %s", ErrHoldExpired, h.ID, timeOf(h.ExpiresAt).Format(time.RFC3339))
@@ -279,10 +282,10 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 	h.Captured += total
 	if req.Final || h.Captured == h.Units {
 		release = remaining
-		h.Status = HoldCaptured
+		h.Status = driver.HoldCaptured
 		h.ClosedAt = w.now.UnixNano()
 	}
-	key := BalanceKey{Address: h.Account, Asset: h.Asset}
+	key := driver.BalanceKey{Address: h.Account, Asset: h.Asset}
 	tr, err := w.commitWithHold(&t, ps, &key, -release, false)
 	if err != nil {
 		return Transaction{}, err
@@ -290,7 +293,7 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 	if err := w.tx.UpdateHold(&h); err != nil {
 		return Transaction{}, err
 	}
-	if h.Status != HoldPending {
+	if h.Status != driver.HoldPending {
 		if err := w.tx.Unschedule(DueHoldExpiry, holdDueID(h.ID)); err != nil {
 			return Transaction{}, err
 		}
@@ -306,10 +309,10 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 // expired returns it unchanged (the funds are free either way); voiding
 // one captured in full is ErrHoldClosed.
 func (w *Writer) Void(id uint64) (Hold, error) {
-	return w.closeHold(id, HoldVoided)
+	return w.closeHold(id, driver.HoldVoided)
 }
 
-func (w *Writer) closeHold(id uint64, status HoldStatus) (Hold, error) {
+func (w *Writer) closeHold(id uint64, status driver.HoldStatus) (Hold, error) {
 	if err := w.loadHead(); err != nil { // serialise against racing captures
 		return Hold{}, err
 	}
@@ -321,13 +324,13 @@ func (w *Writer) closeHold(id uint64, status HoldStatus) (Hold, error) {
 		return Hold{}, err
 	}
 	switch h.Status {
-	case HoldPending:
-	case HoldVoided, HoldExpired:
+	case driver.HoldPending:
+	case driver.HoldVoided, driver.HoldExpired:
 		return w.publicHold(&h)
 	default:
-		return Hold{}, fmt.Errorf("%w: hold %d is %s", ErrHoldClosed, h.ID, h.Status)
+		return Hold{}, fmt.Errorf("%w: hold %d is %s", ErrHoldClosed, h.ID, HoldStatus(h.Status))
 	}
-	key := BalanceKey{Address: h.Account, Asset: h.Asset}
+	key := driver.BalanceKey{Address: h.Account, Asset: h.Asset}
 	w.keys = append(w.keys[:0], key)
 	states, err := w.tx.LockBalances(w.keys)
 	if err != nil {
@@ -339,12 +342,12 @@ func (w *Writer) closeHold(id uint64, status HoldStatus) (Hold, error) {
 		return Hold{}, fmt.Errorf("%w: releasing hold %d would take the held amount of %s %s below zero", ErrOverflow, h.ID, h.Account, h.Asset)
 	}
 	st.Held -= left
-	if status == HoldVoided && w.now.UnixNano() >= h.ExpiresAt {
-		status = HoldExpired // past its expiry: released as the sweep would
+	if status == driver.HoldVoided && w.now.UnixNano() >= h.ExpiresAt {
+		status = driver.HoldExpired // past its expiry: released as the sweep would
 	}
 	h.Status = status
 	h.ClosedAt = w.now.UnixNano()
-	if err := w.tx.PutBalances([]BalanceState{st}); err != nil {
+	if err := w.tx.PutBalances([]driver.Balance{st}); err != nil {
 		return Hold{}, err
 	}
 	if err := w.tx.UpdateHold(&h); err != nil {
@@ -401,15 +404,15 @@ func (w *Writer) expireDue(dueID string) (released, cleared bool, err error) {
 		return false, false, err
 	}
 	switch {
-	case h.Status != HoldPending:
+	case h.Status != driver.HoldPending:
 		return false, true, w.tx.Unschedule(DueHoldExpiry, dueID)
 	case w.now.UnixNano() < h.ExpiresAt:
 		// An entry due before its hold expires (a clock that stepped back,
 		// an entry moved by hand): due again when the hold expires.
-		err := w.tx.Schedule(DueEntry{Kind: DueHoldExpiry, ID: dueID, At: timeOf(h.ExpiresAt)})
+		err := w.tx.Schedule(driver.DueEntry{Kind: DueHoldExpiry, ID: dueID, At: timeOf(h.ExpiresAt)})
 		return false, false, err
 	}
-	if _, err := w.closeHold(id, HoldExpired); err != nil {
+	if _, err := w.closeHold(id, driver.HoldExpired); err != nil {
 		return false, false, err
 	}
 	return true, true, nil
@@ -422,6 +425,15 @@ func dueName(dueID string) string {
 		return "hold " + strconv.FormatUint(id, 10)
 	}
 	return "hold due entry " + clip(dueID)
+}
+
+// dueHoldID is the ID of the hold a hold-expiry due entry names, in
+// decimal, or the entry's own ID when it names no hold.
+func dueHoldID(dueID string) string {
+	if id, err := strconv.ParseUint(dueID, 10, 64); err == nil {
+		return strconv.FormatUint(id, 10)
+	}
+	return dueID
 }
 
 // HoldByID returns a hold.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 )
@@ -49,9 +50,9 @@ func TestTickPastStaleDueEntries(t *testing.T) {
 	// Leave stale entries behind, as a store that lost an unschedule would
 	// (written to the store directly: the ledger keeps its own due kind to
 	// itself).
-	err = l.Store().Update(ctx, func(tx ledger.Tx) error {
+	err = l.Store().Update(ctx, func(tx driver.Tx) error {
 		for _, id := range voided {
-			if err := tx.Schedule(ledger.DueEntry{Kind: ledger.DueHoldExpiry, ID: fmt.Sprintf("%020d", id), At: start.Add(time.Minute)}); err != nil {
+			if err := tx.Schedule(driver.DueEntry{Kind: ledger.DueHoldExpiry, ID: fmt.Sprintf("%020d", id), At: start.Add(time.Minute)}); err != nil {
 				return err
 			}
 		}

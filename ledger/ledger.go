@@ -7,13 +7,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // Ledger is the double-entry ledger: it applies the rules (limits, holds,
 // idempotency, conversions, the hash chain) and keeps everything in a
-// Store. A Ledger is safe for concurrent use.
+// store (a driver.Store: ledger/memstore, ledger/pgstore). A Ledger is
+// safe for concurrent use.
 type Ledger struct {
-	store   Store
+	store   driver.Store
 	clock   Clock
 	retries int
 
@@ -36,7 +39,7 @@ var writerPool = sync.Pool{New: func() any {
 	w := &Writer{}
 	// Bound once per pooled writer, so a unit of work allocates no
 	// closure for the store.
-	w.run = func(tx Tx) error {
+	w.run = func(tx driver.Tx) error {
 		if err := w.begin(w.owner, tx); err != nil {
 			return err
 		}
@@ -56,8 +59,9 @@ func WithClock(c Clock) Option { return func(l *Ledger) { l.clock = c } }
 // race (ErrConflict) before giving up. The default is 8.
 func WithRetries(n int) Option { return func(l *Ledger) { l.retries = n } }
 
-// New returns a ledger over store.
-func New(store Store, opts ...Option) *Ledger {
+// New returns a ledger over store, which keeps its data: memstore.New()
+// in memory, or a pgstore.Store on PostgreSQL.
+func New(store driver.Store, opts ...Option) *Ledger {
 	l := &Ledger{store: store, clock: SystemClock{}, retries: 8, accounts: map[string]*Account{}}
 	l.assets.Store(&map[string]Asset{})
 	for _, o := range opts {
@@ -115,7 +119,7 @@ func (l *Ledger) putWriter(w *Writer) {
 }
 
 // Store returns the store the ledger keeps its data in.
-func (l *Ledger) Store() Store { return l.store }
+func (l *Ledger) Store() driver.Store { return l.store }
 
 // Clock returns the ledger's clock.
 func (l *Ledger) Clock() Clock { return l.clock }
@@ -184,10 +188,10 @@ func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (
 		accounts []*Account
 	}
 	var made map[int]created
-	sfns := make([]func(Tx) error, len(fns))
+	sfns := make([]func(driver.Tx) error, len(fns))
 	for i := range fns {
 		i := i
-		sfns[i] = func(tx Tx) error {
+		sfns[i] = func(tx driver.Tx) error {
 			if err := w.begin(l, tx); err != nil {
 				return err
 			}
@@ -272,7 +276,7 @@ func (l *Ledger) PostBatch(ctx context.Context, reqs []TransferRequest) ([]Batch
 
 // View runs fn on a consistent snapshot of the ledger.
 func (l *Ledger) View(ctx context.Context, fn func(r *Reader) error) error {
-	return l.store.View(ctx, func(rt ReadTx) error {
+	return l.store.View(ctx, func(rt driver.ReadTx) error {
 		r := &Reader{l: l, rt: rt, ctx: ctx}
 		return fn(r)
 	})
@@ -281,7 +285,7 @@ func (l *Ledger) View(ctx context.Context, fn func(r *Reader) error) error {
 // Reader reads the ledger inside View or Update.
 type Reader struct {
 	l   *Ledger
-	rt  ReadTx
+	rt  driver.ReadTx
 	w   *Writer         // set inside Update, for uncommitted assets and accounts
 	ctx context.Context // the context View or Update was called with
 }
@@ -303,7 +307,7 @@ type Writer struct {
 	owner *Ledger // the ledger that took the writer from the pool
 	ctx   context.Context
 	fn    func(*Writer) error
-	run   func(Tx) error
+	run   func(driver.Tx) error
 
 	// Request and result of the ledger-level shortcuts (Ledger.Post,
 	// Ledger.Transfer), kept here so they allocate no closure.
@@ -311,41 +315,41 @@ type Writer struct {
 	one [1]Posting
 	out Transaction
 
-	stx      StoredTransaction // the transaction being built; the store copies it
-	accCache [8]*Account       // accounts seen in this unit of work
+	stx      driver.Transaction // the transaction being built; the store copies it
+	accCache [8]*Account        // accounts seen in this unit of work
 	accN     int
 
-	tx         Tx
+	tx         driver.Tx
 	now        time.Time
-	head       Head
+	head       driver.Head
 	headLoaded bool
 
 	newAssets   map[string]Asset
 	newAccounts map[string]*Account
 
-	keys    []BalanceKey
-	before  []BalanceState
+	keys    []driver.BalanceKey
+	before  []driver.Balance
 	buf     []byte
-	posting []StoredPosting
+	posting []driver.Posting
 }
 
 // begin prepares w for a unit of work in tx at the clock's time. A clock
 // outside [MinTime, MaxTime) fails the unit of work with ErrInvalidTime
 // before anything is written: a time the ledger cannot keep must not reach
 // the journal.
-func (w *Writer) begin(l *Ledger, tx Tx) error {
+func (w *Writer) begin(l *Ledger, tx driver.Tx) error {
 	now := l.clock.Now()
 	w.reset(l, tx, now)
 	w.Reader.ctx = w.ctx
 	return ValidateTime("clock reading", now)
 }
 
-func (w *Writer) reset(l *Ledger, tx Tx, now time.Time) {
+func (w *Writer) reset(l *Ledger, tx driver.Tx, now time.Time) {
 	w.Reader = Reader{l: l, rt: tx, w: w}
 	w.accN = 0
 	w.tx = tx
 	w.now = now.UTC()
-	w.head = Head{}
+	w.head = driver.Head{}
 	w.headLoaded = false
 	clear(w.newAssets)
 	clear(w.newAccounts)
@@ -364,7 +368,7 @@ func (w *Writer) release() {
 	w.Reader = Reader{}
 	w.accCache = [8]*Account{}
 	w.accN = 0
-	w.stx = StoredTransaction{}
+	w.stx = driver.Transaction{}
 	w.tx = nil
 	w.posting = w.posting[:0]
 	clear(w.newAssets)
@@ -390,7 +394,7 @@ func (w *Writer) DefineAsset(a Asset) error {
 	case !errors.Is(err, ErrUnknownAsset):
 		return err
 	}
-	if err := w.tx.PutAsset(a); err != nil {
+	if err := w.tx.PutAsset(driver.Asset(a)); err != nil {
 		return err
 	}
 	if w.newAssets == nil {
@@ -443,7 +447,7 @@ func (w *Writer) OpenAccount(spec AccountSpec) (Account, error) {
 	case !errors.Is(err, ErrUnknownAccount):
 		return Account{}, err
 	}
-	if err := w.tx.PutAccount(acc); err != nil {
+	if err := w.tx.PutAccount(driver.Account(acc)); err != nil {
 		return Account{}, err
 	}
 	if w.newAccounts == nil {
@@ -467,13 +471,14 @@ func (r *Reader) Asset(code string) (Asset, error) {
 		// No such asset can have been defined: spare the store the lookup.
 		return Asset{}, fmt.Errorf("%w: %s", ErrUnknownAsset, clip(code))
 	}
-	a, err := r.rt.Asset(code)
+	da, err := r.rt.Asset(code)
 	if err != nil {
 		if errors.Is(err, ErrUnknownAsset) || errors.Is(err, ErrNotFound) {
 			return Asset{}, fmt.Errorf("%w: %s", ErrUnknownAsset, clip(code))
 		}
 		return Asset{}, err
 	}
+	a := Asset(da)
 	if r.w == nil {
 		r.l.cacheAsset(a) // committed: seen from a snapshot
 	} else {
@@ -511,13 +516,14 @@ func (r *Reader) account(addr string) (*Account, error) {
 		// No such account can have been opened: spare the store the lookup.
 		return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, clip(addr))
 	}
-	a, err := r.rt.Account(addr)
+	da, err := r.rt.Account(addr)
 	if err != nil {
 		if errors.Is(err, ErrUnknownAccount) || errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, clip(addr))
 		}
 		return nil, err
 	}
+	a := Account(da)
 	if r.w == nil {
 		r.l.cacheAccount(&a)
 	} else {
@@ -601,6 +607,6 @@ func (w *Writer) Post(req TransferRequest) (Transaction, error) {
 		ps = append(ps, sp)
 	}
 	w.posting = ps
-	w.stx = StoredTransaction{Key: req.Key, Kind: KindTransfer, Metadata: req.Metadata}
+	w.stx = driver.Transaction{Key: req.Key, Kind: driver.KindTransfer, Metadata: req.Metadata}
 	return w.commitWithHold(&w.stx, ps, nil, 0, req.IncludeHeld)
 }

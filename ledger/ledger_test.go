@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 )
@@ -47,7 +48,7 @@ func newFixture(tb testing.TB) *fixture {
 
 // newFixtureOn builds the fixture's ledger over store, whose writes must
 // reach the memstore ms.
-func newFixtureOn(tb testing.TB, store ledger.Store) *fixture {
+func newFixtureOn(tb testing.TB, store driver.Store) *fixture {
 	tb.Helper()
 	f := &fixture{clock: ledgertest.NewClock(t0), ctx: context.Background()}
 	if ms, ok := store.(*memstore.Store); ok {
@@ -114,17 +115,17 @@ func assetOf(code string) (ledger.Asset, error) {
 
 // snapshot is everything a refused operation must leave as it was.
 type snapshot struct {
-	Head     ledger.Head
-	Assets   []ledger.Asset
-	Balances []ledger.BalanceState
-	Holds    []ledger.StoredHold
-	Due      []ledger.DueEntry
+	Head     driver.Head
+	Assets   []driver.Asset
+	Balances []driver.Balance
+	Holds    []driver.Hold
+	Due      []driver.DueEntry
 }
 
 func (f *fixture) snapshot(tb testing.TB) snapshot {
 	tb.Helper()
 	var s snapshot
-	err := f.l.Store().View(f.ctx, func(rt ledger.ReadTx) error {
+	err := f.l.Store().View(f.ctx, func(rt driver.ReadTx) error {
 		var err error
 		if s.Head, err = rt.Head(); err != nil {
 			return err
@@ -132,7 +133,7 @@ func (f *fixture) snapshot(tb testing.TB) snapshot {
 		if s.Assets, err = rt.Assets(); err != nil {
 			return err
 		}
-		if s.Balances, err = rt.Balances(ledger.BalanceKey{}, math.MaxInt32); err != nil {
+		if s.Balances, err = rt.Balances(driver.BalanceKey{}, math.MaxInt32); err != nil {
 			return err
 		}
 		if s.Holds, err = rt.Holds(0, math.MaxInt32); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
 
@@ -213,32 +214,32 @@ func TestVerifyRefusesWrappingJournal(t *testing.T) {
 		ctx := context.Background()
 		max := int64(math.MaxInt64)
 		wrapped := func(a, b int64) int64 { return int64(uint64(a) + uint64(b)) }
-		err := store.Update(ctx, func(tx ledger.Tx) error {
-			if err := tx.PutAsset(ledger.JPY); err != nil {
+		err := store.Update(ctx, func(tx driver.Tx) error {
+			if err := tx.PutAsset(driver.Asset(ledger.JPY)); err != nil {
 				return err
 			}
 			for _, a := range []string{ledger.World, "member:rich"} {
-				if err := tx.PutAccount(ledger.Account{Address: a, Unbounded: true, CreatedAt: t0}); err != nil {
+				if err := tx.PutAccount(driver.Account{Address: a, Unbounded: true, CreatedAt: t0}); err != nil {
 					return err
 				}
 			}
-			var head ledger.Head
+			var head driver.Head
 			world, rich := int64(0), int64(0)
 			for i, u := range []int64{max, 2} {
 				world, rich = wrapped(world, -u), wrapped(rich, u)
-				st := &ledger.StoredTransaction{ID: uint64(i + 1), Kind: ledger.KindTransfer, Time: t0.UnixNano(),
-					Postings: []ledger.StoredPosting{{From: ledger.World, To: "member:rich", Asset: "JPY", Units: u, FromAfter: world, ToAfter: rich}}}
-				st.Hash, _ = ledger.ChainHash(head.Hash, st, nil)
+				st := &driver.Transaction{ID: uint64(i + 1), Kind: driver.KindTransfer, Time: t0.UnixNano(),
+					Postings: []driver.Posting{{From: ledger.World, To: "member:rich", Asset: "JPY", Units: u, FromAfter: world, ToAfter: rich}}}
+				st.Hash, _ = driver.ChainHash(head.Hash, st, nil)
 				if err := tx.AppendTransaction(st); err != nil {
 					return err
 				}
-				head = ledger.Head{ID: st.ID, Hash: st.Hash, Time: st.Time}
+				head = driver.Head{ID: st.ID, Hash: st.Hash, Time: st.Time}
 			}
-			keys := []ledger.BalanceKey{{Address: ledger.World, Asset: "JPY"}, {Address: "member:rich", Asset: "JPY"}}
+			keys := []driver.BalanceKey{{Address: ledger.World, Asset: "JPY"}, {Address: "member:rich", Asset: "JPY"}}
 			if _, err := tx.LockBalances(keys); err != nil {
 				return err
 			}
-			return tx.PutBalances([]ledger.BalanceState{
+			return tx.PutBalances([]driver.Balance{
 				{Address: ledger.World, Asset: "JPY", Posted: world}, {Address: "member:rich", Asset: "JPY", Posted: rich}})
 		})
 		require.NoError(t, err)

@@ -6,47 +6,49 @@ import (
 	"math/big"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // storedPosting checks one posting and converts it to minor units, with
 // the accounts' own address strings (so the store retains one copy).
-func (w *Writer) storedPosting(from, to, code string, amount decimal.Decimal) (StoredPosting, error) {
+func (w *Writer) storedPosting(from, to, code string, amount decimal.Decimal) (driver.Posting, error) {
 	asset, err := w.Asset(code)
 	if err != nil {
-		return StoredPosting{}, err
+		return driver.Posting{}, err
 	}
 	if amount.Sign() <= 0 {
-		return StoredPosting{}, fmt.Errorf("%w: %s %s must be positive", ErrInvalidAmount, describeDecimal(amount), asset.Code)
+		return driver.Posting{}, fmt.Errorf("%w: %s %s must be positive", ErrInvalidAmount, describeDecimal(amount), asset.Code)
 	}
 	u, err := asset.Units(amount)
 	if err != nil {
-		return StoredPosting{}, err
+		return driver.Posting{}, err
 	}
 	return w.unitPosting(from, to, asset.Code, u)
 }
 
-func (w *Writer) unitPosting(from, to, code string, u int64) (StoredPosting, error) {
+func (w *Writer) unitPosting(from, to, code string, u int64) (driver.Posting, error) {
 	if u <= 0 {
-		return StoredPosting{}, fmt.Errorf("%w: %d minor units of %s must be positive", ErrInvalidAmount, u, code)
+		return driver.Posting{}, fmt.Errorf("%w: %d minor units of %s must be positive", ErrInvalidAmount, u, code)
 	}
 	if from == to {
-		return StoredPosting{}, fmt.Errorf("%w: posting from %s to itself", ErrInvalidTransaction, clip(from))
+		return driver.Posting{}, fmt.Errorf("%w: posting from %s to itself", ErrInvalidTransaction, clip(from))
 	}
 	fa, err := w.account(from)
 	if err != nil {
-		return StoredPosting{}, err
+		return driver.Posting{}, err
 	}
 	ta, err := w.account(to)
 	if err != nil {
-		return StoredPosting{}, err
+		return driver.Posting{}, err
 	}
-	return StoredPosting{From: fa.Address, To: ta.Address, Asset: code, Units: u}, nil
+	return driver.Posting{From: fa.Address, To: ta.Address, Asset: code, Units: u}, nil
 }
 
 // existing looks up a transaction by idempotency key. It returns the
 // transaction if the key was used for the same request, ErrNotFound if the
 // key is new, and ErrIdempotencyConflict otherwise.
-func (w *Writer) existing(t *StoredTransaction, ps []StoredPosting) (Transaction, error) {
+func (w *Writer) existing(t *driver.Transaction, ps []driver.Posting) (Transaction, error) {
 	old, err := w.tx.TransactionByKey(t.Key)
 	if err != nil {
 		return Transaction{}, err
@@ -65,7 +67,7 @@ func (w *Writer) existing(t *StoredTransaction, ps []StoredPosting) (Transaction
 
 // commit applies postings ps as transaction t: idempotency, limits, the
 // hash chain, then the store. Postings' FromAfter/ToAfter are filled in.
-func (w *Writer) commit(t *StoredTransaction, ps []StoredPosting) (Transaction, error) {
+func (w *Writer) commit(t *driver.Transaction, ps []driver.Posting) (Transaction, error) {
 	return w.commitWithHold(t, ps, nil, 0, false)
 }
 
@@ -73,7 +75,7 @@ func (w *Writer) commit(t *StoredTransaction, ps []StoredPosting) (Transaction, 
 // balance by heldDelta in the same step (a capture releases what it
 // takes). includeHeld lets the postings reach held funds (see
 // TransferRequest.IncludeHeld).
-func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKey *BalanceKey, heldDelta int64, includeHeld bool) (Transaction, error) {
+func (w *Writer) commitWithHold(t *driver.Transaction, ps []driver.Posting, holdKey *driver.BalanceKey, heldDelta int64, includeHeld bool) (Transaction, error) {
 	if err := w.loadHead(); err != nil {
 		return Transaction{}, err
 	}
@@ -91,7 +93,7 @@ func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKe
 				return i
 			}
 		}
-		keys = append(keys, BalanceKey{Address: addr, Asset: asset})
+		keys = append(keys, driver.BalanceKey{Address: addr, Asset: asset})
 		return len(keys) - 1
 	}
 	for i := range ps {
@@ -138,17 +140,17 @@ func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKe
 	if t.Time < w.head.Time {
 		t.Time = w.head.Time // the journal's time never goes back
 	}
-	t.Postings = make([]StoredPosting, len(ps))
+	t.Postings = make([]driver.Posting, len(ps))
 	copy(t.Postings, ps)
 	t.Metadata = copyMetadata(t.Metadata)
-	t.Hash, w.buf = ChainHash(w.head.Hash, t, w.buf)
+	t.Hash, w.buf = driver.ChainHash(w.head.Hash, t, w.buf)
 	if err := w.tx.AppendTransaction(t); err != nil {
 		return Transaction{}, err
 	}
 	if err := w.tx.PutBalances(states); err != nil {
 		return Transaction{}, err
 	}
-	w.head = Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
+	w.head = driver.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
 	return w.public(t)
 }
 
@@ -158,7 +160,7 @@ func (w *Writer) commitWithHold(t *StoredTransaction, ps []StoredPosting, holdKe
 // it either unless includeHeld. A balance whose amounts did not fall is
 // never refused, so a credit always lands on an account already below its
 // floor.
-func (w *Writer) checkLimits(before, after *BalanceState, includeHeld bool) error {
+func (w *Writer) checkLimits(before, after *driver.Balance, includeHeld bool) error {
 	postedFell := after.Posted < before.Posted
 	availFell := availableBelow(after.Posted, after.Held, before.Posted, before.Held)
 	if !postedFell && !availFell {
@@ -185,7 +187,7 @@ func (w *Writer) checkLimits(before, after *BalanceState, includeHeld bool) erro
 
 // checkFloor refuses a balance whose available amount (posted - held) is
 // below what its account's overdraft policy allows.
-func (w *Writer) checkFloor(s *BalanceState) error {
+func (w *Writer) checkFloor(s *driver.Balance) error {
 	acc, err := w.account(s.Address)
 	if err != nil {
 		return err
@@ -226,9 +228,9 @@ func formatAvailable(a Asset, posted, held int64) string {
 }
 
 // public converts a stored transaction to the API's form.
-func (r *Reader) public(t *StoredTransaction) (Transaction, error) {
+func (r *Reader) public(t *driver.Transaction) (Transaction, error) {
 	out := Transaction{
-		ID: t.ID, Key: t.Key, Kind: t.Kind, Time: timeOf(t.Time),
+		ID: t.ID, Key: t.Key, Kind: Kind(t.Kind), Time: timeOf(t.Time),
 		Postings: make([]Posting, len(t.Postings)), Metadata: copyMetadata(t.Metadata),
 		Reverses: t.Reverses, Hold: t.Hold, Hash: t.Hash,
 	}
@@ -262,16 +264,16 @@ func (w *Writer) Reverse(req ReversalRequest) (Transaction, error) {
 		}
 		return Transaction{}, err
 	}
-	if orig.Kind == KindReversal {
+	if orig.Kind == driver.KindReversal {
 		return Transaction{}, fmt.Errorf("%w: transaction %d is itself a reversal", ErrInvalidTransaction, req.ID)
 	}
 	ps := w.posting[:0]
 	for i := len(orig.Postings) - 1; i >= 0; i-- {
 		p := orig.Postings[i]
-		ps = append(ps, StoredPosting{From: p.To, To: p.From, Asset: p.Asset, Units: p.Units})
+		ps = append(ps, driver.Posting{From: p.To, To: p.From, Asset: p.Asset, Units: p.Units})
 	}
 	w.posting = ps
-	t := StoredTransaction{Key: req.Key, Kind: KindReversal, Reverses: req.ID, Metadata: req.Metadata}
+	t := driver.Transaction{Key: req.Key, Kind: driver.KindReversal, Reverses: req.ID, Metadata: req.Metadata}
 	if err := w.loadHead(); err != nil {
 		return Transaction{}, err
 	}

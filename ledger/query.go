@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // Balance is one account's balance in one asset. Available is what may be
@@ -22,7 +24,7 @@ type Balance struct {
 	Available decimal.Decimal
 }
 
-func (r *Reader) publicBalance(s BalanceState) (Balance, error) {
+func (r *Reader) publicBalance(s driver.Balance) (Balance, error) {
 	a, err := r.Asset(s.Asset)
 	if err != nil {
 		return Balance{}, err
@@ -48,7 +50,7 @@ func (r *Reader) Balance(account, asset string) (Balance, error) {
 	if err != nil {
 		return Balance{}, err
 	}
-	s, err := r.rt.Balance(BalanceKey{Address: acc.Address, Asset: asset})
+	s, err := r.rt.Balance(driver.BalanceKey{Address: acc.Address, Asset: asset})
 	if err != nil {
 		return Balance{}, err
 	}
@@ -169,7 +171,7 @@ func (r *Reader) History(q HistoryQuery) (HistoryPage, error) {
 		return HistoryPage{}, err
 	}
 	limit := pageLimit(q.Limit)
-	key := BalanceKey{Address: q.Account, Asset: q.Asset}
+	key := driver.BalanceKey{Address: q.Account, Asset: q.Asset}
 	items, err := r.rt.History(key, q.After, limit+1)
 	if err != nil {
 		return HistoryPage{}, err
@@ -230,7 +232,7 @@ func (r *Reader) BalanceAt(account, asset string, t time.Time) (decimal.Decimal,
 	if id == 0 {
 		return a.Amount(0), nil
 	}
-	u, err := r.rt.PostedAt(BalanceKey{Address: account, Asset: asset}, id)
+	u, err := r.rt.PostedAt(driver.BalanceKey{Address: account, Asset: asset}, id)
 	if err != nil {
 		return decimal.Decimal{}, err
 	}
@@ -251,9 +253,35 @@ func (r *Reader) LoadJSON(kind, id string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
+// Record is a small piece of program state kept beside the ledger (a
+// referral code, a shoutout order), written in the same unit of work as the
+// money it goes with.
+type Record struct {
+	Kind string
+	ID   string
+	Data []byte
+}
+
 // Records lists records of a kind with ID > after, in ID byte order.
 func (r *Reader) Records(kind, after string, limit int) ([]Record, error) {
-	return r.rt.Records(kind, after, pageLimit(limit))
+	rs, err := r.rt.Records(kind, after, pageLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Record, len(rs))
+	for i := range rs {
+		out[i] = Record(rs[i])
+	}
+	return out, nil
+}
+
+// DueEntry is something that falls due at a time: a hold's expiry, a
+// shoutout deadline, a renewal. Finding what is due never scans
+// everything: entries are indexed by kind and time.
+type DueEntry struct {
+	Kind string
+	ID   string
+	At   time.Time
 }
 
 // Due lists entries of a kind due at or before t, earliest first. A time
@@ -262,7 +290,15 @@ func (r *Reader) Due(kind string, t time.Time, limit int) ([]DueEntry, error) {
 	if err := ValidateTime("due time", t); err != nil {
 		return nil, err
 	}
-	return r.rt.Due(kind, t, pageLimit(limit))
+	ds, err := r.rt.Due(kind, t, pageLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DueEntry, len(ds))
+	for i := range ds {
+		out[i] = DueEntry(ds[i])
+	}
+	return out, nil
 }
 
 // PutRecord creates or replaces a program record in this unit of work.
@@ -270,7 +306,7 @@ func (w *Writer) PutRecord(kind, id string, data []byte) error {
 	if err := validateRecordName(kind, id); err != nil {
 		return err
 	}
-	return w.tx.PutRecord(Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
+	return w.tx.PutRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
 }
 
 // InsertRecord creates a record, or returns ErrDuplicate if it exists. It
@@ -279,7 +315,7 @@ func (w *Writer) InsertRecord(kind, id string, data []byte) error {
 	if err := validateRecordName(kind, id); err != nil {
 		return err
 	}
-	return w.tx.InsertRecord(Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
+	return w.tx.InsertRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
 }
 
 // SaveJSON stores v as JSON in a record (created or replaced).
@@ -316,7 +352,7 @@ func (w *Writer) Schedule(kind, id string, t time.Time) error {
 	if err := ValidateTime("due time", t); err != nil {
 		return err
 	}
-	return w.tx.Schedule(DueEntry{Kind: kind, ID: id, At: t.UTC()})
+	return w.tx.Schedule(driver.DueEntry{Kind: kind, ID: id, At: t.UTC()})
 }
 
 // Unschedule removes (kind, id) from the due index. The kind DueHoldExpiry
@@ -429,7 +465,17 @@ func (l *Ledger) Reverse(ctx context.Context, req ReversalRequest) (t Transactio
 // Each hold is tried at most once per call. Tick stops early only when the
 // run as a whole fails (the store, the context, a clock reading outside
 // [MinTime, MaxTime)), and then returns that error too.
-func (l *Ledger) Tick(ctx context.Context) (int, error) {
+func (l *Ledger) Tick(ctx context.Context) (int, error) { return l.TickEach(ctx, nil) }
+
+// TickEach is Tick that tells each, in order, about every hold it tried
+// to release: with a nil error for a hold it released, with the cause for
+// one it could not. hold is the hold's ID in decimal (or a due entry's own
+// ID when it names no hold). Entries only dropped or moved (their hold
+// already closed, or not yet expired) are not told. The holds that failed
+// go to each only, so the error TickEach returns is for the run as a
+// whole (the store, the context, the clock), as kit.EachDue's is. With a
+// nil each it is Tick. ledger/scheduler reports the holds by ID through it.
+func (l *Ledger) TickEach(ctx context.Context, each func(hold string, err error)) (int, error) {
 	const batch = 256
 	now := l.clock.Now()
 	if err := ValidateTime("clock reading", now); err != nil {
@@ -444,7 +490,7 @@ func (l *Ledger) Tick(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return total, errors.Join(append(failed, err)...)
 		}
-		var due []DueEntry
+		var due []driver.DueEntry
 		limit := batch + len(left)
 		err := l.View(ctx, func(r *Reader) error {
 			var err error
@@ -478,9 +524,16 @@ func (l *Ledger) Tick(ctx context.Context) (int, error) {
 				switch {
 				case errs[i] != nil:
 					left[id] = true
-					failed = append(failed, fmt.Errorf("%s: %w", dueName(id), errs[i]))
+					if each != nil {
+						each(dueHoldID(id), errs[i])
+					} else {
+						failed = append(failed, fmt.Errorf("%s: %w", dueName(id), errs[i]))
+					}
 				case released[i]:
 					total++
+					if each != nil {
+						each(dueHoldID(id), nil)
+					}
 				case !cleared[i]:
 					left[id] = true
 				}
@@ -541,12 +594,19 @@ func (l *Ledger) Transactions(ctx context.Context, after uint64, limit int) (txs
 	return txs, next, err
 }
 
+// BalanceKey names one balance, an account and an asset: the cursor of
+// Reader.AllBalances.
+type BalanceKey struct {
+	Address string
+	Asset   string
+}
+
 // AllBalances lists every stored balance ordered by (account, asset),
 // starting after the key given (the zero key starts at the beginning), at
 // most limit (1 to 1000; 0 means 100). The last entry's account and asset
 // are the cursor for the next page.
 func (r *Reader) AllBalances(after BalanceKey, limit int) ([]Balance, error) {
-	ss, err := r.rt.Balances(after, pageLimit(limit))
+	ss, err := r.rt.Balances(driver.BalanceKey(after), pageLimit(limit))
 	if err != nil {
 		return nil, err
 	}

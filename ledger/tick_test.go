@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
 
@@ -19,28 +20,28 @@ var errInjected = errors.New("injected fault")
 // failHoldStore is a store whose units of work fail to update one hold
 // (the one whose ID fail holds), as a store with a bad row would.
 type failHoldStore struct {
-	ledger.Store
+	driver.Store
 	fail atomic.Uint64
 }
 
-func (s *failHoldStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	return s.Store.Update(ctx, func(tx ledger.Tx) error { return fn(failHoldTx{tx, s}) })
+func (s *failHoldStore) Update(ctx context.Context, fn func(driver.Tx) error) error {
+	return s.Store.Update(ctx, func(tx driver.Tx) error { return fn(failHoldTx{tx, s}) })
 }
 
-func (s *failHoldStore) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) ([]error, error) {
-	wrapped := make([]func(ledger.Tx) error, len(fns))
+func (s *failHoldStore) UpdateBatch(ctx context.Context, fns []func(driver.Tx) error) ([]error, error) {
+	wrapped := make([]func(driver.Tx) error, len(fns))
 	for i, fn := range fns {
-		wrapped[i] = func(tx ledger.Tx) error { return fn(failHoldTx{tx, s}) }
+		wrapped[i] = func(tx driver.Tx) error { return fn(failHoldTx{tx, s}) }
 	}
 	return s.Store.UpdateBatch(ctx, wrapped)
 }
 
 type failHoldTx struct {
-	ledger.Tx
+	driver.Tx
 	s *failHoldStore
 }
 
-func (t failHoldTx) UpdateHold(h *ledger.StoredHold) error {
+func (t failHoldTx) UpdateHold(h *driver.Hold) error {
 	if h.ID == t.s.fail.Load() {
 		return fmt.Errorf("hold row %d: %w", h.ID, errInjected)
 	}

@@ -1,12 +1,11 @@
 package ledger
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"sort"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // Posting moves an amount of one asset from one account to another. Each
@@ -40,12 +39,12 @@ type TransferRequest struct {
 // Kind says what made a transaction.
 type Kind uint8
 
-// Transaction kinds.
+// Transaction kinds, numbered as the store keeps them.
 const (
-	KindTransfer   Kind = 1
-	KindCapture    Kind = 2
-	KindConversion Kind = 3
-	KindReversal   Kind = 4
+	KindTransfer   Kind = Kind(driver.KindTransfer)
+	KindCapture    Kind = Kind(driver.KindCapture)
+	KindConversion Kind = Kind(driver.KindConversion)
+	KindReversal   Kind = Kind(driver.KindReversal)
 )
 
 func (k Kind) String() string {
@@ -78,77 +77,13 @@ type Transaction struct {
 	Hash [32]byte
 }
 
-// StoredPosting is a posting as a Store keeps it: integer minor units, and
-// the posted balances of both accounts right after it, which is what
-// account history with running balances reads.
-type StoredPosting struct {
-	From, To, Asset    string
-	Units              int64
-	FromAfter, ToAfter int64
-}
-
-// StoredTransaction is a transaction as a Store keeps it. IDs are dense and
-// increasing from 1; Time is Unix nanoseconds and never decreases with ID.
-type StoredTransaction struct {
-	ID       uint64
-	Key      string
-	Kind     Kind
-	Time     int64
-	Postings []StoredPosting
-	Metadata map[string]string
-	Reverses uint64
-	Hold     uint64
-	Hash     [32]byte
-}
-
-// Head is the end of the journal: the last transaction's ID, hash and time.
-// The zero Head is an empty journal.
+// Head is the end of the journal, as Verify reports it: the last
+// transaction's ID, hash and time (Unix nanoseconds). The zero Head is an
+// empty journal.
 type Head struct {
 	ID   uint64
 	Hash [32]byte
 	Time int64
-}
-
-// ChainHash computes the hash that links t to the transaction before it:
-// SHA-256 over the previous hash and a length-prefixed encoding of every
-// field of t but its hash. buf is scratch space and may be nil.
-func ChainHash(prev [32]byte, t *StoredTransaction, buf []byte) ([32]byte, []byte) {
-	b := buf[:0]
-	b = append(b, prev[:]...)
-	b = binary.BigEndian.AppendUint64(b, t.ID)
-	b = append(b, byte(t.Kind))
-	b = binary.BigEndian.AppendUint64(b, uint64(t.Time))
-	b = appendString(b, t.Key)
-	b = binary.BigEndian.AppendUint64(b, t.Reverses)
-	b = binary.BigEndian.AppendUint64(b, t.Hold)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(t.Postings)))
-	for i := range t.Postings {
-		p := &t.Postings[i]
-		b = appendString(b, p.From)
-		b = appendString(b, p.To)
-		b = appendString(b, p.Asset)
-		b = binary.BigEndian.AppendUint64(b, uint64(p.Units))
-	}
-	if len(t.Metadata) > 0 {
-		keys := make([]string, 0, len(t.Metadata))
-		for k := range t.Metadata {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
-		for _, k := range keys {
-			b = appendString(b, k)
-			b = appendString(b, t.Metadata[k])
-		}
-	} else {
-		b = binary.BigEndian.AppendUint32(b, 0)
-	}
-	return sha256.Sum256(b), b
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
 }
 
 func sameMetadata(a, b map[string]string) bool {

@@ -8,6 +8,8 @@ import (
 	"sort"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // VerifyReport says what Verify checked.
@@ -42,7 +44,7 @@ func (l *Ledger) Verify(ctx context.Context) (VerifyReport, error) {
 func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 	rep := VerifyReport{Totals: map[string]decimal.Decimal{}}
 	posted := map[BalanceKey]int64{}
-	var prev Head
+	var prev driver.Head
 	var buf []byte
 	const page = 10000
 	for after := uint64(0); ; {
@@ -59,7 +61,7 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 				return rep, fmt.Errorf("%w: transaction %d follows %d: the journal has a gap", ErrVerify, t.ID, prev.ID)
 			}
 			var h [32]byte
-			h, buf = ChainHash(prev.Hash, t, buf)
+			h, buf = driver.ChainHash(prev.Hash, t, buf)
 			if h != t.Hash {
 				return rep, fmt.Errorf("%w: transaction %d: hash does not chain (edited, or an earlier one changed)", ErrVerify, t.ID)
 			}
@@ -87,7 +89,7 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 					return rep, fmt.Errorf("%w: transaction %d posting %d: running balances differ from the replay", ErrVerify, t.ID, j)
 				}
 			}
-			prev = Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
+			prev = driver.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
 			rep.Transactions++
 		}
 		if len(ts) < page {
@@ -102,7 +104,7 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 	if head != prev {
 		return rep, fmt.Errorf("%w: head is transaction %d but the journal ends at %d", ErrVerify, head.ID, prev.ID)
 	}
-	rep.Head = head
+	rep.Head = Head(head)
 
 	held := map[BalanceKey]int64{}
 	for after := uint64(0); ; {
@@ -114,7 +116,7 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 			if h.Units <= 0 || h.Captured < 0 || h.Captured > h.Units {
 				return rep, fmt.Errorf("%w: hold %d captured %d of %d", ErrVerify, h.ID, h.Captured, h.Units)
 			}
-			if h.Status == HoldPending {
+			if h.Status == driver.HoldPending {
 				k := BalanceKey{h.Account, h.Asset}
 				sum, ok := addUnits(held[k], h.Units-h.Captured)
 				if !ok {
@@ -136,7 +138,7 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 	totals := map[string]*int128{}
 	seen := map[BalanceKey]bool{}
 	for after := (BalanceKey{}); ; {
-		bs, err := r.rt.Balances(after, page)
+		bs, err := r.rt.Balances(driver.BalanceKey(after), page)
 		if err != nil {
 			return rep, err
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 )
 
@@ -16,30 +17,30 @@ import (
 // ledger's back. Writes go to the memstore untouched.
 type tamperStore struct {
 	*memstore.Store
-	journal  func([]ledger.StoredTransaction) []ledger.StoredTransaction
-	balances func([]ledger.BalanceState) []ledger.BalanceState
-	holds    func([]ledger.StoredHold) []ledger.StoredHold
+	journal  func([]driver.Transaction) []driver.Transaction
+	balances func([]driver.Balance) []driver.Balance
+	holds    func([]driver.Hold) []driver.Hold
 }
 
-func (s *tamperStore) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	return s.Store.View(ctx, func(rt ledger.ReadTx) error { return fn(tamperReadTx{rt, s}) })
+func (s *tamperStore) View(ctx context.Context, fn func(driver.ReadTx) error) error {
+	return s.Store.View(ctx, func(rt driver.ReadTx) error { return fn(tamperReadTx{rt, s}) })
 }
 
 type tamperReadTx struct {
-	ledger.ReadTx
+	driver.ReadTx
 	s *tamperStore
 }
 
 // Transactions returns deep copies (the store's own postings are shared
 // and read-only) passed through the journal tamper.
-func (r tamperReadTx) Transactions(after uint64, limit int) ([]ledger.StoredTransaction, error) {
+func (r tamperReadTx) Transactions(after uint64, limit int) ([]driver.Transaction, error) {
 	ts, err := r.ReadTx.Transactions(after, limit)
 	if err != nil || r.s.journal == nil {
 		return ts, err
 	}
-	cp := make([]ledger.StoredTransaction, len(ts))
+	cp := make([]driver.Transaction, len(ts))
 	for i, t := range ts {
-		t.Postings = append([]ledger.StoredPosting(nil), t.Postings...)
+		t.Postings = append([]driver.Posting(nil), t.Postings...)
 		md := map[string]string{}
 		for k, v := range t.Metadata {
 			md[k] = v
@@ -50,20 +51,20 @@ func (r tamperReadTx) Transactions(after uint64, limit int) ([]ledger.StoredTran
 	return r.s.journal(cp), nil
 }
 
-func (r tamperReadTx) Balances(after ledger.BalanceKey, limit int) ([]ledger.BalanceState, error) {
+func (r tamperReadTx) Balances(after driver.BalanceKey, limit int) ([]driver.Balance, error) {
 	bs, err := r.ReadTx.Balances(after, limit)
 	if err != nil || r.s.balances == nil {
 		return bs, err
 	}
-	return r.s.balances(append([]ledger.BalanceState(nil), bs...)), nil
+	return r.s.balances(append([]driver.Balance(nil), bs...)), nil
 }
 
-func (r tamperReadTx) Holds(after uint64, limit int) ([]ledger.StoredHold, error) {
+func (r tamperReadTx) Holds(after uint64, limit int) ([]driver.Hold, error) {
 	hs, err := r.ReadTx.Holds(after, limit)
 	if err != nil || r.s.holds == nil {
 		return hs, err
 	}
-	return r.s.holds(append([]ledger.StoredHold(nil), hs...)), nil
+	return r.s.holds(append([]driver.Hold(nil), hs...)), nil
 }
 
 // busyFixture is a fixture over a tamperStore with every kind of
@@ -113,52 +114,52 @@ func TestVerifyHealthy(t *testing.T) {
 func TestVerifyFindsTampering(t *testing.T) {
 	tests := []struct {
 		name     string
-		journal  func([]ledger.StoredTransaction) []ledger.StoredTransaction
-		balances func([]ledger.BalanceState) []ledger.BalanceState
-		holds    func([]ledger.StoredHold) []ledger.StoredHold
+		journal  func([]driver.Transaction) []driver.Transaction
+		balances func([]driver.Balance) []driver.Balance
+		holds    func([]driver.Hold) []driver.Hold
 		want     string // the first break, as Verify names it
 	}{
 		{
 			name: "amount changed",
-			journal: edit(4, func(t *ledger.StoredTransaction) {
+			journal: edit(4, func(t *driver.Transaction) {
 				t.Postings[0].Units++
 			}),
 			want: "transaction 4: hash does not chain",
 		},
 		{
 			name:    "hash changed",
-			journal: edit(5, func(t *ledger.StoredTransaction) { t.Hash[0] ^= 1 }),
+			journal: edit(5, func(t *driver.Transaction) { t.Hash[0] ^= 1 }),
 			want:    "transaction 5: hash does not chain",
 		},
 		{
 			name:    "metadata changed",
-			journal: edit(5, func(t *ledger.StoredTransaction) { t.Metadata["why"] = "gift" }),
+			journal: edit(5, func(t *driver.Transaction) { t.Metadata["why"] = "gift" }),
 			want:    "transaction 5: hash does not chain",
 		},
 		{
 			name:    "destination changed",
-			journal: edit(3, func(t *ledger.StoredTransaction) { t.Postings[0].To = carol }),
+			journal: edit(3, func(t *driver.Transaction) { t.Postings[0].To = carol }),
 			want:    "transaction 3: hash does not chain",
 		},
 		{
 			name:    "idempotency key changed",
-			journal: edit(3, func(t *ledger.StoredTransaction) { t.Key = "t-2" }),
+			journal: edit(3, func(t *driver.Transaction) { t.Key = "t-2" }),
 			want:    "transaction 3: hash does not chain",
 		},
 		{
 			name:    "reversal link changed",
-			journal: edit(7, func(t *ledger.StoredTransaction) { t.Reverses = 3 }),
+			journal: edit(7, func(t *driver.Transaction) { t.Reverses = 3 }),
 			want:    "transaction 7: hash does not chain",
 		},
 		{
 			name:    "time moved",
-			journal: edit(6, func(t *ledger.StoredTransaction) { t.Time-- }),
+			journal: edit(6, func(t *driver.Transaction) { t.Time-- }),
 			want:    "transaction 6: hash does not chain",
 		},
 		{
 			name: "transaction dropped",
-			journal: func(ts []ledger.StoredTransaction) []ledger.StoredTransaction {
-				var out []ledger.StoredTransaction
+			journal: func(ts []driver.Transaction) []driver.Transaction {
+				var out []driver.Transaction
 				for _, t := range ts {
 					if t.ID != 4 {
 						out = append(out, t)
@@ -170,7 +171,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		},
 		{
 			name: "last transaction dropped",
-			journal: func(ts []ledger.StoredTransaction) []ledger.StoredTransaction {
+			journal: func(ts []driver.Transaction) []driver.Transaction {
 				if len(ts) > 0 && ts[len(ts)-1].ID == 7 {
 					return ts[:len(ts)-1]
 				}
@@ -180,14 +181,14 @@ func TestVerifyFindsTampering(t *testing.T) {
 		},
 		{
 			name: "amount changed and the chain rehashed",
-			journal: rehashed(edit(4, func(t *ledger.StoredTransaction) {
+			journal: rehashed(edit(4, func(t *driver.Transaction) {
 				t.Postings[0].Units += 100
 			})),
 			want: "transaction 4 posting 0: running balances differ",
 		},
 		{
 			name: "amount and running balances changed, chain rehashed",
-			journal: rehashed(edit(3, func(t *ledger.StoredTransaction) {
+			journal: rehashed(edit(3, func(t *driver.Transaction) {
 				t.Postings[0].Units += 100
 				t.Postings[0].FromAfter -= 100
 				t.Postings[0].ToAfter += 100
@@ -197,25 +198,25 @@ func TestVerifyFindsTampering(t *testing.T) {
 		},
 		{
 			name: "time going back, chain rehashed",
-			journal: rehashed(edit(6, func(t *ledger.StoredTransaction) {
+			journal: rehashed(edit(6, func(t *driver.Transaction) {
 				t.Time -= int64(time.Hour)
 			})),
 			want: "transaction 6: time goes back",
 		},
 		{
 			name:     "stored balance changed",
-			balances: editBalance(bob, "EUR", func(b *ledger.BalanceState) { b.Posted += 1 }),
+			balances: editBalance(bob, "EUR", func(b *driver.Balance) { b.Posted += 1 }),
 			want:     "member:bob EUR: stored balance",
 		},
 		{
 			name:     "held amount changed",
-			balances: editBalance(alice, "EUR", func(b *ledger.BalanceState) { b.Held = 1 }),
+			balances: editBalance(alice, "EUR", func(b *driver.Balance) { b.Held = 1 }),
 			want:     "member:alice EUR: held 1, pending holds reserve 1500",
 		},
 		{
 			name: "hold reopened",
-			holds: func(hs []ledger.StoredHold) []ledger.StoredHold {
-				hs[1].Status = ledger.HoldPending
+			holds: func(hs []driver.Hold) []driver.Hold {
+				hs[1].Status = driver.HoldPending
 				return hs
 			},
 			want: "member:alice RUBY: held 0, pending holds reserve 100",
@@ -234,8 +235,8 @@ func TestVerifyFindsTampering(t *testing.T) {
 }
 
 // edit returns a journal tamper that changes transaction id.
-func edit(id uint64, change func(*ledger.StoredTransaction)) func([]ledger.StoredTransaction) []ledger.StoredTransaction {
-	return func(ts []ledger.StoredTransaction) []ledger.StoredTransaction {
+func edit(id uint64, change func(*driver.Transaction)) func([]driver.Transaction) []driver.Transaction {
+	return func(ts []driver.Transaction) []driver.Transaction {
 		for i := range ts {
 			if ts[i].ID == id {
 				change(&ts[i])
@@ -247,20 +248,20 @@ func edit(id uint64, change func(*ledger.StoredTransaction)) func([]ledger.Store
 
 // rehashed recomputes the hash chain after a tamper, as a forger who knows
 // the algorithm would. It assumes the journal is read in one page.
-func rehashed(tamper func([]ledger.StoredTransaction) []ledger.StoredTransaction) func([]ledger.StoredTransaction) []ledger.StoredTransaction {
-	return func(ts []ledger.StoredTransaction) []ledger.StoredTransaction {
+func rehashed(tamper func([]driver.Transaction) []driver.Transaction) func([]driver.Transaction) []driver.Transaction {
+	return func(ts []driver.Transaction) []driver.Transaction {
 		ts = tamper(ts)
 		var prev [32]byte
 		for i := range ts {
-			ts[i].Hash, _ = ledger.ChainHash(prev, &ts[i], nil)
+			ts[i].Hash, _ = driver.ChainHash(prev, &ts[i], nil)
 			prev = ts[i].Hash
 		}
 		return ts
 	}
 }
 
-func editBalance(addr, asset string, change func(*ledger.BalanceState)) func([]ledger.BalanceState) []ledger.BalanceState {
-	return func(bs []ledger.BalanceState) []ledger.BalanceState {
+func editBalance(addr, asset string, change func(*driver.Balance)) func([]driver.Balance) []driver.Balance {
+	return func(bs []driver.Balance) []driver.Balance {
 		for i := range bs {
 			if bs[i].Address == addr && bs[i].Asset == asset {
 				change(&bs[i])

@@ -38,18 +38,30 @@
 //
 // # Events
 //
-// IssueCode, Signup, RecordActivity, CompleteTask, RecordPurchase and
-// RecordRefund each take an event id and run through kit.Once in one unit
-// of work: the replay check comes first, before any member fact, rule or
-// state is read, so a retry returns the result stored when the event ran
-// (the result's Replayed field says so) whatever has changed since; the
-// same id for another event is ErrEventConflict (wrapping
-// ledger.ErrIdempotencyConflict). Member facts come from a Members
-// implementation, called inside the unit of work after the replay check.
+// IssueCode, Signup, RecordActivity, CompleteTask, RecordPurchase,
+// RecordRefund and Fund each take a request struct (IssueCodeRequest,
+// SignupRequest, ...) with an EventID, the member who acts or the Actor
+// of a privileged action, and the subject, and run through kit.Once: the
+// replay check comes first, before any member fact, rule or state is
+// read, so a retry returns the result stored when the event ran (the
+// result's Replayed field says so) whatever has changed since; the same
+// id for another event is ErrIdempotencyConflict (wrapping
+// ledger.ErrIdempotencyConflict). Member facts are kit.Member values from
+// a kit.Members implementation (kit.Directory in tests and examples),
+// called inside the unit of work after the replay check; ages come from
+// the birth date at the unit of work's time, in the member's time zone
+// (kit.Member.AtLeast), and a member whose birth date is unknown is
+// refused with kit.ErrMemberFacts, never taken as old enough.
+//
 // Each refusal wraps a sentinel (ErrSelfReferral, ErrReferralLoop,
 // ErrNotNew, ErrIneligible, ErrCapReached, ErrBudgetExhausted,
-// ErrCampaignClosed, ErrCountryDisabled, ...) and names the rule; a refused
-// event writes nothing. Abuse checks at signup: the same member, device or
+// ErrCampaignClosed, ErrCountryDisabled, ...); a refusal by a rule of the
+// rule set is a *ledger.Refusal that carries the rule's JSON name
+// (ledger.RuleOf(err) is "min_age", "daily_earning_cap",
+// "newness.max_account_age", ..., and "disabled_countries" for the kill
+// switch), and ledger.ErrorCode(err) gives the code a service maps to an
+// HTTP status. Messages begin with "referral: " once and are safe to show
+// a member. A refused event writes nothing. Abuse checks at signup: the same member, device or
 // payment instrument as the referrer; an invitee who already belongs to
 // the campaign's referral graph (signed up with a code before:
 // ErrAlreadyReferred; holds a code of their own, so may be upstream of the
@@ -69,21 +81,50 @@
 // (it is held from then), and leaves that day's count again if a refund
 // cancels it or the budget cannot fund it.
 //
+// # Units of work
+//
+// Every event method has an In form (SignupIn, RecordPurchaseIn, ...)
+// that runs inside a unit of work the caller owns, a *ledger.Writer of
+// the caller's ledger.Update; the plain form is the In form in a unit of
+// work of its own (kit.Run). A shop that records a purchase and the
+// referral reward it earns does both in one unit, all or nothing:
+//
+//	err := l.Update(ctx, func(w *ledger.Writer) error {
+//		if _, err := w.Post(payment); err != nil {
+//			return err
+//		}
+//		_, err := p.RecordPurchaseIn(w, referral.RecordPurchaseRequest{EventID: "purchase-o1", Member: "amy", PurchaseID: "o1"})
+//		return err // a refused reward keeps nothing of the payment
+//	})
+//
+// An In method writes only through w and keeps nothing outside it, so it
+// is safe when the caller's unit of work is run again (ledger.Update
+// retries a lost race) or rolled back: its event is recorded, and its
+// money moves, only if w commits. It reads the time from w.Now() and
+// member facts with w.Context(). An In method that returns an error may
+// have written part of its event to w: the caller must then end the unit
+// of work with an error (return it), never commit it.
+//
 // # Shop rewards, Tick and the kill switch
 //
-// Tick pays the held rewards whose return window has ended, each in a
-// unit of work of its own (kit.EachDue): one that fails is reported in
-// TickReport.Failed and the others go on. Nothing is paid to or for a
-// member the kill switch covers, nor to a referrer who is not eligible to
-// earn: such a reward is withheld — it stays held and due, is listed in
-// TickReport.Withheld at every Tick, and is paid once the switch is off
-// and the referrer eligible. If the hold expires meanwhile, its amount
-// goes back to the budget and the reward is paid from the budget then; if
-// the budget cannot pay it, the invite ends StatusUnfunded and the Tick
-// reports it in TickReport.Refused, never silently. A hold found past its
-// expiry but not yet released by the ledger's Tick is voided in the same
-// unit of work before paying from the budget, so the order in which the
-// program's and the ledger's Ticks run does not matter.
+// Tick (kit.Ticker) pays the held rewards whose return window has ended,
+// each in a unit of work of its own (kit.EachDue), and returns a
+// kit.TickReport: ItemReleased for each reward paid, ItemTierBonus and
+// ItemTierUnfunded for the tier bonuses a release reached, ItemUnfunded
+// for a late reward the budget could not pay; in Failed, ItemRelease for
+// a release that failed (its writes undone; the others go on). Nothing is
+// paid to or for a member the kill switch covers, nor to a referrer who
+// is not eligible to earn: such a reward is withheld — it stays held and
+// due, is in Failed as ItemWithheld with the refusal at every Tick, and
+// is paid once the switch is off and the referrer eligible. If the hold
+// expires meanwhile, its amount goes back to the budget and the reward is
+// paid from the budget then; if the budget cannot pay it, the invite ends
+// StatusUnfunded and the Tick reports it as ItemUnfunded, never silently.
+// Tick does not tick the ledger: the scheduler that runs the programs
+// does that once for all of them. A hold found past its expiry but not
+// yet released by the ledger's Tick is voided in the same unit of work
+// before paying from the budget, so the order in which the program's and
+// the ledger's Ticks run does not matter.
 //
 // # Privileged actions
 //
@@ -117,14 +158,15 @@
 //
 // # Usage
 //
-//	members := referral.NewMemberDirectory()
+//	members := kit.NewDirectory(kit.Member{ID: "giulia", BirthDate: kit.NewDate(1996, time.March, 2),
+//		TimeZone: "Europe/Rome", Country: "IT", HasProfile: true, PayoutLinked: true})
 //	roles := &kit.RoleDirectory{}
 //	roles.Grant("risk-desk", kit.RoleRiskOfficer)
 //	p, err := referral.New(ctx, l, referral.DefaultRules(), members, referral.WithRoles(roles))
-//	code, err := p.IssueCode(ctx, "code-giulia", "giulia")
-//	res, err := p.Signup(ctx, "signup-marco", "marco", code)
-//	act, err := p.RecordActivity(ctx, "active-marco-2020-06-05", "marco")
-//	task, err := p.CompleteTask(ctx, "photo-giulia", "giulia", "profile_photo")
-//	err = p.SetKillSwitch(ctx, "risk-desk", "IT", true) // emergency stop
-//	rep, err := p.Tick(ctx) // pays shop rewards whose return window ended
+//	code, err := p.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code-giulia", Member: "giulia"})
+//	res, err := p.Signup(ctx, referral.SignupRequest{EventID: "signup-marco", Invitee: "marco", Code: code})
+//	act, err := p.RecordActivity(ctx, referral.RecordActivityRequest{EventID: "active-marco-2020-06-05", Invitee: "marco"})
+//	task, err := p.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: "photo-giulia", Member: "giulia", Task: "profile_photo"})
+//	err = p.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: "risk-desk", Country: "IT", Disabled: true}) // emergency stop
+//	rep, err := p.Tick(ctx) // pays shop rewards whose return window ended; or register p with the scheduler
 package referral

@@ -1,10 +1,17 @@
 package referral
 
-import "github.com/rewardkit/rewardkit/ledger"
+import (
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
+)
 
 // Sentinel errors. Every refusal wraps one of them together with the rule
 // or field that refused; check them with errors.Is. A call that returns one
-// of them changed nothing: no money moved and no record was written.
+// of them changed nothing: no money moved and no record was written. A
+// refusal by a rule of the rule set is a *ledger.Refusal naming the rule
+// by its JSON name (ledger.RuleOf(err) == "min_age"). Messages begin with
+// "referral: " once and name members only by their IDs: they are safe to
+// show the member.
 //
 // Each has a code (ledger.ErrorCode) in its constructor. The rules'
 // refusals of a member or an invite (ErrIneligible, ErrSelfReferral,
@@ -16,14 +23,17 @@ import "github.com/rewardkit/rewardkit/ledger"
 var (
 	// ErrInvalidRules: a Rules value is malformed; the message names the field.
 	ErrInvalidRules = ledger.NewError(ledger.CodeInvalidArgument, "referral: invalid rules")
-	// ErrInvalidEvent: an event's arguments are malformed (empty id, empty member).
-	ErrInvalidEvent = ledger.NewError(ledger.CodeInvalidArgument, "referral: invalid event")
-	// ErrEventConflict: an event id (or a fund key) was used before for a
-	// different event. It comes wrapped together with
+	// ErrInvalidRequest: a request's fields are malformed (an empty or
+	// too long id, a bad amount); the message names the field.
+	ErrInvalidRequest = ledger.NewError(ledger.CodeInvalidArgument, "referral: invalid request")
+	// ErrIdempotencyConflict: an event id (or a fund's event id) was used
+	// before for a different event, or a purchase was recorded under
+	// another event id. It comes wrapped together with
 	// ledger.ErrIdempotencyConflict.
-	ErrEventConflict = ledger.NewError(ledger.CodeConflict, "referral: event id reused for a different event")
-	// ErrUnknownMember: the member directory does not know the member.
-	ErrUnknownMember = ledger.NewError(ledger.CodeNotFound, "referral: unknown member")
+	ErrIdempotencyConflict = ledger.NewError(ledger.CodeConflict, "referral: event id reused for a different event")
+	// ErrUnknownMember: the member directory does not know the member. It
+	// is kit.ErrUnknownMember, the same value in every program.
+	ErrUnknownMember = kit.ErrUnknownMember
 	// ErrUnknownCode: no member holds that invite code.
 	ErrUnknownCode = ledger.NewError(ledger.CodeNotFound, "referral: unknown invite code")
 	// ErrUnknownTask: the rules define no task with that id.
@@ -31,7 +41,9 @@ var (
 	// ErrNotInvited: the member did not sign up with an invite code.
 	ErrNotInvited = ledger.NewError(ledger.CodeFailedPrecondition, "referral: member was not invited")
 	// ErrIneligible: a member fails an eligibility rule (country, min_age,
-	// require_profile, require_payout_linked, exclude_employees, same_country).
+	// require_profile, require_payout_linked, exclude_employees,
+	// same_country). A member whose facts the min_age rule cannot read (no
+	// birth date) is refused with kit.ErrMemberFacts instead.
 	ErrIneligible = ledger.NewError(ledger.CodeFailedPrecondition, "referral: member not eligible")
 	// ErrSelfReferral: the invitee is the referrer, or shares the referrer's
 	// device or payment instrument.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // codeAlphabet leaves out I, O, 0 and 1, which read aloud ambiguously.
@@ -53,16 +54,32 @@ type codeRequest struct {
 	Member string `json:"member"`
 }
 
+// IssueCodeRequest asks for a member's invite code.
+type IssueCodeRequest struct {
+	// EventID makes the request idempotent: a retry returns the code it
+	// issued, whatever has changed since.
+	EventID string `json:"event_id"`
+	// Member is who asks for their code (the actor, and the subject).
+	Member string `json:"member"`
+}
+
 // IssueCode gives a member their invite code: eight characters from an
 // alphabet without look-alikes, unique in the campaign. A member has one
 // code; issuing again returns it. The member must be eligible to earn. A
 // retried event returns the code it issued, whatever has changed since.
-func (p *Program) IssueCode(ctx context.Context, eventID, memberID string) (string, error) {
-	if err := checkIDs("event id", eventID, "member", memberID); err != nil {
+func (p *Program) IssueCode(ctx context.Context, req IssueCodeRequest) (string, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (string, error) { return p.IssueCodeIn(w, req) })
+}
+
+// IssueCodeIn is IssueCode inside the caller's unit of work w (see the
+// package doc, "Units of work"): the code is issued only if w commits.
+func (p *Program) IssueCodeIn(w *ledger.Writer, req IssueCodeRequest) (string, error) {
+	if err := checkIDs("event id", req.EventID, "member", req.Member); err != nil {
 		return "", err
 	}
-	code, _, err := run(ctx, p, "issue_code", eventID, codeRequest{Member: memberID}, func(w *ledger.Writer) (string, error) {
-		m, err := p.members.Member(ctx, memberID)
+	memberID := req.Member
+	code, _, err := once(w, p, "issue_code", req.EventID, codeRequest{Member: memberID}, func(w *ledger.Writer) (string, error) {
+		m, err := p.member(w, memberID)
 		if err != nil {
 			return "", err
 		}
@@ -96,7 +113,7 @@ func (p *Program) IssueCode(ctx context.Context, eventID, memberID string) (stri
 		return FormatCode(rs.Code), nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("issue code to %s: %w", memberID, err)
+		return "", fail(err, "issue code to %s", memberID)
 	}
 	return code, nil
 }
@@ -128,25 +145,42 @@ type signupRequest struct {
 	Code    string `json:"code"`
 }
 
-// Signup records that invitee signed up with code. Without
+// SignupRequest reports that an invitee signed up with an invite code.
+type SignupRequest struct {
+	// EventID makes the report idempotent: a retry replays the result.
+	EventID string `json:"event_id"`
+	// Invitee is the member who signed up (the actor).
+	Invitee string `json:"invitee"`
+	// Code is the invite code as typed ("abcd-2345" and "ABCD2345" are
+	// the same code).
+	Code string `json:"code"`
+}
+
+// Signup records that an invitee signed up with a code. Without
 // Rules.RequirePurchase it pays the referrer the signup reward (and any
 // tier bonus reached) from the budget at once; with it, the reward waits
 // for RecordPurchase. Refusals (self-referral, a member already in the
 // campaign's referral graph, not new, other country, ineligible referrer,
 // caps, budget, window, kill switch) record nothing.
-func (p *Program) Signup(ctx context.Context, eventID, inviteeID, code string) (SignupResult, error) {
-	if err := checkIDs("event id", eventID, "invitee", inviteeID); err != nil {
+func (p *Program) Signup(ctx context.Context, req SignupRequest) (SignupResult, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (SignupResult, error) { return p.SignupIn(w, req) })
+}
+
+// SignupIn is Signup inside the caller's unit of work w (see the package
+// doc, "Units of work").
+func (p *Program) SignupIn(w *ledger.Writer, req SignupRequest) (SignupResult, error) {
+	if err := checkIDs("event id", req.EventID, "invitee", req.Invitee); err != nil {
 		return SignupResult{}, err
 	}
-	norm := NormalizeCode(code)
+	norm := NormalizeCode(req.Code)
 	if len(norm) != 8 {
-		return SignupResult{}, fmt.Errorf("%w: a code has 8 characters, %q has %d", ErrUnknownCode, truncate(code), len(norm))
+		return SignupResult{}, fmt.Errorf("%w: a code has 8 characters, %q has %d", ErrUnknownCode, truncate(req.Code), len(norm))
 	}
-	res, replayed, err := run(ctx, p, "signup", eventID, signupRequest{Invitee: inviteeID, Code: norm}, func(w *ledger.Writer) (SignupResult, error) {
-		return p.signup(ctx, w, inviteeID, norm)
+	res, replayed, err := once(w, p, "signup", req.EventID, signupRequest{Invitee: req.Invitee, Code: norm}, func(w *ledger.Writer) (SignupResult, error) {
+		return p.signup(w, req.Invitee, norm)
 	})
 	if err != nil {
-		return SignupResult{}, fmt.Errorf("signup of %s with code %s: %w", inviteeID, FormatCode(norm), err)
+		return SignupResult{}, fail(err, "signup of %s with code %s", req.Invitee, FormatCode(norm))
 	}
 	res.Replayed = replayed
 	return res, nil
@@ -159,17 +193,17 @@ func truncate(s string) string {
 	return s
 }
 
-func (p *Program) signup(ctx context.Context, w *ledger.Writer, inviteeID, norm string) (SignupResult, error) {
+func (p *Program) signup(w *ledger.Writer, inviteeID, norm string) (SignupResult, error) {
 	var res SignupResult
 	referrerID, err := p.codeOwner(w, norm)
 	if err != nil {
 		return res, err
 	}
-	referrer, err := p.members.Member(ctx, referrerID)
+	referrer, err := p.member(w, referrerID)
 	if err != nil {
 		return res, err
 	}
-	invitee, err := p.members.Member(ctx, inviteeID)
+	invitee, err := p.member(w, inviteeID)
 	if err != nil {
 		return res, err
 	}
@@ -191,22 +225,22 @@ func (p *Program) signup(ctx context.Context, w *ledger.Writer, inviteeID, norm 
 	case invitee.PaymentInstrument != "" && invitee.PaymentInstrument == referrer.PaymentInstrument:
 		return res, fmt.Errorf("%w: same payment instrument: invitee %s and referrer %s", ErrSelfReferral, inviteeID, referrerID)
 	}
-	if err := p.eligible(referrer, "referrer"); err != nil {
+	if err := p.eligible(referrer, "referrer", now); err != nil {
 		return res, err
 	}
 	if p.rules.SameCountry && invitee.Country != referrer.Country {
-		return res, fmt.Errorf("%w: rule same_country: invitee %s resides in %q, referrer %s in %q", ErrIneligible,
+		return res, ledger.Refuse(ErrIneligible, "same_country", "invitee %s resides in %q, referrer %s in %q",
 			inviteeID, invitee.Country, referrerID, referrer.Country)
 	}
 	if p.rules.Newness.RejectPriorAccount && invitee.PriorAccount {
-		return res, fmt.Errorf("%w: rule newness.reject_prior_account: %s had an account before", ErrNotNew, inviteeID)
+		return res, ledger.Refuse(ErrNotNew, "newness.reject_prior_account", "%s had an account before", inviteeID)
 	}
-	if max := time.Duration(p.rules.Newness.MaxAccountAge); max > 0 {
-		if err := ledger.ValidateTime("registered_at", invitee.RegisteredAt); err != nil {
-			return res, fmt.Errorf("%w: rule newness.max_account_age: invitee %s: %w", ErrNotNew, inviteeID, err)
+	if max := p.rules.Newness.MaxAccountAge.D(); max > 0 {
+		if ledger.ValidateTime("registered_at", invitee.RegisteredAt) != nil {
+			return res, ledger.Refuse(ErrNotNew, "newness.max_account_age", "invitee %s has no known registration time", inviteeID)
 		}
 		if now.Sub(invitee.RegisteredAt) > max {
-			return res, fmt.Errorf("%w: rule newness.max_account_age: %s registered at %s, more than %s ago", ErrNotNew,
+			return res, ledger.Refuse(ErrNotNew, "newness.max_account_age", "%s registered at %s, more than %s ago",
 				inviteeID, invitee.RegisteredAt.UTC().Format(time.RFC3339), max)
 		}
 	}
@@ -230,7 +264,7 @@ func (p *Program) signup(ctx context.Context, w *ledger.Writer, inviteeID, norm 
 		return res, err
 	}
 	if p.rules.InvitesPerDay > 0 && d.Invites >= p.rules.InvitesPerDay {
-		return res, fmt.Errorf("%w: rule invites_per_day: %s already has %d signups today", ErrCapReached, referrerID, d.Invites)
+		return res, ledger.Refuse(ErrCapReached, "invites_per_day", "%s already has %d signups today", referrerID, d.Invites)
 	}
 	var rs referrerState
 	if _, err := loadJSON(w, kindReferrer, p.id(referrerID), &rs); err != nil {
@@ -240,7 +274,7 @@ func (p *Program) signup(ctx context.Context, w *ledger.Writer, inviteeID, norm 
 	if !p.rules.RequirePurchase {
 		inv.Status = StatusRewarded
 		if p.rules.MaxRewardedInvitees > 0 && rs.Rewarded >= p.rules.MaxRewardedInvitees {
-			return res, fmt.Errorf("%w: rule max_rewarded_invitees: %s was rewarded for %d invitees", ErrCapReached, referrerID, rs.Rewarded)
+			return res, ledger.Refuse(ErrCapReached, "max_rewarded_invitees", "%s was rewarded for %d invitees", referrerID, rs.Rewarded)
 		}
 		rs.Rewarded++
 		rs.Paid++
@@ -354,25 +388,39 @@ type activityRequest struct {
 	Invitee string `json:"invitee"`
 }
 
+// RecordActivityRequest reports that an invitee was active.
+type RecordActivityRequest struct {
+	// EventID makes the report idempotent: a retry replays the result.
+	EventID string `json:"event_id"`
+	// Invitee is the member who was active (the actor).
+	Invitee string `json:"invitee"`
+}
+
 // RecordActivity records that an invitee was active now. Once the invitee
 // has been active on Rules.RetentionDays days (counted as the rules say),
 // the referrer is paid the retention reward, once. The activity is kept
 // even when the reward cannot be paid yet (see ActivityResult.Refused).
-func (p *Program) RecordActivity(ctx context.Context, eventID, inviteeID string) (ActivityResult, error) {
-	if err := checkIDs("event id", eventID, "invitee", inviteeID); err != nil {
+func (p *Program) RecordActivity(ctx context.Context, req RecordActivityRequest) (ActivityResult, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (ActivityResult, error) { return p.RecordActivityIn(w, req) })
+}
+
+// RecordActivityIn is RecordActivity inside the caller's unit of work w
+// (see the package doc, "Units of work").
+func (p *Program) RecordActivityIn(w *ledger.Writer, req RecordActivityRequest) (ActivityResult, error) {
+	if err := checkIDs("event id", req.EventID, "invitee", req.Invitee); err != nil {
 		return ActivityResult{}, err
 	}
-	res, replayed, err := run(ctx, p, "activity", eventID, activityRequest{Invitee: inviteeID}, func(w *ledger.Writer) (ActivityResult, error) {
-		return p.activity(ctx, w, inviteeID)
+	res, replayed, err := once(w, p, "activity", req.EventID, activityRequest{Invitee: req.Invitee}, func(w *ledger.Writer) (ActivityResult, error) {
+		return p.activity(w, req.Invitee)
 	})
 	if err != nil {
-		return ActivityResult{}, fmt.Errorf("activity of %s: %w", inviteeID, err)
+		return ActivityResult{}, fail(err, "activity of %s", req.Invitee)
 	}
 	res.Replayed = replayed
 	return res, nil
 }
 
-func (p *Program) activity(ctx context.Context, w *ledger.Writer, inviteeID string) (ActivityResult, error) {
+func (p *Program) activity(w *ledger.Writer, inviteeID string) (ActivityResult, error) {
 	var res ActivityResult
 	inv, err := p.loadInvite(w, inviteeID)
 	if err != nil {
@@ -381,7 +429,7 @@ func (p *Program) activity(ctx context.Context, w *ledger.Writer, inviteeID stri
 	now := w.Now()
 	within := true
 	if p.rules.RetentionWithin > 0 {
-		end, err := ledger.AddDuration("retention window end", inv.SignedUpAt, time.Duration(p.rules.RetentionWithin))
+		end, err := ledger.AddDuration("retention window end", inv.SignedUpAt, p.rules.RetentionWithin.D())
 		if err != nil {
 			return res, err
 		}
@@ -394,7 +442,7 @@ func (p *Program) activity(ctx context.Context, w *ledger.Writer, inviteeID stri
 	due := p.rules.RetentionReward.Sign() > 0 && !inv.RetentionPaid && len(inv.ActiveDays) >= p.rules.RetentionDays &&
 		(inv.Status == StatusRewarded || inv.Status == StatusHeld || inv.Status == StatusPaid)
 	if due {
-		err := p.mayPayFor(ctx, w, inv, true)
+		err := p.mayPayFor(w, inv, true)
 		if err == nil {
 			err = p.checkGrant(w, inv.Referrer, RewardRetention, inviteeID, p.rules.RetentionReward, true)
 		}
@@ -402,7 +450,7 @@ func (p *Program) activity(ctx context.Context, w *ledger.Writer, inviteeID stri
 			if !refusal(err) {
 				return res, err
 			}
-			res.Refused = err.Error()
+			res.Refused = fail(err, "retention reward for %s", inviteeID).Error()
 		} else {
 			g, err := p.applyGrant(w, inv.Referrer, RewardRetention, inviteeID, p.rules.RetentionReward)
 			if err != nil {
@@ -423,17 +471,17 @@ func (p *Program) activity(ctx context.Context, w *ledger.Writer, inviteeID stri
 // kill switch is off for the referrer's and the invitee's countries and
 // the referrer is eligible to earn; with window, the campaign is open too.
 // A member the directory no longer knows is refused (ErrUnknownMember).
-func (p *Program) mayPayFor(ctx context.Context, w *ledger.Writer, inv Invite, window bool) error {
+func (p *Program) mayPayFor(w *ledger.Writer, inv Invite, window bool) error {
 	if window {
 		if err := p.inWindow(w.Now()); err != nil {
 			return err
 		}
 	}
-	referrer, err := p.members.Member(ctx, inv.Referrer)
+	referrer, err := p.member(w, inv.Referrer)
 	if err != nil {
 		return err
 	}
-	invitee, err := p.members.Member(ctx, inv.Invitee)
+	invitee, err := p.member(w, inv.Invitee)
 	if err != nil {
 		return err
 	}
@@ -443,14 +491,16 @@ func (p *Program) mayPayFor(ctx context.Context, w *ledger.Writer, inv Invite, w
 	if err := p.checkKill(w, invitee, "invitee"); err != nil {
 		return err
 	}
-	return p.eligible(referrer, "referrer")
+	return p.eligible(referrer, "referrer", w.Now())
 }
 
 // refusal reports whether err is one of the program's rule refusals, which
 // leave a reward unpaid for now, rather than a failure of the unit of work.
+// Member facts the rules cannot read (kit.ErrMemberFacts) refuse too: the
+// member is not judged eligible on them, and may be once they are known.
 func refusal(err error) bool {
 	for _, e := range []error{ErrCampaignClosed, ErrCountryDisabled, ErrIneligible, ErrUnknownMember,
-		ErrCapReached, ErrBudgetExhausted, ErrAlreadyRewarded} {
+		kit.ErrMemberFacts, ErrCapReached, ErrBudgetExhausted, ErrAlreadyRewarded} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -489,21 +539,38 @@ type taskRequest struct {
 	Task   string `json:"task"`
 }
 
+// CompleteTaskRequest reports that a member completed an engagement task.
+type CompleteTaskRequest struct {
+	// EventID makes the report idempotent: a retry replays the result.
+	EventID string `json:"event_id"`
+	// Member completed the task (the actor) and is paid for it.
+	Member string `json:"member"`
+	// Task is the ID of one of Rules.Tasks.
+	Task string `json:"task"`
+}
+
 // CompleteTask pays a member for an engagement task, once per the task's
 // period. The member must be eligible to earn.
-func (p *Program) CompleteTask(ctx context.Context, eventID, memberID, taskID string) (TaskResult, error) {
-	if err := checkIDs("event id", eventID, "member", memberID); err != nil {
+func (p *Program) CompleteTask(ctx context.Context, req CompleteTaskRequest) (TaskResult, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (TaskResult, error) { return p.CompleteTaskIn(w, req) })
+}
+
+// CompleteTaskIn is CompleteTask inside the caller's unit of work w (see
+// the package doc, "Units of work").
+func (p *Program) CompleteTaskIn(w *ledger.Writer, req CompleteTaskRequest) (TaskResult, error) {
+	memberID, taskID := req.Member, req.Task
+	if err := checkIDs("event id", req.EventID, "member", memberID); err != nil {
 		return TaskResult{}, err
 	}
 	if len(taskID) > 64 {
-		return TaskResult{}, fmt.Errorf("task of %d bytes: %w", len(taskID), ErrUnknownTask)
+		return TaskResult{}, fmt.Errorf("%w: a task ID of %d bytes", ErrUnknownTask, len(taskID))
 	}
-	res, replayed, err := run(ctx, p, "task", eventID, taskRequest{Member: memberID, Task: taskID}, func(w *ledger.Writer) (TaskResult, error) {
+	res, replayed, err := once(w, p, "task", req.EventID, taskRequest{Member: memberID, Task: taskID}, func(w *ledger.Writer) (TaskResult, error) {
 		task, ok := p.tasks[taskID]
 		if !ok {
 			return TaskResult{}, fmt.Errorf("%w: %q", ErrUnknownTask, taskID)
 		}
-		m, err := p.members.Member(ctx, memberID)
+		m, err := p.member(w, memberID)
 		if err != nil {
 			return TaskResult{}, err
 		}
@@ -517,7 +584,7 @@ func (p *Program) CompleteTask(ctx context.Context, eventID, memberID, taskID st
 		return TaskResult{Grant: g}, nil
 	})
 	if err != nil {
-		return TaskResult{}, fmt.Errorf("task %s of %s: %w", truncate(taskID), memberID, err)
+		return TaskResult{}, fail(err, "task %s of %s", taskID, memberID)
 	}
 	res.Replayed = replayed
 	return res, nil

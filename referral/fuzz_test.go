@@ -62,11 +62,11 @@ func FuzzRulesJSON(f *testing.F) {
 
 // sentinels are every error the public API may return a wrapping of.
 var sentinels = []error{
-	referral.ErrInvalidRules, referral.ErrInvalidEvent, referral.ErrEventConflict, referral.ErrUnknownMember,
+	referral.ErrInvalidRules, referral.ErrInvalidRequest, referral.ErrIdempotencyConflict, referral.ErrUnknownMember,
 	referral.ErrUnknownCode, referral.ErrUnknownTask, referral.ErrNotInvited, referral.ErrIneligible,
 	referral.ErrSelfReferral, referral.ErrReferralLoop, referral.ErrNotNew, referral.ErrAlreadyReferred,
 	referral.ErrDuplicateSignal, referral.ErrCapReached, referral.ErrBudgetExhausted, referral.ErrCampaignClosed,
-	referral.ErrCountryDisabled, referral.ErrAlreadyRewarded,
+	referral.ErrCountryDisabled, referral.ErrAlreadyRewarded, kit.ErrMemberFacts,
 	ledger.ErrInvalidAmount, ledger.ErrPrecision, ledger.ErrUnknownAsset, ledger.ErrInvalidAsset,
 	ledger.ErrAssetConflict, ledger.ErrUnknownAccount, ledger.ErrInvalidAddress, ledger.ErrAccountConflict,
 	ledger.ErrInsufficientFunds, ledger.ErrInvalidTransaction, ledger.ErrIdempotencyConflict,
@@ -134,7 +134,7 @@ func FuzzReferralPublicAPI(f *testing.F) {
 		roles := &kit.RoleDirectory{}
 		roles.Grant(riskOfficer, kit.RoleRiskOfficer)
 		roles.Grant(admin, kit.RoleProgramAdmin)
-		dir := referral.NewMemberDirectory()
+		dir := kit.NewDirectory()
 		rules := referral.DefaultRules()
 		if len(ops) > 0 && ops[0]&1 == 1 {
 			rules = referral.ShopRules()
@@ -147,7 +147,7 @@ func FuzzReferralPublicAPI(f *testing.F) {
 		}
 		people := []string{"a", "b", "c", "d", id}
 		for _, m := range people {
-			dir.Put(referral.Member{ID: m, Country: rules.Country, Age: 30, HasProfile: true, PayoutLinked: true,
+			dir.Put(kit.Member{ID: m, Country: rules.Country, BirthDate: born(30), HasProfile: true, PayoutLinked: true,
 				RegisteredAt: extremeTime(when, byte(len(m))), Device: "dev-" + m, PaymentInstrument: "card-" + m})
 		}
 		programs := []*referral.Program{p}
@@ -176,31 +176,31 @@ func FuzzReferralPublicAPI(f *testing.F) {
 			who := pick(people)
 			switch op % 12 {
 			case 0:
-				_, err := prog.Fund(ctx, pick(actors), pick([]string{"k", id, ev}), extremeAmount(amount, op))
+				_, err := prog.Fund(ctx, referral.FundRequest{Actor: pick(actors), EventID: pick([]string{"k", id, ev}), Amount: extremeAmount(amount, op)})
 				check("fund", err)
 			case 1:
-				c, err := prog.IssueCode(ctx, ev, who)
+				c, err := prog.IssueCode(ctx, referral.IssueCodeRequest{EventID: ev, Member: who})
 				check("issue code", err)
 				if err == nil {
 					codes = append(codes, c)
 				}
 			case 2:
-				_, err := prog.Signup(ctx, ev, who, pick(codes))
+				_, err := prog.Signup(ctx, referral.SignupRequest{EventID: ev, Invitee: who, Code: pick(codes)})
 				check("signup", err)
 			case 3:
-				_, err := prog.RecordActivity(ctx, ev, who)
+				_, err := prog.RecordActivity(ctx, referral.RecordActivityRequest{EventID: ev, Invitee: who})
 				check("activity", err)
 			case 4:
-				_, err := prog.CompleteTask(ctx, ev, who, pick([]string{"jackpot", "profile_photo", id}))
+				_, err := prog.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: ev, Member: who, Task: pick([]string{"jackpot", "profile_photo", id})})
 				check("task", err)
 			case 5:
-				_, err := prog.RecordPurchase(ctx, ev, who, "o-"+who)
+				_, err := prog.RecordPurchase(ctx, referral.RecordPurchaseRequest{EventID: ev, Member: who, PurchaseID: "o-" + who})
 				check("purchase", err)
 			case 6:
-				_, err := prog.RecordRefund(ctx, ev, pick(actors), "o-"+who)
+				_, err := prog.RecordRefund(ctx, referral.RecordRefundRequest{EventID: ev, Actor: pick(actors), PurchaseID: "o-" + who})
 				check("refund", err)
 			case 7:
-				err := prog.SetKillSwitch(ctx, pick(actors), pick([]string{rules.Country, id, "IT"}), arg&1 == 0)
+				err := prog.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: pick(actors), Country: pick([]string{rules.Country, id, "IT"}), Disabled: arg&1 == 0})
 				check("kill switch", err)
 			case 8:
 				clock.Set(extremeTime(when, op))
@@ -209,14 +209,16 @@ func FuzzReferralPublicAPI(f *testing.F) {
 			case 10:
 				_, err := prog.Tick(ctx)
 				check("tick", err)
+				_, err = l.Tick(ctx) // as the scheduler does
+				check("ledger tick", err)
 			case 11:
 				r := rules
 				r.Campaign = fmt.Sprintf("c%d", i)
 				r.Budget = extremeAmount(amount, op)
-				r.ReturnWindow = referral.Duration(when)
+				r.ReturnWindow = kit.Duration(when)
 				r.End = extremeTime(when, op)
 				if r.RequirePurchase && r.ReturnWindow <= 0 {
-					r.ReturnWindow = referral.Duration(time.Hour)
+					r.ReturnWindow = kit.Duration(time.Hour)
 				}
 				np, err := referral.New(ctx, l, r, dir, referral.WithRoles(roles))
 				check("new", err)

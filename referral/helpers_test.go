@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ type fixture struct {
 	ctx     context.Context
 	clock   *ledgertest.Clock
 	l       *ledger.Ledger
-	members *referral.MemberDirectory
+	members *kit.Directory
 	roles   *kit.RoleDirectory
 	p       *referral.Program
 	rules   referral.Rules
@@ -44,12 +45,12 @@ type fixture struct {
 // fixtureMembers is the fixture's directory, which can forget members.
 type fixtureMembers struct{ f *fixture }
 
-func (m fixtureMembers) Member(ctx context.Context, id string) (referral.Member, error) {
+func (m fixtureMembers) Member(ctx context.Context, id string) (kit.Member, error) {
 	m.f.mu.Lock()
 	gone := m.f.gone[id]
 	m.f.mu.Unlock()
 	if gone {
-		return referral.Member{}, fmt.Errorf("%w: %q", referral.ErrUnknownMember, id)
+		return kit.Member{}, fmt.Errorf("%w %q", referral.ErrUnknownMember, id)
 	}
 	return m.f.members.Member(ctx, id)
 }
@@ -63,7 +64,7 @@ func newFixture(tb testing.TB, open teststore.Opener, rules referral.Rules, opts
 	roles := &kit.RoleDirectory{}
 	roles.Grant(riskOfficer, kit.RoleRiskOfficer)
 	roles.Grant(admin, kit.RoleProgramAdmin)
-	f := &fixture{ctx: ctx, clock: clock, l: l, members: referral.NewMemberDirectory(), roles: roles, rules: rules, tb: tb,
+	f := &fixture{ctx: ctx, clock: clock, l: l, members: kit.NewDirectory(), roles: roles, rules: rules, tb: tb,
 		gone: map[string]bool{}}
 	// COIN, which a shared wallet policy may name (kit.WalletPolicy.Check),
 	// is defined before the program starts, as a platform would.
@@ -81,9 +82,13 @@ func (f *fixture) forget(id string) {
 	f.gone[id] = true
 }
 
-// member puts an eligible, new member of the rules' country.
-func (f *fixture) member(id string) referral.Member {
-	m := referral.Member{ID: id, Country: f.rules.Country, Age: 30, HasProfile: true, PayoutLinked: true,
+// born returns the birth date of a member who turns age on New Year's
+// Day of t0's year: age years old at t0.
+func born(age int) kit.Date { return kit.NewDate(t0.Year()-age, time.January, 1) }
+
+// member puts an eligible, new member of the rules' country, 30 at t0.
+func (f *fixture) member(id string) kit.Member {
+	m := kit.Member{ID: id, Country: f.rules.Country, BirthDate: born(30), HasProfile: true, PayoutLinked: true,
 		RegisteredAt: f.clock.Now(), Device: "dev-" + id, PaymentInstrument: "card-" + id}
 	f.members.Put(m)
 	return m
@@ -94,14 +99,42 @@ func (f *fixture) code(tb testing.TB, id string) string {
 		tb = f.tb
 	}
 	tb.Helper()
-	c, err := f.p.IssueCode(f.ctx, "code-"+id, id)
+	c, err := f.p.IssueCode(f.ctx, referral.IssueCodeRequest{EventID: "code-" + id, Member: id})
 	require.NoError(tb, err)
 	return c
 }
 
+// tick runs what a scheduler runs: the program's Tick, then the ledger's
+// (which releases expired holds), and returns the program's report and
+// how many holds the ledger released.
+func (f *fixture) tick(tb testing.TB) (kit.TickReport, int) {
+	tb.Helper()
+	rep, err := f.p.Tick(f.ctx)
+	require.NoError(tb, err)
+	n, err := f.l.Tick(f.ctx)
+	require.NoError(tb, err)
+	return rep, n
+}
+
+// failed returns the IDs of a report's failed items of kind, and checks
+// that each one's error wraps want (if not nil).
+func failed(tb testing.TB, rep kit.TickReport, kind string, want error) []string {
+	tb.Helper()
+	var ids []string
+	for _, f := range rep.Failed {
+		if f.Kind == kind {
+			if want != nil {
+				require.ErrorIs(tb, f.Err, want, f.ID)
+			}
+			ids = append(ids, f.ID)
+		}
+	}
+	return ids
+}
+
 func (f *fixture) kill(tb testing.TB, country string, off bool) {
 	tb.Helper()
-	require.NoError(tb, f.p.SetKillSwitch(f.ctx, riskOfficer, country, off))
+	require.NoError(tb, f.p.SetKillSwitch(f.ctx, referral.SetKillSwitchRequest{Actor: riskOfficer, Country: country, Disabled: off}))
 }
 
 func (f *fixture) balance(tb testing.TB, account string) decimal.Decimal {
@@ -167,6 +200,15 @@ func (f *fixture) verify(tb testing.TB) {
 	for asset, total := range rep.Totals {
 		require.Truef(tb, total.IsZero(), "%s sums to %s", asset, total)
 	}
+}
+
+// prefixOnce checks that an error's message begins with the package
+// prefix and has it once ("self-referral" is a word of the messages).
+func prefixOnce(tb testing.TB, err error) {
+	tb.Helper()
+	msg := err.Error()
+	require.True(tb, strings.HasPrefix(msg, "referral: "), msg)
+	require.Equal(tb, 1, strings.Count(strings.ReplaceAll(msg, "self-referral", ""), "referral: "), msg)
 }
 
 func d(v int64) decimal.Decimal { return decimal.NewFromInt(v) }

@@ -117,7 +117,7 @@ type killState struct {
 type Program struct {
 	l        *ledger.Ledger
 	rules    Rules
-	members  Members
+	members  kit.Members
 	wallets  kit.WalletPolicy
 	roles    kit.Roles
 	loc      *time.Location
@@ -152,11 +152,16 @@ func MemberAccount(id string) string { return kit.WalletAccount(id) }
 // BudgetAccount is the address of a campaign's budget account.
 func BudgetAccount(campaign string) string { return "referral:campaign:" + campaign + ":budget" }
 
+// The program's due items are Ticker work.
+var _ kit.Ticker = (*Program)(nil)
+
 // New validates the rules, defines the reward asset, opens World and the
 // budget account, and funds the budget from World with Rules.Budget (once,
-// under the fund key "setup": setting the program up again with the same
-// budget changes nothing, with another budget it is ErrEventConflict).
-func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, opts ...Option) (*Program, error) {
+// under the fund event id "setup": setting the program up again with the
+// same budget changes nothing, with another budget it is
+// ErrIdempotencyConflict). members gives the facts the rules read (a
+// kit.Directory in tests and examples).
+func New(ctx context.Context, l *ledger.Ledger, rules Rules, members kit.Members, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
@@ -191,11 +196,12 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, op
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("set up campaign %s: %w", rules.Campaign, err)
+		return nil, fail(err, "set up campaign %s", rules.Campaign)
 	}
 	if rules.Budget.Sign() > 0 {
-		if _, err := p.fund(ctx, "setup", rules.Budget); err != nil {
-			return nil, err
+		_, err := kit.Run(ctx, l, func(w *ledger.Writer) (FundResult, error) { return p.fund(w, "setup", rules.Budget) })
+		if err != nil {
+			return nil, fail(err, "fund campaign %s", rules.Campaign)
 		}
 	}
 	if err := p.wallets.Check(ctx, l); err != nil {
@@ -223,18 +229,30 @@ func (p *Program) units(d decimal.Decimal) int64 {
 
 func (p *Program) amount(u int64) decimal.Decimal { return p.rules.Asset.Amount(u) }
 
-// checkIDs validates event arguments: non-empty, short, usable in addresses.
+// checkIDs judges a request's IDs (kit.CheckID): each pair is a field's
+// name and its value.
 func checkIDs(pairs ...string) error {
 	for i := 0; i+1 < len(pairs); i += 2 {
-		name, v := pairs[i], pairs[i+1]
-		if v == "" || len(v) > 64 {
-			return fmt.Errorf("%w: %s of %d bytes must have 1 to 64", ErrInvalidEvent, name, len(v))
-		}
-		if err := ledger.ValidateAddress("x:" + v); err != nil || containsColon(v) {
-			return fmt.Errorf("%w: %s %q may hold only letters, digits and _-.@+", ErrInvalidEvent, name, v)
+		if err := kit.CheckID(ErrInvalidRequest, pairs[i], pairs[i+1]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// prefix begins every message of the package's errors.
+const prefix = "referral: "
+
+// fail gives an error the package prefix once. The program's own errors
+// (a sentinel of errors.go with its detail, a *ledger.Refusal of one)
+// already begin with it and name the members and IDs involved, so they
+// come back as they are; any other error (the ledger's, the kit's, a
+// store's) is wrapped with the prefix and what was being done.
+func fail(err error, format string, args ...any) error {
+	if err == nil || strings.HasPrefix(err.Error(), prefix) {
+		return err
+	}
+	return fmt.Errorf("%s%s: %w", prefix, fmt.Sprintf(format, args...), err)
 }
 
 // loadJSON reads a record into v and reports whether it existed.
@@ -260,14 +278,14 @@ type fnError struct{ err error }
 func (e fnError) Error() string { return e.err.Error() }
 func (e fnError) Unwrap() error { return e.err }
 
-// run runs one event of the program through kit.RunOnce, in a unit of work
-// of its own: the replay check comes first, before fn reads any member
-// fact, rule or state, and a replay returns the stored result with
-// replayed true. An event id used before for another event is
-// ErrEventConflict (wrapping ledger.ErrIdempotencyConflict).
-func run[T any](ctx context.Context, p *Program, op, id string, req any, fn func(w *ledger.Writer) (T, error)) (T, bool, error) {
+// once runs one event of the program through kit.Once, inside the unit of
+// work w: the replay check comes first, before fn reads any member fact,
+// rule or state, and a replay returns the stored result with replayed
+// true. An event id used before for another event is
+// ErrIdempotencyConflict (wrapping ledger.ErrIdempotencyConflict).
+func once[T any](w *ledger.Writer, p *Program, op, id string, req any, fn func(w *ledger.Writer) (T, error)) (T, bool, error) {
 	ev := kit.Event{Kind: kindEvent, ID: p.id(id), Op: op, Request: req}
-	res, replayed, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (T, error) {
+	res, replayed, err := kit.Once(w, ev, func(w *ledger.Writer) (T, error) {
 		var zero T
 		if err := checkNow(w); err != nil {
 			return zero, fnError{err}
@@ -283,7 +301,7 @@ func run[T any](ctx context.Context, p *Program, op, id string, req any, fn func
 	case errors.As(err, &fe):
 		err = fe.err
 	case errors.Is(err, ledger.ErrIdempotencyConflict):
-		err = fmt.Errorf("%w: %w", ErrEventConflict, err)
+		err = fmt.Errorf("%w: %w", ErrIdempotencyConflict, err)
 	}
 	return res, replayed, err
 }
@@ -291,10 +309,10 @@ func run[T any](ctx context.Context, p *Program, op, id string, req any, fn func
 // inWindow refuses events outside the campaign window.
 func (p *Program) inWindow(now time.Time) error {
 	if !p.rules.Start.IsZero() && now.Before(p.rules.Start) {
-		return fmt.Errorf("%w: rule start: campaign %s opens at %s", ErrCampaignClosed, p.rules.Campaign, p.rules.Start.Format(time.RFC3339))
+		return ledger.Refuse(ErrCampaignClosed, "start", "campaign %s opens at %s", p.rules.Campaign, p.rules.Start.Format(time.RFC3339))
 	}
 	if !p.rules.End.IsZero() && !now.Before(p.rules.End) {
-		return fmt.Errorf("%w: rule end: campaign %s ended at %s", ErrCampaignClosed, p.rules.Campaign, p.rules.End.Format(time.RFC3339))
+		return ledger.Refuse(ErrCampaignClosed, "end", "campaign %s ended at %s", p.rules.Campaign, p.rules.End.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -314,44 +332,63 @@ func (p *Program) killed(w *ledger.Writer, country string) (bool, error) {
 	return p.disabled[country], nil
 }
 
-func (p *Program) checkKill(w *ledger.Writer, m Member, role string) error {
+// checkKill refuses a member residing in a country the kill switch is on
+// for. The switch is the run-time form of the disabled_countries rule,
+// and refuses under that rule's name.
+func (p *Program) checkKill(w *ledger.Writer, m kit.Member, role string) error {
 	off, err := p.killed(w, m.Country)
 	if err != nil {
 		return err
 	}
 	if off {
-		return fmt.Errorf("%w: kill switch: %s %s resides in %q", ErrCountryDisabled, role, m.ID, m.Country)
+		return ledger.Refuse(ErrCountryDisabled, "disabled_countries", "kill switch: %s %s resides in %q", role, m.ID, m.Country)
 	}
 	return nil
 }
 
-// eligible applies the earning rules to a member's facts.
-func (p *Program) eligible(m Member, role string) error {
+// member looks a member up in the directory, with the unit of work's
+// context.
+func (p *Program) member(w *ledger.Writer, id string) (kit.Member, error) {
+	return p.members.Member(w.Context(), id)
+}
+
+// eligible applies the earning rules to a member's facts at now, the unit
+// of work's time. A min_age rule the member's facts cannot answer (no
+// birth date) is kit.ErrMemberFacts: never a yes.
+func (p *Program) eligible(m kit.Member, role string, now time.Time) error {
 	r := p.rules
+	if r.Country != "" && m.Country != r.Country {
+		return ledger.Refuse(ErrIneligible, "country", "%s %s resides in %q, not %q", role, m.ID, m.Country, r.Country)
+	}
+	if r.MinAge > 0 {
+		old, err := m.AtLeast(r.MinAge, now)
+		if err != nil {
+			return ledger.Refuse(err, "min_age", "")
+		}
+		if !old {
+			return ledger.Refuse(ErrIneligible, "min_age", "%s %s is under %d", role, m.ID, r.MinAge)
+		}
+	}
 	switch {
-	case r.Country != "" && m.Country != r.Country:
-		return fmt.Errorf("%w: rule country: %s %s resides in %q, not %q", ErrIneligible, role, m.ID, m.Country, r.Country)
-	case m.Age < r.MinAge:
-		return fmt.Errorf("%w: rule min_age: %s %s is %d, under %d", ErrIneligible, role, m.ID, m.Age, r.MinAge)
 	case r.RequireProfile && !m.HasProfile:
-		return fmt.Errorf("%w: rule require_profile: %s %s has no profile", ErrIneligible, role, m.ID)
+		return ledger.Refuse(ErrIneligible, "require_profile", "%s %s has no profile", role, m.ID)
 	case r.RequirePayoutLinked && !m.PayoutLinked:
-		return fmt.Errorf("%w: rule require_payout_linked: %s %s has no linked payout account", ErrIneligible, role, m.ID)
+		return ledger.Refuse(ErrIneligible, "require_payout_linked", "%s %s has no linked payout account", role, m.ID)
 	case r.ExcludeEmployees && m.Employee:
-		return fmt.Errorf("%w: rule exclude_employees: %s %s has ties to the company", ErrIneligible, role, m.ID)
+		return ledger.Refuse(ErrIneligible, "exclude_employees", "%s %s has ties to the company", role, m.ID)
 	}
 	return nil
 }
 
 // canEarn is everything that must hold for a member to be paid now.
-func (p *Program) canEarn(w *ledger.Writer, m Member, role string) error {
+func (p *Program) canEarn(w *ledger.Writer, m kit.Member, role string) error {
 	if err := p.inWindow(w.Now()); err != nil {
 		return err
 	}
 	if err := p.checkKill(w, m, role); err != nil {
 		return err
 	}
-	return p.eligible(m, role)
+	return p.eligible(m, role, w.Now())
 }
 
 // checkGrant checks, without writing, that a reward can be paid: not paid
@@ -373,7 +410,7 @@ func (p *Program) checkGrant(w *ledger.Writer, member, kind, subject string, amo
 			return err
 		}
 		if after > p.units(p.rules.DailyEarningCap) {
-			return fmt.Errorf("%w: rule daily_earning_cap: %s has earned %s %s today, cap %s", ErrCapReached,
+			return ledger.Refuse(ErrCapReached, "daily_earning_cap", "%s has earned %s %s today, cap %s",
 				member, p.amount(d.Earned), p.rules.Asset.Code, p.rules.DailyEarningCap)
 		}
 	}
@@ -382,8 +419,8 @@ func (p *Program) checkGrant(w *ledger.Writer, member, kind, subject string, amo
 		return err
 	}
 	if b.Available.LessThan(amount) {
-		return fmt.Errorf("%w: %s reward of %s %s: %s has %s available", ErrBudgetExhausted,
-			kind, amount, p.rules.Asset.Code, p.budget, b.Available)
+		return ledger.Refuse(ErrBudgetExhausted, "budget", "%s reward of %s %s: campaign %s has %s available",
+			kind, amount, p.rules.Asset.Code, p.rules.Campaign, b.Available)
 	}
 	return nil
 }
@@ -464,7 +501,8 @@ func (p *Program) addSpent(w *ledger.Writer, u int64) error {
 
 // tierGrants pays the tier bonuses a referrer has reached. With strict, a
 // bonus the budget cannot pay fails the unit of work; otherwise the tier is
-// settled unpaid and the reason returned in refused.
+// settled unpaid and listed in refused (by its invitee count, as a grant's
+// Subject names it).
 func (p *Program) tierGrants(w *ledger.Writer, referrer string, rs *referrerState, strict bool) (grants []Grant, refused []string, err error) {
 	for _, t := range p.rules.Tiers {
 		if t.Invitees > rs.Paid || containsInt(rs.Tiers, t.Invitees) {
@@ -484,7 +522,7 @@ func (p *Program) tierGrants(w *ledger.Writer, referrer string, rs *referrerStat
 			if strict || !errors.Is(err, ErrBudgetExhausted) {
 				return nil, nil, err
 			}
-			refused = append(refused, err.Error())
+			refused = append(refused, fmt.Sprint(t.Invitees))
 			continue
 		}
 		if rs.TierBonus, err = kit.Add("tier bonuses", rs.TierBonus, u); err != nil {
@@ -504,30 +542,46 @@ func containsInt(s []int, v int) bool {
 	return false
 }
 
-// SetKillSwitch turns the program off (disabled) or on again for members
+// SetKillSwitchRequest turns the program off or on again for a country.
+type SetKillSwitchRequest struct {
+	// Actor sets the switch; they must hold kit.RoleRiskOfficer.
+	Actor string `json:"actor"`
+	// Country is an ISO 3166 code ("IT"), 1 to 16 bytes.
+	Country string `json:"country"`
+	// Disabled turns the program off for members residing in Country;
+	// false turns it on again.
+	Disabled bool `json:"disabled"`
+}
+
+// SetKillSwitch turns the program off (Disabled) or on again for members
 // residing in a country. While off, nothing is paid to or for them: their
 // signups, purchases, tasks and retention bonuses are refused
-// (ErrCountryDisabled), and held shop rewards whose return window ends are
-// withheld by Tick until the switch is off again (see Tick). actor must
-// hold kit.RoleRiskOfficer; otherwise the call is ledger.ErrForbidden and
-// changes nothing. The switch records who set it and when.
-func (p *Program) SetKillSwitch(ctx context.Context, actor, country string, disabled bool) error {
-	if country == "" || len(country) > 16 {
-		return fmt.Errorf("%w: country of %d bytes must have 1 to 16", ErrInvalidEvent, len(country))
+// (ErrCountryDisabled, rule disabled_countries), and held shop rewards
+// whose return window ends are withheld by Tick until the switch is off
+// again (see Tick). The actor must hold kit.RoleRiskOfficer; otherwise the
+// call is ledger.ErrForbidden and changes nothing. The switch records who
+// set it and when. It runs in a unit of work of its own; SetKillSwitchIn
+// runs it in the caller's.
+func (p *Program) SetKillSwitch(ctx context.Context, req SetKillSwitchRequest) error {
+	return p.l.Update(ctx, func(w *ledger.Writer) error { return p.SetKillSwitchIn(w, req) })
+}
+
+// SetKillSwitchIn is SetKillSwitch inside the caller's unit of work w. Like
+// every In method, an error leaves w with no sound state to commit: the
+// caller must end its unit of work with an error.
+func (p *Program) SetKillSwitchIn(w *ledger.Writer, req SetKillSwitchRequest) error {
+	if req.Country == "" || len(req.Country) > 16 {
+		return fmt.Errorf("%w: country must have 1 to 16 bytes", ErrInvalidRequest)
 	}
-	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer); err != nil {
-		return fmt.Errorf("kill switch for %q: %w", country, err)
+	what := fmt.Sprintf("kill switch for %q", req.Country)
+	if err := kit.Authorize(w.Context(), p.roles, req.Actor, kit.RoleRiskOfficer); err != nil {
+		return fail(err, "%s", what)
 	}
-	err := p.l.Update(ctx, func(w *ledger.Writer) error {
-		if err := checkNow(w); err != nil {
-			return err
-		}
-		return w.SaveJSON(kindKill, p.id(country), killState{Disabled: disabled, By: actor, At: w.Now()})
-	})
-	if err != nil {
-		return fmt.Errorf("kill switch for %q: %w", country, err)
+	if err := checkNow(w); err != nil {
+		return fail(err, "%s", what)
 	}
-	return nil
+	err := w.SaveJSON(kindKill, p.id(req.Country), killState{Disabled: req.Disabled, By: req.Actor, At: w.Now()})
+	return fail(err, "%s", what)
 }
 
 // Budget is a campaign budget's state.
@@ -539,13 +593,25 @@ type Budget struct {
 	Available decimal.Decimal // what new rewards may still use
 }
 
+// FundRequest tops up the campaign budget.
+type FundRequest struct {
+	// EventID makes the top-up idempotent: the same ID with the same
+	// amount funds once.
+	EventID string `json:"event_id"`
+	// Actor funds the budget; they must hold kit.RoleProgramAdmin.
+	Actor string `json:"actor"`
+	// Amount is a positive amount of the rules' asset.
+	Amount decimal.Decimal `json:"amount"`
+}
+
 // FundResult is what a top-up of the budget did.
 type FundResult struct {
-	Key         string          `json:"key"`
+	// EventID is the request's event ID (stored results name it "key").
+	EventID     string          `json:"key"`
 	Amount      decimal.Decimal `json:"amount"`
 	Transaction uint64          `json:"transaction"`
-	// Replayed: the key was funded before with the same amount; nothing
-	// moved this time.
+	// Replayed: the event ID was funded before with the same amount;
+	// nothing moved this time.
 	Replayed bool `json:"-"`
 }
 
@@ -553,32 +619,41 @@ type fundRequest struct {
 	Amount string `json:"amount"`
 }
 
-// Fund tops up the campaign budget from ledger.World. key makes it
-// idempotent: the same key with the same amount funds once (a retry is
-// Replayed), with another amount it is ErrEventConflict. actor must hold
-// kit.RoleProgramAdmin, checked on every call; otherwise the call is
-// ledger.ErrForbidden and changes nothing.
-func (p *Program) Fund(ctx context.Context, actor, key string, amount decimal.Decimal) (FundResult, error) {
-	if err := checkIDs("fund key", key); err != nil {
-		return FundResult{}, err
-	}
-	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleProgramAdmin); err != nil {
-		return FundResult{}, fmt.Errorf("fund campaign %s: %w", p.rules.Campaign, err)
-	}
-	return p.fund(ctx, key, amount)
+// Fund tops up the campaign budget from ledger.World. The event ID makes
+// it idempotent: the same ID with the same amount funds once (a retry is
+// Replayed), with another amount it is ErrIdempotencyConflict. The actor
+// must hold kit.RoleProgramAdmin, checked on every call; otherwise the
+// call is ledger.ErrForbidden and changes nothing.
+func (p *Program) Fund(ctx context.Context, req FundRequest) (FundResult, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (FundResult, error) { return p.FundIn(w, req) })
 }
 
-func (p *Program) fund(ctx context.Context, key string, amount decimal.Decimal) (FundResult, error) {
+// FundIn is Fund inside the caller's unit of work w. Like every In method,
+// an error leaves w with no sound state to commit: the caller must end its
+// unit of work with an error.
+func (p *Program) FundIn(w *ledger.Writer, req FundRequest) (FundResult, error) {
+	if err := checkIDs("event id", req.EventID); err != nil {
+		return FundResult{}, err
+	}
+	if err := kit.Authorize(w.Context(), p.roles, req.Actor, kit.RoleProgramAdmin); err != nil {
+		return FundResult{}, fail(err, "fund campaign %s", p.rules.Campaign)
+	}
+	res, err := p.fund(w, req.EventID, req.Amount)
+	return res, fail(err, "fund campaign %s", p.rules.Campaign)
+}
+
+// fund funds the budget once per event ID, in w.
+func (p *Program) fund(w *ledger.Writer, eventID string, amount decimal.Decimal) (FundResult, error) {
 	u, err := units(p.rules.Asset, amount)
 	if err != nil || u <= 0 {
 		if err == nil {
 			err = ledger.ErrInvalidAmount
 		}
 		return FundResult{}, fmt.Errorf("%w: fund amount must be a positive amount of %s with at most %d decimals: %w",
-			ErrInvalidEvent, p.rules.Asset.Code, p.rules.Asset.Precision, err)
+			ErrInvalidRequest, p.rules.Asset.Code, p.rules.Asset.Precision, err)
 	}
 	amount = p.amount(u)
-	res, replayed, err := run(ctx, p, "fund", "fund:"+key, fundRequest{Amount: amount.String()}, func(w *ledger.Writer) (FundResult, error) {
+	res, replayed, err := once(w, p, "fund", "fund:"+eventID, fundRequest{Amount: amount.String()}, func(w *ledger.Writer) (FundResult, error) {
 		var c campaignState
 		if _, err := loadJSON(w, kindCampaign, p.rules.Campaign, &c); err != nil {
 			return FundResult{}, err
@@ -587,7 +662,7 @@ func (p *Program) fund(ctx context.Context, key string, amount decimal.Decimal) 
 		if err != nil {
 			return FundResult{}, err
 		}
-		t, err := w.Post(ledger.TransferRequest{Key: "referral:" + p.id("fund", key),
+		t, err := w.Post(ledger.TransferRequest{Key: "referral:" + p.id("fund", eventID),
 			Postings: []ledger.Posting{{From: ledger.World, To: p.budget, Asset: p.rules.Asset.Code, Amount: amount}},
 			Metadata: map[string]string{"program": "referral", "campaign": p.rules.Campaign, "kind": "fund"}})
 		if err != nil {
@@ -597,10 +672,10 @@ func (p *Program) fund(ctx context.Context, key string, amount decimal.Decimal) 
 		if err := w.SaveJSON(kindCampaign, p.rules.Campaign, c); err != nil {
 			return FundResult{}, err
 		}
-		return FundResult{Key: key, Amount: amount, Transaction: t.ID}, nil
+		return FundResult{EventID: eventID, Amount: amount, Transaction: t.ID}, nil
 	})
 	if err != nil {
-		return FundResult{}, fmt.Errorf("fund campaign %s: %w", p.rules.Campaign, err)
+		return FundResult{}, err
 	}
 	res.Replayed = replayed
 	return res, nil

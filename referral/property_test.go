@@ -23,7 +23,7 @@ var expectedRefusals = []error{
 	referral.ErrSelfReferral, referral.ErrReferralLoop, referral.ErrNotNew, referral.ErrAlreadyReferred,
 	referral.ErrDuplicateSignal, referral.ErrCapReached, referral.ErrBudgetExhausted, referral.ErrCampaignClosed,
 	referral.ErrCountryDisabled, referral.ErrAlreadyRewarded, referral.ErrIneligible, referral.ErrNotInvited,
-	referral.ErrEventConflict,
+	referral.ErrIdempotencyConflict,
 }
 
 func expected(err error) bool {
@@ -77,7 +77,7 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 		rules.Newness.MaxAccountAge = 0
 		clock := ledgertest.NewClock(t0)
 		l := ledger.New(open(t), ledger.WithClock(clock))
-		dir := referral.NewMemberDirectory()
+		dir := kit.NewDirectory()
 		roles := &kit.RoleDirectory{}
 		roles.Grant(riskOfficer, kit.RoleRiskOfficer)
 		p, err := referral.New(ctx, l, rules, dir, referral.WithRoles(roles))
@@ -86,7 +86,7 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 		}
 		people := []string{"a", "b", "c", "d", "e", "f"}
 		for _, id := range people {
-			dir.Put(referral.Member{ID: id, Country: rules.Country, Age: 30, HasProfile: true, PayoutLinked: true,
+			dir.Put(kit.Member{ID: id, Country: rules.Country, BirthDate: born(30), HasProfile: true, PayoutLinked: true,
 				RegisteredAt: t0, Device: "dev-" + id, PaymentInstrument: "card-" + id})
 		}
 		codes := map[string]string{}
@@ -107,7 +107,7 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 		rt.Repeat(map[string]func(*rapid.T){
 			"code": func(rt *rapid.T) {
 				who := rapid.SampledFrom(people).Draw(rt, "who")
-				c, err := p.IssueCode(ctx, next(rt), who)
+				c, err := p.IssueCode(ctx, referral.IssueCodeRequest{EventID: next(rt), Member: who})
 				check(rt, err)
 				if err == nil {
 					codes[who] = c
@@ -122,11 +122,11 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 				if !ok {
 					rt.Skip("no code")
 				}
-				_, err := p.Signup(ctx, next(rt), rapid.SampledFrom(people).Draw(rt, "invitee"), code)
+				_, err := p.Signup(ctx, referral.SignupRequest{EventID: next(rt), Invitee: rapid.SampledFrom(people).Draw(rt, "invitee"), Code: code})
 				check(rt, err)
 			},
 			"activity": func(rt *rapid.T) {
-				_, err := p.RecordActivity(ctx, next(rt), rapid.SampledFrom(people).Draw(rt, "who"))
+				_, err := p.RecordActivity(ctx, referral.RecordActivityRequest{EventID: next(rt), Invitee: rapid.SampledFrom(people).Draw(rt, "who")})
 				check(rt, err)
 			},
 			"task": func(rt *rapid.T) {
@@ -134,19 +134,19 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 					rt.Skip("no tasks")
 				}
 				task := rapid.SampledFrom(rules.Tasks).Draw(rt, "task")
-				_, err := p.CompleteTask(ctx, next(rt), rapid.SampledFrom(people).Draw(rt, "who"), task.ID)
+				_, err := p.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: next(rt), Member: rapid.SampledFrom(people).Draw(rt, "who"), Task: task.ID})
 				check(rt, err)
 			},
 			"purchase": func(rt *rapid.T) {
 				who := rapid.SampledFrom(people).Draw(rt, "who")
-				_, err := p.RecordPurchase(ctx, next(rt), who, fmt.Sprintf("o-%s-%d", who, rapid.IntRange(0, 2).Draw(rt, "order")))
+				_, err := p.RecordPurchase(ctx, referral.RecordPurchaseRequest{EventID: next(rt), Member: who, PurchaseID: fmt.Sprintf("o-%s-%d", who, rapid.IntRange(0, 2).Draw(rt, "order"))})
 				check(rt, err)
 			},
 			"refund": func(rt *rapid.T) {
 				who := rapid.SampledFrom(people).Draw(rt, "who")
 				actor := rapid.SampledFrom([]string{riskOfficer, riskOfficer, riskOfficer, nobody, "", "a"}).Draw(rt, "actor")
 				before := snapshotOf(rt, ctx, l)
-				_, err := p.RecordRefund(ctx, next(rt), actor, fmt.Sprintf("o-%s-%d", who, rapid.IntRange(0, 2).Draw(rt, "order")))
+				_, err := p.RecordRefund(ctx, referral.RecordRefundRequest{EventID: next(rt), Actor: actor, PurchaseID: fmt.Sprintf("o-%s-%d", who, rapid.IntRange(0, 2).Draw(rt, "order"))})
 				if actor != riskOfficer {
 					if !errors.Is(err, ledger.ErrForbidden) {
 						rt.Fatalf("refund by %q: %v, want ErrForbidden", actor, err)
@@ -161,7 +161,7 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 			"kill": func(rt *rapid.T) {
 				off := rapid.IntRange(0, 5).Draw(rt, "off") == 0
 				actor := rapid.SampledFrom([]string{riskOfficer, riskOfficer, nobody}).Draw(rt, "actor")
-				err := p.SetKillSwitch(ctx, actor, rules.Country, off)
+				err := p.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: actor, Country: rules.Country, Disabled: off})
 				if actor != riskOfficer {
 					if !errors.Is(err, ledger.ErrForbidden) {
 						rt.Fatalf("kill switch by %q: %v, want ErrForbidden", actor, err)
@@ -181,11 +181,16 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 				if err != nil {
 					rt.Fatal(err)
 				}
-				if len(rep.Failed) > 0 {
-					rt.Fatalf("tick failed items: %v", rep.Failed)
+				if _, err := l.Tick(ctx); err != nil { // as the scheduler does
+					rt.Fatal(err)
 				}
-				if killed && len(rep.Grants) > 0 {
-					rt.Fatalf("paid %+v while the kill switch is on", rep.Grants)
+				for _, f := range rep.Failed {
+					if f.Kind != referral.ItemWithheld || !errors.Is(f.Err, referral.ErrCountryDisabled) {
+						rt.Fatalf("tick failed item: %v", f)
+					}
+				}
+				if killed && (rep.Count(referral.ItemReleased) > 0 || rep.Count(referral.ItemTierBonus) > 0) {
+					rt.Fatalf("paid %v while the kill switch is on", rep.Done)
 				}
 			},
 			"": func(rt *rapid.T) { checkInvariants(rt, ctx, l, p, people) },

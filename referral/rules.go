@@ -1,7 +1,6 @@
 package referral
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,29 +11,6 @@ import (
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 )
-
-// Duration is a time.Duration that reads and writes JSON as a string
-// ("120h", "30m").
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a duration string. Decoded as part of Rules, an
-// error comes back wrapping ErrInvalidRules; its range is checked by
-// Rules.Validate (0 to ledger.MaxDuration).
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string: %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration: %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
 
 // Period says how often a task pays.
 type Period string
@@ -64,11 +40,13 @@ type Tier struct {
 type Newness struct {
 	// RejectPriorAccount refuses an invitee who ever had an account (or,
 	// in other markets, whose device saw the app installed before):
-	// Member.PriorAccount.
+	// kit.Member.PriorAccount.
 	RejectPriorAccount bool `json:"reject_prior_account"`
-	// MaxAccountAge refuses an invitee whose account was registered longer
-	// ago than this when they sign up with a code; 0 means no limit.
-	MaxAccountAge Duration `json:"max_account_age"`
+	// MaxAccountAge refuses an invitee whose account was registered
+	// (kit.Member.RegisteredAt) longer ago than this when they sign up
+	// with a code; 0 means no limit. A registration time outside the
+	// ledger's range (the zero time included) makes the invitee not new.
+	MaxAccountAge kit.Duration `json:"max_account_age"`
 }
 
 // Rules is one referral campaign, as data. Every number is a rule; the
@@ -83,7 +61,10 @@ type Rules struct {
 
 	// Country is where a member must reside to earn ("" = anywhere).
 	Country string `json:"country"`
-	// MinAge is the minimum age to earn.
+	// MinAge is the minimum age to earn, in whole years at the event's
+	// time on the calendar of the member's time zone (kit.Member.AtLeast:
+	// a member with no birth date is refused with kit.ErrMemberFacts); 0
+	// means no age rule.
 	MinAge int `json:"min_age"`
 	// RequireProfile: only members with a profile earn.
 	RequireProfile bool `json:"require_profile"`
@@ -104,10 +85,10 @@ type Rules struct {
 	// cancelled by a refund inside it.
 	RequirePurchase bool `json:"require_purchase"`
 	// ReturnWindow is how long a purchase may be refunded.
-	ReturnWindow Duration `json:"return_window"`
+	ReturnWindow kit.Duration `json:"return_window"`
 	// HoldMargin is how much longer than the return window the budget hold
 	// lives, so that a late Tick still finds it pending.
-	HoldMargin Duration `json:"hold_margin"`
+	HoldMargin kit.Duration `json:"hold_margin"`
 
 	// RetentionReward is paid to the referrer once the invitee has been
 	// active on RetentionDays days (0 = no retention bonus).
@@ -120,7 +101,7 @@ type Rules struct {
 	// RetentionWithin limits the days that count to this long after the
 	// signup (0 = no limit). Like every duration in the rules, at most
 	// ledger.MaxDuration.
-	RetentionWithin Duration `json:"retention_within"`
+	RetentionWithin kit.Duration `json:"retention_within"`
 	// Timezone is where calendar days are counted (IANA name).
 	Timezone string `json:"timezone"`
 
@@ -208,11 +189,11 @@ func DefaultRules() Rules {
 		RequirePayoutLinked: true,
 		ExcludeEmployees:    true,
 		SameCountry:         true,
-		Newness:             Newness{RejectPriorAccount: true, MaxAccountAge: Duration(24 * time.Hour)},
+		Newness:             Newness{RejectPriorAccount: true, MaxAccountAge: kit.Duration(24 * time.Hour)},
 		SignupReward:        decimal.NewFromInt(20000),
 		RetentionReward:     decimal.NewFromInt(6000),
 		RetentionDays:       5,
-		RetentionWithin:     Duration(30 * 24 * time.Hour),
+		RetentionWithin:     kit.Duration(30 * 24 * time.Hour),
 		Timezone:            "Europe/Rome",
 		Tasks: []Task{
 			{ID: "profile_photo", Reward: decimal.NewFromInt(1000), Period: PeriodOnce},
@@ -242,8 +223,8 @@ func ShopRules() Rules {
 		Newness:          Newness{RejectPriorAccount: true},
 		SignupReward:     decimal.NewFromInt(50),
 		RequirePurchase:  true,
-		ReturnWindow:     Duration(30 * 24 * time.Hour),
-		HoldMargin:       Duration(7 * 24 * time.Hour),
+		ReturnWindow:     kit.Duration(30 * 24 * time.Hour),
+		HoldMargin:       kit.Duration(7 * 24 * time.Hour),
 		Timezone:         "America/New_York",
 		Tiers: []Tier{
 			{Invitees: 3, Bonus: decimal.NewFromInt(50)},
@@ -277,8 +258,8 @@ func (r Rules) amount(field string, d decimal.Decimal) error {
 }
 
 // duration checks a rule's duration: from 0 to ledger.MaxDuration.
-func duration(field string, d Duration) error {
-	if err := ledger.ValidateDuration(field, time.Duration(d)); err != nil {
+func duration(field string, d kit.Duration) error {
+	if err := ledger.ValidateDuration(field, d.D()); err != nil {
 		return invalidErr(field, err)
 	}
 	return nil

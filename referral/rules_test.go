@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/referral"
 )
@@ -87,9 +88,9 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"return_window", func(r *referral.Rules) {
 			r.RequirePurchase = true
 			r.ReturnWindow = 0
-			r.HoldMargin = referral.Duration(time.Hour)
+			r.HoldMargin = kit.Duration(time.Hour)
 		}},
-		{"hold_margin", func(r *referral.Rules) { r.RequirePurchase = true; r.ReturnWindow = referral.Duration(time.Hour) }},
+		{"hold_margin", func(r *referral.Rules) { r.RequirePurchase = true; r.ReturnWindow = kit.Duration(time.Hour) }},
 	}
 	for _, c := range cases {
 		t.Run(c.field, func(t *testing.T) {
@@ -130,21 +131,21 @@ func TestSetupIsIdempotentAndFundsOnce(t *testing.T) {
 		changed := f.rules
 		changed.Budget = f.rules.Budget.Add(d(1))
 		_, err = referral.New(f.ctx, f.l, changed, f.members)
-		require.True(t, errors.Is(err, referral.ErrEventConflict), "%v", err)
+		require.True(t, errors.Is(err, referral.ErrIdempotencyConflict), "%v", err)
 
-		res, err := f.p.Fund(f.ctx, admin, "topup-1", d(500))
+		res, err := f.p.Fund(f.ctx, referral.FundRequest{Actor: admin, EventID: "topup-1", Amount: d(500)})
 		require.NoError(t, err)
 		require.False(t, res.Replayed)
 		require.True(t, f.budget(t).Funded.Equal(f.rules.Budget.Add(d(500))))
-		again, err := f.p.Fund(f.ctx, admin, "topup-1", d(500))
+		again, err := f.p.Fund(f.ctx, referral.FundRequest{Actor: admin, EventID: "topup-1", Amount: d(500)})
 		require.NoError(t, err)
 		require.True(t, again.Replayed)
 		require.Equal(t, res.Transaction, again.Transaction)
 		require.True(t, f.budget(t).Funded.Equal(f.rules.Budget.Add(d(500))), "replayed top-up funds once")
-		_, err = f.p.Fund(f.ctx, admin, "topup-1", d(501))
-		require.ErrorIs(t, err, referral.ErrEventConflict)
-		_, err = f.p.Fund(f.ctx, admin, "topup-2", d(0))
-		require.ErrorIs(t, err, referral.ErrInvalidEvent)
+		_, err = f.p.Fund(f.ctx, referral.FundRequest{Actor: admin, EventID: "topup-1", Amount: d(501)})
+		require.ErrorIs(t, err, referral.ErrIdempotencyConflict)
+		_, err = f.p.Fund(f.ctx, referral.FundRequest{Actor: admin, EventID: "topup-2", Amount: d(0)})
+		require.ErrorIs(t, err, referral.ErrInvalidRequest)
 		f.verify(t)
 	})
 }

@@ -30,29 +30,50 @@ type purchaseRequest struct {
 	Purchase string `json:"purchase"`
 }
 
+// RecordPurchaseRequest reports a member's purchase in the shop.
+type RecordPurchaseRequest struct {
+	// EventID makes the report idempotent: a retry replays the result.
+	EventID string `json:"event_id"`
+	// Member made the purchase (the actor).
+	Member string `json:"member"`
+	// PurchaseID is the shop's ID of the purchase; a refund names it.
+	PurchaseID string `json:"purchase_id"`
+}
+
 // RecordPurchase records a member's purchase. With Rules.RequirePurchase,
 // an invitee's first purchase earns the referrer the signup reward: it is
 // held on the campaign budget until the return window ends (Tick pays it)
 // and a refund inside the window cancels it. The reward counts against
 // the referrer's daily earning cap on the day of the purchase. Other
 // purchases, and purchases of members who were not invited, change
-// nothing.
-func (p *Program) RecordPurchase(ctx context.Context, eventID, memberID, purchaseID string) (PurchaseResult, error) {
-	if err := checkIDs("event id", eventID, "member", memberID, "purchase", purchaseID); err != nil {
+// nothing. A purchase recorded under another event ID is
+// ErrIdempotencyConflict.
+func (p *Program) RecordPurchase(ctx context.Context, req RecordPurchaseRequest) (PurchaseResult, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (PurchaseResult, error) { return p.RecordPurchaseIn(w, req) })
+}
+
+// RecordPurchaseIn is RecordPurchase inside the caller's unit of work w, so
+// that the shop's own writes for the purchase (its payment, its order) and
+// the referral reward it earns are one all-or-nothing unit: if the reward
+// is refused, the caller returns the error and nothing of the purchase is
+// kept either (see the package doc, "Units of work").
+func (p *Program) RecordPurchaseIn(w *ledger.Writer, req RecordPurchaseRequest) (PurchaseResult, error) {
+	memberID, purchaseID := req.Member, req.PurchaseID
+	if err := checkIDs("event id", req.EventID, "member", memberID, "purchase", purchaseID); err != nil {
 		return PurchaseResult{}, err
 	}
-	req := purchaseRequest{Member: memberID, Purchase: purchaseID}
-	res, replayed, err := run(ctx, p, "purchase", eventID, req, func(w *ledger.Writer) (PurchaseResult, error) {
-		return p.purchase(ctx, w, memberID, purchaseID)
+	args := purchaseRequest{Member: memberID, Purchase: purchaseID}
+	res, replayed, err := once(w, p, "purchase", req.EventID, args, func(w *ledger.Writer) (PurchaseResult, error) {
+		return p.purchase(w, memberID, purchaseID)
 	})
 	if err != nil {
-		return PurchaseResult{}, fmt.Errorf("purchase %s of %s: %w", purchaseID, memberID, err)
+		return PurchaseResult{}, fail(err, "purchase %s of %s", purchaseID, memberID)
 	}
 	res.Replayed = replayed
 	return res, nil
 }
 
-func (p *Program) purchase(ctx context.Context, w *ledger.Writer, memberID, purchaseID string) (PurchaseResult, error) {
+func (p *Program) purchase(w *ledger.Writer, memberID, purchaseID string) (PurchaseResult, error) {
 	if !p.rules.RequirePurchase {
 		return PurchaseResult{}, nil
 	}
@@ -66,7 +87,7 @@ func (p *Program) purchase(ctx context.Context, w *ledger.Writer, memberID, purc
 	if inv.Status != StatusAwaitingPurchase {
 		return PurchaseResult{}, nil
 	}
-	if err := p.mayPayFor(ctx, w, inv, true); err != nil {
+	if err := p.mayPayFor(w, inv, true); err != nil {
 		return PurchaseResult{}, err
 	}
 	var rs referrerState
@@ -74,23 +95,23 @@ func (p *Program) purchase(ctx context.Context, w *ledger.Writer, memberID, purc
 		return PurchaseResult{}, err
 	}
 	if p.rules.MaxRewardedInvitees > 0 && rs.Rewarded >= p.rules.MaxRewardedInvitees {
-		return PurchaseResult{}, fmt.Errorf("%w: rule max_rewarded_invitees: %s was rewarded for %d invitees", ErrCapReached, inv.Referrer, rs.Rewarded)
+		return PurchaseResult{}, ledger.Refuse(ErrCapReached, "max_rewarded_invitees", "%s was rewarded for %d invitees", inv.Referrer, rs.Rewarded)
 	}
 	if err := p.checkGrant(w, inv.Referrer, RewardSignup, memberID, p.rules.SignupReward, true); err != nil {
 		return PurchaseResult{}, err
 	}
 	now := w.Now()
-	release, err := ledger.AddDuration("end of the return window", now, time.Duration(p.rules.ReturnWindow))
+	release, err := ledger.AddDuration("end of the return window", now, p.rules.ReturnWindow.D())
 	if err != nil {
 		return PurchaseResult{}, err
 	}
-	expires, err := ledger.AddDuration("hold expiry", release, time.Duration(p.rules.HoldMargin))
+	expires, err := ledger.AddDuration("hold expiry", release, p.rules.HoldMargin.D())
 	if err != nil {
 		return PurchaseResult{}, err
 	}
 	if err := w.InsertRecord(kindPurchase, p.id(purchaseID), []byte(strconv.Quote(memberID))); err != nil {
 		if errors.Is(err, ledger.ErrDuplicate) {
-			return PurchaseResult{}, fmt.Errorf("%w: purchase %s was recorded by another event", ErrEventConflict, purchaseID)
+			return PurchaseResult{}, fmt.Errorf("%w: purchase %s was recorded by another event: %w", ErrIdempotencyConflict, purchaseID, ledger.ErrIdempotencyConflict)
 		}
 		return PurchaseResult{}, err
 	}
@@ -103,7 +124,7 @@ func (p *Program) purchase(ctx context.Context, w *ledger.Writer, memberID, purc
 	})
 	if err != nil {
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
-			return PurchaseResult{}, fmt.Errorf("%w: %w", ErrBudgetExhausted, err)
+			return PurchaseResult{}, fmt.Errorf("%w: signup reward of %s %s: %w", ErrBudgetExhausted, p.rules.SignupReward, p.rules.Asset.Code, err)
 		}
 		return PurchaseResult{}, err
 	}
@@ -158,35 +179,52 @@ type refundRequest struct {
 	Purchase string `json:"purchase"`
 }
 
-// RecordRefund records, on behalf of actor, a refund of a purchase. A
+// RecordRefundRequest reports a refund of a purchase.
+type RecordRefundRequest struct {
+	// EventID makes the report idempotent: a retry replays the result.
+	EventID string `json:"event_id"`
+	// Actor records the refund: the staff member or the shop's service
+	// account, who must hold kit.RoleRiskOfficer.
+	Actor string `json:"actor"`
+	// PurchaseID is the refunded purchase, as RecordPurchase named it.
+	PurchaseID string `json:"purchase_id"`
+}
+
+// RecordRefund records, on behalf of the actor, a refund of a purchase. A
 // refund inside the return window of the purchase that earned a held
 // reward voids the hold, cancels the reward and takes it out of the
 // referrer's daily earning count (the cap counts only what is kept); after
 // the window the reward stands.
 //
-// Cancelling a reward is a privileged action: actor (the staff member or
-// the shop's service account that records refunds) must hold
+// Cancelling a reward is a privileged action: the actor must hold
 // kit.RoleRiskOfficer, checked on every call, and be neither the referrer
 // nor the invitee; otherwise the call is ledger.ErrForbidden and changes
 // nothing. A retry under the same event id replays the first result.
-func (p *Program) RecordRefund(ctx context.Context, eventID, actor, purchaseID string) (RefundResult, error) {
-	if err := checkIDs("event id", eventID, "purchase", purchaseID); err != nil {
+func (p *Program) RecordRefund(ctx context.Context, req RecordRefundRequest) (RefundResult, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (RefundResult, error) { return p.RecordRefundIn(w, req) })
+}
+
+// RecordRefundIn is RecordRefund inside the caller's unit of work w (see
+// the package doc, "Units of work").
+func (p *Program) RecordRefundIn(w *ledger.Writer, req RecordRefundRequest) (RefundResult, error) {
+	purchaseID := req.PurchaseID
+	if err := checkIDs("event id", req.EventID, "purchase", purchaseID); err != nil {
 		return RefundResult{}, err
 	}
-	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer); err != nil {
-		return RefundResult{}, fmt.Errorf("refund of %s: %w", purchaseID, err)
+	if err := kit.Authorize(w.Context(), p.roles, req.Actor, kit.RoleRiskOfficer); err != nil {
+		return RefundResult{}, fail(err, "refund of %s", purchaseID)
 	}
-	res, replayed, err := run(ctx, p, "refund", eventID, refundRequest{Purchase: purchaseID}, func(w *ledger.Writer) (RefundResult, error) {
-		return p.refund(ctx, w, actor, purchaseID)
+	res, replayed, err := once(w, p, "refund", req.EventID, refundRequest{Purchase: purchaseID}, func(w *ledger.Writer) (RefundResult, error) {
+		return p.refund(w, req.Actor, purchaseID)
 	})
 	if err != nil {
-		return RefundResult{}, fmt.Errorf("refund of %s: %w", purchaseID, err)
+		return RefundResult{}, fail(err, "refund of %s", purchaseID)
 	}
 	res.Replayed = replayed
 	return res, nil
 }
 
-func (p *Program) refund(ctx context.Context, w *ledger.Writer, actor, purchaseID string) (RefundResult, error) {
+func (p *Program) refund(w *ledger.Writer, actor, purchaseID string) (RefundResult, error) {
 	var res RefundResult
 	var invitee string
 	if ok, err := loadJSON(w, kindPurchase, p.id(purchaseID), &invitee); err != nil {
@@ -199,7 +237,7 @@ func (p *Program) refund(ctx context.Context, w *ledger.Writer, actor, purchaseI
 	if err != nil {
 		return res, err
 	}
-	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleRiskOfficer, inv.Referrer, inv.Invitee); err != nil {
+	if err := kit.Authorize(w.Context(), p.roles, actor, kit.RoleRiskOfficer, inv.Referrer, inv.Invitee); err != nil {
 		return res, err
 	}
 	switch {
@@ -227,58 +265,73 @@ func (p *Program) refund(ctx context.Context, w *ledger.Writer, actor, purchaseI
 	return res, nil
 }
 
-// TickReport says what Tick did.
-type TickReport struct {
-	Released int     // held rewards paid because their return window ended
-	Grants   []Grant // rewards and tier bonuses paid
-	// Refused lists tier bonuses and late rewards the budget could not
-	// pay (such an invite ends StatusUnfunded).
-	Refused []string
-	// Withheld lists held rewards whose return window has ended but which
-	// were not paid because the kill switch is on for the referrer's or
-	// the invitee's country, or the referrer is not eligible to earn (or
-	// no longer known). They stay held and due, and every Tick tries them
-	// again; once the switch is off (and the referrer eligible) they are
+// Kinds of the items Tick reports (kit.TickReport). Done items:
+const (
+	// ItemReleased: a held signup reward was paid to the referrer; the ID
+	// is the invitee.
+	ItemReleased = "referral.released"
+	// ItemUnfunded: a held reward whose hold had expired could not be paid
+	// from the budget; the invite ends StatusUnfunded, never silently. The
+	// ID is the invitee.
+	ItemUnfunded = "referral.unfunded"
+	// ItemTierBonus: a tier bonus a release reached was paid; the ID is
+	// "<referrer>:<invitees of the tier>".
+	ItemTierBonus = "referral.tier_bonus"
+	// ItemTierUnfunded: a tier bonus a release reached could not be paid
+	// from the budget; the tier is settled unpaid. The ID is as for
+	// ItemTierBonus.
+	ItemTierUnfunded = "referral.tier_unfunded"
+)
+
+// Kinds of the items Tick could not handle (kit.TickReport.Failed). Each
+// stays due and every Tick tries it again.
+const (
+	// ItemWithheld: a held reward whose return window has ended was not
+	// paid because the kill switch is on for the referrer's or the
+	// invitee's country, or the referrer is not eligible to earn (or no
+	// longer known): the error is the refusal (ErrCountryDisabled,
+	// ErrIneligible, ErrUnknownMember, kit.ErrMemberFacts). The reward
+	// stays held; once the switch is off (and the referrer eligible) it is
 	// paid, from the hold while it lasts and from the budget after it
-	// expired.
-	Withheld []string
-	// Failed lists releases that failed for another reason; their writes
-	// were undone and the next Tick tries them again.
-	Failed       []kit.ItemError
-	HoldsExpired int // holds the ledger released (ledger.Tick)
-}
+	// expired. The ID is the invitee.
+	ItemWithheld = "referral.withheld"
+	// ItemRelease: a release failed for another reason (the store, a
+	// damaged record); its writes were undone. The ID is the invitee.
+	ItemRelease = "referral.release"
+)
 
 // releaseOutcome is what one release did.
 type releaseOutcome struct {
 	released bool
-	withheld string
-	grants   []Grant
-	refused  []string
+	unfunded bool
+	withheld error
+	report   kit.TickReport // tier bonuses paid and unfunded
 }
 
 // Tick pays the held rewards whose return window has ended (with the tier
-// bonuses they reach), each in a unit of work of its own, then lets the
-// ledger release expired holds. A reward the kill switch or the referrer's
-// eligibility keeps from being paid is withheld (TickReport.Withheld); one
-// whose release fails is reported in TickReport.Failed; the others go on.
-// The order of the releases and the ledger's Tick does not matter: a hold
-// found expired but not yet released is voided and the reward paid from
-// the budget. Running Tick twice at the same time changes nothing the
+// bonuses they reach), each in a unit of work of its own, at the ledger
+// clock's now. It reports each item by kind (ItemReleased, ItemUnfunded,
+// ItemTierBonus, ItemTierUnfunded) and ID; a reward the kill switch or the
+// referrer's eligibility keeps from being paid is in Failed as
+// ItemWithheld with the refusal, one whose release failed as ItemRelease;
+// the others go on. It does not tick the ledger (the scheduler that runs
+// the programs does, once): the order of the two does not matter, since a
+// hold found expired but not yet released is voided and the reward paid
+// from the budget. Running Tick twice at the same time changes nothing the
 // second time. err is for the run as a whole (the store, the context, a
 // clock out of range); then the report may be incomplete and a later Tick
 // goes on.
-func (p *Program) Tick(ctx context.Context) (TickReport, error) {
-	var rep TickReport
+func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
+	var rep kit.TickReport
 	outcomes := map[string]releaseOutcome{}
 	_, failed, err := kit.EachDue(ctx, p.l, dueRelease+p.rules.Campaign, p.l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) error {
-		out, err := p.release(ctx, w, e.ID)
+		out, err := p.release(w, e.ID)
 		if err != nil {
 			return err
 		}
 		outcomes[e.ID] = out // a batch retried whole runs this again: keep the last
 		return nil
 	})
-	rep.Failed = failed
 	for _, f := range failed {
 		delete(outcomes, f.ID)
 	}
@@ -289,28 +342,27 @@ func (p *Program) Tick(ctx context.Context) (TickReport, error) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		out := outcomes[id]
-		if out.released {
-			rep.Released++
+		switch {
+		case out.released:
+			rep.Add(ItemReleased, id)
+		case out.unfunded:
+			rep.Add(ItemUnfunded, id)
+		case out.withheld != nil:
+			rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemWithheld, ID: id, Err: out.withheld})
 		}
-		rep.Grants = append(rep.Grants, out.grants...)
-		rep.Refused = append(rep.Refused, out.refused...)
-		if out.withheld != "" {
-			rep.Withheld = append(rep.Withheld, out.withheld)
-		}
+		rep.Merge(out.report)
+	}
+	for _, f := range failed {
+		rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemRelease, ID: f.ID, Err: fail(f.Err, "release of %s's reward", f.ID)})
 	}
 	if err != nil {
-		return rep, fmt.Errorf("tick: %w", err)
-	}
-	n, err := p.l.Tick(ctx)
-	rep.HoldsExpired = n
-	if err != nil {
-		return rep, fmt.Errorf("tick: %w", err)
+		return rep, fail(err, "tick")
 	}
 	return rep, nil
 }
 
 // release settles one held reward whose return window has ended.
-func (p *Program) release(ctx context.Context, w *ledger.Writer, invitee string) (releaseOutcome, error) {
+func (p *Program) release(w *ledger.Writer, invitee string) (releaseOutcome, error) {
 	var out releaseOutcome
 	inv, err := p.loadInvite(w, invitee)
 	if err != nil {
@@ -325,11 +377,11 @@ func (p *Program) release(ctx context.Context, w *ledger.Writer, invitee string)
 	// Nothing is paid to or for a member the kill switch covers, nor to a
 	// referrer who may not earn now (the campaign window does not apply:
 	// the reward was earned inside it). The reward stays held and due.
-	if err := p.mayPayFor(ctx, w, inv, false); err != nil {
+	if err := p.mayPayFor(w, inv, false); err != nil {
 		if !refusal(err) {
 			return out, err
 		}
-		out.withheld = fmt.Sprintf("%s's reward for %s: %v", inv.Referrer, invitee, err)
+		out.withheld = fail(err, "%s's reward for %s", inv.Referrer, invitee)
 		return out, nil
 	}
 	amount := p.rules.SignupReward
@@ -339,7 +391,7 @@ func (p *Program) release(ctx context.Context, w *ledger.Writer, invitee string)
 	}
 	rid := p.id(RewardSignup, inv.Referrer, invitee)
 	meta := p.meta(RewardSignup, inv.Referrer, invitee)
-	t, err := w.Capture(ledger.CaptureRequest{Key: "referral:" + rid, Hold: inv.HoldID, Final: true,
+	_, err = w.Capture(ledger.CaptureRequest{Key: "referral:" + rid, Hold: inv.HoldID, Final: true,
 		Destinations: []ledger.Leg{{To: to, Amount: amount}}, Metadata: meta})
 	if errors.Is(err, ledger.ErrHoldExpired) {
 		// Past its expiry but not yet released by the ledger's Tick: the
@@ -359,8 +411,7 @@ func (p *Program) release(ctx context.Context, w *ledger.Writer, invitee string)
 		}
 		if b.Available.LessThan(amount) {
 			inv.Status = StatusUnfunded
-			out.refused = append(out.refused, fmt.Sprintf("%v: late release of %s's reward for %s: %s has %s available",
-				ErrBudgetExhausted, inv.Referrer, invitee, p.budget, b.Available))
+			out.unfunded = true
 			if err := p.uncount(w, inv); err != nil {
 				return out, err
 			}
@@ -369,7 +420,7 @@ func (p *Program) release(ctx context.Context, w *ledger.Writer, invitee string)
 			}
 			return out, w.Unschedule(dueRelease+p.rules.Campaign, invitee)
 		}
-		t, err = w.Post(ledger.TransferRequest{Key: "referral:" + rid,
+		_, err = w.Post(ledger.TransferRequest{Key: "referral:" + rid,
 			Postings: []ledger.Posting{{From: p.budget, To: to, Asset: p.rules.Asset.Code, Amount: amount}}, Metadata: meta})
 	}
 	if err != nil {
@@ -378,7 +429,6 @@ func (p *Program) release(ctx context.Context, w *ledger.Writer, invitee string)
 	if err := p.addSpent(w, p.units(amount)); err != nil {
 		return out, err
 	}
-	out.grants = append(out.grants, Grant{Kind: RewardSignup, Member: inv.Referrer, Subject: invitee, Amount: amount, Transaction: t.ID})
 	var rs referrerState
 	if err := w.LoadJSON(kindReferrer, p.id(inv.Referrer), &rs); err != nil {
 		return out, err
@@ -388,8 +438,12 @@ func (p *Program) release(ctx context.Context, w *ledger.Writer, invitee string)
 	if err != nil {
 		return out, err
 	}
-	out.grants = append(out.grants, tiers...)
-	out.refused = append(out.refused, refused...)
+	for _, g := range tiers {
+		out.report.Add(ItemTierBonus, inv.Referrer+":"+g.Subject)
+	}
+	for _, tier := range refused {
+		out.report.Add(ItemTierUnfunded, inv.Referrer+":"+tier)
+	}
 	if err := w.SaveJSON(kindReferrer, p.id(inv.Referrer), rs); err != nil {
 		return out, err
 	}

@@ -27,8 +27,26 @@ func shopFixture(t *testing.T, open teststore.Opener, edit func(r *referral.Rule
 func (f *fixture) invite(t *testing.T, invitee string) {
 	t.Helper()
 	f.member(invitee)
-	_, err := f.p.Signup(f.ctx, "signup-"+invitee, invitee, f.code(t, "ref"))
+	_, err := f.p.Signup(f.ctx, referral.SignupRequest{EventID: "signup-" + invitee, Invitee: invitee, Code: f.code(t, "ref")})
 	require.NoError(t, err)
+}
+
+// paid sums what the journal paid out as rewards of kind.
+func (f *fixture) paid(t *testing.T, kind string) decimal.Decimal {
+	t.Helper()
+	sum := decimal.Zero
+	require.NoError(t, f.l.View(f.ctx, func(r *ledger.Reader) error {
+		txs, _, err := r.Transactions(0, 1000)
+		for _, tx := range txs {
+			if tx.Metadata["program"] == "referral" && tx.Metadata["kind"] == kind {
+				for _, p := range tx.Postings {
+					sum = sum.Add(p.Amount)
+				}
+			}
+		}
+		return err
+	}))
+	return sum
 }
 
 func (f *fixture) held(t *testing.T) decimal.Decimal {
@@ -53,7 +71,7 @@ func TestShopRewardHeldThenPaidWhenWindowEnds(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := shopFixture(t, open, nil)
 		f.invite(t, "amy")
-		res, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "order-1")
+		res, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p1", Member: "amy", PurchaseID: "order-1"})
 		require.NoError(t, err)
 		require.True(t, res.Qualifying)
 		require.True(t, f.held(t).Equal(d(50)))
@@ -62,28 +80,25 @@ func TestShopRewardHeldThenPaidWhenWindowEnds(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, h.ExpiresAt.After(res.ReleaseAt), "the hold outlives the return window")
 
-		second, err := f.p.RecordPurchase(f.ctx, "p2", "amy", "order-2")
+		second, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p2", Member: "amy", PurchaseID: "order-2"})
 		require.NoError(t, err)
 		require.False(t, second.Qualifying, "only the first purchase earns")
 
-		f.clock.Advance(time.Duration(f.rules.ReturnWindow) - time.Second)
-		rep, err := f.p.Tick(f.ctx)
-		require.NoError(t, err)
-		require.Equal(t, 0, rep.Released)
+		f.clock.Advance(f.rules.ReturnWindow.D() - time.Second)
+		rep, _ := f.tick(t)
+		require.Equal(t, 0, rep.Count(referral.ItemReleased))
 
 		f.clock.Advance(time.Second)
-		rep, err = f.p.Tick(f.ctx)
-		require.NoError(t, err)
-		require.Equal(t, 1, rep.Released)
+		rep, _ = f.tick(t)
+		require.Equal(t, 1, rep.Count(referral.ItemReleased))
 		require.True(t, f.wallet(t, "ref").Equal(d(50)))
 		require.True(t, f.held(t).IsZero())
 		before := f.snapshot(t)
-		rep, err = f.p.Tick(f.ctx)
-		require.NoError(t, err)
-		require.Equal(t, 0, rep.Released)
+		rep, _ = f.tick(t)
+		require.Equal(t, 0, rep.Count(referral.ItemReleased))
 		require.Equal(t, before, f.snapshot(t), "a second Tick changes nothing")
 
-		refund, err := f.p.RecordRefund(f.ctx, "r1", riskOfficer, "order-1")
+		refund, err := f.p.RecordRefund(f.ctx, referral.RecordRefundRequest{EventID: "r1", Actor: riskOfficer, PurchaseID: "order-1"})
 		require.NoError(t, err)
 		require.False(t, refund.Cancelled, "a refund after the window leaves the reward")
 		require.True(t, f.wallet(t, "ref").Equal(d(50)))
@@ -96,25 +111,24 @@ func TestShopRefundInsideWindowCancels(t *testing.T) {
 		f := shopFixture(t, open, nil)
 		f.invite(t, "amy")
 		budgetBefore := f.balance(t, referral.BudgetAccount(f.rules.Campaign))
-		_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "order-1")
+		_, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p1", Member: "amy", PurchaseID: "order-1"})
 		require.NoError(t, err)
 		f.clock.Advance(24 * time.Hour)
-		res, err := f.p.RecordRefund(f.ctx, "r1", riskOfficer, "order-1")
+		res, err := f.p.RecordRefund(f.ctx, referral.RecordRefundRequest{EventID: "r1", Actor: riskOfficer, PurchaseID: "order-1"})
 		require.NoError(t, err)
 		require.True(t, res.Cancelled)
 		require.Equal(t, referral.StatusCancelled, res.Invite.Status)
 		require.True(t, f.held(t).IsZero())
-		again, err := f.p.RecordRefund(f.ctx, "r1", riskOfficer, "order-1")
+		again, err := f.p.RecordRefund(f.ctx, referral.RecordRefundRequest{EventID: "r1", Actor: riskOfficer, PurchaseID: "order-1"})
 		require.NoError(t, err)
 		require.True(t, again.Replayed && !res.Replayed)
 		require.Equal(t, mustJSON(t, res), mustJSON(t, again))
 		f.clock.Advance(60 * 24 * time.Hour)
-		rep, err := f.p.Tick(f.ctx)
-		require.NoError(t, err)
-		require.Equal(t, 0, rep.Released)
+		rep, _ := f.tick(t)
+		require.Equal(t, 0, rep.Count(referral.ItemReleased))
 		require.True(t, f.wallet(t, "ref").IsZero())
 		require.True(t, f.balance(t, referral.BudgetAccount(f.rules.Campaign)).Equal(budgetBefore))
-		unrelated, err := f.p.RecordRefund(f.ctx, "r2", riskOfficer, "order-unknown")
+		unrelated, err := f.p.RecordRefund(f.ctx, referral.RecordRefundRequest{EventID: "r2", Actor: riskOfficer, PurchaseID: "order-unknown"})
 		require.NoError(t, err)
 		require.False(t, unrelated.Cancelled)
 		f.verify(t)
@@ -127,19 +141,14 @@ func TestShopTierBonusesUpTo350(t *testing.T) {
 		for i := 0; i < 12; i++ {
 			who := fmt.Sprintf("inv%02d", i)
 			f.invite(t, who)
-			_, err := f.p.RecordPurchase(f.ctx, "p-"+who, who, "order-"+who)
+			_, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p-" + who, Member: who, PurchaseID: "order-" + who})
 			require.NoError(t, err)
 		}
-		f.clock.Advance(time.Duration(f.rules.ReturnWindow))
-		rep, err := f.p.Tick(f.ctx)
-		require.NoError(t, err)
-		require.Equal(t, 12, rep.Released)
-		tiers := decimal.Zero
-		for _, g := range rep.Grants {
-			if g.Kind == referral.RewardTier {
-				tiers = tiers.Add(g.Amount)
-			}
-		}
+		f.clock.Advance(f.rules.ReturnWindow.D())
+		rep, _ := f.tick(t)
+		require.Equal(t, 12, rep.Count(referral.ItemReleased))
+		require.Equal(t, []string{"ref:3", "ref:5", "ref:10"}, rep.IDs(referral.ItemTierBonus))
+		tiers := f.paid(t, referral.RewardTier)
 		require.True(t, tiers.Equal(d(350)), tiers.String())
 		require.True(t, f.wallet(t, "ref").Equal(d(12*50+350)))
 		f.verify(t)
@@ -152,12 +161,11 @@ func TestShopMaxTierBonusCapsTheTiers(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			who := fmt.Sprintf("inv%d", i)
 			f.invite(t, who)
-			_, err := f.p.RecordPurchase(f.ctx, "p-"+who, who, "order-"+who)
+			_, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p-" + who, Member: who, PurchaseID: "order-" + who})
 			require.NoError(t, err)
 		}
-		f.clock.Advance(time.Duration(f.rules.ReturnWindow))
-		_, err := f.p.Tick(f.ctx)
-		require.NoError(t, err)
+		f.clock.Advance(f.rules.ReturnWindow.D())
+		f.tick(t)
 		require.True(t, f.wallet(t, "ref").Equal(d(5*50+120)), f.wallet(t, "ref").String())
 	})
 }
@@ -167,16 +175,16 @@ func TestShopPurchaseRefusedWhenBudgetCannotHold(t *testing.T) {
 		f := shopFixture(t, open, func(r *referral.Rules) { r.Budget = d(70) })
 		f.invite(t, "amy")
 		f.invite(t, "bob")
-		_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "o1")
+		_, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p1", Member: "amy", PurchaseID: "o1"})
 		require.NoError(t, err)
 		before := f.snapshot(t)
-		_, err = f.p.RecordPurchase(f.ctx, "p2", "bob", "o2")
+		_, err = f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p2", Member: "bob", PurchaseID: "o2"})
 		require.ErrorIs(t, err, referral.ErrBudgetExhausted)
 		require.Equal(t, before, f.snapshot(t))
 		// Once amy's purchase is refunded the budget is free again.
-		_, err = f.p.RecordRefund(f.ctx, "r1", riskOfficer, "o1")
+		_, err = f.p.RecordRefund(f.ctx, referral.RecordRefundRequest{EventID: "r1", Actor: riskOfficer, PurchaseID: "o1"})
 		require.NoError(t, err)
-		res, err := f.p.RecordPurchase(f.ctx, "p3", "bob", "o3")
+		res, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p3", Member: "bob", PurchaseID: "o3"})
 		require.NoError(t, err)
 		require.True(t, res.Qualifying)
 	})
@@ -186,16 +194,15 @@ func TestShopLateTickPaysFromBudgetAfterHoldExpired(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := shopFixture(t, open, nil)
 		f.invite(t, "amy")
-		_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "o1")
+		_, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p1", Member: "amy", PurchaseID: "o1"})
 		require.NoError(t, err)
 		// The ledger alone ticks past the margin and releases the hold.
-		f.clock.Advance(time.Duration(f.rules.ReturnWindow + f.rules.HoldMargin))
+		f.clock.Advance((f.rules.ReturnWindow + f.rules.HoldMargin).D())
 		n, err := f.l.Tick(f.ctx)
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
-		rep, err := f.p.Tick(f.ctx)
-		require.NoError(t, err)
-		require.Equal(t, 1, rep.Released)
+		rep, _ := f.tick(t)
+		require.Equal(t, 1, rep.Count(referral.ItemReleased))
 		require.True(t, f.wallet(t, "ref").Equal(d(50)))
 		f.verify(t)
 	})
@@ -212,7 +219,7 @@ func TestBudgetNeverOverspent(t *testing.T) {
 		for i := 0; i < 4; i++ {
 			who := fmt.Sprintf("f%d", i)
 			f.member(who)
-			_, err := f.p.Signup(f.ctx, "s"+who, who, code)
+			_, err := f.p.Signup(f.ctx, referral.SignupRequest{EventID: "s" + who, Invitee: who, Code: code})
 			if err == nil {
 				paid++
 				continue
@@ -238,15 +245,14 @@ func TestShopTierBonusBeyondBudgetIsReportedNotPaid(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			who := fmt.Sprintf("inv%d", i)
 			f.invite(t, who)
-			_, err := f.p.RecordPurchase(f.ctx, "p-"+who, who, "order-"+who)
+			_, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p-" + who, Member: who, PurchaseID: "order-" + who})
 			require.NoError(t, err)
 		}
-		f.clock.Advance(time.Duration(f.rules.ReturnWindow))
-		rep, err := f.p.Tick(f.ctx)
-		require.NoError(t, err)
-		require.Equal(t, 3, rep.Released)
-		require.Len(t, rep.Refused, 1)
-		require.Contains(t, rep.Refused[0], "budget exhausted")
+		f.clock.Advance(f.rules.ReturnWindow.D())
+		rep, _ := f.tick(t)
+		require.Equal(t, 3, rep.Count(referral.ItemReleased))
+		require.Equal(t, []string{"ref:3"}, rep.IDs(referral.ItemTierUnfunded), "the bonus the budget cannot pay is reported")
+		require.Empty(t, rep.IDs(referral.ItemTierBonus))
 		require.True(t, f.wallet(t, "ref").Equal(d(150)))
 		b, err := f.p.Budget(f.ctx)
 		require.NoError(t, err)
@@ -264,18 +270,20 @@ func TestShopPurchaseRefusals(t *testing.T) {
 			err   error
 			rule  string
 		}{
-			{"kill switch", nil, func(f *fixture) { require.NoError(f.tb, f.p.SetKillSwitch(f.ctx, riskOfficer, "US", true)) },
+			{"kill switch", nil, func(f *fixture) {
+				require.NoError(f.tb, f.p.SetKillSwitch(f.ctx, referral.SetKillSwitchRequest{Actor: riskOfficer, Country: "US", Disabled: true}))
+			},
 				referral.ErrCountryDisabled, "kill switch"},
 			{"campaign over", func(r *referral.Rules) { r.End = t0.Add(time.Hour) }, func(f *fixture) { f.clock.Advance(time.Hour) },
 				referral.ErrCampaignClosed, "rule end"},
 			{"referrer turned ineligible", nil, func(f *fixture) {
 				m := f.member("ref")
-				m.Age = 17
+				m.BirthDate = born(17)
 				f.members.Put(m)
 			}, referral.ErrIneligible, "min_age"},
 			{"max rewarded invitees", func(r *referral.Rules) { r.MaxRewardedInvitees = 1 }, func(f *fixture) {
 				f.invite(f.tb.(*testing.T), "first")
-				_, err := f.p.RecordPurchase(f.ctx, "p0", "first", "o0")
+				_, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p0", Member: "first", PurchaseID: "o0"})
 				require.NoError(f.tb, err)
 			}, referral.ErrCapReached, "max_rewarded_invitees"},
 		}
@@ -285,7 +293,7 @@ func TestShopPurchaseRefusals(t *testing.T) {
 				f.invite(t, "amy")
 				c.setup(f)
 				before := f.snapshot(t)
-				_, err := f.p.RecordPurchase(f.ctx, "p1", "amy", "o1")
+				_, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p1", Member: "amy", PurchaseID: "o1"})
 				require.ErrorIs(t, err, c.err)
 				require.Contains(t, err.Error(), c.rule)
 				require.Equal(t, before, f.snapshot(t))

@@ -36,14 +36,21 @@
 //
 // An event in the wrong state (accepting twice, approving before a video,
 // cancelling after delivery) is ErrWrongState, an event after its window
-// closed is ErrDeadlinePassed, and either changes nothing. Tick closes
-// orders whose window passed, through the ledger's due index (one entry
-// per open order, at its current deadline), each order in a unit of work
-// of its own: one that cannot be closed is reported in TickReport.Failed
-// by order ID and the others go on.
+// closed is ErrDeadlinePassed (naming the window's rule), and either
+// changes nothing. Tick (kit.Ticker) closes orders whose window passed,
+// through the ledger's due index (one entry per open order, at its
+// current deadline), each order in a unit of work of its own, and returns
+// a kit.TickReport: ItemRefunded for each order closed, ItemMessageSent
+// for each direct message sent; one that cannot be closed is in Failed
+// (ItemDeadline) by order ID and the others go on. Tick does not tick the
+// ledger: the scheduler that runs the programs does that once for all.
 //
 // # Events and retries
 //
+// Every event method takes a request struct named after it
+// (AcceptRequest{EventID, Actor, OrderID}, RejectRequest{..., Reason}, and
+// RequestRequest{OrderID, Fan, Creator, Price, Note} for the order
+// itself): the Actor is the creator, the fan or the reviewer who acts.
 // Every event carries an id (the order id for Request) and runs once,
 // through kit.Once, in the unit of work that changes the order. The replay
 // check comes first, before any member, offer, role or rule is looked at:
@@ -52,6 +59,31 @@
 // changed since; the same id for something else is ErrIdempotencyConflict.
 // SetOffer and WithdrawOffer are settings rather than events: setting the
 // price an offer already has changes nothing.
+//
+// Member facts are kit.Member values from a kit.Members implementation
+// (kit.Directory in tests and examples). min_fan_age and min_creator_age
+// are judged from the member's birth date at the unit of work's time, on
+// the calendar of the member's time zone (kit.Member.AtLeast); a member
+// whose birth date is unknown is refused with kit.ErrMemberFacts, never
+// taken as old enough. A refusal by a rule of the rule set is a
+// *ledger.Refusal naming the rule (ledger.RuleOf(err) is "min_fan_age",
+// "min_followers", "max_price", "accept_window", ...), and
+// ledger.ErrorCode(err) gives the code a service maps to an HTTP status;
+// messages begin with "shoutout: " once and are safe to show a member.
+//
+// # Units of work
+//
+// Every event method has an In form (RequestIn, AcceptIn, ApproveIn, ...)
+// that runs inside a unit of work the caller owns, a *ledger.Writer of the
+// caller's ledger.Update, so that an order's event and the caller's own
+// writes are one all-or-nothing unit; the plain form is the In form in a
+// unit of work of its own (kit.Run). An In method writes only through w
+// and keeps nothing outside it, so it is safe when the caller's unit of
+// work runs again (ledger.Update retries a lost race) or rolls back. It
+// reads the time from w.Now() and member facts and roles with
+// w.Context(). An In method that returns an error may have written part
+// of its event to w: the caller must then end the unit of work with an
+// error, never commit it. ApproveIn sends no direct message (see below).
 //
 // # Reviews
 //
@@ -93,15 +125,19 @@
 //
 // The video is delivered outside the ledger update, and idempotently. The
 // approval commits first (capture, status delivered, and a "DM to send"
-// entry in the due index); then Messenger.Send is called with the order id
-// as the message id; then a second unit of work, which touches no money,
-// records that it was sent. Sending inside the update would be wrong twice
-// over: Ledger.Update may run its function again after a conflict (a
-// second DM), and a message sent by an update that then rolls back would
-// deliver a video nobody paid for. A failed send leaves the payment as it
-// is and the entry in the due index, and Tick sends again; because the
-// message id is the order id, a Messenger that keeps messages by id (as
-// Inbox does) shows it once.
+// entry in the due index: the program's outbox, written in the same unit
+// of work); then Messenger.Send is called with the order id as the message
+// id; then a second unit of work, which touches no money, records that it
+// was sent. Sending inside the update would be wrong twice over:
+// Ledger.Update may run its function again after a conflict (a second
+// DM), and a message sent by an update that then rolls back would deliver
+// a video nobody paid for. Approve sends as soon as its own unit of work
+// has committed; ApproveIn, inside the caller's unit of work, only writes
+// the outbox entry, and Tick sends it after the caller's commit (if the
+// caller rolls back, the entry goes with the payment). A failed send
+// leaves the payment as it is and the entry in the due index, and Tick
+// sends again; because the message id is the order id, a Messenger that
+// keeps messages by id (as Inbox does) shows it once.
 //
 // # Rules and defaults
 //
@@ -117,14 +153,18 @@
 //
 // # Usage
 //
+//	members := kit.NewDirectory(
+//		kit.Member{ID: "ann", BirthDate: kit.NewDate(1996, time.February, 11), TimeZone: "Europe/Rome"},
+//		kit.Member{ID: "cat", BirthDate: kit.NewDate(2000, time.October, 30), Followers: 120000})
 //	inbox := shoutout.NewInbox()
 //	reviewers := &kit.RoleDirectory{}
 //	reviewers.Grant("mod-7", kit.RoleReviewer)
 //	p, err := shoutout.New(ctx, l, shoutout.DefaultRules(), members, inbox, shoutout.WithRoles(reviewers))
-//	_, err = p.SetOffer(ctx, "cat", 500)
-//	_, err = p.Request(ctx, "order-1", "ann", "cat", 500, "happy birthday to my sister")
-//	_, err = p.Accept(ctx, "ev-1", "order-1", "cat")
-//	_, err = p.Submit(ctx, "ev-2", "order-1", "cat", "video://1")
-//	o, err := p.Approve(ctx, "ev-3", "order-1", "mod-7") // paid; inbox.Messages("ann") has the video
-//	rep, err := p.Tick(ctx)                                // run periodically: deadlines and DM retries
+//	_, err = p.SetOffer(ctx, shoutout.SetOfferRequest{Creator: "cat", Price: 500})
+//	_, err = p.Request(ctx, shoutout.RequestRequest{OrderID: "order-1", Fan: "ann", Creator: "cat", Price: 500,
+//		Note: "happy birthday to my sister"})
+//	_, err = p.Accept(ctx, shoutout.AcceptRequest{EventID: "ev-1", Actor: "cat", OrderID: "order-1"})
+//	_, err = p.Submit(ctx, shoutout.SubmitRequest{EventID: "ev-2", Actor: "cat", OrderID: "order-1", Video: "video://1"})
+//	o, err := p.Approve(ctx, shoutout.ApproveRequest{EventID: "ev-3", Actor: "mod-7", OrderID: "order-1"}) // paid; the video is sent
+//	rep, err := p.Tick(ctx) // run periodically (or register p with the scheduler): deadlines and DM retries
 package shoutout

@@ -18,9 +18,9 @@ func Example() {
 	ctx := context.Background()
 	clock := ledgertest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	l := ledger.New(memstore.New(), ledger.WithClock(clock))
-	members := shoutout.NewMemberDirectory(
-		shoutout.Member{ID: "ann", Age: 30},
-		shoutout.Member{ID: "cat", Age: 25, Followers: 120000},
+	members := kit.NewDirectory(
+		kit.Member{ID: "ann", BirthDate: kit.NewDate(1996, time.February, 11), TimeZone: "Europe/Rome"},
+		kit.Member{ID: "cat", BirthDate: kit.NewDate(2000, time.October, 30), TimeZone: "America/New_York", Followers: 120000},
 	)
 	inbox := shoutout.NewInbox()
 	reviewers := &kit.RoleDirectory{}
@@ -37,33 +37,33 @@ func Example() {
 		b, _ := l.Balance(ctx, shoutout.MemberAccount("ann"), "COIN")
 		fmt.Printf("%-22s ann: %s available, %s held\n", what, b.Available, b.Held)
 	}
-	_, _ = p.SetOffer(ctx, "cat", 400)
-	o, err := p.Request(ctx, "order-1", "ann", "cat", 400, "happy birthday to Bea")
+	_, _ = p.SetOffer(ctx, shoutout.SetOfferRequest{Creator: "cat", Price: 400})
+	o, err := p.Request(ctx, shoutout.RequestRequest{OrderID: "order-1", Fan: "ann", Creator: "cat", Price: 400, Note: "happy birthday to Bea"})
 	if err != nil {
 		panic(err)
 	}
 	show("requested:")
-	_, _ = p.Accept(ctx, "ev-1", "order-1", "cat")
+	_, _ = p.Accept(ctx, shoutout.AcceptRequest{EventID: "ev-1", OrderID: "order-1", Actor: "cat"})
 	clock.Advance(48 * time.Hour)
-	_, _ = p.Submit(ctx, "ev-2", "order-1", "cat", "video://bea")
-	if _, err := p.Cancel(ctx, "ev-3", "order-1", "ann"); err != nil {
+	_, _ = p.Submit(ctx, shoutout.SubmitRequest{EventID: "ev-2", OrderID: "order-1", Actor: "cat", Video: "video://bea"})
+	if _, err := p.Cancel(ctx, shoutout.CancelRequest{EventID: "ev-3", OrderID: "order-1", Actor: "ann"}); err != nil {
 		fmt.Println("cancel refused:", err != nil)
 	}
-	if _, err := p.Approve(ctx, "ev-4", "order-1", "cat"); errors.Is(err, ledger.ErrForbidden) {
+	if _, err := p.Approve(ctx, shoutout.ApproveRequest{EventID: "ev-4", OrderID: "order-1", Actor: "cat"}); errors.Is(err, ledger.ErrForbidden) {
 		fmt.Println("cat approving her own video: forbidden")
 	}
-	o, _ = p.Approve(ctx, "ev-5", "order-1", "mod-1")
+	o, _ = p.Approve(ctx, shoutout.ApproveRequest{EventID: "ev-5", OrderID: "order-1", Actor: "mod-1"})
 	show("delivered:")
 	earned, _ := l.Balance(ctx, shoutout.EarningsAccount("cat"), "COIN")
 	fmt.Printf("order %s: %s, cat earned %s, platform %d\n", o.ID, o.Outcome, earned.Posted, o.PlatformShare)
 	fmt.Println("ann's inbox:", inbox.Messages("ann")[0].Video)
 
-	_, _ = p.Request(ctx, "order-2", "ann", "cat", 400, "one more")
+	_, _ = p.Request(ctx, shoutout.RequestRequest{OrderID: "order-2", Fan: "ann", Creator: "cat", Price: 400, Note: "one more"})
 	show("second request:")
 	clock.Advance(72 * time.Hour) // cat never answers
 	rep, _ := p.Tick(ctx)
 	o, _ = p.Order(ctx, "order-2")
-	fmt.Printf("tick refunded %d: order %s %s (%s)\n", rep.Refunded, o.ID, o.Outcome, o.Reason)
+	fmt.Printf("tick refunded %d: order %s %s (%s)\n", rep.Count(shoutout.ItemRefunded), o.ID, o.Outcome, o.Reason)
 	show("after refund:")
 	_, err = l.Verify(ctx)
 	fmt.Println("verify:", err)

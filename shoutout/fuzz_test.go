@@ -23,7 +23,7 @@ var sentinels = []error{
 	shoutout.ErrInvalidRules, shoutout.ErrIneligible, shoutout.ErrUnknownMember, shoutout.ErrInvalidRequest,
 	shoutout.ErrPriceOutOfBounds, shoutout.ErrNoOffer, shoutout.ErrPriceChanged, shoutout.ErrInsufficientCoins,
 	shoutout.ErrWrongState, shoutout.ErrDeadlinePassed, shoutout.ErrNotParty, shoutout.ErrNotFound,
-	shoutout.ErrIdempotencyConflict,
+	shoutout.ErrIdempotencyConflict, kit.ErrMemberFacts,
 	ledger.ErrForbidden, ledger.ErrInvalidTime, ledger.ErrOverflow, ledger.ErrInvalidAmount,
 	ledger.ErrInsufficientFunds, ledger.ErrInvalidTransaction, ledger.ErrIdempotencyConflict,
 	ledger.ErrInvalidAddress, ledger.ErrInvalidAsset, ledger.ErrPrecision,
@@ -88,7 +88,7 @@ func FuzzShoutoutPublicAPI(f *testing.F) {
 				}
 			}
 		}
-		dir := shoutout.NewMemberDirectory(members()...)
+		dir := kit.NewDirectory(members()...)
 		roles := &kit.RoleDirectory{}
 		roles.Grant("mod", kit.RoleReviewer)
 		roles.Grant("cat", kit.RoleReviewer)
@@ -115,15 +115,15 @@ func FuzzShoutoutPublicAPI(f *testing.F) {
 		}
 		verify("setup")
 		clock.Set(time.Unix(startUnix, 0))
-		_, err = p.SetOffer(ctx, creator, price)
+		_, err = p.SetOffer(ctx, shoutout.SetOfferRequest{Creator: creator, Price: price})
 		check("SetOffer", err)
-		_, err = p.SetOffer(ctx, "cat", min(max(price, rules.MinPrice), rules.MaxPrice))
+		_, err = p.SetOffer(ctx, shoutout.SetOfferRequest{Creator: "cat", Price: min(max(price, rules.MinPrice), rules.MaxPrice)})
 		check("SetOffer cat", err)
 		verify("SetOffer")
-		_, err = p.Request(ctx, orderID, fan, creator, price, text)
+		_, err = p.Request(ctx, shoutout.RequestRequest{OrderID: orderID, Fan: fan, Creator: creator, Price: price, Note: text})
 		check("Request", err)
 		verify("Request")
-		o, err := p.Request(ctx, orderID, fan, creator, price, text)
+		o, err := p.Request(ctx, shoutout.RequestRequest{OrderID: orderID, Fan: fan, Creator: creator, Price: price, Note: text})
 		check("Request again", err)
 		if err == nil && !o.Replayed {
 			t.Fatal("a repeated request is not marked as a replay")
@@ -134,13 +134,34 @@ func FuzzShoutoutPublicAPI(f *testing.F) {
 			}
 		}
 		events := []func(ev string) error{
-			func(ev string) error { _, err := p.Accept(ctx, ev, orderID, creator); return err },
-			func(ev string) error { _, err := p.Submit(ctx, ev, orderID, creator, text); return err },
-			func(ev string) error { _, err := p.Approve(ctx, ev, orderID, actor); return err },
-			func(ev string) error { _, err := p.Approve(ctx, ev, orderID, actor+"-reviewer"); return err },
-			func(ev string) error { _, err := p.Reject(ctx, ev, orderID, "mod", text); return err },
-			func(ev string) error { _, err := p.Cancel(ctx, ev, orderID, fan); return err },
-			func(ev string) error { _, err := p.Decline(ctx, ev, orderID, creator); return err },
+			func(ev string) error {
+				_, err := p.Accept(ctx, shoutout.AcceptRequest{EventID: ev, OrderID: orderID, Actor: creator})
+				return err
+			},
+			func(ev string) error {
+				_, err := p.Submit(ctx, shoutout.SubmitRequest{EventID: ev, OrderID: orderID, Actor: creator, Video: text})
+				return err
+			},
+			func(ev string) error {
+				_, err := p.Approve(ctx, shoutout.ApproveRequest{EventID: ev, OrderID: orderID, Actor: actor})
+				return err
+			},
+			func(ev string) error {
+				_, err := p.Approve(ctx, shoutout.ApproveRequest{EventID: ev, OrderID: orderID, Actor: actor + "-reviewer"})
+				return err
+			},
+			func(ev string) error {
+				_, err := p.Reject(ctx, shoutout.RejectRequest{EventID: ev, OrderID: orderID, Actor: "mod", Reason: text})
+				return err
+			},
+			func(ev string) error {
+				_, err := p.Cancel(ctx, shoutout.CancelRequest{EventID: ev, OrderID: orderID, Actor: fan})
+				return err
+			},
+			func(ev string) error {
+				_, err := p.Decline(ctx, shoutout.DeclineRequest{EventID: ev, OrderID: orderID, Actor: creator})
+				return err
+			},
 		}
 		for i, ev := range events {
 			if i == 2 {
@@ -165,7 +186,7 @@ func FuzzShoutoutPublicAPI(f *testing.F) {
 		check("Order", err)
 		_, err = p.Offer(ctx, creator)
 		check("Offer", err)
-		check("WithdrawOffer", p.WithdrawOffer(ctx, creator))
+		check("WithdrawOffer", p.WithdrawOffer(ctx, shoutout.WithdrawOfferRequest{Creator: creator}))
 		clock.Set(ledger.MaxTime.Add(-time.Second))
 		_, err = p.Tick(ctx)
 		check("Tick at the end of time", err)

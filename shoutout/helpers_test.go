@@ -14,6 +14,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
@@ -62,10 +63,10 @@ func (f *flakyMessenger) setDown(v bool) {
 
 type env struct {
 	ctx   context.Context
-	store ledger.Store
+	store driver.Store
 	l     *ledger.Ledger
 	clock *ledgertest.Clock
-	dir   *shoutout.MemberDirectory
+	dir   *kit.Directory
 	roles *kit.RoleDirectory
 	msgr  *flakyMessenger
 	p     *shoutout.Program
@@ -75,25 +76,29 @@ type env struct {
 // reviewer is the test's content reviewer: it holds kit.RoleReviewer.
 const reviewer = "mod"
 
-func members() []shoutout.Member {
-	return []shoutout.Member{
-		{ID: "ann", Age: 30},
-		{ID: "bob", Age: 20},
-		{ID: "eve", Age: 45},
-		{ID: "kid", Age: 16},
-		{ID: "cat", Age: 25, Followers: 50000},
-		{ID: "dan", Age: 30, Followers: 20000},
-		{ID: "small", Age: 25, Followers: 500},
-		{ID: "teen", Age: 17, Followers: 100000},
+// born returns the birth date of a member who is age years old at start
+// (and stays so for the next ten months).
+func born(age int) kit.Date { return kit.NewDate(start.Year()-age, time.January, 1) }
+
+func members() []kit.Member {
+	return []kit.Member{
+		{ID: "ann", BirthDate: born(30)},
+		{ID: "bob", BirthDate: born(20)},
+		{ID: "eve", BirthDate: born(45)},
+		{ID: "kid", BirthDate: born(16)},
+		{ID: "cat", BirthDate: born(25), Followers: 50000},
+		{ID: "dan", BirthDate: born(30), Followers: 20000},
+		{ID: "small", BirthDate: born(25), Followers: 500},
+		{ID: "teen", BirthDate: born(17), Followers: 100000},
 	}
 }
 
 // newEnv opens a program with rules over a fresh store, with "mod" as a
 // reviewer. Tests run it on every store through teststore.Run.
-func newEnv(tb testingT, store ledger.Store, rules shoutout.Rules) *env {
+func newEnv(tb testingT, store driver.Store, rules shoutout.Rules) *env {
 	tb.Helper()
 	e := &env{ctx: context.Background(), store: store, clock: ledgertest.NewClock(start),
-		dir: shoutout.NewMemberDirectory(members()...), roles: &kit.RoleDirectory{},
+		dir: kit.NewDirectory(members()...), roles: &kit.RoleDirectory{},
 		msgr: &flakyMessenger{Inbox: shoutout.NewInbox()}, rules: rules}
 	e.roles.Grant(reviewer, kit.RoleReviewer)
 	e.l = ledger.New(store, ledger.WithClock(e.clock))
@@ -186,18 +191,39 @@ func (e *env) snapshot(tb testingT) snapshot {
 // offerAndRequest sets cat's offer at price and has fan request order id.
 func (e *env) offerAndRequest(tb testingT, id, fan string, price int64) shoutout.Order {
 	tb.Helper()
-	_, err := e.p.SetOffer(e.ctx, "cat", price)
+	_, err := e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "cat", Price: price})
 	require.NoError(tb, err)
-	o, err := e.p.Request(e.ctx, id, fan, "cat", price, "say hi")
+	o, err := e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: id, Fan: fan, Creator: "cat", Price: price, Note: "say hi"})
 	require.NoError(tb, err)
 	return o
 }
 
-func (e *env) tick(tb testingT) shoutout.TickReport {
+// tickResult is what one round of a scheduler did: the program's report,
+// and how many holds the ledger's Tick released.
+type tickResult struct {
+	kit.TickReport
+	HoldsReleased int
+}
+
+// failedOf counts the failed items of kind.
+func (r tickResult) failedOf(kind string) int {
+	n := 0
+	for _, f := range r.Failed {
+		if f.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// tick runs what a scheduler runs: the program's Tick, then the ledger's.
+func (e *env) tick(tb testingT) tickResult {
 	tb.Helper()
 	rep, err := e.p.Tick(e.ctx)
 	require.NoError(tb, err)
-	return rep
+	n, err := e.l.Tick(e.ctx)
+	require.NoError(tb, err)
+	return tickResult{TickReport: rep, HoldsReleased: n}
 }
 
 // pgPropertyChecks is how many rapid checks of a property test run on
@@ -211,9 +237,9 @@ const pgPropertyChecks = 15
 // which would keep every iteration's connections open until the whole
 // test ends. On PostgreSQL only pgPropertyChecks iterations get a store
 // until one fails; the others report ok without running (nil store).
-func rapidStores(st *testing.T) func(t *rapid.T) ledger.Store {
+func rapidStores(st *testing.T) func(t *rapid.T) driver.Store {
 	if !strings.HasSuffix(st.Name(), "/pgstore") {
-		return func(t *rapid.T) ledger.Store {
+		return func(t *rapid.T) driver.Store {
 			s := memstore.New()
 			t.Cleanup(func() { _ = s.Close() })
 			return s
@@ -222,7 +248,7 @@ func rapidStores(st *testing.T) func(t *rapid.T) ledger.Store {
 	dsn := teststore.PostgresDSN(st)
 	var mu sync.Mutex
 	opened, failed := 0, false
-	return func(t *rapid.T) ledger.Store {
+	return func(t *rapid.T) driver.Store {
 		mu.Lock()
 		defer mu.Unlock()
 		if opened >= pgPropertyChecks && !failed {

@@ -18,7 +18,9 @@ type Message struct {
 
 // Messenger delivers direct messages. Send must be idempotent on
 // Message.ID: the program may send the same message again after a crash
-// or a failed attempt, and the fan must see it once.
+// or a failed attempt, and the fan must see it once. The program never
+// calls it from inside a unit of work: only after the approval committed
+// (Approve), or from Tick for a message waiting in the outbox.
 type Messenger interface {
 	Send(ctx context.Context, m Message) error
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -127,11 +128,12 @@ type Offer struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Program runs the shoutout rules over a ledger.
+// Program runs the shoutout rules over a ledger. It is safe for
+// concurrent use.
 type Program struct {
 	l         *ledger.Ledger
 	rules     Rules
-	members   Members
+	members   kit.Members
 	messenger Messenger
 	roles     kit.Roles
 	wallets   kit.WalletPolicy
@@ -149,10 +151,14 @@ func WithRoles(r kit.Roles) Option { return func(p *Program) { p.roles = r } }
 // The default opens wallets with no overdraft.
 func WithWallets(w kit.WalletPolicy) Option { return func(p *Program) { p.wallets = w } }
 
+// The program's deadlines and message retries are Ticker work.
+var _ kit.Ticker = (*Program)(nil)
+
 // New validates rules, defines the coin asset and opens the system
-// accounts (both idempotently), and returns the program. messenger
-// delivers approved videos.
-func New(ctx context.Context, l *ledger.Ledger, rules Rules, members Members, messenger Messenger, opts ...Option) (*Program, error) {
+// accounts (both idempotently), and returns the program. members gives
+// the facts the rules read (a kit.Directory in tests and examples);
+// messenger delivers approved videos.
+func New(ctx context.Context, l *ledger.Ledger, rules Rules, members kit.Members, messenger Messenger, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
@@ -202,94 +208,128 @@ func (p *Program) terms(o *Order) Terms {
 	return o.Terms
 }
 
-func (p *Program) member(ctx context.Context, id string) (Member, error) {
-	m, err := p.members.Member(ctx, id)
-	if err != nil {
-		return Member{}, fmt.Errorf("member %q: %w", id, err)
-	}
-	return m, nil
+// member looks a member up in the directory, with the unit of work's
+// context.
+func (p *Program) member(w *ledger.Writer, id string) (kit.Member, error) {
+	return p.members.Member(w.Context(), id)
 }
 
-// creatorEligible applies min_followers and min_creator_age.
-func (p *Program) creatorEligible(ctx context.Context, id string) error {
-	m, err := p.member(ctx, id)
+// oldEnough applies an age rule (rule names it, years is its value; 0 is
+// no rule) to a member at now, the unit of work's time. A member whose
+// birth date is unknown is refused with kit.ErrMemberFacts: never a yes.
+func oldEnough(m kit.Member, role, rule string, years int, now time.Time) error {
+	if years == 0 {
+		return nil
+	}
+	ok, err := m.AtLeast(years, now)
 	if err != nil {
-		return err
+		return ledger.Refuse(err, rule, "")
 	}
-	if m.Followers < p.rules.MinFollowers {
-		return fmt.Errorf("%w: min_followers: creator %q has %d followers, needs %d", ErrIneligible, id, m.Followers, p.rules.MinFollowers)
-	}
-	if m.Age < p.rules.MinCreatorAge {
-		return fmt.Errorf("%w: min_creator_age: creator %q is %d, must be %d", ErrIneligible, id, m.Age, p.rules.MinCreatorAge)
+	if !ok {
+		return ledger.Refuse(ErrIneligible, rule, "%s %q is under %d", role, m.ID, years)
 	}
 	return nil
 }
 
+// creatorEligible applies min_followers and min_creator_age at now.
+func (p *Program) creatorEligible(w *ledger.Writer, id string, now time.Time) error {
+	m, err := p.member(w, id)
+	if err != nil {
+		return err
+	}
+	if m.Followers < p.rules.MinFollowers {
+		return ledger.Refuse(ErrIneligible, "min_followers", "creator %q has %d followers, needs %d", id, m.Followers, p.rules.MinFollowers)
+	}
+	return oldEnough(m, "creator", "min_creator_age", p.rules.MinCreatorAge, now)
+}
+
+// SetOfferRequest opens or reprices a creator's offer.
+type SetOfferRequest struct {
+	// Creator sets their own offer (the actor, and the subject).
+	Creator string `json:"creator"`
+	// Price is in coins, within min_price..max_price.
+	Price int64 `json:"price"`
+}
+
 // SetOffer opens or reprices a creator's offer. It is a setting, not an
 // event: setting the price it already has changes nothing, so a retry is
-// harmless. Orders already requested keep their price.
-func (p *Program) SetOffer(ctx context.Context, creator string, price int64) (Offer, error) {
-	if !validID(creator) {
-		return Offer{}, fmt.Errorf("%w: creator %q", ErrInvalidRequest, creator)
+// harmless. Orders already requested keep their price. The creator must
+// meet min_followers and min_creator_age.
+func (p *Program) SetOffer(ctx context.Context, req SetOfferRequest) (Offer, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Offer, error) { return p.SetOfferIn(w, req) })
+}
+
+// SetOfferIn is SetOffer inside the caller's unit of work w (see the
+// package doc, "Units of work").
+func (p *Program) SetOfferIn(w *ledger.Writer, req SetOfferRequest) (Offer, error) {
+	creator, price := req.Creator, req.Price
+	if err := kit.CheckID(ErrInvalidRequest, "creator", creator); err != nil {
+		return Offer{}, err
 	}
-	if price < p.rules.MinPrice || price > p.rules.MaxPrice {
-		return Offer{}, fmt.Errorf("%w: min_price/max_price: %d coins not in %d..%d", ErrPriceOutOfBounds, price, p.rules.MinPrice, p.rules.MaxPrice)
+	if price < p.rules.MinPrice {
+		return Offer{}, ledger.Refuse(ErrPriceOutOfBounds, "min_price", "%d coins, the least is %d", price, p.rules.MinPrice)
 	}
-	if err := p.creatorEligible(ctx, creator); err != nil {
+	if price > p.rules.MaxPrice {
+		return Offer{}, ledger.Refuse(ErrPriceOutOfBounds, "max_price", "%d coins, the most is %d", price, p.rules.MaxPrice)
+	}
+	t, err := now(w)
+	if err != nil {
+		return Offer{}, fail(err, "offer of %q", creator)
+	}
+	if err := p.creatorEligible(w, creator, t); err != nil {
 		return Offer{}, fail(err, "offer of %q", creator)
 	}
 	var out Offer
-	err := p.l.Update(ctx, func(w *ledger.Writer) error {
-		t, err := now(w)
-		if err != nil {
-			return err
-		}
-		err = w.LoadJSON(kindOffer, creator, &out)
-		if err == nil && out.Price == price {
-			return nil
-		}
-		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
-			return err
-		}
-		out = Offer{Creator: creator, Price: price, UpdatedAt: t}
-		return w.SaveJSON(kindOffer, creator, out)
-	})
-	if err != nil {
+	err = w.LoadJSON(kindOffer, creator, &out)
+	if err == nil && out.Price == price {
+		return out, nil
+	}
+	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+		return Offer{}, fail(err, "offer of %q", creator)
+	}
+	out = Offer{Creator: creator, Price: price, UpdatedAt: t}
+	if err := w.SaveJSON(kindOffer, creator, out); err != nil {
 		return Offer{}, fail(err, "offer of %q", creator)
 	}
 	return out, nil
 }
 
+// WithdrawOfferRequest closes a creator's offer.
+type WithdrawOfferRequest struct {
+	// Creator withdraws their own offer (the actor, and the subject).
+	Creator string `json:"creator"`
+}
+
 // WithdrawOffer closes a creator's offer; open orders go on. Withdrawing
 // an offer that is not there is ErrNoOffer.
-func (p *Program) WithdrawOffer(ctx context.Context, creator string) error {
-	if !validID(creator) {
-		return fmt.Errorf("%w: creator %q", ErrInvalidRequest, creator)
+func (p *Program) WithdrawOffer(ctx context.Context, req WithdrawOfferRequest) error {
+	return p.l.Update(ctx, func(w *ledger.Writer) error { return p.WithdrawOfferIn(w, req) })
+}
+
+// WithdrawOfferIn is WithdrawOffer inside the caller's unit of work w (see
+// the package doc, "Units of work").
+func (p *Program) WithdrawOfferIn(w *ledger.Writer, req WithdrawOfferRequest) error {
+	if err := kit.CheckID(ErrInvalidRequest, "creator", req.Creator); err != nil {
+		return err
 	}
-	err := p.l.Update(ctx, func(w *ledger.Writer) error {
-		if _, err := w.Record(kindOffer, creator); err != nil {
-			if errors.Is(err, ledger.ErrNotFound) {
-				return fmt.Errorf("%w: creator %q", ErrNoOffer, creator)
-			}
-			return err
+	if _, err := w.Record(kindOffer, req.Creator); err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return fmt.Errorf("%w: creator %q has none open", ErrNoOffer, req.Creator)
 		}
-		return w.DeleteRecord(kindOffer, creator)
-	})
-	if err != nil {
-		return fail(err, "withdrawing offer of %q", creator)
+		return fail(err, "withdrawing offer of %q", req.Creator)
 	}
-	return nil
+	return fail(w.DeleteRecord(kindOffer, req.Creator), "withdrawing offer of %q", req.Creator)
 }
 
 // Offer returns a creator's open offer, or ErrNoOffer.
 func (p *Program) Offer(ctx context.Context, creator string) (Offer, error) {
-	if !validID(creator) {
-		return Offer{}, fmt.Errorf("%w: creator %q", ErrInvalidRequest, creator)
+	if err := kit.CheckID(ErrInvalidRequest, "creator", creator); err != nil {
+		return Offer{}, err
 	}
 	var o Offer
 	err := p.l.View(ctx, func(r *ledger.Reader) error { return r.LoadJSON(kindOffer, creator, &o) })
 	if errors.Is(err, ledger.ErrNotFound) {
-		return Offer{}, fmt.Errorf("%w: creator %q", ErrNoOffer, creator)
+		return Offer{}, fmt.Errorf("%w: creator %q has none open", ErrNoOffer, creator)
 	}
 	if err != nil {
 		return Offer{}, fail(err, "offer of %q", creator)
@@ -297,14 +337,20 @@ func (p *Program) Offer(ctx context.Context, creator string) (Offer, error) {
 	return o, nil
 }
 
-// fail adds context to err, with the package prefix unless err's message
-// has it already (a shoutout sentinel), so that it appears once.
+// prefix begins every message of the package's errors.
+const prefix = "shoutout: "
+
+// fail gives an error the package prefix once. The program's own errors
+// (a sentinel of errors.go with its detail, a *ledger.Refusal of one)
+// already begin with it and name the order or member they are about, so
+// they come back as they are; any other error (the ledger's, the kit's, a
+// store's, a messenger's) is wrapped with the prefix and what was being
+// done.
 func fail(err error, format string, args ...any) error {
-	what := fmt.Sprintf(format, args...)
-	if strings.Contains(err.Error(), "shoutout: ") {
-		return fmt.Errorf("%s: %w", what, err)
+	if err == nil || strings.HasPrefix(err.Error(), prefix) {
+		return err
 	}
-	return fmt.Errorf("shoutout: %s: %w", what, err)
+	return fmt.Errorf("%s%s: %w", prefix, fmt.Sprintf(format, args...), err)
 }
 
 // idempotency adds ErrIdempotencyConflict to a ledger idempotency
@@ -324,38 +370,62 @@ type requestArgs struct {
 	Note    string `json:"note"`
 }
 
+// RequestRequest is a fan's order of a shoutout.
+type RequestRequest struct {
+	// OrderID names the order and is the request's event ID.
+	OrderID string `json:"order_id"`
+	// Fan orders and pays (the actor).
+	Fan string `json:"fan"`
+	// Creator is asked for the video.
+	Creator string `json:"creator"`
+	// Price is the creator's offer price as the fan agreed to it, in coins.
+	Price int64 `json:"price"`
+	// Note is what the fan asks for, at most 1000 bytes.
+	Note string `json:"note,omitempty"`
+}
+
 // Request is a fan ordering a shoutout at the creator's offer price, which
 // the fan states (so a price change in between is ErrPriceChanged, not a
 // surprise). The price is held on the fan's coins — not spent — until the
 // order is paid or refunded; the hold expires only after every deadline
-// the order can reach. The rules' Terms are copied into the order.
+// the order can reach. The rules' Terms are copied into the order. The
+// fan must meet min_fan_age, the creator min_followers and
+// min_creator_age.
 //
-// orderID is the request's event id: a retry with the same arguments
+// The order ID is the request's event id: a retry with the same fields
 // returns the order as it was requested, with Replayed set, before any
 // member, offer or rule is looked at again; the same id with other
-// arguments is ErrIdempotencyConflict.
-func (p *Program) Request(ctx context.Context, orderID, fan, creator string, price int64, note string) (Order, error) {
-	if !validID(orderID) || !validID(fan) || !validID(creator) {
-		return Order{}, fmt.Errorf("%w: order %q, fan %q and creator %q must be ids", ErrInvalidRequest, orderID, fan, creator)
+// fields is ErrIdempotencyConflict.
+func (p *Program) Request(ctx context.Context, req RequestRequest) (Order, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Order, error) { return p.RequestIn(w, req) })
+}
+
+// RequestIn is Request inside the caller's unit of work w (see the package
+// doc, "Units of work").
+func (p *Program) RequestIn(w *ledger.Writer, req RequestRequest) (Order, error) {
+	for _, f := range [][2]string{{"order", req.OrderID}, {"fan", req.Fan}, {"creator", req.Creator}} {
+		if err := kit.CheckID(ErrInvalidRequest, f[0], f[1]); err != nil {
+			return Order{}, err
+		}
 	}
-	if len(note) > 1000 {
-		return Order{}, fmt.Errorf("%w: note of %d bytes, at most 1000", ErrInvalidRequest, len(note))
+	if len(req.Note) > 1000 {
+		return Order{}, fmt.Errorf("%w: note of %d bytes, at most 1000", ErrInvalidRequest, len(req.Note))
 	}
-	if fan == creator {
-		return Order{}, fmt.Errorf("%w: %q may not order a shoutout from themself", ErrIneligible, fan)
+	if req.Fan == req.Creator {
+		return Order{}, fmt.Errorf("%w: %q may not order a shoutout from themself", ErrIneligible, req.Fan)
 	}
-	args := requestArgs{Fan: fan, Creator: creator, Price: price, Note: note}
-	o, replay, err := kit.RunOnce(ctx, p.l, kit.Event{Kind: kindRequest, ID: orderID, Op: "request", Request: args},
-		func(w *ledger.Writer) (Order, error) { return p.request(ctx, w, orderID, args) })
+	args := requestArgs{Fan: req.Fan, Creator: req.Creator, Price: req.Price, Note: req.Note}
+	o, replay, err := kit.Once(w, kit.Event{Kind: kindRequest, ID: req.OrderID, Op: "request", Request: args},
+		func(w *ledger.Writer) (Order, error) { return p.request(w, req.OrderID, args) })
 	if err != nil {
-		return Order{}, fail(idempotency(err), "request %q from %q to %q", orderID, fan, creator)
+		return Order{}, fail(idempotency(err), "request %q from %q to %q", req.OrderID, req.Fan, req.Creator)
 	}
 	o.Replayed = replay
 	return o, nil
 }
 
 // request runs a new request inside kit.Once.
-func (p *Program) request(ctx context.Context, w *ledger.Writer, orderID string, a requestArgs) (Order, error) {
+func (p *Program) request(w *ledger.Writer, orderID string, a requestArgs) (Order, error) {
 	t, err := now(w)
 	if err != nil {
 		return Order{}, err
@@ -372,20 +442,20 @@ func (p *Program) request(ctx context.Context, w *ledger.Writer, orderID string,
 	} else if !errors.Is(err, ledger.ErrNotFound) {
 		return Order{}, err
 	}
-	fm, err := p.member(ctx, a.Fan)
+	fm, err := p.member(w, a.Fan)
 	if err != nil {
 		return Order{}, err
 	}
-	if fm.Age < p.rules.MinFanAge {
-		return Order{}, fmt.Errorf("%w: min_fan_age: fan %q is %d, must be %d", ErrIneligible, a.Fan, fm.Age, p.rules.MinFanAge)
+	if err := oldEnough(fm, "fan", "min_fan_age", p.rules.MinFanAge, t); err != nil {
+		return Order{}, err
 	}
-	if err := p.creatorEligible(ctx, a.Creator); err != nil {
+	if err := p.creatorEligible(w, a.Creator, t); err != nil {
 		return Order{}, err
 	}
 	var offer Offer
 	if err := w.LoadJSON(kindOffer, a.Creator, &offer); err != nil {
 		if errors.Is(err, ledger.ErrNotFound) {
-			return Order{}, fmt.Errorf("%w: creator %q", ErrNoOffer, a.Creator)
+			return Order{}, fmt.Errorf("%w: creator %q has none open", ErrNoOffer, a.Creator)
 		}
 		return Order{}, err
 	}
@@ -393,7 +463,7 @@ func (p *Program) request(ctx context.Context, w *ledger.Writer, orderID string,
 		return Order{}, fmt.Errorf("%w: creator %q asks %d coins, the fan agreed to %d", ErrPriceChanged, a.Creator, offer.Price, a.Price)
 	}
 	terms := p.rules.Terms()
-	acceptBy, err := ledger.AddDuration("accept_by", t, time.Duration(terms.AcceptWindow))
+	acceptBy, err := ledger.AddDuration("accept_by", t, terms.AcceptWindow.D())
 	if err != nil {
 		return Order{}, err
 	}
@@ -440,26 +510,29 @@ type eventArgs struct {
 	Arg   string `json:"arg,omitempty"`
 }
 
-// apply runs one state-machine event on an order in one unit of work,
-// once per event id (kit.Once). The replay check comes first: a retry of
-// eventID with the same operation and arguments returns the order as the
-// event left it, with Replayed set, and looks at nothing else; other
+// apply runs one state-machine event on an order inside the unit of work
+// w, once per event id (kit.Once). The replay check comes first: a retry
+// of eventID with the same operation and arguments returns the order as
+// the event left it, with Replayed set, and looks at nothing else; other
 // arguments are ErrIdempotencyConflict. role, if set, is the role actor
 // must hold, being neither the order's creator nor its fan; it is checked
 // before anything about the order is read or said.
-func (p *Program) apply(ctx context.Context, op, eventID string, args eventArgs, role kit.Role,
+func (p *Program) apply(w *ledger.Writer, op, eventID string, args eventArgs, role kit.Role,
 	fn func(w *ledger.Writer, o *Order, now time.Time) error) (Order, error) {
-	if !validID(eventID) || !validID(args.Order) {
-		return Order{}, fmt.Errorf("%w: event %q and order %q must be ids", ErrInvalidRequest, eventID, args.Order)
+	if err := kit.CheckID(ErrInvalidRequest, "event id", eventID); err != nil {
+		return Order{}, err
 	}
-	o, replay, err := kit.RunOnce(ctx, p.l, kit.Event{Kind: kindEvent, ID: eventID, Op: op, Request: args},
+	if err := kit.CheckID(ErrInvalidRequest, "order", args.Order); err != nil {
+		return Order{}, err
+	}
+	o, replay, err := kit.Once(w, kit.Event{Kind: kindEvent, ID: eventID, Op: op, Request: args},
 		func(w *ledger.Writer) (Order, error) {
 			t, err := now(w)
 			if err != nil {
 				return Order{}, err
 			}
 			if role != "" {
-				if err := kit.Authorize(ctx, p.roles, args.Actor, role); err != nil {
+				if err := kit.Authorize(w.Context(), p.roles, args.Actor, role); err != nil {
 					return Order{}, err
 				}
 			}
@@ -471,7 +544,7 @@ func (p *Program) apply(ctx context.Context, op, eventID string, args eventArgs,
 				return Order{}, err
 			}
 			if role != "" {
-				if err := kit.Authorize(ctx, p.roles, args.Actor, role, o.Creator, o.Fan); err != nil {
+				if err := kit.Authorize(w.Context(), p.roles, args.Actor, role, o.Creator, o.Fan); err != nil {
 					return Order{}, err
 				}
 			}
@@ -499,13 +572,16 @@ func schedule(w *ledger.Writer, o *Order) error {
 	return w.Unschedule(dueDeadline, o.ID)
 }
 
+// windows names the rule whose window runs in each open state.
+var windows = map[Status]string{StatusRequested: "accept_window", StatusAccepted: "delivery_window", StatusInReview: "review_window"}
+
 // inState checks the order's state and that its window is still open.
 func inState(now time.Time, o *Order, action string, want Status) error {
 	if o.Status != want {
-		return fmt.Errorf("%w: %s needs the order %s, it is %s", ErrWrongState, action, want, o.Status)
+		return fmt.Errorf("%w: %s needs order %q %s, it is %s", ErrWrongState, action, o.ID, want, o.Status)
 	}
 	if d := o.deadline(); !now.Before(d) {
-		return fmt.Errorf("%w: %s: the window closed at %s", ErrDeadlinePassed, action, d.Format(time.RFC3339))
+		return ledger.Refuse(ErrDeadlinePassed, windows[o.Status], "%s of order %q: the window closed at %s", action, o.ID, d.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -528,17 +604,34 @@ func notCreator(o *Order, who string) error {
 	return nil
 }
 
+// AcceptRequest is the creator taking an order.
+type AcceptRequest struct {
+	// EventID makes the event idempotent: a retry replays its result.
+	EventID string `json:"event_id"`
+	// Actor is the order's creator.
+	Actor string `json:"actor"`
+	// OrderID is the order accepted.
+	OrderID string `json:"order_id"`
+}
+
 // Accept is the creator taking the order, within the accept window. The
 // delivery window starts now.
-func (p *Program) Accept(ctx context.Context, eventID, orderID, creator string) (Order, error) {
-	return p.apply(ctx, "accept", eventID, eventArgs{Order: orderID, Actor: creator}, "", func(w *ledger.Writer, o *Order, now time.Time) error {
+func (p *Program) Accept(ctx context.Context, req AcceptRequest) (Order, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Order, error) { return p.AcceptIn(w, req) })
+}
+
+// AcceptIn is Accept inside the caller's unit of work w (see the package
+// doc, "Units of work").
+func (p *Program) AcceptIn(w *ledger.Writer, req AcceptRequest) (Order, error) {
+	creator := req.Actor
+	return p.apply(w, "accept", req.EventID, eventArgs{Order: req.OrderID, Actor: creator}, "", func(w *ledger.Writer, o *Order, now time.Time) error {
 		if err := notCreator(o, creator); err != nil {
 			return err
 		}
 		if err := inState(now, o, "accept", StatusRequested); err != nil {
 			return err
 		}
-		by, err := ledger.AddDuration("deliver_by", now, time.Duration(p.terms(o).DeliveryWindow))
+		by, err := ledger.AddDuration("deliver_by", now, p.terms(o).DeliveryWindow.D())
 		if err != nil {
 			return err
 		}
@@ -547,9 +640,26 @@ func (p *Program) Accept(ctx context.Context, eventID, orderID, creator string) 
 	})
 }
 
+// DeclineRequest is the creator refusing an order.
+type DeclineRequest struct {
+	// EventID makes the event idempotent: a retry replays its result.
+	EventID string `json:"event_id"`
+	// Actor is the order's creator.
+	Actor string `json:"actor"`
+	// OrderID is the order declined.
+	OrderID string `json:"order_id"`
+}
+
 // Decline is the creator refusing the order: the fan gets every coin back.
-func (p *Program) Decline(ctx context.Context, eventID, orderID, creator string) (Order, error) {
-	return p.apply(ctx, "decline", eventID, eventArgs{Order: orderID, Actor: creator}, "", func(w *ledger.Writer, o *Order, now time.Time) error {
+func (p *Program) Decline(ctx context.Context, req DeclineRequest) (Order, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Order, error) { return p.DeclineIn(w, req) })
+}
+
+// DeclineIn is Decline inside the caller's unit of work w (see the package
+// doc, "Units of work").
+func (p *Program) DeclineIn(w *ledger.Writer, req DeclineRequest) (Order, error) {
+	creator := req.Actor
+	return p.apply(w, "decline", req.EventID, eventArgs{Order: req.OrderID, Actor: creator}, "", func(w *ledger.Writer, o *Order, now time.Time) error {
 		if err := notCreator(o, creator); err != nil {
 			return err
 		}
@@ -560,10 +670,27 @@ func (p *Program) Decline(ctx context.Context, eventID, orderID, creator string)
 	})
 }
 
+// CancelRequest is the fan withdrawing an order.
+type CancelRequest struct {
+	// EventID makes the event idempotent: a retry replays its result.
+	EventID string `json:"event_id"`
+	// Actor is the order's fan.
+	Actor string `json:"actor"`
+	// OrderID is the order cancelled.
+	OrderID string `json:"order_id"`
+}
+
 // Cancel is the fan withdrawing the order before the creator accepts it:
 // every coin comes back.
-func (p *Program) Cancel(ctx context.Context, eventID, orderID, fan string) (Order, error) {
-	return p.apply(ctx, "cancel", eventID, eventArgs{Order: orderID, Actor: fan}, "", func(w *ledger.Writer, o *Order, now time.Time) error {
+func (p *Program) Cancel(ctx context.Context, req CancelRequest) (Order, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Order, error) { return p.CancelIn(w, req) })
+}
+
+// CancelIn is Cancel inside the caller's unit of work w (see the package
+// doc, "Units of work").
+func (p *Program) CancelIn(w *ledger.Writer, req CancelRequest) (Order, error) {
+	fan := req.Actor
+	return p.apply(w, "cancel", req.EventID, eventArgs{Order: req.OrderID, Actor: fan}, "", func(w *ledger.Writer, o *Order, now time.Time) error {
 		if o.Fan != fan {
 			return fmt.Errorf("%w: %q is not the fan of order %q", ErrNotParty, fan, o.ID)
 		}
@@ -574,26 +701,57 @@ func (p *Program) Cancel(ctx context.Context, eventID, orderID, fan string) (Ord
 	})
 }
 
+// SubmitRequest is the creator handing in a video for an order.
+type SubmitRequest struct {
+	// EventID makes the event idempotent: a retry replays its result.
+	EventID string `json:"event_id"`
+	// Actor is the order's creator.
+	Actor string `json:"actor"`
+	// OrderID is the order the video is for.
+	OrderID string `json:"order_id"`
+	// Video is a reference to the video (1 to 1000 bytes), which the
+	// direct message carries once the video is approved.
+	Video string `json:"video"`
+}
+
 // Submit is the creator handing in a video, within the delivery window of
 // accepting; it goes to review, which has the review window.
-func (p *Program) Submit(ctx context.Context, eventID, orderID, creator, video string) (Order, error) {
+func (p *Program) Submit(ctx context.Context, req SubmitRequest) (Order, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Order, error) { return p.SubmitIn(w, req) })
+}
+
+// SubmitIn is Submit inside the caller's unit of work w (see the package
+// doc, "Units of work").
+func (p *Program) SubmitIn(w *ledger.Writer, req SubmitRequest) (Order, error) {
+	creator, video := req.Actor, req.Video
 	if video == "" || len(video) > 1000 {
 		return Order{}, fmt.Errorf("%w: video reference of %d bytes, want 1 to 1000", ErrInvalidRequest, len(video))
 	}
-	return p.apply(ctx, "submit", eventID, eventArgs{Order: orderID, Actor: creator, Arg: video}, "", func(w *ledger.Writer, o *Order, now time.Time) error {
+	return p.apply(w, "submit", req.EventID, eventArgs{Order: req.OrderID, Actor: creator, Arg: video}, "", func(w *ledger.Writer, o *Order, now time.Time) error {
 		if err := notCreator(o, creator); err != nil {
 			return err
 		}
 		if err := inState(now, o, "submit", StatusAccepted); err != nil {
 			return err
 		}
-		by, err := ledger.AddDuration("review_by", now, time.Duration(p.terms(o).ReviewWindow))
+		by, err := ledger.AddDuration("review_by", now, p.terms(o).ReviewWindow.D())
 		if err != nil {
 			return err
 		}
 		o.Status, o.Video, o.ReviewBy = StatusInReview, video, by
 		return nil
 	})
+}
+
+// ApproveRequest is a reviewer passing an order's video.
+type ApproveRequest struct {
+	// EventID makes the event idempotent: a retry replays its result.
+	EventID string `json:"event_id"`
+	// Actor is the reviewer: they must hold kit.RoleReviewer and be
+	// neither the order's creator nor its fan.
+	Actor string `json:"actor"`
+	// OrderID is the order approved.
+	OrderID string `json:"order_id"`
 }
 
 // Approve is a reviewer passing the video. The reviewer must hold
@@ -604,9 +762,10 @@ func (p *Program) Submit(ctx context.Context, eventID, orderID, creator, video s
 // The hold is captured — the creator's share to EarningsAccount, the
 // platform's to RevenueAccount, split by the order's terms — and the order
 // is delivered. The direct message goes out after the unit of work
-// commits (see the package doc); a failed send is kept in DMError and
-// retried by Tick, and never undoes or repeats the payment. A replay
-// returns the order as the approval left it and sends nothing (Tick does).
+// commits (see the package doc): Approve sends it as soon as its unit of
+// work has committed; a failed send is kept in DMError and retried by
+// Tick, and never undoes or repeats the payment. A replay returns the
+// order as the approval left it and sends nothing (Tick does).
 //
 // If the order's hold has lapsed (possible only for an order stored
 // before orders carried their terms, whose windows were later
@@ -616,8 +775,28 @@ func (p *Program) Submit(ctx context.Context, eventID, orderID, creator, video s
 // Likewise if a chargeback took the escrowed coins (gifting's Chargeback
 // reaches held coins): the empty hold is voided and the order closes
 // unpaid (StatusExpired, reason "hold_unfunded").
-func (p *Program) Approve(ctx context.Context, eventID, orderID, reviewer string) (Order, error) {
-	o, err := p.apply(ctx, "approve", eventID, eventArgs{Order: orderID, Actor: reviewer}, kit.RoleReviewer,
+func (p *Program) Approve(ctx context.Context, req ApproveRequest) (Order, error) {
+	o, err := kit.Run(ctx, p.l, func(w *ledger.Writer) (Order, error) { return p.ApproveIn(w, req) })
+	if err != nil {
+		return Order{}, err
+	}
+	if !o.Replayed && o.Status == StatusDelivered && !o.DMSent {
+		sent, _ := p.sendDM(ctx, o) // a failed send is in sent.DMError; Tick retries
+		sent.Replayed = false
+		o = sent
+	}
+	return o, nil
+}
+
+// ApproveIn is Approve inside the caller's unit of work w (see the package
+// doc, "Units of work"). It pays, and records the direct message in the
+// program's outbox (the due index) in w, but sends nothing: a message sent
+// from a unit of work that then rolls back, or runs again, would deliver
+// a video nobody paid for, or deliver it twice. Once w commits, the next
+// Tick sends it (once: the message ID is the order ID), as it retries any
+// failed send; if w rolls back, the outbox record goes with the payment.
+func (p *Program) ApproveIn(w *ledger.Writer, req ApproveRequest) (Order, error) {
+	return p.apply(w, "approve", req.EventID, eventArgs{Order: req.OrderID, Actor: req.Actor}, kit.RoleReviewer,
 		func(w *ledger.Writer, o *Order, now time.Time) error {
 			if err := inState(now, o, "approve", StatusInReview); err != nil {
 				return err
@@ -675,15 +854,18 @@ func (p *Program) Approve(ctx context.Context, eventID, orderID, reviewer string
 			o.CreatorShare, o.PlatformShare, o.Capture = creator, platform, t.ID
 			return w.Schedule(dueDM, o.ID, now)
 		})
-	if err != nil {
-		return Order{}, err
-	}
-	if !o.Replayed && o.Status == StatusDelivered && !o.DMSent {
-		sent, _ := p.sendDM(ctx, o) // a failed send is in sent.DMError; Tick retries
-		sent.Replayed = false
-		o = sent
-	}
-	return o, nil
+}
+
+// RejectRequest is a reviewer refusing an order's video.
+type RejectRequest struct {
+	// EventID makes the event idempotent: a retry replays its result.
+	EventID string `json:"event_id"`
+	// Actor is the reviewer, checked as for Approve.
+	Actor string `json:"actor"`
+	// OrderID is the order whose video is rejected.
+	OrderID string `json:"order_id"`
+	// Reason tells the creator why, at most 1000 bytes.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Reject is a reviewer refusing the video; the reviewer is checked as for
@@ -691,11 +873,18 @@ func (p *Program) Approve(ctx context.Context, eventID, orderID, reviewer string
 // long as the order has had no more than max_resubmissions rejections;
 // after that, or once the delivery window has closed, the rejection is
 // final and the fan gets every coin back.
-func (p *Program) Reject(ctx context.Context, eventID, orderID, reviewer, reason string) (Order, error) {
+func (p *Program) Reject(ctx context.Context, req RejectRequest) (Order, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Order, error) { return p.RejectIn(w, req) })
+}
+
+// RejectIn is Reject inside the caller's unit of work w (see the package
+// doc, "Units of work").
+func (p *Program) RejectIn(w *ledger.Writer, req RejectRequest) (Order, error) {
+	reason := req.Reason
 	if len(reason) > 1000 {
 		return Order{}, fmt.Errorf("%w: reason of %d bytes, at most 1000", ErrInvalidRequest, len(reason))
 	}
-	return p.apply(ctx, "reject", eventID, eventArgs{Order: orderID, Actor: reviewer, Arg: reason}, kit.RoleReviewer,
+	return p.apply(w, "reject", req.EventID, eventArgs{Order: req.OrderID, Actor: req.Actor, Arg: reason}, kit.RoleReviewer,
 		func(w *ledger.Writer, o *Order, now time.Time) error {
 			if err := inState(now, o, "reject", StatusInReview); err != nil {
 				return err
@@ -750,8 +939,8 @@ func (p *Program) sendDM(ctx context.Context, o Order) (Order, error) {
 
 // Order returns an order by id, as it is now.
 func (p *Program) Order(ctx context.Context, orderID string) (Order, error) {
-	if !validID(orderID) {
-		return Order{}, fmt.Errorf("%w: order %q", ErrInvalidRequest, orderID)
+	if err := kit.CheckID(ErrInvalidRequest, "order", orderID); err != nil {
+		return Order{}, err
 	}
 	var o Order
 	err := p.l.View(ctx, func(r *ledger.Reader) error { return r.LoadJSON(kindOrder, orderID, &o) })
@@ -764,30 +953,42 @@ func (p *Program) Order(ctx context.Context, orderID string) (Order, error) {
 	return o, nil
 }
 
-// TickReport says what a Tick did.
-type TickReport struct {
-	Refunded      int // orders closed by a passed deadline
-	DMsSent       int // direct messages delivered (retries of failed sends)
-	DMsFailed     int // sends that failed again (also in Failed)
-	HoldsReleased int // ledger holds released by expiry (zero unless a hold outlived its rules)
-	// Failed lists the items this Tick could not handle, by kind
-	// ("shoutout.deadline", "shoutout.dm") and order ID; each stays due and
-	// is tried again by the next Tick, and the others went on.
-	Failed []kit.ItemError
-}
+// Kinds of the items Tick reports (kit.TickReport). Done items, by order
+// ID:
+const (
+	// ItemRefunded: an open order whose window closed was refunded in full
+	// (StatusExpired).
+	ItemRefunded = "shoutout.refunded"
+	// ItemMessageSent: a direct message waiting in the outbox (its send
+	// failed, or its order was approved with ApproveIn) was sent.
+	ItemMessageSent = "shoutout.dm_sent"
+)
 
-// Tick does what time makes happen. Every open order whose window has
-// closed — no answer within the accept window, no video within the
-// delivery window, no review within the review window — is refunded in
-// full, each order in a unit of work of its own: an order that cannot be
-// closed is reported in Failed with its ID and the others go on. Tick then
-// retries direct messages that failed (one by one, failures in Failed),
-// and lets the ledger release expired holds. It returns an error only when
-// the run as a whole failed (the store, the context, a clock outside the
+// Kinds of the items Tick could not handle (kit.TickReport.Failed), by
+// order ID. Each stays due and the next Tick tries it again.
+const (
+	// ItemDeadline: closing an order whose window passed failed; its
+	// writes were undone.
+	ItemDeadline = "shoutout.deadline"
+	// ItemMessage: sending a direct message failed again (the order keeps
+	// the cause in DMError).
+	ItemMessage = "shoutout.dm"
+)
+
+// Tick does what time makes happen, at the ledger clock's now. Every open
+// order whose window has closed — no answer within the accept window, no
+// video within the delivery window, no review within the review window —
+// is refunded in full, each order in a unit of work of its own
+// (ItemRefunded): an order that cannot be closed is reported in Failed
+// (ItemDeadline) with its ID and the others go on. Tick then sends the
+// direct messages waiting in the outbox, one by one (ItemMessageSent;
+// failures as ItemMessage). It does not tick the ledger (the scheduler
+// that runs the programs does, once). It returns an error only when the
+// run as a whole failed (the store, the context, a clock outside the
 // ledger's time range). Running it twice at the same time changes nothing
 // the second time.
-func (p *Program) Tick(ctx context.Context) (TickReport, error) {
-	var rep TickReport
+func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
+	var rep kit.TickReport
 	t := p.l.Clock().Now()
 	if err := ledger.ValidateTime("tick time", t); err != nil {
 		return rep, fail(err, "tick")
@@ -807,9 +1008,7 @@ func (p *Program) Tick(ctx context.Context) (TickReport, error) {
 			return err
 		}
 		if dl := o.deadline(); !dl.IsZero() && !wt.Before(dl) {
-			reason := map[Status]string{StatusRequested: "accept_window", StatusAccepted: "delivery_window",
-				StatusInReview: "review_window"}[o.Status]
-			if err := refund(w, &o, wt, StatusExpired, reason); err != nil {
+			if err := refund(w, &o, wt, StatusExpired, windows[o.Status]); err != nil {
 				return err
 			}
 			if err := w.SaveJSON(kindOrder, o.ID, o); err != nil {
@@ -821,25 +1020,25 @@ func (p *Program) Tick(ctx context.Context) (TickReport, error) {
 		// the order's real deadline.
 		return schedule(w, &o)
 	})
-	rep.Failed = append(rep.Failed, failed...)
-	if err != nil {
-		return rep, fail(err, "tick")
-	}
 	bad := map[string]bool{}
 	for _, f := range failed {
 		bad[f.ID] = true
+		rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemDeadline, ID: f.ID, Err: fail(f.Err, "closing order %q", f.ID)})
 	}
+	ids := make([]string, 0, len(refunded))
 	for id, r := range refunded {
 		if r && !bad[id] {
-			rep.Refunded++
+			ids = append(ids, id)
 		}
 	}
-	if err := p.retryDMs(ctx, t, &rep); err != nil {
+	sort.Strings(ids)
+	for _, id := range ids {
+		rep.Add(ItemRefunded, id)
+	}
+	if err != nil {
 		return rep, fail(err, "tick")
 	}
-	released, err := p.l.Tick(ctx)
-	rep.HoldsReleased = released
-	if err != nil {
+	if err := p.retryDMs(ctx, t, &rep); err != nil {
 		return rep, fail(err, "tick")
 	}
 	return rep, nil
@@ -847,7 +1046,7 @@ func (p *Program) Tick(ctx context.Context) (TickReport, error) {
 
 // retryDMs sends every direct message still due at t, once each; a send
 // that fails again is reported and stays due.
-func (p *Program) retryDMs(ctx context.Context, t time.Time, rep *TickReport) error {
+func (p *Program) retryDMs(ctx context.Context, t time.Time, rep *kit.TickReport) error {
 	seen := map[string]bool{}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -874,11 +1073,10 @@ func (p *Program) retryDMs(ctx context.Context, t time.Time, rep *TickReport) er
 				_, err = p.sendDM(ctx, o)
 			}
 			if err != nil {
-				rep.DMsFailed++
-				rep.Failed = append(rep.Failed, kit.ItemError{Kind: dueDM, ID: d.ID, Err: err})
+				rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemMessage, ID: d.ID, Err: err})
 				continue
 			}
-			rep.DMsSent++
+			rep.Add(ItemMessageSent, d.ID)
 		}
 		if !progressed {
 			return nil

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/shoutout"
 	"github.com/stretchr/testify/require"
@@ -74,7 +76,7 @@ func (m *shoutModel) request(t *rapid.T) {
 	creator := rapid.SampledFrom(propCreators).Draw(t, "creator")
 	id := fmt.Sprintf("o%d", len(m.ids))
 	price := m.prices[creator]
-	_, err := m.e.p.Request(m.e.ctx, id, fan, creator, price, "hi")
+	_, err := m.e.p.Request(m.e.ctx, shoutout.RequestRequest{OrderID: id, Fan: fan, Creator: creator, Price: price, Note: "hi"})
 	held, spent := m.openHeld(fan)
 	if m.funded-held-spent < price {
 		require.ErrorIs(t, err, shoutout.ErrInsufficientCoins)
@@ -99,12 +101,30 @@ func (m *shoutModel) event(t *rapid.T) {
 	ev := fmt.Sprintf("e%d", m.events)
 	p, ctx := m.e.p, m.e.ctx
 	calls := map[string]func() error{
-		"accept":  func() error { _, err := p.Accept(ctx, ev, o.id, o.creator); return err },
-		"decline": func() error { _, err := p.Decline(ctx, ev, o.id, o.creator); return err },
-		"cancel":  func() error { _, err := p.Cancel(ctx, ev, o.id, o.fan); return err },
-		"submit":  func() error { _, err := p.Submit(ctx, ev, o.id, o.creator, "video://"+ev); return err },
-		"approve": func() error { _, err := p.Approve(ctx, ev, o.id, reviewer); return err },
-		"reject":  func() error { _, err := p.Reject(ctx, ev, o.id, reviewer, "no"); return err },
+		"accept": func() error {
+			_, err := p.Accept(ctx, shoutout.AcceptRequest{EventID: ev, OrderID: o.id, Actor: o.creator})
+			return err
+		},
+		"decline": func() error {
+			_, err := p.Decline(ctx, shoutout.DeclineRequest{EventID: ev, OrderID: o.id, Actor: o.creator})
+			return err
+		},
+		"cancel": func() error {
+			_, err := p.Cancel(ctx, shoutout.CancelRequest{EventID: ev, OrderID: o.id, Actor: o.fan})
+			return err
+		},
+		"submit": func() error {
+			_, err := p.Submit(ctx, shoutout.SubmitRequest{EventID: ev, OrderID: o.id, Actor: o.creator, Video: "video://" + ev})
+			return err
+		},
+		"approve": func() error {
+			_, err := p.Approve(ctx, shoutout.ApproveRequest{EventID: ev, OrderID: o.id, Actor: reviewer})
+			return err
+		},
+		"reject": func() error {
+			_, err := p.Reject(ctx, shoutout.RejectRequest{EventID: ev, OrderID: o.id, Actor: reviewer, Reason: "no"})
+			return err
+		},
 	}
 	need := map[string]shoutout.Status{"accept": shoutout.StatusRequested, "decline": shoutout.StatusRequested,
 		"cancel": shoutout.StatusRequested, "submit": shoutout.StatusAccepted, "approve": shoutout.StatusInReview,
@@ -163,10 +183,10 @@ func (m *shoutModel) replay(t *rapid.T) {
 // lapses under an open order (checked in tick).
 func (m *shoutModel) restart(t *rapid.T) {
 	r := shoutout.DefaultRules()
-	r.AcceptWindow = shoutout.Duration(rapid.IntRange(1, 10).Draw(t, "accept_days")) * shoutout.Duration(day)
-	r.DeliveryWindow = shoutout.Duration(rapid.IntRange(1, 20).Draw(t, "delivery_days")) * shoutout.Duration(day)
-	r.ReviewWindow = shoutout.Duration(rapid.IntRange(1, 10).Draw(t, "review_days")) * shoutout.Duration(day)
-	r.HoldMargin = shoutout.Duration(time.Minute)
+	r.AcceptWindow = kit.Duration(rapid.IntRange(1, 10).Draw(t, "accept_days")) * kit.Duration(day)
+	r.DeliveryWindow = kit.Duration(rapid.IntRange(1, 20).Draw(t, "delivery_days")) * kit.Duration(day)
+	r.ReviewWindow = kit.Duration(rapid.IntRange(1, 10).Draw(t, "review_days")) * kit.Duration(day)
+	r.HoldMargin = kit.Duration(time.Minute)
 	r.MaxResubmissions = rapid.IntRange(0, 2).Draw(t, "max_resubmissions")
 	m.rules = r
 	m.e.p = m.e.program(t, r)
@@ -182,7 +202,7 @@ func (m *shoutModel) tick(t *rapid.T) {
 			n++
 		}
 	}
-	require.Equal(t, n, rep.Refunded)
+	require.Equal(t, n, rep.Count(shoutout.ItemRefunded))
 	require.Zero(t, rep.HoldsReleased, "no hold may lapse under an open order")
 	// Never neither once the deadlines pass: after a tick no order is open
 	// past its deadline.
@@ -259,7 +279,7 @@ func TestPropertyShoutout(t *testing.T) {
 	})
 }
 
-func propertyShoutout(t *rapid.T, store ledger.Store) {
+func propertyShoutout(t *rapid.T, store driver.Store) {
 	rules := shoutout.DefaultRules()
 	rules.MaxResubmissions = rapid.IntRange(0, 2).Draw(t, "max_resubmissions")
 	m := &shoutModel{e: newEnv(t, store, rules), rules: rules, funded: 2000, orders: map[string]*orderModel{},
@@ -268,7 +288,7 @@ func propertyShoutout(t *rapid.T, store ledger.Store) {
 		m.e.fund(t, fan, m.funded)
 	}
 	for c, price := range m.prices {
-		_, err := m.e.p.SetOffer(m.e.ctx, c, price)
+		_, err := m.e.p.SetOffer(m.e.ctx, shoutout.SetOfferRequest{Creator: c, Price: price})
 		require.NoError(t, err)
 	}
 	t.Repeat(map[string]func(*rapid.T){

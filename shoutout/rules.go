@@ -1,9 +1,7 @@
 package shoutout
 
 import (
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -11,40 +9,6 @@ import (
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 )
-
-// Duration is a time.Duration that reads and writes JSON as "72h0m0s".
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a duration string ("72h"). A malformed one is an
-// error wrapping ErrInvalidRules.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return &durationError{text: string(b), err: fmt.Errorf("must be a string: %w", err)}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return &durationError{text: s, err: err}
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// durationError is a malformed duration. It matches ErrInvalidRules
-// without repeating its text, so that Rules.UnmarshalJSON can wrap it once.
-type durationError struct {
-	text string
-	err  error
-}
-
-func (e *durationError) Error() string {
-	return fmt.Sprintf("duration %q: %s", e.text, strings.TrimPrefix(e.err.Error(), "time: "))
-}
-
-func (e *durationError) Unwrap() []error { return []error{ErrInvalidRules, e.err} }
 
 // Rules is the shoutout program's rule set. Every number is data; see
 // DefaultRules for the defaults and where they come from.
@@ -64,16 +28,16 @@ type Rules struct {
 	MinPrice int64 `json:"min_price"`
 	MaxPrice int64 `json:"max_price"`
 	// AcceptWindow is how long the creator has to accept a request.
-	AcceptWindow Duration `json:"accept_window"`
+	AcceptWindow kit.Duration `json:"accept_window"`
 	// DeliveryWindow is how long after accepting the creator has to submit
 	// a video (and any new video after a rejection).
-	DeliveryWindow Duration `json:"delivery_window"`
+	DeliveryWindow kit.Duration `json:"delivery_window"`
 	// ReviewWindow is how long reviewers have to review a submitted video;
 	// an order still unreviewed then is refunded.
-	ReviewWindow Duration `json:"review_window"`
+	ReviewWindow kit.Duration `json:"review_window"`
 	// HoldMargin is added to the latest possible deadline to get the hold's
 	// expiry, so a hold never expires while its order is open.
-	HoldMargin Duration `json:"hold_margin"`
+	HoldMargin kit.Duration `json:"hold_margin"`
 	// PlatformShare is the platform's fraction of the price; the creator
 	// gets the rest, rounded by CreatorRounding (the platform takes what
 	// rounding leaves).
@@ -124,10 +88,10 @@ func DefaultRules() Rules {
 		MinFanAge:        18,
 		MinPrice:         100,
 		MaxPrice:         100000,
-		AcceptWindow:     Duration(3 * day),
-		DeliveryWindow:   Duration(7 * day),
-		ReviewWindow:     Duration(3 * day),
-		HoldMargin:       Duration(day),
+		AcceptWindow:     kit.Duration(3 * day),
+		DeliveryWindow:   kit.Duration(7 * day),
+		ReviewWindow:     kit.Duration(3 * day),
+		HoldMargin:       kit.Duration(day),
 		PlatformShare:    decimal.RequireFromString("0.25"),
 		CreatorRounding:  ledger.RoundDown,
 		MaxResubmissions: 1,
@@ -168,11 +132,11 @@ func (r Rules) Validate() error {
 	}
 	for _, f := range []struct {
 		name string
-		d    Duration
+		d    kit.Duration
 	}{{"accept_window", r.AcceptWindow}, {"delivery_window", r.DeliveryWindow},
 		{"review_window", r.ReviewWindow}, {"hold_margin", r.HoldMargin}} {
-		if f.d < Duration(time.Minute) || f.d > Duration(maxWindow) {
-			return invalid(f.name, "%s not in 1m..366d", time.Duration(f.d))
+		if f.d < kit.Duration(time.Minute) || f.d > kit.Duration(maxWindow) {
+			return invalid(f.name, "%s not in 1m..366d", f.d)
 		}
 	}
 	if err := validShare(r.PlatformShare); err != nil {
@@ -218,7 +182,7 @@ func abbreviate(d decimal.Decimal) string {
 // deadline the order can reach (accept, deliver, review) plus the margin.
 // At most 4 × 366 days (Validate), so well inside ledger.MaxDuration.
 func (r Rules) holdLife() time.Duration {
-	return time.Duration(r.AcceptWindow + r.DeliveryWindow + r.ReviewWindow + r.HoldMargin)
+	return (r.AcceptWindow + r.DeliveryWindow + r.ReviewWindow + r.HoldMargin).D()
 }
 
 // Terms are the rules an order lives by. They are copied from the
@@ -227,9 +191,9 @@ func (r Rules) holdLife() time.Duration {
 // applies them to new orders only, and an open order keeps the deadlines
 // its hold was sized for.
 type Terms struct {
-	AcceptWindow     Duration        `json:"accept_window"`
-	DeliveryWindow   Duration        `json:"delivery_window"`
-	ReviewWindow     Duration        `json:"review_window"`
+	AcceptWindow     kit.Duration    `json:"accept_window"`
+	DeliveryWindow   kit.Duration    `json:"delivery_window"`
+	ReviewWindow     kit.Duration    `json:"review_window"`
 	PlatformShare    decimal.Decimal `json:"platform_share"`
 	CreatorRounding  ledger.Rounding `json:"creator_rounding"`
 	MaxResubmissions int             `json:"max_resubmissions"`
@@ -258,10 +222,4 @@ func (t Terms) split(price int64) (creator, platform int64) {
 	}
 	creator = min(max(c.IntPart(), 0), price)
 	return creator, price - creator
-}
-
-// validID reports whether s can be embedded in an account address and a
-// record id: one address segment, at most 64 characters.
-func validID(s string) bool {
-	return len(s) <= 64 && !strings.ContainsRune(s, ':') && ledger.ValidateAddress(s) == nil
 }

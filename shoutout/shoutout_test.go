@@ -29,7 +29,7 @@ func TestRulesValidate(t *testing.T) {
 		{"max_price", func(r *shoutout.Rules) { r.MaxPrice = r.MinPrice - 1 }},
 		{"accept_window", func(r *shoutout.Rules) { r.AcceptWindow = 0 }},
 		{"delivery_window", func(r *shoutout.Rules) { r.DeliveryWindow = -1 }},
-		{"review_window", func(r *shoutout.Rules) { r.ReviewWindow = shoutout.Duration(time.Second) }},
+		{"review_window", func(r *shoutout.Rules) { r.ReviewWindow = kit.Duration(time.Second) }},
 		{"hold_margin", func(r *shoutout.Rules) { r.HoldMargin = 0 }},
 		{"platform_share", func(r *shoutout.Rules) { r.PlatformShare = decimal.RequireFromString("-0.1") }},
 		{"creator_rounding", func(r *shoutout.Rules) { r.CreatorRounding = "nearest" }},
@@ -42,7 +42,7 @@ func TestRulesValidate(t *testing.T) {
 			err := r.Validate()
 			require.ErrorIs(t, err, shoutout.ErrInvalidRules)
 			require.Contains(t, err.Error(), c.field)
-			_, err = shoutout.New(t.Context(), ledger.New(nil), r, shoutout.NewMemberDirectory(), shoutout.NewInbox())
+			_, err = shoutout.New(t.Context(), ledger.New(nil), r, kit.NewDirectory(), shoutout.NewInbox())
 			require.ErrorIs(t, err, shoutout.ErrInvalidRules)
 		})
 	}
@@ -82,16 +82,16 @@ func testOffers(t *testing.T, e *env) {
 	for _, c := range refusals {
 		t.Run(c.name, func(t *testing.T) {
 			before := e.snapshot(t)
-			_, err := e.p.SetOffer(e.ctx, c.creator, c.price)
+			_, err := e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: c.creator, Price: c.price})
 			require.ErrorIs(t, err, c.want)
 			require.Contains(t, err.Error(), c.rule)
 			require.Equal(t, before, e.snapshot(t))
 		})
 	}
-	o, err := e.p.SetOffer(e.ctx, "cat", 500)
+	o, err := e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "cat", Price: 500})
 	require.NoError(t, err)
 	before := e.snapshot(t)
-	again, err := e.p.SetOffer(e.ctx, "cat", 500)
+	again, err := e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "cat", Price: 500})
 	require.NoError(t, err)
 	require.Equal(t, o, again)
 	require.Equal(t, before, e.snapshot(t))
@@ -99,10 +99,10 @@ func testOffers(t *testing.T, e *env) {
 	got, err := e.p.Offer(e.ctx, "cat")
 	require.NoError(t, err)
 	require.Equal(t, int64(500), got.Price)
-	require.NoError(t, e.p.WithdrawOffer(e.ctx, "cat"))
+	require.NoError(t, e.p.WithdrawOffer(e.ctx, shoutout.WithdrawOfferRequest{Creator: "cat"}))
 	_, err = e.p.Offer(e.ctx, "cat")
 	require.ErrorIs(t, err, shoutout.ErrNoOffer)
-	require.ErrorIs(t, e.p.WithdrawOffer(e.ctx, "cat"), shoutout.ErrNoOffer)
+	require.ErrorIs(t, e.p.WithdrawOffer(e.ctx, shoutout.WithdrawOfferRequest{Creator: "cat"}), shoutout.ErrNoOffer)
 }
 
 func TestRequestRefusalsChangeNothing(t *testing.T) {
@@ -120,7 +120,7 @@ func TestRequestRefusalsChangeNothing(t *testing.T) {
 		{"price changed", "o-x", "ann", "cat", 400, shoutout.ErrPriceChanged, "asks 500"},
 		{"not enough coins", "o-x", "bob", "cat", 500, shoutout.ErrInsufficientCoins, "bob"},
 		{"unknown fan", "o-x", "nobody", "cat", 500, shoutout.ErrUnknownMember, "nobody"},
-		{"malformed order id", "o:x", "ann", "cat", 500, shoutout.ErrInvalidRequest, "o:x"},
+		{"malformed order id", "o:x", "ann", "cat", 500, shoutout.ErrInvalidRequest, "order may hold only"},
 		{"order id reused", "o-1", "eve", "cat", 500, shoutout.ErrIdempotencyConflict, "o-1"},
 	}
 	for _, c := range cases {
@@ -131,7 +131,7 @@ func TestRequestRefusalsChangeNothing(t *testing.T) {
 				e.fund(t, "bob", 499)
 				e.offerAndRequest(t, "o-1", "ann", 500)
 				before := e.snapshot(t)
-				_, err := e.p.Request(e.ctx, c.id, c.fan, c.creator, c.price, "say hi")
+				_, err := e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: c.id, Fan: c.fan, Creator: c.creator, Price: c.price, Note: "say hi"})
 				require.ErrorIs(t, err, c.want)
 				require.Contains(t, err.Error(), c.rule)
 				require.Equal(t, 1, strings.Count(err.Error(), "shoutout: "), "the package prefix once: %s", err)
@@ -163,7 +163,7 @@ func testRequestHoldsCoins(t *testing.T, e *env) {
 
 	// Replay with the same arguments: the same order, nothing new.
 	before := e.snapshot(t)
-	again, err := e.p.Request(e.ctx, "o-1", "ann", "cat", 600, "say hi")
+	again, err := e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: "o-1", Fan: "ann", Creator: "cat", Price: 600, Note: "say hi"})
 	require.NoError(t, err)
 	require.True(t, again.Replayed)
 	again.Replayed = false
@@ -171,18 +171,18 @@ func testRequestHoldsCoins(t *testing.T, e *env) {
 	require.Equal(t, before, e.snapshot(t))
 
 	// The held coins cannot pay a second order.
-	_, err = e.p.Request(e.ctx, "o-2", "ann", "cat", 600, "again")
+	_, err = e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: "o-2", Fan: "ann", Creator: "cat", Price: 600, Note: "again"})
 	require.ErrorIs(t, err, shoutout.ErrInsufficientCoins)
 	require.Equal(t, before, e.snapshot(t))
 }
 
 func deliver(t *testing.T, e *env, id string) shoutout.Order {
 	t.Helper()
-	_, err := e.p.Accept(e.ctx, id+"-accept", id, "cat")
+	_, err := e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: id + "-accept", OrderID: id, Actor: "cat"})
 	require.NoError(t, err)
-	_, err = e.p.Submit(e.ctx, id+"-submit", id, "cat", "video://"+id)
+	_, err = e.p.Submit(e.ctx, shoutout.SubmitRequest{EventID: id + "-submit", OrderID: id, Actor: "cat", Video: "video://" + id})
 	require.NoError(t, err)
-	o, err := e.p.Approve(e.ctx, id+"-approve", id, reviewer)
+	o, err := e.p.Approve(e.ctx, shoutout.ApproveRequest{EventID: id + "-approve", OrderID: id, Actor: reviewer})
 	require.NoError(t, err)
 	return o
 }
@@ -233,44 +233,44 @@ func TestRefunds(t *testing.T) {
 		reason string
 	}{
 		{"declined", func(t *testing.T, e *env) {
-			_, err := e.p.Decline(e.ctx, "ev-1", "o-1", "cat")
+			_, err := e.p.Decline(e.ctx, shoutout.DeclineRequest{EventID: "ev-1", OrderID: "o-1", Actor: "cat"})
 			require.NoError(t, err)
 		}, shoutout.StatusDeclined, "declined"},
 		{"cancelled by the fan", func(t *testing.T, e *env) {
-			_, err := e.p.Cancel(e.ctx, "ev-1", "o-1", "ann")
+			_, err := e.p.Cancel(e.ctx, shoutout.CancelRequest{EventID: "ev-1", OrderID: "o-1", Actor: "ann"})
 			require.NoError(t, err)
 		}, shoutout.StatusCancelled, "cancelled"},
 		{"no answer in accept_window", func(t *testing.T, e *env) {
 			e.clock.Advance(time.Duration(rules.AcceptWindow) - time.Second)
-			require.Zero(t, e.tick(t).Refunded, "not yet")
+			require.Zero(t, e.tick(t).Count(shoutout.ItemRefunded), "not yet")
 			e.clock.Advance(time.Second)
-			require.Equal(t, 1, e.tick(t).Refunded)
+			require.Equal(t, 1, e.tick(t).Count(shoutout.ItemRefunded))
 		}, shoutout.StatusExpired, "accept_window"},
 		{"no video in delivery_window", func(t *testing.T, e *env) {
 			e.clock.Advance(2 * day)
-			_, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+			_, err := e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "ev-1", OrderID: "o-1", Actor: "cat"})
 			require.NoError(t, err)
 			e.clock.Advance(time.Duration(rules.DeliveryWindow) - time.Second)
-			require.Zero(t, e.tick(t).Refunded, "not yet")
+			require.Zero(t, e.tick(t).Count(shoutout.ItemRefunded), "not yet")
 			e.clock.Advance(time.Second)
-			require.Equal(t, 1, e.tick(t).Refunded)
+			require.Equal(t, 1, e.tick(t).Count(shoutout.ItemRefunded))
 		}, shoutout.StatusExpired, "delivery_window"},
 		{"no review in review_window", func(t *testing.T, e *env) {
-			_, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+			_, err := e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "ev-1", OrderID: "o-1", Actor: "cat"})
 			require.NoError(t, err)
-			_, err = e.p.Submit(e.ctx, "ev-2", "o-1", "cat", "video://1")
+			_, err = e.p.Submit(e.ctx, shoutout.SubmitRequest{EventID: "ev-2", OrderID: "o-1", Actor: "cat", Video: "video://1"})
 			require.NoError(t, err)
 			e.clock.Advance(time.Duration(rules.ReviewWindow))
-			require.Equal(t, 1, e.tick(t).Refunded)
+			require.Equal(t, 1, e.tick(t).Count(shoutout.ItemRefunded))
 		}, shoutout.StatusExpired, "review_window"},
 		{"rejected after max_resubmissions", func(t *testing.T, e *env) {
-			_, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+			_, err := e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "ev-1", OrderID: "o-1", Actor: "cat"})
 			require.NoError(t, err)
 			for i := 0; i <= rules.MaxResubmissions; i++ {
-				o, err := e.p.Submit(e.ctx, "sub-"+string(rune('a'+i)), "o-1", "cat", "video://"+string(rune('a'+i)))
+				o, err := e.p.Submit(e.ctx, shoutout.SubmitRequest{EventID: "sub-" + string(rune('a'+i)), OrderID: "o-1", Actor: "cat", Video: "video://" + string(rune('a'+i))})
 				require.NoError(t, err)
 				require.Equal(t, shoutout.StatusInReview, o.Status)
-				o, err = e.p.Reject(e.ctx, "rej-"+string(rune('a'+i)), "o-1", reviewer, "guidelines")
+				o, err = e.p.Reject(e.ctx, shoutout.RejectRequest{EventID: "rej-" + string(rune('a'+i)), OrderID: "o-1", Actor: reviewer, Reason: "guidelines"})
 				require.NoError(t, err)
 				if i < rules.MaxResubmissions {
 					require.Equal(t, shoutout.StatusAccepted, o.Status, "rejection %d may be answered with a new video", i+1)
@@ -278,13 +278,13 @@ func TestRefunds(t *testing.T) {
 			}
 		}, shoutout.StatusRejected, "rejected"},
 		{"rejected after the delivery window closed", func(t *testing.T, e *env) {
-			_, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+			_, err := e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "ev-1", OrderID: "o-1", Actor: "cat"})
 			require.NoError(t, err)
 			e.clock.Advance(time.Duration(rules.DeliveryWindow) - time.Hour)
-			_, err = e.p.Submit(e.ctx, "ev-2", "o-1", "cat", "video://1")
+			_, err = e.p.Submit(e.ctx, shoutout.SubmitRequest{EventID: "ev-2", OrderID: "o-1", Actor: "cat", Video: "video://1"})
 			require.NoError(t, err)
 			e.clock.Advance(2 * time.Hour)
-			_, err = e.p.Reject(e.ctx, "ev-3", "o-1", reviewer, "guidelines")
+			_, err = e.p.Reject(e.ctx, shoutout.RejectRequest{EventID: "ev-3", OrderID: "o-1", Actor: reviewer, Reason: "guidelines"})
 			require.NoError(t, err)
 		}, shoutout.StatusRejected, "rejected"},
 	}
@@ -310,7 +310,7 @@ func TestRefunds(t *testing.T) {
 				require.Zero(t, e.msgr.Len(), "no video delivered")
 				// Tick again at the same time changes nothing.
 				before := e.snapshot(t)
-				require.Equal(t, shoutout.TickReport{}, e.tick(t))
+				require.Equal(t, tickResult{}, e.tick(t))
 				require.Equal(t, before, e.snapshot(t))
 			})
 		})
@@ -320,22 +320,34 @@ func TestRefunds(t *testing.T) {
 func TestWrongStateChangesNothing(t *testing.T) {
 	type step func(e *env) (shoutout.Order, error)
 	accept := func(ev string) step {
-		return func(e *env) (shoutout.Order, error) { return e.p.Accept(e.ctx, ev, "o-1", "cat") }
+		return func(e *env) (shoutout.Order, error) {
+			return e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: ev, OrderID: "o-1", Actor: "cat"})
+		}
 	}
 	submit := func(ev string) step {
-		return func(e *env) (shoutout.Order, error) { return e.p.Submit(e.ctx, ev, "o-1", "cat", "video://x") }
+		return func(e *env) (shoutout.Order, error) {
+			return e.p.Submit(e.ctx, shoutout.SubmitRequest{EventID: ev, OrderID: "o-1", Actor: "cat", Video: "video://x"})
+		}
 	}
 	approve := func(ev string) step {
-		return func(e *env) (shoutout.Order, error) { return e.p.Approve(e.ctx, ev, "o-1", reviewer) }
+		return func(e *env) (shoutout.Order, error) {
+			return e.p.Approve(e.ctx, shoutout.ApproveRequest{EventID: ev, OrderID: "o-1", Actor: reviewer})
+		}
 	}
 	reject := func(ev string) step {
-		return func(e *env) (shoutout.Order, error) { return e.p.Reject(e.ctx, ev, "o-1", reviewer, "no") }
+		return func(e *env) (shoutout.Order, error) {
+			return e.p.Reject(e.ctx, shoutout.RejectRequest{EventID: ev, OrderID: "o-1", Actor: reviewer, Reason: "no"})
+		}
 	}
 	decline := func(ev string) step {
-		return func(e *env) (shoutout.Order, error) { return e.p.Decline(e.ctx, ev, "o-1", "cat") }
+		return func(e *env) (shoutout.Order, error) {
+			return e.p.Decline(e.ctx, shoutout.DeclineRequest{EventID: ev, OrderID: "o-1", Actor: "cat"})
+		}
 	}
 	cancel := func(ev string) step {
-		return func(e *env) (shoutout.Order, error) { return e.p.Cancel(e.ctx, ev, "o-1", "ann") }
+		return func(e *env) (shoutout.Order, error) {
+			return e.p.Cancel(e.ctx, shoutout.CancelRequest{EventID: ev, OrderID: "o-1", Actor: "ann"})
+		}
 	}
 	wait := func(d time.Duration) step {
 		return func(e *env) (shoutout.Order, error) { e.clock.Advance(d); return shoutout.Order{}, nil }
@@ -358,11 +370,19 @@ func TestWrongStateChangesNothing(t *testing.T) {
 		{"accepting after accept_window, before Tick", []step{wait(3 * day)}, accept("a1"), shoutout.ErrDeadlinePassed},
 		{"submitting after delivery_window", []step{accept("a1"), wait(7 * day)}, submit("s1"), shoutout.ErrDeadlinePassed},
 		{"approving after review_window", []step{accept("a1"), submit("s1"), wait(3 * day)}, approve("p1"), shoutout.ErrDeadlinePassed},
-		{"another creator accepting", nil, func(e *env) (shoutout.Order, error) { return e.p.Accept(e.ctx, "a1", "o-1", "dan") }, shoutout.ErrNotParty},
-		{"another fan cancelling", nil, func(e *env) (shoutout.Order, error) { return e.p.Cancel(e.ctx, "c1", "o-1", "eve") }, shoutout.ErrNotParty},
-		{"unknown order", nil, func(e *env) (shoutout.Order, error) { return e.p.Accept(e.ctx, "a1", "o-9", "cat") }, shoutout.ErrNotFound},
+		{"another creator accepting", nil, func(e *env) (shoutout.Order, error) {
+			return e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "a1", OrderID: "o-1", Actor: "dan"})
+		}, shoutout.ErrNotParty},
+		{"another fan cancelling", nil, func(e *env) (shoutout.Order, error) {
+			return e.p.Cancel(e.ctx, shoutout.CancelRequest{EventID: "c1", OrderID: "o-1", Actor: "eve"})
+		}, shoutout.ErrNotParty},
+		{"unknown order", nil, func(e *env) (shoutout.Order, error) {
+			return e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "a1", OrderID: "o-9", Actor: "cat"})
+		}, shoutout.ErrNotFound},
 		{"event id reused for another action", []step{accept("a1")}, submit("a1"), shoutout.ErrIdempotencyConflict},
-		{"empty video", []step{accept("a1")}, func(e *env) (shoutout.Order, error) { return e.p.Submit(e.ctx, "s1", "o-1", "cat", "") }, shoutout.ErrInvalidRequest},
+		{"empty video", []step{accept("a1")}, func(e *env) (shoutout.Order, error) {
+			return e.p.Submit(e.ctx, shoutout.SubmitRequest{EventID: "s1", OrderID: "o-1", Actor: "cat", Video: ""})
+		}, shoutout.ErrInvalidRequest},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -387,11 +407,11 @@ func TestEventReplay(t *testing.T) {
 	both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
 		e.fund(t, "ann", 1000)
 		e.offerAndRequest(t, "o-1", "ann", 500)
-		first, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+		first, err := e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "ev-1", OrderID: "o-1", Actor: "cat"})
 		require.NoError(t, err)
 		require.False(t, first.Replayed)
 		before := e.snapshot(t)
-		again, err := e.p.Accept(e.ctx, "ev-1", "o-1", "cat")
+		again, err := e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "ev-1", OrderID: "o-1", Actor: "cat"})
 		require.NoError(t, err, "a retry of the same event is not a second accept")
 		require.True(t, again.Replayed)
 		again.Replayed = false
@@ -411,9 +431,9 @@ func testConcurrentApprovalsPayOnce(t *testing.T, open teststore.Opener) {
 		e := newEnv(t, open(t), shoutout.DefaultRules())
 		e.fund(t, "ann", 1000)
 		e.offerAndRequest(t, "o-1", "ann", 800)
-		_, err := e.p.Accept(e.ctx, "a", "o-1", "cat")
+		_, err := e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "a", OrderID: "o-1", Actor: "cat"})
 		require.NoError(t, err)
-		_, err = e.p.Submit(e.ctx, "s", "o-1", "cat", "video://1")
+		_, err = e.p.Submit(e.ctx, shoutout.SubmitRequest{EventID: "s", OrderID: "o-1", Actor: "cat", Video: "video://1"})
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		errs := make([]error, 6)
@@ -425,7 +445,7 @@ func testConcurrentApprovalsPayOnce(t *testing.T, open teststore.Opener) {
 				if !sameID {
 					id += string(rune('a' + i))
 				}
-				_, errs[i] = e.p.Approve(e.ctx, id, "o-1", reviewer)
+				_, errs[i] = e.p.Approve(e.ctx, shoutout.ApproveRequest{EventID: id, OrderID: "o-1", Actor: reviewer})
 			}()
 		}
 		wg.Wait()
@@ -466,11 +486,11 @@ func testFailedDMIsRetriedByTick(t *testing.T, e *env) {
 	require.Zero(t, e.msgr.Len())
 
 	rep := e.tick(t)
-	require.Equal(t, 1, rep.DMsFailed)
+	require.Equal(t, 1, rep.failedOf(shoutout.ItemMessage))
 	require.Len(t, rep.Failed, 1)
 	require.Equal(t, "o-1", rep.Failed[0].ID, "the failed item is reported by order id")
 	e.msgr.setDown(false)
-	require.Equal(t, shoutout.TickReport{DMsSent: 1}, e.tick(t))
+	require.Equal(t, tickResult{TickReport: kit.TickReport{Done: []kit.Item{{Kind: shoutout.ItemMessageSent, ID: "o-1"}}}}, e.tick(t))
 	o, err := e.p.Order(e.ctx, "o-1")
 	require.NoError(t, err)
 	require.True(t, o.DMSent)
@@ -478,10 +498,10 @@ func testFailedDMIsRetriedByTick(t *testing.T, e *env) {
 	require.Len(t, e.msgr.Messages("ann"), 1)
 	// Nothing left to send.
 	sends := e.msgr.sends
-	require.Equal(t, shoutout.TickReport{}, e.tick(t))
+	require.Equal(t, tickResult{}, e.tick(t))
 	require.Equal(t, sends, e.msgr.sends)
 	// Replaying the approval does not send again either.
-	_, err = e.p.Approve(e.ctx, "o-1-approve", "o-1", reviewer)
+	_, err = e.p.Approve(e.ctx, shoutout.ApproveRequest{EventID: "o-1-approve", OrderID: "o-1", Actor: reviewer})
 	require.NoError(t, err)
 	require.Equal(t, sends, e.msgr.sends)
 }
@@ -493,8 +513,8 @@ func TestOrderSurvivesOfferChanges(t *testing.T) {
 func testOrderSurvivesOfferChanges(t *testing.T, e *env) {
 	e.fund(t, "ann", 1000)
 	e.offerAndRequest(t, "o-1", "ann", 500)
-	require.NoError(t, e.p.WithdrawOffer(e.ctx, "cat"))
-	_, err := e.p.Request(e.ctx, "o-2", "ann", "cat", 500, "")
+	require.NoError(t, e.p.WithdrawOffer(e.ctx, shoutout.WithdrawOfferRequest{Creator: "cat"}))
+	_, err := e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: "o-2", Fan: "ann", Creator: "cat", Price: 500, Note: ""})
 	require.ErrorIs(t, err, shoutout.ErrNoOffer)
 	o := deliver(t, e, "o-1")
 	require.Equal(t, int64(500), o.Price)
@@ -517,16 +537,67 @@ func TestWalletOfAnotherProgramIsUsedAsItIs(t *testing.T) {
 		require.NoError(t, err)
 		p, err := shoutout.New(e.ctx, e.l, e.rules, e.dir, e.msgr, shoutout.WithRoles(e.roles), shoutout.WithWallets(kit.WalletPolicy{}))
 		require.NoError(t, err)
-		_, err = p.SetOffer(e.ctx, "cat", 400)
+		_, err = p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "cat", Price: 400})
 		require.NoError(t, err)
 		before := e.snapshot(t)
-		_, err = p.Request(e.ctx, "o-1", "ann", "cat", 400, "")
+		_, err = p.Request(e.ctx, shoutout.RequestRequest{OrderID: "o-1", Fan: "ann", Creator: "cat", Price: 400, Note: ""})
 		require.ErrorIs(t, err, shoutout.ErrInsufficientCoins, "the overdraft does not pay shoutouts")
 		require.Equal(t, before, e.snapshot(t))
-		_, err = p.SetOffer(e.ctx, "cat", 300)
+		_, err = p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "cat", Price: 300})
 		require.NoError(t, err)
-		o, err := p.Request(e.ctx, "o-1", "ann", "cat", 300, "")
+		o, err := p.Request(e.ctx, shoutout.RequestRequest{OrderID: "o-1", Fan: "ann", Creator: "cat", Price: 300, Note: ""})
 		require.NoError(t, err)
 		require.Equal(t, shoutout.StatusRequested, o.Status)
+	})
+}
+
+// TestRefusalsNameTheirRule: a refusal by a rule of the rule set carries
+// the rule's JSON name (ledger.RuleOf), ages are read from birth dates at
+// the event's time, and a member with no birth date is never taken as old
+// enough (kit.ErrMemberFacts).
+func TestRefusalsNameTheirRule(t *testing.T) {
+	both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
+		e.fund(t, "ann", 1000)
+		e.fund(t, "kid", 1000)
+		refused := func(err, sentinel error, rule string) {
+			t.Helper()
+			require.ErrorIs(t, err, sentinel)
+			require.Equal(t, rule, ledger.RuleOf(err))
+			require.True(t, strings.HasPrefix(err.Error(), "shoutout: "), err.Error())
+			require.Equal(t, 1, strings.Count(err.Error(), "shoutout: "), err.Error())
+		}
+		_, err := e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "cat", Price: 99})
+		refused(err, shoutout.ErrPriceOutOfBounds, "min_price")
+		_, err = e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "cat", Price: 100001})
+		refused(err, shoutout.ErrPriceOutOfBounds, "max_price")
+		_, err = e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "small", Price: 500})
+		refused(err, shoutout.ErrIneligible, "min_followers")
+		_, err = e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "teen", Price: 500})
+		refused(err, shoutout.ErrIneligible, "min_creator_age")
+		e.offerAndRequest(t, "o-1", "ann", 500)
+		_, err = e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: "o-2", Fan: "kid", Creator: "cat", Price: 500})
+		refused(err, shoutout.ErrIneligible, "min_fan_age")
+
+		// kid turns 18 on 1 January 2028 (born(16) at start, March 2026),
+		// at midnight in his own time zone.
+		e.dir.Update("kid", func(m *kit.Member) { m.TimeZone = "Asia/Tokyo" })
+		e.clock.Set(time.Date(2027, 12, 31, 14, 59, 0, 0, time.UTC)) // 23:59 in Tokyo
+		_, err = e.p.SetOffer(e.ctx, shoutout.SetOfferRequest{Creator: "cat", Price: 500})
+		require.NoError(t, err)
+		_, err = e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: "o-3", Fan: "kid", Creator: "cat", Price: 500})
+		refused(err, shoutout.ErrIneligible, "min_fan_age")
+		e.clock.Set(time.Date(2027, 12, 31, 15, 0, 0, 0, time.UTC)) // midnight in Tokyo
+		_, err = e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: "o-3", Fan: "kid", Creator: "cat", Price: 500})
+		require.NoError(t, err)
+
+		e.dir.Update("ann", func(m *kit.Member) { m.BirthDate = kit.Date{} })
+		before := e.snapshot(t)
+		_, err = e.p.Request(e.ctx, shoutout.RequestRequest{OrderID: "o-4", Fan: "ann", Creator: "cat", Price: 500})
+		refused(err, kit.ErrMemberFacts, "min_fan_age")
+		require.Equal(t, before, e.snapshot(t))
+
+		e.clock.Advance(3 * 24 * time.Hour) // o-3's accept window closes
+		_, err = e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "late", OrderID: "o-3", Actor: "cat"})
+		refused(err, shoutout.ErrDeadlinePassed, "accept_window")
 	})
 }

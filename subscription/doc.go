@@ -114,8 +114,8 @@
 // in a unit of work of its own and reports each in a kit.TickReport
 // (items of kinds TickRenewed, TickGraceStarted, TickRetried, TickEnded);
 // one that fails is reported in Failed with its ID, and the others go on.
-// Program implements kit.Ticker: a scheduler ticks it, and the ledger,
-// once.
+// Program implements kit.Ticker: ledger/scheduler ticks it, and the
+// ledger, once.
 //
 // # MayUse is a read
 //

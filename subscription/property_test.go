@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
@@ -278,7 +279,7 @@ func (m *subMachine) actions() map[string]func(*rapid.T) {
 }
 
 func TestPropertySubscription(t *testing.T) {
-	checkOnStores(t, func(t *rapid.T, store ledger.Store) {
+	checkOnStores(t, func(t *rapid.T, store driver.Store) {
 		r := DefaultRules()
 		r.GraceAccess = rapid.Bool().Draw(t, "grace access")
 		if rapid.Bool().Draw(t, "zero grace") {

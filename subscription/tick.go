@@ -36,7 +36,8 @@ var _ kit.Ticker = (*Program)(nil)
 // the run as a whole (a store that fails, a context that ends); the report
 // then holds what was handled before it. Running Tick twice at the same
 // time changes nothing the second time. Tick does not tick the ledger
-// (expired holds): the scheduler that runs the programs does that once.
+// (expired holds): ledger/scheduler, which runs the programs' Ticks, does
+// that once.
 func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 	return kit.TickDue(ctx, p.l, dueRenew, func(w *ledger.Writer, e ledger.DueEntry) ([]string, error) {
 		return p.renew(w, e.ID)

@@ -24,6 +24,7 @@ import (
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 )
@@ -55,7 +56,7 @@ func (s *story) show(account, asset, why string) error {
 	return nil
 }
 
-func run(ctx context.Context, out io.Writer, store ledger.Store) error {
+func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	clock := ledgertest.NewClock(time.Date(2022, 11, 18, 21, 0, 0, 0, time.UTC))
 	l := ledger.New(store, ledger.WithClock(clock))
 	s := &story{ctx: ctx, out: out, l: l, last: map[string]decimal.Decimal{}}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/referral"
 )
 
@@ -16,7 +18,7 @@ import (
 // racing duplicates and conflicting event ids.
 type referralDriver struct {
 	p         *referral.Program
-	dir       *referral.MemberDirectory
+	dir       *kit.Directory
 	st        *programStats
 	codes     map[string]string // member -> code, "" when refused
 	referrers []*person         // members with a code
@@ -36,14 +38,22 @@ type invitee struct {
 
 func (d *referralDriver) Name() string { return "referral" }
 
-func referralMember(p *person) referral.Member {
-	return referral.Member{ID: p.ID, Country: p.Country, Age: p.Age, HasProfile: true, PayoutLinked: p.PayoutLinked,
+// birthDateForAge is the birth date of a member who is age years old at
+// the time at: the birthday was the day before, so the age holds for a
+// year after it (a whole simulation or story).
+func birthDateForAge(at time.Time, age int) kit.Date {
+	b := at.AddDate(-age, 0, -1)
+	return kit.NewDate(b.Year(), b.Month(), b.Day())
+}
+
+func referralMember(p *person) kit.Member {
+	return kit.Member{ID: p.ID, BirthDate: birthDateForAge(simStart, p.Age), Country: p.Country, HasProfile: true, PayoutLinked: p.PayoutLinked,
 		Employee: p.Employee, RegisteredAt: simStart.AddDate(-1, 0, 0), Device: "dev-" + p.ID, PaymentInstrument: "card-" + p.ID}
 }
 
 func (d *referralDriver) Setup(ctx context.Context, s *sim) error {
 	d.s = s
-	d.dir = referral.NewMemberDirectory()
+	d.dir = kit.NewDirectory()
 	d.codes = map[string]string{}
 	for _, p := range s.pop.people {
 		if p.Founder {
@@ -66,8 +76,8 @@ func (d *referralDriver) Setup(ctx context.Context, s *sim) error {
 		errKind{"campaign closed", referral.ErrCampaignClosed}, errKind{"country disabled", referral.ErrCountryDisabled},
 		errKind{"already rewarded", referral.ErrAlreadyRewarded}, errKind{"unknown code", referral.ErrUnknownCode},
 		errKind{"unknown task", referral.ErrUnknownTask}, errKind{"unknown member", referral.ErrUnknownMember},
-		errKind{"not invited", referral.ErrNotInvited}, errKind{"event conflict", referral.ErrEventConflict},
-		errKind{"invalid event", referral.ErrInvalidEvent})
+		errKind{"not invited", referral.ErrNotInvited}, errKind{"event conflict", referral.ErrIdempotencyConflict},
+		errKind{"invalid event", referral.ErrInvalidRequest})
 	return nil
 }
 
@@ -76,7 +86,7 @@ func (d *referralDriver) code(ctx context.Context, p *person) (string, bool) {
 	if c, ok := d.codes[p.ID]; ok {
 		return c, c != ""
 	}
-	c, err := d.p.IssueCode(ctx, "code-"+p.ID, p.ID)
+	c, err := d.p.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code-" + p.ID, Member: p.ID})
 	if d.st.observe(err) {
 		d.codes[p.ID] = c
 		d.referrers = append(d.referrers, p)
@@ -120,29 +130,32 @@ func (d *referralDriver) Day(ctx context.Context, s *sim, day int) error {
 		r := rng.Float64()
 		switch {
 		case r < 0.01:
-			_, err := d.p.Signup(ctx, ev, inv.ID, "ZZZZ-ZZZZ")
+			_, err := d.p.Signup(ctx, referral.SignupRequest{EventID: ev, Invitee: inv.ID, Code: "ZZZZ-ZZZZ"})
 			d.st.expect(err, referral.ErrUnknownCode)
 			continue
 		case r < 0.02:
 			founder := s.pop.people[rng.IntN(min(len(s.pop.people), 5))]
-			_, err := d.p.Signup(ctx, fmt.Sprintf("signup-again-%s-%d-%d", founder.ID, day, i), founder.ID, code)
+			_, err := d.p.Signup(ctx, referral.SignupRequest{EventID: fmt.Sprintf("signup-again-%s-%d-%d", founder.ID, day, i), Invitee: founder.ID, Code: code})
 			d.st.refused(err, "a member who is not new signs up")
 		case r < 0.03:
 			if rc := d.codes[ref.ID]; rc != "" {
-				_, err := d.p.Signup(ctx, fmt.Sprintf("self-%s-%d-%d", ref.ID, day, i), ref.ID, rc)
+				_, err := d.p.Signup(ctx, referral.SignupRequest{EventID: fmt.Sprintf("self-%s-%d-%d", ref.ID, day, i), Invitee: ref.ID, Code: rc})
 				d.st.refused(err, "a self-referral")
 			}
 		}
 		var err error
 		if rng.Float64() < 0.01 {
-			d.st.race(func() error { _, err := d.p.Signup(ctx, ev, inv.ID, code); return err })
+			d.st.race(func() error {
+				_, err := d.p.Signup(ctx, referral.SignupRequest{EventID: ev, Invitee: inv.ID, Code: code})
+				return err
+			})
 		} else {
-			_, err = d.p.Signup(ctx, ev, inv.ID, code)
+			_, err = d.p.Signup(ctx, referral.SignupRequest{EventID: ev, Invitee: inv.ID, Code: code})
 			if d.st.observe(err) {
 				d.lastEvent = ev // a processed event id, reused below for another request
 				d.invitees = append(d.invitees, invitee{inv, day})
 				if rng.Float64() < 0.02 {
-					_, err := d.p.Signup(ctx, ev, inv.ID, code)
+					_, err := d.p.Signup(ctx, referral.SignupRequest{EventID: ev, Invitee: inv.ID, Code: code})
 					d.st.replay(err)
 				}
 			}
@@ -154,7 +167,7 @@ func (d *referralDriver) Day(ctx context.Context, s *sim, day int) error {
 		if iv.day >= day || iv.day < day-10 || rng.Float64() > 0.6 {
 			continue
 		}
-		_, err := d.p.RecordActivity(ctx, fmt.Sprintf("active-%s-%d", iv.p.ID, day), iv.p.ID)
+		_, err := d.p.RecordActivity(ctx, referral.RecordActivityRequest{EventID: fmt.Sprintf("active-%s-%d", iv.p.ID, day), Invitee: iv.p.ID})
 		d.st.observe(err)
 	}
 	// Engagement tasks.
@@ -166,17 +179,17 @@ func (d *referralDriver) Day(ctx context.Context, s *sim, day int) error {
 		ev := fmt.Sprintf("task-%s-%s-%d", m.ID, task, day)
 		switch r := rng.Float64(); {
 		case r < 0.002:
-			_, err := d.p.CompleteTask(ctx, ev+"-x", m.ID, "dance_challenge")
+			_, err := d.p.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: ev + "-x", Member: m.ID, Task: "dance_challenge"})
 			d.st.expect(err, referral.ErrUnknownTask)
 		case r < 0.004 && d.lastEvent != "":
 			// the id of an earlier event, for another request
-			_, err := d.p.CompleteTask(ctx, d.lastEvent, m.ID, task)
+			_, err := d.p.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: d.lastEvent, Member: m.ID, Task: task})
 			d.st.refused(err, "an event id reused for another task") // a conflict, unless a rule refuses first
 		case r < 0.006:
-			_, err := d.p.CompleteTask(ctx, ev+"-ghost", "ghost-"+m.ID, task)
+			_, err := d.p.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: ev + "-ghost", Member: "ghost-" + m.ID, Task: task})
 			d.st.expect(err, referral.ErrUnknownMember)
 		}
-		_, err := d.p.CompleteTask(ctx, ev, m.ID, task)
+		_, err := d.p.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: ev, Member: m.ID, Task: task})
 		d.st.observe(err)
 	}
 	if !d.broke && d.st.Refused["budget"] > 0 {
@@ -192,10 +205,17 @@ func (d *referralDriver) Day(ctx context.Context, s *sim, day int) error {
 }
 
 func (d *referralDriver) Tick(ctx context.Context, s *sim, day int) error {
-	_, err := d.p.Tick(ctx)
+	rep, err := d.p.Tick(ctx)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	d.st.failed("tick", err)
+	// A withheld reward (kill switch, ineligible referrer) is not a
+	// failure of the run; any other failed release is.
+	for _, f := range rep.Failed {
+		if f.Kind != referral.ItemWithheld {
+			d.st.failed("tick", f)
+		}
+	}
 	return nil
 }

@@ -52,9 +52,9 @@ type order struct {
 func (d *shoutoutDriver) Name() string { return "shoutout" }
 
 func (d *shoutoutDriver) Setup(ctx context.Context, s *sim) error {
-	dir := shoutout.NewMemberDirectory()
+	dir := kit.NewDirectory()
 	for _, p := range s.pop.people {
-		dir.Put(shoutout.Member{ID: p.ID, Age: p.Age, Followers: p.Followers})
+		dir.Put(kit.Member{ID: p.ID, BirthDate: birthDateForAge(simStart, p.Age), Followers: p.Followers})
 	}
 	d.inbox = shoutout.NewInbox()
 	d.dms = &flakyMessenger{inbox: d.inbox, seed: s.cfg.Seed, tries: map[string]int{}}
@@ -77,13 +77,13 @@ func (d *shoutoutDriver) Setup(ctx context.Context, s *sim) error {
 	rng := s.rand()
 	for _, c := range s.pop.creators {
 		price := int64(100 * (1 + rng.IntN(30)))
-		_, err := d.p.SetOffer(ctx, c.ID, price)
+		_, err := d.p.SetOffer(ctx, shoutout.SetOfferRequest{Creator: c.ID, Price: price})
 		if d.st.observe(err) {
 			d.prices[c.ID] = price
 			d.offering = append(d.offering, c)
 		}
 	}
-	_, err = d.p.SetOffer(ctx, s.pop.creators[0].ID, 1) // below min_price
+	_, err = d.p.SetOffer(ctx, shoutout.SetOfferRequest{Creator: s.pop.creators[0].ID, Price: 1}) // below min_price
 	d.st.expect(err, shoutout.ErrPriceOutOfBounds)
 	return nil
 }
@@ -106,15 +106,15 @@ func (d *shoutoutDriver) Day(ctx context.Context, s *sim, day int) error {
 		case shoutout.StatusRequested:
 			switch {
 			case r < 0.6:
-				res, err = d.p.Accept(ctx, ev, o.id, o.creator.ID)
+				res, err = d.p.Accept(ctx, shoutout.AcceptRequest{EventID: ev, OrderID: o.id, Actor: o.creator.ID})
 				if err == nil && rng.Float64() < 0.03 {
-					_, again := d.p.Accept(ctx, ev+"-again", o.id, o.creator.ID)
+					_, again := d.p.Accept(ctx, shoutout.AcceptRequest{EventID: ev + "-again", OrderID: o.id, Actor: o.creator.ID})
 					d.st.expect(again, shoutout.ErrWrongState)
 				}
 			case r < 0.7:
-				res, err = d.p.Decline(ctx, ev, o.id, o.creator.ID)
+				res, err = d.p.Decline(ctx, shoutout.DeclineRequest{EventID: ev, OrderID: o.id, Actor: o.creator.ID})
 			case r < 0.72:
-				_, err := d.p.Accept(ctx, ev+"-other", o.id, o.fan.ID)
+				_, err := d.p.Accept(ctx, shoutout.AcceptRequest{EventID: ev + "-other", OrderID: o.id, Actor: o.fan.ID})
 				d.st.expect(err, shoutout.ErrNotParty)
 				still = append(still, o)
 				continue
@@ -124,7 +124,7 @@ func (d *shoutoutDriver) Day(ctx context.Context, s *sim, day int) error {
 			}
 		case shoutout.StatusAccepted:
 			if r < 0.5 {
-				res, err = d.p.Submit(ctx, ev, o.id, o.creator.ID, fmt.Sprintf("video://%s/%d", o.id, o.events))
+				res, err = d.p.Submit(ctx, shoutout.SubmitRequest{EventID: ev, OrderID: o.id, Actor: o.creator.ID, Video: fmt.Sprintf("video://%s/%d", o.id, o.events)})
 			} else {
 				still = append(still, o)
 				continue
@@ -132,15 +132,15 @@ func (d *shoutoutDriver) Day(ctx context.Context, s *sim, day int) error {
 		case shoutout.StatusInReview:
 			if r < 0.02 {
 				// A creator trying to approve their own video.
-				_, err := d.p.Approve(ctx, ev+"-self", o.id, o.creator.ID)
+				_, err := d.p.Approve(ctx, shoutout.ApproveRequest{EventID: ev + "-self", OrderID: o.id, Actor: o.creator.ID})
 				d.st.expect(err, ledger.ErrForbidden)
 				still = append(still, o)
 				continue
 			}
 			if r < 0.85 {
-				res, err = d.p.Approve(ctx, ev, o.id, "moderator-1")
+				res, err = d.p.Approve(ctx, shoutout.ApproveRequest{EventID: ev, OrderID: o.id, Actor: "moderator-1"})
 			} else {
-				res, err = d.p.Reject(ctx, ev, o.id, "moderator-2", "community guidelines")
+				res, err = d.p.Reject(ctx, shoutout.RejectRequest{EventID: ev, OrderID: o.id, Actor: "moderator-2", Reason: "community guidelines"})
 			}
 		}
 		if !d.st.observe(err) {
@@ -174,27 +174,27 @@ func (d *shoutoutDriver) Day(ctx context.Context, s *sim, day int) error {
 		price := d.prices[c.ID]
 		switch r := rng.Float64(); {
 		case r < 0.02:
-			_, err := d.p.Request(ctx, id+"-stale", fan.ID, c.ID, price+100, "a birthday message")
+			_, err := d.p.Request(ctx, shoutout.RequestRequest{OrderID: id + "-stale", Fan: fan.ID, Creator: c.ID, Price: price + 100, Note: "a birthday message"})
 			d.st.expect(err, shoutout.ErrPriceChanged)
 		case r < 0.03:
-			_, err := d.p.Request(ctx, id+"-self", c.ID, c.ID, price, "for me")
+			_, err := d.p.Request(ctx, shoutout.RequestRequest{OrderID: id + "-self", Fan: c.ID, Creator: c.ID, Price: price, Note: "for me"})
 			d.st.expect(err, shoutout.ErrIneligible)
 		}
 		var err error
 		if rng.Float64() < 0.02 {
 			if !d.st.race(func() error {
-				_, err := d.p.Request(ctx, id, fan.ID, c.ID, price, "happy birthday")
+				_, err := d.p.Request(ctx, shoutout.RequestRequest{OrderID: id, Fan: fan.ID, Creator: c.ID, Price: price, Note: "happy birthday"})
 				return err
 			}) {
 				continue
 			}
 		} else {
-			_, err = d.p.Request(ctx, id, fan.ID, c.ID, price, "happy birthday")
+			_, err = d.p.Request(ctx, shoutout.RequestRequest{OrderID: id, Fan: fan.ID, Creator: c.ID, Price: price, Note: "happy birthday"})
 			if !d.st.observe(err) {
 				continue
 			}
 			if rng.Float64() < 0.02 {
-				_, err := d.p.Request(ctx, id, fan.ID, c.ID, price, "happy birthday")
+				_, err := d.p.Request(ctx, shoutout.RequestRequest{OrderID: id, Fan: fan.ID, Creator: c.ID, Price: price, Note: "happy birthday"})
 				d.st.replay(err)
 			}
 		}
@@ -247,7 +247,10 @@ func (d *shoutoutDriver) Tick(ctx context.Context, s *sim, day int) error {
 		return ctx.Err()
 	}
 	d.st.failed("tick", err)
-	d.st.add("DMs resent by Tick", int64(rep.DMsSent))
+	for _, f := range rep.Failed {
+		d.st.failed("tick", f)
+	}
+	d.st.add("DMs resent by Tick", int64(rep.Count(shoutout.ItemMessageSent)))
 	// Orders whose window ran out were refunded by Tick.
 	still := d.open[:0]
 	for _, o := range d.open {

@@ -70,8 +70,8 @@ type subPair struct{ member, creator *person }
 // person: a birth date that makes them their age on the first simulated
 // day, their country and their audience.
 func subscriptionMember(p *person) kit.Member {
-	return kit.Member{ID: p.ID, BirthDate: kit.NewDate(simStart.Year()-p.Age, simStart.Month(), simStart.Day()),
-		TimeZone: "Europe/Rome", Country: p.Country, Followers: p.Followers, ViewsLastMonth: p.Views}
+	return kit.Member{ID: p.ID, BirthDate: birthDateForAge(simStart, p.Age), TimeZone: "Europe/Rome", Country: p.Country,
+		Followers: p.Followers, ViewsLastMonth: p.Views}
 }
 
 func (d *subscriptionDriver) Name() string { return "subscription" }

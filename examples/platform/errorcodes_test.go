@@ -36,8 +36,8 @@ import (
 // pgstore), by the directory of their errors.go.
 var programSentinels = map[string]map[string]error{
 	"referral": {
-		"ErrInvalidRules": referral.ErrInvalidRules, "ErrInvalidEvent": referral.ErrInvalidEvent,
-		"ErrEventConflict": referral.ErrEventConflict, "ErrUnknownMember": referral.ErrUnknownMember,
+		"ErrInvalidRules": referral.ErrInvalidRules, "ErrInvalidRequest": referral.ErrInvalidRequest,
+		"ErrIdempotencyConflict": referral.ErrIdempotencyConflict, "ErrUnknownMember": referral.ErrUnknownMember,
 		"ErrUnknownCode": referral.ErrUnknownCode, "ErrUnknownTask": referral.ErrUnknownTask,
 		"ErrNotInvited": referral.ErrNotInvited, "ErrIneligible": referral.ErrIneligible,
 		"ErrSelfReferral": referral.ErrSelfReferral, "ErrReferralLoop": referral.ErrReferralLoop,
@@ -174,14 +174,14 @@ func TestRefusalCodes(t *testing.T) {
 				return err
 			}, gifting.ErrUnknownPack, ledger.CodeNotFound, http.StatusNotFound},
 			{"referral: a member pulls a kill switch", func() error {
-				return o.ref.SetKillSwitch(ctx, omMember, "IT", true)
+				return o.ref.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: omMember, Country: "IT", Disabled: true})
 			}, ledger.ErrForbidden, ledger.CodePermissionDenied, http.StatusForbidden},
 			{"referral: a code for an unknown member", func() error {
-				_, err := o.ref.IssueCode(ctx, "code-ghost", "ghost")
+				_, err := o.ref.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code-ghost", Member: "ghost"})
 				return err
 			}, referral.ErrUnknownMember, ledger.CodeNotFound, http.StatusNotFound},
 			{"shoutout: the price the fan agreed changed", func() error {
-				_, err := o.shout.Request(ctx, "so-m1", omMember, omCreator, 150, "a video")
+				_, err := o.shout.Request(ctx, shoutout.RequestRequest{OrderID: "so-m1", Fan: omMember, Creator: omCreator, Price: 150, Note: "a video"})
 				return err
 			}, shoutout.ErrPriceChanged, ledger.CodeFailedPrecondition, http.StatusUnprocessableEntity},
 			{"subscription: a creator subscribes to themself", func() error {

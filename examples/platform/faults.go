@@ -13,10 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 )
 
-// A faultStore is a ledger.Store that injects faults, drawn from a PRNG
+// A faultStore is a storedriver.Store that injects faults, drawn from a PRNG
 // seeded from the simulation's seed, into the store it wraps — the faults
 // a service meets against a real database:
 //
@@ -30,19 +30,20 @@ import (
 //   - a re-run read: a View runs fn, loses the answer and reads again, so
 //     fn runs twice on two snapshots.
 //
-// The errors wrap ledger.ErrConflict, so ledger.Update and UpdateBatch run
-// the whole unit of work again, as a service retries an event with the
-// same event ID after a timeout. (A real store cannot tell whether a commit
-// whose reply it lost went through, so it returns some other error and the
-// service retries the call; wrapping ErrConflict makes the ledger do that
-// retry in place, without touching the callers.) A fault never changes an
-// outcome, it only forces a retry: after a lost reply the retry meets an
-// event already done, and the program's event-once must replay it without
-// writing anything. The store checks exactly that: a unit of work re-run
-// after a lost reply that writes again (a transaction, a hold, a capture, a
-// new or changed record) is reported, with the program function that ran
-// it, by DoubleWrites. The simulation counts money written twice as a
-// broken invariant and state written twice as a note.
+// The errors wrap storedriver.ErrConflict (the value of ledger.ErrConflict), so
+// ledger.Update and UpdateBatch run the whole unit of work again, as a
+// service retries an event with the same event ID after a timeout. (A real
+// store cannot tell whether a commit whose reply it lost went through, so it
+// returns some other error and the service retries the call; wrapping
+// ErrConflict makes the ledger do that retry in place, without touching the
+// callers.) A fault never changes an outcome, it only forces a retry: after
+// a lost reply the retry meets an event already done, and the program's
+// event-once must replay it without writing anything. The store checks
+// exactly that: a unit of work re-run after a lost reply that writes again
+// (a transaction, a hold, a capture, a new or changed record) is reported,
+// with the program function that ran it, by DoubleWrites. The simulation
+// counts money written twice as a broken invariant and state written twice
+// as a note.
 //
 // A batch whose reply was lost is run again whole, each item with the
 // arguments it had: a kit.EachDue batch re-runs its items on the due
@@ -66,7 +67,7 @@ import (
 // which call gets which fault — and the counts — may vary from run to run;
 // the end state does not, since no fault changes an outcome.
 type faultStore struct {
-	inner ledger.Store
+	inner storedriver.Store
 	rate  float64
 
 	mu     sync.Mutex
@@ -123,27 +124,31 @@ const (
 )
 
 // errInjected marks the errors a faultStore injects. They wrap
-// ledger.ErrConflict too.
+// storedriver.ErrConflict too.
 var errInjected = errors.New("injected fault")
 
 // faultError is an injected fault: errors.Is matches errInjected and
-// ledger.ErrConflict.
+// storedriver.ErrConflict.
 type faultError struct{ kind string }
 
 func (e *faultError) Error() string {
-	return fmt.Sprintf("%v: %s: %v", errInjected, e.kind, ledger.ErrConflict)
+	return fmt.Sprintf("%v: %s: %v", errInjected, e.kind, storedriver.ErrConflict)
 }
 
 func (e *faultError) Is(target error) bool {
-	return target == errInjected || target == ledger.ErrConflict
+	return target == errInjected || target == storedriver.ErrConflict
 }
 
-var _ ledger.Store = (*faultStore)(nil)
+// Compile-time checks that the wrappers implement the store interface.
+var (
+	_ storedriver.Store = (*faultStore)(nil)
+	_ storedriver.Tx    = (*countingTx)(nil)
+)
 
 // newFaultStore wraps inner. rate is the probability that a store call
 // gets a fault, from 0 to 1; the bound on retry-forcing faults caps what
 // it can reach (maxFaultRun in faultWindow calls).
-func newFaultStore(inner ledger.Store, seed uint64, rate float64) (*faultStore, error) {
+func newFaultStore(inner storedriver.Store, seed uint64, rate float64) (*faultStore, error) {
 	if math.IsNaN(rate) || rate < 0 || rate > 1 {
 		return nil, fmt.Errorf("fault rate must be from 0 to 1, got %v", rate)
 	}
@@ -242,14 +247,14 @@ func (s *faultStore) DoubleWrites() (money, state []string) {
 	return money, state
 }
 
-// Update implements ledger.Store.
-func (s *faultStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+// Update implements storedriver.Store.
+func (s *faultStore) Update(ctx context.Context, fn func(storedriver.Tx) error) error {
 	f, sleep := s.decide(true)
 	stack, caller, watch := s.watch(f == lostReply)
 	var w writeCount
 	run := fn
 	if watch || f == beforeCommit || f == slowCommit {
-		run = func(tx ledger.Tx) error {
+		run = func(tx storedriver.Tx) error {
 			if watch {
 				w = writeCount{}
 				tx = &countingTx{Tx: tx, n: &w}
@@ -284,8 +289,8 @@ func (s *faultStore) Update(ctx context.Context, fn func(ledger.Tx) error) error
 	return nil
 }
 
-// UpdateBatch implements ledger.Store.
-func (s *faultStore) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) ([]error, error) {
+// UpdateBatch implements storedriver.Store.
+func (s *faultStore) UpdateBatch(ctx context.Context, fns []func(storedriver.Tx) error) ([]error, error) {
 	f, sleep := s.decide(true)
 	if f == slowCommit && len(fns) == 0 {
 		f = noFault
@@ -298,11 +303,11 @@ func (s *faultStore) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) erro
 	run := fns
 	var items []writeCount
 	if watch || f == slowCommit {
-		run = make([]func(ledger.Tx) error, len(fns))
+		run = make([]func(storedriver.Tx) error, len(fns))
 		items = make([]writeCount, len(fns))
 		for i, fn := range fns {
 			last := i == len(fns)-1
-			run[i] = func(tx ledger.Tx) error {
+			run[i] = func(tx storedriver.Tx) error {
 				if watch {
 					items[i] = writeCount{}
 					tx = &countingTx{Tx: tx, n: &items[i]}
@@ -336,8 +341,8 @@ func (s *faultStore) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) erro
 	return errs, nil
 }
 
-// View implements ledger.Store.
-func (s *faultStore) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+// View implements storedriver.Store.
+func (s *faultStore) View(ctx context.Context, fn func(storedriver.ReadTx) error) error {
 	f, _ := s.decide(false)
 	if f == noFault {
 		return s.inner.View(ctx, fn)
@@ -349,7 +354,7 @@ func (s *faultStore) View(ctx context.Context, fn func(ledger.ReadTx) error) err
 	return s.inner.View(ctx, fn)
 }
 
-// Close implements ledger.Store.
+// Close implements storedriver.Store.
 func (s *faultStore) Close() error { return s.inner.Close() }
 
 // watch says whether this call must be watched: it is about to lose its
@@ -439,11 +444,11 @@ func (w *writeCount) add(o writeCount) {
 // reply. Rewriting a record with the data it has is not counted, nor is
 // scheduling (moving a due entry to where it is is a no-op).
 type countingTx struct {
-	ledger.Tx
+	storedriver.Tx
 	n *writeCount
 }
 
-func (t *countingTx) AppendTransaction(st *ledger.StoredTransaction) error {
+func (t *countingTx) AppendTransaction(st *storedriver.Transaction) error {
 	err := t.Tx.AppendTransaction(st)
 	if err == nil {
 		t.n.transactions++
@@ -451,7 +456,7 @@ func (t *countingTx) AppendTransaction(st *ledger.StoredTransaction) error {
 	return err
 }
 
-func (t *countingTx) InsertHold(h *ledger.StoredHold) (uint64, error) {
+func (t *countingTx) InsertHold(h *storedriver.Hold) (uint64, error) {
 	id, err := t.Tx.InsertHold(h)
 	if err == nil {
 		t.n.holds++
@@ -459,7 +464,7 @@ func (t *countingTx) InsertHold(h *ledger.StoredHold) (uint64, error) {
 	return id, err
 }
 
-func (t *countingTx) UpdateHold(h *ledger.StoredHold) error {
+func (t *countingTx) UpdateHold(h *storedriver.Hold) error {
 	err := t.Tx.UpdateHold(h)
 	if err == nil {
 		t.n.holds++
@@ -467,7 +472,7 @@ func (t *countingTx) UpdateHold(h *ledger.StoredHold) error {
 	return err
 }
 
-func (t *countingTx) PutRecord(r ledger.Record) error {
+func (t *countingTx) PutRecord(r storedriver.Record) error {
 	old, err := t.Tx.Record(r.Kind, r.ID)
 	same := err == nil && bytes.Equal(old, r.Data)
 	if err := t.Tx.PutRecord(r); err != nil {
@@ -479,7 +484,7 @@ func (t *countingTx) PutRecord(r ledger.Record) error {
 	return nil
 }
 
-func (t *countingTx) InsertRecord(r ledger.Record) error {
+func (t *countingTx) InsertRecord(r storedriver.Record) error {
 	err := t.Tx.InsertRecord(r)
 	if err == nil {
 		t.n.records++

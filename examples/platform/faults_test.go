@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
@@ -77,14 +78,14 @@ func scripted(t *testing.T, open teststore.Opener, faults ...fault) *faultStore 
 	return fs
 }
 
-func record(id string) ledger.Record {
-	return ledger.Record{Kind: "fault-test", ID: id, Data: []byte(`{"n":1}`)}
+func record(id string) storedriver.Record {
+	return storedriver.Record{Kind: "fault-test", ID: id, Data: []byte(`{"n":1}`)}
 }
 
-func hasRecord(t *testing.T, s ledger.Store, id string) bool {
+func hasRecord(t *testing.T, s storedriver.Store, id string) bool {
 	t.Helper()
 	var found bool
-	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+	require.NoError(t, s.View(context.Background(), func(tx storedriver.ReadTx) error {
 		_, err := tx.Record("fault-test", id)
 		if errors.Is(err, ledger.ErrNotFound) {
 			return nil
@@ -100,19 +101,19 @@ func TestFaultStoreLostReplyCommitsAndFailedCommitWritesNothing(t *testing.T) {
 		ctx := context.Background()
 		fs := scripted(t, open, lostReply, beforeCommit, slowCommit)
 
-		err := fs.Update(ctx, func(tx ledger.Tx) error { return tx.PutRecord(record("lost")) })
+		err := fs.Update(ctx, func(tx storedriver.Tx) error { return tx.PutRecord(record("lost")) })
 		require.ErrorIs(t, err, errInjected)
 		require.ErrorIs(t, err, ledger.ErrConflict, "a lost reply is retried by ledger.Update")
 		require.True(t, hasRecord(t, fs.inner, "lost"), "a lost reply comes after the commit")
 
 		ran := false
-		err = fs.Update(ctx, func(tx ledger.Tx) error { ran = true; return tx.PutRecord(record("failed")) })
+		err = fs.Update(ctx, func(tx storedriver.Tx) error { ran = true; return tx.PutRecord(record("failed")) })
 		require.ErrorIs(t, err, errInjected)
 		require.ErrorIs(t, err, ledger.ErrConflict)
 		require.True(t, ran, "a unit of work that fails before its commit ran first")
 		require.False(t, hasRecord(t, fs.inner, "failed"), "a failed commit writes nothing")
 
-		require.NoError(t, fs.Update(ctx, func(tx ledger.Tx) error { return tx.PutRecord(record("slow")) }))
+		require.NoError(t, fs.Update(ctx, func(tx storedriver.Tx) error { return tx.PutRecord(record("slow")) }))
 		require.True(t, hasRecord(t, fs.inner, "slow"))
 
 		require.Equal(t, map[string]int64{faultLostReply: 1, faultBeforeCommit: 1, faultSlowCommit: 1}, fs.Counts())
@@ -123,10 +124,10 @@ func TestFaultStoreBatchFaults(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		fs := scripted(t, open, lostReply, beforeCommit, slowCommit)
-		batch := func(ids ...string) []func(ledger.Tx) error {
-			fns := make([]func(ledger.Tx) error, len(ids))
+		batch := func(ids ...string) []func(storedriver.Tx) error {
+			fns := make([]func(storedriver.Tx) error, len(ids))
 			for i, id := range ids {
-				fns[i] = func(tx ledger.Tx) error { return tx.PutRecord(record(id)) }
+				fns[i] = func(tx storedriver.Tx) error { return tx.PutRecord(record(id)) }
 			}
 			return fns
 		}
@@ -141,7 +142,7 @@ func TestFaultStoreBatchFaults(t *testing.T) {
 		require.ErrorIs(t, err, ledger.ErrConflict)
 		require.False(t, hasRecord(t, fs.inner, "b3"), "a failed batch writes nothing")
 
-		errs, err := fs.UpdateBatch(ctx, append(batch("b4"), func(ledger.Tx) error { return ledger.ErrNotFound }))
+		errs, err := fs.UpdateBatch(ctx, append(batch("b4"), func(storedriver.Tx) error { return ledger.ErrNotFound }))
 		require.NoError(t, err)
 		require.NoError(t, errs[0])
 		require.ErrorIs(t, errs[1], ledger.ErrNotFound, "a slow batch still reports each item")
@@ -155,7 +156,7 @@ func TestFaultStoreReadRunsTwice(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		fs := scripted(t, open, readAgain)
 		var runs atomic.Int32
-		require.NoError(t, fs.View(context.Background(), func(ledger.ReadTx) error { runs.Add(1); return nil }))
+		require.NoError(t, fs.View(context.Background(), func(storedriver.ReadTx) error { runs.Add(1); return nil }))
 		require.Equal(t, int32(2), runs.Load())
 		require.Equal(t, map[string]int64{faultReadAgain: 1}, fs.Counts())
 	})

@@ -50,7 +50,7 @@ import (
 	"os/signal"
 
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
-	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // config is what the flags ask for.
@@ -110,7 +110,7 @@ func main() {
 
 // run tells the story, or runs the simulation, on store and writes what
 // happens to out.
-func run(ctx context.Context, out io.Writer, store ledger.Store, cfg config) error {
+func run(ctx context.Context, out io.Writer, store storedriver.Store, cfg config) error {
 	if !cfg.Simulate {
 		return story(ctx, out, store)
 	}

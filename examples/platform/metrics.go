@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // programNames are the programs a transaction can be attributed to, in
@@ -78,14 +79,14 @@ func newMetrics() *metrics {
 func (m *metrics) payout(outcome string) { m.payouts[outcome]++ }
 
 // scan reads the transactions posted since the last scan.
-func (m *metrics) scan(ctx context.Context, store ledger.Store) error {
-	return store.View(ctx, func(tx ledger.ReadTx) error {
+func (m *metrics) scan(ctx context.Context, store storedriver.Store) error {
+	return store.View(ctx, func(tx storedriver.ReadTx) error {
 		assets, err := tx.Assets()
 		if err != nil {
 			return err
 		}
 		for _, a := range assets {
-			m.assets[a.Code] = a
+			m.assets[a.Code] = ledger.Asset(a)
 		}
 		for {
 			ts, err := tx.Transactions(m.lastID, 5000)
@@ -106,7 +107,7 @@ func (m *metrics) scan(ctx context.Context, store ledger.Store) error {
 	})
 }
 
-func (m *metrics) add(t *ledger.StoredTransaction) {
+func (m *metrics) add(t *storedriver.Transaction) {
 	m.txs++
 	prog := programOf(t)
 	for i := range t.Postings {
@@ -148,7 +149,7 @@ func (m *metrics) endDay(day int, date time.Time, stats map[string]*programStats
 // its idempotency key (programs derive keys as "<program>:<event>:<id>"),
 // else by a "program" metadata entry, else by a program-namespaced
 // account it touches; "other" when none says.
-func programOf(t *ledger.StoredTransaction) string {
+func programOf(t *storedriver.Transaction) string {
 	if p := knownProgram(firstSegment(t.Key)); p != "" {
 		return p
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/rewardkit/rewardkit/adsbuy"
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
@@ -134,7 +135,7 @@ func TestOneMemberInEveryProgram(t *testing.T) {
 func TestOneMemberProgramsLaunchedOneByOne(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		bare := ledger.New(open(t))
-		_, err := referral.New(context.Background(), bare, referral.DefaultRules(), referral.NewMemberDirectory(), referral.WithWallets(oneMemberWallets(t)))
+		_, err := referral.New(context.Background(), bare, referral.DefaultRules(), kit.NewDirectory(), referral.WithWallets(oneMemberWallets(t)))
 		require.ErrorIs(t, err, referral.ErrInvalidRules)
 		require.ErrorIs(t, err, ledger.ErrUnknownAsset)
 		for _, order := range oneMemberOrders {
@@ -195,7 +196,7 @@ type oneMember struct {
 	replaying bool
 	done      map[string]bool
 
-	refDir *referral.MemberDirectory
+	refDir *kit.Directory
 	inbox  *shoutout.Inbox
 	paypal *payout.MemoryProvider
 	gift   *gifting.Program
@@ -206,7 +207,7 @@ type oneMember struct {
 	pay    *payout.Program
 }
 
-func newOneMember(t *testing.T, store ledger.Store, lazy bool) *oneMember {
+func newOneMember(t *testing.T, store storedriver.Store, lazy bool) *oneMember {
 	clock := ledgertest.NewClock(oneMemberStart)
 	staff := &kit.RoleDirectory{}
 	staff.Grant(omModerator, kit.RoleReviewer)
@@ -249,8 +250,8 @@ func (o *oneMember) setUp(step string) {
 		if o.ref != nil {
 			return
 		}
-		o.refDir = referral.NewMemberDirectory()
-		o.refDir.Put(referral.Member{ID: omMember, Country: "IT", Age: 30, HasProfile: true, PayoutLinked: true,
+		o.refDir = kit.NewDirectory()
+		o.refDir.Put(kit.Member{ID: omMember, BirthDate: birthDateForAge(oneMemberStart, 30), Country: "IT", HasProfile: true, PayoutLinked: true,
 			RegisteredAt: oneMemberStart.AddDate(-1, 0, 0), Device: "phone-m1", PaymentInstrument: "card-m1"})
 		o.ref, err = referral.New(ctx, o.l, referral.DefaultRules(), o.refDir, referral.WithCodeSalt("one-member"),
 			referral.WithWallets(o.wallets), referral.WithRoles(o.staff))
@@ -258,13 +259,13 @@ func (o *oneMember) setUp(step string) {
 		if o.shout != nil {
 			return
 		}
-		dir := shoutout.NewMemberDirectory(
-			shoutout.Member{ID: omMember, Age: 30},
-			shoutout.Member{ID: omCreator, Age: 25, Followers: 50000})
+		dir := kit.NewDirectory(
+			kit.Member{ID: omMember, BirthDate: birthDateForAge(oneMemberStart, 30)},
+			kit.Member{ID: omCreator, BirthDate: birthDateForAge(oneMemberStart, 25), Followers: 50000})
 		o.inbox = shoutout.NewInbox()
 		o.shout, err = shoutout.New(ctx, o.l, shoutout.DefaultRules(), dir, o.inbox, shoutout.WithWallets(o.wallets), shoutout.WithRoles(o.staff))
 		require.NoError(t, err)
-		_, err = o.shout.SetOffer(ctx, omCreator, 200)
+		_, err = o.shout.SetOffer(ctx, shoutout.SetOfferRequest{Creator: omCreator, Price: 200})
 	case stepSubscribe:
 		if o.sub != nil {
 			return
@@ -372,25 +373,25 @@ func (o *oneMember) sendGift() {
 
 func (o *oneMember) referral() {
 	t, ctx := o.t, o.ctx
-	code, err := o.ref.IssueCode(ctx, "code-m1", omMember)
+	code, err := o.ref.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code-m1", Member: omMember})
 	require.NoError(t, err)
 	if !o.replaying {
 		// The friend registers now: new to the platform when signing up.
-		o.refDir.Put(referral.Member{ID: omInvitee, Country: "IT", Age: 24, HasProfile: true,
+		o.refDir.Put(kit.Member{ID: omInvitee, BirthDate: birthDateForAge(oneMemberStart, 24), Country: "IT", HasProfile: true,
 			RegisteredAt: o.clock.Now(), Device: "phone-friend", PaymentInstrument: "card-friend"})
 	}
-	su, err := o.ref.Signup(ctx, "signup-"+omInvitee, omInvitee, code)
+	su, err := o.ref.Signup(ctx, referral.SignupRequest{EventID: "signup-" + omInvitee, Invitee: omInvitee, Code: code})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, su.Replayed)
 	require.Len(t, su.Grants, 1)
 	require.Equal(t, omMember, su.Grants[0].Member)
 	require.Equal(t, "20000", su.Grants[0].Amount.String())
-	task, err := o.ref.CompleteTask(ctx, "task-m1-profile-photo", omMember, "profile_photo")
+	task, err := o.ref.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: "task-m1-profile-photo", Member: omMember, Task: "profile_photo"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, task.Replayed)
 	require.Equal(t, "1000", task.Grant.Amount.String())
 	o.asOwnStaff("m1 pulls the referral kill switch of their own country", "", func() error {
-		return o.ref.SetKillSwitch(ctx, omMember, "IT", true)
+		return o.ref.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: omMember, Country: "IT", Disabled: true})
 	})
 }
 
@@ -415,19 +416,19 @@ func (o *oneMember) subscribe() {
 
 func (o *oneMember) shoutout() {
 	t, ctx := o.t, o.ctx
-	ord, err := o.shout.Request(ctx, "so-m1", omMember, omCreator, 200, "a birthday video for my sister")
+	ord, err := o.shout.Request(ctx, shoutout.RequestRequest{OrderID: "so-m1", Fan: omMember, Creator: omCreator, Price: 200, Note: "a birthday video for my sister"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, ord.Replayed)
 	require.Equal(t, shoutout.StatusRequested, ord.Status)
-	_, err = o.shout.Accept(ctx, "so-m1-accept", "so-m1", omCreator)
+	_, err = o.shout.Accept(ctx, shoutout.AcceptRequest{EventID: "so-m1-accept", OrderID: "so-m1", Actor: omCreator})
 	require.NoError(t, err)
-	_, err = o.shout.Submit(ctx, "so-m1-submit", "so-m1", omCreator, "video://cleo/so-m1")
+	_, err = o.shout.Submit(ctx, shoutout.SubmitRequest{EventID: "so-m1-submit", OrderID: "so-m1", Actor: omCreator, Video: "video://cleo/so-m1"})
 	require.NoError(t, err)
 	o.asOwnStaff("m1 approves the video they ordered", kit.RoleReviewer, func() error {
-		_, err := o.shout.Approve(ctx, "so-m1-approve-self", "so-m1", omMember)
+		_, err := o.shout.Approve(ctx, shoutout.ApproveRequest{EventID: "so-m1-approve-self", OrderID: "so-m1", Actor: omMember})
 		return err
 	})
-	ord, err = o.shout.Approve(ctx, "so-m1-approve", "so-m1", omModerator)
+	ord, err = o.shout.Approve(ctx, shoutout.ApproveRequest{EventID: "so-m1-approve", OrderID: "so-m1", Actor: omModerator})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, ord.Replayed)
 	require.Equal(t, shoutout.StatusDelivered, ord.Status)
@@ -608,7 +609,7 @@ func (o *oneMember) checkFinal() {
 	before := o.state()
 	_, err = o.gift.SendGift(ctx, "gift-m1-overdraft", gifting.GiftRequest{Viewer: omMember, Creator: omCreator, Gift: "hand-hearts", Count: 1})
 	require.ErrorIs(t, err, gifting.ErrInsufficientCoins)
-	_, err = o.shout.Request(ctx, "so-m1-overdraft", omMember, omCreator, 200, "")
+	_, err = o.shout.Request(ctx, shoutout.RequestRequest{OrderID: "so-m1-overdraft", Fan: omMember, Creator: omCreator, Price: 200, Note: ""})
 	require.ErrorIs(t, err, shoutout.ErrInsufficientCoins)
 	require.Equal(t, before, o.state(), "refusals wrote nothing")
 }

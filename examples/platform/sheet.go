@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // sheetLine is one account's posted balance in an asset.
@@ -52,15 +53,15 @@ func groupDigits(s string) string {
 // by asset.
 func balanceSheet(ctx context.Context, l *ledger.Ledger) ([]assetSheet, error) {
 	byAsset := map[string]*assetSheet{}
-	err := l.Store().View(ctx, func(tx ledger.ReadTx) error {
+	err := l.Store().View(ctx, func(tx storedriver.ReadTx) error {
 		assets, err := tx.Assets()
 		if err != nil {
 			return err
 		}
 		for _, a := range assets {
-			byAsset[a.Code] = &assetSheet{Asset: a}
+			byAsset[a.Code] = &assetSheet{Asset: ledger.Asset(a)}
 		}
-		var after ledger.BalanceKey
+		var after storedriver.BalanceKey
 		for {
 			bs, err := tx.Balances(after, 10000)
 			if err != nil {
@@ -80,7 +81,7 @@ func balanceSheet(ctx context.Context, l *ledger.Ledger) ([]assetSheet, error) {
 				}
 			}
 			last := bs[len(bs)-1]
-			after = ledger.BalanceKey{Address: last.Address, Asset: last.Asset}
+			after = storedriver.BalanceKey{Address: last.Address, Asset: last.Asset}
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 )
@@ -323,7 +324,7 @@ func (r *simResult) Err() error {
 
 // simulate runs the seeded simulation on store, printing the summary to
 // out and progress to cfg.Progress.
-func simulate(ctx context.Context, out io.Writer, store ledger.Store, cfg config) (*simResult, error) {
+func simulate(ctx context.Context, out io.Writer, store storedriver.Store, cfg config) (*simResult, error) {
 	if cfg.Members < 10 {
 		return nil, fmt.Errorf("-members must be at least 10, got %d", cfg.Members)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/payout"
@@ -58,15 +59,15 @@ func (t *teller) refused(what string, err, want error) error {
 func (t *teller) changes() error {
 	now := map[ledger.BalanceKey]int64{}
 	assets := map[string]ledger.Asset{}
-	err := t.l.Store().View(t.ctx, func(tx ledger.ReadTx) error {
+	err := t.l.Store().View(t.ctx, func(tx storedriver.ReadTx) error {
 		as, err := tx.Assets()
 		if err != nil {
 			return err
 		}
 		for _, a := range as {
-			assets[a.Code] = a
+			assets[a.Code] = ledger.Asset(a)
 		}
-		var after ledger.BalanceKey
+		var after storedriver.BalanceKey
 		for {
 			bs, err := tx.Balances(after, 1000)
 			if err != nil || len(bs) == 0 {
@@ -75,7 +76,7 @@ func (t *teller) changes() error {
 			for _, b := range bs {
 				now[ledger.BalanceKey{Address: b.Address, Asset: b.Asset}] = b.Posted
 			}
-			after = ledger.BalanceKey{Address: bs[len(bs)-1].Address, Asset: bs[len(bs)-1].Asset}
+			after = storedriver.BalanceKey{Address: bs[len(bs)-1].Address, Asset: bs[len(bs)-1].Asset}
 		}
 	})
 	if err != nil {
@@ -99,7 +100,7 @@ func (t *teller) changes() error {
 
 // story runs every program together on one ledger and prints what
 // happens, ending with the balance sheet and Verify.
-func story(ctx context.Context, out io.Writer, store ledger.Store) error {
+func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	clock := ledgertest.NewClock(storyStart)
 	l := ledger.New(store, ledger.WithClock(clock))
 	t := &teller{ctx: ctx, out: out, l: l, clock: clock, last: map[ledger.BalanceKey]int64{}}
@@ -124,25 +125,25 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 		{id: "anna", age: 29},
 		{id: "luca", age: 16},
 	}
-	refDir := referral.NewMemberDirectory()
+	refDir := kit.NewDirectory()
 	giftDir := gifting.NewMemberDirectory()
-	shoutDir := shoutout.NewMemberDirectory()
+	shoutDir := kit.NewDirectory()
 	subDir := kit.NewDirectory()
 	for _, p := range people {
 		registered := storyStart.AddDate(-2, 0, 0)
 		if p.id == "sara" {
 			registered = storyStart // joins today
 		}
-		refDir.Put(referral.Member{ID: p.id, Country: "IT", Age: p.age, HasProfile: true, PayoutLinked: p.payoutLinked,
+		refDir.Put(kit.Member{ID: p.id, BirthDate: birthDateForAge(storyStart, p.age), Country: "IT", HasProfile: true, PayoutLinked: p.payoutLinked,
 			RegisteredAt: registered, Device: "phone-" + p.id, PaymentInstrument: "card-" + p.id})
 		kind := "personal"
 		if p.creator {
 			kind = "creator"
 		}
 		giftDir.Put(gifting.Member{ID: p.id, Age: p.age, Kind: kind, Region: "IT"})
-		shoutDir.Put(shoutout.Member{ID: p.id, Age: p.age, Followers: p.followers})
-		subDir.Put(kit.Member{ID: p.id, BirthDate: kit.NewDate(storyStart.Year()-p.age, storyStart.Month(), storyStart.Day()),
-			TimeZone: "Europe/Rome", Country: "IT", Followers: p.followers, ViewsLastMonth: p.views})
+		shoutDir.Put(kit.Member{ID: p.id, BirthDate: birthDateForAge(storyStart, p.age), Followers: p.followers})
+		subDir.Put(kit.Member{ID: p.id, BirthDate: birthDateForAge(storyStart, p.age), TimeZone: "Europe/Rome", Country: "IT",
+			Followers: p.followers, ViewsLastMonth: p.views})
 	}
 
 	t.chapter("The programs open on one ledger")
@@ -187,35 +188,35 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 
 	t.chapter("Members join through referrals and do tasks")
-	code, err := ref.IssueCode(ctx, "code-marco", "marco")
+	code, err := ref.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code-marco", Member: "marco"})
 	if err != nil {
 		return err
 	}
 	t.say("marco's invite code is %s; sara signs up with it", code)
-	if _, err := ref.Signup(ctx, "signup-sara", "sara", code); err != nil {
+	if _, err := ref.Signup(ctx, referral.SignupRequest{EventID: "signup-sara", Invitee: "sara", Code: code}); err != nil {
 		return err
 	}
 	if err := t.changes(); err != nil {
 		return err
 	}
 	t.say("the app delivers the signup event twice: the replay pays nothing")
-	if _, err := ref.Signup(ctx, "signup-sara", "sara", code); err != nil {
+	if _, err := ref.Signup(ctx, referral.SignupRequest{EventID: "signup-sara", Invitee: "sara", Code: code}); err != nil {
 		return err
 	}
 	t.say("anna, on the platform for two years, tries marco's code:")
-	_, err = ref.Signup(ctx, "signup-anna", "anna", code)
+	_, err = ref.Signup(ctx, referral.SignupRequest{EventID: "signup-anna", Invitee: "anna", Code: code})
 	if err := t.refused("anna's signup", err, referral.ErrNotNew); err != nil {
 		return err
 	}
 	t.say("luca is 16 and asks for a code of his own:")
-	_, err = ref.IssueCode(ctx, "code-luca", "luca")
+	_, err = ref.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code-luca", Member: "luca"})
 	if err := t.refused("luca's code", err, referral.ErrIneligible); err != nil {
 		return err
 	}
 	t.say("sara comes back on five days in a row: marco's retention bonus")
 	for day := 0; day < 5; day++ {
 		clock.Set(storyStart.AddDate(0, 0, day).Add(8 * time.Hour))
-		if _, err := ref.RecordActivity(ctx, fmt.Sprintf("active-sara-%d", day), "sara"); err != nil {
+		if _, err := ref.RecordActivity(ctx, referral.RecordActivityRequest{EventID: fmt.Sprintf("active-sara-%d", day), Invitee: "sara"}); err != nil {
 			return err
 		}
 	}
@@ -224,7 +225,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 	t.say("sara uploads a profile photo and watches 10 minutes of videos")
 	for _, task := range []string{"profile_photo", "watch_10_minutes"} {
-		if _, err := ref.CompleteTask(ctx, "task-sara-"+task, "sara", task); err != nil {
+		if _, err := ref.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: "task-sara-" + task, Member: "sara", Task: task}); err != nil {
 			return err
 		}
 	}
@@ -232,7 +233,7 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 		return err
 	}
 	t.say("and tries to be paid for the profile photo again:")
-	_, err = ref.CompleteTask(ctx, "task-sara-profile_photo-again", "sara", "profile_photo")
+	_, err = ref.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: "task-sara-profile_photo-again", Member: "sara", Task: "profile_photo"})
 	if err := t.refused("a second profile photo", err, referral.ErrAlreadyRewarded); err != nil {
 		return err
 	}
@@ -278,11 +279,11 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 
 	t.chapter("A fan buys a shoutout")
-	if _, err := shout.SetOffer(ctx, "giulia", 500); err != nil {
+	if _, err := shout.SetOffer(ctx, shoutout.SetOfferRequest{Creator: "giulia", Price: 500}); err != nil {
 		return err
 	}
 	t.say("giulia offers personalised videos for 500 coins; anna orders one: the coins are held")
-	if _, err := shout.Request(ctx, "shoutout-1", "anna", "giulia", 500, "happy birthday to my sister"); err != nil {
+	if _, err := shout.Request(ctx, shoutout.RequestRequest{OrderID: "shoutout-1", Fan: "anna", Creator: "giulia", Price: 500, Note: "happy birthday to my sister"}); err != nil {
 		return err
 	}
 	if err := t.changes(); err != nil {
@@ -294,14 +295,14 @@ func story(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 	t.say("anna's coins: posted %s, held %s, available %s", b.Posted, b.Held, b.Available)
 	clock.Advance(20 * time.Hour)
-	if _, err := shout.Accept(ctx, "so-ev-1", "shoutout-1", "giulia"); err != nil {
+	if _, err := shout.Accept(ctx, shoutout.AcceptRequest{EventID: "so-ev-1", OrderID: "shoutout-1", Actor: "giulia"}); err != nil {
 		return err
 	}
 	clock.Advance(30 * time.Hour)
-	if _, err := shout.Submit(ctx, "so-ev-2", "shoutout-1", "giulia", "video://giulia/1"); err != nil {
+	if _, err := shout.Submit(ctx, shoutout.SubmitRequest{EventID: "so-ev-2", OrderID: "shoutout-1", Actor: "giulia", Video: "video://giulia/1"}); err != nil {
 		return err
 	}
-	o, err := shout.Approve(ctx, "so-ev-3", "shoutout-1", "moderator-7")
+	o, err := shout.Approve(ctx, shoutout.ApproveRequest{EventID: "so-ev-3", OrderID: "shoutout-1", Actor: "moderator-7"})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 )
@@ -28,7 +29,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, out io.Writer, store ledger.Store) error {
+func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	clock := ledgertest.NewClock(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
 	l := ledger.New(store, ledger.WithClock(clock))
 	dec := decimal.RequireFromString

@@ -25,6 +25,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/payout"
@@ -67,7 +68,7 @@ func (s *story) show(account, asset, why string) error {
 	return nil
 }
 
-func run(ctx context.Context, out io.Writer, store ledger.Store) error {
+func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
 		return err
@@ -76,7 +77,7 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	l := ledger.New(store, ledger.WithClock(clock))
 	s := &story{ctx: ctx, out: out, l: l, last: map[string]decimal.Decimal{}}
 
-	members := referral.NewMemberDirectory()
+	members := kit.NewDirectory()
 	roles := &kit.RoleDirectory{}
 	roles.Grant("risk-desk", kit.RoleRiskOfficer) // staff who may pull the kill switch
 	rules := referral.DefaultRules()
@@ -96,8 +97,8 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 
 	now := clock.Now()
-	giulia := referral.Member{ID: "giulia", Country: "IT", Age: 24, HasProfile: true, RegisteredAt: now.AddDate(-1, 0, 0),
-		Device: "dev-giulia", PaymentInstrument: "card-giulia"}
+	giulia := kit.Member{ID: "giulia", BirthDate: kit.NewDate(1996, time.March, 2), TimeZone: "Europe/Rome", Country: "IT",
+		HasProfile: true, RegisteredAt: now.AddDate(-1, 0, 0), Device: "dev-giulia", PaymentInstrument: "card-giulia"}
 	members.Put(giulia)
 	fmt.Fprintln(out, "\nGiulia, 24, lives in Italy and links her PayPal account.")
 	if err := pay.LinkAccount(ctx, "giulia", "giulia@example.com"); err != nil {
@@ -105,7 +106,7 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 	giulia.PayoutLinked = true
 	members.Put(giulia)
-	code, err := ref.IssueCode(ctx, "code-giulia", "giulia")
+	code, err := ref.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code-giulia", Member: "giulia"})
 	if err != nil {
 		return err
 	}
@@ -114,9 +115,9 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	wallet := referral.MemberAccount("giulia")
 	fmt.Fprintln(out, "\nThree friends sign up with her code:")
 	for i, friend := range []string{"marco", "sara", "luca"} {
-		members.Put(referral.Member{ID: friend, Country: "IT", Age: 20 + i, HasProfile: true, RegisteredAt: clock.Now(),
-			Device: "dev-" + friend, PaymentInstrument: "card-" + friend})
-		if _, err := ref.Signup(ctx, "signup-"+friend, friend, code); err != nil {
+		members.Put(kit.Member{ID: friend, BirthDate: kit.NewDate(2000-i, time.January, 15), TimeZone: "Europe/Rome", Country: "IT",
+			HasProfile: true, RegisteredAt: clock.Now(), Device: "dev-" + friend, PaymentInstrument: "card-" + friend})
+		if _, err := ref.Signup(ctx, referral.SignupRequest{EventID: "signup-" + friend, Invitee: friend, Code: code}); err != nil {
 			return err
 		}
 		if err := s.show(wallet, "RUBY", "signup reward for "+friend); err != nil {
@@ -124,8 +125,9 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 		}
 	}
 	fmt.Fprintln(out, "\nGiulia tries to sign up a second account from her own phone:")
-	members.Put(referral.Member{ID: "giulia2", Country: "IT", Age: 24, RegisteredAt: clock.Now(), Device: "dev-giulia"})
-	if _, err := ref.Signup(ctx, "signup-giulia2", "giulia2", code); !errors.Is(err, referral.ErrSelfReferral) {
+	members.Put(kit.Member{ID: "giulia2", BirthDate: giulia.BirthDate, TimeZone: "Europe/Rome", Country: "IT",
+		RegisteredAt: clock.Now(), Device: "dev-giulia"})
+	if _, err := ref.Signup(ctx, referral.SignupRequest{EventID: "signup-giulia2", Invitee: "giulia2", Code: code}); !errors.Is(err, referral.ErrSelfReferral) {
 		return fmt.Errorf("self-referral was not refused: %v", err)
 	} else {
 		fmt.Fprintf(out, "  refused: %v\n", err)
@@ -138,7 +140,7 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 			if friend == "luca" && day > 2 {
 				continue
 			}
-			res, err := ref.RecordActivity(ctx, fmt.Sprintf("active-%s-%d", friend, day), friend)
+			res, err := ref.RecordActivity(ctx, referral.RecordActivityRequest{EventID: fmt.Sprintf("active-%s-%d", friend, day), Invitee: friend})
 			if err != nil {
 				return err
 			}
@@ -164,14 +166,14 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 		{"task-follow", "follow_2_profiles"},
 	}
 	for _, t := range tasks {
-		if _, err := ref.CompleteTask(ctx, t.event, "giulia", t.task); err != nil {
+		if _, err := ref.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: t.event, Member: "giulia", Task: t.task}); err != nil {
 			return err
 		}
 		if err := s.show(wallet, "RUBY", "task "+t.task); err != nil {
 			return err
 		}
 	}
-	if _, err := ref.CompleteTask(ctx, "task-watch-again", "giulia", "watch_10_minutes"); errors.Is(err, referral.ErrAlreadyRewarded) {
+	if _, err := ref.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: "task-watch-again", Member: "giulia", Task: "watch_10_minutes"}); errors.Is(err, referral.ErrAlreadyRewarded) {
 		fmt.Fprintln(out, "  watching again the same day pays nothing more (once per day)")
 	} else {
 		return fmt.Errorf("second watch task the same day: %v", err)
@@ -179,24 +181,24 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	clock.Advance(24 * time.Hour)
 
 	fmt.Fprintln(out, "\nAn emergency stop: the risk desk pulls Italy's kill switch.")
-	if err := ref.SetKillSwitch(ctx, "giulia", "IT", false); !errors.Is(err, ledger.ErrForbidden) {
+	if err := ref.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: "giulia", Country: "IT", Disabled: false}); !errors.Is(err, ledger.ErrForbidden) {
 		return fmt.Errorf("a member set the kill switch: %v", err)
 	} else {
 		fmt.Fprintf(out, "  giulia may not touch it: %v\n", err)
 	}
-	if err := ref.SetKillSwitch(ctx, "risk-desk", "IT", true); err != nil {
+	if err := ref.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: "risk-desk", Country: "IT", Disabled: true}); err != nil {
 		return err
 	}
-	if _, err := ref.CompleteTask(ctx, "task-watch-stopped", "giulia", "watch_10_minutes"); errors.Is(err, referral.ErrCountryDisabled) {
+	if _, err := ref.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: "task-watch-stopped", Member: "giulia", Task: "watch_10_minutes"}); errors.Is(err, referral.ErrCountryDisabled) {
 		fmt.Fprintf(out, "  refused while it is on: %v\n", err)
 	} else {
 		return fmt.Errorf("task during the emergency stop: %v", err)
 	}
-	if err := ref.SetKillSwitch(ctx, "risk-desk", "IT", false); err != nil {
+	if err := ref.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: "risk-desk", Country: "IT", Disabled: false}); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "The risk desk releases the switch.")
-	if _, err := ref.CompleteTask(ctx, "task-watch-2", "giulia", "watch_10_minutes"); err != nil {
+	if _, err := ref.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: "task-watch-2", Member: "giulia", Task: "watch_10_minutes"}); err != nil {
 		return err
 	}
 	if err := s.show(wallet, "RUBY", "task watch_10_minutes, next day"); err != nil {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/shoutout"
@@ -64,16 +65,16 @@ func signed(d decimal.Decimal) string {
 	return d.String()
 }
 
-func run(ctx context.Context, out io.Writer, store ledger.Store) error {
+func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	clock := ledgertest.NewClock(time.Date(2022, 4, 4, 10, 0, 0, 0, time.UTC))
 	l := ledger.New(store, ledger.WithClock(clock))
 	s := &story{ctx: ctx, out: out, l: l, last: map[string]decimal.Decimal{}}
-	members := shoutout.NewMemberDirectory(
-		shoutout.Member{ID: "daria", Age: 27, Followers: 480000},
-		shoutout.Member{ID: "newbie", Age: 22, Followers: 900},
-		shoutout.Member{ID: "luca", Age: 23},
-		shoutout.Member{ID: "marta", Age: 35},
-		shoutout.Member{ID: "nico", Age: 29},
+	members := kit.NewDirectory(
+		kit.Member{ID: "daria", BirthDate: kit.NewDate(1994, time.November, 3), TimeZone: "Europe/Rome", Followers: 480000},
+		kit.Member{ID: "newbie", BirthDate: kit.NewDate(1999, time.July, 19), Followers: 900},
+		kit.Member{ID: "luca", BirthDate: kit.NewDate(1998, time.December, 24), TimeZone: "Europe/Rome"},
+		kit.Member{ID: "marta", BirthDate: kit.NewDate(1986, time.May, 8), TimeZone: "Europe/Madrid"},
+		kit.Member{ID: "nico", BirthDate: kit.NewDate(1992, time.September, 1)},
 	)
 	inbox := shoutout.NewInbox()
 	rules := shoutout.DefaultRules()
@@ -85,7 +86,7 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 		return err
 	}
 	fmt.Fprintf(out, "Rules: %d+ followers to offer, %s to accept, %s to deliver, %s%% to the platform.\n",
-		rules.MinFollowers, time.Duration(rules.AcceptWindow), time.Duration(rules.DeliveryWindow), rules.PlatformShare.Shift(2))
+		rules.MinFollowers, rules.AcceptWindow, rules.DeliveryWindow, rules.PlatformShare.Shift(2))
 
 	// The fans bought coins in the coin shop (the gifting program); here
 	// they are simply issued.
@@ -103,11 +104,11 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	}
 
 	const price = 1000
-	if _, err := p.SetOffer(ctx, "daria", price); err != nil {
+	if _, err := p.SetOffer(ctx, shoutout.SetOfferRequest{Creator: "daria", Price: price}); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\ndaria (480k followers) offers shoutouts for %d coins.\n", price)
-	if _, err := p.SetOffer(ctx, "newbie", price); errors.Is(err, shoutout.ErrIneligible) {
+	if _, err := p.SetOffer(ctx, shoutout.SetOfferRequest{Creator: "newbie", Price: price}); errors.Is(err, shoutout.ErrIneligible) {
 		fmt.Fprintf(out, "newbie cannot: %v\n", err)
 	} else {
 		return fmt.Errorf("newbie's offer should be refused, got %v", err)
@@ -119,7 +120,7 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 		{"order-marta", "marta", "sing our wedding song"},
 		{"order-nico", "nico", "say hi to my football team"},
 	} {
-		if _, err := p.Request(ctx, o.id, o.fan, "daria", price, o.note); err != nil {
+		if _, err := p.Request(ctx, shoutout.RequestRequest{OrderID: o.id, Fan: o.fan, Creator: "daria", Price: price, Note: o.note}); err != nil {
 			return err
 		}
 		if err := s.show(shoutout.MemberAccount(o.fan), o.id+" requested"); err != nil {
@@ -129,16 +130,16 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 
 	fmt.Fprintln(out, "\nDay 1: daria accepts luca's order and declines marta's:")
 	clock.Advance(24 * time.Hour)
-	if _, err := p.Accept(ctx, "ev-1", "order-luca", "daria"); err != nil {
+	if _, err := p.Accept(ctx, shoutout.AcceptRequest{EventID: "ev-1", OrderID: "order-luca", Actor: "daria"}); err != nil {
 		return err
 	}
-	if _, err := p.Decline(ctx, "ev-2", "order-marta", "daria"); err != nil {
+	if _, err := p.Decline(ctx, shoutout.DeclineRequest{EventID: "ev-2", OrderID: "order-marta", Actor: "daria"}); err != nil {
 		return err
 	}
 	if err := s.show(shoutout.MemberAccount("marta"), "declined: every coin back"); err != nil {
 		return err
 	}
-	if _, err := p.Accept(ctx, "ev-3", "order-luca", "daria"); errors.Is(err, shoutout.ErrWrongState) {
+	if _, err := p.Accept(ctx, shoutout.AcceptRequest{EventID: "ev-3", OrderID: "order-luca", Actor: "daria"}); errors.Is(err, shoutout.ErrWrongState) {
 		fmt.Fprintf(out, "  accepting luca's order twice is refused: %v\n", err)
 	} else {
 		return fmt.Errorf("a second accept should be refused, got %v", err)
@@ -147,16 +148,22 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	fmt.Fprintln(out, "\nDay 3: daria submits a video; a moderator rejects it, she submits another, it is approved:")
 	clock.Advance(48 * time.Hour)
 	steps := []func() (shoutout.Order, error){
-		func() (shoutout.Order, error) { return p.Submit(ctx, "ev-4", "order-luca", "daria", "video://luca-1") },
 		func() (shoutout.Order, error) {
-			return p.Reject(ctx, "ev-5", "order-luca", "mod-12", "background music is copyrighted")
+			return p.Submit(ctx, shoutout.SubmitRequest{EventID: "ev-4", OrderID: "order-luca", Actor: "daria", Video: "video://luca-1"})
 		},
-		func() (shoutout.Order, error) { return p.Submit(ctx, "ev-6", "order-luca", "daria", "video://luca-2") },
-		func() (shoutout.Order, error) { return p.Approve(ctx, "ev-7", "order-luca", "mod-12") },
+		func() (shoutout.Order, error) {
+			return p.Reject(ctx, shoutout.RejectRequest{EventID: "ev-5", OrderID: "order-luca", Actor: "mod-12", Reason: "background music is copyrighted"})
+		},
+		func() (shoutout.Order, error) {
+			return p.Submit(ctx, shoutout.SubmitRequest{EventID: "ev-6", OrderID: "order-luca", Actor: "daria", Video: "video://luca-2"})
+		},
+		func() (shoutout.Order, error) {
+			return p.Approve(ctx, shoutout.ApproveRequest{EventID: "ev-7", OrderID: "order-luca", Actor: "mod-12"})
+		},
 	}
 	for i, step := range steps {
 		if i == len(steps)-1 {
-			if _, err := p.Approve(ctx, "ev-7-daria", "order-luca", "daria"); errors.Is(err, ledger.ErrForbidden) {
+			if _, err := p.Approve(ctx, shoutout.ApproveRequest{EventID: "ev-7-daria", OrderID: "order-luca", Actor: "daria"}); errors.Is(err, ledger.ErrForbidden) {
 				fmt.Fprintf(out, "  daria approving her own video is refused: %v\n", err)
 			} else {
 				return fmt.Errorf("daria's own approval should be forbidden, got %v", err)
@@ -168,7 +175,7 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 		}
 		fmt.Fprintf(out, "  order-luca is %s\n", o.Status)
 	}
-	again, err := p.Approve(ctx, "ev-7", "order-luca", "mod-12")
+	again, err := p.Approve(ctx, shoutout.ApproveRequest{EventID: "ev-7", OrderID: "order-luca", Actor: "mod-12"})
 	if err != nil || !again.Replayed {
 		return fmt.Errorf("a retried approval should replay, got %v, %v", again.Replayed, err)
 	}
@@ -202,7 +209,7 @@ func run(ctx context.Context, out io.Writer, store ledger.Store) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  tick refunded %d order(s): order-nico is %s, %s (%s)\n", rep.Refunded, o.Status, o.Outcome, o.Reason)
+	fmt.Fprintf(out, "  tick refunded %v: order-nico is %s, %s (%s)\n", rep.IDs(shoutout.ItemRefunded), o.Status, o.Outcome, o.Reason)
 	if err := s.show(shoutout.MemberAccount("nico"), "expired: every coin back"); err != nil {
 		return err
 	}

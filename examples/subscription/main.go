@@ -21,6 +21,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/subscription"
@@ -102,19 +103,15 @@ func tickSummary(rep kit.TickReport) string {
 	return strings.Join(parts, ", ")
 }
 
-func run(ctx context.Context, out io.Writer, store ledger.Store) error {
+func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	clock := ledgertest.NewClock(start)
 	l := ledger.New(store, ledger.WithClock(clock))
 	prefix := ""
-	if err := store.View(ctx, func(tx ledger.ReadTx) error {
-		h, err := tx.Head()
-		if h.ID > 0 {
-			prefix = fmt.Sprintf("run%d-", h.ID)
-		}
+	if rep, err := l.Verify(ctx); err != nil {
 		return err
-	}); err != nil {
-		return err
+	} else if rep.Head.ID > 0 {
+		prefix = fmt.Sprintf("run%d-", rep.Head.ID) // a store used before: ids of this run's own
 	}
 	id := func(name string) string { return prefix + name }
 

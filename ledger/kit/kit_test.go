@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
@@ -272,11 +273,11 @@ func idOf(i int) string {
 // lostReplyStore commits the next batch, then reports a lost race, as a
 // commit whose reply was lost would look to a retrying caller.
 type lostReplyStore struct {
-	ledger.Store
+	driver.Store
 	armed bool
 }
 
-func (s *lostReplyStore) UpdateBatch(ctx context.Context, fns []func(tx ledger.Tx) error) ([]error, error) {
+func (s *lostReplyStore) UpdateBatch(ctx context.Context, fns []func(tx driver.Tx) error) ([]error, error) {
 	errs, err := s.Store.UpdateBatch(ctx, fns)
 	if err == nil && s.armed {
 		s.armed = false
@@ -343,16 +344,16 @@ func TestDecodeRulesKeepsNestedErrors(t *testing.T) {
 // hidingStore makes the next record reads miss, as a racing loser's read
 // of an event claim that a winner has just committed would.
 type hidingStore struct {
-	ledger.Store
+	driver.Store
 	hide atomic.Int32
 }
 
-func (s *hidingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	return s.Store.Update(ctx, func(tx ledger.Tx) error { return fn(hidingTx{Tx: tx, s: s}) })
+func (s *hidingStore) Update(ctx context.Context, fn func(driver.Tx) error) error {
+	return s.Store.Update(ctx, func(tx driver.Tx) error { return fn(hidingTx{Tx: tx, s: s}) })
 }
 
 type hidingTx struct {
-	ledger.Tx
+	driver.Tx
 	s *hidingStore
 }
 

@@ -1,4 +1,5 @@
-// Package memstore is the in-memory ledger.Store, the embedded default.
+// Package memstore is the in-memory store (a ledger/driver.Store), the
+// embedded default.
 //
 // It keeps nothing after the process exits. Updates run one at a time under
 // a lock and write straight into maps and B-trees, logging how to undo each

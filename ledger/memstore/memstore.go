@@ -8,14 +8,14 @@ import (
 
 	"github.com/google/btree"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
-// Compile-time checks that Store and its transaction satisfy the ledger's
-// interfaces.
+// Compile-time checks that Store and its transaction implement the store
+// interface of package driver.
 var (
-	_ ledger.Store = (*Store)(nil)
-	_ ledger.Tx    = (*tx)(nil)
+	_ driver.Store = (*Store)(nil)
+	_ driver.Tx    = (*tx)(nil)
 )
 
 const chunkSize = 8192 // transactions per chunk; chunks never move, so no copy on growth
@@ -27,7 +27,7 @@ type histItem struct {
 }
 
 type balance struct {
-	state ledger.BalanceState
+	state driver.Balance
 	hist  []histItem
 }
 
@@ -44,7 +44,7 @@ type dueItem struct {
 
 type kindID struct{ kind, id string }
 
-// Store is an in-memory ledger.Store. It keeps everything in maps and
+// Store is an in-memory driver.Store. It keeps everything in maps and
 // B-trees behind one lock and loses everything when the process exits:
 // use it for tests, examples and embedded use where durability comes from
 // elsewhere. Updates are serialised (one writer at a time, readers in
@@ -55,21 +55,21 @@ type Store struct {
 	mu     *rwLock // context-aware: a caller's deadline ends its wait
 	closed bool
 
-	assets    map[string]ledger.Asset
-	accounts  map[string]*ledger.Account
+	assets    map[string]driver.Asset
+	accounts  map[string]*driver.Account
 	balances  map[string][]*balance // by address; an account holds few assets
 	nbal      int
 	balOrder  *btree.BTreeG[*balance]
-	chunks    [][]ledger.StoredTransaction
+	chunks    [][]driver.Transaction
 	ntx       uint64
 	keys      map[string]uint64
 	reversals map[uint64]uint64
-	holds     []ledger.StoredHold
+	holds     []driver.Hold
 	holdKeys  map[string]uint64
 	records   *btree.BTreeG[recordItem]
 	due       *btree.BTreeG[dueItem]
 	dueAt     map[kindID]int64
-	head      ledger.Head
+	head      driver.Head
 
 	tx tx // the one writer's transaction, reused
 }
@@ -78,8 +78,8 @@ type Store struct {
 func New() *Store {
 	s := &Store{
 		mu:        newRWLock(),
-		assets:    map[string]ledger.Asset{},
-		accounts:  map[string]*ledger.Account{},
+		assets:    map[string]driver.Asset{},
+		accounts:  map[string]*driver.Account{},
 		balances:  map[string][]*balance{},
 		balOrder:  btree.NewG(32, balanceLess),
 		keys:      map[string]uint64{},
@@ -146,13 +146,13 @@ func dueLess(a, b dueItem) bool {
 }
 
 // Update runs fn as one all-or-nothing unit of work.
-func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) (err error) {
+func (s *Store) Update(ctx context.Context, fn func(driver.Tx) error) (err error) {
 	if err := s.mu.lock(ctx); err != nil {
 		return fmt.Errorf("memstore: waiting for the writer lock: %w", err)
 	}
 	defer s.mu.unlock()
 	if s.closed {
-		return ledger.ErrClosed
+		return driver.ErrClosed
 	}
 	t := s.tx.begin()
 	committed := false
@@ -171,13 +171,13 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) (err error
 
 // UpdateBatch runs each fn in its own savepoint (a mark in the undo log)
 // and commits the survivors together.
-func (s *Store) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) (errs []error, err error) {
+func (s *Store) UpdateBatch(ctx context.Context, fns []func(driver.Tx) error) (errs []error, err error) {
 	if err := s.mu.lock(ctx); err != nil {
 		return nil, fmt.Errorf("memstore: waiting for the writer lock: %w", err)
 	}
 	defer s.mu.unlock()
 	if s.closed {
-		return nil, ledger.ErrClosed
+		return nil, driver.ErrClosed
 	}
 	t := s.tx.begin()
 	committed := false
@@ -197,7 +197,7 @@ func (s *Store) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) (e
 }
 
 // runIsolated runs fn, turning a panic into an error.
-func runIsolated(t *tx, fn func(ledger.Tx) error) (err error) {
+func runIsolated(t *tx, fn func(driver.Tx) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("memstore: batch item panicked: %v", r)
@@ -207,13 +207,13 @@ func runIsolated(t *tx, fn func(ledger.Tx) error) (err error) {
 }
 
 // View runs fn with the store read-locked.
-func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+func (s *Store) View(ctx context.Context, fn func(driver.ReadTx) error) error {
 	if err := s.mu.rlock(ctx); err != nil {
 		return fmt.Errorf("memstore: waiting for the read lock: %w", err)
 	}
 	defer s.mu.runlock()
 	if s.closed {
-		return ledger.ErrClosed
+		return driver.ErrClosed
 	}
 	return fn(reader{s})
 }
@@ -226,19 +226,19 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// reader implements ledger.ReadTx over the store; the caller holds a lock.
+// reader implements driver.ReadTx over the store; the caller holds a lock.
 type reader struct{ s *Store }
 
-func (r reader) Asset(code string) (ledger.Asset, error) {
+func (r reader) Asset(code string) (driver.Asset, error) {
 	a, ok := r.s.assets[code]
 	if !ok {
-		return ledger.Asset{}, ledger.ErrUnknownAsset
+		return driver.Asset{}, driver.ErrUnknownAsset
 	}
 	return a, nil
 }
 
-func (r reader) Assets() ([]ledger.Asset, error) {
-	out := make([]ledger.Asset, 0, len(r.s.assets))
+func (r reader) Assets() ([]driver.Asset, error) {
+	out := make([]driver.Asset, 0, len(r.s.assets))
 	for _, a := range r.s.assets {
 		out = append(out, a)
 	}
@@ -246,24 +246,24 @@ func (r reader) Assets() ([]ledger.Asset, error) {
 	return out, nil
 }
 
-func (r reader) Account(addr string) (ledger.Account, error) {
+func (r reader) Account(addr string) (driver.Account, error) {
 	a, ok := r.s.accounts[addr]
 	if !ok {
-		return ledger.Account{}, ledger.ErrUnknownAccount
+		return driver.Account{}, driver.ErrUnknownAccount
 	}
 	return *a, nil
 }
 
-func (r reader) Balance(k ledger.BalanceKey) (ledger.BalanceState, error) {
+func (r reader) Balance(k driver.BalanceKey) (driver.Balance, error) {
 	if b := r.s.lookup(k.Address, k.Asset); b != nil {
 		return b.state, nil
 	}
-	return ledger.BalanceState{Address: k.Address, Asset: k.Asset}, nil
+	return driver.Balance{Address: k.Address, Asset: k.Asset}, nil
 }
 
-func (r reader) AccountBalances(addr string) ([]ledger.BalanceState, error) {
-	var out []ledger.BalanceState
-	pivot := &balance{state: ledger.BalanceState{Address: addr}}
+func (r reader) AccountBalances(addr string) ([]driver.Balance, error) {
+	var out []driver.Balance
+	pivot := &balance{state: driver.Balance{Address: addr}}
 	r.s.balOrder.AscendGreaterOrEqual(pivot, func(b *balance) bool {
 		if b.state.Address != addr {
 			return false
@@ -274,9 +274,9 @@ func (r reader) AccountBalances(addr string) ([]ledger.BalanceState, error) {
 	return out, nil
 }
 
-func (r reader) Balances(after ledger.BalanceKey, limit int) ([]ledger.BalanceState, error) {
-	var out []ledger.BalanceState
-	pivot := &balance{state: ledger.BalanceState{Address: after.Address, Asset: after.Asset}}
+func (r reader) Balances(after driver.BalanceKey, limit int) ([]driver.Balance, error) {
+	var out []driver.Balance
+	pivot := &balance{state: driver.Balance{Address: after.Address, Asset: after.Asset}}
 	r.s.balOrder.AscendGreaterOrEqual(pivot, func(b *balance) bool {
 		if b.state.Address == after.Address && b.state.Asset == after.Asset {
 			return true
@@ -290,30 +290,30 @@ func (r reader) Balances(after ledger.BalanceKey, limit int) ([]ledger.BalanceSt
 	return out, nil
 }
 
-func (r reader) Head() (ledger.Head, error) { return r.s.head, nil }
+func (r reader) Head() (driver.Head, error) { return r.s.head, nil }
 
-func (s *Store) txAt(id uint64) *ledger.StoredTransaction {
+func (s *Store) txAt(id uint64) *driver.Transaction {
 	i := id - 1
 	return &s.chunks[i/chunkSize][i%chunkSize]
 }
 
-func (r reader) Transaction(id uint64) (ledger.StoredTransaction, error) {
+func (r reader) Transaction(id uint64) (driver.Transaction, error) {
 	if id == 0 || id > r.s.ntx {
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, driver.ErrNotFound
 	}
 	return *r.s.txAt(id), nil
 }
 
-func (r reader) TransactionByKey(key string) (ledger.StoredTransaction, error) {
+func (r reader) TransactionByKey(key string) (driver.Transaction, error) {
 	id, ok := r.s.keys[key]
 	if !ok || key == "" {
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, driver.ErrNotFound
 	}
 	return *r.s.txAt(id), nil
 }
 
-func (r reader) Transactions(after uint64, limit int) ([]ledger.StoredTransaction, error) {
-	var out []ledger.StoredTransaction
+func (r reader) Transactions(after uint64, limit int) ([]driver.Transaction, error) {
+	var out []driver.Transaction
 	for id := after + 1; id <= r.s.ntx && len(out) < limit; id++ {
 		out = append(out, *r.s.txAt(id))
 	}
@@ -323,18 +323,18 @@ func (r reader) Transactions(after uint64, limit int) ([]ledger.StoredTransactio
 func (r reader) ReversalOf(id uint64) (uint64, error) {
 	rid, ok := r.s.reversals[id]
 	if !ok {
-		return 0, ledger.ErrNotFound
+		return 0, driver.ErrNotFound
 	}
 	return rid, nil
 }
 
-func (r reader) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger.HistoryItem, error) {
+func (r reader) History(k driver.BalanceKey, after uint64, limit int) ([]driver.HistoryItem, error) {
 	b := r.s.lookup(k.Address, k.Asset)
 	if b == nil {
 		return nil, nil
 	}
 	i := sort.Search(len(b.hist), func(i int) bool { return b.hist[i].id > after })
-	var out []ledger.HistoryItem
+	var out []driver.HistoryItem
 	for ; i < len(b.hist) && len(out) < limit; i++ {
 		h := b.hist[i]
 		t := r.s.txAt(h.id)
@@ -343,12 +343,12 @@ func (r reader) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger.
 		if p.From == k.Address {
 			delta = -delta
 		}
-		out = append(out, ledger.HistoryItem{ID: h.id, Time: t.Time, Posting: int(h.posting), Delta: delta, After: h.after})
+		out = append(out, driver.HistoryItem{ID: h.id, Time: t.Time, Posting: int(h.posting), Delta: delta, After: h.after})
 	}
 	return out, nil
 }
 
-func (r reader) PostedAt(k ledger.BalanceKey, id uint64) (int64, error) {
+func (r reader) PostedAt(k driver.BalanceKey, id uint64) (int64, error) {
 	b := r.s.lookup(k.Address, k.Asset)
 	if b == nil {
 		return 0, nil
@@ -366,23 +366,23 @@ func (r reader) LastIDAt(t int64) (uint64, error) {
 	return uint64(i), nil
 }
 
-func (r reader) Hold(id uint64) (ledger.StoredHold, error) {
+func (r reader) Hold(id uint64) (driver.Hold, error) {
 	if id == 0 || id > uint64(len(r.s.holds)) {
-		return ledger.StoredHold{}, ledger.ErrNotFound
+		return driver.Hold{}, driver.ErrNotFound
 	}
 	return r.s.holds[id-1], nil
 }
 
-func (r reader) HoldByKey(key string) (ledger.StoredHold, error) {
+func (r reader) HoldByKey(key string) (driver.Hold, error) {
 	id, ok := r.s.holdKeys[key]
 	if !ok || key == "" {
-		return ledger.StoredHold{}, ledger.ErrNotFound
+		return driver.Hold{}, driver.ErrNotFound
 	}
 	return r.s.holds[id-1], nil
 }
 
-func (r reader) Holds(after uint64, limit int) ([]ledger.StoredHold, error) {
-	var out []ledger.StoredHold
+func (r reader) Holds(after uint64, limit int) ([]driver.Hold, error) {
+	var out []driver.Hold
 	for id := after + 1; id <= uint64(len(r.s.holds)) && len(out) < limit; id++ {
 		out = append(out, r.s.holds[id-1])
 	}
@@ -392,13 +392,13 @@ func (r reader) Holds(after uint64, limit int) ([]ledger.StoredHold, error) {
 func (r reader) Record(kind, id string) ([]byte, error) {
 	it, ok := r.s.records.Get(recordItem{kind: kind, id: id})
 	if !ok {
-		return nil, ledger.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	return append([]byte(nil), it.data...), nil
 }
 
-func (r reader) Records(kind, after string, limit int) ([]ledger.Record, error) {
-	var out []ledger.Record
+func (r reader) Records(kind, after string, limit int) ([]driver.Record, error) {
+	var out []driver.Record
 	r.s.records.AscendGreaterOrEqual(recordItem{kind: kind, id: after}, func(it recordItem) bool {
 		if it.kind != kind || len(out) >= limit {
 			return false
@@ -406,20 +406,20 @@ func (r reader) Records(kind, after string, limit int) ([]ledger.Record, error) 
 		if it.id == after {
 			return true
 		}
-		out = append(out, ledger.Record{Kind: it.kind, ID: it.id, Data: append([]byte(nil), it.data...)})
+		out = append(out, driver.Record{Kind: it.kind, ID: it.id, Data: append([]byte(nil), it.data...)})
 		return true
 	})
 	return out, nil
 }
 
-func (r reader) Due(kind string, at time.Time, limit int) ([]ledger.DueEntry, error) {
-	var out []ledger.DueEntry
+func (r reader) Due(kind string, at time.Time, limit int) ([]driver.DueEntry, error) {
+	var out []driver.DueEntry
 	max := at.UnixNano()
 	r.s.due.AscendGreaterOrEqual(dueItem{kind: kind, at: -1 << 63}, func(it dueItem) bool {
 		if it.kind != kind || it.at > max || len(out) >= limit {
 			return false
 		}
-		out = append(out, ledger.DueEntry{Kind: it.kind, ID: it.id, At: time.Unix(0, it.at).UTC()})
+		out = append(out, driver.DueEntry{Kind: it.kind, ID: it.id, At: time.Unix(0, it.at).UTC()})
 		return true
 	})
 	return out, nil

@@ -3,7 +3,7 @@ package memstore
 import (
 	"fmt"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 type undoOp uint8
@@ -45,10 +45,10 @@ type tx struct {
 	reader
 	s        *Store
 	undo     []undo
-	oldHolds []ledger.StoredHold // hold values before UpdateHold, for undo
-	names    []undoName          // names and data of undo entries
-	locked   []*balance          // balances LockBalances returned, most recent first to look up
-	states   []ledger.BalanceState
+	oldHolds []driver.Hold // hold values before UpdateHold, for undo
+	names    []undoName    // names and data of undo entries
+	locked   []*balance    // balances LockBalances returned, most recent first to look up
+	states   []driver.Balance
 	active   bool
 }
 
@@ -126,12 +126,12 @@ func (t *tx) rollbackTo(mark int) {
 			if last.Reverses != 0 {
 				delete(s.reversals, last.Reverses)
 			}
-			*last = ledger.StoredTransaction{}
+			*last = driver.Transaction{}
 			s.ntx--
-			s.head = ledger.Head{}
+			s.head = driver.Head{}
 			if s.ntx > 0 {
 				prev := s.txAt(s.ntx)
-				s.head = ledger.Head{ID: prev.ID, Hash: prev.Hash, Time: prev.Time}
+				s.head = driver.Head{ID: prev.ID, Hash: prev.Hash, Time: prev.Time}
 			}
 		case undoHoldInsert:
 			h := s.holds[len(s.holds)-1]
@@ -165,31 +165,31 @@ func (t *tx) rollbackTo(mark int) {
 	t.undo = t.undo[:mark]
 }
 
-func (t *tx) PutAsset(a ledger.Asset) error {
+func (t *tx) PutAsset(a driver.Asset) error {
 	t.check()
 	if _, ok := t.s.assets[a.Code]; ok {
-		return fmt.Errorf("%w: asset %s exists", ledger.ErrDuplicate, a.Code)
+		return fmt.Errorf("%w: asset %s exists", driver.ErrDuplicate, a.Code)
 	}
 	t.s.assets[a.Code] = a
 	t.logName(undo{op: undoAsset}, undoName{s1: a.Code})
 	return nil
 }
 
-func (t *tx) PutAccount(a ledger.Account) error {
+func (t *tx) PutAccount(a driver.Account) error {
 	t.check()
 	if _, ok := t.s.accounts[a.Address]; ok {
-		return fmt.Errorf("%w: account %s exists", ledger.ErrDuplicate, a.Address)
+		return fmt.Errorf("%w: account %s exists", driver.ErrDuplicate, a.Address)
 	}
 	t.s.accounts[a.Address] = &a
 	t.logName(undo{op: undoAccount}, undoName{s1: a.Address})
 	return nil
 }
 
-func (t *tx) balance(k ledger.BalanceKey) *balance {
+func (t *tx) balance(k driver.BalanceKey) *balance {
 	if b := t.s.lookup(k.Address, k.Asset); b != nil {
 		return b
 	}
-	b := &balance{state: ledger.BalanceState{Address: k.Address, Asset: k.Asset}}
+	b := &balance{state: driver.Balance{Address: k.Address, Asset: k.Asset}}
 	t.s.balances[k.Address] = append(t.s.balances[k.Address], b)
 	t.s.nbal++
 	t.s.balOrder.ReplaceOrInsert(b)
@@ -202,7 +202,7 @@ func (t *tx) balance(k ledger.BalanceKey) *balance {
 // missing balances (undone with the update if it fails) and remembers them,
 // so that PutBalances and AppendTransaction find them without a map lookup.
 // The returned slice is reused by the next call: the ledger never keeps it.
-func (t *tx) LockBalances(keys []ledger.BalanceKey) ([]ledger.BalanceState, error) {
+func (t *tx) LockBalances(keys []driver.BalanceKey) ([]driver.Balance, error) {
 	t.check()
 	t.locked = t.locked[:0]
 	out := t.states[:0]
@@ -222,10 +222,10 @@ func (t *tx) find(addr, asset string) *balance {
 			return b
 		}
 	}
-	return t.balance(ledger.BalanceKey{Address: addr, Asset: asset})
+	return t.balance(driver.BalanceKey{Address: addr, Asset: asset})
 }
 
-func (t *tx) PutBalances(bs []ledger.BalanceState) error {
+func (t *tx) PutBalances(bs []driver.Balance) error {
 	t.check()
 	for i := range bs {
 		st := &bs[i]
@@ -236,7 +236,7 @@ func (t *tx) PutBalances(bs []ledger.BalanceState) error {
 	return nil
 }
 
-func (t *tx) AppendTransaction(st *ledger.StoredTransaction) error {
+func (t *tx) AppendTransaction(st *driver.Transaction) error {
 	t.check()
 	s := t.s
 	if st.ID != s.ntx+1 {
@@ -244,22 +244,22 @@ func (t *tx) AppendTransaction(st *ledger.StoredTransaction) error {
 	}
 	if st.Key != "" {
 		if _, ok := s.keys[st.Key]; ok {
-			return fmt.Errorf("%w: idempotency key %q taken", ledger.ErrConflict, st.Key)
+			return fmt.Errorf("%w: idempotency key %q taken", driver.ErrConflict, st.Key)
 		}
 	}
 	if st.Reverses != 0 {
 		if _, ok := s.reversals[st.Reverses]; ok {
-			return fmt.Errorf("%w: transaction %d already reversed", ledger.ErrConflict, st.Reverses)
+			return fmt.Errorf("%w: transaction %d already reversed", driver.ErrConflict, st.Reverses)
 		}
 	}
 	i := s.ntx
 	if i/chunkSize == uint64(len(s.chunks)) {
-		s.chunks = append(s.chunks, make([]ledger.StoredTransaction, chunkSize))
+		s.chunks = append(s.chunks, make([]driver.Transaction, chunkSize))
 	}
 	s.chunks[i/chunkSize][i%chunkSize] = *st
 	s.ntx++
 	t.undo = append(t.undo, undo{op: undoTx})
-	s.head = ledger.Head{ID: st.ID, Hash: st.Hash, Time: st.Time}
+	s.head = driver.Head{ID: st.ID, Hash: st.Hash, Time: st.Time}
 	if st.Key != "" {
 		s.keys[st.Key] = st.ID
 	}
@@ -279,12 +279,12 @@ func (t *tx) AppendTransaction(st *ledger.StoredTransaction) error {
 	return nil
 }
 
-func (t *tx) InsertHold(h *ledger.StoredHold) (uint64, error) {
+func (t *tx) InsertHold(h *driver.Hold) (uint64, error) {
 	t.check()
 	s := t.s
 	if h.Key != "" {
 		if _, ok := s.holdKeys[h.Key]; ok {
-			return 0, fmt.Errorf("%w: hold key %q taken", ledger.ErrConflict, h.Key)
+			return 0, fmt.Errorf("%w: hold key %q taken", driver.ErrConflict, h.Key)
 		}
 	}
 	id := uint64(len(s.holds)) + 1
@@ -298,11 +298,11 @@ func (t *tx) InsertHold(h *ledger.StoredHold) (uint64, error) {
 	return id, nil
 }
 
-func (t *tx) UpdateHold(h *ledger.StoredHold) error {
+func (t *tx) UpdateHold(h *driver.Hold) error {
 	t.check()
 	s := t.s
 	if h.ID == 0 || h.ID > uint64(len(s.holds)) {
-		return fmt.Errorf("%w: hold %d", ledger.ErrNotFound, h.ID)
+		return fmt.Errorf("%w: hold %d", driver.ErrNotFound, h.ID)
 	}
 	old := s.holds[h.ID-1]
 	t.undo = append(t.undo, undo{op: undoHoldUpdate, posted: int64(len(t.oldHolds))})
@@ -312,21 +312,21 @@ func (t *tx) UpdateHold(h *ledger.StoredHold) error {
 	return nil
 }
 
-func (t *tx) putRecord(r ledger.Record) {
+func (t *tx) putRecord(r driver.Record) {
 	old, existed := t.s.records.ReplaceOrInsert(recordItem{kind: r.Kind, id: r.ID, data: r.Data})
 	t.logName(undo{op: undoRecord, existed: existed}, undoName{s1: r.Kind, s2: r.ID, data: old.data})
 }
 
-func (t *tx) PutRecord(r ledger.Record) error {
+func (t *tx) PutRecord(r driver.Record) error {
 	t.check()
 	t.putRecord(r)
 	return nil
 }
 
-func (t *tx) InsertRecord(r ledger.Record) error {
+func (t *tx) InsertRecord(r driver.Record) error {
 	t.check()
 	if t.s.records.Has(recordItem{kind: r.Kind, id: r.ID}) {
-		return fmt.Errorf("%w: record %s/%s", ledger.ErrDuplicate, r.Kind, r.ID)
+		return fmt.Errorf("%w: record %s/%s", driver.ErrDuplicate, r.Kind, r.ID)
 	}
 	t.putRecord(r)
 	return nil
@@ -341,7 +341,7 @@ func (t *tx) DeleteRecord(kind, id string) error {
 	return nil
 }
 
-func (t *tx) Schedule(e ledger.DueEntry) error {
+func (t *tx) Schedule(e driver.DueEntry) error {
 	t.check()
 	k := kindID{e.Kind, e.ID}
 	at, existed := t.s.dueAt[k]

@@ -12,11 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // state is what the ledger shows: the head and two balances.
 type state struct {
-	head ledger.Head
+	head driver.Head
 	a, b decimal.Decimal
 }
 
@@ -24,7 +25,7 @@ func readState(t *testing.T, l *ledger.Ledger) state {
 	t.Helper()
 	ctx := context.Background()
 	var st state
-	require.NoError(t, l.Store().View(ctx, func(rt ledger.ReadTx) (err error) {
+	require.NoError(t, l.Store().View(ctx, func(rt driver.ReadTx) (err error) {
 		st.head, err = rt.Head()
 		return err
 	}))

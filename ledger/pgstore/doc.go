@@ -1,5 +1,5 @@
-// Package pgstore is the PostgreSQL ledger.Store: the store integrators
-// deploy. It passes the same conformance suite as memstore
+// Package pgstore is the PostgreSQL store (a ledger/driver.Store): the
+// store integrators deploy. It passes the same conformance suite as memstore
 // (ledger/storetest) and adds durability, many writers across processes,
 // group commit and a schema that refuses bad data by itself.
 //

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // ErrInvalidSchema: the name given to WithSchema is not one PostgreSQL
@@ -35,8 +36,8 @@ const (
 // mapErr translates a database error: a serialisation failure, a
 // deadlock or a unique violation (two writers racing for one idempotency
 // key) means the unit of work lost a race and may be retried whole, so it
-// wraps ledger.ErrConflict; a number out of its column's range (BIGINT
-// arithmetic that would overflow) wraps ledger.ErrOverflow; a statement
+// wraps driver.ErrConflict; a number out of its column's range (BIGINT
+// arithmetic that would overflow) wraps driver.ErrOverflow; a statement
 // cancelled by the server (statement_timeout, see WithStatementTimeout)
 // wraps ErrStatementTimeout. Anything else is returned as it is.
 func mapErr(err error) error {
@@ -44,9 +45,9 @@ func mapErr(err error) error {
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case codeSerializationFailure, codeDeadlockDetected, codeUniqueViolation:
-			return fmt.Errorf("%w: %w", ledger.ErrConflict, err)
+			return fmt.Errorf("%w: %w", driver.ErrConflict, err)
 		case codeNumericOutOfRange:
-			return fmt.Errorf("%w: %w", ledger.ErrOverflow, err)
+			return fmt.Errorf("%w: %w", driver.ErrOverflow, err)
 		case codeQueryCanceled:
 			return fmt.Errorf("%w: %w", ErrStatementTimeout, err)
 		}

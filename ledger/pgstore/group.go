@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // committer owns the write connection and runs groups of units of work,
@@ -22,12 +22,12 @@ type committer struct {
 	// Balances as of this store's last commit, valid while the head row's
 	// version is still the one that commit wrote (no other writer since).
 	version int64
-	cache   map[ledger.BalanceKey]ledger.BalanceState
+	cache   map[driver.BalanceKey]driver.Balance
 
 	// Accounts and assets never change once stored: what a committed group
 	// read or wrote stays true.
-	accounts map[string]ledger.Account
-	assets   map[string]ledger.Asset
+	accounts map[string]driver.Account
+	assets   map[string]driver.Asset
 
 	// keys may be in the journal: a hint (see keyCache).
 	keys *keyCache
@@ -102,13 +102,13 @@ func (c *committer) gather(group []*request) []*request {
 // drain refuses what is still queued when the store closes.
 func (c *committer) drain() {
 	if c.held != nil {
-		c.held.err = ledger.ErrClosed
+		c.held.err = driver.ErrClosed
 		close(c.held.done)
 	}
 	for {
 		select {
 		case r := <-c.s.queue:
-			r.err = ledger.ErrClosed
+			r.err = driver.ErrClosed
 			close(r.done)
 		default:
 			return
@@ -203,7 +203,7 @@ func (c *committer) keepCache(g *gtx) {
 	}
 	if len(g.accounts) > 0 {
 		if c.accounts == nil || len(c.accounts)+len(g.accounts) > maxCachedAccounts {
-			c.accounts = make(map[string]ledger.Account, len(g.accounts))
+			c.accounts = make(map[string]driver.Account, len(g.accounts))
 		}
 		for k, a := range g.accounts {
 			c.accounts[k] = a
@@ -211,7 +211,7 @@ func (c *committer) keepCache(g *gtx) {
 	}
 	if len(g.assets) > 0 {
 		if c.assets == nil {
-			c.assets = make(map[string]ledger.Asset, len(g.assets))
+			c.assets = make(map[string]driver.Asset, len(g.assets))
 		}
 		for k, a := range g.assets {
 			c.assets[k] = a
@@ -221,7 +221,7 @@ func (c *committer) keepCache(g *gtx) {
 		return
 	}
 	if c.cache == nil {
-		c.cache = make(map[ledger.BalanceKey]ledger.BalanceState)
+		c.cache = make(map[driver.BalanceKey]driver.Balance)
 	}
 	if len(c.cache)+len(g.bal) > c.s.opts.cacheSize {
 		clear(c.cache)
@@ -319,7 +319,7 @@ func (c *committer) queueBegin(b *pgx.Batch) {
 
 // readBegin reads what queueBegin queued into a new group.
 func (c *committer) readBegin(br pgx.BatchResults) (*gtx, error) {
-	g := &gtx{c: c, ctx: c.s.ctx, conn: c.conn, bal: map[ledger.BalanceKey]ledger.BalanceState{}}
+	g := &gtx{c: c, ctx: c.s.ctx, conn: c.conn, bal: map[driver.BalanceKey]driver.Balance{}}
 	if _, err := br.Exec(); err != nil {
 		return nil, err
 	}
@@ -365,19 +365,19 @@ type gtx struct {
 	conn  *pgx.Conn
 	began time.Time // when the group's BEGIN was read
 
-	head        ledger.Head
+	head        driver.Head
 	holdSeq     uint64 // last hold ID
 	version     int64  // head row version
 	baseVersion int64
-	cache       map[ledger.BalanceKey]ledger.BalanceState // committed, read-only; nil if stale
-	bal         map[ledger.BalanceKey]ledger.BalanceState // this group's balances (locked)
-	speculate   bool                                      // keys missing from the key cache are taken for new
-	absentKeys  map[string]bool                           // transaction keys the database said were unused
-	assumed     map[string]bool                           // transaction keys answered "new" without asking the database
-	txKeys      map[string]uint64                         // transaction keys appended by this group
+	cache       map[driver.BalanceKey]driver.Balance // committed, read-only; nil if stale
+	bal         map[driver.BalanceKey]driver.Balance // this group's balances (locked)
+	speculate   bool                                 // keys missing from the key cache are taken for new
+	absentKeys  map[string]bool                      // transaction keys the database said were unused
+	assumed     map[string]bool                      // transaction keys answered "new" without asking the database
+	txKeys      map[string]uint64                    // transaction keys appended by this group
 
-	accounts map[string]ledger.Account // read or created by this group
-	assets   map[string]ledger.Asset
+	accounts map[string]driver.Account // read or created by this group
+	assets   map[string]driver.Asset
 
 	direct   bool // the running read cannot see buffered writes
 	log      writeLog
@@ -387,13 +387,13 @@ type gtx struct {
 	saved    bool     // the running item sent writes after a SAVEPOINT
 	active   bool     // an item is running
 	undo     []undoEntry
-	itemHead ledger.Head
+	itemHead driver.Head
 	itemHold uint64
 }
 
 type undoEntry struct {
-	key     ledger.BalanceKey
-	old     ledger.BalanceState
+	key     driver.BalanceKey
+	old     driver.Balance
 	existed bool
 	txKey   string // non-empty: remove from txKeys
 	account string // non-empty: remove from accounts
@@ -410,7 +410,7 @@ func (g *gtx) readDirect(f func() error) error {
 const savepoint = "SAVEPOINT rk_item"
 
 // runItem runs one fn in its own isolation and returns its error.
-func (g *gtx) runItem(r *request, fn func(ledger.Tx) error) (err error) {
+func (g *gtx) runItem(r *request, fn func(driver.Tx) error) (err error) {
 	if g.dbErr != nil {
 		return g.dbErr
 	}
@@ -665,7 +665,7 @@ func (g *gtx) commit() error {
 	if err != nil {
 		c.abort()
 		if errors.Is(err, errKeyTaken) {
-			return fmt.Errorf("pgstore: commit: %w: %w", ledger.ErrConflict, err)
+			return fmt.Errorf("pgstore: commit: %w: %w", driver.ErrConflict, err)
 		}
 		// The outcome of a COMMIT whose answer was lost is unknown, so a
 		// lost connection is not reported as a conflict to retry.
@@ -688,7 +688,7 @@ func (g *gtx) uncheckedKeys() [][]byte {
 
 // Head returns the head locked at the group's start, moved by what the
 // group appended.
-func (g *gtx) Head() (ledger.Head, error) {
+func (g *gtx) Head() (driver.Head, error) {
 	g.check()
 	return g.head, nil
 }
@@ -700,7 +700,7 @@ func (g *gtx) check() {
 }
 
 // balance returns the group's view of one balance, if it has one.
-func (g *gtx) balance(k ledger.BalanceKey) (ledger.BalanceState, bool) {
+func (g *gtx) balance(k driver.BalanceKey) (driver.Balance, bool) {
 	if b, ok := g.bal[k]; ok {
 		return b, true
 	}
@@ -709,10 +709,10 @@ func (g *gtx) balance(k ledger.BalanceKey) (ledger.BalanceState, bool) {
 			return b, true
 		}
 	}
-	return ledger.BalanceState{}, false
+	return driver.Balance{}, false
 }
 
-func (g *gtx) Balance(k ledger.BalanceKey) (ledger.BalanceState, error) {
+func (g *gtx) Balance(k driver.BalanceKey) (driver.Balance, error) {
 	g.check()
 	if b, ok := g.balance(k); ok {
 		return b, nil
@@ -724,9 +724,9 @@ func (g *gtx) Balance(k ledger.BalanceKey) (ledger.BalanceState, error) {
 // (they are locked already, or unchanged since this store's last commit
 // under the head lock) and locks the rest with SELECT ... FOR UPDATE in
 // (address, asset) order.
-func (g *gtx) LockBalances(keys []ledger.BalanceKey) ([]ledger.BalanceState, error) {
+func (g *gtx) LockBalances(keys []driver.BalanceKey) ([]driver.Balance, error) {
 	g.check()
-	out := make([]ledger.BalanceState, len(keys))
+	out := make([]driver.Balance, len(keys))
 	var missA, missB []string
 	for i, k := range keys {
 		if b, ok := g.balance(k); ok {
@@ -741,7 +741,7 @@ func (g *gtx) LockBalances(keys []ledger.BalanceKey) ([]ledger.BalanceState, err
 	if len(missA) == 0 {
 		return out, nil
 	}
-	found := map[ledger.BalanceKey]ledger.BalanceState{}
+	found := map[driver.BalanceKey]driver.Balance{}
 	g.direct = true // every buffered balance is in the group's view
 	defer func() { g.direct = false }()
 	err := g.reader.query(`SELECT b.address, b.asset, b.posted, b.held FROM balances b
@@ -749,7 +749,7 @@ func (g *gtx) LockBalances(keys []ledger.BalanceKey) ([]ledger.BalanceState, err
 		ORDER BY b.address, b.asset FOR UPDATE OF b`, []any{missA, missB},
 		func(rows pgx.Rows) error {
 			b, err := scanBalance(rows)
-			found[ledger.BalanceKey{Address: b.Address, Asset: b.Asset}] = b
+			found[driver.BalanceKey{Address: b.Address, Asset: b.Asset}] = b
 			return err
 		})
 	if err != nil {
@@ -762,7 +762,7 @@ func (g *gtx) LockBalances(keys []ledger.BalanceKey) ([]ledger.BalanceState, err
 		}
 		b, ok := found[k]
 		if !ok {
-			b = ledger.BalanceState{Address: k.Address, Asset: k.Asset}
+			b = driver.Balance{Address: k.Address, Asset: k.Asset}
 		}
 		g.bal[k] = b // loaded, not written: nothing to undo
 		out[i] = b
@@ -770,10 +770,10 @@ func (g *gtx) LockBalances(keys []ledger.BalanceKey) ([]ledger.BalanceState, err
 	return out, nil
 }
 
-func (g *gtx) PutBalances(bs []ledger.BalanceState) error {
+func (g *gtx) PutBalances(bs []driver.Balance) error {
 	g.check()
 	for _, b := range bs {
-		k := ledger.BalanceKey{Address: b.Address, Asset: b.Asset}
+		k := driver.BalanceKey{Address: b.Address, Asset: b.Asset}
 		if !storable(k.Address) || !storable(k.Asset) {
 			return fmt.Errorf("pgstore: balance %q/%q cannot be stored", k.Address, k.Asset)
 		}
@@ -786,14 +786,14 @@ func (g *gtx) PutBalances(bs []ledger.BalanceState) error {
 	return nil
 }
 
-func (g *gtx) PutAsset(a ledger.Asset) error {
+func (g *gtx) PutAsset(a driver.Asset) error {
 	g.check()
 	if !storable(a.Code) {
 		return fmt.Errorf("pgstore: asset code %q cannot be stored", a.Code)
 	}
 	if _, err := g.Asset(a.Code); err == nil {
-		return fmt.Errorf("%w: asset %s exists", ledger.ErrDuplicate, a.Code)
-	} else if !errors.Is(err, ledger.ErrUnknownAsset) {
+		return fmt.Errorf("%w: asset %s exists", driver.ErrDuplicate, a.Code)
+	} else if !errors.Is(err, driver.ErrUnknownAsset) {
 		return err
 	}
 	g.log.assets = append(g.log.assets, a)
@@ -802,14 +802,14 @@ func (g *gtx) PutAsset(a ledger.Asset) error {
 	return nil
 }
 
-func (g *gtx) PutAccount(a ledger.Account) error {
+func (g *gtx) PutAccount(a driver.Account) error {
 	g.check()
 	if !storable(a.Address) {
 		return fmt.Errorf("pgstore: address %q cannot be stored", a.Address)
 	}
 	if _, err := g.Account(a.Address); err == nil {
-		return fmt.Errorf("%w: account %s exists", ledger.ErrDuplicate, a.Address)
-	} else if !errors.Is(err, ledger.ErrUnknownAccount) {
+		return fmt.Errorf("%w: account %s exists", driver.ErrDuplicate, a.Address)
+	} else if !errors.Is(err, driver.ErrUnknownAccount) {
 		return err
 	}
 	g.log.accounts = append(g.log.accounts, a)
@@ -820,7 +820,7 @@ func (g *gtx) PutAccount(a ledger.Account) error {
 
 // Asset reads an asset through the group's cache. Assets never change
 // once stored, so what one group read stays true for the next.
-func (g *gtx) Asset(code string) (ledger.Asset, error) {
+func (g *gtx) Asset(code string) (driver.Asset, error) {
 	g.check()
 	if a, ok := g.assets[code]; ok {
 		return a, nil
@@ -828,7 +828,7 @@ func (g *gtx) Asset(code string) (ledger.Asset, error) {
 	if a, ok := g.c.assets[code]; ok {
 		return a, nil
 	}
-	var a ledger.Asset
+	var a driver.Asset
 	err := g.readDirect(func() (err error) { a, err = g.reader.Asset(code); return err })
 	if err == nil {
 		g.cacheAsset(a)
@@ -838,7 +838,7 @@ func (g *gtx) Asset(code string) (ledger.Asset, error) {
 
 // Account reads an account through the group's cache (accounts never
 // change once opened).
-func (g *gtx) Account(addr string) (ledger.Account, error) {
+func (g *gtx) Account(addr string) (driver.Account, error) {
 	g.check()
 	if a, ok := g.accounts[addr]; ok {
 		return a, nil
@@ -846,7 +846,7 @@ func (g *gtx) Account(addr string) (ledger.Account, error) {
 	if a, ok := g.c.accounts[addr]; ok {
 		return a, nil
 	}
-	var a ledger.Account
+	var a driver.Account
 	err := g.readDirect(func() (err error) { a, err = g.reader.Account(addr); return err })
 	if err == nil {
 		g.cacheAccount(a)
@@ -854,17 +854,17 @@ func (g *gtx) Account(addr string) (ledger.Account, error) {
 	return a, err
 }
 
-func (g *gtx) cacheAsset(a ledger.Asset) {
+func (g *gtx) cacheAsset(a driver.Asset) {
 	if g.assets == nil {
-		g.assets = map[string]ledger.Asset{}
+		g.assets = map[string]driver.Asset{}
 	}
 	g.assets[a.Code] = a
 	g.undo = append(g.undo, undoEntry{asset: a.Code})
 }
 
-func (g *gtx) cacheAccount(a ledger.Account) {
+func (g *gtx) cacheAccount(a driver.Account) {
 	if g.accounts == nil {
-		g.accounts = map[string]ledger.Account{}
+		g.accounts = map[string]driver.Account{}
 	}
 	g.accounts[a.Address] = a
 	g.undo = append(g.undo, undoEntry{account: a.Address})
@@ -876,25 +876,25 @@ func (g *gtx) cacheAccount(a ledger.Account) {
 // request carries is new). The answer is then checked before the group
 // commits: if the group appends the key, by the journal's unique index;
 // otherwise by checkKeysSQL. A wrong answer rolls the whole group back
-// with ledger.ErrConflict and puts the key in the cache, so the retry
+// with driver.ErrConflict and puts the key in the cache, so the retry
 // asks the database. No answer is ever kept on the cache's word alone.
-func (g *gtx) TransactionByKey(key string) (ledger.StoredTransaction, error) {
+func (g *gtx) TransactionByKey(key string) (driver.Transaction, error) {
 	g.check()
 	if key == "" {
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, driver.ErrNotFound
 	}
 	if _, appended := g.txKeys[key]; appended {
 		return g.reader.TransactionByKey(key) // sends the group's writes first
 	}
 	if g.absentKeys[key] || g.assumed[key] {
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, driver.ErrNotFound
 	}
 	if g.speculate && !g.c.keys.has(key) {
 		if g.assumed == nil {
 			g.assumed = map[string]bool{}
 		}
 		g.assumed[key] = true
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, driver.ErrNotFound
 	}
 	return g.lookupKey(key)
 }
@@ -902,10 +902,10 @@ func (g *gtx) TransactionByKey(key string) (ledger.StoredTransaction, error) {
 // lookupKey asks the database for the transaction of a key the group did
 // not append. An absent key stays absent for the rest of the group: under
 // the head lock no other writer can add it.
-func (g *gtx) lookupKey(key string) (ledger.StoredTransaction, error) {
-	var t ledger.StoredTransaction
+func (g *gtx) lookupKey(key string) (driver.Transaction, error) {
+	var t driver.Transaction
 	err := g.readDirect(func() (err error) { t, err = g.reader.TransactionByKey(key); return err })
-	if errors.Is(err, ledger.ErrNotFound) {
+	if errors.Is(err, driver.ErrNotFound) {
 		if g.absentKeys == nil {
 			g.absentKeys = map[string]bool{}
 		}
@@ -914,13 +914,13 @@ func (g *gtx) lookupKey(key string) (ledger.StoredTransaction, error) {
 	return t, err
 }
 
-func (g *gtx) AppendTransaction(t *ledger.StoredTransaction) error {
+func (g *gtx) AppendTransaction(t *driver.Transaction) error {
 	g.check()
 	if t.ID != g.head.ID+1 {
 		return fmt.Errorf("pgstore: transaction %d does not follow head %d", t.ID, g.head.ID)
 	}
 	if t.ID > 1<<63-1 || t.Reverses > 1<<63-1 || t.Hold > 1<<63-1 {
-		return fmt.Errorf("%w: transaction %d: an ID is beyond what BIGINT keeps", ledger.ErrOverflow, t.ID)
+		return fmt.Errorf("%w: transaction %d: an ID is beyond what BIGINT keeps", driver.ErrOverflow, t.ID)
 	}
 	if len(t.Postings) == 0 {
 		return fmt.Errorf("pgstore: transaction %d has no postings", t.ID)
@@ -933,22 +933,22 @@ func (g *gtx) AppendTransaction(t *ledger.StoredTransaction) error {
 	}
 	if t.Key != "" {
 		if _, ok := g.txKeys[t.Key]; ok {
-			return fmt.Errorf("%w: idempotency key %q taken", ledger.ErrConflict, t.Key)
+			return fmt.Errorf("%w: idempotency key %q taken", driver.ErrConflict, t.Key)
 		}
 		// A key TransactionByKey answered is checked at commit (see
 		// there); one it was never asked about is asked now.
 		if !g.absentKeys[t.Key] && !g.assumed[t.Key] {
 			if _, err := g.lookupKey(t.Key); err == nil {
-				return fmt.Errorf("%w: idempotency key %q taken", ledger.ErrConflict, t.Key)
-			} else if !errors.Is(err, ledger.ErrNotFound) {
+				return fmt.Errorf("%w: idempotency key %q taken", driver.ErrConflict, t.Key)
+			} else if !errors.Is(err, driver.ErrNotFound) {
 				return err
 			}
 		}
 	}
 	if t.Reverses != 0 {
 		if _, err := g.reader.ReversalOf(t.Reverses); err == nil {
-			return fmt.Errorf("%w: transaction %d already reversed", ledger.ErrConflict, t.Reverses)
-		} else if !errors.Is(err, ledger.ErrNotFound) {
+			return fmt.Errorf("%w: transaction %d already reversed", driver.ErrConflict, t.Reverses)
+		} else if !errors.Is(err, driver.ErrNotFound) {
 			return err
 		}
 	}
@@ -961,27 +961,27 @@ func (g *gtx) AppendTransaction(t *ledger.StoredTransaction) error {
 	}
 	// Keep a copy: the ledger reuses the value it passed.
 	c := *t
-	c.Postings = append([]ledger.StoredPosting(nil), t.Postings...)
+	c.Postings = append([]driver.Posting(nil), t.Postings...)
 	g.log.txs = append(g.log.txs, &c)
-	g.head = ledger.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
+	g.head = driver.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
 	g.wrote = true
 	return nil
 }
 
-func (g *gtx) InsertHold(h *ledger.StoredHold) (uint64, error) {
+func (g *gtx) InsertHold(h *driver.Hold) (uint64, error) {
 	g.check()
 	if !storable(h.Account) || !storable(h.Asset) {
 		return 0, fmt.Errorf("pgstore: hold on %q/%q cannot be stored", h.Account, h.Asset)
 	}
 	if h.Key != "" {
 		if _, err := g.reader.HoldByKey(h.Key); err == nil {
-			return 0, fmt.Errorf("%w: hold key %q taken", ledger.ErrConflict, h.Key)
-		} else if !errors.Is(err, ledger.ErrNotFound) {
+			return 0, fmt.Errorf("%w: hold key %q taken", driver.ErrConflict, h.Key)
+		} else if !errors.Is(err, driver.ErrNotFound) {
 			return 0, err
 		}
 	}
 	if g.holdSeq >= 1<<63-1 {
-		return 0, fmt.Errorf("%w: hold IDs are exhausted", ledger.ErrOverflow)
+		return 0, fmt.Errorf("%w: hold IDs are exhausted", driver.ErrOverflow)
 	}
 	g.holdSeq++
 	c := *h
@@ -991,28 +991,28 @@ func (g *gtx) InsertHold(h *ledger.StoredHold) (uint64, error) {
 	return c.ID, nil
 }
 
-func (g *gtx) UpdateHold(h *ledger.StoredHold) error {
+func (g *gtx) UpdateHold(h *driver.Hold) error {
 	g.check()
 	if h.ID == 0 || h.ID > g.holdSeq {
-		return fmt.Errorf("%w: hold %d", ledger.ErrNotFound, h.ID)
+		return fmt.Errorf("%w: hold %d", driver.ErrNotFound, h.ID)
 	}
-	g.log.holdUpd = append(g.log.holdUpd, ledger.StoredHold{ID: h.ID, Captured: h.Captured, Status: h.Status, ClosedAt: h.ClosedAt})
+	g.log.holdUpd = append(g.log.holdUpd, driver.Hold{ID: h.ID, Captured: h.Captured, Status: h.Status, ClosedAt: h.ClosedAt})
 	g.wrote = true
 	return nil
 }
 
-func (g *gtx) PutRecord(r ledger.Record) error {
+func (g *gtx) PutRecord(r driver.Record) error {
 	g.check()
 	g.log.recs = append(g.log.recs, recOp{kind: r.Kind, id: r.ID, data: r.Data})
 	g.wrote = true
 	return nil
 }
 
-func (g *gtx) InsertRecord(r ledger.Record) error {
+func (g *gtx) InsertRecord(r driver.Record) error {
 	g.check()
 	if _, err := g.reader.Record(r.Kind, r.ID); err == nil {
-		return fmt.Errorf("%w: record %s/%s", ledger.ErrDuplicate, r.Kind, r.ID)
-	} else if !errors.Is(err, ledger.ErrNotFound) {
+		return fmt.Errorf("%w: record %s/%s", driver.ErrDuplicate, r.Kind, r.ID)
+	} else if !errors.Is(err, driver.ErrNotFound) {
 		return err
 	}
 	return g.PutRecord(r)
@@ -1025,7 +1025,7 @@ func (g *gtx) DeleteRecord(kind, id string) error {
 	return nil
 }
 
-func (g *gtx) Schedule(e ledger.DueEntry) error {
+func (g *gtx) Schedule(e driver.DueEntry) error {
 	g.check()
 	g.log.dues = append(g.log.dues, dueOp{kind: e.Kind, id: e.ID, at: e.At.UnixNano()})
 	g.wrote = true

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // defaultTestWindow is long enough for concurrent test callers to share
@@ -38,12 +38,12 @@ func TestGroupIsolation(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { out[i].panicked = recover() }()
-			out[i].err = s.Update(ctx, func(tx ledger.Tx) error {
+			out[i].err = s.Update(ctx, func(tx driver.Tx) error {
 				id := fmt.Sprintf("%02d", i)
-				if err := tx.PutRecord(ledger.Record{Kind: "order", ID: id, Data: []byte(id)}); err != nil {
+				if err := tx.PutRecord(driver.Record{Kind: "order", ID: id, Data: []byte(id)}); err != nil {
 					return err
 				}
-				if err := tx.Schedule(ledger.DueEntry{Kind: "deadline", ID: id, At: epoch}); err != nil {
+				if err := tx.Schedule(driver.DueEntry{Kind: "deadline", ID: id, At: epoch}); err != nil {
 					return err
 				}
 				switch i % 4 {
@@ -84,7 +84,7 @@ func TestGroupIsolation(t *testing.T) {
 			want++
 		}
 	}
-	require.NoError(t, s.View(ctx, func(rt ledger.ReadTx) error {
+	require.NoError(t, s.View(ctx, func(rt driver.ReadTx) error {
 		rs, err := rt.Records("order", "", 100)
 		require.NoError(t, err)
 		ds, err := rt.Due("deadline", epoch, 100)
@@ -116,17 +116,17 @@ func TestGroupCommitFailureFailsEveryone(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.Update(ctx, func(tx ledger.Tx) error {
+			errs[i] = s.Update(ctx, func(tx driver.Tx) error {
 				if i == 0 {
-					return tx.PutBalances([]ledger.BalanceState{{Address: "member:x", Asset: "EUR", Held: -1}})
+					return tx.PutBalances([]driver.Balance{{Address: "member:x", Asset: "EUR", Held: -1}})
 				}
-				return tx.PutRecord(ledger.Record{Kind: "order", ID: fmt.Sprint(i), Data: []byte("x")})
+				return tx.PutRecord(driver.Record{Kind: "order", ID: fmt.Sprint(i), Data: []byte("x")})
 			})
 		}()
 	}
 	wg.Wait()
-	var kept []ledger.Record
-	require.NoError(t, s.View(ctx, func(rt ledger.ReadTx) (err error) {
+	var kept []driver.Record
+	require.NoError(t, s.View(ctx, func(rt driver.ReadTx) (err error) {
 		kept, err = rt.Records("order", "", 100)
 		return err
 	}))
@@ -134,9 +134,9 @@ func TestGroupCommitFailureFailsEveryone(t *testing.T) {
 	for i, err := range errs {
 		if err == nil {
 			// A caller may only succeed in a group without the bad row.
-			require.Contains(t, kept, ledger.Record{Kind: "order", ID: fmt.Sprint(i), Data: []byte("x")}, "caller %d told success", i)
+			require.Contains(t, kept, driver.Record{Kind: "order", ID: fmt.Sprint(i), Data: []byte("x")}, "caller %d told success", i)
 		} else {
-			require.NotContains(t, kept, ledger.Record{Kind: "order", ID: fmt.Sprint(i), Data: []byte("x")}, "caller %d told failure", i)
+			require.NotContains(t, kept, driver.Record{Kind: "order", ID: fmt.Sprint(i), Data: []byte("x")}, "caller %d told failure", i)
 		}
 	}
 	require.Less(t, len(kept), callers-1, "the bad row's group failed with others in it")
@@ -147,13 +147,13 @@ func TestClosedStore(t *testing.T) {
 	s := newStore(t)
 	require.NoError(t, s.Close())
 	ctx := context.Background()
-	require.ErrorIs(t, s.Update(ctx, func(ledger.Tx) error { return nil }), ledger.ErrClosed)
-	_, err := s.UpdateBatch(ctx, []func(ledger.Tx) error{func(ledger.Tx) error { return nil }})
-	require.ErrorIs(t, err, ledger.ErrClosed)
-	require.ErrorIs(t, s.View(ctx, func(ledger.ReadTx) error { return nil }), ledger.ErrClosed)
+	require.ErrorIs(t, s.Update(ctx, func(driver.Tx) error { return nil }), driver.ErrClosed)
+	_, err := s.UpdateBatch(ctx, []func(driver.Tx) error{func(driver.Tx) error { return nil }})
+	require.ErrorIs(t, err, driver.ErrClosed)
+	require.ErrorIs(t, s.View(ctx, func(driver.ReadTx) error { return nil }), driver.ErrClosed)
 }
 
-func containsRecord(rs []ledger.Record, id string) bool {
+func containsRecord(rs []driver.Record, id string) bool {
 	for _, r := range rs {
 		if r.ID == id {
 			return true

@@ -11,7 +11,7 @@ package pgstore
 // round trip, which is what keeps group commit cheap; the database then
 // checks that answer before the group commits (see gtx.TransactionByKey),
 // and a group whose answer was wrong is rolled back whole with
-// ledger.ErrConflict, after adding its keys here so the retry looks them
+// driver.ErrConflict, after adding its keys here so the retry looks them
 // up.
 //
 // It holds at most max keys, in two generations: when the current one has

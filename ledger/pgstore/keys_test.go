@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 )
 
@@ -84,7 +85,7 @@ func TestCommittedKeyReplaysAfterFailedLateBegin(t *testing.T) {
 	// queue (so this group's COMMIT carries the next BEGIN) and fail that
 	// BEGIN.
 	late := make(chan error, 1)
-	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+	require.NoError(t, s.Update(ctx, func(tx driver.Tx) error {
 		tx.(*gtx).c.forgetKeys()
 		go func() {
 			_, err := l.Transfer(ctx, "late", ledger.World, "member:a", "EUR", decimal.NewFromInt(1))

@@ -8,13 +8,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // TestBigintOverflowIsErrOverflow: issue 10 #1 (the store's part). The
 // store does no arithmetic on balances in SQL (the ledger computes every
 // balance with checked int64 steps and the store writes the results), but
 // should BIGINT arithmetic ever overflow in the database, the error is
-// the typed ledger.ErrOverflow, not a bare driver error.
+// the typed driver.ErrOverflow (ledger.ErrOverflow), not the database's
+// bare error.
 func TestBigintOverflowIsErrOverflow(t *testing.T) {
 	conn := rawConn(t, newSchema(t))
 	_, err := conn.Exec(context.Background(), "SELECT $1::bigint + 1", int64(1<<63-1))
@@ -28,9 +30,9 @@ func TestBigintOverflowIsErrOverflow(t *testing.T) {
 func TestPanicWithErrorKeepsCause(t *testing.T) {
 	s := newStore(t)
 	cause := errors.New("the cause")
-	errs, err := s.UpdateBatch(context.Background(), []func(ledger.Tx) error{
-		func(ledger.Tx) error { panic(cause) },
-		func(ledger.Tx) error { return nil },
+	errs, err := s.UpdateBatch(context.Background(), []func(driver.Tx) error{
+		func(driver.Tx) error { panic(cause) },
+		func(driver.Tx) error { return nil },
 	})
 	require.NoError(t, err)
 	require.ErrorIs(t, errs[0], cause)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/storetest"
 )
 
@@ -93,7 +94,7 @@ func rawConn(tb testing.TB, schema string) *pgx.Conn {
 
 func TestConformance(t *testing.T) {
 	testDSN(t)
-	storetest.Run(t, func(t *testing.T) ledger.Store { return newStore(t) })
+	storetest.Run(t, func(t *testing.T) driver.Store { return newStore(t) })
 }
 
 // TestNewFromPool opens a store from an existing pgxpool's settings and

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // queryFunc runs one query and calls scan for each row.
@@ -35,11 +35,11 @@ func scanAll(rows pgx.Rows, scan func(pgx.Rows) error) error {
 	return rows.Err()
 }
 
-// reader implements ledger.ReadTx with SQL queries. Inside an Update its
+// reader implements driver.ReadTx with SQL queries. Inside an Update its
 // queries first flush what the unit of work has buffered (see gtx).
 type reader struct {
 	q      queryFunc
-	head   func() (ledger.Head, error) // nil: read the head row
+	head   func() (driver.Head, error) // nil: read the head row
 	dbErr  error                       // the first database error, which ends the transaction
 	closed bool
 }
@@ -76,29 +76,29 @@ func storable(s string) bool {
 	return true
 }
 
-func (r *reader) Asset(code string) (ledger.Asset, error) {
+func (r *reader) Asset(code string) (driver.Asset, error) {
 	if !storable(code) {
-		return ledger.Asset{}, ledger.ErrUnknownAsset
+		return driver.Asset{}, driver.ErrUnknownAsset
 	}
-	a := ledger.Asset{Code: code}
+	a := driver.Asset{Code: code}
 	found := false
 	err := r.query(`SELECT precision FROM assets WHERE code = $1`, []any{code}, func(rows pgx.Rows) error {
 		found = true
 		return rows.Scan(&a.Precision)
 	})
 	if err != nil {
-		return ledger.Asset{}, err
+		return driver.Asset{}, err
 	}
 	if !found {
-		return ledger.Asset{}, ledger.ErrUnknownAsset
+		return driver.Asset{}, driver.ErrUnknownAsset
 	}
 	return a, nil
 }
 
-func (r *reader) Assets() ([]ledger.Asset, error) {
-	var out []ledger.Asset
+func (r *reader) Assets() ([]driver.Asset, error) {
+	var out []driver.Asset
 	err := r.query(`SELECT code, precision FROM assets ORDER BY code`, nil, func(rows pgx.Rows) error {
-		var a ledger.Asset
+		var a driver.Asset
 		if err := rows.Scan(&a.Code, &a.Precision); err != nil {
 			return err
 		}
@@ -108,12 +108,12 @@ func (r *reader) Assets() ([]ledger.Asset, error) {
 	return out, err
 }
 
-func (r *reader) Account(addr string) (ledger.Account, error) {
+func (r *reader) Account(addr string) (driver.Account, error) {
 	if !storable(addr) {
-		return ledger.Account{}, ledger.ErrUnknownAccount
+		return driver.Account{}, driver.ErrUnknownAccount
 	}
 	var (
-		a        ledger.Account
+		a        driver.Account
 		lim, md  []byte
 		created  int64
 		found    bool
@@ -132,10 +132,10 @@ func (r *reader) Account(addr string) (ledger.Account, error) {
 			return decodeEr
 		})
 	if err != nil {
-		return ledger.Account{}, err
+		return driver.Account{}, err
 	}
 	if !found {
-		return ledger.Account{}, ledger.ErrUnknownAccount
+		return driver.Account{}, driver.ErrUnknownAccount
 	}
 	a.Address = addr
 	a.CreatedAt = timeOf(created)
@@ -158,14 +158,14 @@ func nanosOf(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-func scanBalance(rows pgx.Rows) (ledger.BalanceState, error) {
-	var b ledger.BalanceState
+func scanBalance(rows pgx.Rows) (driver.Balance, error) {
+	var b driver.Balance
 	err := rows.Scan(&b.Address, &b.Asset, &b.Posted, &b.Held)
 	return b, err
 }
 
-func (r *reader) Balance(k ledger.BalanceKey) (ledger.BalanceState, error) {
-	out := ledger.BalanceState{Address: k.Address, Asset: k.Asset}
+func (r *reader) Balance(k driver.BalanceKey) (driver.Balance, error) {
+	out := driver.Balance{Address: k.Address, Asset: k.Asset}
 	if !storable(k.Address) || !storable(k.Asset) {
 		return out, nil
 	}
@@ -174,11 +174,11 @@ func (r *reader) Balance(k ledger.BalanceKey) (ledger.BalanceState, error) {
 	return out, err
 }
 
-func (r *reader) AccountBalances(addr string) ([]ledger.BalanceState, error) {
+func (r *reader) AccountBalances(addr string) ([]driver.Balance, error) {
 	if !storable(addr) {
 		return nil, nil
 	}
-	var out []ledger.BalanceState
+	var out []driver.Balance
 	err := r.query(`SELECT address, asset, posted, held FROM balances WHERE address = $1 ORDER BY asset`, []any{addr},
 		func(rows pgx.Rows) error {
 			b, err := scanBalance(rows)
@@ -188,14 +188,14 @@ func (r *reader) AccountBalances(addr string) ([]ledger.BalanceState, error) {
 	return out, err
 }
 
-func (r *reader) Balances(after ledger.BalanceKey, limit int) ([]ledger.BalanceState, error) {
+func (r *reader) Balances(after driver.BalanceKey, limit int) ([]driver.Balance, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	if !storable(after.Address) || !storable(after.Asset) {
 		return nil, fmt.Errorf("pgstore: balance key %q/%q cannot be stored", after.Address, after.Asset)
 	}
-	var out []ledger.BalanceState
+	var out []driver.Balance
 	err := r.query(`SELECT address, asset, posted, held FROM balances
 		WHERE (address, asset) > ($1, $2) ORDER BY address, asset LIMIT $3`,
 		[]any{after.Address, after.Asset, limit},
@@ -207,18 +207,18 @@ func (r *reader) Balances(after ledger.BalanceKey, limit int) ([]ledger.BalanceS
 	return out, err
 }
 
-func (r *reader) Head() (ledger.Head, error) {
+func (r *reader) Head() (driver.Head, error) {
 	if r.head != nil {
 		return r.head()
 	}
-	var h ledger.Head
+	var h driver.Head
 	var hash []byte
 	var id int64
 	err := r.query(`SELECT tx_id, hash, time FROM ledger_head WHERE id = 1`, nil, func(rows pgx.Rows) error {
 		return rows.Scan(&id, &hash, &h.Time)
 	})
 	if err != nil {
-		return ledger.Head{}, err
+		return driver.Head{}, err
 	}
 	h.ID = uint64(id)
 	copy(h.Hash[:], hash)
@@ -230,11 +230,11 @@ const txColumns = `id, key, kind, time, metadata, COALESCE(reverses, 0), COALESC
 // transactions reads the transactions a WHERE clause selects (in ID
 // order) with their postings, which come from rows with tx_id between the
 // first and last ID read.
-func (r *reader) transactions(where string, args []any) ([]ledger.StoredTransaction, error) {
-	var out []ledger.StoredTransaction
+func (r *reader) transactions(where string, args []any) ([]driver.Transaction, error) {
+	var out []driver.Transaction
 	err := r.query(`SELECT `+txColumns+` FROM transactions WHERE `+where+` ORDER BY id`, args, func(rows pgx.Rows) error {
 		var (
-			t             ledger.StoredTransaction
+			t             driver.Transaction
 			id, rev, hold int64
 			kind          int16
 			key, md, hash []byte
@@ -242,7 +242,7 @@ func (r *reader) transactions(where string, args []any) ([]ledger.StoredTransact
 		if err := rows.Scan(&id, &key, &kind, &t.Time, &md, &rev, &hold, &hash); err != nil {
 			return err
 		}
-		t.ID, t.Key, t.Kind, t.Reverses, t.Hold = uint64(id), string(key), ledger.Kind(kind), uint64(rev), uint64(hold)
+		t.ID, t.Key, t.Kind, t.Reverses, t.Hold = uint64(id), string(key), driver.Kind(kind), uint64(rev), uint64(hold)
 		copy(t.Hash[:], hash)
 		var err error
 		if t.Metadata, err = decodeMap(md); err != nil {
@@ -260,7 +260,7 @@ func (r *reader) transactions(where string, args []any) ([]ledger.StoredTransact
 		WHERE tx_id >= $1 AND tx_id <= $2 ORDER BY tx_id, idx`, []any{int64(first), int64(last)},
 		func(rows pgx.Rows) error {
 			var id int64
-			var p ledger.StoredPosting
+			var p driver.Posting
 			if err := rows.Scan(&id, &p.From, &p.To, &p.Asset, &p.Units, &p.FromAfter, &p.ToAfter); err != nil {
 				return err
 			}
@@ -275,35 +275,35 @@ func (r *reader) transactions(where string, args []any) ([]ledger.StoredTransact
 	return out, err
 }
 
-func (r *reader) Transaction(id uint64) (ledger.StoredTransaction, error) {
+func (r *reader) Transaction(id uint64) (driver.Transaction, error) {
 	if id == 0 || id > 1<<63-1 {
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, driver.ErrNotFound
 	}
 	ts, err := r.transactions(`id = $1`, []any{int64(id)})
 	if err != nil {
-		return ledger.StoredTransaction{}, err
+		return driver.Transaction{}, err
 	}
 	if len(ts) == 0 {
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, driver.ErrNotFound
 	}
 	return ts[0], nil
 }
 
-func (r *reader) TransactionByKey(key string) (ledger.StoredTransaction, error) {
+func (r *reader) TransactionByKey(key string) (driver.Transaction, error) {
 	if key == "" {
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, driver.ErrNotFound
 	}
 	ts, err := r.transactions(`key = $1`, []any{[]byte(key)})
 	if err != nil {
-		return ledger.StoredTransaction{}, err
+		return driver.Transaction{}, err
 	}
 	if len(ts) == 0 {
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, driver.ErrNotFound
 	}
 	return ts[0], nil
 }
 
-func (r *reader) Transactions(after uint64, limit int) ([]ledger.StoredTransaction, error) {
+func (r *reader) Transactions(after uint64, limit int) ([]driver.Transaction, error) {
 	if limit <= 0 || after >= 1<<63-1 {
 		return nil, nil
 	}
@@ -317,7 +317,7 @@ func (r *reader) Transactions(after uint64, limit int) ([]ledger.StoredTransacti
 
 func (r *reader) ReversalOf(id uint64) (uint64, error) {
 	if id == 0 || id > 1<<63-1 {
-		return 0, ledger.ErrNotFound
+		return 0, driver.ErrNotFound
 	}
 	var rid int64
 	err := r.query(`SELECT id FROM transactions WHERE reverses = $1`, []any{int64(id)},
@@ -326,16 +326,16 @@ func (r *reader) ReversalOf(id uint64) (uint64, error) {
 		return 0, err
 	}
 	if rid == 0 {
-		return 0, ledger.ErrNotFound
+		return 0, driver.ErrNotFound
 	}
 	return uint64(rid), nil
 }
 
-func (r *reader) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger.HistoryItem, error) {
+func (r *reader) History(k driver.BalanceKey, after uint64, limit int) ([]driver.HistoryItem, error) {
 	if limit <= 0 || !storable(k.Address) || !storable(k.Asset) || after >= 1<<63-1 {
 		return nil, nil
 	}
-	var out []ledger.HistoryItem
+	var out []driver.HistoryItem
 	err := r.query(`SELECT h.tx_id, t.time, h.idx, h.delta, h.after FROM (
 			(SELECT tx_id, idx, -amount AS delta, src_after AS after FROM postings
 			 WHERE src = $1 AND asset = $2 AND tx_id > $3 ORDER BY tx_id, idx LIMIT $4)
@@ -346,7 +346,7 @@ func (r *reader) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger
 		ORDER BY h.tx_id, h.idx LIMIT $4`,
 		[]any{k.Address, k.Asset, int64(after), limit},
 		func(rows pgx.Rows) error {
-			var it ledger.HistoryItem
+			var it driver.HistoryItem
 			var id int64
 			var idx int32
 			if err := rows.Scan(&id, &it.Time, &idx, &it.Delta, &it.After); err != nil {
@@ -359,7 +359,7 @@ func (r *reader) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger
 	return out, err
 }
 
-func (r *reader) PostedAt(k ledger.BalanceKey, id uint64) (int64, error) {
+func (r *reader) PostedAt(k driver.BalanceKey, id uint64) (int64, error) {
 	if !storable(k.Address) || !storable(k.Asset) {
 		return 0, nil
 	}
@@ -388,11 +388,11 @@ func (r *reader) LastIDAt(t int64) (uint64, error) {
 
 const holdColumns = `id, key, account, asset, units, captured, status, created_at, expires_at, closed_at, metadata`
 
-func (r *reader) holds(where, tail string, args []any) ([]ledger.StoredHold, error) {
-	var out []ledger.StoredHold
+func (r *reader) holds(where, tail string, args []any) ([]driver.Hold, error) {
+	var out []driver.Hold
 	err := r.query(`SELECT `+holdColumns+` FROM holds WHERE `+where+` ORDER BY id `+tail, args, func(rows pgx.Rows) error {
 		var (
-			h       ledger.StoredHold
+			h       driver.Hold
 			id      int64
 			status  int16
 			key, md []byte
@@ -401,7 +401,7 @@ func (r *reader) holds(where, tail string, args []any) ([]ledger.StoredHold, err
 			&h.CreatedAt, &h.ExpiresAt, &h.ClosedAt, &md); err != nil {
 			return err
 		}
-		h.ID, h.Key, h.Status = uint64(id), string(key), ledger.HoldStatus(status)
+		h.ID, h.Key, h.Status = uint64(id), string(key), driver.HoldStatus(status)
 		var err error
 		if h.Metadata, err = decodeMap(md); err != nil {
 			return err
@@ -412,35 +412,35 @@ func (r *reader) holds(where, tail string, args []any) ([]ledger.StoredHold, err
 	return out, err
 }
 
-func (r *reader) Hold(id uint64) (ledger.StoredHold, error) {
+func (r *reader) Hold(id uint64) (driver.Hold, error) {
 	if id == 0 || id > 1<<63-1 {
-		return ledger.StoredHold{}, ledger.ErrNotFound
+		return driver.Hold{}, driver.ErrNotFound
 	}
 	hs, err := r.holds(`id = $1`, ``, []any{int64(id)})
 	if err != nil {
-		return ledger.StoredHold{}, err
+		return driver.Hold{}, err
 	}
 	if len(hs) == 0 {
-		return ledger.StoredHold{}, ledger.ErrNotFound
+		return driver.Hold{}, driver.ErrNotFound
 	}
 	return hs[0], nil
 }
 
-func (r *reader) HoldByKey(key string) (ledger.StoredHold, error) {
+func (r *reader) HoldByKey(key string) (driver.Hold, error) {
 	if key == "" {
-		return ledger.StoredHold{}, ledger.ErrNotFound
+		return driver.Hold{}, driver.ErrNotFound
 	}
 	hs, err := r.holds(`key = $1`, ``, []any{[]byte(key)})
 	if err != nil {
-		return ledger.StoredHold{}, err
+		return driver.Hold{}, err
 	}
 	if len(hs) == 0 {
-		return ledger.StoredHold{}, ledger.ErrNotFound
+		return driver.Hold{}, driver.ErrNotFound
 	}
 	return hs[0], nil
 }
 
-func (r *reader) Holds(after uint64, limit int) ([]ledger.StoredHold, error) {
+func (r *reader) Holds(after uint64, limit int) ([]driver.Hold, error) {
 	if limit <= 0 || after >= 1<<63-1 {
 		return nil, nil
 	}
@@ -459,16 +459,16 @@ func (r *reader) Record(kind, id string) ([]byte, error) {
 		return nil, err
 	}
 	if !found {
-		return nil, ledger.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	return append([]byte(nil), data...), nil // empty data reads as nil, like memstore
 }
 
-func (r *reader) Records(kind, after string, limit int) ([]ledger.Record, error) {
+func (r *reader) Records(kind, after string, limit int) ([]driver.Record, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	var out []ledger.Record
+	var out []driver.Record
 	err := r.query(`SELECT id, data FROM records WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		[]any{[]byte(kind), []byte(after), limit},
 		func(rows pgx.Rows) error {
@@ -476,17 +476,17 @@ func (r *reader) Records(kind, after string, limit int) ([]ledger.Record, error)
 			if err := rows.Scan(&id, &data); err != nil {
 				return err
 			}
-			out = append(out, ledger.Record{Kind: kind, ID: string(id), Data: append([]byte(nil), data...)})
+			out = append(out, driver.Record{Kind: kind, ID: string(id), Data: append([]byte(nil), data...)})
 			return nil
 		})
 	return out, err
 }
 
-func (r *reader) Due(kind string, at time.Time, limit int) ([]ledger.DueEntry, error) {
+func (r *reader) Due(kind string, at time.Time, limit int) ([]driver.DueEntry, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	var out []ledger.DueEntry
+	var out []driver.DueEntry
 	err := r.query(`SELECT id, at FROM due WHERE kind = $1 AND at <= $2 ORDER BY at, id LIMIT $3`,
 		[]any{[]byte(kind), at.UnixNano(), limit},
 		func(rows pgx.Rows) error {
@@ -495,7 +495,7 @@ func (r *reader) Due(kind string, at time.Time, limit int) ([]ledger.DueEntry, e
 			if err := rows.Scan(&id, &ns); err != nil {
 				return err
 			}
-			out = append(out, ledger.DueEntry{Kind: kind, ID: string(id), At: time.Unix(0, ns).UTC()})
+			out = append(out, driver.DueEntry{Kind: kind, ID: string(id), At: time.Unix(0, ns).UTC()})
 			return nil
 		})
 	return out, err

@@ -9,7 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // terminate ends the given backends from another connection and waits
@@ -77,7 +77,7 @@ func TestViewAfterIdleReadersKilled(t *testing.T) {
 		in.Add(1)
 		go func() {
 			defer wg.Done()
-			require.NoError(t, s.View(ctx, func(ledger.ReadTx) error { in.Done(); <-start; return nil }))
+			require.NoError(t, s.View(ctx, func(driver.ReadTx) error { in.Done(); <-start; return nil }))
 		}()
 	}
 	in.Wait()

@@ -11,18 +11,18 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // Compile-time checks that Store and its transactions satisfy the
 // ledger's interfaces.
 var (
-	_ ledger.Store  = (*Store)(nil)
-	_ ledger.Tx     = (*gtx)(nil)
-	_ ledger.ReadTx = (*reader)(nil)
+	_ driver.Store  = (*Store)(nil)
+	_ driver.Tx     = (*gtx)(nil)
+	_ driver.ReadTx = (*reader)(nil)
 )
 
-// Store is a ledger.Store in PostgreSQL. It is safe for concurrent use,
+// Store is a driver.Store in PostgreSQL. It is safe for concurrent use,
 // from many goroutines and from many processes sharing one database.
 //
 // Writes go through one committer goroutine per Store that owns one
@@ -123,7 +123,7 @@ func WithBalanceCache(n int) Option {
 // recent request finds its transaction in one round trip; a key not in it
 // is taken for new without a round trip and checked by the database before
 // the group commits (a key taken for new that was in the journal rolls its
-// group back with ledger.ErrConflict, which Ledger retries, and the retry
+// group back with driver.ErrConflict, which Ledger retries, and the retry
 // looks the key up). 0 turns the cache off: every key is looked up before
 // it is used. Memory is bounded by n keys whatever the journal's length
 // (the ledger's keys are at most 256 bytes: 65536 of them take at most
@@ -228,7 +228,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // Close stops the committer after the group it is running and closes
 // every connection. Updates queued or started after Close return
-// ledger.ErrClosed.
+// driver.ErrClosed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -248,12 +248,12 @@ func (s *Store) Close() error {
 // A connection that died while idle in the pool (a server restart, a
 // terminated backend) fails at BEGIN, before fn runs; View then begins on
 // another connection. A connection lost while fn runs is fn's error.
-func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+func (s *Store) View(ctx context.Context, fn func(driver.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if s.isClosed() {
-		return ledger.ErrClosed
+		return driver.ErrClosed
 	}
 	conn, err := s.beginRead(ctx)
 	if err != nil {
@@ -326,7 +326,7 @@ func (s *Store) enqueue(ctx context.Context, r *request) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return ledger.ErrClosed
+		return driver.ErrClosed
 	}
 	select {
 	case s.queue <- r:
@@ -360,11 +360,11 @@ func (s *Store) wait(ctx context.Context, r *request) error {
 // committer's goroutine while the caller waits; it must not call the
 // Store's Update or UpdateBatch itself. A panic in fn is re-raised in the
 // caller's goroutine after fn's writes are undone.
-func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(driver.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &request{ctx: ctx, fns: []func(ledger.Tx) error{fn}, single: true, done: make(chan struct{})}
+	r := &request{ctx: ctx, fns: []func(driver.Tx) error{fn}, single: true, done: make(chan struct{})}
 	if err := s.enqueue(ctx, r); err != nil {
 		return err
 	}
@@ -374,7 +374,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if r.panicked {
 		panic(r.panicVal)
 	}
-	if r.err != nil && errors.Is(r.err, ledger.ErrConflict) {
+	if r.err != nil && errors.Is(r.err, driver.ErrConflict) {
 		// The group lost a race (or took a used key for new): what fn saw
 		// may not have been true, so even its own error is not the answer.
 		// The whole unit of work may be retried.
@@ -387,8 +387,8 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 }
 
 // UpdateBatch runs fns in one database transaction of their own, each
-// isolated (see ledger.Store).
-func (s *Store) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) ([]error, error) {
+// isolated (see driver.Store).
+func (s *Store) UpdateBatch(ctx context.Context, fns []func(driver.Tx) error) ([]error, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -408,7 +408,7 @@ func (s *Store) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) ([
 // request is one Update or UpdateBatch waiting for the committer.
 type request struct {
 	ctx    context.Context
-	fns    []func(ledger.Tx) error
+	fns    []func(driver.Tx) error
 	single bool // an Update: may share a group, panics are re-raised
 
 	// state is requestQueued until the committer claims the request to
@@ -461,7 +461,7 @@ func (p *connPool) get(ctx context.Context) (*pgx.Conn, bool, error) {
 	if p.shut {
 		p.mu.Unlock()
 		<-p.sem
-		return nil, false, ledger.ErrClosed
+		return nil, false, driver.ErrClosed
 	}
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
@@ -532,7 +532,7 @@ type Stats struct {
 	// key they took for new (it was not in the key cache) was in the
 	// journal: a retry of a request this store did not see recently
 	// (another process posted it, or the cache forgot it). Their callers
-	// got ledger.ErrConflict, which Ledger retries; the retry found the
+	// got driver.ErrConflict, which Ledger retries; the retry found the
 	// key.
 	KeyRechecks uint64
 	// BeginRetries is how many times a group's BEGIN was sent again on a

@@ -3,7 +3,7 @@ package pgstore
 import (
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // writeLog buffers a group's writes until they are sent. Each kind of
@@ -12,12 +12,12 @@ import (
 // key winning, so a group of a hundred transfers costs a handful of
 // statements rather than hundreds.
 type writeLog struct {
-	assets   []ledger.Asset
-	accounts []ledger.Account
-	txs      []*ledger.StoredTransaction
-	bals     []ledger.BalanceState
-	holdIns  []ledger.StoredHold
-	holdUpd  []ledger.StoredHold // ID, Captured, Status, ClosedAt
+	assets   []driver.Asset
+	accounts []driver.Account
+	txs      []*driver.Transaction
+	bals     []driver.Balance
+	holdIns  []driver.Hold
+	holdUpd  []driver.Hold // ID, Captured, Status, ClosedAt
 	recs     []recOp
 	dues     []dueOp
 }
@@ -127,14 +127,14 @@ func (l *writeLog) queue(b *pgx.Batch, from, to logMark) int {
 		n += 2
 	}
 	if bs := l.bals[from.bals:to.bals]; len(bs) > 0 {
-		last := make(map[ledger.BalanceKey]int, len(bs))
+		last := make(map[driver.BalanceKey]int, len(bs))
 		for i, b := range bs {
-			last[ledger.BalanceKey{Address: b.Address, Asset: b.Asset}] = i
+			last[driver.BalanceKey{Address: b.Address, Asset: b.Asset}] = i
 		}
 		addrs, assets := make([]string, 0, len(last)), make([]string, 0, len(last))
 		posted, held := make([]int64, 0, len(last)), make([]int64, 0, len(last))
 		for i, b := range bs {
-			if last[ledger.BalanceKey{Address: b.Address, Asset: b.Asset}] != i {
+			if last[driver.BalanceKey{Address: b.Address, Asset: b.Asset}] != i {
 				continue
 			}
 			addrs, assets = append(addrs, b.Address), append(assets, b.Asset)
@@ -159,12 +159,12 @@ func (l *writeLog) queueHolds(b *pgx.Batch, from, to logMark) int {
 	}
 	// Updates of holds inserted in the same range fold into the insert.
 	inserted := make(map[uint64]int, len(ins))
-	rows := make([]ledger.StoredHold, len(ins))
+	rows := make([]driver.Hold, len(ins))
 	copy(rows, ins)
 	for i, h := range rows {
 		inserted[h.ID] = i
 	}
-	lastUpd := map[uint64]ledger.StoredHold{}
+	lastUpd := map[uint64]driver.Hold{}
 	var order []uint64
 	for _, u := range upd {
 		if i, ok := inserted[u.ID]; ok {

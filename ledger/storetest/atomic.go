@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 var errBoom = errors.New("storetest: boom")
@@ -169,8 +170,8 @@ func testAllOrNothingOnPanic(t *testing.T, e *env) {
 	// The same at the store level, panicking right after a write.
 	before = e.snap()
 	require.Panics(t, func() {
-		_ = e.store.Update(e.ctx, func(tx ledger.Tx) error {
-			if err := tx.PutRecord(ledger.Record{Kind: "order", ID: "o9", Data: []byte("x")}); err != nil {
+		_ = e.store.Update(e.ctx, func(tx driver.Tx) error {
+			if err := tx.PutRecord(driver.Record{Kind: "order", ID: "o9", Data: []byte("x")}); err != nil {
 				return err
 			}
 			panic("storetest: store-level panic")
@@ -213,7 +214,7 @@ func testRefusedInsideCommittedUpdate(t *testing.T, e *env) {
 	after := e.snap()
 	require.Equal(t, before.Head.ID+1, after.Head.ID, "exactly the one valid post was kept")
 	require.Empty(t, after.Holds)
-	require.Equal(t, []ledger.Record{{Kind: "order", ID: "kept", Data: []byte("yes")}}, after.Records)
+	require.Equal(t, []driver.Record{{Kind: "order", ID: "kept", Data: []byte("yes")}}, after.Records)
 	e.requireBalance("member:a", "EUR", "90", "0")
 	e.requireBalance("member:b", "EUR", "10", "0")
 	_, err := e.l.TransactionByKey(e.ctx, "too-much")
@@ -224,29 +225,29 @@ func testRefusedInsideCommittedUpdate(t *testing.T, e *env) {
 func testUpdateBatchIsolation(t *testing.T, e *env) {
 	// Store level: savepoints, a panicking item, later items see earlier ones.
 	var sawR0, sawR1 error
-	errs, err := e.store.UpdateBatch(e.ctx, []func(ledger.Tx) error{
-		func(tx ledger.Tx) error {
-			return tx.PutRecord(ledger.Record{Kind: "order", ID: "r0", Data: []byte("0")})
+	errs, err := e.store.UpdateBatch(e.ctx, []func(driver.Tx) error{
+		func(tx driver.Tx) error {
+			return tx.PutRecord(driver.Record{Kind: "order", ID: "r0", Data: []byte("0")})
 		},
-		func(tx ledger.Tx) error {
-			if err := tx.PutRecord(ledger.Record{Kind: "order", ID: "r1", Data: []byte("1")}); err != nil {
+		func(tx driver.Tx) error {
+			if err := tx.PutRecord(driver.Record{Kind: "order", ID: "r1", Data: []byte("1")}); err != nil {
 				return err
 			}
-			if err := tx.Schedule(ledger.DueEntry{Kind: "deadline", ID: "r1", At: epoch}); err != nil {
+			if err := tx.Schedule(driver.DueEntry{Kind: "deadline", ID: "r1", At: epoch}); err != nil {
 				return err
 			}
 			return errBoom
 		},
-		func(tx ledger.Tx) error {
-			if err := tx.PutRecord(ledger.Record{Kind: "order", ID: "r2", Data: []byte("2")}); err != nil {
+		func(tx driver.Tx) error {
+			if err := tx.PutRecord(driver.Record{Kind: "order", ID: "r2", Data: []byte("2")}); err != nil {
 				return err
 			}
 			panic("storetest: batch item panics")
 		},
-		func(tx ledger.Tx) error {
+		func(tx driver.Tx) error {
 			_, sawR0 = tx.Record("order", "r0")
 			_, sawR1 = tx.Record("order", "r1")
-			return tx.PutRecord(ledger.Record{Kind: "order", ID: "r3", Data: []byte("3")})
+			return tx.PutRecord(driver.Record{Kind: "order", ID: "r3", Data: []byte("3")})
 		},
 	})
 	require.NoError(t, err)
@@ -258,7 +259,7 @@ func testUpdateBatchIsolation(t *testing.T, e *env) {
 	require.NoError(t, sawR0, "a batch item sees the items before it")
 	require.ErrorIs(t, sawR1, ledger.ErrNotFound, "a failed item's writes are undone before the next runs")
 	s := e.snap()
-	require.Equal(t, []ledger.Record{{Kind: "order", ID: "r0", Data: []byte("0")}, {Kind: "order", ID: "r3", Data: []byte("3")}}, s.Records)
+	require.Equal(t, []driver.Record{{Kind: "order", ID: "r0", Data: []byte("0")}, {Kind: "order", ID: "r3", Data: []byte("3")}}, s.Records)
 	require.Empty(t, s.Due)
 
 	// Ledger level: money and records of a failed item go together.
@@ -316,13 +317,13 @@ func testUpdateBatchIsolation(t *testing.T, e *env) {
 	tr, err := e.l.TransactionByKey(e.ctx, "k1")
 	require.NoError(t, err)
 	require.Equal(t, "member:c", tr.Postings[0].To)
-	var recs []ledger.Record
+	var recs []driver.Record
 	for _, r := range after.Records {
 		if r.Kind == "order" && (r.ID == "o0" || r.ID == "o1") {
 			recs = append(recs, r)
 		}
 	}
-	require.Equal(t, []ledger.Record{{Kind: "order", ID: "o0", Data: []byte(`"kept"`)}}, recs)
+	require.Equal(t, []driver.Record{{Kind: "order", ID: "o0", Data: []byte(`"kept"`)}}, recs)
 	e.verify()
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 // waitDeadline is the deadline of the callers that wait behind a stalled
@@ -92,7 +93,7 @@ func testDeadlineWhileWaiting(t *testing.T, e *env) {
 	require.False(t, ran.Load(), "a batch withdrawn by its deadline ran")
 	e.requireBalance("member:waiter", "EUR", "0", "0")
 	e.requireBalance("member:batch", "EUR", "0", "0")
-	require.NoError(t, e.store.View(e.ctx, func(rt ledger.ReadTx) error {
+	require.NoError(t, e.store.View(e.ctx, func(rt driver.ReadTx) error {
 		for _, k := range []string{"waiter-1", "batch-1"} {
 			_, err := rt.TransactionByKey(k)
 			require.True(t, errors.Is(err, ledger.ErrNotFound), "key %s: %v", k, err)

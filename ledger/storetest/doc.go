@@ -1,4 +1,4 @@
-// Package storetest is the conformance suite every ledger.Store passes:
+// Package storetest is the conformance suite every driver.Store passes:
 // one suite, hooked in by each implementation with one line, so that the
 // in-memory store and a database store are held to the same contract.
 //
@@ -6,7 +6,7 @@
 // work on error and on panic, batches with per-item isolation, transfers,
 // limits, refusals that write nothing, idempotency, holds and expiry,
 // conversions, reversals, history and paging, records and due entries),
-// the Store interface directly where the contract is the store's own
+// driver.Store and driver.Tx directly where the contract is the store's own
 // (key conflicts, duplicates, cancelled contexts, what reads return), and
 // Verify against a journal tampered with through the raw store. A
 // concurrency test races goroutines over shared accounts and idempotency
@@ -25,7 +25,7 @@
 // In the store's package tests:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) ledger.Store { return memstore.New() })
+//		storetest.Run(t, func(t *testing.T) driver.Store { return memstore.New() })
 //	}
 //
 // open must return a new, empty store on every call; Run closes each one

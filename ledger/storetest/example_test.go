@@ -3,7 +3,7 @@ package storetest_test
 import (
 	"testing"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/rewardkit/rewardkit/ledger/storetest"
 )
@@ -12,6 +12,6 @@ import (
 // returns a new, empty store for each subtest.
 func ExampleRun() {
 	_ = func(t *testing.T) {
-		storetest.Run(t, func(*testing.T) ledger.Store { return memstore.New() })
+		storetest.Run(t, func(*testing.T) driver.Store { return memstore.New() })
 	}
 }

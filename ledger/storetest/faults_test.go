@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/rewardkit/rewardkit/ledger/storetest"
 )
@@ -42,7 +43,7 @@ const faultEnv = "STORETEST_FAULT"
 // store proves nothing.
 func TestSuiteCatchesFaults(t *testing.T) {
 	if fault := os.Getenv(faultEnv); fault != "" {
-		storetest.Run(t, func(*testing.T) ledger.Store { return &faultyStore{Store: memstore.New(), fault: fault} })
+		storetest.Run(t, func(*testing.T) driver.Store { return &faultyStore{Store: memstore.New(), fault: fault} })
 		return
 	}
 	if testing.Short() {
@@ -69,14 +70,14 @@ func TestSuiteCatchesFaults(t *testing.T) {
 
 // faultyStore is a memstore with one fault.
 type faultyStore struct {
-	ledger.Store
+	driver.Store
 	fault  string
 	puts   int
 	serial sync.Mutex // wait-ignores-ctx: writers wait here, deaf to their contexts
 }
 
-func (s *faultyStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	wrap := func(tx ledger.Tx) error { return fn(&faultyTx{Tx: tx, s: s}) }
+func (s *faultyStore) Update(ctx context.Context, fn func(driver.Tx) error) error {
+	wrap := func(tx driver.Tx) error { return fn(&faultyTx{Tx: tx, s: s}) }
 	switch s.fault {
 	case "wait-ignores-ctx":
 		s.serial.Lock()
@@ -85,12 +86,12 @@ func (s *faultyStore) Update(ctx context.Context, fn func(ledger.Tx) error) erro
 		return s.Store.Update(context.WithoutCancel(ctx), wrap)
 	case "commit-on-error":
 		var ferr error
-		if err := s.Store.Update(ctx, func(tx ledger.Tx) error { ferr = wrap(tx); return nil }); err != nil {
+		if err := s.Store.Update(ctx, func(tx driver.Tx) error { ferr = wrap(tx); return nil }); err != nil {
 			return err
 		}
 		return ferr
 	case "swallow-panic":
-		return s.Store.Update(ctx, func(tx ledger.Tx) (err error) {
+		return s.Store.Update(ctx, func(tx driver.Tx) (err error) {
 			defer func() {
 				if r := recover(); r != nil {
 					err = errors.New("recovered")
@@ -102,11 +103,11 @@ func (s *faultyStore) Update(ctx context.Context, fn func(ledger.Tx) error) erro
 	return s.Store.Update(ctx, wrap)
 }
 
-func (s *faultyStore) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) error) ([]error, error) {
+func (s *faultyStore) UpdateBatch(ctx context.Context, fns []func(driver.Tx) error) ([]error, error) {
 	if s.fault == "batch-not-isolated" {
 		// Runs every item in one go, keeping the writes of failed ones.
 		errs := make([]error, len(fns))
-		err := s.Store.Update(ctx, func(tx ledger.Tx) error {
+		err := s.Store.Update(ctx, func(tx driver.Tx) error {
 			for i, fn := range fns {
 				func() {
 					defer func() {
@@ -121,69 +122,69 @@ func (s *faultyStore) UpdateBatch(ctx context.Context, fns []func(ledger.Tx) err
 		})
 		return errs, err
 	}
-	wrapped := make([]func(ledger.Tx) error, len(fns))
+	wrapped := make([]func(driver.Tx) error, len(fns))
 	for i, fn := range fns {
-		wrapped[i] = func(tx ledger.Tx) error { return fn(&faultyTx{Tx: tx, s: s}) }
+		wrapped[i] = func(tx driver.Tx) error { return fn(&faultyTx{Tx: tx, s: s}) }
 	}
 	return s.Store.UpdateBatch(ctx, wrapped)
 }
 
-func (s *faultyStore) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	return s.Store.View(ctx, func(rt ledger.ReadTx) error { return fn(&faultyRead{ReadTx: rt, s: s}) })
+func (s *faultyStore) View(ctx context.Context, fn func(driver.ReadTx) error) error {
+	return s.Store.View(ctx, func(rt driver.ReadTx) error { return fn(&faultyRead{ReadTx: rt, s: s}) })
 }
 
 // faultyRead breaks reads.
 type faultyRead struct {
-	ledger.ReadTx
+	driver.ReadTx
 	s *faultyStore
 }
 
-func (r *faultyRead) TransactionByKey(key string) (ledger.StoredTransaction, error) {
+func (r *faultyRead) TransactionByKey(key string) (driver.Transaction, error) {
 	return transactionByKey(r.ReadTx, r.s, key)
 }
 
-func (r *faultyRead) Due(kind string, at time.Time, limit int) ([]ledger.DueEntry, error) {
+func (r *faultyRead) Due(kind string, at time.Time, limit int) ([]driver.DueEntry, error) {
 	return due(r.ReadTx, r.s, kind, at, limit)
 }
 
-func (r *faultyRead) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger.HistoryItem, error) {
+func (r *faultyRead) History(k driver.BalanceKey, after uint64, limit int) ([]driver.HistoryItem, error) {
 	return history(r.ReadTx, r.s, k, after, limit)
 }
 
-func (r *faultyRead) Records(kind, after string, limit int) ([]ledger.Record, error) {
+func (r *faultyRead) Records(kind, after string, limit int) ([]driver.Record, error) {
 	return records(r.ReadTx, r.s, kind, after, limit)
 }
 
 // faultyTx breaks reads and writes inside an update.
 type faultyTx struct {
-	ledger.Tx
+	driver.Tx
 	s *faultyStore
 }
 
-func (t *faultyTx) TransactionByKey(key string) (ledger.StoredTransaction, error) {
+func (t *faultyTx) TransactionByKey(key string) (driver.Transaction, error) {
 	return transactionByKey(t.Tx, t.s, key)
 }
 
-func (t *faultyTx) Due(kind string, at time.Time, limit int) ([]ledger.DueEntry, error) {
+func (t *faultyTx) Due(kind string, at time.Time, limit int) ([]driver.DueEntry, error) {
 	return due(t.Tx, t.s, kind, at, limit)
 }
 
-func (t *faultyTx) History(k ledger.BalanceKey, after uint64, limit int) ([]ledger.HistoryItem, error) {
+func (t *faultyTx) History(k driver.BalanceKey, after uint64, limit int) ([]driver.HistoryItem, error) {
 	return history(t.Tx, t.s, k, after, limit)
 }
 
-func (t *faultyTx) Records(kind, after string, limit int) ([]ledger.Record, error) {
+func (t *faultyTx) Records(kind, after string, limit int) ([]driver.Record, error) {
 	return records(t.Tx, t.s, kind, after, limit)
 }
 
-func (t *faultyTx) UpdateHold(h *ledger.StoredHold) error {
-	if t.s.fault == "hold-update-lost" && h.Status == ledger.HoldExpired {
+func (t *faultyTx) UpdateHold(h *driver.Hold) error {
+	if t.s.fault == "hold-update-lost" && h.Status == driver.HoldExpired {
 		return nil
 	}
 	return t.Tx.UpdateHold(h)
 }
 
-func (t *faultyTx) PutBalances(bs []ledger.BalanceState) error {
+func (t *faultyTx) PutBalances(bs []driver.Balance) error {
 	switch t.s.fault {
 	case "held-not-stored":
 		for i := range bs {
@@ -198,10 +199,10 @@ func (t *faultyTx) PutBalances(bs []ledger.BalanceState) error {
 	return t.Tx.PutBalances(bs)
 }
 
-func transactionByKey(rt ledger.ReadTx, s *faultyStore, key string) (ledger.StoredTransaction, error) {
+func transactionByKey(rt driver.ReadTx, s *faultyStore, key string) (driver.Transaction, error) {
 	switch s.fault {
 	case "keys-forgotten":
-		return ledger.StoredTransaction{}, ledger.ErrNotFound
+		return driver.Transaction{}, ledger.ErrNotFound
 	case "empty-key-found":
 		if key == "" {
 			return rt.Transaction(1)
@@ -210,14 +211,14 @@ func transactionByKey(rt ledger.ReadTx, s *faultyStore, key string) (ledger.Stor
 	return rt.TransactionByKey(key)
 }
 
-func due(rt ledger.ReadTx, s *faultyStore, kind string, at time.Time, limit int) ([]ledger.DueEntry, error) {
+func due(rt driver.ReadTx, s *faultyStore, kind string, at time.Time, limit int) ([]driver.DueEntry, error) {
 	if s.fault == "due-ignores-cutoff" {
 		at = at.Add(time.Minute)
 	}
 	return rt.Due(kind, at, limit)
 }
 
-func history(rt ledger.ReadTx, s *faultyStore, k ledger.BalanceKey, after uint64, limit int) ([]ledger.HistoryItem, error) {
+func history(rt driver.ReadTx, s *faultyStore, k driver.BalanceKey, after uint64, limit int) ([]driver.HistoryItem, error) {
 	items, err := rt.History(k, after, limit)
 	if s.fault == "history-skips-first" && after > 0 && len(items) > 0 {
 		items = items[1:]
@@ -225,7 +226,7 @@ func history(rt ledger.ReadTx, s *faultyStore, k ledger.BalanceKey, after uint64
 	return items, err
 }
 
-func records(rt ledger.ReadTx, s *faultyStore, kind, after string, limit int) ([]ledger.Record, error) {
+func records(rt driver.ReadTx, s *faultyStore, kind, after string, limit int) ([]driver.Record, error) {
 	rs, err := rt.Records(kind, after, limit)
 	if s.fault == "records-reversed" {
 		slices.Reverse(rs)

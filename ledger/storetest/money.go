@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 )
 
 func testTransfers(t *testing.T, e *env) {
@@ -46,10 +47,10 @@ func testTransfers(t *testing.T, e *env) {
 	require.Equal(t, multi.Hash, got.Hash)
 	require.Equal(t, multi.Postings[0].From, got.Postings[0].From)
 	requireDec(t, "0.25", got.Postings[1].Amount)
-	require.NoError(t, e.store.View(e.ctx, func(rt ledger.ReadTx) error {
+	require.NoError(t, e.store.View(e.ctx, func(rt driver.ReadTx) error {
 		st, err := rt.Transaction(multi.ID)
 		require.NoError(t, err)
-		want := []ledger.StoredPosting{
+		want := []driver.Posting{
 			{From: "member:a", To: "member:b", Asset: "EUR", Units: 3025, FromAfter: 7025, ToAfter: 3025},
 			{From: "member:a", To: "member:c", Asset: "EUR", Units: 25, FromAfter: 7000, ToAfter: 25},
 			{From: "member:b", To: "member:c", Asset: "EUR", Units: 1000, FromAfter: 2025, ToAfter: 1025},

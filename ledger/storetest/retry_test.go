@@ -7,24 +7,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 )
 
 // conflictStore loses every race: each write runs cancel (the caller's
 // context ends meanwhile) and reports ledger.ErrConflict.
 type conflictStore struct {
-	ledger.Store
+	driver.Store
 	cancel context.CancelFunc
 	calls  int
 }
 
-func (s *conflictStore) Update(context.Context, func(ledger.Tx) error) error {
+func (s *conflictStore) Update(context.Context, func(driver.Tx) error) error {
 	s.calls++
 	s.cancel()
 	return ledger.ErrConflict
 }
 
-func (s *conflictStore) UpdateBatch(context.Context, []func(ledger.Tx) error) ([]error, error) {
+func (s *conflictStore) UpdateBatch(context.Context, []func(driver.Tx) error) ([]error, error) {
 	s.calls++
 	s.cancel()
 	return nil, ledger.ErrConflict

@@ -13,6 +13,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 )
 
@@ -84,7 +85,7 @@ type modelHold struct {
 type modelTx struct {
 	id       uint64
 	kind     ledger.Kind
-	postings []ledger.StoredPosting // From, To, Asset, Units
+	postings []driver.Posting // From, To, Asset, Units
 	reversed bool
 }
 
@@ -209,7 +210,7 @@ func (m *machine) floorOK(k ledger.BalanceKey, posted, held int64) bool {
 
 // wouldApply reports whether postings pass the ledger's limit rule: every
 // balance whose net change is a debit must end within its floor.
-func (m *machine) wouldApply(ps []ledger.StoredPosting) bool {
+func (m *machine) wouldApply(ps []driver.Posting) bool {
 	net := map[ledger.BalanceKey]int64{}
 	for _, p := range ps {
 		net[ledger.BalanceKey{Address: p.From, Asset: p.Asset}] -= p.Units
@@ -223,7 +224,7 @@ func (m *machine) wouldApply(ps []ledger.StoredPosting) bool {
 	return true
 }
 
-func (m *machine) apply(ps []ledger.StoredPosting) {
+func (m *machine) apply(ps []driver.Posting) {
 	for _, p := range ps {
 		m.posted[ledger.BalanceKey{Address: p.From, Asset: p.Asset}] -= p.Units
 		m.posted[ledger.BalanceKey{Address: p.To, Asset: p.Asset}] += p.Units
@@ -235,7 +236,7 @@ func (m *machine) apply(ps []ledger.StoredPosting) {
 // units. A balance at zero and one never written read alike, so zero ones
 // are left out.
 type nsState struct {
-	head     ledger.Head
+	head     driver.Head
 	balances map[ledger.BalanceKey][2]int64
 	holds    map[uint64][2]int64
 }
@@ -265,7 +266,7 @@ func (m *machine) state(rt *rapid.T) nsState {
 		}
 		return nil
 	}))
-	require.NoError(rt, m.e.store.View(m.e.ctx, func(r ledger.ReadTx) (err error) {
+	require.NoError(rt, m.e.store.View(m.e.ctx, func(r driver.ReadTx) (err error) {
 		if s.head, err = r.Head(); err != nil || len(m.holds) == 0 {
 			return err
 		}
@@ -333,7 +334,7 @@ func (m *machine) check(rt *rapid.T) {
 
 // post posts req and compares the outcome with want: the postings the
 // model expects, or nil when it expects the refusal wantErr.
-func (m *machine) post(rt *rapid.T, what string, kind ledger.Kind, expect []ledger.StoredPosting, wantErr error, key string,
+func (m *machine) post(rt *rapid.T, what string, kind ledger.Kind, expect []driver.Posting, wantErr error, key string,
 	do func() (ledger.Transaction, error)) *modelTx {
 	before := m.state(rt)
 	tr, err := do()
@@ -373,17 +374,17 @@ func (m *machine) fund(rt *rapid.T) {
 	u, d := m.units(rt, a, smFundUnits, "amount")
 	key := m.newKey(rt)
 	req := ledger.TransferRequest{Key: key, Postings: []ledger.Posting{{From: m.world, To: to, Asset: a.Code, Amount: d}}}
-	m.post(rt, "fund", ledger.KindTransfer, []ledger.StoredPosting{{From: m.world, To: to, Asset: a.Code, Units: u}}, nil, key,
+	m.post(rt, "fund", ledger.KindTransfer, []driver.Posting{{From: m.world, To: to, Asset: a.Code, Units: u}}, nil, key,
 		func() (ledger.Transaction, error) { return m.e.l.Post(m.e.ctx, req) })
 }
 
 func (m *machine) transfer(rt *rapid.T) {
 	ps := ledgertest.Postings(m.accounts, m.assets, smTransferUnits, 3).Draw(rt, "postings")
-	expect := make([]ledger.StoredPosting, len(ps))
+	expect := make([]driver.Posting, len(ps))
 	for i, p := range ps {
 		u, err := m.asset(p.Asset).Units(p.Amount)
 		require.NoError(rt, err)
-		expect[i] = ledger.StoredPosting{From: p.From, To: p.To, Asset: p.Asset, Units: u}
+		expect[i] = driver.Posting{From: p.From, To: p.To, Asset: p.Asset, Units: u}
 	}
 	var wantErr error
 	if !m.wouldApply(expect) {
@@ -585,14 +586,14 @@ func (m *machine) capture(rt *rapid.T) {
 	remaining := h.units - h.captured
 	legs := rapid.IntRange(1, 2).Draw(rt, "legs")
 	var dests []ledger.Leg
-	var expect []ledger.StoredPosting
+	var expect []driver.Posting
 	var total int64
 	for i := 0; i < legs; i++ {
 		to := rapid.SampledFrom(others).Draw(rt, "to")
 		// Mostly within what remains, sometimes beyond it.
 		u, d := m.units(rt, a, max(remaining/int64(legs), 1)+rapid.Int64Range(0, 2).Draw(rt, "beyond"), "amount")
 		dests = append(dests, ledger.Leg{To: to, Amount: d})
-		expect = append(expect, ledger.StoredPosting{From: h.account, To: to, Asset: h.asset, Units: u})
+		expect = append(expect, driver.Posting{From: h.account, To: to, Asset: h.asset, Units: u})
 		total += u
 	}
 	final := rapid.Bool().Draw(rt, "final")
@@ -680,10 +681,10 @@ func (m *machine) reverse(rt *rapid.T) {
 		return
 	}
 	orig := rapid.SampledFrom(m.txs).Draw(rt, "tx")
-	expect := make([]ledger.StoredPosting, 0, len(orig.postings))
+	expect := make([]driver.Posting, 0, len(orig.postings))
 	for i := len(orig.postings) - 1; i >= 0; i-- {
 		p := orig.postings[i]
-		expect = append(expect, ledger.StoredPosting{From: p.To, To: p.From, Asset: p.Asset, Units: p.Units})
+		expect = append(expect, driver.Posting{From: p.To, To: p.From, Asset: p.Asset, Units: p.Units})
 	}
 	var wantErr error
 	switch {
@@ -757,10 +758,10 @@ func (m *machine) convert(rt *rapid.T) {
 		fee.Add(fee, big.NewInt(fixed))
 	}
 	g, u, f := gross.Int64(), used.Int64(), fee.Int64()
-	var expect []ledger.StoredPosting
+	var expect []driver.Posting
 	add := func(a, b, code string, n int64) {
 		if n > 0 {
-			expect = append(expect, ledger.StoredPosting{From: a, To: b, Asset: code, Units: n})
+			expect = append(expect, driver.Posting{From: a, To: b, Asset: code, Units: n})
 		}
 	}
 	add(payer, m.exchange, from.Code, min(u, in))

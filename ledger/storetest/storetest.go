@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 )
 
@@ -17,7 +18,7 @@ import (
 // open must return a new, empty store each time it is called (once per
 // subtest); Run closes it when the subtest ends. Subtests run in parallel,
 // at most a few at a time, so open may be called concurrently.
-func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
+func Run(t *testing.T, open func(t *testing.T) driver.Store) {
 	t.Helper()
 	tests := []struct {
 		name string
@@ -79,14 +80,14 @@ var epoch = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	store ledger.Store
+	store driver.Store
 	clock *ledgertest.Clock
 	l     *ledger.Ledger
 
-	openStore func(t *testing.T) ledger.Store // for tests that need more stores
+	openStore func(t *testing.T) driver.Store // for tests that need more stores
 }
 
-func newEnv(t *testing.T, open func(t *testing.T) ledger.Store) *env {
+func newEnv(t *testing.T, open func(t *testing.T) driver.Store) *env {
 	t.Helper()
 	e := openEnv(t, open, ledgertest.NewClock(epoch))
 	t.Cleanup(func() { _ = e.store.Close() })
@@ -95,7 +96,7 @@ func newEnv(t *testing.T, open func(t *testing.T) ledger.Store) *env {
 
 // openEnv is newEnv without closing the store at the end of the test: the
 // caller closes it.
-func openEnv(t *testing.T, open func(t *testing.T) ledger.Store, clock *ledgertest.Clock) *env {
+func openEnv(t *testing.T, open func(t *testing.T) driver.Store, clock *ledgertest.Clock) *env {
 	t.Helper()
 	s := open(t)
 	require.NotNil(t, s, "open returned no store")
@@ -175,10 +176,10 @@ func (e *env) verify() ledger.VerifyReport {
 }
 
 // head returns the end of the journal.
-func (e *env) head() ledger.Head {
+func (e *env) head() driver.Head {
 	e.t.Helper()
-	var h ledger.Head
-	require.NoError(e.t, e.store.View(e.ctx, func(rt ledger.ReadTx) (err error) {
+	var h driver.Head
+	require.NoError(e.t, e.store.View(e.ctx, func(rt driver.ReadTx) (err error) {
 		h, err = rt.Head()
 		return err
 	}))
@@ -188,13 +189,13 @@ func (e *env) head() ledger.Head {
 // snapshot is everything a store shows: the journal, balances, holds, and
 // the records and due entries of the kinds snapshotKinds lists.
 type snapshot struct {
-	Head     ledger.Head
-	Assets   []ledger.Asset
-	Txs      []ledger.StoredTransaction
-	Balances []ledger.BalanceState
-	Holds    []ledger.StoredHold
-	Records  []ledger.Record
-	Due      []ledger.DueEntry
+	Head     driver.Head
+	Assets   []driver.Asset
+	Txs      []driver.Transaction
+	Balances []driver.Balance
+	Holds    []driver.Hold
+	Records  []driver.Record
+	Due      []driver.DueEntry
 }
 
 var snapshotKinds = []string{"order", "claim", "deadline", ledger.DueHoldExpiry}
@@ -204,7 +205,7 @@ func (e *env) snap() snapshot {
 	e.t.Helper()
 	var s snapshot
 	far := epoch.AddDate(100, 0, 0)
-	require.NoError(e.t, e.store.View(e.ctx, func(rt ledger.ReadTx) error {
+	require.NoError(e.t, e.store.View(e.ctx, func(rt driver.ReadTx) error {
 		var err error
 		if s.Head, err = rt.Head(); err != nil {
 			return err
@@ -223,7 +224,7 @@ func (e *env) snap() snapshot {
 			}
 			after = ts[len(ts)-1].ID
 		}
-		for after := (ledger.BalanceKey{}); ; {
+		for after := (driver.BalanceKey{}); ; {
 			bs, err := rt.Balances(after, 500)
 			if err != nil {
 				return err
@@ -232,7 +233,7 @@ func (e *env) snap() snapshot {
 			if len(bs) < 500 {
 				break
 			}
-			after = ledger.BalanceKey{Address: bs[len(bs)-1].Address, Asset: bs[len(bs)-1].Asset}
+			after = driver.BalanceKey{Address: bs[len(bs)-1].Address, Asset: bs[len(bs)-1].Asset}
 		}
 		for after := uint64(0); ; {
 			hs, err := rt.Holds(after, 500)

@@ -23,7 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/rewardkit/rewardkit/ledger/pgstore"
 )
@@ -34,7 +34,7 @@ const EnvPostgres = "REWARDKIT_TEST_POSTGRES"
 
 // Opener opens a fresh, empty store that is closed (and, on PostgreSQL,
 // dropped) when tb ends.
-type Opener func(tb testing.TB) ledger.Store
+type Opener func(tb testing.TB) driver.Store
 
 // Run runs f as a subtest once per store: "memstore", then "pgstore" when
 // the test database is configured (see the package doc).
@@ -48,7 +48,7 @@ func Run(t *testing.T, f func(t *testing.T, open Opener)) {
 }
 
 // Memory opens a fresh in-memory store.
-func Memory(tb testing.TB) ledger.Store {
+func Memory(tb testing.TB) driver.Store {
 	s := memstore.New()
 	tb.Cleanup(func() { _ = s.Close() })
 	return s
@@ -70,7 +70,7 @@ func PostgresDSN(tb testing.TB) string {
 
 // Postgres opens a PostgreSQL store in a fresh schema of its own, dropped
 // when tb ends.
-func Postgres(tb testing.TB) ledger.Store {
+func Postgres(tb testing.TB) driver.Store {
 	tb.Helper()
 	s, _ := PostgresSchema(tb)
 	return s

@@ -10,14 +10,14 @@ import (
 	"io"
 	"os"
 
-	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/rewardkit/rewardkit/ledger/pgstore"
 )
 
 // Open returns the in-memory store when dsn is empty, and the PostgreSQL
 // store at dsn otherwise. The caller closes it.
-func Open(ctx context.Context, dsn string) (ledger.Store, error) {
+func Open(ctx context.Context, dsn string) (driver.Store, error) {
 	if dsn == "" {
 		return memstore.New(), nil
 	}
@@ -31,7 +31,7 @@ func Open(ctx context.Context, dsn string) (ledger.Store, error) {
 // Main is an example's main: it reads the -postgres flag, runs run on the
 // store it names (printing to standard output), closes the store, and
 // exits with status 1 and "<name> example: <error>" if anything failed.
-func Main(name string, run func(ctx context.Context, out io.Writer, store ledger.Store) error) {
+func Main(name string, run func(ctx context.Context, out io.Writer, store driver.Store) error) {
 	dsn := flag.String("postgres", "", "PostgreSQL connection string (default: the in-memory store)")
 	flag.Parse()
 	ctx := context.Background()

@@ -24,6 +24,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
 
@@ -111,7 +112,7 @@ func RefusedOrDone(tb TB, snapshot func() string, call func() error, allowed ...
 // (teststore.Run), each check on a fresh store: all of rapid's checks on
 // memstore, the first pgChecks on PostgreSQL, where each opens a schema of
 // its own (the rest pass at once there).
-func CheckOnStores(t *testing.T, pgChecks int, prop func(t *rapid.T, store ledger.Store)) {
+func CheckOnStores(t *testing.T, pgChecks int, prop func(t *rapid.T, store driver.Store)) {
 	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
 		checks := 0
 		rapid.Check(tt, func(t *rapid.T) {

@@ -1,4 +1,4 @@
-package ledger
+package driver
 
 import (
 	"context"
@@ -7,24 +7,18 @@ import (
 
 // Store keeps the ledger's data and makes a unit of work atomic. It holds
 // no business rule: limits, holds, idempotency, conversions and hashing
-// are decided once, in this package, and a Store only keeps and finds what
-// it is given. Implementations live in subpackages (memstore, pgstore) and
-// all pass the one conformance suite, ledger/storetest.
-//
-// Ownership: a Tx copies what it keeps of a value passed to it (the
-// ledger reuses its own buffers between calls), except the Postings and
-// Metadata of a StoredTransaction, which the ledger allocates afresh for
-// each transaction and never changes after, so a store may keep them as
-// they are. Values a ReadTx returns belong to the caller, except
-// StoredTransaction.Postings and Metadata, which callers treat as
-// read-only.
+// are decided once, in package ledger, and a Store only keeps and finds
+// what it is given. Ownership of the values passed in and out is
+// described in the package documentation.
 type Store interface {
 	// Update runs fn in one all-or-nothing unit of work. If fn returns an
 	// error or panics, nothing fn wrote is kept (the panic is re-raised);
 	// otherwise everything is committed durably before Update returns nil.
 	// The Tx must not be used after fn returns. A unit of work that lost a
 	// race with another writer returns an error wrapping ErrConflict and
-	// may be retried whole.
+	// may be retried whole. A caller whose ctx ends while it waits for fn
+	// to start returns an error wrapping ctx.Err() at once, and fn never
+	// runs.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// UpdateBatch runs each fn in turn inside one unit of work, each in its
 	// own savepoint: a fn that returns an error (or panics) has its writes
@@ -38,57 +32,10 @@ type Store interface {
 	// View runs fn on a consistent snapshot that sees every committed
 	// Update and nothing half-written.
 	View(ctx context.Context, fn func(tx ReadTx) error) error
-	// Close releases the store's resources. Stores are safe for concurrent
-	// use until then.
+	// Close releases the store's resources; afterwards Update,
+	// UpdateBatch and View return an error wrapping ErrClosed. Stores are
+	// safe for concurrent use until then.
 	Close() error
-}
-
-// BalanceKey names one balance: an account and an asset.
-type BalanceKey struct {
-	Address string
-	Asset   string
-}
-
-// BalanceState is a stored balance in minor units: Posted is the sum of
-// postings in minus out; Held is what pending holds reserve.
-type BalanceState struct {
-	Address string
-	Asset   string
-	Posted  int64
-	Held    int64
-}
-
-// StoredHold is a hold as a Store keeps it.
-type StoredHold struct {
-	ID        uint64
-	Key       string
-	Account   string
-	Asset     string
-	Units     int64 // reserved at creation
-	Captured  int64 // captured so far
-	Status    HoldStatus
-	CreatedAt int64 // Unix nanoseconds
-	ExpiresAt int64 // Unix nanoseconds
-	ClosedAt  int64 // Unix nanoseconds, 0 while pending
-	Metadata  map[string]string
-}
-
-// Record is a small piece of program state kept beside the ledger (a
-// referral code, a shoutout order), written in the same unit of work as the
-// money it goes with.
-type Record struct {
-	Kind string
-	ID   string
-	Data []byte
-}
-
-// DueEntry is something that falls due at a time: a hold's expiry, a
-// shoutout deadline, a renewal. Stores index entries by (Kind, At, ID) so
-// that finding what is due never scans everything.
-type DueEntry struct {
-	Kind string
-	ID   string
-	At   time.Time
 }
 
 // ReadTx reads the store. Inside an Update it sees the unit of work's own
@@ -102,25 +49,25 @@ type ReadTx interface {
 	Account(address string) (Account, error)
 	// Balance returns one balance; a balance never written is zero. It does
 	// not check that the account exists.
-	Balance(key BalanceKey) (BalanceState, error)
+	Balance(key BalanceKey) (Balance, error)
 	// AccountBalances returns every balance of an account that was ever
 	// written, ordered by asset.
-	AccountBalances(address string) ([]BalanceState, error)
+	AccountBalances(address string) ([]Balance, error)
 	// Balances returns every stored balance ordered by (Address, Asset),
 	// starting after the given key (the zero key starts at the beginning),
 	// at most limit of them.
-	Balances(after BalanceKey, limit int) ([]BalanceState, error)
+	Balances(after BalanceKey, limit int) ([]Balance, error)
 	// Head returns the end of the journal. Inside an Update it also
 	// serialises this unit of work against every other that appends.
 	Head() (Head, error)
 	// Transaction returns a transaction by ID, or ErrNotFound.
-	Transaction(id uint64) (StoredTransaction, error)
+	Transaction(id uint64) (Transaction, error)
 	// TransactionByKey returns the transaction posted with an idempotency
 	// key, or ErrNotFound.
-	TransactionByKey(key string) (StoredTransaction, error)
+	TransactionByKey(key string) (Transaction, error)
 	// Transactions returns transactions with ID > after in ID order, at
 	// most limit of them.
-	Transactions(after uint64, limit int) ([]StoredTransaction, error)
+	Transactions(after uint64, limit int) ([]Transaction, error)
 	// ReversalOf returns the ID of the transaction that reversed id, or
 	// ErrNotFound.
 	ReversalOf(id uint64) (uint64, error)
@@ -134,12 +81,12 @@ type ReadTx interface {
 	// LastIDAt returns the ID of the last transaction whose Time <= t, or 0.
 	LastIDAt(t int64) (uint64, error)
 	// Hold returns a hold by ID, or ErrNotFound.
-	Hold(id uint64) (StoredHold, error)
+	Hold(id uint64) (Hold, error)
 	// HoldByKey returns the hold created with an idempotency key, or
 	// ErrNotFound.
-	HoldByKey(key string) (StoredHold, error)
+	HoldByKey(key string) (Hold, error)
 	// Holds returns holds with ID > after in ID order, at most limit.
-	Holds(after uint64, limit int) ([]StoredHold, error)
+	Holds(after uint64, limit int) ([]Hold, error)
 	// Record returns a record's data, or ErrNotFound.
 	Record(kind, id string) ([]byte, error)
 	// Records returns records of a kind with ID > after (byte order), at
@@ -150,40 +97,29 @@ type ReadTx interface {
 	Due(kind string, at time.Time, limit int) ([]DueEntry, error)
 }
 
-// HistoryItem is one posting in a balance's history: the transaction's
-// ID, time and the posting's signed effect on the balance and the posted
-// balance right after it.
-type HistoryItem struct {
-	ID      uint64
-	Time    int64
-	Posting int // index in the transaction's postings
-	Delta   int64
-	After   int64
-}
-
 // Tx writes to the store inside an Update.
 type Tx interface {
 	ReadTx
-	// PutAsset stores an asset.
+	// PutAsset stores a new asset.
 	PutAsset(a Asset) error
 	// PutAccount stores a new account.
 	PutAccount(a Account) error
 	// LockBalances returns the balances of keys in the order given and
 	// locks them until the unit of work ends, so no other writer changes
 	// them in between. Balances never written come back as zero.
-	LockBalances(keys []BalanceKey) ([]BalanceState, error)
+	LockBalances(keys []BalanceKey) ([]Balance, error)
 	// PutBalances stores new balance values, each locked before.
-	PutBalances(b []BalanceState) error
+	PutBalances(b []Balance) error
 	// AppendTransaction appends t, whose ID is the head's ID + 1, whose
 	// hash chains to the head, and whose key (if any) is unused; it becomes
 	// the new head and its postings enter the history of each balance they
 	// touch. A key already used is an error wrapping ErrConflict.
-	AppendTransaction(t *StoredTransaction) error
+	AppendTransaction(t *Transaction) error
 	// InsertHold stores a new hold and returns the ID it was given (IDs
 	// increase). A key already used is an error wrapping ErrConflict.
-	InsertHold(h *StoredHold) (uint64, error)
+	InsertHold(h *Hold) (uint64, error)
 	// UpdateHold stores a hold's new Captured, Status and ClosedAt.
-	UpdateHold(h *StoredHold) error
+	UpdateHold(h *Hold) error
 	// PutRecord creates or replaces a record.
 	PutRecord(r Record) error
 	// InsertRecord creates a record, or returns ErrDuplicate if one exists

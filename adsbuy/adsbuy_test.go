@@ -21,9 +21,9 @@ func TestRulesValidate(t *testing.T) {
 		edit  func(r *Rules)
 	}{
 		{"asset", func(r *Rules) { r.Asset = ledger.Asset{Code: "", Precision: 2} }},
-		{"regions", func(r *Rules) { r.Regions = nil }},
-		{"regions", func(r *Rules) { r.Regions = []string{"UK", "uk"} }},
-		{"regions", func(r *Rules) { r.Regions = []string{"GB", "GB"} }},
+		{"countries", func(r *Rules) { r.Countries = nil }},
+		{"countries", func(r *Rules) { r.Countries = []string{"UK", "uk"} }},
+		{"countries", func(r *Rules) { r.Countries = []string{"GB", "GB"} }},
 		{"min_top_up", func(r *Rules) { r.MinTopUp = dec("0") }},
 		{"max_top_up", func(r *Rules) { r.MaxTopUp = dec("10") }},
 		{"max_top_up", func(r *Rules) { r.MaxTopUp = dec("100.001") }},
@@ -53,26 +53,27 @@ func TestRulesValidate(t *testing.T) {
 	require.Equal(t, DefaultRules().HoldMargin, back.HoldMargin)
 }
 
-func TestOpenAdvertiserChecksRegion(t *testing.T) {
+func TestOpenAdvertiserChecksCountry(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
-		for _, region := range []string{"GB", "FR", "IT", "US"} {
-			a, err := f.p.OpenAdvertiser(f.ctx, "adv-"+region, region)
+		for _, country := range []string{"GB", "FR", "IT", "US"} {
+			a, err := f.p.OpenAdvertiser(f.ctx, OpenAdvertiserRequest{Actor: "adv-" + country, Country: country})
 			require.NoError(t, err)
-			require.Equal(t, region, a.Region)
+			require.Equal(t, country, a.Country)
 		}
-		for _, region := range []string{"DE", "CN", "UK", ""} {
+		for _, country := range []string{"DE", "CN", "UK", ""} {
 			before := f.snapshot(t)
-			_, err := f.p.OpenAdvertiser(f.ctx, "adv-x", region)
-			require.ErrorIs(t, err, ErrRegion, region)
-			require.Contains(t, err.Error(), "regions")
+			_, err := f.p.OpenAdvertiser(f.ctx, OpenAdvertiserRequest{Actor: "adv-x", Country: country})
+			require.ErrorIs(t, err, ErrCountry, country)
+			require.Contains(t, err.Error(), "countries")
+			require.Equal(t, "countries", ledger.RuleOf(err))
 			require.Equal(t, before, f.snapshot(t))
 		}
-		again, err := f.p.OpenAdvertiser(f.ctx, "adv-GB", "GB")
+		again, err := f.p.OpenAdvertiser(f.ctx, OpenAdvertiserRequest{Actor: "adv-GB", Country: "GB"})
 		require.NoError(t, err)
 		require.Equal(t, t0, again.OpenedAt)
 		before := f.snapshot(t)
-		_, err = f.p.OpenAdvertiser(f.ctx, "adv-GB", "FR")
+		_, err = f.p.OpenAdvertiser(f.ctx, OpenAdvertiserRequest{Actor: "adv-GB", Country: "FR"})
 		require.ErrorIs(t, err, ErrIdempotencyConflict)
 		require.Equal(t, before, f.snapshot(t))
 	})
@@ -85,30 +86,32 @@ func TestTopUp(t *testing.T) {
 		cases := []struct {
 			name, ref, adv, amount string
 			want                   error
+			rule                   string
 		}{
-			{"below min", "r1", "acme", "49.99", ErrTopUpBounds},
-			{"above max", "r2", "acme", "50000.01", ErrTopUpBounds},
-			{"sub-cent", "r3", "acme", "60.001", ErrInvalidRequest},
-			{"unknown advertiser", "r4", "nobody", "60", ErrUnknownAdvertiser},
-			{"bad reference", "", "acme", "60", ErrInvalidRequest},
+			{"below min", "r1", "acme", "49.99", ErrTopUpBounds, "min_top_up"},
+			{"above max", "r2", "acme", "50000.01", ErrTopUpBounds, "max_top_up"},
+			{"sub-cent", "r3", "acme", "60.001", ErrInvalidRequest, ""},
+			{"unknown advertiser", "r4", "nobody", "60", ErrUnknownAdvertiser, ""},
+			{"bad reference", "", "acme", "60", ErrInvalidRequest, ""},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				before := f.snapshot(t)
-				_, err := f.p.TopUp(f.ctx, c.ref, c.adv, dec(c.amount))
+				_, err := f.p.TopUp(f.ctx, TopUpRequest{EventID: c.ref, Actor: c.adv, Amount: dec(c.amount)})
 				require.ErrorIs(t, err, c.want)
+				require.Equal(t, c.rule, ledger.RuleOf(err))
 				require.Equal(t, before, f.snapshot(t))
 			})
 		}
-		_, err := f.p.TopUp(f.ctx, "pay-1", "acme", dec("50"))
+		_, err := f.p.TopUp(f.ctx, TopUpRequest{EventID: "pay-1", Actor: "acme", Amount: dec("50")})
 		require.NoError(t, err)
-		_, err = f.p.TopUp(f.ctx, "pay-2", "acme", dec("50000"))
+		_, err = f.p.TopUp(f.ctx, TopUpRequest{EventID: "pay-2", Actor: "acme", Amount: dec("50000")})
 		require.NoError(t, err)
 		before := f.snapshot(t)
-		_, err = f.p.TopUp(f.ctx, "pay-1", "acme", dec("50"))
+		_, err = f.p.TopUp(f.ctx, TopUpRequest{EventID: "pay-1", Actor: "acme", Amount: dec("50")})
 		require.NoError(t, err, "a replayed payment reference")
 		require.Equal(t, before, f.snapshot(t), "credits once")
-		_, err = f.p.TopUp(f.ctx, "pay-1", "acme", dec("70"))
+		_, err = f.p.TopUp(f.ctx, TopUpRequest{EventID: "pay-1", Actor: "acme", Amount: dec("70")})
 		require.ErrorIs(t, err, ErrIdempotencyConflict)
 		require.Equal(t, before, f.snapshot(t))
 		requireAmount(t, "50050", f.balance(t, "acme").Posted)
@@ -116,19 +119,19 @@ func TestTopUp(t *testing.T) {
 	})
 }
 
-func TestRegionWithdrawnRefusesTopUpAndBuy(t *testing.T) {
+func TestCountryWithdrawnRefusesTopUpAndBuy(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
 		r := DefaultRules()
-		r.Regions = []string{"US"}
+		r.Countries = []string{"US"}
 		p2, err := New(f.ctx, f.l, r, WithRoles(f.roles))
 		require.NoError(t, err)
 		before := f.snapshot(t)
-		_, err = p2.TopUp(f.ctx, "pay-9", "acme", dec("100"))
-		require.ErrorIs(t, err, ErrRegion)
-		_, err = p2.BuyCampaign(f.ctx, "c1", "acme", f.spec(2, "60"))
-		require.ErrorIs(t, err, ErrRegion)
+		_, err = p2.TopUp(f.ctx, TopUpRequest{EventID: "pay-9", Actor: "acme", Amount: dec("100")})
+		require.ErrorIs(t, err, ErrCountry)
+		_, err = p2.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(2, "60")})
+		require.ErrorIs(t, err, ErrCountry)
 		require.Equal(t, before, f.snapshot(t))
 	})
 }
@@ -137,7 +140,7 @@ func TestBuyCampaignHoldsBudget(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
-		c, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(3, "60"))
+		c, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(3, "60")})
 		require.NoError(t, err)
 		require.Equal(t, StatusPendingReview, c.Status)
 		require.Equal(t, 3, c.Days)
@@ -155,24 +158,29 @@ func TestBuyCampaignHoldsBudget(t *testing.T) {
 		s := f.spec(1, "50")
 		s.End = s.Start.Add(25 * time.Hour)
 		s.AdGroups = s.AdGroups[:1]
-		c2, err := f.p.BuyCampaign(f.ctx, "c2", "acme", s)
+		c2, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c2", Actor: "acme", Spec: s})
 		require.NoError(t, err)
 		require.Equal(t, 2, c2.Days)
 		requireAmount(t, "100", c2.Budget)
 
 		before := f.snapshot(t)
-		again, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(3, "60"))
+		again, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(3, "60")})
 		require.NoError(t, err)
 		require.True(t, again.Replayed)
 		again.Replayed = false
 		require.Equal(t, c, again)
 		require.Equal(t, before, f.snapshot(t), "a replayed purchase holds once")
-		_, err = f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(3, "70"))
+		_, err = f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(3, "70")})
 		require.ErrorIs(t, err, ErrIdempotencyConflict)
 		require.Equal(t, before, f.snapshot(t))
 		f.verify(t)
 	})
 }
+
+// ruleNames are the JSON names of the rules whose refusals name them
+// (ledger.RuleOf).
+var ruleNames = map[string]bool{"countries": true, "min_top_up": true, "max_top_up": true, "min_campaign_daily_budget": true,
+	"min_ad_group_daily_budget": true, "bid_types": true, "max_campaign_days": true}
 
 func TestBuyCampaignRefusals(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
@@ -194,7 +202,7 @@ func TestBuyCampaignRefusals(t *testing.T) {
 			{"too long", func(s *CampaignSpec) { s.End = s.Start.Add(366 * day) }, "acme", ErrInvalidCampaign, "max_campaign_days"},
 			{"no ad groups", func(s *CampaignSpec) { s.AdGroups = nil }, "acme", ErrInvalidCampaign, "ad groups"},
 			{"duplicate ad group", func(s *CampaignSpec) { s.AdGroups[1].ID = "video" }, "acme", ErrInvalidCampaign, "twice"},
-			{"balance short", func(s *CampaignSpec) { s.End = s.Start.Add(9 * day) }, "acme", ErrInsufficientBalance, "acme"},
+			{"balance short", func(s *CampaignSpec) { s.End = s.Start.Add(9 * day) }, "acme", ErrInsufficientFunds, "acme"},
 			{"unknown advertiser", nil, "nobody", ErrUnknownAdvertiser, "nobody"},
 		}
 		for _, c := range cases {
@@ -206,9 +214,12 @@ func TestBuyCampaignRefusals(t *testing.T) {
 					c.edit(&s)
 				}
 				before := f.snapshot(t)
-				_, err := f.p.BuyCampaign(f.ctx, "c1", c.adv, s)
+				_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: c.adv, Spec: s})
 				require.ErrorIs(t, err, c.want)
 				require.Contains(t, err.Error(), c.rule)
+				if ruleNames[c.rule] {
+					require.Equal(t, c.rule, ledger.RuleOf(err), "the rule is data")
+				}
 				require.Equal(t, before, f.snapshot(t), "a refusal changes nothing")
 			})
 		}
@@ -220,7 +231,7 @@ func TestReviewOnlyBySalesRepNeverTheAdvertiser(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
 		f.roles.Grant("acme", kit.RoleSalesRep) // even holding the role, acme may not review its own campaign
-		_, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(3, "60"))
+		_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(3, "60")})
 		require.NoError(t, err)
 		cases := []struct {
 			name, reviewer string
@@ -242,9 +253,9 @@ func TestReviewOnlyBySalesRepNeverTheAdvertiser(t *testing.T) {
 				before := f.snapshot(t)
 				var err error
 				if c.approve {
-					_, err = f.p.Approve(f.ctx, "rev-x", c.reviewer, campaign)
+					_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-x", Actor: c.reviewer, CampaignID: campaign})
 				} else {
-					_, err = f.p.Reject(f.ctx, "rev-x", c.reviewer, campaign, "no")
+					_, err = f.p.Reject(f.ctx, RejectRequest{EventID: "rev-x", Actor: c.reviewer, CampaignID: campaign, Reason: "no"})
 				}
 				require.ErrorIs(t, err, c.want)
 				require.Equal(t, before, f.snapshot(t))
@@ -252,15 +263,15 @@ func TestReviewOnlyBySalesRepNeverTheAdvertiser(t *testing.T) {
 		}
 		f.roles.Revoke("acme", kit.RoleSalesRep)
 		f.clock.Advance(time.Hour)
-		c, err := f.p.Approve(f.ctx, "rev-1", "rita", "c1")
+		c, err := f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 		require.Equal(t, StatusLive, c.Status)
 		require.Equal(t, "rita", c.ReviewedBy)
 		require.Equal(t, t0.Add(time.Hour), c.ReviewedAt)
 		before := f.snapshot(t)
-		_, err = f.p.Approve(f.ctx, "rev-2", "rita", "c1")
+		_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-2", Actor: "rita", CampaignID: "c1"})
 		require.ErrorIs(t, err, ErrWrongState)
-		_, err = f.p.Reject(f.ctx, "rev-3", "rita", "c1", "late")
+		_, err = f.p.Reject(f.ctx, RejectRequest{EventID: "rev-3", Actor: "rita", CampaignID: "c1", Reason: "late"})
 		require.ErrorIs(t, err, ErrWrongState)
 		require.Equal(t, before, f.snapshot(t))
 	})
@@ -270,16 +281,16 @@ func TestRejectReturnsWholeBudget(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
-		_, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(3, "60"))
+		_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(3, "60")})
 		require.NoError(t, err)
-		c, err := f.p.Reject(f.ctx, "rev-1", "rita", "c1", "misleading claims")
+		c, err := f.p.Reject(f.ctx, RejectRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1", Reason: "misleading claims"})
 		require.NoError(t, err)
 		require.Equal(t, StatusRejected, c.Status)
 		requireAmount(t, "180", c.Released)
 		b := f.balance(t, "acme")
 		requireAmount(t, "500", b.Available)
 		requireAmount(t, "0", b.Held)
-		_, err = f.p.ReportDelivery(f.ctx, "rep-1", "c1", "video", 1000, 0)
+		_, err = f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-1", CampaignID: "c1", AdGroupID: "video", Impressions: 1000, Clicks: 0})
 		require.ErrorIs(t, err, ErrWrongState)
 		f.verify(t)
 	})
@@ -289,15 +300,15 @@ func TestDeliveryCapturesAtTheBidOnlyAfterApproval(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
-		_, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(3, "60"))
+		_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(3, "60")})
 		require.NoError(t, err)
 
 		before := f.snapshot(t)
-		_, err = f.p.ReportDelivery(f.ctx, "rep-0", "c1", "video", 1000, 0)
+		_, err = f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-0", CampaignID: "c1", AdGroupID: "video", Impressions: 1000, Clicks: 0})
 		require.ErrorIs(t, err, ErrWrongState, "no spend before approval")
 		require.Equal(t, before, f.snapshot(t))
 
-		_, err = f.p.Approve(f.ctx, "rev-1", "rita", "c1")
+		_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 		cases := []struct {
 			report, group       string
@@ -311,7 +322,7 @@ func TestDeliveryCapturesAtTheBidOnlyAfterApproval(t *testing.T) {
 		}
 		spent := dec("0")
 		for _, c := range cases {
-			d, err := f.p.ReportDelivery(f.ctx, c.report, "c1", c.group, c.impressions, c.clicks)
+			d, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: c.report, CampaignID: "c1", AdGroupID: c.group, Impressions: c.impressions, Clicks: c.clicks})
 			require.NoError(t, err, c.report)
 			requireAmount(t, c.cost, d.Cost, c.report)
 			requireAmount(t, c.charged, d.Charged, c.report)
@@ -324,11 +335,26 @@ func TestDeliveryCapturesAtTheBidOnlyAfterApproval(t *testing.T) {
 		requireAmount(t, dec("180").Sub(spent).String(), b.Held)
 
 		for name, call := range map[string]func() error{
-			"negative":     func() error { _, err := f.p.ReportDelivery(f.ctx, "rep-5", "c1", "video", -1, 0); return err },
-			"ad group":     func() error { _, err := f.p.ReportDelivery(f.ctx, "rep-5", "c1", "audio", 1, 0); return err },
-			"campaign":     func() error { _, err := f.p.ReportDelivery(f.ctx, "rep-5", "c7", "video", 1, 0); return err },
-			"conflict":     func() error { _, err := f.p.ReportDelivery(f.ctx, "rep-1", "c1", "video", 4001, 12); return err },
-			"reused by op": func() error { _, err := f.p.Pause(f.ctx, "rep-1", "acme", "c1"); return err },
+			"negative": func() error {
+				_, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-5", CampaignID: "c1", AdGroupID: "video", Impressions: -1, Clicks: 0})
+				return err
+			},
+			"ad group": func() error {
+				_, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-5", CampaignID: "c1", AdGroupID: "audio", Impressions: 1, Clicks: 0})
+				return err
+			},
+			"campaign": func() error {
+				_, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-5", CampaignID: "c7", AdGroupID: "video", Impressions: 1, Clicks: 0})
+				return err
+			},
+			"conflict": func() error {
+				_, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-1", CampaignID: "c1", AdGroupID: "video", Impressions: 4001, Clicks: 12})
+				return err
+			},
+			"reused by op": func() error {
+				_, err := f.p.Pause(f.ctx, PauseRequest{EventID: "rep-1", Actor: "acme", CampaignID: "c1"})
+				return err
+			},
 		} {
 			before := f.snapshot(t)
 			err := call()
@@ -338,7 +364,7 @@ func TestDeliveryCapturesAtTheBidOnlyAfterApproval(t *testing.T) {
 			require.Equal(t, before, f.snapshot(t), name)
 		}
 		before = f.snapshot(t)
-		d, err := f.p.ReportDelivery(f.ctx, "rep-1", "c1", "video", 4000, 12)
+		d, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-1", CampaignID: "c1", AdGroupID: "video", Impressions: 4000, Clicks: 12})
 		require.NoError(t, err)
 		requireAmount(t, "10", d.Charged)
 		require.Equal(t, before, f.snapshot(t), "a replayed report is charged once")
@@ -350,9 +376,9 @@ func TestDeliveryNeverBeyondBudgets(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
-		_, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(2, "50")) // budget 100; video 40/day, search 20/day
+		_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(2, "50")}) // budget 100; video 40/day, search 20/day
 		require.NoError(t, err)
-		_, err = f.p.Approve(f.ctx, "rev-1", "rita", "c1")
+		_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 
 		steps := []struct {
@@ -372,7 +398,7 @@ func TestDeliveryNeverBeyondBudgets(t *testing.T) {
 		}
 		for i, s := range steps {
 			f.clock.Advance(s.advance)
-			d, err := f.p.ReportDelivery(f.ctx, fmt.Sprintf("rep-%d", i), "c1", s.group, s.impressions, s.clicks)
+			d, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: fmt.Sprintf("rep-%d", i), CampaignID: "c1", AdGroupID: s.group, Impressions: s.impressions, Clicks: s.clicks})
 			require.NoError(t, err, i)
 			requireAmount(t, s.charged, d.Charged, "step ", i)
 			require.Equal(t, s.truncated, d.Truncated, i)
@@ -383,7 +409,7 @@ func TestDeliveryNeverBeyondBudgets(t *testing.T) {
 		require.Equal(t, "budget spent", c.EndReason)
 		requireAmount(t, "100", c.Spent)
 		requireAmount(t, "0", c.Released)
-		_, err = f.p.ReportDelivery(f.ctx, "rep-x", "c1", "video", 1, 0)
+		_, err = f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-x", CampaignID: "c1", AdGroupID: "video", Impressions: 1, Clicks: 0})
 		require.ErrorIs(t, err, ErrWrongState)
 		b := f.balance(t, "acme")
 		requireAmount(t, "400", b.Posted)
@@ -397,42 +423,42 @@ func TestPauseResumeCancelByTheOwner(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
 		f.advertiser(t, "bolt", "US", "500")
-		_, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(3, "60"))
+		_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(3, "60")})
 		require.NoError(t, err)
 		before := f.snapshot(t)
-		_, err = f.p.Pause(f.ctx, "p-0", "acme", "c1")
+		_, err = f.p.Pause(f.ctx, PauseRequest{EventID: "p-0", Actor: "acme", CampaignID: "c1"})
 		require.ErrorIs(t, err, ErrWrongState, "only a live campaign pauses")
 		require.Equal(t, before, f.snapshot(t))
-		_, err = f.p.Approve(f.ctx, "rev-1", "rita", "c1")
+		_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 		for _, who := range []string{"bolt", "mallory"} { // neither the owner nor a sales representative
 			before := f.snapshot(t)
-			_, err = f.p.Pause(f.ctx, "p-1", who, "c1")
+			_, err = f.p.Pause(f.ctx, PauseRequest{EventID: "p-1", Actor: who, CampaignID: "c1"})
 			require.ErrorIs(t, err, ErrForbidden)
-			_, err = f.p.Cancel(f.ctx, "x-1", who, "c1")
+			_, err = f.p.Cancel(f.ctx, CancelRequest{EventID: "x-1", Actor: who, CampaignID: "c1"})
 			require.ErrorIs(t, err, ErrForbidden)
 			require.Equal(t, before, f.snapshot(t))
 		}
-		c, err := f.p.Pause(f.ctx, "p-1", "acme", "c1")
+		c, err := f.p.Pause(f.ctx, PauseRequest{EventID: "p-1", Actor: "acme", CampaignID: "c1"})
 		require.NoError(t, err)
 		require.Equal(t, StatusPaused, c.Status)
 		before = f.snapshot(t)
-		_, err = f.p.ReportDelivery(f.ctx, "rep-1", "c1", "video", 1000, 0)
+		_, err = f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-1", CampaignID: "c1", AdGroupID: "video", Impressions: 1000, Clicks: 0})
 		require.ErrorIs(t, err, ErrWrongState, "a paused campaign does not spend")
 		require.Equal(t, before, f.snapshot(t))
-		_, err = f.p.Resume(f.ctx, "r-1", "acme", "c1")
+		_, err = f.p.Resume(f.ctx, ResumeRequest{EventID: "r-1", Actor: "acme", CampaignID: "c1"})
 		require.NoError(t, err)
-		d, err := f.p.ReportDelivery(f.ctx, "rep-1", "c1", "video", 1000, 0)
+		d, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-1", CampaignID: "c1", AdGroupID: "video", Impressions: 1000, Clicks: 0})
 		require.NoError(t, err)
 		requireAmount(t, "2.50", d.Charged)
-		c, err = f.p.Cancel(f.ctx, "x-1", "acme", "c1")
+		c, err = f.p.Cancel(f.ctx, CancelRequest{EventID: "x-1", Actor: "acme", CampaignID: "c1"})
 		require.NoError(t, err)
 		require.Equal(t, StatusCanceled, c.Status)
 		requireAmount(t, "177.50", c.Released)
 		b := f.balance(t, "acme")
 		requireAmount(t, "497.50", b.Posted)
 		requireAmount(t, "0", b.Held)
-		_, err = f.p.Cancel(f.ctx, "x-2", "acme", "c1")
+		_, err = f.p.Cancel(f.ctx, CancelRequest{EventID: "x-2", Actor: "acme", CampaignID: "c1"})
 		require.ErrorIs(t, err, ErrWrongState)
 		f.verify(t)
 	})
@@ -443,31 +469,33 @@ func TestEndOfScheduleReturnsUnspent(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
 		f.advertiser(t, "bolt", "US", "500")
-		c1, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(2, "60"))
+		c1, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(2, "60")})
 		require.NoError(t, err)
-		_, err = f.p.BuyCampaign(f.ctx, "c2", "bolt", f.spec(2, "60")) // never reviewed
+		_, err = f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c2", Actor: "bolt", Spec: f.spec(2, "60")}) // never reviewed
 		require.NoError(t, err)
-		_, err = f.p.Approve(f.ctx, "rev-1", "rita", "c1")
+		_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
-		_, err = f.p.ReportDelivery(f.ctx, "rep-1", "c1", "video", 8000, 0)
+		_, err = f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-1", CampaignID: "c1", AdGroupID: "video", Impressions: 8000, Clicks: 0})
 		require.NoError(t, err)
 
 		f.clock.Set(c1.End.Add(-time.Nanosecond))
 		rep, err := f.p.Tick(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, 0, rep.Ended)
+		require.Equal(t, 0, rep.Count(TickEnded))
 		f.clock.Set(c1.End)
-		_, err = f.p.ReportDelivery(f.ctx, "rep-2", "c1", "video", 8000, 0)
+		_, err = f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-2", CampaignID: "c1", AdGroupID: "video", Impressions: 8000, Clicks: 0})
 		require.ErrorIs(t, err, ErrWrongState, "no delivery after the end")
 		rep, err = f.p.Tick(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, 2, rep.Ended)
-		requireAmount(t, "220", rep.Released, "100 of c1 and 120 of c2")
+		require.Equal(t, 2, rep.Count(TickEnded))
+		require.ElementsMatch(t, []string{"c1", "c2"}, rep.IDs(TickEnded))
+		require.Empty(t, rep.Failed)
+		requireAmount(t, "220", f.released(t, rep), "100 of c1 and 120 of c2")
 		before := f.snapshot(t)
 		rep, err = f.p.Tick(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, TickReport{Released: rep.Released}, rep)
-		requireAmount(t, "0", rep.Released)
+		require.Equal(t, kit.TickReport{}, rep)
+		requireAmount(t, "0", f.released(t, rep))
 		require.Equal(t, before, f.snapshot(t), "a second tick changes nothing")
 
 		st, err := f.p.Statement(f.ctx, "c1")
@@ -489,11 +517,11 @@ func TestHoldExpiredBeforeTickStillSettles(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
-		c, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(1, "60"))
+		c, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(1, "60")})
 		require.NoError(t, err)
-		_, err = f.p.Approve(f.ctx, "rev-1", "rita", "c1")
+		_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
-		_, err = f.p.ReportDelivery(f.ctx, "rep-1", "c1", "search", 0, 10)
+		_, err = f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-1", CampaignID: "c1", AdGroupID: "search", Impressions: 0, Clicks: 10})
 		require.NoError(t, err)
 		f.clock.Set(c.End.Add(31 * day))
 		n, err := f.l.Tick(f.ctx) // the ledger alone releases the expired hold first
@@ -501,8 +529,8 @@ func TestHoldExpiredBeforeTickStillSettles(t *testing.T) {
 		require.Equal(t, 1, n)
 		rep, err := f.p.Tick(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, 1, rep.Ended)
-		requireAmount(t, "56.50", rep.Released)
+		require.Equal(t, 1, rep.Count(TickEnded))
+		requireAmount(t, "56.50", f.released(t, rep))
 		b := f.balance(t, "acme")
 		requireAmount(t, "496.50", b.Available)
 		requireAmount(t, "0", b.Held)
@@ -520,14 +548,14 @@ func TestStatement(t *testing.T) {
 			if id != "c1" {
 				adv = "acme2"
 			}
-			_, err := f.p.BuyCampaign(f.ctx, id, adv, f.spec(2, "60"))
+			_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: id, Actor: adv, Spec: f.spec(2, "60")})
 			require.NoError(t, err)
-			_, err = f.p.Approve(f.ctx, "rev-"+id, "rita", id)
+			_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-" + id, Actor: "rita", CampaignID: id})
 			require.NoError(t, err)
-			_, err = f.p.ReportDelivery(f.ctx, "rep-"+id, id, "video", 1000, 0)
+			_, err = f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-" + id, CampaignID: id, AdGroupID: "video", Impressions: 1000, Clicks: 0})
 			require.NoError(t, err)
 		}
-		_, err := f.p.ReportDelivery(f.ctx, "rep-2", "c1", "search", 0, 3)
+		_, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-2", CampaignID: "c1", AdGroupID: "search", Impressions: 0, Clicks: 3})
 		require.NoError(t, err)
 		st, err := f.p.Statement(f.ctx, "c1")
 		require.NoError(t, err)
@@ -549,16 +577,16 @@ func TestConcurrency(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
-		_, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(3, "60"))
+		_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(3, "60")})
 		require.NoError(t, err)
-		_, err = f.p.Approve(f.ctx, "rev-1", "rita", "c1")
+		_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		for i := 0; i < 8; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d, err := f.p.ReportDelivery(f.ctx, "rep-1", "c1", "video", 4000, 0)
+				d, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-1", CampaignID: "c1", AdGroupID: "video", Impressions: 4000, Clicks: 0})
 				assertNoErrorAndAmount(t, err, "10", d.Charged)
 			}()
 		}
@@ -572,13 +600,13 @@ func TestConcurrency(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := f.p.BuyCampaign(f.ctx, fmt.Sprintf("race-%d", i), "acme", f.spec(2, "70"))
+				_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: fmt.Sprintf("race-%d", i), Actor: "acme", Spec: f.spec(2, "70")})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
 				case err == nil:
 					won++
-				case errors.Is(err, ErrInsufficientBalance):
+				case errors.Is(err, ErrInsufficientFunds):
 					short++
 				default:
 					t.Error(err)
@@ -602,4 +630,37 @@ func assertNoErrorAndAmount(t *testing.T, err error, want string, got interface{
 	if !dec(want).Equal(dec(got.String())) {
 		t.Errorf("want %s, got %s", want, got)
 	}
+}
+
+// The In forms run inside the caller's unit of work: a payment and the
+// campaign it pays for commit together, and a refusal the caller returns
+// undoes the payment too.
+func TestTopUpAndBuyInOneUnitOfWork(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newFixture(t, open(t), DefaultRules())
+		f.advertiser(t, "acme", "GB", "")
+		payAndBuy := func(ref, campaign string, spec CampaignSpec) error {
+			return f.l.Update(f.ctx, func(w *ledger.Writer) error {
+				if _, err := f.p.TopUpIn(w, TopUpRequest{EventID: ref, Actor: "acme", Amount: dec("180")}); err != nil {
+					return err
+				}
+				_, err := f.p.BuyCampaignIn(w, BuyCampaignRequest{CampaignID: campaign, Actor: "acme", Spec: spec})
+				return err
+			})
+		}
+		before := f.snapshot(t)
+		err := payAndBuy("pay-1", "c1", f.spec(4, "60")) // 240 does not fit in 180
+		require.ErrorIs(t, err, ErrInsufficientFunds)
+		require.ErrorIs(t, err, ledger.ErrInsufficientFunds)
+		require.Equal(t, before, f.snapshot(t), "the refused purchase undid the payment")
+
+		require.NoError(t, payAndBuy("pay-1", "c1", f.spec(3, "60")))
+		b := f.balance(t, "acme")
+		requireAmount(t, "180", b.Posted)
+		requireAmount(t, "180", b.Held)
+		before = f.snapshot(t)
+		require.NoError(t, payAndBuy("pay-1", "c1", f.spec(3, "60")), "both replay")
+		require.Equal(t, before, f.snapshot(t))
+		f.verify(t)
+	})
 }

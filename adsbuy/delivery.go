@@ -38,9 +38,24 @@ func cost(g *AdGroup, impressions, clicks int64) decimal.Decimal {
 	return decimal.Zero
 }
 
-// ReportDelivery records what an ad group delivered (impressions and
+// ReportDeliveryRequest is an ad server's report of what an ad group
+// delivered.
+type ReportDeliveryRequest struct {
+	// EventID is the report's ID, the idempotency key of the event: a
+	// report sent twice is charged once.
+	EventID string `json:"event_id"`
+	// CampaignID and AdGroupID name the ad group that delivered.
+	CampaignID string `json:"campaign_id"`
+	AdGroupID  string `json:"ad_group_id"`
+	// Impressions and Clicks are what it delivered since the last report:
+	// 0 to 10^12 each.
+	Impressions int64 `json:"impressions"`
+	Clicks      int64 `json:"clicks"`
+}
+
+// ReportDeliveryIn records what an ad group delivered (impressions and
 // clicks) and captures its cost at the bid from the campaign's budget hold
-// into PlatformRevenue.
+// into RevenueAccount, inside the caller's unit of work.
 //
 // Charges are in whole minor units (cents) and lose nothing to rounding:
 // the exact cost plus the ad group's Carry (what earlier reports delivered
@@ -60,27 +75,25 @@ func cost(g *AdGroup, impressions, clicks int64) decimal.Decimal {
 //
 // Deliveries count only while the campaign is live and inside its
 // schedule (ErrWrongState otherwise: under review, paused, rejected, before
-// Start or after End). reportID is the idempotency key (ledger key
-// "adsbuy:spend:<reportID>"); a replay returns the delivery as recorded,
-// Replayed set.
-func (p *Program) ReportDelivery(ctx context.Context, reportID, campaignID, adGroupID string, impressions, clicks int64) (Delivery, error) {
-	if err := validateEventID(reportID); err != nil {
+// Start or after End). The report's EventID is the idempotency key (ledger
+// key "adsbuy:spend:<EventID>"); a replay returns the delivery as
+// recorded, Replayed set.
+func (p *Program) ReportDeliveryIn(w *ledger.Writer, req ReportDeliveryRequest) (Delivery, error) {
+	reportID, campaignID, adGroupID := req.EventID, req.CampaignID, req.AdGroupID
+	impressions, clicks := req.Impressions, req.Clicks
+	if err := kit.CheckEventID(ErrInvalidRequest, reportID); err != nil {
 		return Delivery{}, err
 	}
-	if err := validateID("campaign", campaignID); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "campaign", campaignID); err != nil {
 		return Delivery{}, err
 	}
-	if err := validateID("ad group", adGroupID); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "ad group", adGroupID); err != nil {
 		return Delivery{}, err
 	}
 	if impressions < 0 || clicks < 0 || impressions > maxCount || clicks > maxCount {
 		return Delivery{}, fmt.Errorf("%w: impressions %d and clicks %d must be 0 to 10^12", ErrInvalidRequest, impressions, clicks)
 	}
-	req := struct {
-		Campaign, AdGroup   string
-		Impressions, Clicks int64
-	}{campaignID, adGroupID, impressions, clicks}
-	d, replay, err := kit.RunOnce(ctx, p.l, event(reportID, "report", req), func(w *ledger.Writer) (Delivery, error) {
+	d, replay, err := kit.Once(w, event(reportID, "report", req), func(w *ledger.Writer) (Delivery, error) {
 		c, err := loadCampaign(&w.Reader, campaignID)
 		if err != nil {
 			return Delivery{}, err
@@ -123,7 +136,7 @@ func (p *Program) ReportDelivery(ctx context.Context, reportID, campaignID, adGr
 		if charge.Sign() > 0 {
 			tx, err := w.Capture(ledger.CaptureRequest{
 				Key: "adsbuy:spend:" + reportID, Hold: c.Hold,
-				Destinations: []ledger.Leg{{To: PlatformRevenue, Amount: charge}},
+				Destinations: []ledger.Leg{{To: RevenueAccount, Amount: charge}},
 				Metadata:     map[string]string{"program": "adsbuy", "event": "spend", "campaign": c.ID, "ad_group": adGroupID, "report": reportID},
 			})
 			if err != nil {
@@ -153,62 +166,47 @@ func (p *Program) ReportDelivery(ctx context.Context, reportID, campaignID, adGr
 	return d, err
 }
 
-// TickReport says what a Tick did.
-type TickReport struct {
-	Ended        int             // campaigns whose schedule ended
-	Released     decimal.Decimal // unspent budget returned by them
-	HoldsExpired int             // holds the ledger released by expiry
-	// Failed lists the campaigns Tick could not end, with why; each stays
-	// due and is tried again by the next Tick, and the others were ended
-	// as usual.
-	Failed []kit.ItemError
+// ReportDelivery is ReportDeliveryIn in a unit of work of its own.
+func (p *Program) ReportDelivery(ctx context.Context, req ReportDeliveryRequest) (Delivery, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Delivery, error) { return p.ReportDeliveryIn(w, req) })
 }
 
+// TickEnded is the kind of the items a Tick reports (kit.TickReport), each
+// with the ID of a campaign whose schedule was over and which Tick ended.
+const TickEnded = "adsbuy.ended"
+
+var _ kit.Ticker = (*Program)(nil)
+
 // Tick ends every campaign whose schedule is over (End <= now) and is not
-// already final: its unspent budget goes back to the balance. A campaign
-// still under review at its end is ended unreviewed. Each campaign is
-// ended in a unit of work of its own (kit.EachDue): one that fails is
-// reported in Failed and the others go on. Then it lets the ledger release
-// expired holds. The error is for the run as a whole (a store that fails,
-// a context that ends). Running it twice changes nothing the second time.
-func (p *Program) Tick(ctx context.Context) (TickReport, error) {
-	released := map[string]decimal.Decimal{} // campaign -> released, for those this Tick ended
-	_, failed, err := kit.EachDue(ctx, p.l, dueEnd, p.l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) error {
-		delete(released, e.ID) // a batch retried after a conflict runs this again
+// already final: its unspent budget goes back to the balance (the
+// campaign's Released says how much). A campaign still under review at its
+// end is ended unreviewed. Each campaign is ended in a unit of work of its
+// own (kit.TickDue) and reported as an item of kind TickEnded; one that
+// fails is reported in Failed with its ID and the others go on. The error
+// is for the run as a whole (a store that fails, a context that ends).
+// Running it twice changes nothing the second time. Tick does not tick the
+// ledger: ledger/scheduler, which runs the programs' Ticks, releases
+// expired holds once (a budget hold left by a campaign no Tick ended,
+// HoldMargin after its end), and a campaign whose hold expired first is
+// ended all the same.
+func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
+	return kit.TickDue(ctx, p.l, dueEnd, func(w *ledger.Writer, e ledger.DueEntry) ([]string, error) {
 		c, err := loadCampaign(&w.Reader, e.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if c.Status.Final() {
-			return w.Unschedule(dueEnd, e.ID)
+			return nil, w.Unschedule(dueEnd, e.ID)
 		}
 		reason := "schedule ended"
 		if c.Status == StatusPendingReview {
 			reason = "schedule ended before review"
 		}
 		if err := p.closeCampaign(w, &c, StatusEnded, reason); err != nil {
-			return err
+			return nil, err
 		}
-		released[e.ID] = c.Released
-		return nil
+		return []string{TickEnded}, nil
 	})
-	rep := TickReport{Released: decimal.Zero, Failed: failed}
-	failedIDs := make(map[string]bool, len(failed))
-	for _, f := range failed {
-		failedIDs[f.ID] = true
-	}
-	for id, r := range released {
-		if !failedIDs[id] {
-			rep.Ended++
-			rep.Released = rep.Released.Add(r)
-		}
-	}
-	if err != nil {
-		return rep, err
-	}
-	n, err := p.l.Tick(ctx)
-	rep.HoldsExpired = n
-	return rep, err
 }
 
 // Statement is a campaign's account: its budget, what each delivery cost
@@ -221,7 +219,7 @@ type Statement struct {
 
 // Statement returns a campaign's statement, read on one snapshot.
 func (p *Program) Statement(ctx context.Context, campaignID string) (Statement, error) {
-	if err := validateID("campaign", campaignID); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "campaign", campaignID); err != nil {
 		return Statement{}, err
 	}
 	var st Statement
@@ -262,7 +260,7 @@ func (p *Program) Statement(ctx context.Context, campaignID string) (Statement, 
 
 // Campaign returns a campaign, or ErrUnknownCampaign.
 func (p *Program) Campaign(ctx context.Context, campaignID string) (Campaign, error) {
-	if err := validateID("campaign", campaignID); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "campaign", campaignID); err != nil {
 		return Campaign{}, err
 	}
 	var c Campaign
@@ -273,7 +271,7 @@ func (p *Program) Campaign(ctx context.Context, campaignID string) (Campaign, er
 // Balance returns an advertiser's balance: Posted is the prepaid money,
 // Held what campaign budgets reserve, Available what new campaigns may use.
 func (p *Program) Balance(ctx context.Context, advertiser string) (ledger.Balance, error) {
-	if err := validateID("advertiser", advertiser); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "advertiser", advertiser); err != nil {
 		return ledger.Balance{}, err
 	}
 	var b ledger.Balance

@@ -1,5 +1,5 @@
 // Package adsbuy runs self-service ad buying over the rewardkit ledger:
-// advertisers in allowed regions top up a prepaid balance and buy
+// advertisers in allowed countries top up a prepaid balance and buy
 // campaigns, whose budget is held until a sales representative approves or
 // rejects them; delivery reports spend the held budget at the bid, and
 // whatever is not spent goes back to the balance when the campaign ends
@@ -13,9 +13,10 @@
 // naming it. The hold margin is at most ledger.MaxDuration. Defaults and
 // sources:
 //
-//   - regions GB (the United Kingdom), FR, IT, US (seed 004), checked when
-//     an account is opened and again at every top-up and purchase, so
-//     withdrawing a region stops new money and campaigns there;
+//   - countries GB (the United Kingdom), FR, IT, US (seed 004; rule
+//     "countries"), checked when an account is opened and again at every
+//     top-up and purchase, so withdrawing a country stops new money and
+//     campaigns there;
 //   - campaign daily budget at least 50 USD, ad group daily budget at least
 //     20 USD, bid types CPM and CPC (industry, PROGRAMS.md);
 //   - this package's choices: top-ups of 50 to 50,000 USD, campaigns of at
@@ -25,16 +26,17 @@
 //
 // # Accounts
 //
-//   - advertiser:<id> — the prepaid balance (USD, no overdraft). Posted is
-//     the money, Held the budgets of open campaigns, Available what new
-//     campaigns may use;
-//   - platform:ads:revenue — every captured spend;
+//   - advertiser:<id> — the prepaid balance (AdvertiserAccount; USD, no
+//     overdraft). Posted is the money, Held the budgets of open campaigns,
+//     Available what new campaigns may use. It is the advertiser's own,
+//     apart from any member's wallet;
+//   - platform:ads:revenue — every captured spend (RevenueAccount);
 //   - world — where top-ups come from (opened Unbounded by New).
 //
 // # Money flow
 //
 //   - TopUp: world → advertiser:<id>, ledger key "adsbuy:topup:<reference>";
-//     the payment reference is the idempotency key.
+//     the payment reference (TopUpRequest.EventID) is the idempotency key.
 //   - BuyCampaign: a ledger hold of the whole budget (daily budget × days;
 //     a started day counts as a day; a checked product, ledger.ErrOverflow
 //     beyond int64 minor units), key "adsbuy:budget:<campaign>", expiring
@@ -64,38 +66,63 @@
 //     kit.Authorize like a review). A campaign staff paused is resumed only
 //     by staff. A paused campaign refuses deliveries. Cancel voids the hold.
 //   - Tick: a campaign whose schedule is over (End <= now) ends and its
-//     hold is voided, each campaign in a unit of work of its own: one that
-//     fails is reported in TickReport.Failed with its ID and the others go
-//     on. Then ledger holds past their expiry are released.
+//     hold is voided, each campaign in a unit of work of its own and
+//     reported in a kit.TickReport as an item of kind TickEnded: one that
+//     fails is reported in Failed with its ID and the others go on.
+//     Program implements kit.Ticker; ledger/scheduler, which ticks it,
+//     ticks the ledger too, which releases holds past their expiry.
 //
 // In every ending (schedule over, rejection, cancellation, budget spent),
 // Released = Budget - Spent goes back to the balance, and Statement shows
 // the budget, each delivery's cost and charge, what is held and what was
 // released.
 //
-// Every event takes an id (payment reference, campaign id, review or report
-// id; for OpenAdvertiser the advertiser id) and runs once through
-// kit.Once: the replay check comes first, before the rules, the roles or
+// Every event takes a request struct (OpenAdvertiserRequest, TopUpRequest,
+// BuyCampaignRequest, ApproveRequest, RejectRequest, PauseRequest,
+// ResumeRequest, CancelRequest, ReportDeliveryRequest) that names its
+// Actor (the advertiser who opens, pays or buys; the reviewer; the owner
+// or sales representative who pauses, resumes or cancels) and its subject
+// (CampaignID). Each has an In form (BuyCampaignIn and so on) that runs
+// inside the caller's unit of work, so that, say, a top-up and the
+// campaign it pays for commit or roll back together; the other form runs
+// it in a unit of work of its own. An In form that fails may have written
+// part of its work: the caller returns the error, which undoes it all.
+//
+// Every event has an ID (the EventID: a payment reference, a review or
+// report ID; for BuyCampaign the CampaignID, for OpenAdvertiser the
+// advertiser's ID) and runs once through kit.Once: the replay check comes first, before the rules, the roles or
 // any record is read, so a retry of an event that went through succeeds
 // however things have changed since. A replay with the same arguments
 // returns the result as it was when the event ran, with Replayed set, and
 // changes nothing; with others it is ErrIdempotencyConflict. Wrong role,
-// wrong state, wrong region, a budget under the minimum, a short balance:
-// typed errors, and nothing changed.
+// wrong state, wrong country, a budget under the minimum, a short balance:
+// typed errors, and nothing changed; a refusal by a rule names it
+// (ledger.RuleOf).
 //
 // # Usage
 //
 //	roles := &kit.RoleDirectory{} // or the service's own kit.Roles
 //	roles.Grant("rita", kit.RoleSalesRep)
 //	p, err := adsbuy.New(ctx, l, adsbuy.DefaultRules(), adsbuy.WithRoles(roles))
-//	_, err = p.OpenAdvertiser(ctx, "acme", "GB")
-//	_, err = p.TopUp(ctx, "payment-123", "acme", decimal.NewFromInt(500))
-//	c, err := p.BuyCampaign(ctx, "spring", "acme", adsbuy.CampaignSpec{
+//	_, err = p.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: "acme", Country: "GB"})
+//	_, err = p.TopUp(ctx, adsbuy.TopUpRequest{EventID: "payment-123", Actor: "acme", Amount: decimal.NewFromInt(500)})
+//	c, err := p.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: "spring", Actor: "acme", Spec: adsbuy.CampaignSpec{
 //		Start: start, End: start.AddDate(0, 0, 7), DailyBudget: decimal.NewFromInt(60),
 //		AdGroups: []adsbuy.AdGroupSpec{{ID: "video", DailyBudget: decimal.NewFromInt(40), BidType: adsbuy.CPM, Bid: decimal.RequireFromString("2.50")}},
-//	})
-//	_, err = p.Approve(ctx, "review-1", "rita", "spring")
-//	_, err = p.ReportDelivery(ctx, "report-1", "spring", "video", 12000, 85)
-//	report, err := p.Tick(ctx) // run periodically: ends campaigns, returns unspent budgets; report.Failed lists items that failed
+//	}})
+//	_, err = p.Approve(ctx, adsbuy.ApproveRequest{EventID: "review-1", Actor: "rita", CampaignID: "spring"})
+//	_, err = p.ReportDelivery(ctx, adsbuy.ReportDeliveryRequest{EventID: "report-1", CampaignID: "spring", AdGroupID: "video", Impressions: 12000, Clicks: 85})
+//	report, err := p.Tick(ctx) // run by the scheduler: ends campaigns, returns unspent budgets; report.Failed lists items that failed
 //	st, err := p.Statement(ctx, "spring")
+//
+// A payment and the campaign it pays for, in one unit of work of the
+// caller's:
+//
+//	err = l.Update(ctx, func(w *ledger.Writer) error {
+//		if _, err := p.TopUpIn(w, adsbuy.TopUpRequest{EventID: "payment-124", Actor: "acme", Amount: decimal.NewFromInt(420)}); err != nil {
+//			return err
+//		}
+//		_, err := p.BuyCampaignIn(w, adsbuy.BuyCampaignRequest{CampaignID: "summer", Actor: "acme", Spec: summer})
+//		return err // a refusal undoes the top-up too
+//	})
 package adsbuy

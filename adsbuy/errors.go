@@ -4,14 +4,16 @@ import "github.com/rewardkit/rewardkit/ledger"
 
 // Sentinel errors. Every refusal wraps one of them (check with errors.Is)
 // with the rule, field or account that refused, and keeps its cause in the
-// chain (a budget refused for funds matches both ErrInsufficientBalance
-// and ledger.ErrInsufficientFunds); a refused event writes nothing. Times
-// outside the ledger's range are ledger.ErrInvalidTime, amounts beyond
-// any the ledger keeps ledger.ErrInvalidAmount or ledger.ErrOverflow.
+// chain (a budget refused for funds matches both ErrInsufficientFunds and
+// ledger.ErrInsufficientFunds); a refused event writes nothing. A refusal
+// by a rule of Rules is a *ledger.Refusal whose Rule is the rule's JSON
+// name (ledger.RuleOf: "min_top_up", "countries"). Times outside the
+// ledger's range are ledger.ErrInvalidTime, amounts beyond any the ledger
+// keeps ledger.ErrInvalidAmount or ledger.ErrOverflow.
 //
 // Each has a code (ledger.ErrorCode) in its constructor: amounts out of
-// bounds and budgets under a minimum are invalid arguments; ErrRegion and
-// ErrInsufficientBalance are failed preconditions.
+// bounds and budgets under a minimum are invalid arguments; ErrCountry and
+// ErrInsufficientFunds are failed preconditions.
 var (
 	// ErrInvalidRules: a Rules value failed Validate; the message names the
 	// field.
@@ -19,9 +21,9 @@ var (
 	// ErrInvalidRequest: an event's arguments are malformed (an empty id,
 	// a negative count, an amount with too many decimals).
 	ErrInvalidRequest = ledger.NewError(ledger.CodeInvalidArgument, "adsbuy: invalid request")
-	// ErrRegion: the advertiser's region is not one where ads may be bought
-	// (rule "regions").
-	ErrRegion = ledger.NewError(ledger.CodeFailedPrecondition, "adsbuy: region not allowed")
+	// ErrCountry: the advertiser's country is not one where ads may be
+	// bought (rule "countries").
+	ErrCountry = ledger.NewError(ledger.CodeFailedPrecondition, "adsbuy: country not allowed")
 	// ErrUnknownAdvertiser: no advertiser account has that id.
 	ErrUnknownAdvertiser = ledger.NewError(ledger.CodeNotFound, "adsbuy: unknown advertiser")
 	// ErrTopUpBounds: a top-up is below min_top_up or above max_top_up.
@@ -32,9 +34,9 @@ var (
 	// ErrInvalidCampaign: a campaign breaks another rule (schedule, bid
 	// type, an ad group budget above the campaign's).
 	ErrInvalidCampaign = ledger.NewError(ledger.CodeInvalidArgument, "adsbuy: invalid campaign")
-	// ErrInsufficientBalance: the advertiser's available balance cannot hold
+	// ErrInsufficientFunds: the advertiser's available balance cannot hold
 	// the campaign's budget.
-	ErrInsufficientBalance = ledger.NewError(ledger.CodeFailedPrecondition, "adsbuy: insufficient balance")
+	ErrInsufficientFunds = ledger.NewError(ledger.CodeFailedPrecondition, "adsbuy: insufficient funds")
 	// ErrForbidden: the actor may not do this: a review by an actor
 	// without kit.RoleSalesRep, an advertiser reviewing its own campaign,
 	// someone who is neither the owner nor a sales representative pausing,

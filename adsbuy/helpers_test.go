@@ -3,25 +3,21 @@ package adsbuy
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
 
 // testT is what the helpers need: *testing.T, *testing.B and *rapid.T.
-type testT interface {
-	require.TestingT
-	Helper()
-}
+type testT = kittest.TB
 
 var t0 = time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
 
@@ -57,12 +53,12 @@ func requireAmount(tb testT, want string, got decimal.Decimal, msg ...any) {
 }
 
 // advertiser opens an advertiser and tops it up.
-func (f *fixture) advertiser(tb testT, id, region, topUp string) {
+func (f *fixture) advertiser(tb testT, id, country, topUp string) {
 	tb.Helper()
-	_, err := f.p.OpenAdvertiser(f.ctx, id, region)
+	_, err := f.p.OpenAdvertiser(f.ctx, OpenAdvertiserRequest{Actor: id, Country: country})
 	require.NoError(tb, err)
 	if topUp != "" {
-		_, err = f.p.TopUp(f.ctx, "pay-"+id+"-"+topUp, id, dec(topUp))
+		_, err = f.p.TopUp(f.ctx, TopUpRequest{EventID: "pay-" + id + "-" + topUp, Actor: id, Amount: dec(topUp)})
 		require.NoError(tb, err)
 	}
 }
@@ -88,7 +84,7 @@ func (f *fixture) balance(tb testT, advertiser string) ledger.Balance {
 
 func (f *fixture) revenue(tb testT) decimal.Decimal {
 	tb.Helper()
-	b, err := f.l.Balance(f.ctx, PlatformRevenue, "USD")
+	b, err := f.l.Balance(f.ctx, RevenueAccount, "USD")
 	require.NoError(tb, err)
 	return b.Posted
 }
@@ -141,6 +137,31 @@ func (f *fixture) snapshot(tb testT) string {
 	return out
 }
 
+// released is what the campaigns a Tick ended gave back to their
+// advertisers' balances.
+func (f *fixture) released(tb testT, rep kit.TickReport) decimal.Decimal {
+	tb.Helper()
+	sum := decimal.Zero
+	for _, id := range rep.IDs(TickEnded) {
+		c, err := f.p.Campaign(f.ctx, id)
+		require.NoError(tb, err)
+		sum = sum.Add(c.Released)
+	}
+	return sum
+}
+
+// tick is what ledger/scheduler does at the clock's time: the ledger's
+// Tick, which releases expired holds, then the program's. It returns the
+// program's report and how many holds the ledger released.
+func (f *fixture) tick(tb testT) (kit.TickReport, int) {
+	tb.Helper()
+	expired, err := f.l.Tick(f.ctx)
+	require.NoError(tb, err)
+	rep, err := f.p.Tick(f.ctx)
+	require.NoError(tb, err)
+	return rep, expired
+}
+
 // snapshotPage is the most a snapshot reads of each list. A list that
 // fills it might have been cut short, so the snapshot fails instead.
 const snapshotPage = 1000
@@ -155,30 +176,11 @@ func whole[T any](xs []T, err error) ([]T, error) {
 
 func (f *fixture) verify(tb testT) {
 	tb.Helper()
-	rep, err := f.l.Verify(f.ctx)
-	require.NoError(tb, err)
-	for asset, total := range rep.Totals {
-		require.Truef(tb, total.IsZero(), "asset %s sums to %s", asset, total)
-	}
+	kittest.RequireBalanced(tb, f.ctx, f.l)
 }
 
-// pgChecks is how many of rapid's checks run on PostgreSQL, where each
-// opens a schema of its own; the rest pass at once there.
-const pgChecks = 12
-
-// checkOnStores runs a rapid property on every store the module ships
-// (teststore.Run), each check on a fresh store: all of rapid's checks on
-// memstore, the first pgChecks on PostgreSQL.
+// checkOnStores runs a rapid property on every store the module ships,
+// twelve of its checks on PostgreSQL (kittest.CheckOnStores).
 func checkOnStores(t *testing.T, prop func(t *rapid.T, store driver.Store)) {
-	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
-		checks := 0
-		rapid.Check(tt, func(t *rapid.T) {
-			if checks++; !strings.HasSuffix(tt.Name(), "/memstore") && checks > pgChecks {
-				return
-			}
-			store := open(tt)
-			defer store.Close()
-			prop(t, store)
-		})
-	})
+	kittest.CheckOnStores(t, 12, prop)
 }

@@ -28,13 +28,13 @@ import (
 func (f *fixture) liveCampaign(tb testT, id string, days int, cpm, cpc string) Campaign {
 	tb.Helper()
 	now := f.clock.Now()
-	_, err := f.p.BuyCampaign(f.ctx, id, "acme", CampaignSpec{Start: now, End: now.Add(time.Duration(days) * day), DailyBudget: dec("60"),
+	_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: id, Actor: "acme", Spec: CampaignSpec{Start: now, End: now.Add(time.Duration(days) * day), DailyBudget: dec("60"),
 		AdGroups: []AdGroupSpec{
 			{ID: "video", DailyBudget: dec("40"), BidType: CPM, Bid: dec(cpm)},
 			{ID: "search", DailyBudget: dec("20"), BidType: CPC, Bid: dec(cpc)},
-		}})
+		}}})
 	require.NoError(tb, err)
-	c, err := f.p.Approve(f.ctx, "approve-"+id, "rita", id)
+	c, err := f.p.Approve(f.ctx, ApproveRequest{EventID: "approve-" + id, Actor: "rita", CampaignID: id})
 	require.NoError(tb, err)
 	return c
 }
@@ -49,7 +49,7 @@ func TestCPMFractionsAreCarriedNotLost(t *testing.T) {
 		f.liveCampaign(t, "c1", 3, "2.50", "0.35")
 		charged := decimal.Zero
 		for i := 0; i < 1000; i++ {
-			d, err := f.p.ReportDelivery(f.ctx, fmt.Sprintf("rep-%d", i), "c1", "video", 3, 0)
+			d, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: fmt.Sprintf("rep-%d", i), CampaignID: "c1", AdGroupID: "video", Impressions: 3, Clicks: 0})
 			require.NoError(t, err)
 			requireAmount(t, "0.0075", d.Cost)
 			charged = charged.Add(d.Charged)
@@ -64,7 +64,7 @@ func TestCPMFractionsAreCarriedNotLost(t *testing.T) {
 
 		// The same deliveries in one report are charged the same.
 		f.liveCampaign(t, "c2", 3, "2.50", "0.35")
-		d, err := f.p.ReportDelivery(f.ctx, "rep-all", "c2", "video", 3000, 0)
+		d, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-all", CampaignID: "c2", AdGroupID: "video", Impressions: 3000, Clicks: 0})
 		require.NoError(t, err)
 		requireAmount(t, "7.50", d.Charged)
 		f.verify(t)
@@ -98,7 +98,7 @@ func TestPropertyChargesDoNotDependOnBatching(t *testing.T) {
 			if group == "search" {
 				imps, clicks = 0, n
 			}
-			d, err := f.p.ReportDelivery(f.ctx, id, c, group, imps, clicks)
+			d, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: id, CampaignID: c, AdGroupID: group, Impressions: imps, Clicks: clicks})
 			require.NoError(t, err)
 			return d
 		}
@@ -162,14 +162,14 @@ func TestPrivilegedActionsAreAuthorized(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
 		f.roles.Grant("acme", kit.RoleSalesRep)
-		_, err := f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(3, "60"))
+		_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(3, "60")})
 		require.NoError(t, err)
 		before := f.snapshot(t)
 		for _, who := range []string{"", "mallory", "acme"} {
-			_, err := f.p.Approve(f.ctx, "rev-"+who, who, "c1")
+			_, err := f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-" + who, Actor: who, CampaignID: "c1"})
 			require.ErrorIs(t, err, ledger.ErrForbidden, who)
 			require.ErrorIs(t, err, ErrForbidden, who)
-			_, err = f.p.Reject(f.ctx, "rej-"+who, who, "c1", "no")
+			_, err = f.p.Reject(f.ctx, RejectRequest{EventID: "rej-" + who, Actor: who, CampaignID: "c1", Reason: "no"})
 			require.ErrorIs(t, err, ledger.ErrForbidden, who)
 		}
 		require.Equal(t, before, f.snapshot(t), "refusals write nothing")
@@ -177,34 +177,34 @@ func TestPrivilegedActionsAreAuthorized(t *testing.T) {
 		// A program given no role directory lets nobody review.
 		bare, err := New(f.ctx, f.l, DefaultRules())
 		require.NoError(t, err)
-		_, err = bare.Approve(f.ctx, "rev-bare", "rita", "c1")
+		_, err = bare.Approve(f.ctx, ApproveRequest{EventID: "rev-bare", Actor: "rita", CampaignID: "c1"})
 		require.ErrorIs(t, err, ledger.ErrForbidden)
 		require.Equal(t, before, f.snapshot(t))
 
-		c, err := f.p.Approve(f.ctx, "rev-1", "rita", "c1")
+		c, err := f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 		require.Equal(t, StatusLive, c.Status)
 
 		// Staff take a live campaign down; the owner cannot lift it.
 		before = f.snapshot(t)
-		_, err = f.p.Pause(f.ctx, "p-m", "mallory", "c1")
+		_, err = f.p.Pause(f.ctx, PauseRequest{EventID: "p-m", Actor: "mallory", CampaignID: "c1"})
 		require.ErrorIs(t, err, ledger.ErrForbidden)
 		require.Equal(t, before, f.snapshot(t))
-		c, err = f.p.Pause(f.ctx, "p-1", "rita", "c1")
+		c, err = f.p.Pause(f.ctx, PauseRequest{EventID: "p-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 		require.Equal(t, StatusPaused, c.Status)
 		require.Equal(t, "rita", c.PausedBy)
 		before = f.snapshot(t)
-		_, err = f.p.Resume(f.ctx, "r-acme", "acme", "c1")
+		_, err = f.p.Resume(f.ctx, ResumeRequest{EventID: "r-acme", Actor: "acme", CampaignID: "c1"})
 		require.ErrorIs(t, err, ledger.ErrForbidden, "a takedown is lifted by staff only")
 		require.Equal(t, before, f.snapshot(t))
-		_, err = f.p.Resume(f.ctx, "r-1", "rita", "c1")
+		_, err = f.p.Resume(f.ctx, ResumeRequest{EventID: "r-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 
 		// Staff end a campaign: the unspent budget goes back.
-		_, err = f.p.Cancel(f.ctx, "x-m", "mallory", "c1")
+		_, err = f.p.Cancel(f.ctx, CancelRequest{EventID: "x-m", Actor: "mallory", CampaignID: "c1"})
 		require.ErrorIs(t, err, ledger.ErrForbidden)
-		c, err = f.p.Cancel(f.ctx, "x-1", "rita", "c1")
+		c, err = f.p.Cancel(f.ctx, CancelRequest{EventID: "x-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 		require.Equal(t, StatusCanceled, c.Status)
 		require.Contains(t, c.EndReason, "rita")
@@ -212,13 +212,13 @@ func TestPrivilegedActionsAreAuthorized(t *testing.T) {
 		requireAmount(t, "500", f.balance(t, "acme").Available)
 
 		// The owner's own pause is the owner's to lift.
-		_, err = f.p.BuyCampaign(f.ctx, "c2", "acme", f.spec(3, "60"))
+		_, err = f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c2", Actor: "acme", Spec: f.spec(3, "60")})
 		require.NoError(t, err)
-		_, err = f.p.Approve(f.ctx, "rev-2", "rita", "c2")
+		_, err = f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-2", Actor: "rita", CampaignID: "c2"})
 		require.NoError(t, err)
-		_, err = f.p.Pause(f.ctx, "p-2", "acme", "c2")
+		_, err = f.p.Pause(f.ctx, PauseRequest{EventID: "p-2", Actor: "acme", CampaignID: "c2"})
 		require.NoError(t, err)
-		c, err = f.p.Resume(f.ctx, "r-2", "acme", "c2")
+		c, err = f.p.Resume(f.ctx, ResumeRequest{EventID: "r-2", Actor: "acme", CampaignID: "c2"})
 		require.NoError(t, err)
 		require.Equal(t, StatusLive, c.Status)
 		f.verify(t)
@@ -232,40 +232,40 @@ func TestReplayComesBeforeRolesAndRules(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "")
-		tu, err := f.p.TopUp(f.ctx, "pay-1", "acme", dec("60"))
+		tu, err := f.p.TopUp(f.ctx, TopUpRequest{EventID: "pay-1", Actor: "acme", Amount: dec("60")})
 		require.NoError(t, err)
 		require.False(t, tu.Replayed)
-		_, err = f.p.BuyCampaign(f.ctx, "c1", "acme", f.spec(1, "50"))
+		_, err = f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c1", Actor: "acme", Spec: f.spec(1, "50")})
 		require.NoError(t, err)
-		c1, err := f.p.Approve(f.ctx, "rev-1", "rita", "c1")
+		c1, err := f.p.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err)
 		require.False(t, c1.Replayed)
 
 		f.roles.Revoke("rita", kit.RoleSalesRep)
 		r := DefaultRules()
 		r.MinTopUp = dec("100")
-		r.Regions = []string{"US"}
+		r.Countries = []string{"US"}
 		p2, err := New(f.ctx, f.l, r, WithRoles(f.roles))
 		require.NoError(t, err)
 		before := f.snapshot(t)
-		c2, err := p2.Approve(f.ctx, "rev-1", "rita", "c1")
+		c2, err := p2.Approve(f.ctx, ApproveRequest{EventID: "rev-1", Actor: "rita", CampaignID: "c1"})
 		require.NoError(t, err, "a retry of a review that went through")
 		require.True(t, c2.Replayed)
 		c2.Replayed = false
 		require.Equal(t, c1, c2)
-		tu2, err := p2.TopUp(f.ctx, "pay-1", "acme", dec("60"))
+		tu2, err := p2.TopUp(f.ctx, TopUpRequest{EventID: "pay-1", Actor: "acme", Amount: dec("60")})
 		require.NoError(t, err, "a retry of a top-up that went through")
 		require.True(t, tu2.Replayed)
 		require.Equal(t, tu.Transaction, tu2.Transaction)
-		a, err := p2.OpenAdvertiser(f.ctx, "acme", "GB")
+		a, err := p2.OpenAdvertiser(f.ctx, OpenAdvertiserRequest{Actor: "acme", Country: "GB"})
 		require.NoError(t, err)
 		require.True(t, a.Replayed)
 		require.Equal(t, before, f.snapshot(t), "replays change nothing")
 
 		// New events are judged as things are now.
-		_, err = p2.TopUp(f.ctx, "pay-2", "acme", dec("60"))
+		_, err = p2.TopUp(f.ctx, TopUpRequest{EventID: "pay-2", Actor: "acme", Amount: dec("60")})
 		require.ErrorIs(t, err, ErrTopUpBounds)
-		_, err = p2.Reject(f.ctx, "rev-2", "rita", "c1", "late")
+		_, err = p2.Reject(f.ctx, RejectRequest{EventID: "rev-2", Actor: "rita", CampaignID: "c1", Reason: "late"})
 		require.ErrorIs(t, err, ErrForbidden)
 		require.Equal(t, before, f.snapshot(t))
 	})
@@ -302,15 +302,14 @@ func TestCampaignTimesOutsideTheLedgerRange(t *testing.T) {
 			if name == "hold past max" {
 				f.clock.Set(ledger.MaxTime.Add(-6 * day))
 			}
-			_, err := f.p.BuyCampaign(f.ctx, "c-"+strings.ReplaceAll(name, " ", "-"), "acme", spec)
+			_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c-" + strings.ReplaceAll(name, " ", "-"), Actor: "acme", Spec: spec})
 			require.ErrorIs(t, err, ledger.ErrInvalidTime, name)
 			require.ErrorIs(t, err, ErrInvalidCampaign, name)
 			f.clock.Set(t0)
 		}
 		require.Equal(t, before, f.snapshot(t), "nothing held")
-		rep, err := f.p.Tick(f.ctx)
-		require.NoError(t, err)
-		require.Zero(t, rep.HoldsExpired)
+		_, expired := f.tick(t)
+		require.Zero(t, expired)
 		requireAmount(t, "500", f.balance(t, "acme").Available)
 	})
 }
@@ -332,7 +331,7 @@ func TestCountersAndBudgetsDoNotOverflow(t *testing.T) {
 			return w.SaveJSON(kindCampaign, "c1", c)
 		}))
 		before := f.snapshot(t)
-		_, err := f.p.ReportDelivery(f.ctx, "rep-1", "c1", "search", 0, 10)
+		_, err := f.p.ReportDelivery(f.ctx, ReportDeliveryRequest{EventID: "rep-1", CampaignID: "c1", AdGroupID: "search", Impressions: 0, Clicks: 10})
 		require.ErrorIs(t, err, ledger.ErrOverflow)
 		require.Equal(t, before, f.snapshot(t))
 
@@ -341,8 +340,8 @@ func TestCountersAndBudgetsDoNotOverflow(t *testing.T) {
 		r.MinCampaignDailyBudget = dec("50000000000000000") // 5e18 cents a day
 		p2, err := New(f.ctx, f.l, r, WithRoles(f.roles))
 		require.NoError(t, err)
-		_, err = p2.BuyCampaign(f.ctx, "c-huge", "acme", CampaignSpec{Start: t0, End: t0.Add(2 * day),
-			DailyBudget: dec("50000000000000000"), AdGroups: []AdGroupSpec{{ID: "g", DailyBudget: dec("20"), BidType: CPM, Bid: dec("1")}}})
+		_, err = p2.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c-huge", Actor: "acme", Spec: CampaignSpec{Start: t0, End: t0.Add(2 * day),
+			DailyBudget: dec("50000000000000000"), AdGroups: []AdGroupSpec{{ID: "g", DailyBudget: dec("20"), BidType: CPM, Bid: dec("1")}}}})
 		require.ErrorIs(t, err, ledger.ErrOverflow, "5e18 cents x 2 days")
 		require.Equal(t, before, f.snapshot(t))
 	})
@@ -356,7 +355,7 @@ func TestTickIsolatesAFailingCampaign(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.advertiser(t, "acme", "GB", "500")
 		for _, id := range []string{"a1", "b2", "c3"} {
-			_, err := f.p.BuyCampaign(f.ctx, id, "acme", f.spec(1, "60"))
+			_, err := f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: id, Actor: "acme", Spec: f.spec(1, "60")})
 			require.NoError(t, err)
 		}
 		require.NoError(t, f.l.Update(f.ctx, func(w *ledger.Writer) error {
@@ -365,8 +364,8 @@ func TestTickIsolatesAFailingCampaign(t *testing.T) {
 		f.clock.Set(t0.Add(day))
 		rep, err := f.p.Tick(f.ctx)
 		require.NoError(t, err, "one broken item is not a failed run")
-		require.Equal(t, 2, rep.Ended)
-		requireAmount(t, "120", rep.Released)
+		require.Equal(t, 2, rep.Count(TickEnded))
+		requireAmount(t, "120", f.released(t, rep))
 		require.Len(t, rep.Failed, 1)
 		require.Equal(t, "a1", rep.Failed[0].ID)
 		require.Equal(t, dueEnd, rep.Failed[0].Kind)
@@ -383,7 +382,7 @@ func TestTickIsolatesAFailingCampaign(t *testing.T) {
 func TestRulesJSONRefusesUnknownFields(t *testing.T) {
 	for _, bad := range []string{
 		`{"hold_margn":"1h"}`,
-		`{"regions":["US"],"min_top_upp":"10"}`,
+		`{"countries":["US"],"min_top_upp":"10"}`,
 		`{"asset":{"code":"USD","precision":2,"precison":3}}`,
 	} {
 		r := DefaultRules()
@@ -395,14 +394,14 @@ func TestRulesJSONRefusesUnknownFields(t *testing.T) {
 	err := json.Unmarshal([]byte(`{"hold_margn":"1h"}`), &r)
 	require.ErrorContains(t, err, "hold_margn", "the error names the field")
 	r = DefaultRules()
-	require.NoError(t, json.Unmarshal([]byte(`{"regions":["US"],"hold_margin":"48h"}`), &r))
+	require.NoError(t, json.Unmarshal([]byte(`{"countries":["US"],"hold_margin":"48h"}`), &r))
 	require.NoError(t, r.Validate())
-	require.Equal(t, []string{"US"}, r.Regions)
-	require.Equal(t, Duration(48*time.Hour), r.HoldMargin)
+	require.Equal(t, []string{"US"}, r.Countries)
+	require.Equal(t, kit.Duration(48*time.Hour), r.HoldMargin)
 	requireAmount(t, "50", r.MinTopUp, "fields left out keep the value they had")
 
 	r = DefaultRules()
-	r.HoldMargin = Duration(ledger.MaxDuration + time.Hour)
+	r.HoldMargin = kit.Duration(ledger.MaxDuration + time.Hour)
 	require.ErrorIs(t, r.Validate(), ledger.ErrInvalidTime, "issue 10 #3: durations are bounded")
 }
 
@@ -423,15 +422,15 @@ func TestHugeExponentsAreRefusedNotPanics(t *testing.T) {
 		f.advertiser(t, "acme", "GB", "500")
 		before := f.snapshot(t)
 		for _, huge := range []decimal.Decimal{decimal.New(1, 2147483647), decimal.New(1, -2147483647), decimal.New(25, -2147483600)} {
-			_, err := f.p.TopUp(f.ctx, "pay-huge", "acme", huge)
+			_, err := f.p.TopUp(f.ctx, TopUpRequest{EventID: "pay-huge", Actor: "acme", Amount: huge})
 			require.ErrorIs(t, err, ErrInvalidRequest)
 			s := f.spec(3, "60")
 			s.AdGroups[0].Bid = huge
-			_, err = f.p.BuyCampaign(f.ctx, "c-huge", "acme", s)
+			_, err = f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c-huge", Actor: "acme", Spec: s})
 			require.ErrorIs(t, err, ledger.ErrInvalidAmount)
 			s = f.spec(3, "60")
 			s.DailyBudget = huge
-			_, err = f.p.BuyCampaign(f.ctx, "c-huge", "acme", s)
+			_, err = f.p.BuyCampaign(f.ctx, BuyCampaignRequest{CampaignID: "c-huge", Actor: "acme", Spec: s})
 			require.True(t, errors.Is(err, ErrInvalidRequest), err)
 		}
 		require.Equal(t, before, f.snapshot(t))

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
-	"github.com/shopspring/decimal"
 )
 
 // Record kinds and the due-entry kind the program keeps in the store.
@@ -22,16 +24,20 @@ const (
 	dueEnd         = "adsbuy.end"        // id: campaign
 )
 
-// PlatformRevenue is the account that receives every captured spend.
-const PlatformRevenue = "platform:ads:revenue"
+// RevenueAccount is the account that receives every captured spend.
+const RevenueAccount = "platform:ads:revenue"
 
-// AdvertiserAccount is an advertiser's prepaid balance.
+// AdvertiserAccount is an advertiser's prepaid balance. It is the
+// advertiser's own, not a member's wallet (kit.WalletAccount): money paid
+// for ads stays apart from the money members spend in the other programs.
 func AdvertiserAccount(advertiser string) string { return "advertiser:" + advertiser }
 
 // Advertiser is an advertiser account.
 type Advertiser struct {
-	ID       string    `json:"id"`
-	Region   string    `json:"region"`
+	ID string `json:"id"`
+	// Country is where the advertiser is established (ISO 3166-1
+	// alpha-2), one of Rules.Countries when the account was opened.
+	Country  string    `json:"country"`
 	OpenedAt time.Time `json:"opened_at"`
 	// Replayed is set when OpenAdvertiser found the account already open.
 	Replayed bool `json:"-"`
@@ -179,9 +185,9 @@ type Program struct {
 	roles kit.Roles
 }
 
-// New validates the rules, defines the asset and opens ledger.World and
-// PlatformRevenue (idempotently). Give it the role directory with
-// WithRoles: without one nobody may review a campaign.
+// New validates the rules and sets up the ledger (kit.SetUpLedger: the
+// asset, ledger.World and RevenueAccount, idempotently). Give it the role
+// directory with WithRoles: without one nobody may review a campaign.
 func New(ctx context.Context, l *ledger.Ledger, rules Rules, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
@@ -189,20 +195,10 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, opts ...Option) (*P
 	if l == nil {
 		return nil, fmt.Errorf("%w: New needs a ledger", ErrInvalidRequest)
 	}
-	rules.Regions = slices.Clone(rules.Regions)
+	rules.Countries = slices.Clone(rules.Countries)
 	rules.BidTypes = slices.Clone(rules.BidTypes)
-	err := l.Update(ctx, func(w *ledger.Writer) error {
-		if err := w.DefineAsset(rules.Asset); err != nil {
-			return err
-		}
-		if _, err := w.OpenAccount(ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}}); err != nil {
-			return err
-		}
-		_, err := w.OpenAccount(ledger.AccountSpec{Address: PlatformRevenue})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("setting up the ledger: %w", err)
+	if err := kit.SetUpLedger(ctx, l, rules.Asset, RevenueAccount); err != nil {
+		return nil, err
 	}
 	p := &Program{l: l, rules: rules}
 	for _, o := range opts {
@@ -213,29 +209,6 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, opts ...Option) (*P
 
 // Rules returns the program's rules.
 func (p *Program) Rules() Rules { return p.rules }
-
-func validateID(field, id string) error {
-	if len(id) == 0 || len(id) > 64 {
-		return fmt.Errorf("%w: %s %q must have 1 to 64 characters", ErrInvalidRequest, field, id)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '@' || c == '+') {
-			return fmt.Errorf("%w: %s %q may hold only letters, digits and _-.@+", ErrInvalidRequest, field, id)
-		}
-	}
-	return nil
-}
-
-// maxEventID is the longest event id kit.Once keeps.
-const maxEventID = 128
-
-func validateEventID(id string) error {
-	if len(id) == 0 || len(id) > maxEventID {
-		return fmt.Errorf("%w: event id of %d bytes, want 1 to %d", ErrInvalidRequest, len(id), maxEventID)
-	}
-	return nil
-}
 
 // event names an event of this program for kit.Once.
 func event(id, op string, req any) kit.Event {
@@ -264,33 +237,46 @@ func loadCampaign(r *ledger.Reader, id string) (Campaign, error) {
 	return c, nil
 }
 
-func (p *Program) checkRegion(a Advertiser) error {
-	if !p.rules.allowsRegion(a.Region) {
-		return fmt.Errorf("%w: rule regions: advertiser %s is in %q, allowed %v", ErrRegion, a.ID, a.Region, p.rules.Regions)
+// checkCountry refuses a country that is not one where ads may be bought.
+func (p *Program) checkCountry(advertiser, country string) error {
+	if !slices.Contains(p.rules.Countries, country) {
+		return ledger.Refuse(ErrCountry, "countries", "advertiser %s is in %q; ads may be bought in %s",
+			advertiser, country, strings.Join(p.rules.Countries, ", "))
 	}
 	return nil
 }
 
-// OpenAdvertiser opens an advertiser account in a region, which must be
-// allowed (ErrRegion). The advertiser id is the idempotency key: opening
-// it again in the same region returns the account (Replayed set); in
-// another region it is ErrIdempotencyConflict.
-func (p *Program) OpenAdvertiser(ctx context.Context, advertiser, region string) (Advertiser, error) {
-	if err := validateID("advertiser", advertiser); err != nil {
+// OpenAdvertiserRequest is an advertiser opening its account.
+type OpenAdvertiserRequest struct {
+	// Actor is the advertiser who opens its account: the account's ID,
+	// and the idempotency key of the event.
+	Actor string `json:"actor"`
+	// Country is where the advertiser is established (ISO 3166-1 alpha-2).
+	Country string `json:"country"`
+}
+
+// OpenAdvertiserIn opens an advertiser account in a country, which must be
+// allowed (ErrCountry), inside the caller's unit of work. The advertiser
+// ID is the idempotency key: opening it again in the same country returns
+// the account (Replayed set); in another country it is
+// ErrIdempotencyConflict.
+func (p *Program) OpenAdvertiserIn(w *ledger.Writer, req OpenAdvertiserRequest) (Advertiser, error) {
+	advertiser, country := req.Actor, req.Country
+	if err := kit.CheckID(ErrInvalidRequest, "advertiser", advertiser); err != nil {
 		return Advertiser{}, err
 	}
-	if len(region) > 8 {
-		return Advertiser{}, fmt.Errorf("%w: region %q is not an ISO 3166-1 alpha-2 code", ErrRegion, region)
+	if len(country) > 8 {
+		return Advertiser{}, fmt.Errorf("%w: country %q is not an ISO 3166-1 alpha-2 code", ErrCountry, country)
 	}
-	ev := kit.Event{Kind: kindOpenEvent, ID: advertiser, Op: "open_advertiser", Request: region}
-	a, replay, err := kit.RunOnce(ctx, p.l, ev, func(w *ledger.Writer) (Advertiser, error) {
-		if !p.rules.allowsRegion(region) {
-			return Advertiser{}, fmt.Errorf("%w: rule regions: %q is not in %v", ErrRegion, region, p.rules.Regions)
+	ev := kit.Event{Kind: kindOpenEvent, ID: advertiser, Op: "open_advertiser", Request: req}
+	a, replay, err := kit.Once(w, ev, func(w *ledger.Writer) (Advertiser, error) {
+		if err := p.checkCountry(advertiser, country); err != nil {
+			return Advertiser{}, err
 		}
 		old, err := loadAdvertiser(&w.Reader, advertiser)
 		if err == nil { // opened before events were kept for it
-			if old.Region != region {
-				return Advertiser{}, fmt.Errorf("%w: advertiser %s is open in %s", ErrIdempotencyConflict, advertiser, old.Region)
+			if old.Country != country {
+				return Advertiser{}, fmt.Errorf("%w: advertiser %s is open in %s", ErrIdempotencyConflict, advertiser, old.Country)
 			}
 			return old, nil
 		}
@@ -300,44 +286,59 @@ func (p *Program) OpenAdvertiser(ctx context.Context, advertiser, region string)
 		if err := kit.OpenIfMissing(w, AdvertiserAccount(advertiser), ledger.Overdraft{}); err != nil {
 			return Advertiser{}, err
 		}
-		a := Advertiser{ID: advertiser, Region: region, OpenedAt: w.Now()}
+		a := Advertiser{ID: advertiser, Country: country, OpenedAt: w.Now()}
 		return a, w.CreateJSON(kindAdvertiser, advertiser, a)
 	})
 	a.Replayed = replay
 	return a, err
 }
 
-// TopUp credits an advertiser's prepaid balance with a payment received
-// under reference, which is the idempotency key (ledger key
-// "adsbuy:topup:<reference>"). Refusals: ErrTopUpBounds,
-// ErrUnknownAdvertiser, ErrRegion.
-func (p *Program) TopUp(ctx context.Context, reference, advertiser string, amount decimal.Decimal) (TopUp, error) {
-	if err := validateEventID(reference); err != nil {
+// OpenAdvertiser is OpenAdvertiserIn in a unit of work of its own.
+func (p *Program) OpenAdvertiser(ctx context.Context, req OpenAdvertiserRequest) (Advertiser, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Advertiser, error) { return p.OpenAdvertiserIn(w, req) })
+}
+
+// TopUpRequest is a payment an advertiser made to its prepaid balance.
+type TopUpRequest struct {
+	// EventID is the payment's reference, the idempotency key of the
+	// event: a payment delivered twice is credited once.
+	EventID string `json:"event_id"`
+	// Actor is the advertiser who paid, whose balance is credited.
+	Actor string `json:"actor"`
+	// Amount is what was paid, in the program's asset.
+	Amount decimal.Decimal `json:"amount"`
+}
+
+// TopUpIn credits an advertiser's prepaid balance with a payment, inside
+// the caller's unit of work (ledger key "adsbuy:topup:<EventID>").
+// Refusals: ErrTopUpBounds (rules min_top_up, max_top_up),
+// ErrUnknownAdvertiser, ErrCountry.
+func (p *Program) TopUpIn(w *ledger.Writer, req TopUpRequest) (TopUp, error) {
+	reference, advertiser, amount := req.EventID, req.Actor, req.Amount
+	if err := kit.CheckEventID(ErrInvalidRequest, reference); err != nil {
 		return TopUp{}, err
 	}
-	if err := validateID("advertiser", advertiser); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "advertiser", advertiser); err != nil {
 		return TopUp{}, err
 	}
 	if err := kit.CheckDecimal(amount); err != nil {
 		return TopUp{}, fmt.Errorf("%w: top-up amount: %w", ErrInvalidRequest, err)
 	}
-	req := struct {
-		Advertiser string
-		Amount     string
-	}{advertiser, amount.String()}
-	tu, replay, err := kit.RunOnce(ctx, p.l, event(reference, "topup", req), func(w *ledger.Writer) (TopUp, error) {
+	tu, replay, err := kit.Once(w, event(reference, "topup", req), func(w *ledger.Writer) (TopUp, error) {
 		if _, err := p.rules.Asset.Units(amount); err != nil {
 			return TopUp{}, fmt.Errorf("%w: top-up amount: %w", ErrInvalidRequest, err)
 		}
-		if amount.LessThan(p.rules.MinTopUp) || amount.GreaterThan(p.rules.MaxTopUp) {
-			return TopUp{}, fmt.Errorf("%w: rule min_top_up/max_top_up: %s not in %s..%s %s", ErrTopUpBounds,
-				amount, p.rules.MinTopUp, p.rules.MaxTopUp, p.rules.Asset.Code)
+		if amount.LessThan(p.rules.MinTopUp) {
+			return TopUp{}, ledger.Refuse(ErrTopUpBounds, "min_top_up", "a top-up of %s, at least %s %s", amount, p.rules.MinTopUp, p.rules.Asset.Code)
+		}
+		if amount.GreaterThan(p.rules.MaxTopUp) {
+			return TopUp{}, ledger.Refuse(ErrTopUpBounds, "max_top_up", "a top-up of %s, at most %s %s", amount, p.rules.MaxTopUp, p.rules.Asset.Code)
 		}
 		a, err := loadAdvertiser(&w.Reader, advertiser)
 		if err != nil {
 			return TopUp{}, err
 		}
-		if err := p.checkRegion(a); err != nil {
+		if err := p.checkCountry(a.ID, a.Country); err != nil {
 			return TopUp{}, err
 		}
 		tx, err := w.Post(ledger.TransferRequest{
@@ -352,6 +353,11 @@ func (p *Program) TopUp(ctx context.Context, reference, advertiser string, amoun
 	})
 	tu.Replayed = replay
 	return tu, err
+}
+
+// TopUp is TopUpIn in a unit of work of its own.
+func (p *Program) TopUp(ctx context.Context, req TopUpRequest) (TopUp, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (TopUp, error) { return p.TopUpIn(w, req) })
 }
 
 // days returns how many (started) days a schedule spans. Both times are in
@@ -385,7 +391,7 @@ func checkSpecInput(spec CampaignSpec) error {
 		return fmt.Errorf("%w: daily budget: %w", ErrInvalidRequest, err)
 	}
 	for _, g := range spec.AdGroups {
-		if err := validateID("ad group id", g.ID); err != nil {
+		if err := kit.CheckID(ErrInvalidRequest, "ad group id", g.ID); err != nil {
 			return err
 		}
 		if len(g.Name) > 128 {
@@ -423,7 +429,7 @@ func (p *Program) validateSpec(spec CampaignSpec, now time.Time) (CampaignSpec, 
 		return spec, fmt.Errorf("%w: end %s is not after start %s", ErrInvalidCampaign, spec.End.Format(time.RFC3339), spec.Start.Format(time.RFC3339))
 	}
 	if n := days(spec.Start, spec.End); n > r.MaxCampaignDays {
-		return spec, fmt.Errorf("%w: rule max_campaign_days: %d days, at most %d", ErrInvalidCampaign, n, r.MaxCampaignDays)
+		return spec, ledger.Refuse(ErrInvalidCampaign, "max_campaign_days", "%d days, at most %d", n, r.MaxCampaignDays)
 	}
 	daily, err := p.units("daily budget", spec.DailyBudget)
 	if err != nil {
@@ -431,7 +437,7 @@ func (p *Program) validateSpec(spec CampaignSpec, now time.Time) (CampaignSpec, 
 	}
 	spec.DailyBudget = a.Amount(daily)
 	if spec.DailyBudget.LessThan(r.MinCampaignDailyBudget) {
-		return spec, fmt.Errorf("%w: rule min_campaign_daily_budget: campaign daily budget %s, at least %s %s", ErrBudgetTooLow,
+		return spec, ledger.Refuse(ErrBudgetTooLow, "min_campaign_daily_budget", "campaign daily budget %s, at least %s %s",
 			spec.DailyBudget, r.MinCampaignDailyBudget, a.Code)
 	}
 	spec.AdGroups = slices.Clone(spec.AdGroups)
@@ -447,14 +453,14 @@ func (p *Program) validateSpec(spec CampaignSpec, now time.Time) (CampaignSpec, 
 		}
 		g.DailyBudget = a.Amount(u)
 		if g.DailyBudget.LessThan(r.MinAdGroupDailyBudget) {
-			return spec, fmt.Errorf("%w: rule min_ad_group_daily_budget: ad group %s daily budget %s, at least %s %s", ErrBudgetTooLow,
+			return spec, ledger.Refuse(ErrBudgetTooLow, "min_ad_group_daily_budget", "ad group %s daily budget %s, at least %s %s",
 				g.ID, g.DailyBudget, r.MinAdGroupDailyBudget, a.Code)
 		}
 		if g.DailyBudget.GreaterThan(spec.DailyBudget) {
 			return spec, fmt.Errorf("%w: ad group %s daily budget %s is above the campaign's %s", ErrInvalidCampaign, g.ID, g.DailyBudget, spec.DailyBudget)
 		}
-		if !r.allowsBid(g.BidType) {
-			return spec, fmt.Errorf("%w: rule bid_types: ad group %s bid type %q, allowed %v", ErrInvalidCampaign, g.ID, g.BidType, r.BidTypes)
+		if !slices.Contains(r.BidTypes, g.BidType) {
+			return spec, ledger.Refuse(ErrInvalidCampaign, "bid_types", "ad group %s bids %q; %s allowed", g.ID, g.BidType, bidTypes(r.BidTypes))
 		}
 		if g.Bid.Sign() <= 0 {
 			return spec, fmt.Errorf("%w: ad group %s bid %s must be positive", ErrInvalidCampaign, g.ID, g.Bid)
@@ -483,33 +489,42 @@ func (p *Program) budget(what string, daily decimal.Decimal, n int) (decimal.Dec
 	return p.rules.Asset.Amount(total), nil
 }
 
-// BuyCampaign buys a campaign: the whole budget (daily budget × days of the
-// schedule) is held from the advertiser's balance and the campaign waits
-// for a sales representative's review. The campaign id is the idempotency
-// key (hold key "adsbuy:budget:<campaign>"); the budget hold expires by
-// itself HoldMargin after the schedule ends. Times outside the ledger's
-// range (ledger.MinTime to ledger.MaxTime) are ErrInvalidCampaign wrapping
+// BuyCampaignRequest is an advertiser buying a campaign.
+type BuyCampaignRequest struct {
+	// CampaignID is the new campaign's ID, the idempotency key of the
+	// event.
+	CampaignID string `json:"campaign_id"`
+	// Actor is the advertiser who buys and owns the campaign.
+	Actor string `json:"actor"`
+	// Spec is what is bought.
+	Spec CampaignSpec `json:"spec"`
+}
+
+// BuyCampaignIn buys a campaign, inside the caller's unit of work: the
+// whole budget (daily budget × days of the schedule) is held from the
+// advertiser's balance and the campaign waits for a sales
+// representative's review. The campaign ID is the idempotency key (hold
+// key "adsbuy:budget:<campaign>"); the budget hold expires by itself
+// HoldMargin after the schedule ends. Times outside the ledger's range
+// (ledger.MinTime to ledger.MaxTime) are ErrInvalidCampaign wrapping
 // ledger.ErrInvalidTime. Refusals: ErrBudgetTooLow, ErrInvalidCampaign,
-// ErrUnknownAdvertiser, ErrRegion, ErrInsufficientBalance.
-func (p *Program) BuyCampaign(ctx context.Context, campaignID, advertiser string, spec CampaignSpec) (Campaign, error) {
-	if err := validateID("campaign", campaignID); err != nil {
+// ErrUnknownAdvertiser, ErrCountry, ErrInsufficientFunds.
+func (p *Program) BuyCampaignIn(w *ledger.Writer, req BuyCampaignRequest) (Campaign, error) {
+	campaignID, advertiser := req.CampaignID, req.Actor
+	if err := kit.CheckID(ErrInvalidRequest, "campaign", campaignID); err != nil {
 		return Campaign{}, err
 	}
-	if err := validateID("advertiser", advertiser); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "advertiser", advertiser); err != nil {
 		return Campaign{}, err
 	}
-	if err := checkSpecInput(spec); err != nil {
+	if err := checkSpecInput(req.Spec); err != nil {
 		return Campaign{}, err
 	}
-	spec.Start, spec.End = spec.Start.UTC(), spec.End.UTC()
-	spec.AdGroups = slices.Clone(spec.AdGroups)
-	req := struct {
-		Advertiser string
-		Spec       CampaignSpec
-	}{advertiser, spec}
-	c, replay, err := kit.RunOnce(ctx, p.l, event(campaignID, "buy", req), func(w *ledger.Writer) (Campaign, error) {
+	req.Spec.Start, req.Spec.End = req.Spec.Start.UTC(), req.Spec.End.UTC()
+	req.Spec.AdGroups = slices.Clone(req.Spec.AdGroups)
+	c, replay, err := kit.Once(w, event(campaignID, "buy", req), func(w *ledger.Writer) (Campaign, error) {
 		now := w.Now()
-		spec, err := p.validateSpec(spec, now)
+		spec, err := p.validateSpec(req.Spec, now)
 		if err != nil {
 			return Campaign{}, err
 		}
@@ -517,13 +532,13 @@ func (p *Program) BuyCampaign(ctx context.Context, campaignID, advertiser string
 		if err != nil {
 			return Campaign{}, err
 		}
-		if err := p.checkRegion(a); err != nil {
+		if err := p.checkCountry(a.ID, a.Country); err != nil {
 			return Campaign{}, err
 		}
 		if _, err := w.Record(kindCampaign, campaignID); err == nil {
 			return Campaign{}, fmt.Errorf("%w: campaign %q exists", ErrIdempotencyConflict, campaignID)
 		}
-		expires, err := ledger.AddDuration("budget hold expiry", spec.End, time.Duration(p.rules.HoldMargin))
+		expires, err := ledger.AddDuration("budget hold expiry", spec.End, p.rules.HoldMargin.D())
 		if err != nil {
 			return Campaign{}, fmt.Errorf("%w: %w", ErrInvalidCampaign, err)
 		}
@@ -551,7 +566,7 @@ func (p *Program) BuyCampaign(ctx context.Context, campaignID, advertiser string
 		})
 		if err != nil {
 			if errors.Is(err, ledger.ErrInsufficientFunds) {
-				return Campaign{}, fmt.Errorf("%w: advertiser %s cannot hold a budget of %s %s: %w", ErrInsufficientBalance,
+				return Campaign{}, fmt.Errorf("%w: advertiser %s cannot hold a budget of %s %s (%w)", ErrInsufficientFunds,
 					advertiser, c.Budget, p.rules.Asset.Code, err)
 			}
 			return Campaign{}, err
@@ -564,6 +579,11 @@ func (p *Program) BuyCampaign(ctx context.Context, campaignID, advertiser string
 	})
 	c.Replayed = replay
 	return c, err
+}
+
+// BuyCampaign is BuyCampaignIn in a unit of work of its own.
+func (p *Program) BuyCampaign(ctx context.Context, req BuyCampaignRequest) (Campaign, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Campaign, error) { return p.BuyCampaignIn(w, req) })
 }
 
 // closeCampaign moves a campaign to a final status and releases its
@@ -590,24 +610,26 @@ func (p *Program) closeCampaign(w *ledger.Writer, c *Campaign, status CampaignSt
 	return w.SaveJSON(kindCampaign, c.ID, c)
 }
 
-func (p *Program) review(ctx context.Context, eventID, reviewer, campaignID, op, reason string) (Campaign, error) {
-	if err := validateEventID(eventID); err != nil {
+// review approves (op "approve") or rejects a campaign under review for
+// the request req.
+func (p *Program) review(w *ledger.Writer, req any, eventID, reviewer, campaignID, op, reason string) (Campaign, error) {
+	if err := kit.CheckEventID(ErrInvalidRequest, eventID); err != nil {
 		return Campaign{}, err
 	}
-	if err := validateID("campaign", campaignID); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "campaign", campaignID); err != nil {
 		return Campaign{}, err
 	}
 	if len(reviewer) > 128 || len(reason) > 512 {
 		return Campaign{}, fmt.Errorf("%w: reviewer or reason too long", ErrInvalidRequest)
 	}
-	c, replay, err := kit.RunOnce(ctx, p.l, event(eventID, op, [3]string{reviewer, campaignID, reason}), func(w *ledger.Writer) (Campaign, error) {
+	c, replay, err := kit.Once(w, event(eventID, op, req), func(w *ledger.Writer) (Campaign, error) {
 		c, err := loadCampaign(&w.Reader, campaignID)
 		if err != nil {
 			return Campaign{}, err
 		}
 		// A sales representative, never the campaign's own advertiser
 		// (even one that holds the role).
-		if err := p.authorizeStaff(ctx, reviewer, op, &c); err != nil {
+		if err := p.authorizeStaff(w, reviewer, op, &c); err != nil {
 			return Campaign{}, err
 		}
 		if c.Status != StatusPendingReview {
@@ -629,42 +651,76 @@ func (p *Program) review(ctx context.Context, eventID, reviewer, campaignID, op,
 	return c, err
 }
 
-// Approve puts a campaign under review live. Only an actor holding
-// kit.RoleSalesRep may approve, never the campaign's advertiser
-// (ErrForbidden, checked with kit.Authorize).
-func (p *Program) Approve(ctx context.Context, eventID, reviewer, campaignID string) (Campaign, error) {
-	return p.review(ctx, eventID, reviewer, campaignID, "approve", "")
+// ApproveRequest is a sales representative approving a campaign.
+type ApproveRequest struct {
+	// EventID is the caller's idempotency key of the review.
+	EventID string `json:"event_id"`
+	// Actor is the reviewer: a holder of kit.RoleSalesRep, never the
+	// campaign's advertiser.
+	Actor string `json:"actor"`
+	// CampaignID is the campaign under review.
+	CampaignID string `json:"campaign_id"`
 }
 
-// Reject rejects a campaign under review; its whole budget goes back to the
-// balance. Same permission as Approve.
-func (p *Program) Reject(ctx context.Context, eventID, reviewer, campaignID, reason string) (Campaign, error) {
-	return p.review(ctx, eventID, reviewer, campaignID, "reject", reason)
+// ApproveIn puts a campaign under review live, inside the caller's unit of
+// work. Only an actor holding kit.RoleSalesRep may approve, never the
+// campaign's advertiser (ErrForbidden, checked with kit.Authorize).
+func (p *Program) ApproveIn(w *ledger.Writer, req ApproveRequest) (Campaign, error) {
+	return p.review(w, req, req.EventID, req.Actor, req.CampaignID, "approve", "")
+}
+
+// Approve is ApproveIn in a unit of work of its own.
+func (p *Program) Approve(ctx context.Context, req ApproveRequest) (Campaign, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Campaign, error) { return p.ApproveIn(w, req) })
+}
+
+// RejectRequest is a sales representative rejecting a campaign.
+type RejectRequest struct {
+	// EventID is the caller's idempotency key of the review.
+	EventID string `json:"event_id"`
+	// Actor is the reviewer, as for ApproveRequest.
+	Actor string `json:"actor"`
+	// CampaignID is the campaign under review.
+	CampaignID string `json:"campaign_id"`
+	// Reason is why, kept on the campaign for its advertiser to read.
+	Reason string `json:"reason"`
+}
+
+// RejectIn rejects a campaign under review, inside the caller's unit of
+// work; its whole budget goes back to the balance. Same permission as
+// Approve.
+func (p *Program) RejectIn(w *ledger.Writer, req RejectRequest) (Campaign, error) {
+	return p.review(w, req, req.EventID, req.Actor, req.CampaignID, "reject", req.Reason)
+}
+
+// Reject is RejectIn in a unit of work of its own.
+func (p *Program) Reject(ctx context.Context, req RejectRequest) (Campaign, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Campaign, error) { return p.RejectIn(w, req) })
 }
 
 // manage runs an action on a campaign by its owner or by staff: an actor
 // that is not the campaign's advertiser must hold kit.RoleSalesRep
 // (kit.Authorize); apply gets whether the actor acts as staff.
-func (p *Program) manage(ctx context.Context, eventID, actor, campaignID, op string, from []CampaignStatus,
+func (p *Program) manage(w *ledger.Writer, req any, eventID, actor, campaignID, op string, from []CampaignStatus,
 	apply func(w *ledger.Writer, c *Campaign, staff bool) error) (Campaign, error) {
-	if err := validateEventID(eventID); err != nil {
+	if err := kit.CheckEventID(ErrInvalidRequest, eventID); err != nil {
 		return Campaign{}, err
 	}
-	if err := validateID("campaign", campaignID); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "campaign", campaignID); err != nil {
 		return Campaign{}, err
 	}
 	if len(actor) > 128 {
 		return Campaign{}, fmt.Errorf("%w: actor of %d bytes", ErrInvalidRequest, len(actor))
 	}
-	c, replay, err := kit.RunOnce(ctx, p.l, event(eventID, op, [2]string{actor, campaignID}), func(w *ledger.Writer) (Campaign, error) {
+	c, replay, err := kit.Once(w, event(eventID, op, req), func(w *ledger.Writer) (Campaign, error) {
 		c, err := loadCampaign(&w.Reader, campaignID)
 		if err != nil {
 			return Campaign{}, err
 		}
 		staff := actor != c.Advertiser
 		if staff {
-			if err := p.authorizeStaff(ctx, actor, op, &c); err != nil {
-				return Campaign{}, fmt.Errorf("%w (not the owner)", err)
+			if err := p.authorizeStaff(w, actor, op, &c); err != nil {
+				return Campaign{}, err
 			}
 		}
 		if !slices.Contains(from, c.Status) {
@@ -676,21 +732,50 @@ func (p *Program) manage(ctx context.Context, eventID, actor, campaignID, op str
 	return c, err
 }
 
-// Pause stops a live campaign's delivery (reports are refused until
-// Resume). The owner may pause, and so may a sales representative (a
-// takedown): a campaign staff paused is resumed only by staff.
-func (p *Program) Pause(ctx context.Context, eventID, actor, campaignID string) (Campaign, error) {
-	return p.manage(ctx, eventID, actor, campaignID, "pause", []CampaignStatus{StatusLive},
+// PauseRequest is an owner or a sales representative pausing a campaign.
+type PauseRequest struct {
+	// EventID is the caller's idempotency key of the event.
+	EventID string `json:"event_id"`
+	// Actor is the campaign's advertiser, or a holder of kit.RoleSalesRep.
+	Actor string `json:"actor"`
+	// CampaignID is the campaign paused.
+	CampaignID string `json:"campaign_id"`
+}
+
+// PauseIn stops a live campaign's delivery (reports are refused until
+// Resume), inside the caller's unit of work. The owner may pause, and so
+// may a sales representative (a takedown): a campaign staff paused is
+// resumed only by staff.
+func (p *Program) PauseIn(w *ledger.Writer, req PauseRequest) (Campaign, error) {
+	return p.manage(w, req, req.EventID, req.Actor, req.CampaignID, "pause", []CampaignStatus{StatusLive},
 		func(w *ledger.Writer, c *Campaign, _ bool) error {
-			c.Status, c.PausedBy = StatusPaused, actor
+			c.Status, c.PausedBy = StatusPaused, req.Actor
 			return w.SaveJSON(kindCampaign, c.ID, c)
 		})
 }
 
-// Resume makes a paused campaign live again: the owner, unless a sales
-// representative paused it, or a sales representative.
-func (p *Program) Resume(ctx context.Context, eventID, actor, campaignID string) (Campaign, error) {
-	return p.manage(ctx, eventID, actor, campaignID, "resume", []CampaignStatus{StatusPaused},
+// Pause is PauseIn in a unit of work of its own.
+func (p *Program) Pause(ctx context.Context, req PauseRequest) (Campaign, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Campaign, error) { return p.PauseIn(w, req) })
+}
+
+// ResumeRequest is an owner or a sales representative resuming a paused
+// campaign.
+type ResumeRequest struct {
+	// EventID is the caller's idempotency key of the event.
+	EventID string `json:"event_id"`
+	// Actor is the campaign's advertiser (unless staff paused it), or a
+	// holder of kit.RoleSalesRep.
+	Actor string `json:"actor"`
+	// CampaignID is the campaign resumed.
+	CampaignID string `json:"campaign_id"`
+}
+
+// ResumeIn makes a paused campaign live again, inside the caller's unit of
+// work: the owner, unless a sales representative paused it, or a sales
+// representative.
+func (p *Program) ResumeIn(w *ledger.Writer, req ResumeRequest) (Campaign, error) {
+	return p.manage(w, req, req.EventID, req.Actor, req.CampaignID, "resume", []CampaignStatus{StatusPaused},
 		func(w *ledger.Writer, c *Campaign, staff bool) error {
 			if !staff && c.PausedBy != "" && c.PausedBy != c.Advertiser {
 				return fmt.Errorf("%w: campaign %s was paused by %s (staff); only a sales representative may resume it",
@@ -701,16 +786,37 @@ func (p *Program) Resume(ctx context.Context, eventID, actor, campaignID string)
 		})
 }
 
-// Cancel ends a campaign that is under review, live or paused; what it has
-// not spent goes back to the balance. The owner may cancel, and so may a
-// sales representative (ending a campaign that breaks the ad policy).
-func (p *Program) Cancel(ctx context.Context, eventID, actor, campaignID string) (Campaign, error) {
-	return p.manage(ctx, eventID, actor, campaignID, "cancel", []CampaignStatus{StatusPendingReview, StatusLive, StatusPaused},
+// Resume is ResumeIn in a unit of work of its own.
+func (p *Program) Resume(ctx context.Context, req ResumeRequest) (Campaign, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Campaign, error) { return p.ResumeIn(w, req) })
+}
+
+// CancelRequest is an owner or a sales representative ending a campaign.
+type CancelRequest struct {
+	// EventID is the caller's idempotency key of the event.
+	EventID string `json:"event_id"`
+	// Actor is the campaign's advertiser, or a holder of kit.RoleSalesRep
+	// (ending a campaign that breaks the ad policy).
+	Actor string `json:"actor"`
+	// CampaignID is the campaign ended.
+	CampaignID string `json:"campaign_id"`
+}
+
+// CancelIn ends a campaign that is under review, live or paused, inside
+// the caller's unit of work; what it has not spent goes back to the
+// balance. The owner may cancel, and so may a sales representative.
+func (p *Program) CancelIn(w *ledger.Writer, req CancelRequest) (Campaign, error) {
+	return p.manage(w, req, req.EventID, req.Actor, req.CampaignID, "cancel", []CampaignStatus{StatusPendingReview, StatusLive, StatusPaused},
 		func(w *ledger.Writer, c *Campaign, staff bool) error {
 			reason := "canceled by the advertiser"
 			if staff {
-				reason = "canceled by " + actor + " (sales representative)"
+				reason = "canceled by " + req.Actor + " (sales representative)"
 			}
 			return p.closeCampaign(w, c, StatusCanceled, reason)
 		})
+}
+
+// Cancel is CancelIn in a unit of work of its own.
+func (p *Program) Cancel(ctx context.Context, req CancelRequest) (Campaign, error) {
+	return kit.Run(ctx, p.l, func(w *ledger.Writer) (Campaign, error) { return p.CancelIn(w, req) })
 }

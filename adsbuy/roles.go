@@ -1,9 +1,9 @@
 package adsbuy
 
 import (
-	"context"
 	"fmt"
 
+	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
@@ -21,11 +21,11 @@ func WithRoles(roles kit.Roles) Option {
 
 // authorizeStaff checks that actor may take a privileged action on a
 // campaign of advertiser: it holds kit.RoleSalesRep and is not the
-// advertiser (kit.Authorize). Otherwise the error wraps ErrForbidden
-// (ledger.ErrForbidden).
-func (p *Program) authorizeStaff(ctx context.Context, actor, what string, c *Campaign) error {
-	if err := kit.Authorize(ctx, p.roles, actor, kit.RoleSalesRep, c.Advertiser); err != nil {
-		return fmt.Errorf("%s campaign %s of %s: %w", what, c.ID, c.Advertiser, err)
+// advertiser (kit.Authorize, asked with the unit of work's context).
+// Otherwise the error wraps ErrForbidden (ledger.ErrForbidden).
+func (p *Program) authorizeStaff(w *ledger.Writer, actor, what string, c *Campaign) error {
+	if err := kit.Authorize(w.Context(), p.roles, actor, kit.RoleSalesRep, c.Advertiser); err != nil {
+		return fmt.Errorf("%w (%s campaign %s)", err, what, c.ID)
 	}
 	return nil
 }

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // MayUse answers the question integrators ask most: may member use perk of
@@ -37,21 +40,26 @@ func (p *Program) MayUse(ctx context.Context, member, creator string, perk Perk,
 	s, err := p.readSub(ctx, creator, member)
 	if err != nil {
 		if isNotSubscribed(err) {
-			return false, fmt.Errorf("%w: %w", ErrNoAccess, err)
+			return false, noAccess(err)
 		}
 		return false, err
 	}
 	perks, ok := p.perksAt(s, t)
 	if !ok {
-		return false, fmt.Errorf("%w: %w: member %s, creator %s, at %s (%s, paid until %s)", ErrNoAccess, ErrNotCovered,
-			member, creator, t.UTC().Format(time.RFC3339), s.Status, s.PeriodEnd.Format(time.RFC3339))
+		return false, noAccess(fmt.Errorf("%w: member %s, creator %s, at %s (%s, paid until %s)", ErrNotCovered,
+			member, creator, t.UTC().Format(time.RFC3339), s.Status, s.PeriodEnd.Format(time.RFC3339)))
 	}
-	for _, pk := range perks {
-		if pk == perk {
-			return true, nil
-		}
+	if slices.Contains(perks, perk) {
+		return true, nil
 	}
-	return false, fmt.Errorf("%w: %w: %q is not in tier %q of %s", ErrNoAccess, ErrPerkNotIncluded, perk, s.Tier.ID, creator)
+	return false, noAccess(fmt.Errorf("%w: %q is not in tier %q of %s", ErrPerkNotIncluded, perk, s.Tier.ID, creator))
+}
+
+// noAccess is MayUse's no: an error that matches ErrNoAccess (which
+// decides its code) and the reason, with the package prefix once.
+func noAccess(reason error) error {
+	return &bothErr{msg: ErrNoAccess.Error() + ": " + strings.TrimPrefix(reason.Error(), "subscription: "),
+		errs: []error{ErrNoAccess, reason}}
 }
 
 // decodedSub is a subscription record and the struct decoded from it.
@@ -132,7 +140,7 @@ func (p *Program) Subscription(ctx context.Context, member, creator string) (Sub
 
 // Offer returns a creator's published tiers, or ErrNoOffer.
 func (p *Program) Offer(ctx context.Context, creator string) (Offer, error) {
-	if err := validateID("creator", creator); err != nil {
+	if err := kit.CheckID(ErrInvalidRequest, "creator", creator); err != nil {
 		return Offer{}, err
 	}
 	var o Offer

@@ -13,10 +13,15 @@
 //
 //   - creator eligibility: 18+, at least 10,000 followers and 100,000 video
 //     views in the last month (seed 003); the facts come from the
-//     integrating service through Members, read inside the event's unit of
-//     work after the replay check;
-//   - regions: US, GB, FR, IT, DE (seed 003 only says "selected regions");
-//     the creator must be in one to publish, the member to subscribe;
+//     integrating service as kit.Member values through kit.Members, read
+//     inside the event's unit of work after the replay check. The age is
+//     the creator's on their own calendar (birth date and time zone,
+//     kit.Member.AtLeast) at the time of the event: the 18th birthday
+//     counts from local midnight, and a creator whose birth date is unknown
+//     is kit.ErrMemberFacts, never eligible;
+//   - countries: US, GB, FR, IT, DE (seed 003 only says "selected
+//     regions"); the creator must reside in one to publish, the member to
+//     subscribe;
 //   - up to three tiers per creator (seed 003), each with a price per
 //     period and perks: private chat, direct messages, subscriber-only
 //     videos, badges, stickers, performance requests, Discord roles, and
@@ -36,12 +41,14 @@
 //
 // # Accounts
 //
-//   - member:<id> — the member's wallet (kit.WalletAccount, shared with the
-//     other programs), pays every charge. Subscribe opens it with the
-//     platform's shared kit.WalletPolicy (WithWallets; no overdraft by
-//     default) if no program has yet, and uses it as it is otherwise;
-//   - creator:<id>:subscriptions — the creator's share of each payment;
-//   - platform:subscription:revenue — the platform's share;
+//   - member:<id> — the member's wallet (MemberAccount, kit.WalletAccount,
+//     shared with the other programs), pays every charge. Money enters it
+//     through whatever opened it (a top-up, another program); a charge
+//     takes only what it holds, never the overdraft of the platform's
+//     wallet policy, so subscription opens no wallet itself;
+//   - creator:<id>:subscriptions — the creator's share of each payment
+//     (EarningsAccount);
+//   - platform:subscription:revenue — the platform's share (RevenueAccount);
 //   - world — opened Unbounded by New, as in every program.
 //
 // Each payment is one ledger transaction with idempotency key
@@ -51,9 +58,9 @@
 // # Events and their timing
 //
 //   - PublishTiers: publish or replace the tiers; refused with ErrIneligible
-//     (or ErrRegion) naming the rule. Price and perk changes reach existing
-//     subscribers at their next renewal; a removed tier's subscriptions end
-//     at their period end.
+//     (or ErrCountry) naming the rule (ledger.RuleOf). Price and perk
+//     changes reach existing subscribers at their next renewal; a removed
+//     tier's subscriptions end at their period end.
 //   - Subscribe: the first period is charged at once and starts now.
 //   - Tick: renewals fall due at the period end (a due-time index, never a
 //     scan) and are charged at the tier's current price. Periods are
@@ -83,8 +90,18 @@
 //     refund is ErrForbidden and writes nothing. Without a directory nobody
 //     refunds.
 //
-// Every event takes an event id and runs once through kit.Once: the replay
-// check comes first, before the rules, the member's facts or any record is
+// Every event takes a request struct (PublishTiersRequest,
+// SubscribeRequest, ChangeTierRequest, CancelRequest, RefundRequest) that
+// names its EventID, its Actor (the creator who publishes, the member who
+// subscribes, changes tier or cancels, the staff member who refunds) and
+// its subject. Each has an In form (SubscribeIn and so on) that runs
+// inside the caller's unit of work, so that a subscription and, say, the
+// top-up that pays it commit or roll back together; the other form runs
+// it in a unit of work of its own. An In form that fails may have written
+// part of its work: the caller returns the error, which undoes it all.
+//
+// Every event runs once per event ID through kit.Once: the replay check
+// comes first, before the rules, the member's facts or any record is
 // read, so a retry of an event that went through succeeds however things
 // have changed since. A replay with the same arguments returns the result
 // as it was when the event ran, with Replayed set, and changes nothing;
@@ -94,8 +111,11 @@
 // Times are bounded by the ledger's range (ledger.MinTime to
 // ledger.MaxTime): a period that would end past it, or a MayUse question
 // outside it, is ledger.ErrInvalidTime. Tick handles each due subscription
-// in a unit of work of its own: one that fails is reported in
-// TickReport.Failed with its ID, and the others go on.
+// in a unit of work of its own and reports each in a kit.TickReport
+// (items of kinds TickRenewed, TickGraceStarted, TickRetried, TickEnded);
+// one that fails is reported in Failed with its ID, and the others go on.
+// Program implements kit.Ticker: ledger/scheduler ticks it, and the
+// ledger, once.
 //
 // # MayUse is a read
 //
@@ -112,15 +132,28 @@
 //
 // # Usage
 //
-//	dir := &subscription.MemberDirectory{}
-//	dir.Put(subscription.Member{ID: "cleo", Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
-//	dir.Put(subscription.Member{ID: "ann", Age: 30, Country: "US"})
+//	dir := kit.NewDirectory(
+//		kit.Member{ID: "cleo", BirthDate: kit.NewDate(2001, 5, 14), TimeZone: "Europe/Rome", Country: "IT",
+//			Followers: 50000, ViewsLastMonth: 400000},
+//		kit.Member{ID: "ann", Country: "US"})
 //	p, err := subscription.New(ctx, l, subscription.DefaultRules(), dir,
 //		subscription.WithWallets(platformWallets)) // the kit.WalletPolicy every program shares
-//	_, err = p.PublishTiers(ctx, "publish-1", "cleo", []subscription.Tier{
-//		{ID: "fan", Price: decimal.RequireFromString("4.99"), Perks: []subscription.Perk{subscription.PerkBadge}},
-//	})
-//	_, err = p.Subscribe(ctx, "subscribe-1", "ann", "cleo", "fan")
+//	_, err = p.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: "publish-1", Actor: "cleo",
+//		Tiers: []subscription.Tier{{ID: "fan", Price: decimal.RequireFromString("4.99"), Perks: []subscription.Perk{subscription.PerkBadge}}}})
+//	_, err = p.Subscribe(ctx, subscription.SubscribeRequest{EventID: "subscribe-1", Actor: "ann", Creator: "cleo", TierID: "fan"})
 //	ok, err := p.MayUse(ctx, "ann", "cleo", subscription.PerkBadge, l.Clock().Now())
-//	report, err := p.Tick(ctx) // run periodically: renewals, grace, ends; report.Failed lists items that failed
+//	report, err := p.Tick(ctx) // run by the scheduler: renewals, grace, ends; report.Failed lists items that failed
+//
+// Inside a unit of work of the caller's, with the card payment that pays
+// for it, all or nothing:
+//
+//	err = l.Update(ctx, func(w *ledger.Writer) error {
+//		_, err := w.Post(ledger.TransferRequest{Key: "card-77", Postings: []ledger.Posting{
+//			{From: ledger.World, To: subscription.MemberAccount("ann"), Asset: "USD", Amount: price}}})
+//		if err != nil {
+//			return err
+//		}
+//		_, err = p.SubscribeIn(w, subscription.SubscribeRequest{EventID: "subscribe-2", Actor: "ann", Creator: "cleo", TierID: "fan"})
+//		return err // a refusal undoes the payment too
+//	})
 package subscription

@@ -1,19 +1,25 @@
 package subscription
 
-import "github.com/rewardkit/rewardkit/ledger"
+import (
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
+)
 
 // Sentinel errors. Every refusal wraps one of them (check with errors.Is)
 // together with the rule or field that refused, and keeps its cause in the
 // chain (a charge refused for funds matches both ErrInsufficientFunds and
-// ledger.ErrInsufficientFunds); a refused event writes nothing. Times
-// outside the ledger's range are ledger.ErrInvalidTime, amounts beyond
-// any the ledger keeps ledger.ErrInvalidAmount or ledger.ErrOverflow.
+// ledger.ErrInsufficientFunds); a refused event writes nothing. A refusal
+// by a rule of Rules is a *ledger.Refusal whose Rule is the rule's JSON
+// name (ledger.RuleOf: "min_followers", "countries"). Times outside the
+// ledger's range are ledger.ErrInvalidTime, amounts beyond any the ledger
+// keeps ledger.ErrInvalidAmount or ledger.ErrOverflow; member facts a rule
+// needs but cannot read (no birth date) are kit.ErrMemberFacts.
 //
 // Each has a code (ledger.ErrorCode) in its constructor: ErrNoAccess and
 // its reasons (ErrNotCovered, ErrPerkNotIncluded) are permission denied,
 // and ErrNoAccess, being outer, decides for ErrNotSubscribed too, which
 // alone (no subscription to cancel) is not found; ErrIneligible,
-// ErrRegion, ErrSelfSubscription and ErrNoOffer are failed preconditions;
+// ErrCountry, ErrSelfSubscription and ErrNoOffer are failed preconditions;
 // ErrAlreadySubscribed is a conflict.
 var (
 	// ErrInvalidRules: a Rules value failed Validate; the message names the
@@ -28,11 +34,13 @@ var (
 	// ErrIneligible: the creator does not meet an eligibility rule (age,
 	// followers, views in the last month); the message names the rule.
 	ErrIneligible = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: creator not eligible")
-	// ErrRegion: the member's country is not one where subscriptions are
-	// offered (rule "regions").
-	ErrRegion = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: region not offered")
-	// ErrUnknownMember: the member directory does not know the id.
-	ErrUnknownMember = ledger.NewError(ledger.CodeNotFound, "subscription: unknown member")
+	// ErrCountry: the member's country is not one where subscriptions are
+	// offered (rule "countries").
+	ErrCountry = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: country not offered")
+	// ErrUnknownMember: the member directory does not know the id. It is
+	// kit.ErrUnknownMember, which every program's directory returns, so
+	// either matches with errors.Is.
+	ErrUnknownMember = kit.ErrUnknownMember
 	// ErrNoOffer: the creator has published no tiers.
 	ErrNoOffer = ledger.NewError(ledger.CodeFailedPrecondition, "subscription: creator offers no subscription")
 	// ErrUnknownTier: the creator's offer has no tier with that id.

@@ -3,25 +3,22 @@ package subscription
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/driver"
+	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
-	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
 
 // testT is what the helpers need: *testing.T, *testing.B and *rapid.T.
-type testT interface {
-	require.TestingT
-	Helper()
-}
+type testT = kittest.TB
 
 var t0 = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 
@@ -30,7 +27,7 @@ type fixture struct {
 	l     *ledger.Ledger
 	clock *ledgertest.Clock
 	p     *Program
-	dir   *MemberDirectory
+	dir   *kit.Directory
 	tb    testT // the running subtest, for setup funcs
 }
 
@@ -42,12 +39,12 @@ func newFixture(tb testT, store driver.Store, rules Rules, opts ...Option) *fixt
 	ctx := context.Background()
 	clock := ledgertest.NewClock(t0)
 	l := ledger.New(store, ledger.WithClock(clock))
-	dir := &MemberDirectory{}
+	dir := kit.NewDirectory()
 	p, err := New(ctx, l, rules, dir, opts...)
 	require.NoError(tb, err)
-	dir.Put(Member{ID: "cleo", Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
+	dir.Put(kit.Member{ID: "cleo", BirthDate: born(25), Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
 	for _, id := range []string{"ann", "bob", "cat"} {
-		dir.Put(Member{ID: id, Age: 30, Country: "US"})
+		dir.Put(kit.Member{ID: id, BirthDate: born(30), Country: "US"})
 	}
 	return &fixture{ctx: ctx, l: l, clock: clock, p: p, dir: dir}
 }
@@ -59,18 +56,22 @@ var (
 	pro   = Tier{ID: "pro", Name: "Super fan", Price: dec("9.99"), Perks: []Perk{PerkBadge, PerkStickers, PerkPrivateChat, CustomPerk("monthly call")}}
 )
 
+// born returns the birth date of a member who turns age on t0's date: age
+// at t0 on any calendar.
+func born(age int) kit.Date { return kit.NewDate(t0.Year()-age, t0.Month(), t0.Day()) }
+
 func (f *fixture) publish(tb testT, event string, tiers ...Tier) Offer {
 	tb.Helper()
-	o, err := f.p.PublishTiers(f.ctx, event, "cleo", tiers)
+	o, err := f.p.PublishTiers(f.ctx, PublishTiersRequest{EventID: event, Actor: "cleo", Tiers: tiers})
 	require.NoError(tb, err)
 	return o
 }
 
 func (f *fixture) fund(tb testT, member, amount string) {
 	tb.Helper()
-	_, err := f.l.OpenAccount(f.ctx, ledger.AccountSpec{Address: MemberWallet(member)})
+	_, err := f.l.OpenAccount(f.ctx, ledger.AccountSpec{Address: MemberAccount(member)})
 	require.NoError(tb, err)
-	_, err = f.l.Transfer(f.ctx, "", ledger.World, MemberWallet(member), "USD", dec(amount))
+	_, err = f.l.Transfer(f.ctx, "", ledger.World, MemberAccount(member), "USD", dec(amount))
 	require.NoError(tb, err)
 }
 
@@ -142,37 +143,26 @@ func whole[T any](xs []T, err error) ([]T, error) {
 
 func (f *fixture) verify(tb testT) {
 	tb.Helper()
-	rep, err := f.l.Verify(f.ctx)
-	require.NoError(tb, err)
-	for asset, total := range rep.Totals {
-		require.Truef(tb, total.IsZero(), "asset %s sums to %s", asset, total)
-	}
+	kittest.RequireBalanced(tb, f.ctx, f.l)
 }
 
-func (f *fixture) tick(tb testT) TickReport {
+// ticked counts a Tick's items by kind, so that a test states what a Tick
+// did in one comparison.
+type ticked struct{ Renewed, GraceStarted, Retried, Ended int }
+
+// tick runs a Tick that must handle every due item, and counts its items.
+func (f *fixture) tick(tb testT) ticked {
 	tb.Helper()
 	rep, err := f.p.Tick(f.ctx)
 	require.NoError(tb, err)
-	return rep
+	require.Empty(tb, rep.Failed)
+	n := ticked{rep.Count(TickRenewed), rep.Count(TickGraceStarted), rep.Count(TickRetried), rep.Count(TickEnded)}
+	require.Len(tb, rep.Done, n.Renewed+n.GraceStarted+n.Retried+n.Ended, "items of no known kind")
+	return n
 }
 
-// pgChecks is how many of rapid's checks run on PostgreSQL, where each
-// opens a schema of its own; the rest pass at once there.
-const pgChecks = 12
-
-// checkOnStores runs a rapid property on every store the module ships
-// (teststore.Run), each check on a fresh store: all of rapid's checks on
-// memstore, the first pgChecks on PostgreSQL.
+// checkOnStores runs a rapid property on every store the module ships,
+// twelve of its checks on PostgreSQL (kittest.CheckOnStores).
 func checkOnStores(t *testing.T, prop func(t *rapid.T, store driver.Store)) {
-	teststore.Run(t, func(tt *testing.T, open teststore.Opener) {
-		checks := 0
-		rapid.Check(tt, func(t *rapid.T) {
-			if checks++; !strings.HasSuffix(tt.Name(), "/memstore") && checks > pgChecks {
-				return
-			}
-			store := open(tt)
-			defer store.Close()
-			prop(t, store)
-		})
-	})
+	kittest.CheckOnStores(t, 12, prop)
 }

@@ -24,25 +24,25 @@ func TestTickAfterGraceUntilEndsWithoutCharge(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules()) // grace 72h, retried every 24h
 		f.publish(t, "pub-1", basic)
 		f.fund(t, "ann", "4.99")
-		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		s, err := f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-1", Actor: "ann", Creator: "cleo", TierID: "basic"})
 		require.NoError(t, err)
 		f.clock.Set(s.PeriodEnd)
-		require.Equal(t, TickReport{GraceStarted: 1}, f.tick(t))
+		require.Equal(t, ticked{GraceStarted: 1}, f.tick(t))
 
 		// No Tick runs until the grace period is over; meanwhile the
 		// member's wallet is topped up.
 		f.clock.Set(s.PeriodEnd.Add(72*time.Hour + time.Hour))
 		f.fund(t, "ann", "10")
-		require.Equal(t, TickReport{Ended: 1}, f.tick(t))
+		require.Equal(t, ticked{Ended: 1}, f.tick(t))
 		s, err = f.p.Subscription(f.ctx, "ann", "cleo")
 		require.NoError(t, err)
 		require.Equal(t, StatusEnded, s.Status)
 		require.Equal(t, "renewal failed", s.EndReason)
 		require.Equal(t, 1, s.Charges, "no charge after the grace period")
-		requireAmount(t, "10", f.balance(t, MemberWallet("ann")))
+		requireAmount(t, "10", f.balance(t, MemberAccount("ann")))
 		ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, f.clock.Now())
 		require.False(t, ok)
-		require.Equal(t, TickReport{}, f.tick(t))
+		require.Equal(t, ticked{}, f.tick(t))
 		f.verify(t)
 	})
 }
@@ -55,18 +55,18 @@ func TestSubscribeAfterLapsedGraceWithoutTick(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.publish(t, "pub-1", basic, pro)
 		f.fund(t, "ann", "4.99")
-		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		s, err := f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-1", Actor: "ann", Creator: "cleo", TierID: "basic"})
 		require.NoError(t, err)
 		f.clock.Set(s.PeriodEnd)
-		require.Equal(t, TickReport{GraceStarted: 1}, f.tick(t))
+		require.Equal(t, ticked{GraceStarted: 1}, f.tick(t))
 		f.clock.Set(s.PeriodEnd.Add(100 * time.Hour))
 		f.fund(t, "ann", "20")
-		s2, err := f.p.Subscribe(f.ctx, "sub-2", "ann", "cleo", "pro")
+		s2, err := f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-2", Actor: "ann", Creator: "cleo", TierID: "pro"})
 		require.NoError(t, err)
 		require.Equal(t, StatusActive, s2.Status)
 		require.Equal(t, f.clock.Now(), s2.PeriodStart)
-		requireAmount(t, "10.01", f.balance(t, MemberWallet("ann")), "only the new subscription is charged")
-		require.Equal(t, TickReport{}, f.tick(t))
+		requireAmount(t, "10.01", f.balance(t, MemberAccount("ann")), "only the new subscription is charged")
+		require.Equal(t, ticked{}, f.tick(t))
 		f.verify(t)
 	})
 }
@@ -81,30 +81,30 @@ func TestReplayComesBeforeMemberFacts(t *testing.T) {
 		o1 := f.publish(t, "pub-1", basic)
 		require.False(t, o1.Replayed)
 		f.fund(t, "ann", "10")
-		s1, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		s1, err := f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-1", Actor: "ann", Creator: "cleo", TierID: "basic"})
 		require.NoError(t, err)
 		require.False(t, s1.Replayed)
 
 		// The facts change: ann moves abroad, cleo loses followers, and a
 		// creator directory no longer knows either of them.
-		f.dir.Put(Member{ID: "ann", Age: 30, Country: "CN"})
-		f.dir.Put(Member{ID: "cleo", Age: 25, Country: "IT", Followers: 10, ViewsLastMonth: 10})
+		f.dir.Put(kit.Member{ID: "ann", BirthDate: born(30), Country: "CN"})
+		f.dir.Put(kit.Member{ID: "cleo", BirthDate: born(25), Country: "IT", Followers: 10, ViewsLastMonth: 10})
 		before := f.snapshot(t)
-		s2, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		s2, err := f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-1", Actor: "ann", Creator: "cleo", TierID: "basic"})
 		require.NoError(t, err, "a retry of a subscription that went through")
 		require.True(t, s2.Replayed)
 		s2.Replayed = false
 		require.Equal(t, s1, s2, "the result as of the event")
-		o2, err := f.p.PublishTiers(f.ctx, "pub-1", "cleo", []Tier{basic})
+		o2, err := f.p.PublishTiers(f.ctx, PublishTiersRequest{EventID: "pub-1", Actor: "cleo", Tiers: []Tier{basic}})
 		require.NoError(t, err, "a retry of a publication that went through")
 		require.True(t, o2.Replayed)
 		require.Equal(t, 1, o2.Version)
 		require.Equal(t, before, f.snapshot(t), "replays change nothing")
 
 		// A new event is judged on the facts as they are now.
-		_, err = f.p.Subscribe(f.ctx, "sub-2", "ann", "cleo", "basic")
-		require.ErrorIs(t, err, ErrRegion)
-		_, err = f.p.PublishTiers(f.ctx, "pub-2", "cleo", []Tier{basic})
+		_, err = f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-2", Actor: "ann", Creator: "cleo", TierID: "basic"})
+		require.ErrorIs(t, err, ErrCountry)
+		_, err = f.p.PublishTiers(f.ctx, PublishTiersRequest{EventID: "pub-2", Actor: "cleo", Tiers: []Tier{basic}})
 		require.ErrorIs(t, err, ErrIneligible)
 		require.Equal(t, before, f.snapshot(t))
 	})
@@ -127,11 +127,11 @@ func TestSubscribeWithWalletOpenedByAnotherProgram(t *testing.T) {
 		require.NoError(t, err)
 		_, err = f.l.Transfer(f.ctx, "topup-ann", ledger.World, kit.WalletAccount("ann"), "USD", dec("10"))
 		require.NoError(t, err)
-		_, err = f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		_, err = f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-1", Actor: "ann", Creator: "cleo", TierID: "basic"})
 		require.NoError(t, err)
-		requireAmount(t, "5.01", f.balance(t, MemberWallet("ann")))
+		requireAmount(t, "5.01", f.balance(t, MemberAccount("ann")))
 		require.NoError(t, f.l.View(f.ctx, func(r *ledger.Reader) error {
-			acct, err := r.Account(MemberWallet("ann"))
+			acct, err := r.Account(MemberAccount("ann"))
 			if err == nil {
 				require.Equal(t, int64(100), acct.Limits["COIN"], "a wallet already open is used as it is")
 			}
@@ -141,20 +141,20 @@ func TestSubscribeWithWalletOpenedByAnotherProgram(t *testing.T) {
 		// bob's wallet would be opened here first, with the shared policy;
 		// its USD overdraft is room for chargebacks, never credit: no
 		// first month on it (kit.Spendable).
-		_, err = f.p.Subscribe(f.ctx, "sub-2", "bob", "cleo", "basic")
+		_, err = f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-2", Actor: "bob", Creator: "cleo", TierID: "basic"})
 		require.ErrorIs(t, err, ErrInsufficientFunds)
 		_, err = f.l.Transfer(f.ctx, "topup-bob", ledger.World, kit.WalletAccount("bob"), "USD", dec("4.99"))
 		require.ErrorIs(t, err, ledger.ErrUnknownAccount, "the refused subscription opened no wallet")
 		// cat's likewise: refused, and nothing written (not even the wallet).
-		_, err = f.p.Subscribe(f.ctx, "sub-3", "cat", "cleo", "pro")
+		_, err = f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-3", Actor: "cat", Creator: "cleo", TierID: "pro"})
 		require.ErrorIs(t, err, ErrInsufficientFunds)
 		require.ErrorIs(t, err, ledger.ErrInsufficientFunds, "the ledger's sentinel matches too")
 		require.NoError(t, f.l.View(f.ctx, func(r *ledger.Reader) error {
-			_, err := r.Account(MemberWallet("cat"))
+			_, err := r.Account(MemberAccount("cat"))
 			require.ErrorIs(t, err, ledger.ErrUnknownAccount)
 			return nil
 		}))
-		require.Equal(t, "member:bob", MemberWallet("bob"))
+		require.Equal(t, "member:bob", MemberAccount("bob"))
 		f.verify(t)
 	})
 }
@@ -164,7 +164,7 @@ func TestSubscribeWithWalletOpenedByAnotherProgram(t *testing.T) {
 func TestRulesJSONRefusesUnknownFields(t *testing.T) {
 	for _, bad := range []string{
 		`{"grace_perod":"1h"}`,
-		`{"regions":["US"],"creator_shar":"0.9"}`,
+		`{"countries":["US"],"creator_shar":"0.9"}`,
 		`{"asset":{"code":"USD","precision":2,"precison":3}}`,
 	} {
 		r := DefaultRules()
@@ -180,7 +180,7 @@ func TestRulesJSONRefusesUnknownFields(t *testing.T) {
 	require.NoError(t, r.Validate())
 	requireAmount(t, "0.7", r.CreatorShare)
 	require.True(t, r.GraceAccess)
-	require.Equal(t, DefaultRules().Regions, r.Regions, "fields left out keep the value they had")
+	require.Equal(t, DefaultRules().Countries, r.Countries, "fields left out keep the value they had")
 }
 
 // issue 10 #3: times outside the ledger's range are refused with
@@ -189,7 +189,7 @@ func TestRulesJSONRefusesUnknownFields(t *testing.T) {
 // ledger.MaxTime.
 func TestTimesOutsideTheLedgerRange(t *testing.T) {
 	r := DefaultRules()
-	r.GracePeriod = Duration(ledger.MaxDuration + time.Hour)
+	r.GracePeriod = kit.Duration(ledger.MaxDuration + time.Hour)
 	err := r.Validate()
 	require.ErrorIs(t, err, ErrInvalidRules)
 	require.ErrorIs(t, err, ledger.ErrInvalidTime)
@@ -201,7 +201,7 @@ func TestTimesOutsideTheLedgerRange(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules())
 		f.publish(t, "pub-1", basic)
 		f.fund(t, "ann", "10")
-		_, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		_, err := f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-1", Actor: "ann", Creator: "cleo", TierID: "basic"})
 		require.NoError(t, err)
 		for _, at := range []time.Time{time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), {}, ledger.MaxTime, ledger.MinTime.Add(-1)} {
 			ok, err := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, at)
@@ -212,7 +212,7 @@ func TestTimesOutsideTheLedgerRange(t *testing.T) {
 		f.clock.Set(ledger.MaxTime.Add(-10 * 24 * time.Hour))
 		f.fund(t, "bob", "10")
 		before := f.snapshot(t)
-		_, err = f.p.Subscribe(f.ctx, "sub-2", "bob", "cleo", "basic")
+		_, err = f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-2", Actor: "bob", Creator: "cleo", TierID: "basic"})
 		require.ErrorIs(t, err, ledger.ErrInvalidTime, "a period ending past the range")
 		require.Equal(t, before, f.snapshot(t))
 	})
@@ -237,7 +237,7 @@ func TestHugeExponentsAreRefusedNotPanics(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules())
 		before := f.snapshot(t)
 		for _, price := range []decimal.Decimal{decimal.New(1, 2147483647), decimal.New(1, -2147483647), decimal.New(499, -2147483600)} {
-			_, err := f.p.PublishTiers(f.ctx, "pub-huge", "cleo", []Tier{{ID: "x", Price: price, Perks: []Perk{PerkBadge}}})
+			_, err := f.p.PublishTiers(f.ctx, PublishTiersRequest{EventID: "pub-huge", Actor: "cleo", Tiers: []Tier{{ID: "x", Price: price, Perks: []Perk{PerkBadge}}}})
 			require.ErrorIs(t, err, ErrInvalidTiers)
 			require.ErrorIs(t, err, ledger.ErrInvalidAmount)
 		}
@@ -251,14 +251,14 @@ func TestHugeExponentsAreRefusedNotPanics(t *testing.T) {
 func TestTickIsolatesAFailingRenewal(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open(t), DefaultRules())
-		f.dir.Put(Member{ID: "dora", Age: 30, Country: "FR", Followers: 20000, ViewsLastMonth: 200000})
+		f.dir.Put(kit.Member{ID: "dora", BirthDate: born(30), Country: "FR", Followers: 20000, ViewsLastMonth: 200000})
 		f.publish(t, "pub-1", basic)
-		_, err := f.p.PublishTiers(f.ctx, "pub-2", "dora", []Tier{basic})
+		_, err := f.p.PublishTiers(f.ctx, PublishTiersRequest{EventID: "pub-2", Actor: "dora", Tiers: []Tier{basic}})
 		require.NoError(t, err)
 		for _, m := range []string{"ann", "bob"} {
 			f.fund(t, m, "20")
 			for _, c := range []string{"cleo", "dora"} {
-				_, err := f.p.Subscribe(f.ctx, "sub-"+m+"-"+c, m, c, "basic")
+				_, err := f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-" + m + "-" + c, Actor: m, Creator: c, TierID: "basic"})
 				require.NoError(t, err)
 			}
 		}
@@ -268,18 +268,18 @@ func TestTickIsolatesAFailingRenewal(t *testing.T) {
 		f.clock.Set(t0.AddDate(0, 1, 0))
 		rep, err := f.p.Tick(f.ctx)
 		require.NoError(t, err, "one broken item is not a failed run")
-		require.Equal(t, 2, rep.Renewed, "cleo's subscribers renew")
+		require.Equal(t, 2, rep.Count(TickRenewed), "cleo's subscribers renew")
 		require.Len(t, rep.Failed, 2)
 		ids := []string{rep.Failed[0].ID, rep.Failed[1].ID}
 		require.ElementsMatch(t, []string{"dora/ann", "dora/bob"}, ids)
 		require.Equal(t, dueRenew, rep.Failed[0].Kind)
 		require.Error(t, rep.Failed[0].Err)
 		require.True(t, errors.Is(rep.Failed[0], rep.Failed[0].Err))
-		requireAmount(t, "5.03", f.balance(t, MemberWallet("ann")), "20 - 3 x 4.99")
+		requireAmount(t, "5.03", f.balance(t, MemberAccount("ann")), "20 - 3 x 4.99")
 		// The failed items stay due and are tried again.
 		rep, err = f.p.Tick(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, 0, rep.Renewed)
+		require.Equal(t, 0, rep.Count(TickRenewed))
 		require.Len(t, rep.Failed, 2)
 		f.verify(t)
 	})
@@ -298,52 +298,52 @@ func TestRefundIsRecordedByStaffOnly(t *testing.T) {
 		f := newFixture(t, open(t), DefaultRules(), WithRoles(roles))
 		f.publish(t, "pub-1", basic)
 		f.fund(t, "ann", "10")
-		s, err := f.p.Subscribe(f.ctx, "sub-1", "ann", "cleo", "basic")
+		s, err := f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-1", Actor: "ann", Creator: "cleo", TierID: "basic"})
 		require.NoError(t, err)
 		f.clock.Advance(3 * 24 * time.Hour)
 
 		before := f.snapshot(t)
 		for _, who := range []string{"", "mallory", "ann", "cleo"} {
-			_, err := f.p.Refund(f.ctx, "refund-"+who, who, "ann", "cleo", "dispute")
+			_, err := f.p.Refund(f.ctx, RefundRequest{EventID: "refund-" + who, Actor: who, Member: "ann", Creator: "cleo", Reason: "dispute"})
 			require.ErrorIs(t, err, ledger.ErrForbidden, who)
 		}
 		bare, err := New(f.ctx, f.l, DefaultRules(), f.dir)
 		require.NoError(t, err)
-		_, err = bare.Refund(f.ctx, "refund-bare", "rosa", "ann", "cleo", "dispute")
+		_, err = bare.Refund(f.ctx, RefundRequest{EventID: "refund-bare", Actor: "rosa", Member: "ann", Creator: "cleo", Reason: "dispute"})
 		require.ErrorIs(t, err, ledger.ErrForbidden, "no role directory: nobody refunds")
 		require.Equal(t, before, f.snapshot(t), "refusals write nothing")
 
-		r, err := f.p.Refund(f.ctx, "refund-1", "rosa", "ann", "cleo", "dispute")
+		r, err := f.p.Refund(f.ctx, RefundRequest{EventID: "refund-1", Actor: "rosa", Member: "ann", Creator: "cleo", Reason: "dispute"})
 		require.NoError(t, err)
 		require.Equal(t, StatusEnded, r.Status)
 		require.Equal(t, "refunded by rosa", r.EndReason)
 		require.Equal(t, 0, r.MonthsPaid)
-		requireAmount(t, "10", f.balance(t, MemberWallet("ann")), "the payment is back")
-		requireAmount(t, "0", f.balance(t, CreatorEarnings("cleo")))
-		requireAmount(t, "0", f.balance(t, PlatformRevenue))
+		requireAmount(t, "10", f.balance(t, MemberAccount("ann")), "the payment is back")
+		requireAmount(t, "0", f.balance(t, EarningsAccount("cleo")))
+		requireAmount(t, "0", f.balance(t, RevenueAccount))
 		ok, _ := f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, f.clock.Now())
 		require.False(t, ok, "perks stop at the refund")
 		ok, _ = f.p.MayUse(f.ctx, "ann", "cleo", PerkBadge, s.PeriodStart)
 		require.True(t, ok, "the history keeps the days before it")
 
-		again, err := f.p.Refund(f.ctx, "refund-1", "rosa", "ann", "cleo", "dispute")
+		again, err := f.p.Refund(f.ctx, RefundRequest{EventID: "refund-1", Actor: "rosa", Member: "ann", Creator: "cleo", Reason: "dispute"})
 		require.NoError(t, err)
 		require.True(t, again.Replayed)
 		before = f.snapshot(t)
-		_, err = f.p.Refund(f.ctx, "refund-2", "rosa", "ann", "cleo", "dispute")
+		_, err = f.p.Refund(f.ctx, RefundRequest{EventID: "refund-2", Actor: "rosa", Member: "ann", Creator: "cleo", Reason: "dispute"})
 		require.ErrorIs(t, err, ErrWrongState, "refunded once")
 		require.Equal(t, before, f.snapshot(t))
 		f.clock.Set(s.PeriodEnd)
-		require.Equal(t, TickReport{}, f.tick(t), "nothing renews")
+		require.Equal(t, ticked{}, f.tick(t), "nothing renews")
 
 		// A creator whose earnings were paid out cannot be refunded from.
 		f.fund(t, "bob", "10")
-		_, err = f.p.Subscribe(f.ctx, "sub-2", "bob", "cleo", "basic")
+		_, err = f.p.Subscribe(f.ctx, SubscribeRequest{EventID: "sub-2", Actor: "bob", Creator: "cleo", TierID: "basic"})
 		require.NoError(t, err)
-		_, err = f.l.Transfer(f.ctx, "payout-cleo", CreatorEarnings("cleo"), ledger.World, "USD", dec("2.49"))
+		_, err = f.l.Transfer(f.ctx, "payout-cleo", EarningsAccount("cleo"), ledger.World, "USD", dec("2.49"))
 		require.NoError(t, err)
 		before = f.snapshot(t)
-		_, err = f.p.Refund(f.ctx, "refund-3", "rosa", "bob", "cleo", "dispute")
+		_, err = f.p.Refund(f.ctx, RefundRequest{EventID: "refund-3", Actor: "rosa", Member: "bob", Creator: "cleo", Reason: "dispute"})
 		require.ErrorIs(t, err, ErrInsufficientFunds)
 		require.ErrorIs(t, err, ledger.ErrInsufficientFunds)
 		require.Equal(t, before, f.snapshot(t))

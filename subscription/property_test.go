@@ -10,6 +10,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/driver"
+	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -69,7 +70,7 @@ func (m *subMachine) charges(t *rapid.T) (map[string][]paidPeriod, map[string]de
 				}
 				periods[member] = append(periods[member], paidPeriod{start, end, tx.Metadata["tier"]})
 				for _, p := range tx.Postings {
-					require.Equal(t, MemberWallet(member), p.From)
+					require.Equal(t, MemberAccount(member), p.From)
 					paid[member] = paid[member].Add(p.Amount)
 					total = total.Add(p.Amount)
 				}
@@ -90,9 +91,9 @@ func (m *subMachine) Check(t *rapid.T) {
 	periods, paid, total := m.charges(t)
 	for _, mem := range propMembers {
 		want := m.funded[mem].Sub(paid[mem])
-		requireAmount(t, want.String(), f.balance(t, MemberWallet(mem)), "wallet of ", mem)
+		requireAmount(t, want.String(), f.balance(t, MemberAccount(mem)), "wallet of ", mem)
 	}
-	requireAmount(t, total.String(), f.balance(t, CreatorEarnings("cleo")).Add(f.balance(t, PlatformRevenue)), "creator+platform")
+	requireAmount(t, total.String(), f.balance(t, EarningsAccount("cleo")).Add(f.balance(t, RevenueAccount)), "creator+platform")
 
 	now := f.clock.Now()
 	grace := time.Duration(f.p.rules.GracePeriod)
@@ -154,19 +155,9 @@ func (m *subMachine) Check(t *rapid.T) {
 // refusedOrDone runs an event: an error must be one of the allowed refusals
 // and change nothing; a success becomes the event to replay.
 func (m *subMachine) refusedOrDone(t *rapid.T, call func() error, allowed ...error) {
-	before := m.f.snapshot(t)
-	err := call()
-	if err == nil {
+	if kittest.RefusedOrDone(t, func() string { return m.f.snapshot(t) }, call, allowed...) {
 		m.lastCall = call
-		return
 	}
-	for _, a := range allowed {
-		if errors.Is(err, a) {
-			require.Equal(t, before, m.f.snapshot(t), "refusal %v changed something", err)
-			return
-		}
-	}
-	t.Fatalf("unexpected error: %v", err)
 }
 
 func (m *subMachine) eventID(t *rapid.T) string {
@@ -181,7 +172,10 @@ func (m *subMachine) Publish(t *rapid.T) {
 		tiers = append(tiers, Tier{ID: id, Price: dec(price), Perks: propTiers[id]})
 	}
 	id := m.eventID(t)
-	m.refusedOrDone(t, func() error { _, err := m.f.p.PublishTiers(m.f.ctx, id, "cleo", tiers); return err }, ErrIdempotencyConflict)
+	m.refusedOrDone(t, func() error {
+		_, err := m.f.p.PublishTiers(m.f.ctx, PublishTiersRequest{EventID: id, Actor: "cleo", Tiers: tiers})
+		return err
+	}, ErrIdempotencyConflict)
 }
 
 func (m *subMachine) Fund(t *rapid.T) {
@@ -195,14 +189,20 @@ func (m *subMachine) Subscribe(t *rapid.T) {
 	mem := rapid.SampledFrom(propMembers).Draw(t, "member")
 	tier := rapid.SampledFrom([]string{"t1", "t2", "t3"}).Draw(t, "tier")
 	id := m.eventID(t)
-	m.refusedOrDone(t, func() error { _, err := m.f.p.Subscribe(m.f.ctx, id, mem, "cleo", tier); return err },
+	m.refusedOrDone(t, func() error {
+		_, err := m.f.p.Subscribe(m.f.ctx, SubscribeRequest{EventID: id, Actor: mem, Creator: "cleo", TierID: tier})
+		return err
+	},
 		ErrNoOffer, ErrUnknownTier, ErrAlreadySubscribed, ErrInsufficientFunds, ErrIdempotencyConflict)
 }
 
 func (m *subMachine) Cancel(t *rapid.T) {
 	mem := rapid.SampledFrom(propMembers).Draw(t, "member")
 	id := m.eventID(t)
-	m.refusedOrDone(t, func() error { _, err := m.f.p.Cancel(m.f.ctx, id, mem, "cleo"); return err },
+	m.refusedOrDone(t, func() error {
+		_, err := m.f.p.Cancel(m.f.ctx, CancelRequest{EventID: id, Actor: mem, Creator: "cleo"})
+		return err
+	},
 		ErrNotSubscribed, ErrWrongState, ErrIdempotencyConflict)
 }
 
@@ -210,7 +210,10 @@ func (m *subMachine) ChangeTier(t *rapid.T) {
 	mem := rapid.SampledFrom(propMembers).Draw(t, "member")
 	tier := rapid.SampledFrom([]string{"t1", "t2", "t3"}).Draw(t, "tier")
 	id := m.eventID(t)
-	m.refusedOrDone(t, func() error { _, err := m.f.p.ChangeTier(m.f.ctx, id, mem, "cleo", tier); return err },
+	m.refusedOrDone(t, func() error {
+		_, err := m.f.p.ChangeTier(m.f.ctx, ChangeTierRequest{EventID: id, Actor: mem, Creator: "cleo", TierID: tier})
+		return err
+	},
 		ErrNotSubscribed, ErrWrongState, ErrUnknownTier, ErrNoOffer, ErrIdempotencyConflict)
 }
 
@@ -240,7 +243,7 @@ func (m *subMachine) AdvanceAndTick(t *rapid.T) {
 	m.f.clock.Advance(m.step(t))
 	m.f.tick(t)
 	before := m.f.snapshot(t)
-	require.Equal(t, TickReport{}, m.f.tick(t), "second tick")
+	require.Equal(t, ticked{}, m.f.tick(t), "second tick")
 	require.Equal(t, before, m.f.snapshot(t))
 }
 
@@ -248,8 +251,8 @@ func (m *subMachine) AdvanceAndTick(t *rapid.T) {
 // and a subscription, so that most runs reach renewals, grace and ends.
 func (m *subMachine) SubscribeFunded(t *rapid.T) {
 	if _, err := m.f.p.Offer(m.f.ctx, "cleo"); err != nil {
-		_, err := m.f.p.PublishTiers(m.f.ctx, "happy-publish", "cleo", []Tier{
-			{ID: "t1", Price: dec("4.99"), Perks: propTiers["t1"]}, {ID: "t2", Price: dec("9.99"), Perks: propTiers["t2"]}})
+		_, err := m.f.p.PublishTiers(m.f.ctx, PublishTiersRequest{EventID: "happy-publish", Actor: "cleo", Tiers: []Tier{
+			{ID: "t1", Price: dec("4.99"), Perks: propTiers["t1"]}, {ID: "t2", Price: dec("9.99"), Perks: propTiers["t2"]}}})
 		require.NoError(t, err)
 	}
 	mem := rapid.SampledFrom(propMembers).Draw(t, "member")
@@ -257,7 +260,10 @@ func (m *subMachine) SubscribeFunded(t *rapid.T) {
 	m.funded[mem] = m.funded[mem].Add(dec("10"))
 	tier := rapid.SampledFrom([]string{"t1", "t2"}).Draw(t, "tier")
 	id := "happy-" + m.eventID(t)
-	m.refusedOrDone(t, func() error { _, err := m.f.p.Subscribe(m.f.ctx, id, mem, "cleo", tier); return err },
+	m.refusedOrDone(t, func() error {
+		_, err := m.f.p.Subscribe(m.f.ctx, SubscribeRequest{EventID: id, Actor: mem, Creator: "cleo", TierID: tier})
+		return err
+	},
 		ErrUnknownTier, ErrAlreadySubscribed, ErrInsufficientFunds, ErrIdempotencyConflict)
 }
 

@@ -2,12 +2,14 @@ package subscription
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
-	"github.com/shopspring/decimal"
 )
 
 // Perk names a benefit a tier grants. The standard perks are the constants
@@ -35,42 +37,32 @@ const customPrefix = "custom:"
 func CustomPerk(name string) Perk { return customPrefix + name }
 
 // ValidatePerk checks a perk name: a standard perk, or "custom:" followed by
-// 1 to 48 printable characters.
+// 1 to 48 printable characters. A bad name is ErrInvalidRequest.
 func ValidatePerk(p Perk) error {
-	for _, s := range StandardPerks {
-		if p == s {
-			return nil
-		}
-	}
-	name, ok := strings.CutPrefix(p, customPrefix)
-	if !ok {
-		return fmt.Errorf("%w: unknown perk %q (standard perks or %q+name)", ErrInvalidRequest, p, customPrefix)
-	}
-	if len(name) == 0 || len(name) > 48 {
-		return fmt.Errorf("%w: custom perk %q needs a name of 1 to 48 bytes", ErrInvalidRequest, p)
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w: custom perk %q has a control character", ErrInvalidRequest, p)
-		}
+	if err := checkPerk(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	return nil
 }
 
-// Duration is a time.Duration written in JSON as a Go duration string
-// ("72h", "30m").
-type Duration time.Duration
-
-// MarshalText writes the duration as "72h0m0s".
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText reads a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
+// checkPerk is ValidatePerk's judgement with no sentinel: the caller says
+// whose request it refuses (ErrInvalidRequest, ErrInvalidTiers).
+func checkPerk(p Perk) error {
+	if slices.Contains(StandardPerks, p) {
+		return nil
 	}
-	*d = Duration(v)
+	name, ok := strings.CutPrefix(p, customPrefix)
+	if !ok {
+		return fmt.Errorf("unknown perk %q (standard perks or %q+name)", p, customPrefix)
+	}
+	if len(name) == 0 || len(name) > 48 {
+		return fmt.Errorf("custom perk %q needs a name of 1 to 48 bytes", p)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("custom perk %q has a control character", p)
+		}
+	}
 	return nil
 }
 
@@ -80,10 +72,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // value they had, as with encoding/json. It does not Validate.
 func (r *Rules) UnmarshalJSON(data []byte) error {
 	type plain Rules // no methods: decodes without recursing here
-	if err := kit.DecodeRules(data, (*plain)(r)); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidRules, err)
-	}
-	return nil
+	return kit.UnmarshalRules(ErrInvalidRules, data, (*plain)(r))
 }
 
 // Rules is the subscription program as data. Every number is a default an
@@ -93,13 +82,16 @@ type Rules struct {
 	// (USD, EUR) by default; COIN works the same way.
 	Asset ledger.Asset `json:"asset"`
 	// MinCreatorAge, MinFollowers and MinViewsLastMonth are the creator
-	// eligibility rules checked when tiers are published or changed.
+	// eligibility rules checked when tiers are published or changed. The
+	// age is the creator's on their own calendar at the time of the event
+	// (kit.Member.AtLeast): the 18th birthday counts from local midnight.
 	MinCreatorAge     int   `json:"min_creator_age"`
 	MinFollowers      int64 `json:"min_followers"`
 	MinViewsLastMonth int64 `json:"min_views_last_month"`
-	// Regions are the countries (ISO 3166-1 alpha-2) where subscriptions
-	// are offered: a creator publishes and a member subscribes only from one.
-	Regions []string `json:"regions"`
+	// Countries are where subscriptions are offered (ISO 3166-1 alpha-2,
+	// kit.Member.Country): a creator publishes and a member subscribes only
+	// from one.
+	Countries []string `json:"countries"`
 	// MaxTiers is how many tiers a creator may offer.
 	MaxTiers int `json:"max_tiers"`
 	// MinPrice and MaxPrice bound a tier's price per period.
@@ -113,10 +105,10 @@ type Rules struct {
 	CreatorShare decimal.Decimal `json:"creator_share"`
 	// GracePeriod is how long after a failed renewal the charge is retried
 	// before the subscription ends; 0 ends it at the first failure.
-	GracePeriod Duration `json:"grace_period"`
+	GracePeriod kit.Duration `json:"grace_period"`
 	// RetryEvery is how often a failed renewal is retried within the grace
 	// period.
-	RetryEvery Duration `json:"retry_every"`
+	RetryEvery kit.Duration `json:"retry_every"`
 	// GraceAccess keeps the perks during the grace period. When false (the
 	// default) perks need a paid period, and a renewal recovered in grace
 	// starts a new period when it is paid; when true the recovered period
@@ -131,8 +123,8 @@ type Rules struct {
 // 100,000 views in the last month (seed 003); up to three tiers with
 // monthly billing (seed 003 and PROGRAMS.md); a 50% creator share
 // (industry base, PROGRAMS.md). The rest are industry-style choices of this
-// package: prices 0.99 to 99.99 USD, regions US, GB, FR, IT, DE (the seed
-// only says "selected regions"), a 3-day grace period retried daily
+// package: prices 0.99 to 99.99 USD, countries US, GB, FR, IT, DE (the
+// seed only says "selected regions"), a 3-day grace period retried daily
 // without access, badge levels at 1, 2, 3, 6, 12 and 24 months.
 func DefaultRules() Rules {
 	return Rules{
@@ -140,107 +132,74 @@ func DefaultRules() Rules {
 		MinCreatorAge:     18,
 		MinFollowers:      10000,
 		MinViewsLastMonth: 100000,
-		Regions:           []string{"US", "GB", "FR", "IT", "DE"},
+		Countries:         []string{"US", "GB", "FR", "IT", "DE"},
 		MaxTiers:          3,
 		MinPrice:          decimal.RequireFromString("0.99"),
 		MaxPrice:          decimal.RequireFromString("99.99"),
 		PeriodMonths:      1,
 		CreatorShare:      decimal.RequireFromString("0.5"),
-		GracePeriod:       Duration(72 * time.Hour),
-		RetryEvery:        Duration(24 * time.Hour),
+		GracePeriod:       kit.Duration(72 * time.Hour),
+		RetryEvery:        kit.Duration(24 * time.Hour),
 		BadgeMonths:       []int{1, 2, 3, 6, 12, 24},
 	}
 }
 
 // Validate checks the rules and names the first bad field.
 func (r Rules) Validate() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidRules, field, fmt.Sprintf(format, args...))
-	}
-	badErr := func(field string, err error) error {
-		return fmt.Errorf("%w: %s: %w", ErrInvalidRules, field, err)
-	}
 	if err := r.Asset.Validate(); err != nil {
-		return badErr("asset", err)
+		return kit.RuleErrorf(ErrInvalidRules, "asset", "%w", err)
 	}
 	if r.MinCreatorAge < 0 {
-		return bad("min_creator_age", "%d is negative", r.MinCreatorAge)
+		return kit.RuleErrorf(ErrInvalidRules, "min_creator_age", "%d is negative", r.MinCreatorAge)
 	}
 	if r.MinFollowers < 0 {
-		return bad("min_followers", "%d is negative", r.MinFollowers)
+		return kit.RuleErrorf(ErrInvalidRules, "min_followers", "%d is negative", r.MinFollowers)
 	}
 	if r.MinViewsLastMonth < 0 {
-		return bad("min_views_last_month", "%d is negative", r.MinViewsLastMonth)
+		return kit.RuleErrorf(ErrInvalidRules, "min_views_last_month", "%d is negative", r.MinViewsLastMonth)
 	}
-	if len(r.Regions) == 0 {
-		return bad("regions", "at least one region is needed")
-	}
-	seen := map[string]bool{}
-	for _, c := range r.Regions {
-		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
-			return bad("regions", "%q is not an ISO 3166-1 alpha-2 code", c)
-		}
-		if seen[c] {
-			return bad("regions", "%q is listed twice", c)
-		}
-		seen[c] = true
+	if err := kit.CheckCountryCodes(r.Countries); err != nil {
+		return kit.RuleErrorf(ErrInvalidRules, "countries", "%w", err)
 	}
 	if r.MaxTiers < 1 || r.MaxTiers > 16 {
-		return bad("max_tiers", "%d, want 1 to 16", r.MaxTiers)
+		return kit.RuleErrorf(ErrInvalidRules, "max_tiers", "%d, want 1 to 16", r.MaxTiers)
 	}
-	for _, f := range []struct {
-		field string
-		v     decimal.Decimal
-	}{{"min_price", r.MinPrice}, {"max_price", r.MaxPrice}} {
-		if err := kit.CheckDecimal(f.v); err != nil {
-			return badErr(f.field, err)
-		}
-		if f.v.Sign() <= 0 {
-			return bad(f.field, "%s must be positive", f.v)
-		}
-		if _, err := r.Asset.Units(f.v); err != nil {
-			return badErr(f.field, err)
-		}
+	if err := kit.CheckRuleAmount(r.Asset, r.MinPrice); err != nil {
+		return kit.RuleErrorf(ErrInvalidRules, "min_price", "%w", err)
+	}
+	if err := kit.CheckRuleAmount(r.Asset, r.MaxPrice); err != nil {
+		return kit.RuleErrorf(ErrInvalidRules, "max_price", "%w", err)
 	}
 	if r.MaxPrice.LessThan(r.MinPrice) {
-		return bad("max_price", "%s is below min_price %s", r.MaxPrice, r.MinPrice)
+		return kit.RuleErrorf(ErrInvalidRules, "max_price", "%s is below min_price %s", r.MaxPrice, r.MinPrice)
 	}
 	if r.PeriodMonths < 1 || r.PeriodMonths > 12 {
-		return bad("period_months", "%d, want 1 to 12", r.PeriodMonths)
+		return kit.RuleErrorf(ErrInvalidRules, "period_months", "%d, want 1 to 12", r.PeriodMonths)
 	}
 	if err := kit.CheckDecimal(r.CreatorShare); err != nil {
-		return badErr("creator_share", err)
+		return kit.RuleErrorf(ErrInvalidRules, "creator_share", "%w", err)
 	}
 	if r.CreatorShare.IsNegative() || r.CreatorShare.GreaterThan(decimal.NewFromInt(1)) {
-		return bad("creator_share", "%s is not between 0 and 1", r.CreatorShare)
+		return kit.RuleErrorf(ErrInvalidRules, "creator_share", "%s is not between 0 and 1", r.CreatorShare)
 	}
-	if err := ledger.ValidateDuration("grace_period", time.Duration(r.GracePeriod)); err != nil {
-		return badErr("grace_period", err)
+	if err := ledger.ValidateDuration("grace_period", r.GracePeriod.D()); err != nil {
+		return kit.RuleErrorf(ErrInvalidRules, "grace_period", "%w", err)
 	}
-	if err := ledger.ValidateDuration("retry_every", time.Duration(r.RetryEvery)); err != nil {
-		return badErr("retry_every", err)
+	if err := ledger.ValidateDuration("retry_every", r.RetryEvery.D()); err != nil {
+		return kit.RuleErrorf(ErrInvalidRules, "retry_every", "%w", err)
 	}
 	if r.GracePeriod > 0 && r.RetryEvery <= 0 {
-		return bad("retry_every", "%s must be positive when there is a grace period", time.Duration(r.RetryEvery))
+		return kit.RuleErrorf(ErrInvalidRules, "retry_every", "%s must be positive when there is a grace period", r.RetryEvery)
 	}
 	if len(r.BadgeMonths) > 32 {
-		return bad("badge_months", "%d levels, at most 32", len(r.BadgeMonths))
+		return kit.RuleErrorf(ErrInvalidRules, "badge_months", "%d levels, at most 32", len(r.BadgeMonths))
 	}
 	for i, m := range r.BadgeMonths {
 		if m < 1 || (i > 0 && m <= r.BadgeMonths[i-1]) {
-			return bad("badge_months", "must be positive and strictly increasing, got %v", r.BadgeMonths)
+			return kit.RuleErrorf(ErrInvalidRules, "badge_months", "must be positive and strictly increasing (%d at level %d)", m, i+1)
 		}
 	}
 	return nil
-}
-
-func (r Rules) offeredIn(country string) bool {
-	for _, c := range r.Regions {
-		if c == country {
-			return true
-		}
-	}
-	return false
 }
 
 // BadgeLevel returns the badge level a member reaches after months

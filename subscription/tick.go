@@ -10,59 +10,48 @@ import (
 	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
-// TickReport says what a Tick did.
-type TickReport struct {
-	Renewed      int // periods charged and started
-	GraceStarted int // renewals that failed and entered grace
-	Retried      int // failed retries in grace that will be tried again
-	Ended        int // subscriptions ended (cancelled, lapsed, tier withdrawn)
-	// Failed lists the subscriptions ("<creator>/<member>") Tick could not
-	// handle, with why; each stays due and is tried again by the next Tick,
-	// and the others were handled as usual.
-	Failed []kit.ItemError
-}
+// The kinds of the items a Tick reports (kit.TickReport), each with the
+// subscription's ID, "<creator>/<member>".
+const (
+	// TickRenewed: a period was charged and started.
+	TickRenewed = "subscription.renewed"
+	// TickGraceStarted: a renewal failed for funds and the subscription
+	// entered grace.
+	TickGraceStarted = "subscription.grace_started"
+	// TickRetried: a retry in grace failed and will be tried again.
+	TickRetried = "subscription.retried"
+	// TickEnded: the subscription ended (cancelled, lapsed, tier withdrawn).
+	TickEnded = "subscription.ended"
+)
 
-func (r *TickReport) add(o TickReport) {
-	r.Renewed += o.Renewed
-	r.GraceStarted += o.GraceStarted
-	r.Retried += o.Retried
-	r.Ended += o.Ended
-}
+var _ kit.Ticker = (*Program)(nil)
 
-// Tick does what time makes happen, for everything due at the clock's
-// time: renewals (charged at the creator's current price of the
+// Tick does what time makes happen, for everything due at the ledger
+// clock's time: renewals (charged at the creator's current price of the
 // subscription's tier, or its NextTier), retries in grace, and the end of
-// cancelled or lapsed subscriptions. Each subscription is handled in a unit
-// of work of its own (kit.EachDue): one that fails is reported in Failed
-// and the others go on. The error is for the run as a whole (a store that
-// fails, a context that ends); the report then counts what was handled
-// before it. Running Tick twice at the same time changes nothing the
-// second time.
-func (p *Program) Tick(ctx context.Context) (TickReport, error) {
-	outcomes := map[string]TickReport{}
-	_, failed, err := kit.EachDue(ctx, p.l, dueRenew, p.l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) error {
-		var one TickReport
-		if err := p.renew(w, e.ID, &one); err != nil {
-			return err
-		}
-		outcomes[e.ID] = one // a batch retried after a conflict runs this again
-		return nil
+// cancelled or lapsed subscriptions. Each subscription is handled in a
+// unit of work of its own (kit.TickDue) and reported as items of the kinds
+// TickRenewed, TickGraceStarted, TickRetried and TickEnded; one that fails
+// is reported in Failed with its ID and the others go on. The error is for
+// the run as a whole (a store that fails, a context that ends); the report
+// then holds what was handled before it. Running Tick twice at the same
+// time changes nothing the second time. Tick does not tick the ledger
+// (expired holds): ledger/scheduler, which runs the programs' Ticks, does
+// that once.
+func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
+	return kit.TickDue(ctx, p.l, dueRenew, func(w *ledger.Writer, e ledger.DueEntry) ([]string, error) {
+		return p.renew(w, e.ID)
 	})
-	failedIDs := make(map[string]bool, len(failed))
-	for _, f := range failed {
-		failedIDs[f.ID] = true
-	}
-	var rep TickReport
-	for id, o := range outcomes {
-		if !failedIDs[id] {
-			rep.add(o)
-		}
-	}
-	rep.Failed = failed
-	return rep, err
 }
 
-func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
+// renew handles one due subscription and returns the kinds of what it did.
+func (p *Program) renew(w *ledger.Writer, id string) ([]string, error) {
+	var did []string
+	err := p.renewOne(w, id, func(kind string) { did = append(did, kind) })
+	return did, err
+}
+
+func (p *Program) renewOne(w *ledger.Writer, id string, did func(kind string)) error {
 	var s Subscription
 	if err := w.LoadJSON(kindSub, id, &s); err != nil {
 		if errors.Is(err, ledger.ErrNotFound) {
@@ -79,7 +68,7 @@ func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
 	if ended, err := p.lapse(w, &s, now); err != nil {
 		return err
 	} else if ended {
-		rep.Ended++
+		did(TickEnded)
 		return w.SaveJSON(kindSub, id, s)
 	}
 	if s.Status == StatusCanceled { // not yet at its period end: not due
@@ -104,7 +93,7 @@ func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
 		if err := p.end(w, &s, at, "tier withdrawn"); err != nil {
 			return err
 		}
-		rep.Ended++
+		did(TickEnded)
 		return w.SaveJSON(kindSub, id, s)
 	}
 	start := s.PeriodEnd
@@ -127,7 +116,7 @@ func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
 		p.recordGrace(&s, start)
 		s.Status, s.GraceUntil = StatusActive, time.Time{}
 		p.paid(&s, tier, start, end)
-		rep.Renewed++
+		did(TickRenewed)
 		if err := scheduleAfter(w, id, end, now); err != nil {
 			return err
 		}
@@ -139,25 +128,25 @@ func (p *Program) renew(w *ledger.Writer, id string, rep *TickReport) error {
 				return err
 			}
 			s.Status, s.GraceUntil = StatusGrace, until
-			rep.GraceStarted++
+			did(TickGraceStarted)
 		}
 		if !now.Before(s.GraceUntil) {
 			p.recordGrace(&s, now)
 			if err := p.end(w, &s, s.GraceUntil, "renewal failed"); err != nil {
 				return err
 			}
-			rep.Ended++
+			did(TickEnded)
 			break
 		}
 		next := s.GraceUntil
-		if retry := time.Duration(p.rules.RetryEvery); retry < s.GraceUntil.Sub(now) {
+		if retry := p.rules.RetryEvery.D(); retry < s.GraceUntil.Sub(now) {
 			next = now.Add(retry)
 		}
 		if err := scheduleAfter(w, id, next, now); err != nil {
 			return err
 		}
 		if !started {
-			rep.Retried++
+			did(TickRetried)
 		}
 	default:
 		return err

@@ -1,5 +1,5 @@
 // Command adsbuy tells the story of self-service ad buying on the rewardkit
-// ledger: advertisers in allowed regions top up a prepaid balance, buy
+// ledger: advertisers in allowed countries top up a prepaid balance, buy
 // campaigns whose budget is held, a sales representative approves or
 // rejects them, deliveries spend the budget at the bid, and what is not
 // spent goes back to the balance; the ledger's Verify closes the story.
@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/rewardkit/rewardkit/adsbuy"
@@ -76,7 +77,7 @@ func (s *story) refused(what string, err, want error) error {
 }
 
 func (s *story) report(report, campaign, group string, impressions, clicks int64) error {
-	d, err := s.p.ReportDelivery(s.ctx, s.id(report), s.id(campaign), group, impressions, clicks)
+	d, err := s.p.ReportDelivery(s.ctx, adsbuy.ReportDeliveryRequest{EventID: s.id(report), CampaignID: s.id(campaign), AdGroupID: group, Impressions: impressions, Clicks: clicks})
 	if err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	}
 	s := &story{ctx: ctx, out: out, l: l, p: p, id: id, last: map[string][2]decimal.Decimal{}, labels: map[string]string{
 		adsbuy.AdvertiserAccount(id("pizzeria")): "pizzeria's balance", adsbuy.AdvertiserAccount(id("bakery")): "bakery's balance",
-		adsbuy.PlatformRevenue: "platform ads revenue",
+		adsbuy.RevenueAccount: "platform ads revenue",
 	}}
 	for a := range s.labels {
 		if b, err := l.Balance(ctx, a, "USD"); err == nil {
@@ -130,22 +131,26 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 		}
 	}
 	r := p.Rules()
-	s.say("Self-service ads, %s. Regions %v; top-ups %s to %s USD; campaign daily budget at least %s, ad group %s; bids %v.",
-		start.Format("2 Jan 2006"), r.Regions, r.MinTopUp, r.MaxTopUp, r.MinCampaignDailyBudget, r.MinAdGroupDailyBudget, r.BidTypes)
+	bids := make([]string, len(r.BidTypes))
+	for i, b := range r.BidTypes {
+		bids[i] = string(b)
+	}
+	s.say("Self-service ads, %s. Countries %s; top-ups %s to %s USD; campaign daily budget at least %s, ad group %s; bids %s.",
+		start.Format("2 Jan 2006"), strings.Join(r.Countries, ", "), r.MinTopUp, r.MaxTopUp, r.MinCampaignDailyBudget, r.MinAdGroupDailyBudget, strings.Join(bids, ", "))
 
 	s.say("\n1. Advertiser accounts and top-ups")
-	for _, a := range []struct{ who, region string }{{"pizzeria", "IT"}, {"bakery", "GB"}} {
-		if _, err := p.OpenAdvertiser(ctx, id(a.who), a.region); err != nil {
+	for _, a := range []struct{ who, country string }{{"pizzeria", "IT"}, {"bakery", "GB"}} {
+		if _, err := p.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: id(a.who), Country: a.country}); err != nil {
 			return err
 		}
-		s.say("  %s opens an account in %s", a.who, a.region)
+		s.say("  %s opens an account in %s", a.who, a.country)
 	}
-	_, err = p.OpenAdvertiser(ctx, id("brauhaus"), "DE")
-	if err := s.refused("brauhaus opens an account in Germany", err, adsbuy.ErrRegion); err != nil {
+	_, err = p.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: id("brauhaus"), Country: "DE"})
+	if err := s.refused("brauhaus opens an account in Germany", err, adsbuy.ErrCountry); err != nil {
 		return err
 	}
 	for _, t := range []struct{ ref, who, amount string }{{"pay-001", "pizzeria", "500.00"}, {"pay-002", "bakery", "200.00"}, {"pay-001", "pizzeria", "500.00"}} {
-		if _, err := p.TopUp(ctx, id(t.ref), id(t.who), usd(t.amount)); err != nil {
+		if _, err := p.TopUp(ctx, adsbuy.TopUpRequest{EventID: id(t.ref), Actor: id(t.who), Amount: usd(t.amount)}); err != nil {
 			return err
 		}
 		s.say("  %s tops up %s USD (payment %s)", t.who, t.amount, t.ref)
@@ -154,7 +159,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 		}
 	}
 	s.say("  (payment pay-001 arrived twice and was credited once)")
-	_, err = p.TopUp(ctx, id("pay-003"), id("bakery"), usd("20"))
+	_, err = p.TopUp(ctx, adsbuy.TopUpRequest{EventID: id("pay-003"), Actor: id("bakery"), Amount: usd("20")})
 	if err := s.refused("a top-up of 20 USD", err, adsbuy.ErrTopUpBounds); err != nil {
 		return err
 	}
@@ -165,7 +170,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 			{ID: "video", Name: "Rome foodies", DailyBudget: usd("40"), BidType: adsbuy.CPM, Bid: usd("2.50")},
 			{ID: "search", Name: "pizza near me", DailyBudget: usd("20"), BidType: adsbuy.CPC, Bid: usd("0.40")},
 		}}
-	c, err := p.BuyCampaign(ctx, id("pizza-week"), id("pizzeria"), pizza)
+	c, err := p.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: id("pizza-week"), Actor: id("pizzeria"), Spec: pizza})
 	if err != nil {
 		return err
 	}
@@ -175,7 +180,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	}
 	cheap := pizza
 	cheap.DailyBudget = usd("40")
-	_, err = p.BuyCampaign(ctx, id("cheap"), id("pizzeria"), cheap)
+	_, err = p.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: id("cheap"), Actor: id("pizzeria"), Spec: cheap})
 	if err := s.refused("a campaign with a daily budget of 40 USD", err, adsbuy.ErrBudgetTooLow); err != nil {
 		return err
 	}
@@ -183,39 +188,39 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 		AdGroups: []adsbuy.AdGroupSpec{{ID: "video", DailyBudget: usd("50"), BidType: adsbuy.CPM, Bid: usd("3")}}}
 	big := bread
 	big.End = start.AddDate(0, 0, 30)
-	_, err = p.BuyCampaign(ctx, id("bread-month"), id("bakery"), big)
-	if err := s.refused("bakery buys 30 days x 50 USD with 200 USD", err, adsbuy.ErrInsufficientBalance); err != nil {
+	_, err = p.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: id("bread-month"), Actor: id("bakery"), Spec: big})
+	if err := s.refused("bakery buys 30 days x 50 USD with 200 USD", err, adsbuy.ErrInsufficientFunds); err != nil {
 		return err
 	}
-	if _, err := p.BuyCampaign(ctx, id("fresh-bread"), id("bakery"), bread); err != nil {
+	if _, err := p.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: id("fresh-bread"), Actor: id("bakery"), Spec: bread}); err != nil {
 		return err
 	}
 	s.say("  bakery buys \"fresh bread\": 3 days x 50 = 150 USD held")
 	if err := s.money(); err != nil {
 		return err
 	}
-	_, err = p.ReportDelivery(ctx, id("early"), id("pizza-week"), "video", 1000, 0)
+	_, err = p.ReportDelivery(ctx, adsbuy.ReportDeliveryRequest{EventID: id("early"), CampaignID: id("pizza-week"), AdGroupID: "video", Impressions: 1000, Clicks: 0})
 	if err := s.refused("a delivery before approval", err, adsbuy.ErrWrongState); err != nil {
 		return err
 	}
 
 	s.say("\n3. Review: only a sales representative, never the advertiser")
-	_, err = p.Approve(ctx, id("review-0"), id("pizzeria"), id("pizza-week"))
+	_, err = p.Approve(ctx, adsbuy.ApproveRequest{EventID: id("review-0"), Actor: id("pizzeria"), CampaignID: id("pizza-week")})
 	if err := s.refused("pizzeria (no role) approves its own campaign", err, adsbuy.ErrForbidden); err != nil {
 		return err
 	}
 	roles.Grant(id("bakery"), kit.RoleSalesRep)
-	_, err = p.Approve(ctx, id("review-00"), id("bakery"), id("fresh-bread"))
+	_, err = p.Approve(ctx, adsbuy.ApproveRequest{EventID: id("review-00"), Actor: id("bakery"), CampaignID: id("fresh-bread")})
 	if err := s.refused("bakery, holding the role too, approves its own campaign", err, adsbuy.ErrForbidden); err != nil {
 		return err
 	}
 	roles.Revoke(id("bakery"), kit.RoleSalesRep)
 	clock.Advance(2 * time.Hour)
-	if _, err := p.Approve(ctx, id("review-1"), id("rita"), id("pizza-week")); err != nil {
+	if _, err := p.Approve(ctx, adsbuy.ApproveRequest{EventID: id("review-1"), Actor: id("rita"), CampaignID: id("pizza-week")}); err != nil {
 		return err
 	}
 	s.say("  rita (sales representative) approves pizza week: live")
-	if _, err := p.Reject(ctx, id("review-2"), id("rita"), id("fresh-bread"), "health claims without evidence"); err != nil {
+	if _, err := p.Reject(ctx, adsbuy.RejectRequest{EventID: id("review-2"), Actor: id("rita"), CampaignID: id("fresh-bread"), Reason: "health claims without evidence"}); err != nil {
 		return err
 	}
 	s.say("  rita rejects fresh bread: its whole budget goes back")
@@ -244,16 +249,16 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	if err := s.report("r4", "pizza-week", "search", 0, 80); err != nil {
 		return err
 	}
-	if _, err := p.Pause(ctx, id("pause-1"), id("pizzeria"), id("pizza-week")); err != nil {
+	if _, err := p.Pause(ctx, adsbuy.PauseRequest{EventID: id("pause-1"), Actor: id("pizzeria"), CampaignID: id("pizza-week")}); err != nil {
 		return err
 	}
 	s.say("  pizzeria pauses the campaign")
-	_, err = p.ReportDelivery(ctx, id("r5"), id("pizza-week"), "video", 5000, 10)
+	_, err = p.ReportDelivery(ctx, adsbuy.ReportDeliveryRequest{EventID: id("r5"), CampaignID: id("pizza-week"), AdGroupID: "video", Impressions: 5000, Clicks: 10})
 	if err := s.refused("a delivery while paused", err, adsbuy.ErrWrongState); err != nil {
 		return err
 	}
 	clock.Advance(24 * time.Hour)
-	if _, err := p.Resume(ctx, id("resume-1"), id("pizzeria"), id("pizza-week")); err != nil {
+	if _, err := p.Resume(ctx, adsbuy.ResumeRequest{EventID: id("resume-1"), Actor: id("pizzeria"), CampaignID: id("pizza-week")}); err != nil {
 		return err
 	}
 	s.say("  pizzeria resumes it")
@@ -276,7 +281,16 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	if err != nil {
 		return err
 	}
-	s.say("  %s: tick ended %d campaign(s), released %s USD", clock.Now().Format("2 Jan 15:04"), rep.Ended, rep.Released.StringFixed(2))
+	for _, it := range rep.Done {
+		c, err := p.Campaign(ctx, it.ID)
+		if err != nil {
+			return err
+		}
+		s.say("  %s: tick ended %s, released %s USD", clock.Now().Format("2 Jan 15:04"), it.ID, c.Released.StringFixed(2))
+	}
+	if err := rep.Err(); err != nil {
+		return err
+	}
 	if err := s.money(); err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ var salesReps = []string{"rep-anna", "rep-bruno", "rep-carla"}
 // representative approves most and rejects some; live campaigns report
 // deliveries (impressions, clicks) that spend the held budget; a few are
 // cancelled; Tick ends campaigns and returns what was not spent. Bad
-// inputs: an advertiser outside the allowed regions, budgets under the
+// inputs: an advertiser outside the allowed countries, budgets under the
 // minimums, an advertiser approving its own campaign, a top-up out of
 // bounds, replayed delivery reports and racing duplicates.
 type adsbuyDriver struct {
@@ -59,30 +59,30 @@ func (d *adsbuyDriver) Setup(ctx context.Context, s *sim) error {
 		return fmt.Errorf("adsbuy.New returned no program")
 	}
 	d.st = s.statsFor(d.Name(),
-		errKind{"region", adsbuy.ErrRegion}, errKind{"top-up bounds", adsbuy.ErrTopUpBounds},
+		errKind{"country", adsbuy.ErrCountry}, errKind{"top-up bounds", adsbuy.ErrTopUpBounds},
 		errKind{"budget too low", adsbuy.ErrBudgetTooLow}, errKind{"invalid campaign", adsbuy.ErrInvalidCampaign},
-		errKind{"insufficient balance", adsbuy.ErrInsufficientBalance}, errKind{"forbidden", adsbuy.ErrForbidden},
+		errKind{"insufficient funds", adsbuy.ErrInsufficientFunds}, errKind{"forbidden", adsbuy.ErrForbidden},
 		errKind{"wrong state", adsbuy.ErrWrongState}, errKind{"unknown advertiser", adsbuy.ErrUnknownAdvertiser},
 		errKind{"unknown campaign", adsbuy.ErrUnknownCampaign}, errKind{"unknown ad group", adsbuy.ErrUnknownAdGroup},
 		errKind{"event id conflict", adsbuy.ErrIdempotencyConflict}, errKind{"invalid request", adsbuy.ErrInvalidRequest})
 	s.at(7)
 	rng := s.rand()
-	regions := []string{"IT", "IT", "IT", "FR", "GB", "US"}
+	countries := []string{"IT", "IT", "IT", "FR", "GB", "US"}
 	for i := 0; i < max(3, s.cfg.Members/2000); i++ {
 		id := fmt.Sprintf("adv-%04d", i+1)
-		region := regions[rng.IntN(len(regions))]
+		country := countries[rng.IntN(len(countries))]
 		if i > 0 && rng.Float64() < 0.05 {
-			_, err := d.p.OpenAdvertiser(ctx, id, "DE") // not an allowed region
-			d.st.expect(err, adsbuy.ErrRegion)
+			_, err := d.p.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: id, Country: "DE"}) // not an allowed country
+			d.st.expect(err, adsbuy.ErrCountry)
 			continue
 		}
-		if _, err := d.p.OpenAdvertiser(ctx, id, region); !d.st.observe(err) {
+		if _, err := d.p.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: id, Country: country}); !d.st.observe(err) {
 			continue
 		}
 		d.ads = append(d.ads, id)
 		d.topUp(ctx, s, id, decimal.NewFromInt(int64(1000*(1+rng.IntN(20)))))
 	}
-	_, err = d.p.TopUp(ctx, "topup-tiny", d.ads[0], decimal.NewFromInt(5))
+	_, err = d.p.TopUp(ctx, adsbuy.TopUpRequest{EventID: "topup-tiny", Actor: d.ads[0], Amount: decimal.NewFromInt(5)})
 	d.st.expect(err, adsbuy.ErrTopUpBounds)
 	return nil
 }
@@ -90,7 +90,7 @@ func (d *adsbuyDriver) Setup(ctx context.Context, s *sim) error {
 func (d *adsbuyDriver) topUp(ctx context.Context, s *sim, adv string, amount decimal.Decimal) {
 	d.seq++
 	ref := fmt.Sprintf("topup-%d", d.seq)
-	if _, err := d.p.TopUp(ctx, ref, adv, amount); d.st.observe(err) {
+	if _, err := d.p.TopUp(ctx, adsbuy.TopUpRequest{EventID: ref, Actor: adv, Amount: amount}); d.st.observe(err) {
 		d.st.add("top-ups", 1)
 	}
 }
@@ -124,15 +124,18 @@ func (d *adsbuyDriver) Day(ctx context.Context, s *sim, day int) error {
 		if rng.Float64() < 0.03 {
 			low := spec
 			low.DailyBudget = decimal.NewFromInt(30)
-			_, err := d.p.BuyCampaign(ctx, id+"-low", adv, low)
+			_, err := d.p.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: id + "-low", Actor: adv, Spec: low})
 			d.st.expect(err, adsbuy.ErrBudgetTooLow)
 		}
 		var err error
 		if rng.Float64() < 0.02 {
-			if !d.st.race(func() error { _, err := d.p.BuyCampaign(ctx, id, adv, spec); return err }) {
+			if !d.st.race(func() error {
+				_, err := d.p.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: id, Actor: adv, Spec: spec})
+				return err
+			}) {
 				continue
 			}
-		} else if _, err = d.p.BuyCampaign(ctx, id, adv, spec); !d.st.observe(err) {
+		} else if _, err = d.p.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: id, Actor: adv, Spec: spec}); !d.st.observe(err) {
 			if b, berr := d.p.Balance(ctx, adv); berr == nil && b.Available.LessThan(decimal.NewFromInt(5000)) {
 				d.topUp(ctx, s, adv, decimal.NewFromInt(int64(2000*(1+rng.IntN(10)))))
 			}
@@ -150,18 +153,18 @@ func (d *adsbuyDriver) Day(ctx context.Context, s *sim, day int) error {
 		case c.status == adsbuy.StatusPendingReview:
 			rep := salesReps[rng.IntN(len(salesReps))]
 			if rng.Float64() < 0.03 {
-				_, err := d.p.Approve(ctx, ev+"-self", c.advertiser, c.id)
+				_, err := d.p.Approve(ctx, adsbuy.ApproveRequest{EventID: ev + "-self", Actor: c.advertiser, CampaignID: c.id})
 				d.st.expect(err, adsbuy.ErrForbidden)
 			}
 			var cmp adsbuy.Campaign
 			var err error
 			if rng.Float64() < 0.88 {
-				cmp, err = d.p.Approve(ctx, ev+"-review", rep, c.id)
+				cmp, err = d.p.Approve(ctx, adsbuy.ApproveRequest{EventID: ev + "-review", Actor: rep, CampaignID: c.id})
 				if err == nil {
 					d.st.add("approved by a sales rep", 1)
 				}
 			} else {
-				cmp, err = d.p.Reject(ctx, ev+"-review", rep, c.id, "creative breaks the ad policy")
+				cmp, err = d.p.Reject(ctx, adsbuy.RejectRequest{EventID: ev + "-review", Actor: rep, CampaignID: c.id, Reason: "creative breaks the ad policy"})
 				if err == nil {
 					d.st.add("rejected by a sales rep", 1)
 				}
@@ -171,7 +174,7 @@ func (d *adsbuyDriver) Day(ctx context.Context, s *sim, day int) error {
 			}
 		case c.status == adsbuy.StatusLive && !now.Before(c.start) && now.Before(c.end):
 			if rng.Float64() < 0.02 {
-				cmp, err := d.p.Cancel(ctx, ev+"-cancel", c.advertiser, c.id)
+				cmp, err := d.p.Cancel(ctx, adsbuy.CancelRequest{EventID: ev + "-cancel", Actor: c.advertiser, CampaignID: c.id})
 				if d.st.observe(err) {
 					c.status = cmp.Status
 					d.st.add("cancelled by the advertiser", 1)
@@ -189,7 +192,7 @@ func (d *adsbuyDriver) Day(ctx context.Context, s *sim, day int) error {
 					imps = clicks * 80
 				}
 				report := ev + "-" + g
-				dl, err := d.p.ReportDelivery(ctx, report, c.id, g, imps, clicks)
+				dl, err := d.p.ReportDelivery(ctx, adsbuy.ReportDeliveryRequest{EventID: report, CampaignID: c.id, AdGroupID: g, Impressions: imps, Clicks: clicks})
 				if !d.st.observe(err) {
 					continue
 				}
@@ -199,7 +202,7 @@ func (d *adsbuyDriver) Day(ctx context.Context, s *sim, day int) error {
 					d.st.add("deliveries capped by a budget", 1)
 				}
 				if rng.Float64() < 0.02 {
-					_, err := d.p.ReportDelivery(ctx, report, c.id, g, imps, clicks) // the ad server resends its report
+					_, err := d.p.ReportDelivery(ctx, adsbuy.ReportDeliveryRequest{EventID: report, CampaignID: c.id, AdGroupID: g, Impressions: imps, Clicks: clicks}) // the ad server resends its report
 					d.st.replay(err)
 				}
 			}
@@ -218,8 +221,8 @@ func (d *adsbuyDriver) Tick(ctx context.Context, s *sim, day int) error {
 		return ctx.Err()
 	}
 	d.st.failed("tick", err)
-	d.st.failed("tick item", kit.Failures(rep.Failed))
-	d.st.add("campaigns ended", int64(rep.Ended))
+	d.st.failed("tick item", rep.Err())
+	d.st.add("campaigns ended", int64(rep.Count(adsbuy.TickEnded)))
 	// Campaigns Tick ended leave the driver's list.
 	still := d.campaigns[:0]
 	for _, c := range d.campaigns {
@@ -242,7 +245,7 @@ func (d *adsbuyDriver) Tick(ctx context.Context, s *sim, day int) error {
 // Check reconciles the platform's ad revenue on the ledger with what the
 // delivery reports were charged.
 func (d *adsbuyDriver) Check(ctx context.Context, s *sim) ([]string, error) {
-	b, err := s.l.Balance(ctx, adsbuy.PlatformRevenue, adsRules().Asset.Code)
+	b, err := s.l.Balance(ctx, adsbuy.RevenueAccount, adsRules().Asset.Code)
 	if err != nil {
 		return nil, err
 	}

@@ -66,20 +66,28 @@ type subscriptionDriver struct {
 
 type subPair struct{ member, creator *person }
 
+// subscriptionMember is what the platform tells subscription about a
+// person: a birth date that makes them their age on the first simulated
+// day, their country and their audience.
+func subscriptionMember(p *person) kit.Member {
+	return kit.Member{ID: p.ID, BirthDate: birthDateForAge(simStart, p.Age), TimeZone: "Europe/Rome", Country: p.Country,
+		Followers: p.Followers, ViewsLastMonth: p.Views}
+}
+
 func (d *subscriptionDriver) Name() string { return "subscription" }
 
 func (d *subscriptionDriver) Setup(ctx context.Context, s *sim) error {
-	var dir subscription.MemberDirectory
+	dir := kit.NewDirectory()
 	for _, p := range s.pop.people {
-		dir.Put(subscription.Member{ID: p.ID, Age: p.Age, Country: p.Country, Followers: p.Followers, ViewsLastMonth: p.Views})
+		dir.Put(subscriptionMember(p))
 	}
 	var err error
-	d.p, err = subscription.New(ctx, s.l, subscriptionRules(), &dir, subscription.WithWallets(s.wallets))
+	d.p, err = subscription.New(ctx, s.l, subscriptionRules(), dir, subscription.WithWallets(s.wallets))
 	if err != nil {
 		return err
 	}
 	d.st = s.statsFor(d.Name(),
-		errKind{"creator ineligible", subscription.ErrIneligible}, errKind{"region", subscription.ErrRegion},
+		errKind{"creator ineligible", subscription.ErrIneligible}, errKind{"country", subscription.ErrCountry},
 		errKind{"no offer", subscription.ErrNoOffer}, errKind{"unknown tier", subscription.ErrUnknownTier},
 		errKind{"self-subscription", subscription.ErrSelfSubscription}, errKind{"already subscribed", subscription.ErrAlreadySubscribed},
 		errKind{"not subscribed", subscription.ErrNotSubscribed}, errKind{"wrong state", subscription.ErrWrongState},
@@ -88,7 +96,7 @@ func (d *subscriptionDriver) Setup(ctx context.Context, s *sim) error {
 		errKind{"invalid request", subscription.ErrInvalidRequest})
 	s.at(7)
 	for _, c := range s.pop.creators {
-		_, err := d.p.PublishTiers(ctx, "publish-"+c.ID, c.ID, creatorTiers())
+		_, err := d.p.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: "publish-" + c.ID, Actor: c.ID, Tiers: creatorTiers()})
 		if d.st.observe(err) {
 			d.offering = append(d.offering, c)
 		}
@@ -121,23 +129,26 @@ func (d *subscriptionDriver) Day(ctx context.Context, s *sim, day int) error {
 		ev := fmt.Sprintf("sub-%d-%d", day, i)
 		switch r := rng.Float64(); {
 		case r < 0.003:
-			_, err := d.p.Subscribe(ctx, ev+"-self", c.ID, c.ID, tier)
+			_, err := d.p.Subscribe(ctx, subscription.SubscribeRequest{EventID: ev + "-self", Actor: c.ID, Creator: c.ID, TierID: tier})
 			d.st.expect(err, subscription.ErrSelfSubscription)
 		case r < 0.006:
-			_, err := d.p.Subscribe(ctx, ev+"-tier", m.ID, c.ID, "platinum")
+			_, err := d.p.Subscribe(ctx, subscription.SubscribeRequest{EventID: ev + "-tier", Actor: m.ID, Creator: c.ID, TierID: "platinum"})
 			d.st.refused(err, "an unknown tier")
 		}
 		if rng.Float64() < 0.01 {
-			d.st.race(func() error { _, err := d.p.Subscribe(ctx, ev, m.ID, c.ID, tier); return err })
+			d.st.race(func() error {
+				_, err := d.p.Subscribe(ctx, subscription.SubscribeRequest{EventID: ev, Actor: m.ID, Creator: c.ID, TierID: tier})
+				return err
+			})
 			continue
 		}
-		_, err := d.p.Subscribe(ctx, ev, m.ID, c.ID, tier)
+		_, err := d.p.Subscribe(ctx, subscription.SubscribeRequest{EventID: ev, Actor: m.ID, Creator: c.ID, TierID: tier})
 		if !d.st.observe(err) {
 			continue
 		}
 		d.subs = append(d.subs, subPair{m, c})
 		if rng.Float64() < 0.02 {
-			_, err := d.p.Subscribe(ctx, ev, m.ID, c.ID, tier)
+			_, err := d.p.Subscribe(ctx, subscription.SubscribeRequest{EventID: ev, Actor: m.ID, Creator: c.ID, TierID: tier})
 			d.st.replay(err)
 		}
 	}
@@ -146,7 +157,7 @@ func (d *subscriptionDriver) Day(ctx context.Context, s *sim, day int) error {
 		r := rng.Float64()
 		switch {
 		case r < 0.01:
-			_, err := d.p.Cancel(ctx, fmt.Sprintf("cancel-%d-%d", day, i), sp.member.ID, sp.creator.ID)
+			_, err := d.p.Cancel(ctx, subscription.CancelRequest{EventID: fmt.Sprintf("cancel-%d-%d", day, i), Actor: sp.member.ID, Creator: sp.creator.ID})
 			d.st.observe(err)
 		case r < 0.05:
 			ok, err := d.p.MayUse(ctx, sp.member.ID, sp.creator.ID, subscription.PerkSubscriberVideos, s.clock.Now())
@@ -170,8 +181,8 @@ func (d *subscriptionDriver) Tick(ctx context.Context, s *sim, day int) error {
 		return ctx.Err()
 	}
 	d.st.failed("tick", err)
-	d.st.failed("tick item", kit.Failures(rep.Failed))
-	d.st.add("renewals", int64(rep.Renewed))
-	d.st.add("ended", int64(rep.Ended))
+	d.st.failed("tick item", rep.Err())
+	d.st.add("renewals", int64(rep.Count(subscription.TickRenewed)))
+	d.st.add("ended", int64(rep.Count(subscription.TickEnded)))
 	return nil
 }

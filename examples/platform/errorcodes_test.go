@@ -65,7 +65,7 @@ var programSentinels = map[string]map[string]error{
 	"subscription": {
 		"ErrInvalidRules": subscription.ErrInvalidRules, "ErrInvalidRequest": subscription.ErrInvalidRequest,
 		"ErrInvalidTiers": subscription.ErrInvalidTiers, "ErrIneligible": subscription.ErrIneligible,
-		"ErrRegion": subscription.ErrRegion, "ErrUnknownMember": subscription.ErrUnknownMember,
+		"ErrCountry": subscription.ErrCountry, "ErrUnknownMember": subscription.ErrUnknownMember,
 		"ErrNoOffer": subscription.ErrNoOffer, "ErrUnknownTier": subscription.ErrUnknownTier,
 		"ErrSelfSubscription": subscription.ErrSelfSubscription, "ErrAlreadySubscribed": subscription.ErrAlreadySubscribed,
 		"ErrNotSubscribed": subscription.ErrNotSubscribed, "ErrWrongState": subscription.ErrWrongState,
@@ -75,9 +75,9 @@ var programSentinels = map[string]map[string]error{
 	},
 	"adsbuy": {
 		"ErrInvalidRules": adsbuy.ErrInvalidRules, "ErrInvalidRequest": adsbuy.ErrInvalidRequest,
-		"ErrRegion": adsbuy.ErrRegion, "ErrUnknownAdvertiser": adsbuy.ErrUnknownAdvertiser,
+		"ErrCountry": adsbuy.ErrCountry, "ErrUnknownAdvertiser": adsbuy.ErrUnknownAdvertiser,
 		"ErrTopUpBounds": adsbuy.ErrTopUpBounds, "ErrBudgetTooLow": adsbuy.ErrBudgetTooLow,
-		"ErrInvalidCampaign": adsbuy.ErrInvalidCampaign, "ErrInsufficientBalance": adsbuy.ErrInsufficientBalance,
+		"ErrInvalidCampaign": adsbuy.ErrInvalidCampaign, "ErrInsufficientFunds": adsbuy.ErrInsufficientFunds,
 		"ErrForbidden": adsbuy.ErrForbidden, "ErrWrongState": adsbuy.ErrWrongState,
 		"ErrUnknownCampaign": adsbuy.ErrUnknownCampaign, "ErrUnknownAdGroup": adsbuy.ErrUnknownAdGroup,
 		"ErrIdempotencyConflict": adsbuy.ErrIdempotencyConflict,
@@ -149,9 +149,9 @@ func TestRefusalCodes(t *testing.T) {
 		ctx := o.ctx
 		_, err := o.gift.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-m1", Actor: omMember, Pack: "it-app-350"})
 		require.NoError(t, err)
-		_, err = o.ads.OpenAdvertiser(ctx, omMember, "IT")
+		_, err = o.ads.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: omMember, Country: "IT"})
 		require.NoError(t, err)
-		_, err = o.ads.TopUp(ctx, "wire-m1", omMember, decimal.NewFromInt(500))
+		_, err = o.ads.TopUp(ctx, adsbuy.TopUpRequest{EventID: "wire-m1", Actor: omMember, Amount: decimal.NewFromInt(500)})
 		require.NoError(t, err)
 
 		tests := []struct {
@@ -185,11 +185,11 @@ func TestRefusalCodes(t *testing.T) {
 				return err
 			}, shoutout.ErrPriceChanged, ledger.CodeFailedPrecondition, http.StatusUnprocessableEntity},
 			{"subscription: a creator subscribes to themself", func() error {
-				_, err := o.sub.Subscribe(ctx, "sub-cleo", omCreator, omCreator, "fan")
+				_, err := o.sub.Subscribe(ctx, subscription.SubscribeRequest{EventID: "sub-cleo", Actor: omCreator, Creator: omCreator, TierID: "fan"})
 				return err
 			}, subscription.ErrSelfSubscription, ledger.CodeFailedPrecondition, http.StatusUnprocessableEntity},
 			{"adsbuy: a payment reference reused for another amount", func() error {
-				_, err := o.ads.TopUp(ctx, "wire-m1", omMember, decimal.NewFromInt(400))
+				_, err := o.ads.TopUp(ctx, adsbuy.TopUpRequest{EventID: "wire-m1", Actor: omMember, Amount: decimal.NewFromInt(400)})
 				return err
 			}, adsbuy.ErrIdempotencyConflict, ledger.CodeConflict, http.StatusConflict},
 			{"payout: a withdrawal under the minimum", func() error {

@@ -164,17 +164,16 @@ func TestSharedCoinOverdraftIsNotCreditForSubscriptions(t *testing.T) {
 		rules := subscriptionRules()
 		rules.Asset = ledger.COIN
 		rules.MinPrice, rules.MaxPrice = decimal.NewFromInt(100), decimal.NewFromInt(10000)
-		var dir subscription.MemberDirectory
-		dir.Put(subscription.Member{ID: omMember, Age: 30, Country: "IT"})
-		dir.Put(subscription.Member{ID: omCreator, Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
-		sub, err := subscription.New(o.ctx, o.l, rules, &dir, subscription.WithWallets(o.wallets))
+		dir := kit.NewDirectory(kit.Member{ID: omMember, BirthDate: kit.NewDate(1996, 4, 2), Country: "IT"},
+			kit.Member{ID: omCreator, BirthDate: kit.NewDate(2001, 4, 2), Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
+		sub, err := subscription.New(o.ctx, o.l, rules, dir, subscription.WithWallets(o.wallets))
 		require.NoError(t, err)
-		_, err = sub.PublishTiers(o.ctx, "coin-tiers", omCreator, []subscription.Tier{
-			{ID: "coin-fan", Price: decimal.NewFromInt(300), Perks: []subscription.Perk{subscription.PerkBadge}}})
+		_, err = sub.PublishTiers(o.ctx, subscription.PublishTiersRequest{EventID: "coin-tiers", Actor: omCreator, Tiers: []subscription.Tier{
+			{ID: "coin-fan", Price: decimal.NewFromInt(300), Perks: []subscription.Perk{subscription.PerkBadge}}}})
 		require.NoError(t, err)
 		o.walk([]string{stepReferral}, stepReferral) // the wallet is open, with no coins
 		before := o.state()
-		_, err = sub.Subscribe(o.ctx, "coin-sub-m1", omMember, omCreator, "coin-fan")
+		_, err = sub.Subscribe(o.ctx, subscription.SubscribeRequest{EventID: "coin-sub-m1", Actor: omMember, Creator: omCreator, TierID: "coin-fan"})
 		require.ErrorIs(t, err, subscription.ErrInsufficientFunds, "the chargeback overdraft pays no subscription")
 		require.Equal(t, before, o.state())
 	})
@@ -271,12 +270,11 @@ func (o *oneMember) setUp(step string) {
 		if o.sub != nil {
 			return
 		}
-		var dir subscription.MemberDirectory
-		dir.Put(subscription.Member{ID: omMember, Age: 30, Country: "IT"})
-		dir.Put(subscription.Member{ID: omCreator, Age: 25, Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
-		o.sub, err = subscription.New(ctx, o.l, subscriptionRules(), &dir, subscription.WithWallets(o.wallets), subscription.WithRoles(o.staff))
+		dir := kit.NewDirectory(kit.Member{ID: omMember, BirthDate: kit.NewDate(1996, 4, 2), Country: "IT"},
+			kit.Member{ID: omCreator, BirthDate: kit.NewDate(2001, 4, 2), Country: "IT", Followers: 50000, ViewsLastMonth: 400000})
+		o.sub, err = subscription.New(ctx, o.l, subscriptionRules(), dir, subscription.WithWallets(o.wallets), subscription.WithRoles(o.staff))
 		require.NoError(t, err)
-		_, err = o.sub.PublishTiers(ctx, "tiers-cleo", omCreator, creatorTiers())
+		_, err = o.sub.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: "tiers-cleo", Actor: omCreator, Tiers: creatorTiers()})
 	case stepAds:
 		if o.ads != nil {
 			return
@@ -402,7 +400,7 @@ func (o *oneMember) subscribe() {
 	// The platform's payment service puts euros in the wallet (opening it
 	// with the same policy if no program has).
 	require.NoError(t, topUp(ctx, o.l, o.wallets, "one-member-m1", omMember, decimal.RequireFromString("10.00")))
-	s, err := o.sub.Subscribe(ctx, "sub-m1", omMember, omCreator, "fan")
+	s, err := o.sub.Subscribe(ctx, subscription.SubscribeRequest{EventID: "sub-m1", Actor: omMember, Creator: omCreator, TierID: "fan"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, s.Replayed)
 	require.Equal(t, subscription.StatusActive, s.Status)
@@ -411,7 +409,7 @@ func (o *oneMember) subscribe() {
 	require.NoError(t, err)
 	require.True(t, ok)
 	o.asOwnStaff("m1 refunds their own subscription", kit.RoleRiskOfficer, func() error {
-		_, err := o.sub.Refund(ctx, "refund-m1", omMember, omMember, omCreator, "changed my mind")
+		_, err := o.sub.Refund(ctx, subscription.RefundRequest{EventID: "refund-m1", Actor: omMember, Member: omMember, Creator: omCreator, Reason: "changed my mind"})
 		return err
 	})
 }
@@ -442,10 +440,10 @@ func (o *oneMember) shoutout() {
 
 func (o *oneMember) buyAds() {
 	t, ctx := o.t, o.ctx
-	adv, err := o.ads.OpenAdvertiser(ctx, omMember, "IT")
+	adv, err := o.ads.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: omMember, Country: "IT"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, adv.Replayed)
-	top, err := o.ads.TopUp(ctx, "wire-m1", omMember, decimal.NewFromInt(500))
+	top, err := o.ads.TopUp(ctx, adsbuy.TopUpRequest{EventID: "wire-m1", Actor: omMember, Amount: decimal.NewFromInt(500)})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, top.Replayed)
 	var start time.Time
@@ -458,20 +456,20 @@ func (o *oneMember) buyAds() {
 	}
 	spec := adsbuy.CampaignSpec{Name: "m1's week", Start: start, End: start.AddDate(0, 0, 7), DailyBudget: decimal.NewFromInt(60),
 		AdGroups: []adsbuy.AdGroupSpec{{ID: "feed", DailyBudget: decimal.NewFromInt(40), BidType: adsbuy.CPM, Bid: decimal.RequireFromString("5.00")}}}
-	c, err := o.ads.BuyCampaign(ctx, "camp-m1", omMember, spec)
+	c, err := o.ads.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: "camp-m1", Actor: omMember, Spec: spec})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, c.Replayed)
 	require.Equal(t, adsbuy.StatusPendingReview, c.Status)
 	require.Equal(t, "420.00", c.Budget.StringFixed(2))
 	o.asOwnStaff("m1 approves their own campaign", kit.RoleSalesRep, func() error {
-		_, err := o.ads.Approve(ctx, "review-m1-self", omMember, "camp-m1")
+		_, err := o.ads.Approve(ctx, adsbuy.ApproveRequest{EventID: "review-m1-self", Actor: omMember, CampaignID: "camp-m1"})
 		return err
 	})
-	c, err = o.ads.Approve(ctx, "review-m1", omSalesRep, "camp-m1")
+	c, err = o.ads.Approve(ctx, adsbuy.ApproveRequest{EventID: "review-m1", Actor: omSalesRep, CampaignID: "camp-m1"})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, c.Replayed)
 	require.Equal(t, adsbuy.StatusLive, c.Status)
-	d, err := o.ads.ReportDelivery(ctx, "report-m1-1", "camp-m1", "feed", 6000, 60)
+	d, err := o.ads.ReportDelivery(ctx, adsbuy.ReportDeliveryRequest{EventID: "report-m1-1", CampaignID: "camp-m1", AdGroupID: "feed", Impressions: 6000, Clicks: 60})
 	require.NoError(t, err)
 	require.Equal(t, o.replaying, d.Replayed)
 	require.Equal(t, "30.00", d.Charged.StringFixed(2))
@@ -601,7 +599,7 @@ func (o *oneMember) checkFinal() {
 	// the shoutout, half the subscription rounded down to the cent.
 	require.Equal(t, map[string]string{"DIAMOND": "50"}, o.balances(gifting.EarningsAccount(omCreator)))
 	require.Equal(t, map[string]string{"COIN": "150"}, o.balances(shoutout.EarningsAccount(omCreator)))
-	require.Equal(t, map[string]string{"EUR": "1.49"}, o.balances(subscription.CreatorEarnings(omCreator)))
+	require.Equal(t, map[string]string{"EUR": "1.49"}, o.balances(subscription.EarningsAccount(omCreator)))
 	// The invitee earned nothing; the referrer did.
 	_, err = o.l.Balance(ctx, kit.WalletAccount(omInvitee), "RUBY")
 	require.ErrorIs(t, err, ledger.ErrUnknownAccount, "the invitee has no wallet")

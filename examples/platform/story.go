@@ -128,7 +128,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	refDir := kit.NewDirectory()
 	giftDir := kit.NewDirectory()
 	shoutDir := kit.NewDirectory()
-	var subDir subscription.MemberDirectory
+	subDir := kit.NewDirectory()
 	for _, p := range people {
 		registered := storyStart.AddDate(-2, 0, 0)
 		if p.id == "sara" {
@@ -142,7 +142,8 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 		}
 		giftDir.Put(kit.Member{ID: p.id, BirthDate: birthDateForAge(storyStart, p.age), Kind: kind, Country: "IT"})
 		shoutDir.Put(kit.Member{ID: p.id, BirthDate: birthDateForAge(storyStart, p.age), Followers: p.followers})
-		subDir.Put(subscription.Member{ID: p.id, Age: p.age, Country: "IT", Followers: p.followers, ViewsLastMonth: p.views})
+		subDir.Put(kit.Member{ID: p.id, BirthDate: birthDateForAge(storyStart, p.age), TimeZone: "Europe/Rome", Country: "IT",
+			Followers: p.followers, ViewsLastMonth: p.views})
 	}
 
 	t.chapter("The programs open on one ledger")
@@ -166,7 +167,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	if err != nil {
 		return err
 	}
-	sub, err := subscription.New(ctx, l, subscriptionRules(), &subDir, subscription.WithWallets(wallets))
+	sub, err := subscription.New(ctx, l, subscriptionRules(), subDir, subscription.WithWallets(wallets))
 	if err != nil {
 		return err
 	}
@@ -313,7 +314,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	t.say("anna's inbox: %d message(s)", len(inbox.Messages("anna")))
 
 	t.chapter("Members subscribe to giulia")
-	if _, err := sub.PublishTiers(ctx, "tiers-giulia-1", "giulia", creatorTiers()); err != nil {
+	if _, err := sub.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: "tiers-giulia-1", Actor: "giulia", Tiers: creatorTiers()}); err != nil {
 		return err
 	}
 	t.say("giulia publishes three tiers: fan 2.99, superfan 6.99, inner circle 19.99 EUR a month")
@@ -322,7 +323,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 			return err
 		}
 		t.say("%s tops up her wallet with %s EUR and subscribes to %s", s.who, s.amount, s.tier)
-		if _, err := sub.Subscribe(ctx, "sub-"+s.who, s.who, "giulia", s.tier); err != nil {
+		if _, err := sub.Subscribe(ctx, subscription.SubscribeRequest{EventID: "sub-" + s.who, Actor: s.who, Creator: "giulia", TierID: s.tier}); err != nil {
 			return err
 		}
 	}
@@ -336,7 +337,7 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 		}
 		t.say("may %s use giulia's %s? %v", q.who, q.perk, ok)
 	}
-	_, err = sub.Subscribe(ctx, "sub-giulia", "giulia", "giulia", "fan")
+	_, err = sub.Subscribe(ctx, subscription.SubscribeRequest{EventID: "sub-giulia", Actor: "giulia", Creator: "giulia", TierID: "fan"})
 	if err := t.refused("giulia subscribes to herself", err, subscription.ErrSelfSubscription); err != nil {
 		return err
 	}

@@ -22,18 +22,18 @@ func storyAds(t *teller) error {
 	if err != nil {
 		return err
 	}
-	if _, err := ads.OpenAdvertiser(ctx, "pizzeria-roma", "IT"); err != nil {
+	if _, err := ads.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: "pizzeria-roma", Country: "IT"}); err != nil {
 		return err
 	}
-	if _, err := ads.TopUp(ctx, "wire-2026-001", "pizzeria-roma", decimal.NewFromInt(500)); err != nil {
+	if _, err := ads.TopUp(ctx, adsbuy.TopUpRequest{EventID: "wire-2026-001", Actor: "pizzeria-roma", Amount: decimal.NewFromInt(500)}); err != nil {
 		return err
 	}
 	t.say("pizzeria-roma (Italy) opens an advertiser account and tops it up with 500 USD")
 	if err := t.changes(); err != nil {
 		return err
 	}
-	_, err = ads.OpenAdvertiser(ctx, "kebab-berlin", "DE")
-	if err := t.refused("an advertiser in Germany", err, adsbuy.ErrRegion); err != nil {
+	_, err = ads.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: "kebab-berlin", Country: "DE"})
+	if err := t.refused("an advertiser in Germany", err, adsbuy.ErrCountry); err != nil {
 		return err
 	}
 	start := clock.Now().Truncate(24*time.Hour).AddDate(0, 0, 1)
@@ -43,11 +43,11 @@ func storyAds(t *teller) error {
 			Bid: decimal.RequireFromString("5.00")}}}
 	low := spec
 	low.DailyBudget = decimal.NewFromInt(30)
-	_, err = ads.BuyCampaign(ctx, "pizza-week-cheap", "pizzeria-roma", low)
+	_, err = ads.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: "pizza-week-cheap", Actor: "pizzeria-roma", Spec: low})
 	if err := t.refused("a 30 USD daily budget", err, adsbuy.ErrBudgetTooLow); err != nil {
 		return err
 	}
-	c, err := ads.BuyCampaign(ctx, "pizza-week", "pizzeria-roma", spec)
+	c, err := ads.BuyCampaign(ctx, adsbuy.BuyCampaignRequest{CampaignID: "pizza-week", Actor: "pizzeria-roma", Spec: spec})
 	if err != nil {
 		return err
 	}
@@ -57,18 +57,18 @@ func storyAds(t *teller) error {
 		return err
 	}
 	t.say("advertiser balance: posted %s, held %s, available %s USD", b.Posted.StringFixed(2), b.Held.StringFixed(2), b.Available.StringFixed(2))
-	_, err = ads.Approve(ctx, "review-self", "pizzeria-roma", "pizza-week")
+	_, err = ads.Approve(ctx, adsbuy.ApproveRequest{EventID: "review-self", Actor: "pizzeria-roma", CampaignID: "pizza-week"})
 	if err := t.refused("the advertiser approves its own campaign", err, adsbuy.ErrForbidden); err != nil {
 		return err
 	}
-	c, err = ads.Approve(ctx, "review-1", "rep-bruno", "pizza-week")
+	c, err = ads.Approve(ctx, adsbuy.ApproveRequest{EventID: "review-1", Actor: "rep-bruno", CampaignID: "pizza-week"})
 	if err != nil {
 		return err
 	}
 	t.say("rep-bruno, a sales representative, approves it: %s", c.Status)
 	for day, imps := range []int64{6000, 10000} {
 		clock.Set(start.AddDate(0, 0, day).Add(20 * time.Hour))
-		d, err := ads.ReportDelivery(ctx, fmt.Sprintf("adserver-%d", day+1), "pizza-week", "rome-foodies", imps, imps/100)
+		d, err := ads.ReportDelivery(ctx, adsbuy.ReportDeliveryRequest{EventID: fmt.Sprintf("adserver-%d", day+1), CampaignID: "pizza-week", AdGroupID: "rome-foodies", Impressions: imps, Clicks: imps / 100})
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func storyAds(t *teller) error {
 	if err := t.changes(); err != nil {
 		return err
 	}
-	c, err = ads.Cancel(ctx, "cancel-1", "pizzeria-roma", "pizza-week")
+	c, err = ads.Cancel(ctx, adsbuy.CancelRequest{EventID: "cancel-1", Actor: "pizzeria-roma", CampaignID: "pizza-week"})
 	if err != nil {
 		return err
 	}

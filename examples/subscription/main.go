@@ -22,6 +22,7 @@ import (
 	"github.com/rewardkit/rewardkit/examples/internal/exampledb"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/driver"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/subscription"
 	"github.com/shopspring/decimal"
@@ -87,6 +88,21 @@ func (s *story) mayUse(member, creator string, perk subscription.Perk) error {
 	return nil
 }
 
+// tickSummary says what a Tick did, item by item.
+func tickSummary(rep kit.TickReport) string {
+	if len(rep.Done) == 0 && len(rep.Failed) == 0 {
+		return "did nothing"
+	}
+	var parts []string
+	for _, it := range rep.Done {
+		parts = append(parts, strings.TrimPrefix(it.Kind, "subscription.")+" "+it.ID)
+	}
+	for _, f := range rep.Failed {
+		parts = append(parts, "failed "+f.ID+": "+f.Err.Error())
+	}
+	return strings.Join(parts, ", ")
+}
+
 func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	clock := ledgertest.NewClock(start)
@@ -99,25 +115,24 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	}
 	id := func(name string) string { return prefix + name }
 
-	dir := &subscription.MemberDirectory{}
-	for _, m := range []subscription.Member{
-		{ID: id("cleo"), Age: 24, Country: "IT", Followers: 52000, ViewsLastMonth: 310000},
-		{ID: id("tom"), Age: 17, Country: "IT", Followers: 80000, ViewsLastMonth: 900000},
-		{ID: id("dan"), Age: 33, Country: "FR", Followers: 9000, ViewsLastMonth: 150000},
-		{ID: id("ann"), Age: 31, Country: "US"},
-		{ID: id("bob"), Age: 27, Country: "GB"},
-		{ID: id("eve"), Age: 40, Country: "CN"},
-	} {
-		dir.Put(m)
-	}
+	// The members as the integrating service knows them: ages come from
+	// birth dates, on each member's own calendar.
+	dir := kit.NewDirectory(
+		kit.Member{ID: id("cleo"), BirthDate: kit.NewDate(2001, 11, 3), TimeZone: "Europe/Rome", Country: "IT", Followers: 52000, ViewsLastMonth: 310000},
+		kit.Member{ID: id("tom"), BirthDate: kit.NewDate(2008, 7, 19), TimeZone: "Europe/Rome", Country: "IT", Followers: 80000, ViewsLastMonth: 900000},
+		kit.Member{ID: id("dan"), BirthDate: kit.NewDate(1992, 4, 2), TimeZone: "Europe/Paris", Country: "FR", Followers: 9000, ViewsLastMonth: 150000},
+		kit.Member{ID: id("ann"), BirthDate: kit.NewDate(1994, 9, 12), TimeZone: "America/New_York", Country: "US"},
+		kit.Member{ID: id("bob"), BirthDate: kit.NewDate(1998, 12, 30), TimeZone: "Europe/London", Country: "GB"},
+		kit.Member{ID: id("eve"), BirthDate: kit.NewDate(1985, 6, 6), TimeZone: "Asia/Shanghai", Country: "CN"},
+	)
 	p, err := subscription.New(ctx, l, subscription.DefaultRules(), dir)
 	if err != nil {
 		return err
 	}
 	s := &story{ctx: ctx, out: out, l: l, clock: clock, p: p, id: id, last: map[string]decimal.Decimal{},
 		labels: map[string]string{
-			subscription.MemberWallet(id("ann")): "ann's wallet", subscription.MemberWallet(id("bob")): "bob's wallet",
-			subscription.CreatorEarnings(id("cleo")): "cleo's subscription earnings", subscription.PlatformRevenue: "platform revenue",
+			subscription.MemberAccount(id("ann")): "ann's wallet", subscription.MemberAccount(id("bob")): "bob's wallet",
+			subscription.EarningsAccount(id("cleo")): "cleo's subscription earnings", subscription.RevenueAccount: "platform revenue",
 		}}
 	for a := range s.labels { // start from where this ledger is
 		if b, err := l.Balance(ctx, a, "USD"); err == nil {
@@ -138,30 +153,30 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 			subscription.PerkPrivateChat, subscription.PerkSubscriberVideos, subscription.PerkDirectMessages,
 			subscription.PerkPerformanceRequests, subscription.PerkDiscordRole, subscription.CustomPerk("monthly video call")}},
 	}
-	o, err := p.PublishTiers(ctx, id("publish-cleo"), id("cleo"), tiers)
+	o, err := p.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: id("publish-cleo"), Actor: id("cleo"), Tiers: tiers})
 	if err != nil {
 		return err
 	}
 	for _, t := range o.Tiers {
 		s.say("  cleo offers %-9s %5s USD/month: %s", t.ID, t.Price, strings.Join(t.Perks, ", "))
 	}
-	_, err = p.PublishTiers(ctx, id("publish-tom"), id("tom"), tiers[:1])
+	_, err = p.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: id("publish-tom"), Actor: id("tom"), Tiers: tiers[:1]})
 	if err := s.refused("tom (17) publishes tiers", err, subscription.ErrIneligible); err != nil {
 		return err
 	}
-	_, err = p.PublishTiers(ctx, id("publish-dan"), id("dan"), tiers[:1])
+	_, err = p.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: id("publish-dan"), Actor: id("dan"), Tiers: tiers[:1]})
 	if err := s.refused("dan (9,000 followers) publishes tiers", err, subscription.ErrIneligible); err != nil {
 		return err
 	}
 	four := append(append([]subscription.Tier{}, tiers...), subscription.Tier{ID: "extra", Price: price("2"), Perks: []subscription.Perk{subscription.PerkBadge}})
-	_, err = p.PublishTiers(ctx, id("publish-cleo-4"), id("cleo"), four)
+	_, err = p.PublishTiers(ctx, subscription.PublishTiersRequest{EventID: id("publish-cleo-4"), Actor: id("cleo"), Tiers: four})
 	if err := s.refused("cleo publishes four tiers", err, subscription.ErrInvalidTiers); err != nil {
 		return err
 	}
 
 	s.say("\n2. Members fund their wallets (money enters from outside the ledger)")
 	for _, f := range []struct{ who, amount string }{{"ann", "30.00"}, {"bob", "10.00"}} {
-		addr := subscription.MemberWallet(id(f.who))
+		addr := subscription.MemberAccount(id(f.who))
 		if _, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: addr}); err != nil {
 			return err
 		}
@@ -174,12 +189,12 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	}
 
 	s.say("\n3. Subscribing: the first month is charged at once, split 50/50 (the creator's half rounded down)")
-	sa, err := p.Subscribe(ctx, id("sub-ann"), id("ann"), id("cleo"), "fan")
+	sa, err := p.Subscribe(ctx, subscription.SubscribeRequest{EventID: id("sub-ann"), Actor: id("ann"), Creator: id("cleo"), TierID: "fan"})
 	if err != nil {
 		return err
 	}
 	s.say("  ann subscribes to cleo's fan tier until %s", sa.PeriodEnd.Format("2 Jan"))
-	sb, err := p.Subscribe(ctx, id("sub-bob"), id("bob"), id("cleo"), "superfan")
+	sb, err := p.Subscribe(ctx, subscription.SubscribeRequest{EventID: id("sub-bob"), Actor: id("bob"), Creator: id("cleo"), TierID: "superfan"})
 	if err != nil {
 		return err
 	}
@@ -187,22 +202,22 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	if err := s.money(); err != nil {
 		return err
 	}
-	if _, err := p.Subscribe(ctx, id("sub-ann"), id("ann"), id("cleo"), "fan"); err != nil {
+	if _, err := p.Subscribe(ctx, subscription.SubscribeRequest{EventID: id("sub-ann"), Actor: id("ann"), Creator: id("cleo"), TierID: "fan"}); err != nil {
 		return err
 	}
 	s.say("  ann's subscribe event delivered twice: the replay returns the first result, charges nothing")
 	if err := s.money(); err != nil {
 		return err
 	}
-	_, err = p.Subscribe(ctx, id("sub-eve"), id("eve"), id("cleo"), "fan")
-	if err := s.refused("eve (CN) subscribes", err, subscription.ErrRegion); err != nil {
+	_, err = p.Subscribe(ctx, subscription.SubscribeRequest{EventID: id("sub-eve"), Actor: id("eve"), Creator: id("cleo"), TierID: "fan"})
+	if err := s.refused("eve (CN) subscribes", err, subscription.ErrCountry); err != nil {
 		return err
 	}
-	_, err = p.Subscribe(ctx, id("sub-cleo"), id("cleo"), id("cleo"), "fan")
+	_, err = p.Subscribe(ctx, subscription.SubscribeRequest{EventID: id("sub-cleo"), Actor: id("cleo"), Creator: id("cleo"), TierID: "fan"})
 	if err := s.refused("cleo subscribes to herself", err, subscription.ErrSelfSubscription); err != nil {
 		return err
 	}
-	_, err = p.Subscribe(ctx, id("sub-ann-2"), id("ann"), id("cleo"), "vip")
+	_, err = p.Subscribe(ctx, subscription.SubscribeRequest{EventID: id("sub-ann-2"), Actor: id("ann"), Creator: id("cleo"), TierID: "vip"})
 	if err := s.refused("ann subscribes again", err, subscription.ErrAlreadySubscribed); err != nil {
 		return err
 	}
@@ -216,10 +231,10 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	}
 
 	s.say("\n5. ann moves up to VIP (from her next renewal); bob cancels (perks until his month ends, no refund)")
-	if _, err := p.ChangeTier(ctx, id("change-ann"), id("ann"), id("cleo"), "vip"); err != nil {
+	if _, err := p.ChangeTier(ctx, subscription.ChangeTierRequest{EventID: id("change-ann"), Actor: id("ann"), Creator: id("cleo"), TierID: "vip"}); err != nil {
 		return err
 	}
-	if _, err := p.Cancel(ctx, id("cancel-bob"), id("bob"), id("cleo")); err != nil {
+	if _, err := p.Cancel(ctx, subscription.CancelRequest{EventID: id("cancel-bob"), Actor: id("bob"), Creator: id("cleo")}); err != nil {
 		return err
 	}
 	clock.Set(sb.PeriodEnd.Add(-time.Hour))
@@ -237,7 +252,7 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 	if err != nil {
 		return err
 	}
-	s.say("  %s: tick %+v", clock.Now().Format("2 Jan"), rep)
+	s.say("  %s: tick %s", clock.Now().Format("2 Jan"), tickSummary(rep))
 	if err := s.money(); err != nil {
 		return err
 	}
@@ -257,11 +272,11 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 		return err
 	}
 	sa, _ = p.Subscription(ctx, id("ann"), id("cleo"))
-	s.say("  %s: tick %+v; ann is in %s until %s", clock.Now().Format("2 Jan"), rep, sa.Status, sa.GraceUntil.Format("2 Jan 15:04"))
+	s.say("  %s: tick %s; ann is in %s until %s", clock.Now().Format("2 Jan"), tickSummary(rep), sa.Status, sa.GraceUntil.Format("2 Jan 15:04"))
 	if err := s.mayUse("ann", "cleo", subscription.PerkBadge); err != nil {
 		return err
 	}
-	if _, err := l.Transfer(ctx, id("fund-ann-2"), ledger.World, subscription.MemberWallet(id("ann")), "USD", price("25.00")); err != nil {
+	if _, err := l.Transfer(ctx, id("fund-ann-2"), ledger.World, subscription.MemberAccount(id("ann")), "USD", price("25.00")); err != nil {
 		return err
 	}
 	s.say("  ann tops up her wallet")
@@ -273,8 +288,8 @@ func run(ctx context.Context, out io.Writer, store driver.Store) error {
 		return err
 	}
 	sa, _ = p.Subscription(ctx, id("ann"), id("cleo"))
-	s.say("  %s: tick %+v; ann is %s, new period %s to %s, %d months paid, badge level %d",
-		clock.Now().Format("2 Jan"), rep, sa.Status, sa.PeriodStart.Format("2 Jan"), sa.PeriodEnd.Format("2 Jan"), sa.MonthsPaid, sa.BadgeLevel)
+	s.say("  %s: tick %s; ann is %s, new period %s to %s, %d months paid, badge level %d",
+		clock.Now().Format("2 Jan"), tickSummary(rep), sa.Status, sa.PeriodStart.Format("2 Jan"), sa.PeriodEnd.Format("2 Jan"), sa.MonthsPaid, sa.BadgeLevel)
 	if err := s.money(); err != nil {
 		return err
 	}

@@ -68,7 +68,8 @@
 // (Code.HTTPStatus): a service maps any error of the ledger or of a
 // program in one line. Programs declare their sentinels with NewError, so
 // that a program's refusal decides the code before a ledger sentinel it
-// wraps.
+// wraps. A refusal by a named rule is a Refusal, and RuleOf returns the
+// rule's name as data.
 //
 // # Observability
 //
@@ -146,7 +147,14 @@
 //
 // Programs change their own records (Writer.PutRecord, Writer.Schedule)
 // and move money in the same unit of work (Ledger.Update), so a crash or
-// an error between the two leaves neither.
+// an error between the two leaves neither. Every program event has a form
+// that runs inside the caller's unit of work (a method taking the
+// *Writer), so a flow across programs is one unit of work; each event runs
+// as one step (Writer.Atomic), and a step that fails after writing dooms
+// the unit of work even if the caller drops its error, so no caller
+// commits half an event. There are no savepoints: a step refused before it
+// wrote leaves the unit of work free to go on, which is what a refusal by
+// a rule is.
 //
 // # Usage
 //

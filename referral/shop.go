@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
@@ -323,35 +322,20 @@ type releaseOutcome struct {
 // goes on.
 func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 	var rep kit.TickReport
-	outcomes := map[string]releaseOutcome{}
-	_, failed, err := kit.EachDue(ctx, p.l, dueRelease+p.rules.Campaign, p.l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) error {
-		out, err := p.release(w, e.ID)
-		if err != nil {
-			return err
-		}
-		outcomes[e.ID] = out // a batch retried whole runs this again: keep the last
-		return nil
-	})
-	for _, f := range failed {
-		delete(outcomes, f.ID)
-	}
-	ids := make([]string, 0, len(outcomes))
-	for id := range outcomes {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		out := outcomes[id]
+	// Only releases whose batch committed are reported (kit.EachDueDo).
+	_, failed, err := kit.EachDueDo(ctx, p.l, dueRelease+p.rules.Campaign, p.l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) (releaseOutcome, error) {
+		return p.release(w, e.ID)
+	}, func(e ledger.DueEntry, out releaseOutcome) {
 		switch {
 		case out.released:
-			rep.Add(ItemReleased, id)
+			rep.Add(ItemReleased, e.ID)
 		case out.unfunded:
-			rep.Add(ItemUnfunded, id)
+			rep.Add(ItemUnfunded, e.ID)
 		case out.withheld != nil:
-			rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemWithheld, ID: id, Err: out.withheld})
+			rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemWithheld, ID: e.ID, Err: out.withheld})
 		}
 		rep.Merge(out.report)
-	}
+	})
 	for _, f := range failed {
 		rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemRelease, ID: f.ID, Err: fail(f.Err, "release of %s's reward", f.ID)})
 	}

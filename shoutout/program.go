@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -993,47 +992,39 @@ func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 	if err := ledger.ValidateTime("tick time", t); err != nil {
 		return rep, fail(err, "tick")
 	}
-	refunded := map[string]bool{} // by order; the last run of an item wins
-	_, failed, err := kit.EachDue(ctx, p.l, dueDeadline, t, func(w *ledger.Writer, e ledger.DueEntry) error {
-		refunded[e.ID] = false
+	// Only refunds whose batch committed are reported (kit.EachDueDo).
+	_, failed, err := kit.EachDueDo(ctx, p.l, dueDeadline, t, func(w *ledger.Writer, e ledger.DueEntry) (bool, error) {
 		var o Order
 		if err := w.LoadJSON(kindOrder, e.ID, &o); err != nil {
 			if errors.Is(err, ledger.ErrNotFound) {
-				return w.Unschedule(dueDeadline, e.ID)
+				return false, w.Unschedule(dueDeadline, e.ID)
 			}
-			return err
+			return false, err
 		}
 		wt, err := now(w)
 		if err != nil {
-			return err
+			return false, err
 		}
+		refunded := false
 		if dl := o.deadline(); !dl.IsZero() && !wt.Before(dl) {
 			if err := refund(w, &o, wt, StatusExpired, windows[o.Status]); err != nil {
-				return err
+				return false, err
 			}
 			if err := w.SaveJSON(kindOrder, o.ID, o); err != nil {
-				return err
+				return false, err
 			}
-			refunded[e.ID] = true
+			refunded = true
 		}
 		// Closed orders leave the index; an entry that was early moves to
 		// the order's real deadline.
-		return schedule(w, &o)
-	})
-	bad := map[string]bool{}
-	for _, f := range failed {
-		bad[f.ID] = true
-		rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemDeadline, ID: f.ID, Err: fail(f.Err, "closing order %q", f.ID)})
-	}
-	ids := make([]string, 0, len(refunded))
-	for id, r := range refunded {
-		if r && !bad[id] {
-			ids = append(ids, id)
+		return refunded, schedule(w, &o)
+	}, func(e ledger.DueEntry, refunded bool) {
+		if refunded {
+			rep.Add(ItemRefunded, e.ID)
 		}
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		rep.Add(ItemRefunded, id)
+	})
+	for _, f := range failed {
+		rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemDeadline, ID: f.ID, Err: fail(f.Err, "closing order %q", f.ID)})
 	}
 	if err != nil {
 		return rep, fail(err, "tick")

@@ -41,6 +41,19 @@ const dueBatch = 64
 // run already took off the schedule.
 func EachDue(ctx context.Context, l *ledger.Ledger, kind string, now time.Time,
 	fn func(w *ledger.Writer, e ledger.DueEntry) error) (done int, failed []ItemError, err error) {
+	return EachDueDo(ctx, l, kind, now, func(w *ledger.Writer, e ledger.DueEntry) (struct{}, error) {
+		return struct{}{}, fn(w, e)
+	}, nil)
+}
+
+// EachDueDo is EachDue for an fn that returns what it did to each entry:
+// committed, if not nil, is called with each entry and its value once the
+// batch that handled it has committed, in the order they were handled —
+// never for an entry whose writes were undone, nor for one whose batch did
+// not commit (a run that ends with err reports only what committed before
+// it). A report built in committed never names work that was not kept.
+func EachDueDo[T any](ctx context.Context, l *ledger.Ledger, kind string, now time.Time,
+	fn func(w *ledger.Writer, e ledger.DueEntry) (T, error), committed func(e ledger.DueEntry, v T)) (done int, failed []ItemError, err error) {
 	if err := ledger.ValidateTime("tick time", now); err != nil {
 		return 0, nil, err
 	}
@@ -72,10 +85,14 @@ func EachDue(ctx context.Context, l *ledger.Ledger, kind string, now time.Time,
 			return done, failed, nil
 		}
 		var batch []ledger.DueEntry
+		// vals holds what fn returned for each entry of this run of the
+		// batch; a batch run again (a lost race) starts it afresh.
+		var vals []T
 		fns := make([]func(w *ledger.Writer) error, 1+len(peek))
 		fns[0] = func(w *ledger.Writer) error {
 			due, err := w.Due(kind, now, dueBatch+len(seen))
 			batch = pick(due)
+			vals = make([]T, len(batch))
 			return err
 		}
 		for i := range peek {
@@ -84,7 +101,9 @@ func EachDue(ctx context.Context, l *ledger.Ledger, kind string, now time.Time,
 				if i >= len(batch) {
 					return nil // gone since the look: handled elsewhere
 				}
-				return fn(w, batch[i])
+				v, err := fn(w, batch[i])
+				vals[i] = v
+				return err
 			}
 		}
 		errs, err := l.UpdateBatch(ctx, fns)
@@ -107,6 +126,9 @@ func EachDue(ctx context.Context, l *ledger.Ledger, kind string, now time.Time,
 				continue
 			}
 			done++
+			if committed != nil {
+				committed(e, vals[i])
+			}
 		}
 	}
 }

@@ -15,34 +15,16 @@ import (
 // order the entries were handled. An entry whose fn fails is reported in
 // Failed with its ID and nothing of it in Done, and the others go on. err
 // is for the run as a whole (a store that fails, a context that ends); the
-// report then holds what was handled before it.
+// report then holds what committed before it, and nothing of a batch that
+// did not commit.
 func TickDue(ctx context.Context, l *ledger.Ledger, due string,
 	fn func(w *ledger.Writer, e ledger.DueEntry) ([]string, error)) (TickReport, error) {
-	var order []string
-	did := map[string][]string{}
-	_, failed, err := EachDue(ctx, l, due, l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) error {
-		kinds, err := fn(w, e)
-		if err != nil {
-			return err
+	var rep TickReport
+	_, failed, err := EachDueDo(ctx, l, due, l.Clock().Now(), fn, func(e ledger.DueEntry, kinds []string) {
+		for _, kind := range kinds {
+			rep.Add(kind, e.ID)
 		}
-		if _, seen := did[e.ID]; !seen {
-			order = append(order, e.ID)
-		}
-		did[e.ID] = kinds // a batch run again after a lost race runs this again
-		return nil
 	})
-	rep := TickReport{Failed: failed}
-	failedIDs := make(map[string]bool, len(failed))
-	for _, f := range failed {
-		failedIDs[f.ID] = true
-	}
-	for _, id := range order {
-		if failedIDs[id] {
-			continue
-		}
-		for _, kind := range did[id] {
-			rep.Add(kind, id)
-		}
-	}
+	rep.Failed = failed
 	return rep, err
 }

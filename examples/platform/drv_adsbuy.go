@@ -9,6 +9,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/adsbuy"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 )
 
 // adsRules are the default self-service ads rules.
@@ -84,7 +85,7 @@ func (d *adsbuyDriver) Setup(ctx context.Context, s *sim) error {
 	}
 	_, err = d.p.TopUp(ctx, adsbuy.TopUpRequest{EventID: "topup-tiny", Actor: d.ads[0], Amount: decimal.NewFromInt(5)})
 	d.st.expect(err, adsbuy.ErrTopUpBounds)
-	return nil
+	return s.sched.Register(d.Name(), d.p)
 }
 
 func (d *adsbuyDriver) topUp(ctx context.Context, s *sim, adv string, amount decimal.Decimal) {
@@ -215,12 +216,8 @@ func (d *adsbuyDriver) Day(ctx context.Context, s *sim, day int) error {
 	return nil
 }
 
-func (d *adsbuyDriver) Tick(ctx context.Context, s *sim, day int) error {
-	rep, err := d.p.Tick(ctx)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	d.st.failed("tick", err)
+func (d *adsbuyDriver) Night(ctx context.Context, s *sim, night scheduler.Report) error {
+	rep := nightResult(d.st, night, d.Name())
 	d.st.failed("tick item", rep.Err())
 	d.st.add("campaigns ended", int64(rep.Count(adsbuy.TickEnded)))
 	// Campaigns Tick ended leave the driver's list.

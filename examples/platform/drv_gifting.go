@@ -7,6 +7,7 @@ import (
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 )
 
 // giftingDriver: every day some creators go LIVE; viewers buy coin packs
@@ -179,4 +180,6 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 	return nil
 }
 
-func (d *giftingDriver) Tick(ctx context.Context, s *sim, day int) error { return nil }
+// Night has nothing to read: gifting has no Tick, nothing of it falls
+// due, so it registers nothing with the scheduler.
+func (d *giftingDriver) Night(ctx context.Context, s *sim, night scheduler.Report) error { return nil }

@@ -11,6 +11,7 @@ import (
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 	"github.com/rewardkit/rewardkit/payout"
 )
 
@@ -55,6 +56,13 @@ type payoutDriver struct {
 	m                 *metrics
 }
 
+// The names the payout driver registers its two programs under with the
+// run's scheduler.
+const (
+	rubyPayouts    = "payout.rubies"
+	diamondPayouts = "payout.diamonds"
+)
+
 // complianceOfficer decides the payouts held for review.
 const complianceOfficer = "compliance"
 
@@ -88,7 +96,10 @@ func (d *payoutDriver) Setup(ctx context.Context, s *sim) error {
 		errKind{"insufficient funds", payout.ErrInsufficientFunds}, errKind{"wrong state", payout.ErrWrongState},
 		errKind{"payout id conflict", payout.ErrIdempotencyConflict}, errKind{"not found", payout.ErrNotFound},
 		errKind{"invalid request", payout.ErrInvalidRequest})
-	return nil
+	if err := s.sched.Register(rubyPayouts, d.rubies); err != nil {
+		return err
+	}
+	return s.sched.Register(diamondPayouts, d.diamonds)
 }
 
 // behaviour draws what the provider will do with the next new payment.
@@ -224,7 +235,7 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 				continue
 			}
 			if pm.Outcome == payout.OutcomeUnclaimed && !s.clock.Now().Before(pm.ReturnAt) {
-				continue // it has come back; the next Tick learns so
+				continue // it has come back; the nightly run learns so
 			}
 			if r := rng.Float64(); r < 0.3 {
 				o := payout.OutcomeSucceeded
@@ -237,7 +248,7 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 				}
 				if r < 0.15 {
 					// Half the time the provider's webhook tells the program
-					// at once; otherwise the next Tick learns it by polling.
+					// at once; otherwise the nightly run learns it by polling.
 					_, err := prog.RecordOutcome(ctx, payout.RecordOutcomeRequest{EventID: "wh-" + pm.Reference, Provider: prog.Rules().Provider,
 						Key: pm.Request.Key, Reference: pm.Reference, Outcome: o, At: s.clock.Now()})
 					d.st.failed("webhook", err)
@@ -251,22 +262,13 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 	return nil
 }
 
-func (d *payoutDriver) Tick(ctx context.Context, s *sim, day int) error {
-	for _, p := range []*payout.Program{d.rubies, d.diamonds} {
-		rep, err := p.Tick(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		d.st.failed("tick", errors.Join(err, rep.Err()))
+// Night counts what the nightly run could not do for either payout
+// program and follows the payouts in flight: the run asked the providers
+// again about them, and some are final now.
+func (d *payoutDriver) Night(ctx context.Context, s *sim, night scheduler.Report) error {
+	for _, name := range []string{rubyPayouts, diamondPayouts} {
+		d.st.failed("tick item", nightResult(d.st, night, name).Err())
 	}
-	// The ledger's sweep of expired holds, which payout's Tick ran until
-	// the scheduler took it over (it ticks the ledger once for every
-	// program); the payout driver ticks last, so the journal is as before.
-	_, err := s.l.Tick(ctx)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	d.st.failed("ledger tick", err)
 	still := d.inflight[:0]
 	for _, f := range d.inflight {
 		po, err := f.p.Get(ctx, f.id)

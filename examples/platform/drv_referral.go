@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 	"github.com/rewardkit/rewardkit/referral"
 )
 
@@ -78,7 +79,7 @@ func (d *referralDriver) Setup(ctx context.Context, s *sim) error {
 		errKind{"unknown task", referral.ErrUnknownTask}, errKind{"unknown member", referral.ErrUnknownMember},
 		errKind{"not invited", referral.ErrNotInvited}, errKind{"event conflict", referral.ErrIdempotencyConflict},
 		errKind{"invalid event", referral.ErrInvalidRequest})
-	return nil
+	return s.sched.Register(d.Name(), d.p)
 }
 
 // code returns a member's invite code, issuing it the first time.
@@ -204,12 +205,8 @@ func (d *referralDriver) Day(ctx context.Context, s *sim, day int) error {
 	return nil
 }
 
-func (d *referralDriver) Tick(ctx context.Context, s *sim, day int) error {
-	rep, err := d.p.Tick(ctx)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	d.st.failed("tick", err)
+func (d *referralDriver) Night(ctx context.Context, s *sim, night scheduler.Report) error {
+	rep := nightResult(d.st, night, d.Name())
 	// A withheld reward (kill switch, ineligible referrer) is not a
 	// failure of the run; any other failed release is.
 	for _, f := range rep.Failed {

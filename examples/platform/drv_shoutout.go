@@ -9,6 +9,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 	"github.com/rewardkit/rewardkit/shoutout"
 )
 
@@ -85,7 +86,7 @@ func (d *shoutoutDriver) Setup(ctx context.Context, s *sim) error {
 	}
 	_, err = d.p.SetOffer(ctx, shoutout.SetOfferRequest{Creator: s.pop.creators[0].ID, Price: 1}) // below min_price
 	d.st.expect(err, shoutout.ErrPriceOutOfBounds)
-	return nil
+	return s.sched.Register(d.Name(), d.p)
 }
 
 func (d *shoutoutDriver) Day(ctx context.Context, s *sim, day int) error {
@@ -241,12 +242,8 @@ func (d *shoutoutDriver) closed(o shoutout.Order) {
 	}
 }
 
-func (d *shoutoutDriver) Tick(ctx context.Context, s *sim, day int) error {
-	rep, err := d.p.Tick(ctx)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	d.st.failed("tick", err)
+func (d *shoutoutDriver) Night(ctx context.Context, s *sim, night scheduler.Report) error {
+	rep := nightResult(d.st, night, d.Name())
 	for _, f := range rep.Failed {
 		d.st.failed("tick", f)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 	"github.com/rewardkit/rewardkit/subscription"
 )
 
@@ -101,7 +102,7 @@ func (d *subscriptionDriver) Setup(ctx context.Context, s *sim) error {
 			d.offering = append(d.offering, c)
 		}
 	}
-	return nil
+	return s.sched.Register(d.Name(), d.p)
 }
 
 func (d *subscriptionDriver) Day(ctx context.Context, s *sim, day int) error {
@@ -175,12 +176,8 @@ func isNoAccess(err error) bool {
 	return err != nil && errors.Is(err, subscription.ErrNoAccess)
 }
 
-func (d *subscriptionDriver) Tick(ctx context.Context, s *sim, day int) error {
-	rep, err := d.p.Tick(ctx)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	d.st.failed("tick", err)
+func (d *subscriptionDriver) Night(ctx context.Context, s *sim, night scheduler.Report) error {
+	rep := nightResult(d.st, night, d.Name())
 	d.st.failed("tick item", rep.Err())
 	d.st.add("renewals", int64(rep.Count(subscription.TickRenewed)))
 	d.st.add("ended", int64(rep.Count(subscription.TickEnded)))

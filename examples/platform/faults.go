@@ -14,6 +14,7 @@ import (
 	"time"
 
 	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 )
 
 // A faultStore is a storedriver.Store that injects faults, drawn from a PRNG
@@ -139,10 +140,12 @@ func (e *faultError) Is(target error) bool {
 	return target == errInjected || target == storedriver.ErrConflict
 }
 
-// Compile-time checks that the wrappers implement the store interface.
+// Compile-time checks that the wrappers implement the store interface,
+// and that the fault store offers the scheduler its lease.
 var (
 	_ storedriver.Store = (*faultStore)(nil)
 	_ storedriver.Tx    = (*countingTx)(nil)
+	_ scheduler.Leaser  = (*faultStore)(nil)
 )
 
 // newFaultStore wraps inner. rate is the probability that a store call
@@ -356,6 +359,18 @@ func (s *faultStore) View(ctx context.Context, fn func(storedriver.ReadTx) error
 
 // Close implements storedriver.Store.
 func (s *faultStore) Close() error { return s.inner.Close() }
+
+// TryLease takes the scheduler's lease from the wrapped store, with no
+// fault: the lease is the promise that one replica ticks at a time, not a
+// unit of work the programs retry, and the simulation's scheduler must
+// take it on the store every replica would share.
+func (s *faultStore) TryLease(ctx context.Context, name string) (context.Context, func() error, bool, error) {
+	leaser, ok := s.inner.(scheduler.Leaser)
+	if !ok {
+		return nil, nil, false, scheduler.ErrNoLease
+	}
+	return leaser.TryLease(ctx, name)
+}
 
 // watch says whether this call must be watched: it is about to lose its
 // reply (its stack is remembered), or it comes from a stack whose reply

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 )
 
 // smallConfig is a simulation small enough for the race detector.
@@ -49,6 +50,12 @@ func checkSimulation(t *testing.T, res *simResult) {
 	}
 	require.Positive(t, refused, "bad inputs are mixed in, so some events must be refused")
 	require.Len(t, res.Metrics.Days, res.Config.Days)
+	// One scheduler ran every night: the ledger's hold expiry, then each
+	// program's Tick under the name its driver registered.
+	require.Equal(t, int64(res.Config.Days), res.Nightly.Runs)
+	require.Equal(t, []string{scheduler.HoldsName, "referral", "shoutout", "subscription", "adsbuy", "payout.rubies", "payout.diamonds"},
+		res.Nightly.Tickers)
+	require.Empty(t, res.Nightly.Unexpected)
 }
 
 func TestSimulationMemstoreKeepsInvariants(t *testing.T) {
@@ -89,6 +96,8 @@ func TestStoryPrintsBalanceSheetAndVerifies(t *testing.T) {
 		"Members join through referrals", "gift giulia during a LIVE", "A fan buys a shoutout",
 		"Members subscribe to giulia", "An advertiser buys a campaign that a sales rep approves", "giulia and marco cash out",
 		"Balance sheet: every asset sums to zero", "hash chain is intact",
+		// The one scheduler's nightly run settles the payout PayPal held.
+		"the nightly run asks PayPal again and settles it: paid", "it handled payout.paid cashout-giulia-1 (payout.diamonds)",
 	} {
 		require.Contains(t, s, want)
 	}

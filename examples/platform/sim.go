@@ -16,6 +16,7 @@ import (
 	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 )
 
 // simStart is the simulated first day: February 1st, so that the monthly
@@ -30,14 +31,19 @@ var simStart = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 type driver interface {
 	// Name is the program's name, used in the summary and report.
 	Name() string
-	// Setup creates the program and whatever it needs before day 0.
+	// Setup creates the program and whatever it needs before day 0, and
+	// registers with the run's scheduler (s.sched) whatever of it time
+	// makes happen: each program's Tick, under a name of the driver's.
 	Setup(ctx context.Context, s *sim) error
 	// Day runs one simulated day's events. It returns only errors that
 	// make the simulation meaningless (a closed store, a cancelled
 	// context); refusals and unexpected errors are counted in the stats.
 	Day(ctx context.Context, s *sim, day int) error
-	// Tick runs the program's periodic work at the end of a day.
-	Tick(ctx context.Context, s *sim, day int) error
+	// Night reads what the nightly run (the scheduler's one RunOnce at
+	// the end of each day) did for the driver's programs, by the names it
+	// registered them under, and does the driver's accounting: failures
+	// counted, outcomes followed. The driver never ticks anything itself.
+	Night(ctx context.Context, s *sim, night scheduler.Report) error
 }
 
 // wall is the wall clock, read only to measure throughput: simulated time
@@ -59,6 +65,12 @@ type sim struct {
 	rng     *rand.Rand
 	pop     *population
 	drivers []driver
+	// sched is the run's one scheduler: the ledger's hold expiry, then
+	// the Tick of every program the drivers register in Setup, run once
+	// at the end of each simulated day.
+	sched *scheduler.Scheduler
+	// nightly counts what the nightly runs did for the ledger itself.
+	nightly nightlyStats
 	// wallets is the platform's one wallet policy (platformWallets),
 	// given to every program that opens members' wallets.
 	wallets kit.WalletPolicy
@@ -112,6 +124,66 @@ func (s *sim) statsFor(name string, kinds ...errKind) *programStats {
 	}
 	st.kinds = append(st.kinds, kinds...)
 	return st
+}
+
+// nightlyStats counts the nightly runs and what they did for the ledger
+// itself (scheduler.HoldsName); what they did for each program is its
+// driver's to count.
+type nightlyStats struct {
+	// Runs counts the nightly runs, one a simulated day.
+	Runs int64
+	// Tickers are the names the runs reported, in the order they ran.
+	Tickers []string
+	// HoldsExpired counts the holds the ledger released because their
+	// expiry passed.
+	HoldsExpired int64
+	// Unexpected counts what the hold expiry could not do, by message.
+	// Any makes the run fail.
+	Unexpected map[string]int64
+}
+
+// count adds one nightly run's report.
+func (n *nightlyStats) count(night scheduler.Report) {
+	n.Runs++
+	n.Tickers = n.Tickers[:0]
+	for _, r := range night.Results {
+		n.Tickers = append(n.Tickers, r.Name)
+	}
+	holds, ok := night.Result(scheduler.HoldsName)
+	if !ok {
+		n.failed(fmt.Errorf("the run has no result for %s", scheduler.HoldsName))
+		return
+	}
+	n.HoldsExpired += int64(holds.Report.Count(scheduler.KindHoldExpired))
+	n.failed(errors.Join(holds.Err, holds.Report.Err()))
+}
+
+// failed counts something the hold expiry could not do.
+func (n *nightlyStats) failed(err error) {
+	if err == nil {
+		return
+	}
+	if n.Unexpected == nil {
+		n.Unexpected = map[string]int64{}
+	}
+	n.Unexpected[scheduler.HoldsName+": "+err.Error()]++
+}
+
+// nightResult returns what the nightly run did for the ticker registered
+// under name, counting in st what went wrong with the ticker as a whole
+// (its Tick failed or panicked, or the run has no result for it). Its
+// failed items are left to the caller: which of them are failures of the
+// run is the program's to say (referral's withheld rewards are not).
+func nightResult(st *programStats, night scheduler.Report, name string) kit.TickReport {
+	res, ok := night.Result(name)
+	if !ok {
+		st.failed("tick", fmt.Errorf("the nightly run has no result for %s", name))
+		return kit.TickReport{}
+	}
+	if res.Err != nil {
+		st.failed("tick", fmt.Errorf("%s: %w", name, res.Err))
+	}
+	return res.Report
 }
 
 // errKind names a sentinel error a program may refuse with.
@@ -306,6 +378,8 @@ type simResult struct {
 	Head         ledger.Head
 	Population   *population
 	Notes        []string
+	// Nightly is what the nightly runs did for the ledger itself.
+	Nightly nightlyStats
 	// Faults counts the faults injected by kind (nil when the run had
 	// none asked for).
 	Faults map[string]int64
@@ -349,7 +423,12 @@ func simulate(ctx context.Context, out io.Writer, store storedriver.Store, cfg c
 		programStore = faults
 	}
 	l := ledger.New(programStore, ledger.WithClock(clock))
+	sched, err := scheduler.New(l)
+	if err != nil {
+		return nil, err
+	}
 	s := &sim{
+		sched:   sched,
 		cfg:     cfg,
 		l:       l,
 		clock:   clock,
@@ -389,10 +468,23 @@ func simulate(ctx context.Context, out io.Writer, store storedriver.Store, cfg c
 				return nil, fmt.Errorf("day %d, %s: %w", day, d.Name(), err)
 			}
 		}
+		// The nightly run: one RunOnce ticks the ledger and every
+		// program; each driver then reads its own results from the report.
 		s.at(23.5)
+		night, err := s.sched.RunOnce(ctx)
+		if err == nil && !night.Ran {
+			err = errors.New("another run holds the scheduler's lease (is another simulation using this store?)")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("day %d, the nightly run: %w", day, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.nightly.count(night)
 		for _, d := range s.drivers {
-			if err := d.Tick(ctx, s, day); err != nil {
-				return nil, fmt.Errorf("day %d, %s tick: %w", day, d.Name(), err)
+			if err := d.Night(ctx, s, night); err != nil {
+				return nil, fmt.Errorf("day %d, %s night: %w", day, d.Name(), err)
 			}
 		}
 		if err := s.metrics.scan(ctx, store); err != nil {
@@ -408,7 +500,7 @@ func simulate(ctx context.Context, out io.Writer, store storedriver.Store, cfg c
 			now.Sub(started).Round(100*time.Millisecond))
 		lastEvents, lastTime = events, now
 	}
-	res := &simResult{Config: cfg, Metrics: s.metrics, Notes: s.notes, Population: s.pop}
+	res := &simResult{Config: cfg, Metrics: s.metrics, Notes: s.notes, Population: s.pop, Nightly: s.nightly}
 	res.Elapsed = wall.Now().Sub(started)
 	res.Events = s.totalEvents()
 	for _, name := range s.names {
@@ -420,7 +512,6 @@ func simulate(ctx context.Context, out io.Writer, store storedriver.Store, cfg c
 	verifyTook := wall.Now().Sub(verifyStart)
 	res.Transactions = uint64(res.Verify.Transactions)
 	res.Head = res.Verify.Head
-	var err error
 	res.Sheet, err = balanceSheet(ctx, observer)
 	if err != nil {
 		return nil, err
@@ -468,6 +559,9 @@ func (r *simResult) check() {
 		if n := p.unexpectedTotal(); n > 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("%s: %d unexpected errors", p.Name, n))
 		}
+	}
+	for _, msg := range sortedKeys(r.Nightly.Unexpected) {
+		r.Problems = append(r.Problems, fmt.Sprintf("nightly run: %dx %s", r.Nightly.Unexpected[msg], msg))
 	}
 }
 
@@ -520,10 +614,15 @@ func printSummary(out io.Writer, r *simResult, verifyTook time.Duration) {
 			fmt.Fprintf(out, "  %-13s %s\n", p.Name, formatCounters(p.Counters))
 		}
 	}
+	fmt.Fprintf(out, "  %-13s %s nightly runs of %s; holds expired %s\n", "scheduler", thousands(r.Nightly.Runs),
+		strings.Join(r.Nightly.Tickers, ", "), thousands(r.Nightly.HoldsExpired))
 	for _, p := range r.Programs {
 		for _, msg := range sortedKeys(p.Unexpected) {
 			fmt.Fprintf(out, "  UNEXPECTED %s: %dx %s\n", p.Name, p.Unexpected[msg], msg)
 		}
+	}
+	for _, msg := range sortedKeys(r.Nightly.Unexpected) {
+		fmt.Fprintf(out, "  UNEXPECTED nightly run: %dx %s\n", r.Nightly.Unexpected[msg], msg)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(out, "  note: %s\n", n)

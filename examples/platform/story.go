@@ -16,6 +16,7 @@ import (
 	storedriver "github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/scheduler"
 	"github.com/rewardkit/rewardkit/payout"
 	"github.com/rewardkit/rewardkit/referral"
 	"github.com/rewardkit/rewardkit/shoutout"
@@ -31,6 +32,10 @@ type teller struct {
 	out   io.Writer
 	l     *ledger.Ledger
 	clock *ledgertest.Clock
+	// night is the platform's one scheduler: every program with work
+	// that falls due registers with it when it opens, and the story runs
+	// it where a night passes.
+	night *scheduler.Scheduler
 	last  map[ledger.BalanceKey]int64
 	n     int
 }
@@ -96,6 +101,31 @@ func (t *teller) changes() error {
 	}
 	t.last = now
 	return nil
+}
+
+// describeNight says what a scheduler run did: the items each ticker
+// handled, and the tickers that found nothing due.
+func describeNight(night scheduler.Report) string {
+	if !night.Ran {
+		return "it did not run: another run held the lease"
+	}
+	var handled, idle []string
+	for _, r := range night.Results {
+		for _, it := range r.Report.Done {
+			handled = append(handled, fmt.Sprintf("%s %s (%s)", it.Kind, it.ID, r.Name))
+		}
+		if len(r.Report.Done) == 0 {
+			idle = append(idle, r.Name)
+		}
+	}
+	if len(handled) == 0 {
+		return "nothing was due in " + strings.Join(idle, ", ")
+	}
+	s := "it handled " + strings.Join(handled, ", ")
+	if len(idle) > 0 {
+		s += "; nothing else was due in " + strings.Join(idle, ", ")
+	}
+	return s
 }
 
 // story runs every program together on one ledger and prints what
@@ -183,6 +213,18 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 	t.say("referral (rubies, seed 000), gifting (coins and diamonds), shoutout, subscription (EUR),")
 	t.say("payout twice: rubies -> EUR for members, diamonds -> USD for creators")
 	t.say("one wallet policy for all of them: a member's coins may go %s below zero, room for a chargeback", wallets.Overdraft[ledger.COIN.Code])
+	if t.night, err = scheduler.New(l); err != nil {
+		return err
+	}
+	for _, r := range []struct {
+		name string
+		t    kit.Ticker
+	}{{"referral", ref}, {"shoutout", shout}, {"subscription", sub}, {"payout.rubies", rubyOut}, {"payout.diamonds", diamondOut}} {
+		if err := t.night.Register(r.name, r.t); err != nil {
+			return err
+		}
+	}
+	t.say("and one scheduler for what falls due: each night the ledger's hold expiry, then every program's Tick")
 	if err := t.changes(); err != nil {
 		return err
 	}
@@ -397,14 +439,19 @@ func story(ctx context.Context, out io.Writer, store storedriver.Store) error {
 		}
 	}
 	clock.Advance(time.Hour)
-	if _, err := diamondOut.Tick(ctx); err != nil {
+	night, err := t.night.RunOnce(ctx)
+	if err == nil {
+		err = night.Err()
+	}
+	if err != nil {
 		return err
 	}
 	po, err = diamondOut.Get(ctx, "cashout-giulia-1")
 	if err != nil {
 		return err
 	}
-	t.say("PayPal releases it; the next Tick settles it: %s", po.Status)
+	t.say("PayPal releases it; the nightly run asks PayPal again and settles it: %s", po.Status)
+	t.say("%s", describeNight(night))
 	if err := t.changes(); err != nil {
 		return err
 	}

@@ -22,6 +22,9 @@ func storyAds(t *teller) error {
 	if err != nil {
 		return err
 	}
+	if err := t.night.Register("adsbuy", ads); err != nil {
+		return err
+	}
 	if _, err := ads.OpenAdvertiser(ctx, adsbuy.OpenAdvertiserRequest{Actor: "pizzeria-roma", Country: "IT"}); err != nil {
 		return err
 	}

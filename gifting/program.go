@@ -192,7 +192,7 @@ func oldEnough(m kit.Member, min int, at time.Time, rule, role, action string) e
 	}
 	ok, err := m.AtLeast(min, at)
 	if err != nil {
-		return err
+		return ledger.Refuse(err, rule, "")
 	}
 	if !ok {
 		return ledger.Refuse(ErrIneligible, rule, "%s %q is under %d, the age to %s", role, m.ID, min, action)

@@ -63,6 +63,23 @@ func TestAtomicStepThatFailsHalfWayDoomsTheUnitOfWork(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "5.00", f.posted(t, bob, "EUR"))
 
+		// Opening an account is idempotent and moves nothing: a step
+		// refused after opening the account it would pay into is a
+		// refusal, and the caller goes on (the account stays, empty).
+		err = f.l.Update(f.ctx, func(w *ledger.Writer) error {
+			stepErr := w.Atomic(func(w *ledger.Writer) error {
+				if _, err := w.OpenAccount(ledger.AccountSpec{Address: "member:dave"}); err != nil {
+					return err
+				}
+				return refused
+			})
+			require.ErrorIs(t, stepErr, refused)
+			return pay(w, "caller-4", "0.5")
+		})
+		require.NoError(t, err)
+		require.Equal(t, "5.50", f.posted(t, bob, "EUR"))
+		require.Equal(t, "0.00", f.posted(t, "member:dave", "EUR"))
+
 		// In a batch, the doomed item alone is undone and reported.
 		errs, err := f.l.UpdateBatch(f.ctx, []func(*ledger.Writer) error{
 			func(w *ledger.Writer) error { _ = w.Atomic(halfWay); return nil },
@@ -71,7 +88,7 @@ func TestAtomicStepThatFailsHalfWayDoomsTheUnitOfWork(t *testing.T) {
 		require.NoError(t, err)
 		require.ErrorIs(t, errs[0], refused)
 		require.NoError(t, errs[1])
-		require.Equal(t, "9.00", f.posted(t, bob, "EUR"))
+		require.Equal(t, "9.50", f.posted(t, bob, "EUR"))
 		_, err = f.l.TransactionByKey(f.ctx, "half-1")
 		require.True(t, errors.Is(err, ledger.ErrNotFound), "the half-way step's posting was kept: %v", err)
 		f.requireSound(t)

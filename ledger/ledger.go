@@ -373,7 +373,12 @@ func (w *Writer) reset(l *Ledger, tx driver.Tx, now time.Time) {
 }
 
 // store returns the store's unit of work for a write, and counts the
-// write for Atomic.
+// write for Atomic. Defining an asset and opening an account are not
+// counted: both are idempotent and move nothing, so a step refused after
+// opening the account it would pay into (a first gift to a creator) is a
+// refusal, not a half-done step, and the caller may go on; if the caller
+// commits, the account stays open and empty, as the step would have left
+// it had it succeeded.
 func (w *Writer) store() driver.Tx {
 	w.writes++
 	return w.tx
@@ -381,12 +386,12 @@ func (w *Writer) store() driver.Tx {
 
 // Atomic runs fn as one all-or-nothing step of the unit of work, without a
 // savepoint. If fn succeeds, so does Atomic. If fn fails before it wrote
-// anything, Atomic returns its error and the unit of work goes on as if fn
-// had not run: the caller may handle a refusal and do something else. If
-// fn fails after it wrote, the unit of work is doomed: Atomic returns the
-// error, and Update (or the batch item) fails with it even if the
-// caller's function returns nil, so a caller who ignores the error can
-// never commit half a step.
+// anything but open accounts or define assets, Atomic returns its error
+// and the unit of work goes on as if fn had not run: the caller may handle
+// a refusal and do something else. If fn fails after it wrote, the unit
+// of work is doomed: Atomic returns the error, and Update (or the batch
+// item) fails with it even if the caller's function returns nil, so a
+// caller who ignores the error can never commit half a step.
 //
 // Every program event's In method runs as such a step (kit.Once uses
 // Atomic), so a caller composing several programs in one unit of work
@@ -448,7 +453,7 @@ func (w *Writer) DefineAsset(a Asset) error {
 	case !errors.Is(err, ErrUnknownAsset):
 		return err
 	}
-	if err := w.store().PutAsset(driver.Asset(a)); err != nil {
+	if err := w.tx.PutAsset(driver.Asset(a)); err != nil {
 		return err
 	}
 	if w.newAssets == nil {
@@ -501,7 +506,7 @@ func (w *Writer) OpenAccount(spec AccountSpec) (Account, error) {
 	case !errors.Is(err, ErrUnknownAccount):
 		return Account{}, err
 	}
-	if err := w.store().PutAccount(driver.Account(acc)); err != nil {
+	if err := w.tx.PutAccount(driver.Account(acc)); err != nil {
 		return Account{}, err
 	}
 	if w.newAccounts == nil {

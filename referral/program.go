@@ -433,10 +433,13 @@ func (p *Program) meta(kind, member, subject string) map[string]string {
 // applyGrant pays a reward checked by checkGrant.
 func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amount decimal.Decimal) (Grant, error) {
 	rid := p.id(kind, member, subject)
-	if err := w.InsertRecord(kindReward, rid, []byte("{}")); err != nil {
-		if errors.Is(err, ledger.ErrDuplicate) {
-			return Grant{}, fmt.Errorf("%w: %s reward to %s for %s", ErrAlreadyRewarded, kind, member, subject)
-		}
+	// Every refusal comes before the first write (the reward's claim), so
+	// a refused grant leaves a caller's unit of work free to go on
+	// (ledger.Writer.Atomic): the claim is read first, the budget is
+	// judged by the posting itself, which writes nothing when refused.
+	if _, err := w.Record(kindReward, rid); err == nil {
+		return Grant{}, fmt.Errorf("%w: %s reward to %s for %s", ErrAlreadyRewarded, kind, member, subject)
+	} else if !errors.Is(err, ledger.ErrNotFound) {
 		return Grant{}, err
 	}
 	wallet, err := kit.OpenWallet(w, p.wallets, member)
@@ -451,6 +454,14 @@ func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amo
 	if err != nil {
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
 			return Grant{}, fmt.Errorf("%w: %w", ErrBudgetExhausted, err)
+		}
+		return Grant{}, err
+	}
+	if err := w.InsertRecord(kindReward, rid, []byte("{}")); err != nil {
+		if errors.Is(err, ledger.ErrDuplicate) {
+			// A concurrent unit of work claimed it between the read and
+			// here: lose the race, and the retry finds the claim.
+			return Grant{}, fmt.Errorf("%w: %s reward to %s for %s claimed concurrently", ledger.ErrConflict, kind, member, subject)
 		}
 		return Grant{}, err
 	}

@@ -225,7 +225,7 @@ func (p *Program) checkEligible(m kit.Member, now time.Time) error {
 	if r.MinCreatorAge > 0 {
 		old, err := m.AtLeast(r.MinCreatorAge, now)
 		if err != nil {
-			return err
+			return ledger.Refuse(err, "min_creator_age", "")
 		}
 		if !old {
 			return ledger.Refuse(ErrIneligible, "min_creator_age", "creator %s is under %d", m.ID, r.MinCreatorAge)

@@ -80,6 +80,16 @@ func TestAtomicStepThatFailsHalfWayDoomsTheUnitOfWork(t *testing.T) {
 		require.Equal(t, "5.50", f.posted(t, bob, "EUR"))
 		require.Equal(t, "0.00", f.posted(t, "member:dave", "EUR"))
 
+		// A record refused as a duplicate wrote nothing: the step that met
+		// it is a refusal, and the caller goes on.
+		require.NoError(t, f.l.Update(f.ctx, func(w *ledger.Writer) error { return w.InsertRecord("claim", "c1", []byte("{}")) }))
+		err = f.l.Update(f.ctx, func(w *ledger.Writer) error {
+			stepErr := w.Atomic(func(w *ledger.Writer) error { return w.InsertRecord("claim", "c1", []byte("{}")) })
+			require.ErrorIs(t, stepErr, ledger.ErrDuplicate)
+			return w.InsertRecord("claim", "c2", []byte("{}"))
+		})
+		require.NoError(t, err)
+
 		// In a batch, the doomed item alone is undone and reported.
 		errs, err := f.l.UpdateBatch(f.ctx, []func(*ledger.Writer) error{
 			func(w *ledger.Writer) error { _ = w.Atomic(halfWay); return nil },

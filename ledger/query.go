@@ -315,7 +315,11 @@ func (w *Writer) InsertRecord(kind, id string, data []byte) error {
 	if err := validateRecordName(kind, id); err != nil {
 		return err
 	}
-	return w.store().InsertRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
+	err := w.store().InsertRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
+	if errors.Is(err, ErrDuplicate) {
+		w.writes-- // refused as a duplicate, it wrote nothing (Atomic)
+	}
+	return err
 }
 
 // SaveJSON stores v as JSON in a record (created or replaced).

@@ -277,6 +277,11 @@ func (p *Program) LinkAccount(ctx context.Context, req LinkAccountRequest) (Link
 // caller's unit of work w, and returns the link as it now is. Linking the
 // same account again changes nothing.
 func (p *Program) LinkAccountIn(w *ledger.Writer, req LinkAccountRequest) (Link, error) {
+	return kit.Step(w, func(w *ledger.Writer) (Link, error) { return p.linkAccountIn(w, req) })
+}
+
+// linkAccountIn is the body of LinkAccountIn, run as one step.
+func (p *Program) linkAccountIn(w *ledger.Writer, req LinkAccountRequest) (Link, error) {
 	link, err := p.linkAccount(w, req)
 	if err != nil {
 		return Link{}, eventError(err, "link account for %s", req.Actor)
@@ -884,6 +889,11 @@ func (p *Program) Approve(ctx context.Context, req ApproveRequest) (Payout, erro
 // nothing: after w commits, Retry sends it at once, or Tick after
 // Rules.RetryEvery.
 func (p *Program) ApproveIn(w *ledger.Writer, req ApproveRequest) (Payout, error) {
+	return kit.Step(w, func(w *ledger.Writer) (Payout, error) { return p.approveIn(w, req) })
+}
+
+// approveIn is the body of ApproveIn, run as one step.
+func (p *Program) approveIn(w *ledger.Writer, req ApproveRequest) (Payout, error) {
 	po, err := p.approve(w, req)
 	if err != nil {
 		return Payout{}, eventError(err, "approve %s", req.PayoutID)
@@ -948,6 +958,11 @@ func (p *Program) Reject(ctx context.Context, req RejectRequest) (Payout, error)
 // Rejecting one already rejected returns it; rejecting one already
 // approved is ErrWrongState.
 func (p *Program) RejectIn(w *ledger.Writer, req RejectRequest) (Payout, error) {
+	return kit.Step(w, func(w *ledger.Writer) (Payout, error) { return p.rejectStep(w, req) })
+}
+
+// rejectStep is the body of RejectIn, run as one step.
+func (p *Program) rejectStep(w *ledger.Writer, req RejectRequest) (Payout, error) {
 	po, err := p.rejectIn(w, req)
 	if err != nil {
 		return Payout{}, eventError(err, "reject %s", req.PayoutID)

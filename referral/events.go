@@ -278,6 +278,9 @@ func (p *Program) signup(w *ledger.Writer, inviteeID, norm string) (SignupResult
 		}
 		rs.Rewarded++
 		rs.Paid++
+		if err := p.checkBudgetFor(w, rs, p.units(p.rules.SignupReward)); err != nil {
+			return res, err
+		}
 		if p.rules.SignupReward.Sign() > 0 {
 			g, err := p.grant(w, referrerID, RewardSignup, inviteeID, p.rules.SignupReward, true)
 			if err != nil {

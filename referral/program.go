@@ -510,22 +510,39 @@ func (p *Program) addSpent(w *ledger.Writer, u int64) error {
 	return w.SaveJSON(kindCampaign, p.rules.Campaign, c)
 }
 
+// tiersReached returns the tiers rs reaches that are not settled yet,
+// without writing anything, so that a caller can judge the budget for all
+// of them before the first is paid.
+func (p *Program) tiersReached(rs referrerState) []Tier {
+	var out []Tier
+	for _, t := range p.rules.Tiers {
+		if t.Invitees <= rs.Paid && !containsInt(rs.Tiers, t.Invitees) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// tierUnits is tier t's bonus in minor units for a referrer already paid
+// paid in tier bonuses: capped by MaxTierBonus, never negative.
+func (p *Program) tierUnits(t Tier, paid int64) int64 {
+	u := p.units(t.Bonus)
+	if p.rules.MaxTierBonus.Sign() > 0 {
+		// 0 <= paid <= MaxTierBonus: the difference cannot overflow.
+		u = min(u, p.units(p.rules.MaxTierBonus)-paid)
+	}
+	return max(u, 0)
+}
+
 // tierGrants pays the tier bonuses a referrer has reached. With strict, a
 // bonus the budget cannot pay fails the unit of work; otherwise the tier is
 // settled unpaid and listed in refused (by its invitee count, as a grant's
 // Subject names it).
 func (p *Program) tierGrants(w *ledger.Writer, referrer string, rs *referrerState, strict bool) (grants []Grant, refused []string, err error) {
-	for _, t := range p.rules.Tiers {
-		if t.Invitees > rs.Paid || containsInt(rs.Tiers, t.Invitees) {
-			continue
-		}
-		u := p.units(t.Bonus)
-		if p.rules.MaxTierBonus.Sign() > 0 {
-			// 0 <= TierBonus <= MaxTierBonus: the difference cannot overflow.
-			u = min(u, p.units(p.rules.MaxTierBonus)-rs.TierBonus)
-		}
+	for _, t := range p.tiersReached(*rs) {
 		rs.Tiers = append(rs.Tiers, t.Invitees)
-		if u <= 0 {
+		u := p.tierUnits(t, rs.TierBonus)
+		if u == 0 {
 			continue
 		}
 		g, err := p.grant(w, referrer, RewardTier, fmt.Sprint(t.Invitees), p.amount(u), false)
@@ -542,6 +559,33 @@ func (p *Program) tierGrants(w *ledger.Writer, referrer string, rs *referrerStat
 		grants = append(grants, g)
 	}
 	return grants, refused, nil
+}
+
+// checkBudgetFor refuses, before anything is written, a signup whose
+// reward and the tier bonuses it reaches the budget cannot pay together:
+// each grant checks the budget too, but a tier bonus refused after the
+// signup reward was paid would leave the event half done.
+func (p *Program) checkBudgetFor(w *ledger.Writer, rs referrerState, reward int64) error {
+	total, paid := reward, rs.TierBonus
+	for _, t := range p.tiersReached(rs) {
+		u := p.tierUnits(t, paid)
+		var err error
+		if paid, err = kit.Add("tier bonuses", paid, u); err != nil {
+			return err
+		}
+		if total, err = kit.Add("rewards of one signup", total, u); err != nil {
+			return err
+		}
+	}
+	b, err := w.Balance(p.budget, p.rules.Asset.Code)
+	if err != nil {
+		return err
+	}
+	if b.Available.LessThan(p.amount(total)) {
+		return ledger.Refuse(ErrBudgetExhausted, "budget", "signup reward and tier bonuses of %s %s: campaign %s has %s available",
+			p.amount(total), p.rules.Asset.Code, p.rules.Campaign, b.Available)
+	}
+	return nil
 }
 
 func containsInt(s []int, v int) bool {
@@ -577,10 +621,15 @@ func (p *Program) SetKillSwitch(ctx context.Context, req SetKillSwitchRequest) e
 	return p.l.Update(ctx, func(w *ledger.Writer) error { return p.SetKillSwitchIn(w, req) })
 }
 
-// SetKillSwitchIn is SetKillSwitch inside the caller's unit of work w. Like
-// every In method, an error leaves w with no sound state to commit: the
-// caller must end its unit of work with an error.
+// SetKillSwitchIn is SetKillSwitch inside the caller's unit of work w, as
+// one step (ledger.Writer.Atomic): refused, it wrote nothing and the
+// caller may go on.
 func (p *Program) SetKillSwitchIn(w *ledger.Writer, req SetKillSwitchRequest) error {
+	return w.Atomic(func(w *ledger.Writer) error { return p.setKillSwitchIn(w, req) })
+}
+
+// setKillSwitchIn is the body of SetKillSwitchIn, run as one step.
+func (p *Program) setKillSwitchIn(w *ledger.Writer, req SetKillSwitchRequest) error {
 	if req.Country == "" || len(req.Country) > 16 {
 		return fmt.Errorf("%w: country must have 1 to 16 bytes", ErrInvalidRequest)
 	}
@@ -639,9 +688,9 @@ func (p *Program) Fund(ctx context.Context, req FundRequest) (FundResult, error)
 	return kit.Run(ctx, p.l, func(w *ledger.Writer) (FundResult, error) { return p.FundIn(w, req) })
 }
 
-// FundIn is Fund inside the caller's unit of work w. Like every In method,
-// an error leaves w with no sound state to commit: the caller must end its
-// unit of work with an error.
+// FundIn is Fund inside the caller's unit of work w, as one step (kit.Once
+// runs it through ledger.Writer.Atomic): refused before it wrote, the
+// caller may go on; failed after, the unit of work cannot commit.
 func (p *Program) FundIn(w *ledger.Writer, req FundRequest) (FundResult, error) {
 	if err := checkIDs("event id", req.EventID); err != nil {
 		return FundResult{}, err

@@ -261,6 +261,11 @@ func (p *Program) SetOffer(ctx context.Context, req SetOfferRequest) (Offer, err
 // SetOfferIn is SetOffer inside the caller's unit of work w (see the
 // package doc, "Units of work").
 func (p *Program) SetOfferIn(w *ledger.Writer, req SetOfferRequest) (Offer, error) {
+	return kit.Step(w, func(w *ledger.Writer) (Offer, error) { return p.setOfferIn(w, req) })
+}
+
+// setOfferIn is the body of SetOfferIn, run as one step.
+func (p *Program) setOfferIn(w *ledger.Writer, req SetOfferRequest) (Offer, error) {
 	creator, price := req.Creator, req.Price
 	if err := kit.CheckID(ErrInvalidRequest, "creator", creator); err != nil {
 		return Offer{}, err
@@ -308,6 +313,11 @@ func (p *Program) WithdrawOffer(ctx context.Context, req WithdrawOfferRequest) e
 // WithdrawOfferIn is WithdrawOffer inside the caller's unit of work w (see
 // the package doc, "Units of work").
 func (p *Program) WithdrawOfferIn(w *ledger.Writer, req WithdrawOfferRequest) error {
+	return w.Atomic(func(w *ledger.Writer) error { return p.withdrawOfferIn(w, req) })
+}
+
+// withdrawOfferIn is the body of WithdrawOfferIn, run as one step.
+func (p *Program) withdrawOfferIn(w *ledger.Writer, req WithdrawOfferRequest) error {
 	if err := kit.CheckID(ErrInvalidRequest, "creator", req.Creator); err != nil {
 		return err
 	}

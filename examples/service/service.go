@@ -101,6 +101,9 @@ func handle[Req, Res any](s *service, w http.ResponseWriter, r *http.Request, re
 	writeJSON(w, status, res)
 }
 
+// buyCoins credits a coin pack. A real handler does so only for a
+// payment its payment provider confirmed (PaymentRef is that payment's
+// reference); this example takes the caller's word.
 func (s *service) buyCoins(w http.ResponseWriter, r *http.Request) {
 	var req gifting.BuyPackRequest
 	handle(s, w, r, &req, func(ctx context.Context) (gifting.Purchase, error) {

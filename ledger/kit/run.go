@@ -50,3 +50,18 @@ func CheckID(invalid error, field, id string) error {
 	}
 	return nil
 }
+
+// Step runs fn as one all-or-nothing step of the caller's unit of work w
+// (ledger.Writer.Atomic) and returns its result: an In method that writes
+// more than once runs its body through it, so that a caller who drops its
+// error cannot commit half of it. Events run through Once are steps
+// already.
+func Step[T any](w *ledger.Writer, fn func(w *ledger.Writer) (T, error)) (T, error) {
+	var out T
+	err := w.Atomic(func(w *ledger.Writer) error {
+		v, err := fn(w)
+		out = v
+		return err
+	})
+	return out, err
+}

@@ -18,6 +18,7 @@ const (
 	undoHoldUpdate
 	undoRecord
 	undoDue
+	undoEvents
 )
 
 // undo is one step of the undo log: enough to put back what a write
@@ -149,6 +150,10 @@ func (t *tx) rollbackTo(mark int) {
 			} else {
 				s.records.Delete(recordItem{kind: n.s1, id: n.s2})
 			}
+		case undoEvents:
+			evs := s.events[len(s.events)-int(u.posted):]
+			clear(evs) // drop the data they retain
+			s.events = s.events[:len(s.events)-int(u.posted)]
 		case undoDue:
 			k := kindID{n.s1, n.s2}
 			if at, ok := s.dueAt[k]; ok {
@@ -365,5 +370,28 @@ func (t *tx) Unschedule(kind, id string) error {
 	t.logName(undo{op: undoDue, existed: true, held: at}, undoName{s1: kind, s2: id})
 	t.s.due.Delete(dueItem{kind: kind, at: at, id: id})
 	delete(t.s.dueAt, k)
+	return nil
+}
+
+func (t *tx) AppendEvents(evs []driver.Event) error {
+	t.check()
+	if len(evs) == 0 {
+		return nil
+	}
+	s := t.s
+	head := uint64(len(s.events))
+	for i := range evs {
+		if seq := evs[i].Seq; seq != head+uint64(i)+1 {
+			if seq <= head {
+				return fmt.Errorf("%w: event sequence %d taken", driver.ErrConflict, seq)
+			}
+			return fmt.Errorf("memstore: event %d does not follow event head %d", seq, head+uint64(i))
+		}
+	}
+	for _, e := range evs {
+		e.Data = append([]byte(nil), e.Data...)
+		s.events = append(s.events, e)
+	}
+	t.undo = append(t.undo, undo{op: undoEvents, posted: int64(len(evs))})
 	return nil
 }

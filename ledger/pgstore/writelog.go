@@ -166,7 +166,9 @@ func (l *writeLog) queueEvents(b *pgx.Batch, from, to logMark) int {
 	times, txs, data := make([]int64, m), make([]*int64, m), make([][]byte, m)
 	for i := range evs {
 		e := &evs[i]
-		seqs[i], ids[i], types[i], subjects[i] = int64(e.Seq), e.ID[:], e.Type, []byte(e.Subject)
+		// A copy of the ID: the log's entries are cleared once queued,
+		// before the batch is encoded.
+		seqs[i], ids[i], types[i], subjects[i] = int64(e.Seq), append([]byte(nil), e.ID[:]...), e.Type, []byte(e.Subject)
 		times[i], txs[i], data[i] = e.Time, nullID(e.TxID), e.Data
 	}
 	b.Queue(`INSERT INTO events (seq, id, type, subject, time, tx_id, data)

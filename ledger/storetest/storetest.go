@@ -51,6 +51,10 @@ func Run(t *testing.T, open func(t *testing.T) driver.Store) {
 		{"VerifyDetectsUnexplainedHeld", tamperHeld},
 		{"Concurrency", testConcurrency},
 		{"DeadlineWhileWaiting", testDeadlineWhileWaiting},
+		{"EventsAllOrNothing", testEventsAllOrNothing},
+		{"EventsBatch", testEventsBatch},
+		{"EventsConcurrent", testEventsConcurrent},
+		{"EventsPaging", testEventsPaging},
 		{"StateMachine", testStateMachine},
 	}
 	// The subtests run in parallel inside one group, so Run returns only when

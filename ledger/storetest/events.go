@@ -193,7 +193,7 @@ func testEventsBatch(t *testing.T, e *env) {
 	head = e.eventHead()
 	err = e.store.Update(e.ctx, func(tx driver.Tx) error { return tx.AppendEvents([]driver.Event{ev(head, "test.item.taken")}) })
 	require.ErrorIs(t, err, driver.ErrConflict)
-	err = e.store.Update(e.ctx, func(tx driver.Tx) error { return tx.AppendEvents([]driver.Event{ev(head + 2, "test.item.skipped")}) })
+	err = e.store.Update(e.ctx, func(tx driver.Tx) error { return tx.AppendEvents([]driver.Event{ev(head+2, "test.item.skipped")}) })
 	require.Error(t, err)
 	require.Equal(t, head, e.eventHead())
 }

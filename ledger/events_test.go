@@ -426,3 +426,35 @@ func TestConsumerResumes(t *testing.T) {
 		require.True(t, errors.Is(err, ledger.ErrInvalidEvent))
 	})
 }
+
+// BenchmarkEventsCatchUp: a consumer reading a log of 100,000 events from
+// the start, page by page, on PostgreSQL (skipped without it).
+func BenchmarkEventsCatchUp(b *testing.B) {
+	const total = 100_000
+	l := ledger.New(teststore.Postgres(b))
+	ctx := context.Background()
+	for i := 0; i < total; i += 1000 {
+		require.NoError(b, l.Update(ctx, func(w *ledger.Writer) error {
+			for k := i; k < i+1000; k++ {
+				if err := w.Emit("bench.item.made", fmt.Sprint(k), map[string]int{"n": k}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	b.ResetTimer()
+	read := 0
+	for i := 0; i < b.N; i++ {
+		for after := uint64(0); ; {
+			evs, err := l.Events(ctx, after, 10000)
+			require.NoError(b, err)
+			if len(evs) == 0 {
+				break
+			}
+			read += len(evs)
+			after = evs[len(evs)-1].Seq
+		}
+	}
+	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "events/s")
+}

@@ -33,8 +33,8 @@ type Event struct {
 	source string // CloudEvent's source: the ledger's (WithEventSource)
 }
 
-// The ledger's own event types. Each is emitted in the unit of work that
-// makes the change; amounts in their data are decimal strings in the
+// The ledger's own event types, emitted when WithLedgerEvents(true) is
+// set. Each is emitted in the unit of work that makes the change; amounts in their data are decimal strings in the
 // asset's precision ("12.50"), IDs are numbers.
 const (
 	// EventTransactionPosted: a journal transaction was posted, of any
@@ -86,10 +86,15 @@ const DefaultEventSource = "rewardkit"
 // "https://example.com/rewards"). The default is DefaultEventSource.
 func WithEventSource(source string) Option { return func(l *Ledger) { l.eventSource = source } }
 
-// WithLedgerEvents turns the ledger's own events (transaction posted,
-// holds, accounts opened) on or off. They are on by default; Emit works
-// either way.
-func WithLedgerEvents(on bool) Option { return func(l *Ledger) { l.noOwnEvents = !on } }
+// WithLedgerEvents turns the ledger's own events (transaction posted and
+// reversed, holds created, captured, voided and expired, accounts opened)
+// on or off. They are off by default because of what they cost where a
+// unit of work is cheapest: about a third of memstore's transfer
+// throughput (a UUID, the JSON data and a log entry per transaction, about
+// 1.5 µs on a 2-core machine), against a target of 15%; on PostgreSQL,
+// where a commit costs far more, the share is small. Emit works either
+// way.
+func WithLedgerEvents(on bool) Option { return func(l *Ledger) { l.ownEvents = on } }
 
 // ValidateEventType checks an event type: 3 to 128 bytes, at least two
 // dot-separated segments, each a lower-case ASCII letter followed by

@@ -60,7 +60,7 @@ func (w *Writer) appendAmountField(b []byte, name, asset string, units int64) []
 // build into the unit of work's buffer, unless the ledger's own events
 // are off.
 func (w *Writer) ownEvent(typ, subject string, txID uint64, build func(b []byte) []byte) error {
-	if w.l.noOwnEvents {
+	if !w.l.ownEvents {
 		return nil
 	}
 	start := len(w.evBuf)

@@ -84,7 +84,7 @@ func TestLedgerOwnEvents(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		clock := ledgertest.NewClock(eventEpoch)
-		l := ledger.New(open(t), ledger.WithClock(clock))
+		l := ledger.New(open(t), ledger.WithClock(clock), ledger.WithLedgerEvents(true))
 		require.NoError(t, l.DefineAsset(ctx, ledger.EUR))
 		_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
 		require.NoError(t, err)
@@ -168,11 +168,11 @@ func TestLedgerOwnEvents(t *testing.T) {
 	})
 }
 
-// TestLedgerEventsOff: WithLedgerEvents(false) keeps the log to what
-// programs emit.
-func TestLedgerEventsOff(t *testing.T) {
+// TestLedgerEventsOffByDefault: without WithLedgerEvents(true) the log
+// holds what programs emit only.
+func TestLedgerEventsOffByDefault(t *testing.T) {
 	ctx := context.Background()
-	l := ledger.New(memstore.New(), ledger.WithLedgerEvents(false))
+	l := ledger.New(memstore.New())
 	require.NoError(t, l.Update(ctx, func(w *ledger.Writer) error {
 		if _, err := w.OpenAccount(ledger.AccountSpec{Address: "member:z"}); err != nil {
 			return err
@@ -247,7 +247,7 @@ func TestCloudEvent(t *testing.T) {
 	ctx := context.Background()
 	clock := ledgertest.NewClock(eventEpoch.Add(123456789 * time.Nanosecond))
 	for _, source := range []string{"", "https://example.com/rewards"} {
-		opts := []ledger.Option{ledger.WithClock(clock)}
+		opts := []ledger.Option{ledger.WithClock(clock), ledger.WithLedgerEvents(true)}
 		if source != "" {
 			opts = append(opts, ledger.WithEventSource(source))
 		}

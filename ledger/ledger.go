@@ -22,7 +22,7 @@ type Ledger struct {
 	obs     observer // logger, tracer and metrics (observe.go)
 
 	eventSource string // WithEventSource
-	noOwnEvents bool   // WithLedgerEvents(false)
+	ownEvents   bool   // WithLedgerEvents(true)
 
 	// Caches of committed assets and accounts, which never change once
 	// committed: assets (few) in a map replaced whole on each addition,

@@ -72,7 +72,8 @@ type Store struct {
 	due       *btree.BTreeG[dueItem]
 	dueAt     map[kindID]int64
 	head      driver.Head
-	events    []driver.Event // the event log; events[i].Seq == i+1
+	evChunks  [][]driver.Event // the event log in chunks that never move, like the journal
+	nev       uint64           // events in the log; event Seq i is at eventAt(i)
 
 	// Followers of the event log wait on evChanged, which a commit that
 	// appended events closes and replaces; evCommitted is the committed
@@ -81,6 +82,7 @@ type Store struct {
 	evMu        sync.Mutex
 	evCommitted uint64
 	evChanged   chan struct{}
+	evWaiters   int // followers waiting on evChanged: with none, a commit makes no channel
 
 	tx tx // the one writer's transaction, reused
 }
@@ -213,15 +215,17 @@ func (s *Store) UpdateBatch(ctx context.Context, fns []func(driver.Tx) error) (e
 // eventsCommitted wakes the followers of the event log if the unit of
 // work that is committing appended events. The writer lock is held.
 func (s *Store) eventsCommitted() {
-	head := uint64(len(s.events))
+	head := s.nev
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	if head == s.evCommitted {
 		return
 	}
 	s.evCommitted = head
-	close(s.evChanged)
-	s.evChanged = make(chan struct{})
+	if s.evWaiters > 0 {
+		close(s.evChanged)
+		s.evChanged = make(chan struct{})
+	}
 }
 
 // WaitEvents returns once a committed event has a Seq beyond after, or
@@ -231,6 +235,9 @@ func (s *Store) WaitEvents(ctx context.Context, after uint64) error {
 	for {
 		s.evMu.Lock()
 		head, ch, closed := s.evCommitted, s.evChanged, s.closed
+		if !closed && head <= after {
+			s.evWaiters++
+		}
 		s.evMu.Unlock()
 		switch {
 		case closed:
@@ -238,10 +245,17 @@ func (s *Store) WaitEvents(ctx context.Context, after uint64) error {
 		case head > after:
 			return nil
 		}
+		var err error
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("memstore: waiting for events: %w", ctx.Err())
+			err = fmt.Errorf("memstore: waiting for events: %w", ctx.Err())
+		}
+		s.evMu.Lock()
+		s.evWaiters--
+		s.evMu.Unlock()
+		if err != nil {
+			return err
 		}
 	}
 }
@@ -479,10 +493,15 @@ func (r reader) Due(kind string, at time.Time, limit int) ([]driver.DueEntry, er
 	return out, nil
 }
 
-func (r reader) EventHead() (uint64, error) { return uint64(len(r.s.events)), nil }
+func (s *Store) eventAt(seq uint64) *driver.Event {
+	i := seq - 1
+	return &s.evChunks[i/chunkSize][i%chunkSize]
+}
+
+func (r reader) EventHead() (uint64, error) { return r.s.nev, nil }
 
 func (r reader) Events(after uint64, limit int) ([]driver.Event, error) {
-	n := uint64(len(r.s.events))
+	n := r.s.nev
 	if limit <= 0 || after >= n {
 		return nil, nil
 	}
@@ -492,7 +511,7 @@ func (r reader) Events(after uint64, limit int) ([]driver.Event, error) {
 	}
 	out := make([]driver.Event, end-after)
 	for i := range out {
-		e := r.s.events[after+uint64(i)]
+		e := *r.s.eventAt(after + uint64(i) + 1)
 		e.Data = append([]byte(nil), e.Data...)
 		out[i] = e
 	}

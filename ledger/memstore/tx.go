@@ -151,9 +151,10 @@ func (t *tx) rollbackTo(mark int) {
 				s.records.Delete(recordItem{kind: n.s1, id: n.s2})
 			}
 		case undoEvents:
-			evs := s.events[len(s.events)-int(u.posted):]
-			clear(evs) // drop the data they retain
-			s.events = s.events[:len(s.events)-int(u.posted)]
+			for ; u.posted > 0; u.posted-- {
+				*s.eventAt(s.nev) = driver.Event{} // drop the data it retains
+				s.nev--
+			}
 		case undoDue:
 			k := kindID{n.s1, n.s2}
 			if at, ok := s.dueAt[k]; ok {
@@ -379,7 +380,7 @@ func (t *tx) AppendEvents(evs []driver.Event) error {
 		return nil
 	}
 	s := t.s
-	head := uint64(len(s.events))
+	head := s.nev
 	for i := range evs {
 		if seq := evs[i].Seq; seq != head+uint64(i)+1 {
 			if seq <= head {
@@ -389,8 +390,16 @@ func (t *tx) AppendEvents(evs []driver.Event) error {
 		}
 	}
 	for _, e := range evs {
-		e.Data = append([]byte(nil), e.Data...)
-		s.events = append(s.events, e)
+		if len(e.Data) > 0 {
+			e.Data = append([]byte(nil), e.Data...)
+		} else {
+			e.Data = nil
+		}
+		if s.nev/chunkSize == uint64(len(s.evChunks)) {
+			s.evChunks = append(s.evChunks, make([]driver.Event, chunkSize))
+		}
+		*s.eventAt(s.nev + 1) = e
+		s.nev++
 	}
 	t.undo = append(t.undo, undo{op: undoEvents, posted: int64(len(evs))})
 	return nil

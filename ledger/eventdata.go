@@ -72,6 +72,9 @@ var kindNames = [...]string{driver.KindTransfer: "transfer", driver.KindCapture:
 
 // transactionPosted emits EventTransactionPosted for t.
 func (w *Writer) transactionPosted(t *driver.Transaction) error {
+	if !w.l.ownEvents {
+		return nil // before the subject is formatted: off costs nothing
+	}
 	return w.ownEvent(EventTransactionPosted, strconv.FormatUint(t.ID, 10), t.ID, func(b []byte) []byte {
 		kind := "unknown"
 		if int(t.Kind) < len(kindNames) && kindNames[t.Kind] != "" {
@@ -112,6 +115,9 @@ func (w *Writer) transactionPosted(t *driver.Transaction) error {
 // holdEvent emits one of the hold events; extra adds the type's own
 // fields after hold, account and asset.
 func (w *Writer) holdEvent(typ string, h *driver.Hold, txID uint64, extra func(b []byte) []byte) error {
+	if !w.l.ownEvents {
+		return nil // before the subject is formatted: off costs nothing
+	}
 	return w.ownEvent(typ, strconv.FormatUint(h.ID, 10), txID, func(b []byte) []byte {
 		b = appendUintField(b, "hold", h.ID)
 		if h.Key != "" && typ == EventHoldCreated {
@@ -150,6 +156,9 @@ func (w *Writer) holdReleased(h *driver.Hold, released int64) error {
 }
 
 func (w *Writer) accountOpened(a *Account) error {
+	if !w.l.ownEvents {
+		return nil // before the subject is formatted: off costs nothing
+	}
 	return w.ownEvent(EventAccountOpened, a.Address, 0, func(b []byte) []byte {
 		b = appendStringField(b, "account", a.Address)
 		return append(appendField(b, "unbounded"), strconv.FormatBool(a.Unbounded)...)
@@ -157,6 +166,9 @@ func (w *Writer) accountOpened(a *Account) error {
 }
 
 func (w *Writer) transactionReversed(orig, reversal uint64) error {
+	if !w.l.ownEvents {
+		return nil // before the subject is formatted: off costs nothing
+	}
 	return w.ownEvent(EventTransactionReversed, strconv.FormatUint(orig, 10), reversal, func(b []byte) []byte {
 		b = appendUintField(b, "transaction", orig)
 		return appendUintField(b, "reversal", reversal)

@@ -21,11 +21,11 @@ const benchAccounts = 10000
 // benchLedger returns a memstore ledger with benchAccounts funded member
 // accounts ("m:0" ...) holding 1,000,000,000 COIN each, and the accounts a
 // RUBY->EUR conversion needs.
-func benchLedger(tb testing.TB) (*ledger.Ledger, []string) {
+func benchLedger(tb testing.TB, opts ...ledger.Option) (*ledger.Ledger, []string) {
 	tb.Helper()
 	ctx := context.Background()
 	clock := ledgertest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	l := ledger.New(memstore.New(), append([]ledger.Option{ledger.WithClock(clock)}, opts...)...)
 	addrs := make([]string, benchAccounts)
 	err := l.Update(ctx, func(w *ledger.Writer) error {
 		for _, a := range []ledger.Asset{ledger.COIN, ledger.RUBY, ledger.EUR} {
@@ -64,8 +64,15 @@ func benchLedger(tb testing.TB) (*ledger.Ledger, []string) {
 
 // BenchmarkTransfer: one two-sided posting per transaction, with an
 // idempotency key, from one goroutine.
-func BenchmarkTransfer(b *testing.B) {
-	l, addrs := benchLedger(b)
+func BenchmarkTransfer(b *testing.B) { benchTransfer(b) }
+
+// BenchmarkTransferLedgerEvents: BenchmarkTransfer with the ledger's own
+// events on (one ledger.transaction.posted per transfer), to measure what
+// emitting them costs.
+func BenchmarkTransferLedgerEvents(b *testing.B) { benchTransfer(b, ledger.WithLedgerEvents(true)) }
+
+func benchTransfer(b *testing.B, opts ...ledger.Option) {
+	l, addrs := benchLedger(b, opts...)
 	ctx := context.Background()
 	one := decimal.NewFromInt(1)
 	b.ReportAllocs()

@@ -107,7 +107,8 @@ func (e *codedError) ErrorCode() Code { return e.code }
 // ErrClosed are unavailable: the unit of work may be retried whole.
 //
 //	CodeInvalidArgument     ErrInvalidAmount, ErrPrecision, ErrInvalidAsset, ErrInvalidAddress,
-//	                        ErrInvalidTransaction, ErrInvalidRule, ErrInvalidTime, ErrOverflow
+//	                        ErrInvalidTransaction, ErrInvalidRule, ErrInvalidTime, ErrInvalidEvent,
+//	                        ErrOverflow
 //	CodeNotFound            ErrUnknownAsset, ErrUnknownAccount, ErrNotFound
 //	CodeConflict            ErrIdempotencyConflict, ErrDuplicate, ErrAssetConflict,
 //	                        ErrAccountConflict, ErrAlreadyReversed
@@ -142,6 +143,7 @@ var sentinelCodes = []struct {
 	{ErrInvalidTransaction, CodeInvalidArgument},
 	{ErrInvalidRule, CodeInvalidArgument},
 	{ErrInvalidTime, CodeInvalidArgument},
+	{ErrInvalidEvent, CodeInvalidArgument},
 	{ErrOverflow, CodeInvalidArgument},
 	{ErrUnknownAsset, CodeNotFound},
 	{ErrUnknownAccount, CodeNotFound},

@@ -71,6 +71,47 @@
 // wraps. A refusal by a named rule is a Refusal, and RuleOf returns the
 // rule's name as data.
 //
+// # Events
+//
+// Every change that matters becomes an event in the store's event log,
+// written in the same unit of work as the change: committed with it, or
+// not at all, so no event is lost and none reports what did not happen.
+// An Event has a gap-free sequence number (Seq, the consumers' cursor), a
+// UUIDv7, a type ("gifting.gift.sent"), a subject, the unit of work's
+// clock time, the journal transaction it goes with (TxID) and JSON data;
+// CloudEvent gives its CloudEvents 1.0 JSON form.
+//
+// With WithLedgerEvents(true) the ledger emits its own
+// (EventTransactionPosted for every journal transaction,
+// EventTransactionReversed, EventHoldCreated, EventHoldCaptured,
+// EventHoldVoided, EventHoldExpired, EventAccountOpened; each constant
+// documents its data; off by default for their cost, see
+// WithLedgerEvents); programs emit
+// theirs with Writer.Emit, inside the In method that makes the change.
+// Events are buffered in the Writer and appended to the store once, when
+// the unit of work's function returns; a failed unit of work, batch item
+// or Atomic step leaves none.
+//
+// Readers follow the log by cursor (Reader.Events, Ledger.Events), wait
+// for what comes next (Ledger.Follow: woken at once by a store that
+// notifies, see driver.EventNotifier, else polling), or through a named
+// Consumer whose position is committed in the store: delivery is at least
+// once and in order, and resumes after a restart.
+//
+//	c := l.Consumer("mailer")
+//	for {
+//		evs, err := c.Next(ctx, 100)
+//		if err != nil {
+//			return err
+//		}
+//		for _, ev := range evs {
+//			handle(ev) // may run again after a crash: make it idempotent
+//		}
+//		if err := c.Commit(ctx, evs[len(evs)-1].Seq); err != nil {
+//			return err
+//		}
+//	}
+//
 // # Observability
 //
 // The ledger logs through log/slog and traces and measures through the

@@ -76,4 +76,7 @@ var (
 	ErrInvalidTime = errors.New("ledger: time out of range")
 	// ErrClosed: the store was closed.
 	ErrClosed = driver.ErrClosed
+	// ErrInvalidEvent: an event given to Emit is malformed (its type,
+	// subject or data), or a consumer's name or committed position is.
+	ErrInvalidEvent = errors.New("ledger: invalid event")
 )

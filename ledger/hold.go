@@ -198,6 +198,9 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 	if err := w.store().Schedule(driver.DueEntry{Kind: DueHoldExpiry, ID: holdDueID(id), At: req.ExpiresAt}); err != nil {
 		return Hold{}, err
 	}
+	if err := w.holdCreated(&h); err != nil {
+		return Hold{}, err
+	}
 	return w.publicHold(&h)
 }
 
@@ -298,6 +301,9 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 			return Transaction{}, err
 		}
 	}
+	if err := w.holdCaptured(&h, tr.ID, total); err != nil {
+		return Transaction{}, err
+	}
 	return tr, nil
 }
 
@@ -354,6 +360,9 @@ func (w *Writer) closeHold(id uint64, status driver.HoldStatus) (Hold, error) {
 		return Hold{}, err
 	}
 	if err := w.store().Unschedule(DueHoldExpiry, holdDueID(h.ID)); err != nil {
+		return Hold{}, err
+	}
+	if err := w.holdReleased(&h, left); err != nil {
 		return Hold{}, err
 	}
 	return w.publicHold(&h)

@@ -21,6 +21,9 @@ type Ledger struct {
 	retries int
 	obs     observer // logger, tracer and metrics (observe.go)
 
+	eventSource string // WithEventSource
+	ownEvents   bool   // WithLedgerEvents(true)
+
 	// Caches of committed assets and accounts, which never change once
 	// committed: assets (few) in a map replaced whole on each addition,
 	// read without a lock; accounts (many) behind a read-write lock.
@@ -44,7 +47,7 @@ var writerPool = sync.Pool{New: func() any {
 		if err := w.begin(w.owner, tx); err != nil {
 			return err
 		}
-		return w.checkDoomed(w.fn(w))
+		return w.flushEvents(w.checkDoomed(w.fn(w)))
 	}
 	return w
 }}
@@ -203,7 +206,7 @@ func (l *Ledger) UpdateBatch(ctx context.Context, fns []func(w *Writer) error) (
 			if err := w.begin(l, tx); err != nil {
 				return err
 			}
-			err := w.checkDoomed(fns[i](w))
+			err := w.flushEvents(w.checkDoomed(fns[i](w)))
 			if err == nil && (len(w.newAssets) > 0 || len(w.newAccounts) > 0) {
 				var c created
 				for _, a := range w.newAssets {
@@ -339,6 +342,10 @@ type Writer struct {
 	writes uint64 // calls that asked the store to write, in this unit of work
 	doomed error  // set by Atomic: a step failed after writing
 
+	events []driver.Event // emitted in this unit of work, appended when it ends
+	evBuf  []byte         // data of the ledger's own events
+	lastTx uint64         // the transaction this unit of work posted last
+
 	newAssets   map[string]Asset
 	newAccounts map[string]*Account
 
@@ -368,6 +375,10 @@ func (w *Writer) reset(l *Ledger, tx driver.Tx, now time.Time) {
 	w.headLoaded = false
 	w.writes = 0
 	w.doomed = nil
+	clear(w.events)
+	w.events = w.events[:0]
+	w.evBuf = w.evBuf[:0]
+	w.lastTx = 0
 	clear(w.newAssets)
 	clear(w.newAccounts)
 }
@@ -385,7 +396,8 @@ func (w *Writer) store() driver.Tx {
 }
 
 // Atomic runs fn as one all-or-nothing step of the unit of work, without a
-// savepoint. If fn succeeds, so does Atomic. If fn fails before it wrote
+// savepoint. Events fn emitted are dropped with it when it fails, except
+// ledger.account.opened, since the accounts it opened stay open. If fn succeeds, so does Atomic. If fn fails before it wrote
 // anything but open accounts or define assets, Atomic returns its error
 // and the unit of work goes on as if fn had not run: the caller may handle
 // a refusal and do something else. If fn fails after it wrote, the unit
@@ -397,10 +409,13 @@ func (w *Writer) store() driver.Tx {
 // Atomic), so a caller composing several programs in one unit of work
 // either commits each event whole or commits nothing.
 func (w *Writer) Atomic(fn func(w *Writer) error) error {
-	before := w.writes
+	before, events := w.writes, len(w.events)
 	err := fn(w)
 	if err != nil && w.writes != before && w.doomed == nil {
 		w.doomed = err
+	}
+	if err != nil && w.doomed == nil {
+		w.dropEvents(events)
 	}
 	return err
 }
@@ -430,6 +445,12 @@ func (w *Writer) release() {
 	w.stx = driver.Transaction{}
 	w.tx = nil
 	w.posting = w.posting[:0]
+	clear(w.events)
+	w.events = w.events[:0]
+	if cap(w.evBuf) > 64<<10 {
+		w.evBuf = nil // a pooled writer keeps no large buffer
+	}
+	w.evBuf = w.evBuf[:0]
 	clear(w.newAssets)
 	clear(w.newAccounts)
 }
@@ -507,6 +528,9 @@ func (w *Writer) OpenAccount(spec AccountSpec) (Account, error) {
 		return Account{}, err
 	}
 	if err := w.tx.PutAccount(driver.Account(acc)); err != nil {
+		return Account{}, err
+	}
+	if err := w.accountOpened(&acc); err != nil {
 		return Account{}, err
 	}
 	if w.newAccounts == nil {

@@ -151,6 +151,10 @@ func (w *Writer) commitWithHold(t *driver.Transaction, ps []driver.Posting, hold
 		return Transaction{}, err
 	}
 	w.head = driver.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
+	w.lastTx = t.ID
+	if err := w.transactionPosted(t); err != nil {
+		return Transaction{}, err
+	}
 	return w.public(t)
 }
 
@@ -288,7 +292,14 @@ func (w *Writer) Reverse(req ReversalRequest) (Transaction, error) {
 	} else if !errors.Is(err, ErrNotFound) {
 		return Transaction{}, err
 	}
-	return w.commit(&t, ps)
+	tr, err := w.commit(&t, ps)
+	if err != nil {
+		return Transaction{}, err
+	}
+	if err := w.transactionReversed(req.ID, tr.ID); err != nil {
+		return Transaction{}, err
+	}
+	return tr, nil
 }
 
 // ReversalRequest asks to reverse transaction ID.

@@ -39,6 +39,19 @@
 // with per-item isolation, key conflicts, deadlines while waiting, what
 // reads return, and a state machine against a model of the balances.
 //
+// # Events
+//
+// A store keeps an event log beside the journal: AppendEvents appends
+// events numbered by the ledger from EventHead (head+1, head+2, ...), in
+// the same unit of work as the change they report; they commit with it
+// or vanish with it (a batch item rolled back to its savepoint takes its
+// events along and leaves no gap). Inside an Update, EventHead
+// serialises appenders as Head does, so two units of work never take the
+// same Seq; a Seq already taken is ErrConflict. Events reads the log by
+// Seq. A store that can wake followers when events commit implements
+// EventNotifier (memstore in process, pgstore across processes with
+// LISTEN/NOTIFY); without it the ledger polls.
+//
 // # Ownership
 //
 // A Tx copies what it keeps of a value passed to it (the ledger reuses

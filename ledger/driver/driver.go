@@ -95,6 +95,13 @@ type ReadTx interface {
 	// Due returns entries of a kind with At <= at, ordered by (At, ID), at
 	// most limit of them.
 	Due(kind string, at time.Time, limit int) ([]DueEntry, error)
+	// EventHead returns the Seq of the last event in the log, 0 if none.
+	// Inside an Update it also serialises this unit of work against every
+	// other that appends events, as Head does for transactions.
+	EventHead() (uint64, error)
+	// Events returns events with Seq > after in Seq order, at most limit
+	// of them.
+	Events(after uint64, limit int) ([]Event, error)
 }
 
 // Tx writes to the store inside an Update.
@@ -131,4 +138,22 @@ type Tx interface {
 	Schedule(e DueEntry) error
 	// Unschedule removes a due entry; removing a missing one is no error.
 	Unschedule(kind, id string) error
+	// AppendEvents appends events whose Seqs follow the event head with no
+	// gap (head+1, head+2, ...); they commit or vanish with the unit of
+	// work (or the batch item) that appended them. A Seq already taken is
+	// an error wrapping ErrConflict; Seqs that do not follow the head are
+	// an error.
+	AppendEvents(evs []Event) error
+}
+
+// EventNotifier is a capability a Store may have: waking a follower of
+// the event log as soon as events are committed, rather than letting it
+// poll. The ledger uses it when the Store has it and polls otherwise.
+type EventNotifier interface {
+	// WaitEvents returns nil once the event head may be beyond after (a
+	// spurious wake-up is allowed: the caller reads and waits again), or
+	// an error wrapping ctx.Err() when ctx ends first, or ErrClosed when
+	// the store closes. It returns at once if the committed head is
+	// already beyond after.
+	WaitEvents(ctx context.Context, after uint64) error
 }

@@ -136,3 +136,20 @@ type DueEntry struct {
 	ID   string
 	At   time.Time
 }
+
+// Event is one entry of the event log, as a store keeps it: something
+// that happened, appended in the same unit of work as the change it
+// reports. Seq is its place in the log: dense and increasing from 1, the
+// cursor consumers read by. ID is a UUID the ledger made for it; Time is
+// Unix nanoseconds; TxID is the journal transaction it goes with, 0 for
+// none; Data is a JSON object or nil. The ledger validates everything
+// before a store sees it.
+type Event struct {
+	Seq     uint64
+	ID      [16]byte
+	Type    string
+	Subject string
+	Time    int64
+	TxID    uint64
+	Data    []byte
+}

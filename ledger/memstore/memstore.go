@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/btree"
@@ -14,8 +15,9 @@ import (
 // Compile-time checks that Store and its transaction implement the store
 // interface of package driver.
 var (
-	_ driver.Store = (*Store)(nil)
-	_ driver.Tx    = (*tx)(nil)
+	_ driver.Store         = (*Store)(nil)
+	_ driver.Tx            = (*tx)(nil)
+	_ driver.EventNotifier = (*Store)(nil)
 )
 
 const chunkSize = 8192 // transactions per chunk; chunks never move, so no copy on growth
@@ -70,6 +72,17 @@ type Store struct {
 	due       *btree.BTreeG[dueItem]
 	dueAt     map[kindID]int64
 	head      driver.Head
+	evChunks  [][]driver.Event // the event log in chunks that never move, like the journal
+	nev       uint64           // events in the log; event Seq i is at eventAt(i)
+
+	// Followers of the event log wait on evChanged, which a commit that
+	// appended events closes and replaces; evCommitted is the committed
+	// event head. Both are guarded by evMu, not by the store's lock, so a
+	// follower never waits behind a writer.
+	evMu        sync.Mutex
+	evCommitted uint64
+	evChanged   chan struct{}
+	evWaiters   int // followers waiting on evChanged: with none, a commit makes no channel
 
 	tx tx // the one writer's transaction, reused
 }
@@ -88,6 +101,7 @@ func New() *Store {
 		records:   btree.NewG(32, recordLess),
 		due:       btree.NewG(32, dueLess),
 		dueAt:     map[kindID]int64{},
+		evChanged: make(chan struct{}),
 	}
 	s.tx = tx{reader: reader{s}, s: s}
 	return s
@@ -166,6 +180,7 @@ func (s *Store) Update(ctx context.Context, fn func(driver.Tx) error) (err error
 		return err
 	}
 	committed = true
+	s.eventsCommitted()
 	return nil
 }
 
@@ -193,7 +208,56 @@ func (s *Store) UpdateBatch(ctx context.Context, fns []func(driver.Tx) error) (e
 		return nil, err
 	}
 	committed = true
+	s.eventsCommitted()
 	return errs, nil
+}
+
+// eventsCommitted wakes the followers of the event log if the unit of
+// work that is committing appended events. The writer lock is held.
+func (s *Store) eventsCommitted() {
+	head := s.nev
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	if head == s.evCommitted {
+		return
+	}
+	s.evCommitted = head
+	if s.evWaiters > 0 {
+		close(s.evChanged)
+		s.evChanged = make(chan struct{})
+	}
+}
+
+// WaitEvents returns once a committed event has a Seq beyond after, or
+// when ctx ends (an error wrapping ctx.Err()) or the store closes
+// (driver.ErrClosed). A commit wakes it at once: there is no polling.
+func (s *Store) WaitEvents(ctx context.Context, after uint64) error {
+	for {
+		s.evMu.Lock()
+		head, ch, closed := s.evCommitted, s.evChanged, s.closed
+		if !closed && head <= after {
+			s.evWaiters++
+		}
+		s.evMu.Unlock()
+		switch {
+		case closed:
+			return driver.ErrClosed
+		case head > after:
+			return nil
+		}
+		var err error
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			err = fmt.Errorf("memstore: waiting for events: %w", ctx.Err())
+		}
+		s.evMu.Lock()
+		s.evWaiters--
+		s.evMu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // runIsolated runs fn, turning a panic into an error.
@@ -222,7 +286,11 @@ func (s *Store) View(ctx context.Context, fn func(driver.ReadTx) error) error {
 func (s *Store) Close() error {
 	_ = s.mu.lock(context.Background())
 	defer s.mu.unlock()
-	s.closed = true
+	s.evMu.Lock()
+	s.closed = true // read by WaitEvents under evMu
+	close(s.evChanged)
+	s.evChanged = make(chan struct{})
+	s.evMu.Unlock()
 	return nil
 }
 
@@ -422,6 +490,31 @@ func (r reader) Due(kind string, at time.Time, limit int) ([]driver.DueEntry, er
 		out = append(out, driver.DueEntry{Kind: it.kind, ID: it.id, At: time.Unix(0, it.at).UTC()})
 		return true
 	})
+	return out, nil
+}
+
+func (s *Store) eventAt(seq uint64) *driver.Event {
+	i := seq - 1
+	return &s.evChunks[i/chunkSize][i%chunkSize]
+}
+
+func (r reader) EventHead() (uint64, error) { return r.s.nev, nil }
+
+func (r reader) Events(after uint64, limit int) ([]driver.Event, error) {
+	n := r.s.nev
+	if limit <= 0 || after >= n {
+		return nil, nil
+	}
+	end := n
+	if uint64(limit) < n-after {
+		end = after + uint64(limit)
+	}
+	out := make([]driver.Event, end-after)
+	for i := range out {
+		e := *r.s.eventAt(after + uint64(i) + 1)
+		e.Data = append([]byte(nil), e.Data...)
+		out[i] = e
+	}
 	return out, nil
 }
 

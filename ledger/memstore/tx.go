@@ -18,6 +18,7 @@ const (
 	undoHoldUpdate
 	undoRecord
 	undoDue
+	undoEvents
 )
 
 // undo is one step of the undo log: enough to put back what a write
@@ -148,6 +149,11 @@ func (t *tx) rollbackTo(mark int) {
 				s.records.ReplaceOrInsert(recordItem{kind: n.s1, id: n.s2, data: n.data})
 			} else {
 				s.records.Delete(recordItem{kind: n.s1, id: n.s2})
+			}
+		case undoEvents:
+			for ; u.posted > 0; u.posted-- {
+				*s.eventAt(s.nev) = driver.Event{} // drop the data it retains
+				s.nev--
 			}
 		case undoDue:
 			k := kindID{n.s1, n.s2}
@@ -365,5 +371,36 @@ func (t *tx) Unschedule(kind, id string) error {
 	t.logName(undo{op: undoDue, existed: true, held: at}, undoName{s1: kind, s2: id})
 	t.s.due.Delete(dueItem{kind: kind, at: at, id: id})
 	delete(t.s.dueAt, k)
+	return nil
+}
+
+func (t *tx) AppendEvents(evs []driver.Event) error {
+	t.check()
+	if len(evs) == 0 {
+		return nil
+	}
+	s := t.s
+	head := s.nev
+	for i := range evs {
+		if seq := evs[i].Seq; seq != head+uint64(i)+1 {
+			if seq <= head {
+				return fmt.Errorf("%w: event sequence %d taken", driver.ErrConflict, seq)
+			}
+			return fmt.Errorf("memstore: event %d does not follow event head %d", seq, head+uint64(i))
+		}
+	}
+	for _, e := range evs {
+		if len(e.Data) > 0 {
+			e.Data = append([]byte(nil), e.Data...)
+		} else {
+			e.Data = nil
+		}
+		if s.nev/chunkSize == uint64(len(s.evChunks)) {
+			s.evChunks = append(s.evChunks, make([]driver.Event, chunkSize))
+		}
+		*s.eventAt(s.nev + 1) = e
+		s.nev++
+	}
+	t.undo = append(t.undo, undo{op: undoEvents, posted: int64(len(evs))})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -240,7 +241,7 @@ func (c *committer) keepCache(g *gtx) {
 
 const maxCachedAccounts = 1 << 17
 
-const lockHeadSQL = `SELECT tx_id, hash, time, hold_id, version FROM ledger_head WHERE id = 1 FOR UPDATE`
+const lockHeadSQL = `SELECT tx_id, hash, time, hold_id, version, event_seq FROM ledger_head WHERE id = 1 FOR UPDATE`
 
 // beginRetries bounds how many times a group's BEGIN is sent again on a
 // new connection after the connection it was sent on died.
@@ -337,12 +338,12 @@ func (c *committer) readBegin(br pgx.BatchResults) (*gtx, error) {
 			return nil, err
 		}
 	}
-	var id, holdID int64
+	var id, holdID, evSeq int64
 	var hash []byte
-	if err := br.QueryRow().Scan(&id, &hash, &g.head.Time, &holdID, &g.version); err != nil {
+	if err := br.QueryRow().Scan(&id, &hash, &g.head.Time, &holdID, &g.version, &evSeq); err != nil {
 		return nil, err
 	}
-	g.head.ID, g.holdSeq = uint64(id), uint64(holdID)
+	g.head.ID, g.holdSeq, g.evSeq, g.baseEvSeq = uint64(id), uint64(holdID), uint64(evSeq), uint64(evSeq)
 	copy(g.head.Hash[:], hash)
 	return g, nil
 }
@@ -379,6 +380,8 @@ type gtx struct {
 
 	head        driver.Head
 	holdSeq     uint64 // last hold ID
+	evSeq       uint64 // last event Seq
+	baseEvSeq   uint64 // last event Seq when the group began
 	version     int64  // head row version
 	baseVersion int64
 	cache       map[driver.BalanceKey]driver.Balance // committed, read-only; nil if stale
@@ -401,6 +404,7 @@ type gtx struct {
 	undo     []undoEntry
 	itemHead driver.Head
 	itemHold uint64
+	itemEv   uint64
 }
 
 type undoEntry struct {
@@ -432,7 +436,7 @@ func (g *gtx) runItem(r *request, fn func(driver.Tx) error) (err error) {
 	g.itemMark = g.log.mark()
 	g.saved = false
 	g.undo = g.undo[:0]
-	g.itemHead, g.itemHold = g.head, g.holdSeq
+	g.itemHead, g.itemHold, g.itemEv = g.head, g.holdSeq, g.evSeq
 	g.active = true
 	g.closed = false
 	wroteBefore := g.wrote
@@ -509,7 +513,7 @@ func (g *gtx) rollbackItem() {
 		}
 	}
 	g.undo = g.undo[:0]
-	g.head, g.holdSeq = g.itemHead, g.itemHold
+	g.head, g.holdSeq, g.evSeq = g.itemHead, g.itemHold, g.itemEv
 }
 
 // query is the reader's queryFunc inside a group: it sends the buffered
@@ -623,8 +627,13 @@ func (g *gtx) commit() error {
 	}
 	if g.wrote {
 		g.version++
-		b.Queue(`UPDATE ledger_head SET tx_id = $1, hash = $2, time = $3, hold_id = $4, version = $5 WHERE id = 1`,
-			int64(g.head.ID), g.head.Hash[:], g.head.Time, int64(g.holdSeq), g.version)
+		b.Queue(`UPDATE ledger_head SET tx_id = $1, hash = $2, time = $3, hold_id = $4, version = $5, event_seq = $6 WHERE id = 1`,
+			int64(g.head.ID), g.head.Hash[:], g.head.Time, int64(g.holdSeq), g.version, int64(g.evSeq))
+		n++
+	}
+	if g.evSeq != g.baseEvSeq {
+		// Delivered to listeners when, and only if, this commits.
+		b.Queue(`SELECT pg_notify($1, $2)`, c.s.eventChannel(), strconv.FormatUint(g.evSeq, 10))
 		n++
 	}
 	b.Queue("COMMIT")
@@ -1045,6 +1054,41 @@ func (g *gtx) Schedule(e driver.DueEntry) error {
 	g.check()
 	g.log.dues = append(g.log.dues, dueOp{kind: e.Kind, id: e.ID, at: e.At.UnixNano()})
 	g.wrote = true
+	return nil
+}
+
+// EventHead returns the event head locked at the group's start, moved by
+// what the group appended.
+func (g *gtx) EventHead() (uint64, error) {
+	g.check()
+	return g.evSeq, nil
+}
+
+func (g *gtx) AppendEvents(evs []driver.Event) error {
+	g.check()
+	for i := range evs {
+		e := &evs[i]
+		if seq := e.Seq; seq != g.evSeq+uint64(i)+1 {
+			if seq <= g.evSeq {
+				return fmt.Errorf("%w: event sequence %d taken", driver.ErrConflict, seq)
+			}
+			return fmt.Errorf("pgstore: event %d does not follow event head %d", seq, g.evSeq+uint64(i))
+		}
+		if e.Seq > 1<<63-1 || e.TxID > 1<<63-1 {
+			return fmt.Errorf("%w: event %d: an ID is beyond what BIGINT keeps", driver.ErrOverflow, e.Seq)
+		}
+		if !storable(e.Type) {
+			return fmt.Errorf("pgstore: event %d: type %q cannot be stored", e.Seq, e.Type)
+		}
+	}
+	for _, e := range evs {
+		e.Data = append([]byte(nil), e.Data...) // the ledger may reuse its buffer
+		g.log.events = append(g.log.events, e)
+	}
+	if len(evs) > 0 {
+		g.evSeq = evs[len(evs)-1].Seq
+		g.wrote = true
+	}
 	return nil
 }
 

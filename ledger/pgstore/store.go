@@ -44,6 +44,7 @@ type Store struct {
 	cancel context.CancelFunc
 
 	writerPID atomic.Uint32 // the committer connection's backend, for tests
+	listen    listener      // followers of the event log (notify.go)
 	stats     stats
 	obs       *observer // logger, tracer and metrics (observe.go)
 

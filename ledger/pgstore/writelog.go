@@ -20,6 +20,7 @@ type writeLog struct {
 	holdUpd  []driver.Hold // ID, Captured, Status, ClosedAt
 	recs     []recOp
 	dues     []dueOp
+	events   []driver.Event
 }
 
 type recOp struct {
@@ -36,11 +37,11 @@ type dueOp struct {
 
 // logMark is a position in every slice of a writeLog.
 type logMark struct {
-	assets, accounts, txs, bals, holdIns, holdUpd, recs, dues int
+	assets, accounts, txs, bals, holdIns, holdUpd, recs, dues, events int
 }
 
 func (l *writeLog) mark() logMark {
-	return logMark{len(l.assets), len(l.accounts), len(l.txs), len(l.bals), len(l.holdIns), len(l.holdUpd), len(l.recs), len(l.dues)}
+	return logMark{len(l.assets), len(l.accounts), len(l.txs), len(l.bals), len(l.holdIns), len(l.holdUpd), len(l.recs), len(l.dues), len(l.events)}
 }
 
 func (l *writeLog) truncate(m logMark) {
@@ -54,6 +55,8 @@ func (l *writeLog) truncate(m logMark) {
 	l.holdUpd = l.holdUpd[:m.holdUpd]
 	l.recs = l.recs[:m.recs]
 	l.dues = l.dues[:m.dues]
+	clear(l.events[m.events:])
+	l.events = l.events[:m.events]
 }
 
 // nullable returns nil (SQL NULL) for an empty string.
@@ -149,7 +152,29 @@ func (l *writeLog) queue(b *pgx.Batch, from, to logMark) int {
 	n += l.queueHolds(b, from, to)
 	n += l.queueRecords(b, from, to)
 	n += l.queueDue(b, from, to)
+	n += l.queueEvents(b, from, to)
 	return n
+}
+
+func (l *writeLog) queueEvents(b *pgx.Batch, from, to logMark) int {
+	evs := l.events[from.events:to.events]
+	if len(evs) == 0 {
+		return 0
+	}
+	m := len(evs)
+	seqs, ids, types, subjects := make([]int64, m), make([][]byte, m), make([]string, m), make([][]byte, m)
+	times, txs, data := make([]int64, m), make([]*int64, m), make([][]byte, m)
+	for i := range evs {
+		e := &evs[i]
+		// A copy of the ID: the log's entries are cleared once queued,
+		// before the batch is encoded.
+		seqs[i], ids[i], types[i], subjects[i] = int64(e.Seq), append([]byte(nil), e.ID[:]...), e.Type, []byte(e.Subject)
+		times[i], txs[i], data[i] = e.Time, nullID(e.TxID), e.Data
+	}
+	b.Queue(`INSERT INTO events (seq, id, type, subject, time, tx_id, data)
+		SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bytea[])`,
+		seqs, ids, types, subjects, times, txs, data)
+	return 1
 }
 
 func (l *writeLog) queueHolds(b *pgx.Batch, from, to logMark) int {

@@ -114,6 +114,17 @@ type machine struct {
 	holdKeys     map[string]*modelHold
 	seq          int
 	stats        map[string]int // outcomes by operation, for the log
+
+	// The event log: every event up to evSeen was checked; want lists the
+	// events the steps since then must have emitted, in order, as
+	// "type/subject".
+	evSeen uint64
+	want   []string
+}
+
+// expect records an event a step must have emitted.
+func (m *machine) expect(typ string, subject uint64) {
+	m.want = append(m.want, fmt.Sprintf("%s/%d", typ, subject))
 }
 
 func newMachine(rt *rapid.T, e *env, n int) *machine {
@@ -183,6 +194,7 @@ func newMachine(rt *rapid.T, e *env, n int) *machine {
 		return nil
 	}))
 	m.unbounded[m.world], m.unbounded[m.exchange], m.unbounded[m.remainder] = true, true, true
+	require.NoError(rt, e.store.View(e.ctx, func(r driver.ReadTx) (err error) { m.evSeen, err = r.EventHead(); return err }))
 	return m
 }
 
@@ -239,6 +251,7 @@ type nsState struct {
 	head     driver.Head
 	balances map[ledger.BalanceKey][2]int64
 	holds    map[uint64][2]int64
+	evHead   uint64
 }
 
 // state reads the namespace in a few calls per snapshot (a store where each
@@ -267,6 +280,9 @@ func (m *machine) state(rt *rapid.T) nsState {
 		return nil
 	}))
 	require.NoError(rt, m.e.store.View(m.e.ctx, func(r driver.ReadTx) (err error) {
+		if s.evHead, err = r.EventHead(); err != nil {
+			return err
+		}
 		if s.head, err = r.Head(); err != nil || len(m.holds) == 0 {
 			return err
 		}
@@ -324,12 +340,42 @@ func (m *machine) check(rt *rapid.T) {
 	for code, total := range totals {
 		require.Zero(rt, total, "%s sums to %d", code, total)
 	}
+	m.checkEvents(rt, s.evHead)
 	// Verify replays the whole journal, so only every few steps (and
 	// first thing in every check).
 	if m.steps%8 == 1 {
 		_, err := m.e.l.Verify(m.e.ctx)
 		require.NoError(rt, err)
 	}
+}
+
+// checkEvents reads the events since the last check: their sequence
+// numbers follow on with no gap, and they are exactly the ones the steps
+// since then emitted, in order.
+func (m *machine) checkEvents(rt *rapid.T, head uint64) {
+	var got []string
+	next := m.evSeen + 1
+	require.NoError(rt, m.e.store.View(m.e.ctx, func(r driver.ReadTx) error {
+		for after := m.evSeen; after < head; {
+			evs, err := r.Events(after, 100)
+			if err != nil {
+				return err
+			}
+			require.NotEmpty(rt, evs, "events after %d up to the head %d", after, head)
+			for _, ev := range evs {
+				require.Equal(rt, next, ev.Seq, "event sequence numbers have no gap")
+				next++
+				got = append(got, ev.Type+"/"+ev.Subject)
+				if ev.Type == ledger.EventTransactionPosted {
+					require.Equal(rt, ev.Subject, fmt.Sprint(ev.TxID), "a posted event's TxID")
+				}
+				after = ev.Seq
+			}
+		}
+		return nil
+	}))
+	require.Equal(rt, m.want, got, "the events emitted since the last check")
+	m.evSeen, m.want = head, nil
 }
 
 // post posts req and compares the outcome with want: the postings the
@@ -353,6 +399,7 @@ func (m *machine) post(rt *rapid.T, what string, kind ledger.Kind, expect []driv
 		require.True(rt, m.asset(p.Asset).Amount(p.Units).Equal(got.Amount), "%s posting %d: %s, model %d", what, i, got.Amount, p.Units)
 	}
 	m.apply(expect)
+	m.expect(ledger.EventTransactionPosted, tr.ID)
 	mt := &modelTx{id: tr.ID, kind: kind, postings: expect}
 	m.txs = append(m.txs, mt)
 	if key != "" {
@@ -524,6 +571,7 @@ func (m *machine) hold(rt *rapid.T) {
 	require.Equal(rt, ledger.HoldPending, h.Status)
 	require.True(rt, h.ExpiresAt.Equal(exp))
 	m.held[k] += u
+	m.expect(ledger.EventHoldCreated, h.ID)
 	mh := &modelHold{id: h.ID, key: key, account: acct, asset: a.Code, units: u, status: ledger.HoldPending, expiresAt: exp,
 		replay: func() (ledger.Hold, error) { return m.e.l.Hold(m.e.ctx, req) }}
 	m.holds = append(m.holds, mh)
@@ -613,6 +661,7 @@ func (m *machine) capture(rt *rapid.T) {
 	if mt == nil {
 		return
 	}
+	m.expect(ledger.EventHoldCaptured, h.id)
 	k := ledger.BalanceKey{Address: h.account, Asset: h.asset}
 	h.captured += total
 	release := total
@@ -647,6 +696,11 @@ func (m *machine) void(rt *rapid.T) {
 	require.Equal(rt, want, got.Status)
 	m.held[ledger.BalanceKey{Address: h.account, Asset: h.asset}] -= h.units - h.captured
 	h.status = want
+	if want == ledger.HoldVoided {
+		m.expect(ledger.EventHoldVoided, h.id)
+	} else {
+		m.expect(ledger.EventHoldExpired, h.id)
+	}
 	m.stats["void"]++
 }
 
@@ -658,13 +712,24 @@ func (m *machine) advance(rt *rapid.T) {
 	if rapid.IntRange(0, 3).Draw(rt, "tick") == 0 {
 		return
 	}
-	want := 0
+	var due []*modelHold
 	for _, h := range m.holds {
 		if h.status == ledger.HoldPending && !h.expiresAt.After(now) {
 			m.held[ledger.BalanceKey{Address: h.account, Asset: h.asset}] -= h.units - h.captured
 			h.status = ledger.HoldExpired
-			want++
+			due = append(due, h)
 		}
+	}
+	want := len(due)
+	// Tick releases holds in the order they fall due: by expiry, then ID.
+	sort.Slice(due, func(i, j int) bool {
+		if !due[i].expiresAt.Equal(due[j].expiresAt) {
+			return due[i].expiresAt.Before(due[j].expiresAt)
+		}
+		return due[i].id < due[j].id
+	})
+	for _, h := range due {
+		m.expect(ledger.EventHoldExpired, h.id)
 	}
 	n, err := m.e.l.Tick(m.e.ctx)
 	require.NoError(rt, err)
@@ -699,6 +764,7 @@ func (m *machine) reverse(rt *rapid.T) {
 	if m.post(rt, "reversal", ledger.KindReversal, expect, wantErr, key,
 		func() (ledger.Transaction, error) { return m.e.l.Reverse(m.e.ctx, req) }) != nil {
 		orig.reversed = true
+		m.expect(ledger.EventTransactionReversed, orig.id)
 	}
 }
 

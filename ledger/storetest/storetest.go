@@ -51,6 +51,10 @@ func Run(t *testing.T, open func(t *testing.T) driver.Store) {
 		{"VerifyDetectsUnexplainedHeld", tamperHeld},
 		{"Concurrency", testConcurrency},
 		{"DeadlineWhileWaiting", testDeadlineWhileWaiting},
+		{"EventsAllOrNothing", testEventsAllOrNothing},
+		{"EventsBatch", testEventsBatch},
+		{"EventsConcurrent", testEventsConcurrent},
+		{"EventsPaging", testEventsPaging},
 		{"StateMachine", testStateMachine},
 	}
 	// The subtests run in parallel inside one group, so Run returns only when
@@ -100,7 +104,7 @@ func openEnv(t *testing.T, open func(t *testing.T) driver.Store, clock *ledgerte
 	t.Helper()
 	s := open(t)
 	require.NotNil(t, s, "open returned no store")
-	e := &env{t: t, ctx: context.Background(), store: s, clock: clock, l: ledger.New(s, ledger.WithClock(clock)), openStore: open}
+	e := &env{t: t, ctx: context.Background(), store: s, clock: clock, l: ledger.New(s, ledger.WithClock(clock), ledger.WithLedgerEvents(true)), openStore: open}
 	for _, a := range []ledger.Asset{ledger.EUR, ledger.USD, ledger.COIN} {
 		require.NoError(t, e.l.DefineAsset(e.ctx, a))
 	}

@@ -121,9 +121,10 @@ func WithBackoff(lo, hi time.Duration) Option {
 		if lo > 0 {
 			s.minWait = lo
 		}
-		if hi >= s.minWait {
+		if hi > 0 {
 			s.maxWait = hi
 		}
+		s.maxWait = max(s.maxWait, s.minWait)
 	}
 }
 

@@ -219,3 +219,24 @@ func TestRunRefusesInvalidConsumer(t *testing.T) {
 	err := New(l, nil, WithConsumer("no spaces")).Run(context.Background())
 	require.ErrorIs(t, err, ledger.ErrInvalidEvent)
 }
+
+// The wait after n failures doubles from the first wait up to the cap,
+// drawn at random in the upper half of its value.
+func TestBackoffGrowsWithJitterUpToTheCap(t *testing.T) {
+	s := &Sink{}
+	WithBackoff(10*time.Millisecond, 75*time.Millisecond)(s)
+	for failures, want := range map[int]time.Duration{1: 10, 2: 20, 3: 40, 4: 75, 9: 75, 200: 75} {
+		want *= time.Millisecond
+		seen := map[time.Duration]bool{}
+		for range 50 {
+			got := s.backoff(failures)
+			require.GreaterOrEqual(t, got, want/2, "after %d failures", failures)
+			require.LessOrEqual(t, got, want, "after %d failures", failures)
+			seen[got] = true
+		}
+		require.Greater(t, len(seen), 1, "jitter: waits after %d failures differ", failures)
+	}
+	// A cap below the first wait is raised to it.
+	WithBackoff(time.Second, time.Millisecond)(s)
+	require.Equal(t, time.Second, s.maxWait)
+}

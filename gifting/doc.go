@@ -134,7 +134,7 @@
 // viewer per UTC day, when daily_spend_limit is set). Each is written in
 // the same unit of work as the money it goes with.
 //
-// # Events
+// # Event log
 //
 // Each change is also an event in the ledger's event log
 // (ledger.Writer.Emit), emitted inside the kit.Once body of the call, so

@@ -228,3 +228,38 @@ func TestEventsShopTierUnfunded(t *testing.T) {
 		require.Equal(t, "50", rewardData(t, evs[3]).Amount.String())
 	})
 }
+
+// A withheld reward emits nothing (nothing changed); one found unfunded
+// later is an event.
+func TestEventsWithheldThenUnfunded(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := shopFixture(t, open, func(r *referral.Rules) {
+			r.Country, r.SameCountry = "", false
+			r.Budget = d(50)
+			r.Tasks = []referral.Task{{ID: "review", Reward: d(50), Period: referral.PeriodOnce}}
+		})
+		m := f.member("amy")
+		m.Country = "CA"
+		f.members.Put(m)
+		_, err := f.p.Signup(f.ctx, referral.SignupRequest{EventID: "signup-amy", Invitee: "amy", Code: f.code(t, "ref")})
+		require.NoError(t, err)
+		_, err = f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p-amy", Member: "amy", PurchaseID: "o-amy"})
+		require.NoError(t, err)
+		f.kill(t, "CA", true)
+		_, seq := f.events(t, 0)
+		f.clock.Advance(f.rules.ReturnWindow.D())
+		rep, _ := f.p.Tick(f.ctx)
+		require.Equal(t, []string{"amy"}, failed(t, rep, referral.ItemWithheld, referral.ErrCountryDisabled))
+		f.noEventsSince(t, seq)
+		f.clock.Advance(f.rules.HoldMargin.D())
+		f.tick(t)
+		_, err = f.p.CompleteTask(f.ctx, referral.CompleteTaskRequest{EventID: "task", Member: "ref", Task: "review"})
+		require.NoError(t, err)
+		f.kill(t, "CA", false)
+		f.tick(t)
+		evs, _ := f.expectEvents(t, seq, event{referral.EventTaskRewarded, "ref"}, event{referral.EventKillSwitchChanged, "CA"},
+			event{referral.EventRewardUnfunded, "ref"})
+		require.Equal(t, "amy", rewardData(t, evs[2]).For)
+		require.Equal(t, "o-amy", rewardData(t, evs[2]).Purchase)
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
@@ -203,5 +204,29 @@ func TestEventsRolledBackWithTheCallersUnitOfWork(t *testing.T) {
 		})
 		require.ErrorIs(t, err, errSentinel)
 		_, _ = e.expectEvents(t, seq)
+	})
+}
+
+// An approval that cannot pay (the escrow was charged back) closes the
+// order as expired and refunds it: no approved event.
+func TestEventsApprovalThatCannotPay(t *testing.T) {
+	both(t, shoutout.DefaultRules(), func(t *testing.T, e *env) {
+		e.fund(t, "ann", 1000)
+		e.offerAndRequest(t, "o-1", "ann", 400)
+		_, err := e.p.Accept(e.ctx, shoutout.AcceptRequest{EventID: "ev-1", OrderID: "o-1", Actor: "cat"})
+		require.NoError(t, err)
+		_, err = e.p.Submit(e.ctx, shoutout.SubmitRequest{EventID: "ev-2", OrderID: "o-1", Actor: "cat", Video: "video://1"})
+		require.NoError(t, err)
+		_, err = e.l.Post(e.ctx, ledger.TransferRequest{Key: "chargeback", IncludeHeld: true, Postings: []ledger.Posting{
+			{From: shoutout.MemberAccount("ann"), To: ledger.World, Asset: "COIN", Amount: decimal.NewFromInt(1000)}}})
+		require.NoError(t, err)
+		_, seq := e.events(t, 0)
+		_, err = e.p.Approve(e.ctx, shoutout.ApproveRequest{EventID: "ev-3", OrderID: "o-1", Actor: reviewer})
+		require.NoError(t, err)
+		evs, _ := e.expectEvents(t, seq, event{shoutout.EventOrderExpired, "o-1"}, event{shoutout.EventOrderRefunded, "o-1"})
+		d := orderData(t, evs[0])
+		require.Equal(t, "hold_unfunded", d.Reason)
+		require.Equal(t, reviewer, d.Actor)
+		require.True(t, d.CreatorShare.IsZero())
 	})
 }

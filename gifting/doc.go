@@ -134,6 +134,27 @@
 // viewer per UTC day, when daily_spend_limit is set). Each is written in
 // the same unit of work as the money it goes with.
 //
+// # Event log
+//
+// Each change is also an event in the ledger's event log
+// (ledger.Writer.Emit), emitted inside the kit.Once body of the call, so
+// it commits with the money or not at all, a replay emits nothing, and a
+// refusal emits nothing. Subjects are plain member IDs. Data is one
+// exported struct per type, amounts and coin counts as decimal strings:
+//
+//   - gifting.pack.bought (EventPackBought), by BuyPack. Subject: the
+//     viewer. Data (PackBought): payment_ref, viewer, pack, coins, price,
+//     currency. TxID: the purchase.
+//   - gifting.gift.sent (EventGiftSent), by SendGift. Subject: the
+//     creator who received the gifts. Data (GiftSent): event_id, viewer,
+//     creator, gift, count, live (omitted outside a LIVE), coins (that
+//     left the viewer), diamonds (that the creator received). TxID: the
+//     gift's last transaction (the platform's share, or the conversion).
+//   - gifting.chargeback.recorded (EventChargebackRecorded), by
+//     Chargeback. Subject: the viewer who bought the pack. Data
+//     (ChargebackRecorded): payment_ref, viewer, actor (the risk officer),
+//     price, currency, clawed_back, unrecovered. TxID: the chargeback.
+//
 // # Usage
 //
 //	dir := kit.NewDirectory(

@@ -348,6 +348,10 @@ func (p *Program) buyPack(w *ledger.Writer, req BuyPackRequest) (Purchase, error
 	if err := w.CreateJSON(kindPurchase, req.PaymentRef, pu); err != nil {
 		return Purchase{}, err
 	}
+	if err := w.Emit(EventPackBought, req.Actor, PackBought{PaymentRef: req.PaymentRef, Viewer: req.Actor, Pack: pack.ID,
+		Coins: decimal.NewFromInt(pack.Coins), Price: pack.Price, Currency: pack.Currency}); err != nil {
+		return Purchase{}, err
+	}
 	return pu, nil
 }
 
@@ -444,6 +448,10 @@ func (p *Program) chargeback(w *ledger.Writer, actor, paymentRef string) (Purcha
 	pu.ChargedBack, pu.ClawedBack, pu.Unrecovered = true, claw, pu.Coins-claw
 	pu.ChargebackTx, pu.ChargebackAt, pu.ChargebackBy = t.ID, at, actor
 	if err := w.SaveJSON(kindPurchase, paymentRef, pu); err != nil {
+		return Purchase{}, err
+	}
+	if err := w.Emit(EventChargebackRecorded, pu.Viewer, ChargebackRecorded{PaymentRef: paymentRef, Viewer: pu.Viewer, Actor: actor,
+		Price: pu.Price, Currency: pu.Currency, ClawedBack: decimal.NewFromInt(claw), Unrecovered: decimal.NewFromInt(pu.Unrecovered)}); err != nil {
 		return Purchase{}, err
 	}
 	return pu, nil
@@ -659,6 +667,10 @@ func (p *Program) sendGift(w *ledger.Writer, req SendGiftRequest) (GiftResult, e
 		if err := p.addToLive(w, req, gift, res); err != nil {
 			return GiftResult{}, err
 		}
+	}
+	if err := w.Emit(EventGiftSent, req.Creator, GiftSent{EventID: req.EventID, Viewer: req.Actor, Creator: req.Creator,
+		Gift: gift.ID, Count: req.Count, Live: req.Live, Coins: decimal.NewFromInt(coins), Diamonds: decimal.NewFromInt(res.Diamonds)}); err != nil {
+		return GiftResult{}, err
 	}
 	return res, nil
 }

@@ -156,6 +156,51 @@
 //     as it is; one the program opens gets the kit.WalletPolicy given with
 //     WithWallets (the same policy every program is given).
 //
+// # Event log
+//
+// Each change is also an event in the ledger's event log
+// (ledger.Writer.Emit), emitted in the unit of work of the change (for
+// the event methods, inside their kit.Once): committed with it or never.
+// A replay, a refusal, a code asked for again and a kill switch set to
+// what it already is emit nothing; a reward refused inside a unit of work
+// that goes on (a retention reward over a cap) emits nothing either. Data
+// is one exported struct per shape, amounts and ledger IDs as decimal
+// strings. Subjects are plain member IDs unless said otherwise.
+//
+//   - referral.code.issued (EventCodeIssued): IssueCode made a member's
+//     code. Subject: the member. Data (CodeData): campaign, member, code.
+//   - referral.signup.rewarded (EventSignupRewarded): Signup paid the
+//     signup reward. Subject: the referrer. Data (RewardData, below).
+//   - referral.signup.recorded (EventSignupRecorded): Signup recorded an
+//     invite that pays no signup reward now (it waits for a purchase, or
+//     the reward is zero). Subject: the referrer. Data (SignupData):
+//     campaign, referrer, invitee, code, awaiting_purchase.
+//   - referral.retention.rewarded, referral.task.rewarded,
+//     referral.tier.rewarded: RecordActivity, CompleteTask, and a signup
+//     or a release reaching a tier paid a reward. Subject: the member
+//     paid (for a task, the member who did it).
+//   - referral.tier.unfunded: a release reached a tier the budget could
+//     not pay; the tier is settled unpaid. Subject: the referrer.
+//   - referral.reward.held: RecordPurchase held the signup reward on the
+//     budget; referral.reward.released: Tick paid it;
+//     referral.reward.unfunded: Tick found its hold expired and the
+//     budget short; referral.reward.clawed_back: RecordRefund cancelled
+//     it inside the return window. Subject: the referrer.
+//   - referral.budget.funded (EventBudgetFunded): Fund, or New funding
+//     Rules.Budget (event_id "setup", no actor). Subject: the campaign.
+//     Data (BudgetData): campaign, event_id, actor, amount, asset.
+//   - referral.killswitch.changed (EventKillSwitchChanged): SetKillSwitch
+//     turned the program off or on for a country. Subject: the country.
+//     Data (KillSwitchData): campaign, country, disabled, actor.
+//
+// Every reward event's data is RewardData: campaign, member (paid), for
+// (the invitee; "<task>@<period>" for a task; the tier's invitee count
+// for a tier), amount, asset, and for held rewards purchase, hold (the
+// ledger hold's ID) and release_at; actor (the risk officer) on
+// clawed_back. TxID is the payment for rewarded, released and funded
+// events; held and clawed_back post no journal transaction (a hold, a
+// void), so they carry whatever the unit of work posted before them.
+//
 // # Usage
 //
 //	members := kit.NewDirectory(kit.Member{ID: "giulia", BirthDate: kit.NewDate(1996, time.March, 2),

@@ -109,6 +109,9 @@ func (p *Program) IssueCodeIn(w *ledger.Writer, req IssueCodeRequest) (string, e
 			if err := w.SaveJSON(kindReferrer, p.id(memberID), rs); err != nil {
 				return "", err
 			}
+			if err := w.Emit(EventCodeIssued, memberID, CodeData{Campaign: p.rules.Campaign, Member: memberID, Code: FormatCode(rs.Code)}); err != nil {
+				return "", err
+			}
 		}
 		return FormatCode(rs.Code), nil
 	})
@@ -313,6 +316,12 @@ func (p *Program) signup(w *ledger.Writer, inviteeID, norm string) (SignupResult
 	}
 	if err := w.SaveJSON(kindInvite, p.id(inviteeID), inv); err != nil {
 		return res, err
+	}
+	if len(res.Grants) == 0 || res.Grants[0].Kind != RewardSignup {
+		if err := w.Emit(EventSignupRecorded, referrerID, SignupData{Campaign: p.rules.Campaign, Referrer: referrerID,
+			Invitee: inviteeID, Code: inv.Code, AwaitingPurchase: inv.Status == StatusAwaitingPurchase}); err != nil {
+			return res, err
+		}
 	}
 	res.Invite = inv
 	return res, nil

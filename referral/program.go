@@ -199,7 +199,7 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members kit.Members
 		return nil, fail(err, "set up campaign %s", rules.Campaign)
 	}
 	if rules.Budget.Sign() > 0 {
-		_, err := kit.Run(ctx, l, func(w *ledger.Writer) (FundResult, error) { return p.fund(w, "setup", rules.Budget) })
+		_, err := kit.Run(ctx, l, func(w *ledger.Writer) (FundResult, error) { return p.fund(w, "setup", "", rules.Budget) })
 		if err != nil {
 			return nil, fail(err, "fund campaign %s", rules.Campaign)
 		}
@@ -471,6 +471,9 @@ func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amo
 	if err := p.addSpent(w, p.units(amount)); err != nil {
 		return Grant{}, err
 	}
+	if err := p.emitReward(w, grantEvents[kind], RewardData{Member: member, For: subject, Amount: amount}); err != nil {
+		return Grant{}, err
+	}
 	return Grant{Kind: kind, Member: member, Subject: subject, Amount: amount, Transaction: t.ID}, nil
 }
 
@@ -551,6 +554,9 @@ func (p *Program) tierGrants(w *ledger.Writer, referrer string, rs *referrerStat
 				return nil, nil, err
 			}
 			refused = append(refused, fmt.Sprint(t.Invitees))
+			if err := p.emitReward(w, EventTierUnfunded, RewardData{Member: referrer, For: fmt.Sprint(t.Invitees), Amount: p.amount(u)}); err != nil {
+				return nil, nil, err
+			}
 			continue
 		}
 		if rs.TierBonus, err = kit.Add("tier bonuses", rs.TierBonus, u); err != nil {
@@ -640,7 +646,18 @@ func (p *Program) setKillSwitchIn(w *ledger.Writer, req SetKillSwitchRequest) er
 	if err := checkNow(w); err != nil {
 		return fail(err, "%s", what)
 	}
-	err := w.SaveJSON(kindKill, p.id(req.Country), killState{Disabled: req.Disabled, By: req.Actor, At: w.Now()})
+	was, err := p.killed(w, req.Country)
+	if err != nil {
+		return fail(err, "%s", what)
+	}
+	if err := w.SaveJSON(kindKill, p.id(req.Country), killState{Disabled: req.Disabled, By: req.Actor, At: w.Now()}); err != nil {
+		return fail(err, "%s", what)
+	}
+	if was == req.Disabled {
+		return nil
+	}
+	err = w.Emit(EventKillSwitchChanged, req.Country, KillSwitchData{Campaign: p.rules.Campaign, Country: req.Country,
+		Disabled: req.Disabled, Actor: req.Actor})
 	return fail(err, "%s", what)
 }
 
@@ -698,12 +715,12 @@ func (p *Program) FundIn(w *ledger.Writer, req FundRequest) (FundResult, error) 
 	if err := kit.Authorize(w.Context(), p.roles, req.Actor, kit.RoleProgramAdmin); err != nil {
 		return FundResult{}, fail(err, "fund campaign %s", p.rules.Campaign)
 	}
-	res, err := p.fund(w, req.EventID, req.Amount)
+	res, err := p.fund(w, req.EventID, req.Actor, req.Amount)
 	return res, fail(err, "fund campaign %s", p.rules.Campaign)
 }
 
 // fund funds the budget once per event ID, in w.
-func (p *Program) fund(w *ledger.Writer, eventID string, amount decimal.Decimal) (FundResult, error) {
+func (p *Program) fund(w *ledger.Writer, eventID, actor string, amount decimal.Decimal) (FundResult, error) {
 	u, err := units(p.rules.Asset, amount)
 	if err != nil || u <= 0 {
 		if err == nil {
@@ -730,6 +747,10 @@ func (p *Program) fund(w *ledger.Writer, eventID string, amount decimal.Decimal)
 		}
 		c.Funded = funded
 		if err := w.SaveJSON(kindCampaign, p.rules.Campaign, c); err != nil {
+			return FundResult{}, err
+		}
+		if err := w.Emit(EventBudgetFunded, p.rules.Campaign, BudgetData{Campaign: p.rules.Campaign, EventID: eventID,
+			Actor: actor, Amount: amount, Asset: p.rules.Asset.Code}); err != nil {
 			return FundResult{}, err
 		}
 		return FundResult{EventID: eventID, Amount: amount, Transaction: t.ID}, nil

@@ -142,6 +142,9 @@ func (p *Program) purchase(w *ledger.Writer, memberID, purchaseID string) (Purch
 	if err := w.Schedule(dueRelease+p.rules.Campaign, memberID, release); err != nil {
 		return PurchaseResult{}, err
 	}
+	if err := p.emitReward(w, EventRewardHeld, inv.heldReward(p.rules.SignupReward)); err != nil {
+		return PurchaseResult{}, err
+	}
 	return PurchaseResult{Qualifying: true, HoldID: h.ID, ReleaseAt: release, Invite: &inv}, nil
 }
 
@@ -256,6 +259,11 @@ func (p *Program) refund(w *ledger.Writer, actor, purchaseID string) (RefundResu
 		}
 		inv.Status = StatusCancelled
 		if err := w.SaveJSON(kindInvite, p.id(invitee), inv); err != nil {
+			return res, err
+		}
+		d := inv.heldReward(p.rules.SignupReward)
+		d.Actor = actor
+		if err := p.emitReward(w, EventRewardClawedBack, d); err != nil {
 			return res, err
 		}
 		res.Cancelled = true
@@ -402,6 +410,9 @@ func (p *Program) release(w *ledger.Writer, invitee string) (releaseOutcome, err
 			if err := w.SaveJSON(kindInvite, p.id(invitee), inv); err != nil {
 				return out, err
 			}
+			if err := p.emitReward(w, EventRewardUnfunded, inv.heldReward(amount)); err != nil {
+				return out, err
+			}
 			return out, w.Unschedule(dueRelease+p.rules.Campaign, invitee)
 		}
 		_, err = w.Post(ledger.TransferRequest{Key: "referral:" + rid,
@@ -411,6 +422,11 @@ func (p *Program) release(w *ledger.Writer, invitee string) (releaseOutcome, err
 		return out, err
 	}
 	if err := p.addSpent(w, p.units(amount)); err != nil {
+		return out, err
+	}
+	// Emitted before the tier bonuses the release reaches: TxID is the
+	// reward's payment.
+	if err := p.emitReward(w, EventRewardReleased, inv.heldReward(amount)); err != nil {
 		return out, err
 	}
 	var rs referrerState

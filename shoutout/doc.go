@@ -151,6 +151,48 @@
 // json.Unmarshal into Rules) refuse unknown fields with ErrInvalidRules
 // naming the field.
 //
+// # Event log
+//
+// Each change is also an event in the ledger's event log
+// (ledger.Writer.Emit), emitted in the unit of work of the change (for
+// the state-machine methods, inside their kit.Once): committed with it or
+// never. A replay, a refusal, and SetOffer at the price the offer already
+// has emit nothing. Data is one exported struct per shape, coin amounts
+// and ledger IDs as decimal strings.
+//
+//   - shoutout.offer.set (EventOfferSet), by SetOffer when it opens or
+//     reprices an offer; shoutout.offer.withdrawn (EventOfferWithdrawn),
+//     by WithdrawOffer. Subject: the creator. Data (OfferData): creator,
+//     price.
+//
+// Every order event has the order ID as subject and OrderData as data:
+// order_id, fan, creator, actor (who acted; omitted for Tick and
+// delivered), status (after the event), price, hold (the ledger hold's
+// ID), reason (why it closed, or a non-final rejection's reason),
+// creator_share and platform_share (approved only), rejections (rejected
+// only). TxID is the capture for approved; holds and voids post no
+// journal transaction, so the other order events carry the TxID of
+// whatever the caller's unit of work posted before them (0 alone).
+//
+//   - shoutout.order.requested (EventOrderRequested): Request held the
+//     price.
+//   - shoutout.order.accepted, shoutout.order.submitted: Accept, Submit.
+//   - shoutout.order.declined, shoutout.order.cancelled: Decline, Cancel.
+//   - shoutout.order.expired: Tick closed an order whose window passed
+//     (reason: the window's rule), or Approve could not pay (reason
+//     hold_expired or hold_unfunded).
+//   - shoutout.order.approved: Approve paid the creator and the platform.
+//   - shoutout.order.rejected: Reject; status in_review→accepted when the
+//     creator may resubmit, rejected when final.
+//   - shoutout.order.delivered: the direct message was sent and recorded
+//     (the order's DMSent set, in its own unit of work after the
+//     approval committed: by Approve, or by the Tick that retries it).
+//     Once per order; a failed send emits nothing.
+//   - shoutout.order.refunded (EventOrderRefunded): the hold was voided,
+//     every coin back to the fan. It follows, in the same unit of work,
+//     each event that closes an order unpaid (declined, cancelled,
+//     expired, a final rejected).
+//
 // # Usage
 //
 //	members := kit.NewDirectory(

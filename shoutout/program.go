@@ -295,6 +295,9 @@ func (p *Program) setOfferIn(w *ledger.Writer, req SetOfferRequest) (Offer, erro
 	if err := w.SaveJSON(kindOffer, creator, out); err != nil {
 		return Offer{}, fail(err, "offer of %q", creator)
 	}
+	if err := w.Emit(EventOfferSet, creator, OfferData{Creator: creator, Price: decimal.NewFromInt(price)}); err != nil {
+		return Offer{}, fail(err, "offer of %q", creator)
+	}
 	return out, nil
 }
 
@@ -321,13 +324,18 @@ func (p *Program) withdrawOfferIn(w *ledger.Writer, req WithdrawOfferRequest) er
 	if err := kit.CheckID(ErrInvalidRequest, "creator", req.Creator); err != nil {
 		return err
 	}
-	if _, err := w.Record(kindOffer, req.Creator); err != nil {
+	var offer Offer
+	if err := w.LoadJSON(kindOffer, req.Creator, &offer); err != nil {
 		if errors.Is(err, ledger.ErrNotFound) {
 			return fmt.Errorf("%w: creator %q has none open", ErrNoOffer, req.Creator)
 		}
 		return fail(err, "withdrawing offer of %q", req.Creator)
 	}
-	return fail(w.DeleteRecord(kindOffer, req.Creator), "withdrawing offer of %q", req.Creator)
+	if err := w.DeleteRecord(kindOffer, req.Creator); err != nil {
+		return fail(err, "withdrawing offer of %q", req.Creator)
+	}
+	return fail(w.Emit(EventOfferWithdrawn, req.Creator, OfferData{Creator: req.Creator, Price: decimal.NewFromInt(offer.Price)}),
+		"withdrawing offer of %q", req.Creator)
 }
 
 // Offer returns a creator's open offer, or ErrNoOffer.
@@ -509,6 +517,9 @@ func (p *Program) request(w *ledger.Writer, orderID string, a requestArgs) (Orde
 	if err := w.Schedule(dueDeadline, orderID, o.AcceptBy); err != nil {
 		return Order{}, err
 	}
+	if err := emitOrder(w, EventOrderRequested, &o, a.Fan); err != nil {
+		return Order{}, err
+	}
 	return o, nil
 }
 
@@ -563,7 +574,10 @@ func (p *Program) apply(w *ledger.Writer, op, eventID string, args eventArgs, ro
 			if err := schedule(w, &o); err != nil {
 				return Order{}, err
 			}
-			return o, w.SaveJSON(kindOrder, o.ID, o)
+			if err := w.SaveJSON(kindOrder, o.ID, o); err != nil {
+				return Order{}, err
+			}
+			return o, emitChange(w, op, args.Actor, &o)
 		})
 	if err != nil {
 		return Order{}, fail(idempotency(err), "%s on order %q", op, args.Order)
@@ -931,6 +945,9 @@ func (p *Program) sendDM(ctx context.Context, o Order) (Order, error) {
 			if err := w.Unschedule(dueDM, o.ID); err != nil {
 				return err
 			}
+			if err := emitOrder(w, EventOrderDelivered, &out, ""); err != nil {
+				return err
+			}
 		}
 		return w.SaveJSON(kindOrder, o.ID, out)
 	})
@@ -1021,6 +1038,12 @@ func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 				return false, err
 			}
 			if err := w.SaveJSON(kindOrder, o.ID, o); err != nil {
+				return false, err
+			}
+			if err := emitOrder(w, EventOrderExpired, &o, ""); err != nil {
+				return false, err
+			}
+			if err := emitOrder(w, EventOrderRefunded, &o, ""); err != nil {
 				return false, err
 			}
 			refunded = true

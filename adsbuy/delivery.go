@@ -157,8 +157,15 @@ func (p *Program) ReportDeliveryIn(w *ledger.Writer, req ReportDeliveryRequest) 
 		if err := w.CreateJSON(kindDelivery, fmt.Sprintf("%s/%08d", c.ID, d.Seq), d); err != nil {
 			return Delivery{}, err
 		}
+		if charge.Sign() > 0 {
+			if err := p.emitCampaign(w, EventCampaignSpent, &c, campaignData{Report: reportID, AdGroup: adGroupID,
+				Impressions: &impressions, Clicks: &clicks, Charged: p.amount(charge), Truncated: truncated,
+				Spent: p.amount(c.Spent)}); err != nil {
+				return Delivery{}, err
+			}
+		}
 		if c.Spent.Equal(c.Budget) {
-			return d, p.closeCampaign(w, &c, StatusEnded, "budget spent")
+			return d, p.closeCampaign(w, &c, StatusEnded, "", "budget spent")
 		}
 		return d, w.SaveJSON(kindCampaign, c.ID, c)
 	})
@@ -202,7 +209,7 @@ func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 		if c.Status == StatusPendingReview {
 			reason = "schedule ended before review"
 		}
-		if err := p.closeCampaign(w, &c, StatusEnded, reason); err != nil {
+		if err := p.closeCampaign(w, &c, StatusEnded, "", reason); err != nil {
 			return nil, err
 		}
 		return []string{TickEnded}, nil

@@ -99,6 +99,47 @@
 // typed errors, and nothing changed; a refusal by a rule names it
 // (ledger.RuleOf).
 //
+// # Event log
+//
+// Every change is also an event in the ledger's event log
+// (ledger.Writer.Emit), emitted in the unit of work of the change: it
+// commits with it or not at all, a replayed event method emits nothing
+// again, and a refused one emits nothing. Amounts are decimal strings in
+// the asset's precision ("10.00"), times RFC 3339, counts and the hold's
+// ID numbers. The subject is the advertiser for adsbuy.advertiser.* and
+// adsbuy.balance.*, the campaign's ID for adsbuy.campaign.*, whose data
+// always holds "campaign", "advertiser" and "asset". TxID is the journal
+// transaction the unit of work posted last before the event (a top-up, a
+// charge), 0 if none.
+//
+//   - adsbuy.advertiser.opened (EventAdvertiserOpened), by OpenAdvertiser
+//     the first time. Data: {"advertiser", "country"}.
+//   - adsbuy.balance.topped_up (EventToppedUp), by TopUp. TxID: the
+//     top-up. Data: {"advertiser", "reference" (the payment's EventID),
+//     "amount", "asset"}.
+//   - adsbuy.campaign.bought (EventCampaignBought), by BuyCampaign. Data:
+//     {"budget" (held), "hold", "start", "end"}.
+//   - adsbuy.campaign.approved (EventCampaignApproved), by Approve. Data:
+//     {"actor" (the reviewer)}.
+//   - adsbuy.campaign.rejected (EventCampaignRejected), by Reject. Data:
+//     {"actor", "reason", "spent", "released" (back to the balance)}.
+//   - adsbuy.campaign.paused (EventCampaignPaused) and
+//     adsbuy.campaign.resumed (EventCampaignResumed), by Pause and Resume.
+//     Data: {"actor"}.
+//   - adsbuy.campaign.cancelled (EventCampaignCancelled), by Cancel. Data:
+//     {"actor", "reason", "spent", "released"}.
+//   - adsbuy.campaign.spent (EventCampaignSpent), by ReportDelivery when a
+//     report is charged (one charged nothing, under a cent carried, emits
+//     nothing). TxID: the capture. Data: {"report", "ad_group",
+//     "impressions", "clicks", "charged", "truncated" (true when a budget
+//     cut the charge short; absent otherwise), "spent" (the campaign's
+//     total)}.
+//   - adsbuy.campaign.ended (EventCampaignEnded), by ReportDelivery when
+//     the budget is spent (after its EventCampaignSpent, with the same
+//     TxID) or by Tick when the schedule is over. Data: {"reason" ("budget
+//     spent", "schedule ended", "schedule ended before review"), "spent",
+//     "released"}.
+//
 // # Usage
 //
 //	roles := &kit.RoleDirectory{} // or the service's own kit.Roles

@@ -287,6 +287,9 @@ func (p *Program) OpenAdvertiserIn(w *ledger.Writer, req OpenAdvertiserRequest) 
 			return Advertiser{}, err
 		}
 		a := Advertiser{ID: advertiser, Country: country, OpenedAt: w.Now()}
+		if err := w.Emit(EventAdvertiserOpened, advertiser, advertiserData{Advertiser: advertiser, Country: country}); err != nil {
+			return Advertiser{}, err
+		}
 		return a, w.CreateJSON(kindAdvertiser, advertiser, a)
 	})
 	a.Replayed = replay
@@ -347,6 +350,10 @@ func (p *Program) TopUpIn(w *ledger.Writer, req TopUpRequest) (TopUp, error) {
 			Metadata: map[string]string{"program": "adsbuy", "event": "topup", "advertiser": advertiser, "reference": reference},
 		})
 		if err != nil {
+			return TopUp{}, err
+		}
+		if err := w.Emit(EventToppedUp, advertiser, topUpData{Advertiser: advertiser, Reference: reference,
+			Amount: p.amount(amount), Asset: p.rules.Asset.Code}); err != nil {
 			return TopUp{}, err
 		}
 		return TopUp{Reference: reference, Advertiser: advertiser, Amount: amount, Transaction: tx.ID}, nil
@@ -572,6 +579,10 @@ func (p *Program) BuyCampaignIn(w *ledger.Writer, req BuyCampaignRequest) (Campa
 			return Campaign{}, err
 		}
 		c.Hold = h.ID
+		if err := p.emitCampaign(w, EventCampaignBought, &c, campaignData{Budget: p.amount(c.Budget), Hold: c.Hold,
+			Start: &c.Start, End: &c.End}); err != nil {
+			return Campaign{}, err
+		}
 		if err := w.Schedule(dueEnd, campaignID, spec.End); err != nil {
 			return Campaign{}, err
 		}
@@ -587,8 +598,9 @@ func (p *Program) BuyCampaign(ctx context.Context, req BuyCampaignRequest) (Camp
 }
 
 // closeCampaign moves a campaign to a final status and releases its
-// unspent budget (the hold's remainder) to the advertiser's balance.
-func (p *Program) closeCampaign(w *ledger.Writer, c *Campaign, status CampaignStatus, reason string) error {
+// unspent budget (the hold's remainder) to the advertiser's balance. The
+// actor is who closed it ("" when time or the budget did).
+func (p *Program) closeCampaign(w *ledger.Writer, c *Campaign, status CampaignStatus, actor, reason string) error {
 	h, err := w.HoldByID(c.Hold)
 	if err != nil {
 		return err
@@ -604,6 +616,17 @@ func (p *Program) closeCampaign(w *ledger.Writer, c *Campaign, status CampaignSt
 	// the ledger if no Tick came before the hold margin ran out.
 	c.Status, c.EndedAt, c.EndReason, c.PausedBy = status, w.Now(), reason, ""
 	c.Released = c.Budget.Sub(c.Spent)
+	typ := EventCampaignEnded
+	switch status {
+	case StatusRejected:
+		typ = EventCampaignRejected
+	case StatusCanceled:
+		typ = EventCampaignCancelled
+	}
+	if err := p.emitCampaign(w, typ, c, campaignData{Actor: actor, Reason: reason, Spent: p.amount(c.Spent),
+		Released: p.amount(c.Released)}); err != nil {
+		return err
+	}
 	if err := w.Unschedule(dueEnd, c.ID); err != nil {
 		return err
 	}
@@ -642,10 +665,13 @@ func (p *Program) review(w *ledger.Writer, req any, eventID, reviewer, campaignI
 		c.ReviewedBy, c.ReviewedAt = reviewer, now
 		if op == "approve" {
 			c.Status = StatusLive
+			if err := p.emitCampaign(w, EventCampaignApproved, &c, campaignData{Actor: reviewer}); err != nil {
+				return Campaign{}, err
+			}
 			return c, w.SaveJSON(kindCampaign, c.ID, c)
 		}
 		c.Reason = reason
-		return c, p.closeCampaign(w, &c, StatusRejected, "rejected: "+reason)
+		return c, p.closeCampaign(w, &c, StatusRejected, reviewer, "rejected: "+reason)
 	})
 	c.Replayed = replay
 	return c, err
@@ -750,6 +776,9 @@ func (p *Program) PauseIn(w *ledger.Writer, req PauseRequest) (Campaign, error) 
 	return p.manage(w, req, req.EventID, req.Actor, req.CampaignID, "pause", []CampaignStatus{StatusLive},
 		func(w *ledger.Writer, c *Campaign, _ bool) error {
 			c.Status, c.PausedBy = StatusPaused, req.Actor
+			if err := p.emitCampaign(w, EventCampaignPaused, c, campaignData{Actor: req.Actor}); err != nil {
+				return err
+			}
 			return w.SaveJSON(kindCampaign, c.ID, c)
 		})
 }
@@ -782,6 +811,9 @@ func (p *Program) ResumeIn(w *ledger.Writer, req ResumeRequest) (Campaign, error
 					ErrForbidden, c.ID, c.PausedBy)
 			}
 			c.Status, c.PausedBy = StatusLive, ""
+			if err := p.emitCampaign(w, EventCampaignResumed, c, campaignData{Actor: req.Actor}); err != nil {
+				return err
+			}
 			return w.SaveJSON(kindCampaign, c.ID, c)
 		})
 }
@@ -812,7 +844,7 @@ func (p *Program) CancelIn(w *ledger.Writer, req CancelRequest) (Campaign, error
 			if staff {
 				reason = "canceled by " + req.Actor + " (sales representative)"
 			}
-			return p.closeCampaign(w, c, StatusCanceled, reason)
+			return p.closeCampaign(w, c, StatusCanceled, req.Actor, reason)
 		})
 }
 

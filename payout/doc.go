@@ -149,6 +149,52 @@
 // does not tick the ledger: the scheduler does that once for every
 // program.
 //
+// # Event log
+//
+// Every recorded change is also an event in the ledger's event log
+// (ledger.Writer.Emit), emitted in the unit of work that records it: it
+// commits with it or not at all. A replayed Withdraw or RecordOutcome, an
+// Approve, Reject or LinkAccount that changes nothing, and an answer that
+// repeats the recorded status (held again, an outcome for a settled
+// payout) emit nothing; a refusal emits nothing. The provider is called
+// outside any unit of work, so no event reports a call, only the answer
+// recorded. The subject is the member for payout.account.linked and the
+// payout's ID for payout.payout.*.
+//
+// payout.account.linked (EventAccountLinked), by LinkAccount when the
+// account is new or replaced. Data: {"member", "provider", "account"}.
+//
+// Every payout.payout.* event carries {"payout", "member", "provider",
+// "status" (the payout's status after the change), "amount" and "asset"
+// (the source asset withdrawn, as a decimal string), "net" and "currency"
+// (what the member receives)}, and:
+//
+//   - payout.payout.requested (EventRequested), by Withdraw: the funds
+//     are held; status "sending", or "review" above Rules.ReviewAbove.
+//     Adds {"source" (the account withdrawn from), "gross", "fee"}.
+//   - payout.payout.approved (EventApproved), by Approve. Adds {"actor"}.
+//   - payout.payout.rejected (EventRejected), by Reject; the funds are
+//     released. Adds {"actor", "reason"}.
+//   - payout.payout.lapsed (EventLapsed), by Tick when nobody reviewed the
+//     payout by its Deadline: rejected, the funds released. Adds
+//     {"reason"}.
+//   - payout.payout.sent (EventSent): the provider's first answer to Send
+//     (Withdraw, Approve, Retry or Tick) was recorded while the payout was
+//     sending; the event of the outcome it carries follows in the same
+//     unit of work. A payout whose first recorded outcome was pushed, or
+//     whose answer was lost, has none. Adds {"reference"}.
+//   - payout.payout.held (EventHeld) and payout.payout.unclaimed
+//     (EventUnclaimed): the provider holds the payment, or the receiver
+//     has not claimed it; emitted when the status changes to it. Adds
+//     {"reference"}.
+//   - payout.payout.paid (EventPaid): the hold was captured and converted.
+//     TxID: the conversion (Payout.SettlementTx). Adds {"source", "gross",
+//     "fee", "reference", "shortfall" (only when the reservation had
+//     lapsed and ShortfallAccount made up the difference)}.
+//   - payout.payout.failed (EventFailed) and payout.payout.returned
+//     (EventReturned): the provider refused the payment, or an unclaimed
+//     one came back; the funds are released. Adds {"reference"}.
+//
 // # Review
 //
 // Payouts above Rules.ReviewAbove wait in "review", with the funds held,

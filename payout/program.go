@@ -305,6 +305,9 @@ func (p *Program) linkAccount(w *ledger.Writer, req LinkAccountRequest) (Link, e
 		return Link{}, err
 	}
 	link := Link{Account: req.Account, LinkedAt: now}
+	if err := w.Emit(EventAccountLinked, req.Actor, linkData{Member: req.Actor, Provider: p.rules.Provider, Account: req.Account}); err != nil {
+		return Link{}, err
+	}
 	return link, w.SaveJSON(kindLink, p.id(req.Actor), link)
 }
 
@@ -617,6 +620,9 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 	if err := w.SaveJSON(kindMember, p.id(memberID), ms); err != nil {
 		return Payout{}, err
 	}
+	if err := p.emitPayout(w, EventRequested, &po, true, payoutData{}); err != nil {
+		return Payout{}, err
+	}
 	return po, w.CreateJSON(kindPayout, p.id(payoutID), po)
 }
 
@@ -692,6 +698,7 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 	if !po.Status.inFlight() {
 		return po, nil
 	}
+	was := po.Status
 	now, err := clockNow(w)
 	if err != nil {
 		return Payout{}, err
@@ -732,6 +739,13 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 	if rc.Reference != "" || push == nil {
 		po.Reference = rc.Reference
 	}
+	if push == nil && was == StatusSending && (rc.Outcome.final() || rc.Outcome == OutcomeHeld || rc.Outcome == OutcomeUnclaimed) {
+		// The first answer to Send: the provider has the payment. The
+		// outcome the answer carries follows.
+		if err := p.emitPayout(w, EventSent, &po, false, payoutData{Reference: po.Reference}); err != nil {
+			return Payout{}, err
+		}
+	}
 	switch rc.Outcome {
 	case OutcomeSucceeded:
 		tx, err := p.settlePaid(w, &po)
@@ -739,18 +753,31 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 			return Payout{}, err
 		}
 		po.Status, po.SettledAt, po.SettlementTx = StatusPaid, now, tx
+		if err := p.emitPayout(w, EventPaid, &po, true, payoutData{Reference: po.Reference}); err != nil {
+			return Payout{}, err
+		}
 	case OutcomeFailed, OutcomeReturned:
 		if err := p.release(w, &po); err != nil {
 			return Payout{}, err
 		}
 		po.Status, po.SettledAt = StatusFailed, now
+		typ := EventFailed
 		if rc.Outcome == OutcomeReturned {
-			po.Status = StatusReturned
+			po.Status, typ = StatusReturned, EventReturned
+		}
+		if err := p.emitPayout(w, typ, &po, false, payoutData{Reference: po.Reference}); err != nil {
+			return Payout{}, err
 		}
 	case OutcomeHeld, OutcomeUnclaimed:
 		po.Status = StatusHeld
+		typ := EventHeld
 		if rc.Outcome == OutcomeUnclaimed {
-			po.Status = StatusUnclaimed
+			po.Status, typ = StatusUnclaimed, EventUnclaimed
+		}
+		if po.Status != was {
+			if err := p.emitPayout(w, typ, &po, false, payoutData{Reference: po.Reference}); err != nil {
+				return Payout{}, err
+			}
 		}
 		return later()
 	default:
@@ -935,6 +962,9 @@ func (p *Program) approve(w *ledger.Writer, req ApproveRequest) (Payout, error) 
 	if err := w.Schedule(dueRetry+p.rules.Provider, req.PayoutID, at); err != nil {
 		return Payout{}, err
 	}
+	if err := p.emitPayout(w, EventApproved, &po, false, payoutData{Actor: req.Actor}); err != nil {
+		return Payout{}, err
+	}
 	return po, w.SaveJSON(kindPayout, p.id(req.PayoutID), po)
 }
 
@@ -1012,5 +1042,12 @@ func (p *Program) reject(w *ledger.Writer, po *Payout, actor, reason string) err
 		return err
 	}
 	po.Status, po.Reason, po.DecidedBy, po.UpdatedAt, po.SettledAt = StatusRejected, reason, actor, now, now
+	typ := EventRejected
+	if actor == "" { // Tick: nobody reviewed it in time
+		typ = EventLapsed
+	}
+	if err := p.emitPayout(w, typ, po, false, payoutData{Actor: actor, Reason: reason}); err != nil {
+		return err
+	}
 	return w.SaveJSON(kindPayout, p.id(po.ID), *po)
 }

@@ -117,6 +117,51 @@
 // Program implements kit.Ticker: ledger/scheduler ticks it, and the
 // ledger, once.
 //
+// # Event log
+//
+// Every change is also an event in the ledger's event log
+// (ledger.Writer.Emit), emitted in the unit of work of the change: it
+// commits with it or not at all, a replayed event method emits nothing
+// again, and a refused one emits nothing. Amounts are decimal strings in
+// the asset's precision ("4.99"), times RFC 3339. The subject is the
+// creator for EventTiersPublished and the subscribing member for every
+// other type; member and creator are in the data of each
+// subscription.subscription.* event. TxID is the charge's (or the
+// refund's) journal transaction where money moved, 0 otherwise.
+//
+//   - subscription.tiers.published (EventTiersPublished), by PublishTiers.
+//     Data: {"creator", "version" (a number, from 1), "asset", "tiers":
+//     [{"id", "price"}]}.
+//   - subscription.subscription.started (EventStarted), by Subscribe.
+//     TxID: the first charge. Data: {"member", "creator", "tier", "amount",
+//     "asset", "period_start", "period_end"}.
+//   - subscription.subscription.renewed (EventRenewed), by Tick when a
+//     renewal or a retry in grace is charged. TxID: the charge. Data as
+//     EventStarted, with the tier and amount of this period.
+//   - subscription.subscription.renewal_failed (EventRenewalFailed), by
+//     Tick when a renewal fails for funds and grace starts (a failed retry
+//     in grace emits nothing). Data: {"member", "creator", "tier" (the tier
+//     that was to renew), "amount", "asset", "grace_until"}.
+//   - subscription.subscription.tier_changed (EventTierChanged), by
+//     ChangeTier. Data: {"member", "creator", "tier" (paid for now),
+//     "next_tier" (charged from the next renewal; equal to tier when a
+//     pending change is undone)}.
+//   - subscription.subscription.cancelled (EventCancelled), by Cancel.
+//     Data: {"member", "creator", "tier", "period_end" (when an active
+//     subscription's perks stop; absent in grace, where EventEnded
+//     follows at once)}.
+//   - subscription.subscription.ended (EventEnded), whenever a
+//     subscription ends: by Tick (cancelled and past its period, grace
+//     over, tier withdrawn), by Cancel in grace, by Refund, or by a
+//     Subscribe or Cancel that finds it lapsed. Data: {"member", "creator",
+//     "tier", "ended_at", "reason" ("canceled", "canceled in grace",
+//     "renewal failed", "tier withdrawn", "refunded by <actor>")}. TxID:
+//     the refund's when Refund ends it, 0 otherwise.
+//   - subscription.subscription.refunded (EventRefunded), by Refund,
+//     before the EventEnded it causes (if the subscription had not ended).
+//     TxID: the reversal. Data: {"member", "creator", "tier", "amount"
+//     (given back), "asset", "reason"}.
+//
 // # MayUse is a read
 //
 // MayUse reads one record in a ledger View: no write, no ledger lock

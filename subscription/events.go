@@ -8,6 +8,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/shopspring/decimal"
 )
 
 // The events. Each has an In form that runs inside the caller's unit of
@@ -72,6 +73,13 @@ func (p *Program) PublishTiersIn(w *ledger.Writer, req PublishTiersRequest) (Off
 		off.Creator, off.Tiers, off.UpdatedAt = creator, tiers, w.Now()
 		off.Version++
 		if err := kit.OpenIfMissing(w, EarningsAccount(creator), ledger.Overdraft{}); err != nil {
+			return Offer{}, err
+		}
+		d := tiersPublishedData{Creator: creator, Version: off.Version, Asset: p.rules.Asset.Code}
+		for _, t := range tiers {
+			d.Tiers = append(d.Tiers, tierData{ID: t.ID, Price: t.Price.StringFixed(p.rules.Asset.Precision)})
+		}
+		if err := w.Emit(EventTiersPublished, creator, d); err != nil {
 			return Offer{}, err
 		}
 		return off, w.SaveJSON(kindOffer, creator, off)
@@ -160,6 +168,9 @@ func (p *Program) SubscribeIn(w *ledger.Writer, req SubscribeRequest) (Subscript
 			return Subscription{}, err
 		}
 		p.paid(&s, tier, now, end)
+		if err := emitSub(w, EventStarted, &s, p.paidData(&s)); err != nil {
+			return Subscription{}, err
+		}
 		if err := w.Schedule(dueRenew, subID(creator, member), end); err != nil {
 			return Subscription{}, err
 		}
@@ -209,8 +220,15 @@ func (p *Program) CancelIn(w *ledger.Writer, req CancelRequest) (Subscription, e
 		case StatusActive:
 			p.recordGrace(&s, now) // a late Tick may have left grace access running
 			s.Status, s.NextTier = StatusCanceled, ""
+			end := s.PeriodEnd
+			if err := emitSub(w, EventCancelled, &s, subData{Tier: s.Tier.ID, PeriodEnd: &end}); err != nil {
+				return Subscription{}, err
+			}
 		case StatusGrace:
 			p.recordGrace(&s, now)
+			if err := emitSub(w, EventCancelled, &s, subData{Tier: s.Tier.ID}); err != nil {
+				return Subscription{}, err
+			}
 			if err := p.end(w, &s, now, "canceled in grace"); err != nil {
 				return Subscription{}, err
 			}
@@ -272,6 +290,9 @@ func (p *Program) ChangeTierIn(w *ledger.Writer, req ChangeTierRequest) (Subscri
 		s.NextTier = req.TierID
 		if req.TierID == s.Tier.ID {
 			s.NextTier = ""
+		}
+		if err := emitSub(w, EventTierChanged, &s, subData{Tier: s.Tier.ID, NextTier: req.TierID}); err != nil {
+			return Subscription{}, err
 		}
 		return s, w.SaveJSON(kindSub, subID(creator, member), s)
 	})
@@ -344,6 +365,15 @@ func (p *Program) RefundIn(w *ledger.Writer, req RefundRequest) (Subscription, e
 			if errors.Is(err, ledger.ErrInsufficientFunds) {
 				return Subscription{}, fmt.Errorf("%w: refund of payment %d (%w)", ErrInsufficientFunds, s.Charges, err)
 			}
+			return Subscription{}, err
+		}
+		a := p.rules.Asset
+		refunded := decimal.Zero
+		for _, ps := range charge.Postings {
+			refunded = refunded.Add(ps.Amount)
+		}
+		if err := emitSub(w, EventRefunded, &s, subData{Tier: s.Tier.ID, Amount: refunded.StringFixed(a.Precision),
+			Asset: a.Code, Reason: req.Reason}); err != nil {
 			return Subscription{}, err
 		}
 		now := w.Now()

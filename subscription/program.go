@@ -441,6 +441,9 @@ func (p *Program) recordGrace(s *Subscription, until time.Time) {
 
 func (p *Program) end(w *ledger.Writer, s *Subscription, at time.Time, reason string) error {
 	s.Status, s.EndedAt, s.EndReason, s.GraceUntil = StatusEnded, at, reason, time.Time{}
+	if err := emitSub(w, EventEnded, s, subData{Tier: s.Tier.ID, EndedAt: &at, Reason: reason}); err != nil {
+		return err
+	}
 	return w.Unschedule(dueRenew, subID(s.Creator, s.Member))
 }
 

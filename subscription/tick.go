@@ -116,6 +116,9 @@ func (p *Program) renewOne(w *ledger.Writer, id string, did func(kind string)) e
 		p.recordGrace(&s, start)
 		s.Status, s.GraceUntil = StatusActive, time.Time{}
 		p.paid(&s, tier, start, end)
+		if err := emitSub(w, EventRenewed, &s, p.paidData(&s)); err != nil {
+			return err
+		}
 		did(TickRenewed)
 		if err := scheduleAfter(w, id, end, now); err != nil {
 			return err
@@ -128,6 +131,10 @@ func (p *Program) renewOne(w *ledger.Writer, id string, did func(kind string)) e
 				return err
 			}
 			s.Status, s.GraceUntil = StatusGrace, until
+			if err := emitSub(w, EventRenewalFailed, &s, subData{Tier: tier.ID, Amount: tier.Price.StringFixed(p.rules.Asset.Precision),
+				Asset: p.rules.Asset.Code, GraceUntil: &until}); err != nil {
+				return err
+			}
 			did(TickGraceStarted)
 		}
 		if !now.Before(s.GraceUntil) {

@@ -254,6 +254,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	<-ctx.Done() // with no endpoints, Run still runs until ctx ends
 	return ctx.Err()
 }
 

@@ -7,6 +7,12 @@
 //	go run ./examples/service -demo                 # serve, drive it with a scripted client, exit
 //	go run ./examples/service -addr 127.0.0.1:8080  # serve until interrupted
 //	go run ./examples/service -postgres 'postgres://user:pass@localhost/rewardkit'
+//	WEBHOOK_SECRET=... go run ./examples/service -webhook https://example.com/hooks
+//
+// With -webhook, every event the programs emit (gifting.gift.sent,
+// payout.payout.paid, ...) is POSTed to the URL as CloudEvents JSON,
+// signed with the secret in WEBHOOK_SECRET (at least 16 bytes; see
+// ledger/webhooks for the headers and webhooks.Verify for the receiver).
 //
 // Routes (the member who acts is in the path; a real service takes it from
 // its session):
@@ -44,14 +50,15 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve on")
 	dsn := flag.String("postgres", "", "PostgreSQL connection string (default: the in-memory store)")
 	demo := flag.Bool("demo", false, "serve on a free port, drive the service with a scripted client, and exit")
+	webhook := flag.String("webhook", "", "URL that receives every event, signed with $WEBHOOK_SECRET (default: none)")
 	flag.Parse()
-	if err := run(*addr, *dsn, *demo); err != nil {
+	if err := run(*addr, *dsn, *webhook, *demo); err != nil {
 		fmt.Fprintf(os.Stderr, "service example: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, dsn string, demo bool) error {
+func run(addr, dsn, webhook string, demo bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	store, err := exampledb.Open(ctx, dsn)
@@ -61,7 +68,10 @@ func run(addr, dsn string, demo bool) error {
 	defer store.Close()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	clock := ledger.SystemClock{}
-	s, err := newService(ctx, store, config{clock: clock, members: demoMembers(), provider: payout.NewMemoryProvider(clock), log: log})
+	s, err := newService(ctx, store, config{
+		clock: clock, members: demoMembers(), provider: payout.NewMemoryProvider(clock), log: log,
+		webhook: webhook, webhookSecret: []byte(os.Getenv("WEBHOOK_SECRET")),
+	})
 	if err != nil {
 		return err
 	}

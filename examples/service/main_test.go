@@ -3,17 +3,22 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
+	"github.com/rewardkit/rewardkit/ledger/webhooks"
 	"github.com/rewardkit/rewardkit/payout"
 )
 
@@ -22,8 +27,9 @@ import (
 // with the rule that refused, a gift, cash-outs refused for three reasons
 // that strand no diamond, one held by the provider and settled by its
 // webhook, one whose provider call was lost and which the scheduler (the
-// service's only ticking) settles on its own; at the end the ledger
-// verifies.
+// service's only ticking) settles on its own; every event the programs
+// emit reaches a webhook receiver that verifies its signature; at the end
+// the ledger verifies.
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestServiceOverHTTP(t *testing.T) {
@@ -32,7 +38,11 @@ func TestServiceOverHTTP(t *testing.T) {
 		defer cancel()
 		clock := ledgertest.NewClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 		provider := payout.NewMemoryProvider(clock)
-		s, err := newService(ctx, open(t), config{clock: clock, members: demoMembers(), provider: provider, log: discardLog()})
+		hooks := newHookReceiver(t)
+		s, err := newService(ctx, open(t), config{
+			clock: clock, members: demoMembers(), provider: provider, log: discardLog(),
+			webhook: hooks.srv.URL, webhookSecret: hookSecret,
+		})
 		require.NoError(t, err)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
@@ -136,6 +146,21 @@ func TestServiceOverHTTP(t *testing.T) {
 		posted, _ = diamonds("marco")
 		require.Equal(t, "0", posted)
 
+		// Every event the programs emitted reached the webhook receiver,
+		// signed, in order (duplicates, if any, dropped by Webhook-Id).
+		evs, err := s.l.Events(ctx, 0, 10000)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(hooks.events()) == len(evs) }, 10*time.Second, 10*time.Millisecond)
+		got := hooks.events()
+		count := map[string]int{}
+		for i, ev := range evs {
+			require.Equal(t, hookEvent{ID: ev.ID.String(), Type: ev.Type}, got[i])
+			count[ev.Type]++
+		}
+		require.Equal(t, 2, count[gifting.EventGiftSent])
+		require.Equal(t, 2, count[payout.EventPaid])
+		require.Zero(t, hooks.refused())
+
 		rep, err := s.l.Verify(ctx)
 		require.NoError(t, err)
 		for asset, total := range rep.Totals {
@@ -146,5 +171,64 @@ func TestServiceOverHTTP(t *testing.T) {
 
 // TestDemo runs the command's -demo: serve on a free port, drive it, exit.
 func TestDemo(t *testing.T) {
-	require.NoError(t, run("", "", true))
+	require.NoError(t, run("", "", "", true))
+}
+
+var hookSecret = []byte("whsec_service_test_0123")
+
+// hookEvent is what the webhook receiver keeps of an event.
+type hookEvent struct{ ID, Type string }
+
+// hookReceiver is a service's webhook receiver as its docs say to write
+// one: it verifies each request's signature and drops a Webhook-Id it
+// has handled already.
+type hookReceiver struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	seen map[string]bool
+	got  []hookEvent
+	bad  int
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{seen: map[string]bool{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if err == nil {
+			err = webhooks.Verify(hookSecret, r.Header, body, webhooks.DefaultTolerance, time.Now())
+		}
+		if err != nil {
+			h.bad++
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		id := r.Header.Get(webhooks.HeaderID)
+		if !h.seen[id] {
+			var ce struct{ ID, Type string }
+			if err := json.Unmarshal(body, &ce); err != nil || ce.ID != id {
+				h.bad++
+				http.Error(w, "bad event", http.StatusBadRequest)
+				return
+			}
+			h.seen[id] = true
+			h.got = append(h.got, hookEvent{ID: ce.ID, Type: ce.Type})
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookReceiver) events() []hookEvent {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]hookEvent(nil), h.got...)
+}
+
+func (h *hookReceiver) refused() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.bad
 }

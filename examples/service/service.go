@@ -16,6 +16,7 @@ import (
 	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/scheduler"
+	"github.com/rewardkit/rewardkit/ledger/webhooks"
 	"github.com/rewardkit/rewardkit/payout"
 )
 
@@ -28,6 +29,7 @@ type service struct {
 	gifts *gifting.Program
 	cash  *payout.Program
 	sched *scheduler.Scheduler
+	hooks *webhooks.Dispatcher // nil when no webhook is configured
 	log   *slog.Logger
 }
 
@@ -37,6 +39,10 @@ type config struct {
 	members  kit.Members
 	provider payout.Provider
 	log      *slog.Logger
+	// webhook, when set, receives every event the programs emit, signed
+	// with webhookSecret (see ledger/webhooks).
+	webhook       string
+	webhookSecret []byte
 }
 
 // newService sets the programs up on store. Both programs' rules come
@@ -62,7 +68,17 @@ func newService(ctx context.Context, store driver.Store, cfg config) (*service, 
 	if err := sched.Register("payout", cash); err != nil {
 		return nil, err
 	}
-	return &service{l: l, gifts: gifts, cash: cash, sched: sched, log: cfg.log}, nil
+	s := &service{l: l, gifts: gifts, cash: cash, sched: sched, log: cfg.log}
+	if cfg.webhook != "" {
+		// Every event to one endpoint, in order, at least once: a restart
+		// resumes from the endpoint's committed position in the store.
+		s.hooks, err = webhooks.New(l, []webhooks.Endpoint{{ID: "service", URL: cfg.webhook, Secret: cfg.webhookSecret}},
+			webhooks.WithLogger(cfg.log))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // handler returns the service's routes. The member who acts comes from
@@ -202,13 +218,18 @@ func (s *service) balances(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve answers on ln until ctx ends, with the scheduler ticking every
-// tick in the background.
+// tick and the webhook dispatcher, if any, in the background.
 func (s *service) serve(ctx context.Context, ln net.Listener, tick time.Duration) error {
 	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ticked := make(chan error, 1)
 	go func() { ticked <- s.sched.Run(ctx, tick) }()
+	if s.hooks != nil {
+		hooked := make(chan struct{})
+		go func() { _ = s.hooks.Run(ctx); close(hooked) }() // returns ctx.Err() alone
+		defer func() { cancel(); <-hooked }()
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

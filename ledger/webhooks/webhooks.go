@@ -383,6 +383,8 @@ func (d *Dispatcher) send(ctx context.Context, ep *endpoint, ev ledger.Event, bo
 	if err != nil {
 		return fmt.Errorf("webhooks: request to endpoint %s: %w", ep.ID, err)
 	}
+	// The wall clock, not the ledger's: the receiver checks the
+	// timestamp against its own wall clock.
 	ts := time.Now().Unix()
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set(HeaderID, ev.ID.String())

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
@@ -258,4 +259,57 @@ func TestAddMonitorValidation(t *testing.T) {
 	}
 	require.NoError(t, l.AddMonitor(with(func(m *ledger.Monitor) { m.Account = "*" })), "every account")
 	require.NoError(t, l.AddMonitor(with(func(m *ledger.Monitor) { m.Name, m.Account, m.Below = "overdrawn", "world", dec("-0.5") })), "a negative threshold")
+}
+
+// A monitor on every member's spendable COIN: spending from 50 to 8
+// crosses below 10 once, spending on to 3 stays below and emits nothing,
+// and a top-up back over 10 recovers.
+func ExampleLedger_AddMonitor() {
+	ctx := context.Background()
+	l, _ := exampleLedger(ctx, []ledger.Asset{ledger.COIN}, []string{"member:42"}, map[string]string{"COIN": "50"})
+	err := l.AddMonitor(ledger.Monitor{Name: "low-coins", Account: "member:*", Asset: "COIN",
+		Field: ledger.MonitorAvailable, Below: decimal.NewFromInt(10)})
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range []ledger.Posting{
+		{From: "member:42", To: ledger.World, Asset: "COIN", Amount: decimal.NewFromInt(42)},
+		{From: "member:42", To: ledger.World, Asset: "COIN", Amount: decimal.NewFromInt(5)},
+		{From: ledger.World, To: "member:42", Asset: "COIN", Amount: decimal.NewFromInt(20)},
+	} {
+		if _, err := l.Post(ctx, ledger.TransferRequest{Postings: []ledger.Posting{p}}); err != nil {
+			panic(err)
+		}
+	}
+	evs, err := l.Events(ctx, 0, 0)
+	if err != nil {
+		panic(err)
+	}
+	for _, ev := range evs {
+		fmt.Println(ev.Type, ev.Subject, string(ev.Data))
+	}
+	// Output:
+	// ledger.balance.below member:42 {"monitor":"low-coins","account":"member:42","asset":"COIN","field":"available","threshold":"10","before":"50","after":"8"}
+	// ledger.balance.recovered member:42 {"monitor":"low-coins","account":"member:42","asset":"COIN","field":"available","threshold":"10","before":"3","after":"23"}
+}
+
+// TestMonitorThresholdPrecision: a threshold with more decimals than the
+// asset is compared exactly (10 COIN is below 10.5, 11 is not) and written
+// as given; thresholds beyond the int64 range of minor units compare
+// exactly too (nothing is ever above 10^30, nothing below -10^30).
+func TestMonitorThresholdPrecision(t *testing.T) {
+	l := monitorLedger(t, teststore.Memory,
+		ledger.Monitor{Name: "half", Account: "member:a", Asset: "COIN", Field: ledger.MonitorPosted, Below: dec("10.5")},
+		ledger.Monitor{Name: "huge", Account: "member:*", Asset: "COIN", Field: ledger.MonitorAvailable, Below: dec("1e30")},
+		ledger.Monitor{Name: "tiny", Account: "*", Asset: "COIN", Field: ledger.MonitorAvailable, Below: dec("-1e30")})
+	move(t, l, ledger.World, "member:a", "10")
+	up := move(t, l, ledger.World, "member:a", "1")
+	down := move(t, l, "member:a", "member:b", "1")
+	got, evs := monitorEvents(t, l, 0)
+	require.Equal(t, []string{
+		fmt.Sprintf("ledger.balance.recovered member:a tx=%d", up.ID),
+		fmt.Sprintf("ledger.balance.below member:a tx=%d", down.ID),
+	}, got)
+	require.Equal(t, map[string]any{"monitor": "half", "account": "member:a", "asset": "COIN", "field": "posted",
+		"threshold": "10.5", "before": "11", "after": "10"}, eventData(t, evs[1]))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -312,4 +313,27 @@ func TestMonitorThresholdPrecision(t *testing.T) {
 	}, got)
 	require.Equal(t, map[string]any{"monitor": "half", "account": "member:a", "asset": "COIN", "field": "posted",
 		"threshold": "10.5", "before": "11", "after": "10"}, eventData(t, evs[1]))
+}
+
+// BenchmarkTransferMonitored: BenchmarkTransfer with a monitor that
+// matches every member's COIN (and never crosses), to measure what
+// checking one costs a transfer.
+func BenchmarkTransferMonitored(b *testing.B) {
+	l, addrs := benchLedger(b)
+	if err := l.AddMonitor(ledger.Monitor{Name: "low", Account: "m:*", Asset: "COIN", Field: ledger.MonitorAvailable, Below: dec("10")}); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	one := decimal.NewFromInt(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		from, to := addrs[i%benchAccounts], addrs[(i*7+1)%benchAccounts]
+		if from == to {
+			to = addrs[(i+1)%benchAccounts]
+		}
+		if _, err := l.Transfer(ctx, "t"+strconv.Itoa(i), from, to, "COIN", one); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

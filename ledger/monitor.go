@@ -155,14 +155,14 @@ func compileMonitor(m Monitor) (*monitor, error) {
 		// appended, so "member:" and "member" both pass.
 		if cm.match != "" {
 			if err := ValidateAddress(cm.match + "x"); err != nil {
-				return nil, fmt.Errorf("%w: monitor %s: account pattern %s: %w", ErrInvalidMonitor, m.Name, clip(m.Account), err)
+				return nil, fmt.Errorf("%w: monitor %s: account pattern %s: %s", ErrInvalidMonitor, m.Name, clip(m.Account), unprefixed(err))
 			}
 		}
 	} else if err := ValidateAddress(m.Account); err != nil {
-		return nil, fmt.Errorf("%w: monitor %s: %w", ErrInvalidMonitor, m.Name, err)
+		return nil, fmt.Errorf("%w: monitor %s: %s", ErrInvalidMonitor, m.Name, unprefixed(err))
 	}
 	if err := ValidateAssetCode(m.Asset); err != nil {
-		return nil, fmt.Errorf("%w: monitor %s: %w", ErrInvalidMonitor, m.Name, err)
+		return nil, fmt.Errorf("%w: monitor %s: %s", ErrInvalidMonitor, m.Name, unprefixed(err))
 	}
 	if m.Field != MonitorAvailable && m.Field != MonitorPosted {
 		return nil, fmt.Errorf("%w: monitor %s: field must be MonitorAvailable or MonitorPosted", ErrInvalidMonitor, m.Name)
@@ -184,6 +184,11 @@ func compileMonitor(m Monitor) (*monitor, error) {
 	}
 	return cm, nil
 }
+
+// unprefixed is a validation error's message without its "ledger: "
+// prefix, so a monitor's error carries the prefix once (the monitor's
+// sentinel is what a caller matches; the address or asset detail is text).
+func unprefixed(err error) string { return strings.TrimPrefix(err.Error(), "ledger: ") }
 
 // matches reports whether the monitor watches the balance of addr in
 // asset.

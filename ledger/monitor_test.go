@@ -337,3 +337,11 @@ func BenchmarkTransferMonitored(b *testing.B) {
 		}
 	}
 }
+
+// TestAddMonitorMessage: an invalid monitor's message names the monitor
+// and carries the package prefix once.
+func TestAddMonitorMessage(t *testing.T) {
+	err := ledger.New(memstore.New()).AddMonitor(ledger.Monitor{Name: "low", Account: "member::a", Asset: "COIN", Field: ledger.MonitorPosted})
+	require.ErrorIs(t, err, ledger.ErrInvalidMonitor)
+	require.Equal(t, "ledger: invalid balance monitor: monitor low: invalid account address: \"member::a\" has an empty segment", err.Error())
+}

@@ -109,7 +109,7 @@ type monitorLevel struct {
 }
 
 // AddMonitor validates m and starts watching for it: every unit of work
-// that begins afterwards checks it. It is the only way to configure a
+// that begins afterwards checks it (one already running may or may not). It is the only way to configure a
 // monitor, rather than an Option, because New returns no error and a
 // malformed monitor must be refused where it is given. A malformed monitor
 // (a bad name, address pattern, asset code, field or threshold), or one

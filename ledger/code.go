@@ -108,7 +108,7 @@ func (e *codedError) ErrorCode() Code { return e.code }
 //
 //	CodeInvalidArgument     ErrInvalidAmount, ErrPrecision, ErrInvalidAsset, ErrInvalidAddress,
 //	                        ErrInvalidTransaction, ErrInvalidRule, ErrInvalidTime, ErrInvalidEvent,
-//	                        ErrOverflow
+//	                        ErrInvalidMonitor, ErrOverflow
 //	CodeNotFound            ErrUnknownAsset, ErrUnknownAccount, ErrNotFound
 //	CodeConflict            ErrIdempotencyConflict, ErrDuplicate, ErrAssetConflict,
 //	                        ErrAccountConflict, ErrAlreadyReversed
@@ -144,6 +144,7 @@ var sentinelCodes = []struct {
 	{ErrInvalidRule, CodeInvalidArgument},
 	{ErrInvalidTime, CodeInvalidArgument},
 	{ErrInvalidEvent, CodeInvalidArgument},
+	{ErrInvalidMonitor, CodeInvalidArgument},
 	{ErrOverflow, CodeInvalidArgument},
 	{ErrUnknownAsset, CodeNotFound},
 	{ErrUnknownAccount, CodeNotFound},

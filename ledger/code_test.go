@@ -28,6 +28,7 @@ func TestErrorCode(t *testing.T) {
 		{ledger.ErrInvalidTransaction, ledger.CodeInvalidArgument},
 		{ledger.ErrInvalidRule, ledger.CodeInvalidArgument},
 		{ledger.ErrInvalidTime, ledger.CodeInvalidArgument},
+		{ledger.ErrInvalidMonitor, ledger.CodeInvalidArgument},
 		{ledger.ErrOverflow, ledger.CodeInvalidArgument},
 		{ledger.ErrUnknownAsset, ledger.CodeNotFound},
 		{ledger.ErrUnknownAccount, ledger.CodeNotFound},

@@ -92,6 +92,19 @@
 // the unit of work's function returns; a failed unit of work, batch item
 // or Atomic step leaves none.
 //
+// Balance monitors (Ledger.AddMonitor) watch thresholds: a Monitor names
+// an account or an address prefix ("member:*"), an asset, the amount
+// watched (MonitorAvailable, which holds lower, or MonitorPosted) and a
+// threshold, absolute (Below) or a fraction of a reference amount
+// (BelowFraction of Of: 10% of a campaign's funded budget). The change
+// that takes a watched balance below the threshold emits
+// EventBalanceBelow, the one that brings it back EventBalanceRecovered;
+// changes that stay on one side emit nothing. They are emitted where
+// balances are written, in the unit of work that made the change and
+// with its transaction as TxID, so a refused or rolled-back change emits
+// nothing; they do not depend on WithLedgerEvents, and a ledger without
+// monitors pays nothing for them.
+//
 // Readers follow the log by cursor (Reader.Events, Ledger.Events), wait
 // for what comes next (Ledger.Follow: woken at once by a store that
 // notifies, see driver.EventNotifier, else polling), or through a named

@@ -79,4 +79,8 @@ var (
 	// ErrInvalidEvent: an event given to Emit is malformed (its type,
 	// subject or data), or a consumer's name or committed position is.
 	ErrInvalidEvent = errors.New("ledger: invalid event")
+	// ErrInvalidMonitor: a balance monitor given to AddMonitor is malformed
+	// (its name, account pattern, asset, field or threshold) or its name is
+	// taken.
+	ErrInvalidMonitor = errors.New("ledger: invalid balance monitor")
 )

@@ -192,7 +192,7 @@ func (w *Writer) Hold(req HoldRequest) (Hold, error) {
 		return Hold{}, err
 	}
 	h.ID = id
-	if err := w.store().PutBalances([]driver.Balance{st}); err != nil {
+	if err := w.putBalances(states[:1], []driver.Balance{st}, 0, id); err != nil {
 		return Hold{}, err
 	}
 	if err := w.store().Schedule(driver.DueEntry{Kind: DueHoldExpiry, ID: holdDueID(id), At: req.ExpiresAt}); err != nil {
@@ -353,7 +353,7 @@ func (w *Writer) closeHold(id uint64, status driver.HoldStatus) (Hold, error) {
 	}
 	h.Status = status
 	h.ClosedAt = w.now.UnixNano()
-	if err := w.store().PutBalances([]driver.Balance{st}); err != nil {
+	if err := w.putBalances(states[:1], []driver.Balance{st}, 0, h.ID); err != nil {
 		return Hold{}, err
 	}
 	if err := w.store().UpdateHold(&h); err != nil {

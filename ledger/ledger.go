@@ -24,6 +24,9 @@ type Ledger struct {
 	eventSource string // WithEventSource
 	ownEvents   bool   // WithLedgerEvents(true)
 
+	monitorsMu sync.Mutex                 // serialises AddMonitor
+	monitors   atomic.Pointer[[]*monitor] // nil until AddMonitor: no cost without monitors
+
 	// Caches of committed assets and accounts, which never change once
 	// committed: assets (few) in a map replaced whole on each addition,
 	// read without a lock; accounts (many) behind a read-write lock.

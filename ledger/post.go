@@ -147,7 +147,7 @@ func (w *Writer) commitWithHold(t *driver.Transaction, ps []driver.Posting, hold
 	if err := w.store().AppendTransaction(t); err != nil {
 		return Transaction{}, err
 	}
-	if err := w.store().PutBalances(states); err != nil {
+	if err := w.putBalances(w.before, states, t.ID, t.Hold); err != nil {
 		return Transaction{}, err
 	}
 	w.head = driver.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}

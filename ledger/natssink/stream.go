@@ -2,6 +2,7 @@ package natssink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,13 +29,19 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, name string, subj
 		duplicates = DefaultDuplicates
 	}
 	cfg := jetstream.StreamConfig{Name: name, Subjects: subjects, Duplicates: duplicates, Storage: jetstream.FileStorage}
-	if st, err := js.Stream(ctx, name); err == nil {
+	st, err := js.Stream(ctx, name)
+	switch {
+	case err == nil:
 		// Keep what the operator set (limits, replicas, retention): change
 		// only the subjects and the window.
 		cfg = st.CachedInfo().Config
 		cfg.Subjects, cfg.Duplicates = subjects, duplicates
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		// Not knowing whether it exists (a timeout) is no licence to
+		// write a default configuration over the operator's.
+		return nil, fmt.Errorf("natssink: stream %s: %w", name, err)
 	}
-	st, err := js.CreateOrUpdateStream(ctx, cfg)
+	st, err = js.CreateOrUpdateStream(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("natssink: stream %s: %w", name, err)
 	}

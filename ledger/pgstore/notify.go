@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -56,7 +55,11 @@ func (s *Store) WaitEvents(ctx context.Context, after uint64) error {
 		l.mu.Lock()
 		l.changed = make(chan struct{})
 		l.mu.Unlock()
-		go s.listenLoop()
+		s.listenWG.Add(1)
+		go func() {
+			defer s.listenWG.Done()
+			s.listenLoop()
+		}()
 	})
 	t := time.NewTimer(listenFallback)
 	defer t.Stop()
@@ -125,18 +128,29 @@ func (s *Store) listenOnce(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.eventChannel()}.Sanitize()); err != nil {
 		return err
 	}
-	var seq int64
-	if err := conn.QueryRow(ctx, `SELECT event_seq FROM ledger_head WHERE id = 1`).Scan(&seq); err != nil {
-		return err
-	}
-	s.listen.heard(uint64(seq))
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
+	readHead := func() error {
+		var seq int64
+		if err := conn.QueryRow(ctx, `SELECT event_seq FROM ledger_head WHERE id = 1`).Scan(&seq); err != nil {
 			return err
 		}
-		if head, err := strconv.ParseUint(n.Payload, 10, 64); err == nil {
-			s.listen.heard(head)
+		s.listen.heard(uint64(seq))
+		return nil
+	}
+	if err := readHead(); err != nil {
+		return err
+	}
+	for {
+		// A notification only wakes the listener, which reads this
+		// schema's own head: the payload may be another schema's, when
+		// two stores share a channel (a schema set by search_path in the
+		// DSN rather than WithSchema, or two databases behind a pooler),
+		// and trusting it would wake followers for events that are not
+		// theirs, again and again.
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		if err := readHead(); err != nil {
+			return err
 		}
 	}
 }

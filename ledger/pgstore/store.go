@@ -43,8 +43,9 @@ type Store struct {
 	ctx    context.Context // the committer's; cancelled by Close
 	cancel context.CancelFunc
 
-	writerPID atomic.Uint32 // the committer connection's backend, for tests
-	listen    listener      // followers of the event log (notify.go)
+	writerPID atomic.Uint32  // the committer connection's backend, for tests
+	listen    listener       // followers of the event log (notify.go)
+	listenWG  sync.WaitGroup // the listener's goroutine, waited for by Close
 	stats     stats
 	obs       *observer // logger, tracer and metrics (observe.go)
 
@@ -248,6 +249,7 @@ func (s *Store) Close() error {
 		close(s.quit)
 		<-s.done
 		s.cancel()
+		s.listenWG.Wait() // the listener's connection is closed before Close returns
 		s.reads.close()
 		s.obs.close()
 	})

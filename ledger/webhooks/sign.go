@@ -63,8 +63,14 @@ func mac(secret []byte, ts string, body []byte) []byte {
 // one of the space-separated "v1=" signatures must be the HMAC of
 // timestamp + "." + body under secret, compared in constant time, else
 // ErrBadSignature. Several signatures let a sender rotate secrets. body
-// must be the raw bytes received, before any JSON decoding.
+// must be the raw bytes received, before any JSON decoding. An empty
+// secret verifies nothing (ErrBadSignature).
 func Verify(secret []byte, header http.Header, body []byte, tolerance time.Duration, now time.Time) error {
+	if len(secret) == 0 {
+		// A secret that failed to load must not make every request valid:
+		// anyone can sign with the empty key.
+		return fmt.Errorf("%w: the receiver's secret is empty", ErrBadSignature)
+	}
 	tsText := header.Get(HeaderTimestamp)
 	ts, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
@@ -75,7 +81,7 @@ func Verify(secret []byte, header http.Header, body []byte, tolerance time.Durat
 	}
 	want := mac(secret, tsText, body)
 	found := false
-	for _, f := range strings.Fields(header.Get(HeaderSignature)) {
+	for _, f := range strings.Fields(strings.Join(header.Values(HeaderSignature), " ")) {
 		sig, ok := strings.CutPrefix(f, "v1=")
 		if !ok {
 			continue

@@ -121,14 +121,26 @@ type endpoint struct {
 // Option configures a Dispatcher.
 type Option func(*Dispatcher)
 
-// WithClient sets the HTTP client (default http.DefaultClient). Its own
-// Timeout, if any, applies beside WithTimeout's.
+// WithClient sets the HTTP client (default: http.DefaultClient's
+// settings). Its own Timeout, if any, applies beside WithTimeout's. The
+// Dispatcher uses a copy that never follows a redirect: a 3xx answer is a
+// failed attempt, since a redirect followed with a GET would deliver
+// nothing and one followed with the body would send it where the
+// endpoint's owner did not register.
 func WithClient(c *http.Client) Option {
 	return func(d *Dispatcher) {
 		if c != nil {
-			d.client = c
+			d.client = noRedirects(c)
 		}
 	}
+}
+
+// noRedirects returns a copy of c that answers a redirect with the 3xx
+// response itself.
+func noRedirects(c *http.Client) *http.Client {
+	cp := *c
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
 }
 
 // WithLogger sets the logger for failed attempts and dead letters (Warn)
@@ -186,7 +198,7 @@ func WithConsumerPrefix(p string) Option { return func(d *Dispatcher) { d.prefix
 // ErrInvalidEndpoint.
 func New(l *ledger.Ledger, endpoints []Endpoint, opts ...Option) (*Dispatcher, error) {
 	d := &Dispatcher{
-		l: l, client: http.DefaultClient, log: slog.New(slog.DiscardHandler),
+		l: l, client: noRedirects(http.DefaultClient), log: slog.New(slog.DiscardHandler),
 		maxAttempts: DefaultMaxAttempts, minWait: DefaultMinBackoff, maxWait: DefaultMaxBackoff,
 		timeout: DefaultTimeout, prefix: DefaultConsumerPrefix, byID: map[string]*endpoint{},
 	}

@@ -135,8 +135,9 @@ func ValidateEventType(typ string) error {
 // nothing is emitted.
 //
 // The event's TxID is the journal transaction this unit of work posted
-// last before Emit was called (0 if it posted none yet), so a program
-// emits after the posting its event reports. Inside Atomic, events a
+// last before Emit was called — or found already posted under the
+// request's idempotency key, for a repeat — and 0 if none yet, so a
+// program emits after the posting its event reports. Inside Atomic, events a
 // failed step emitted are dropped with the step.
 func (w *Writer) Emit(typ, subject string, data any) error {
 	if err := ValidateEventType(typ); err != nil {

@@ -458,3 +458,35 @@ func BenchmarkEventsCatchUp(b *testing.B) {
 	}
 	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestEmitAfterARepeatGoesWithTheFirstTransaction: an event emitted after
+// an idempotent repeat of a posting carries the transaction the key
+// names, as it did the first time.
+func TestEmitAfterARepeatGoesWithTheFirstTransaction(t *testing.T) {
+	ctx := context.Background()
+	l := ledger.New(memstore.New())
+	require.NoError(t, l.DefineAsset(ctx, ledger.EUR))
+	_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
+	require.NoError(t, err)
+	_, err = l.OpenAccount(ctx, ledger.AccountSpec{Address: "member:r"})
+	require.NoError(t, err)
+	pay := func(w *ledger.Writer) error {
+		if _, err := w.Post(ledger.TransferRequest{Key: "pay-1", Postings: []ledger.Posting{{From: ledger.World, To: "member:r", Asset: "EUR", Amount: dec("1")}}}); err != nil {
+			return err
+		}
+		return w.Emit("test.paid", "r", nil)
+	}
+	require.NoError(t, l.Update(ctx, pay))
+	_, err = l.Transfer(ctx, "other", ledger.World, "member:r", "EUR", dec("1")) // a later transaction
+	require.NoError(t, err)
+	require.NoError(t, l.Update(ctx, pay)) // the repeat
+	var got []uint64
+	for _, ev := range allEvents(t, l, 0) {
+		if ev.Type == "test.paid" {
+			got = append(got, ev.TxID)
+		}
+	}
+	first, err := l.TransactionByKey(ctx, "pay-1")
+	require.NoError(t, err)
+	require.Equal(t, []uint64{first.ID, first.ID}, got)
+}

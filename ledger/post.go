@@ -81,6 +81,11 @@ func (w *Writer) commitWithHold(t *driver.Transaction, ps []driver.Posting, hold
 	}
 	if t.Key != "" {
 		tr, err := w.existing(t, ps)
+		if err == nil {
+			// An idempotent repeat: what is emitted next goes with the
+			// transaction the key names, as it would have the first time.
+			w.lastTx = tr.ID
+		}
 		if err == nil || !errors.Is(err, ErrNotFound) {
 			return tr, err
 		}

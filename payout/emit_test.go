@@ -1,21 +1,20 @@
 package payout_test
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/payout"
 )
 
 // wantEvent is an event a test expects: its type and subject, the key of
 // the journal transaction it goes with ("" for none: TxID 0), and fields
-// its data must hold.
+// its data must hold (kittest.WantEvent, written short).
 type wantEvent struct {
 	typ, subject, txKey string
 	data                map[string]any
@@ -25,36 +24,11 @@ type wantEvent struct {
 // exactly want, in order, and moves *seq to the end of the log.
 func (f *fixture) expect(tb testing.TB, seq *uint64, want ...wantEvent) {
 	tb.Helper()
-	evs, err := f.l.Events(f.ctx, *seq, 10000)
-	require.NoError(tb, err)
-	var got []ledger.Event
-	var gotTypes, wantTypes []string
-	for _, e := range evs {
-		if strings.HasPrefix(e.Type, "payout.") {
-			got = append(got, e)
-			gotTypes = append(gotTypes, e.Type+" "+e.Subject)
-		}
-		*seq = e.Seq
-	}
-	for _, w := range want {
-		wantTypes = append(wantTypes, w.typ+" "+w.subject)
-	}
-	require.Equal(tb, wantTypes, gotTypes)
+	ws := make([]kittest.WantEvent, len(want))
 	for i, w := range want {
-		e := got[i]
-		if w.txKey == "" {
-			require.Zero(tb, e.TxID, "%s: no transaction", w.typ)
-		} else {
-			tx, err := f.l.TransactionByKey(f.ctx, w.txKey)
-			require.NoError(tb, err)
-			require.Equal(tb, tx.ID, e.TxID, "%s: TxID", w.typ)
-		}
-		var data map[string]any
-		require.NoError(tb, json.Unmarshal(e.Data, &data))
-		for k, v := range w.data {
-			require.Equal(tb, v, data[k], "%s: data %s in %s", w.typ, k, e.Data)
-		}
+		ws[i] = kittest.WantEvent{Type: w.typ, Subject: w.subject, TxKey: w.txKey, Data: w.data}
 	}
+	kittest.RequireEvents(tb, f.ctx, f.l, "payout.", seq, ws...)
 }
 
 // TestEventsOfAFlow takes payouts through every outcome, by answer, poll,

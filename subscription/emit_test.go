@@ -1,20 +1,19 @@
 package subscription
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/stretchr/testify/require"
 )
 
 // wantEvent is an event a test expects: its type and subject, the key of
 // the journal transaction it goes with ("" for none: TxID 0), and fields
-// its data must hold.
+// its data must hold (kittest.WantEvent, written short).
 type wantEvent struct {
 	typ, subject, txKey string
 	data                map[string]any
@@ -24,50 +23,18 @@ type wantEvent struct {
 // seq of the log (the cursor for the next call).
 func (f *fixture) events(tb testT, after uint64) ([]ledger.Event, uint64) {
 	tb.Helper()
-	evs, err := f.l.Events(f.ctx, after, 10000)
-	require.NoError(tb, err)
-	var mine []ledger.Event
-	for _, e := range evs {
-		if strings.HasPrefix(e.Type, "subscription.") {
-			mine = append(mine, e)
-		}
-		after = e.Seq
-	}
-	return mine, after
+	return kittest.EventsAfter(tb, f.ctx, f.l, "subscription.", after)
 }
 
-// expect checks that the program's events after *seq are exactly want, in
-// order, and moves *seq past them.
+// expect checks that the program's events committed after *seq are
+// exactly want, in order, and moves *seq to the end of the log.
 func (f *fixture) expect(tb testT, seq *uint64, want ...wantEvent) {
 	tb.Helper()
-	got, next := f.events(tb, *seq)
-	*seq = next
-	types := func(evs []ledger.Event) (ts []string) {
-		for _, e := range evs {
-			ts = append(ts, e.Type+" "+e.Subject)
-		}
-		return ts
-	}
-	var wantTypes []string
-	for _, w := range want {
-		wantTypes = append(wantTypes, w.typ+" "+w.subject)
-	}
-	require.Equal(tb, wantTypes, types(got))
+	ws := make([]kittest.WantEvent, len(want))
 	for i, w := range want {
-		e := got[i]
-		if w.txKey == "" {
-			require.Zero(tb, e.TxID, "%s: no transaction", w.typ)
-		} else {
-			tx, err := f.l.TransactionByKey(f.ctx, w.txKey)
-			require.NoError(tb, err)
-			require.Equal(tb, tx.ID, e.TxID, "%s: TxID", w.typ)
-		}
-		var data map[string]any
-		require.NoError(tb, json.Unmarshal(e.Data, &data))
-		for k, v := range w.data {
-			require.Equal(tb, v, data[k], "%s: data %s in %s", w.typ, k, e.Data)
-		}
+		ws[i] = kittest.WantEvent{Type: w.typ, Subject: w.subject, TxKey: w.txKey, Data: w.data}
 	}
+	kittest.RequireEvents(tb, f.ctx, f.l, "subscription.", seq, ws...)
 }
 
 // TestEventsOfAFlow follows subscriptions through every state and checks

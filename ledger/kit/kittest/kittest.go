@@ -15,6 +15,7 @@ package kittest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -124,4 +125,60 @@ func CheckOnStores(t *testing.T, pgChecks int, prop func(t *rapid.T, store drive
 			prop(t, store)
 		})
 	})
+}
+
+// WantEvent is an event a test expects: its type and subject, the
+// idempotency key of the journal transaction it goes with ("" for none:
+// TxID 0), and fields its data must hold (as encoding/json decodes them).
+type WantEvent struct {
+	Type, Subject, TxKey string
+	Data                 map[string]any
+}
+
+// EventsAfter returns the events after seq whose type starts with prefix
+// ("payout."), and the last seq of the log: the cursor for the next call.
+func EventsAfter(tb TB, ctx context.Context, l *ledger.Ledger, prefix string, after uint64) ([]ledger.Event, uint64) {
+	tb.Helper()
+	evs, err := l.Events(ctx, after, 10000)
+	require.NoError(tb, err)
+	var mine []ledger.Event
+	for _, e := range evs {
+		if strings.HasPrefix(e.Type, prefix) {
+			mine = append(mine, e)
+		}
+		after = e.Seq
+	}
+	return mine, after
+}
+
+// RequireEvents checks that the events of prefix committed after *seq are
+// exactly want, in order — types, subjects, transactions and the data
+// fields want names — and moves *seq to the end of the log.
+func RequireEvents(tb TB, ctx context.Context, l *ledger.Ledger, prefix string, seq *uint64, want ...WantEvent) {
+	tb.Helper()
+	got, next := EventsAfter(tb, ctx, l, prefix, *seq)
+	*seq = next
+	var gotTypes, wantTypes []string
+	for _, e := range got {
+		gotTypes = append(gotTypes, e.Type+" "+e.Subject)
+	}
+	for _, w := range want {
+		wantTypes = append(wantTypes, w.Type+" "+w.Subject)
+	}
+	require.Equal(tb, wantTypes, gotTypes)
+	for i, w := range want {
+		e := got[i]
+		if w.TxKey == "" {
+			require.Zero(tb, e.TxID, "%s: no transaction", w.Type)
+		} else {
+			tx, err := l.TransactionByKey(ctx, w.TxKey)
+			require.NoError(tb, err)
+			require.Equal(tb, tx.ID, e.TxID, "%s: TxID", w.Type)
+		}
+		var data map[string]any
+		require.NoError(tb, json.Unmarshal(e.Data, &data))
+		for k, v := range w.Data {
+			require.Equal(tb, v, data[k], "%s: data %s in %s", w.Type, k, e.Data)
+		}
+	}
 }

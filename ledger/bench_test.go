@@ -89,6 +89,41 @@ func benchTransfer(b *testing.B, opts ...ledger.Option) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
 }
 
+// BenchmarkEventsCost: what the ledger's own events cost a memstore
+// transfer, as a ratio measured in one run: two ledgers, one with the
+// ledger's events off and one with them on, take turns in blocks of 1,000
+// transfers, so a machine that slows down slows both alike. It reports
+// events_cost_pct, the time with events over the time without, minus 1,
+// in percent (the target is at most 15).
+func BenchmarkEventsCost(b *testing.B) {
+	off, addrsOff := benchLedger(b)
+	on, addrsOn := benchLedger(b, ledger.WithLedgerEvents(true))
+	ctx := context.Background()
+	one := decimal.NewFromInt(1)
+	var spent [2]time.Duration
+	const block = 1000
+	b.ResetTimer()
+	for done := 0; done < b.N; done += block {
+		for k, l := range []*ledger.Ledger{off, on} {
+			addrs := [][]string{addrsOff, addrsOn}[k]
+			start := time.Now()
+			for i := done; i < done+block && i < b.N; i++ {
+				from, to := addrs[i%benchAccounts], addrs[(i*7+1)%benchAccounts]
+				if from == to {
+					to = addrs[(i+1)%benchAccounts]
+				}
+				if _, err := l.Transfer(ctx, "t"+strconv.Itoa(i), from, to, "COIN", one); err != nil {
+					b.Fatal(err)
+				}
+			}
+			spent[k] += time.Since(start)
+		}
+	}
+	b.ReportMetric(float64(spent[0].Nanoseconds())/float64(b.N), "ns/transfer_off")
+	b.ReportMetric(float64(spent[1].Nanoseconds())/float64(b.N), "ns/transfer_on")
+	b.ReportMetric(100*(float64(spent[1])/float64(spent[0])-1), "events_cost_pct")
+}
+
 // BenchmarkTransferParallel: the same from GOMAXPROCS goroutines.
 func BenchmarkTransferParallel(b *testing.B) {
 	l, addrs := benchLedger(b)

@@ -36,6 +36,9 @@ func (r *Reader) Events(after uint64, limit int) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.renderPosted(evs); err != nil {
+		return nil, err
+	}
 	out := make([]Event, len(evs))
 	for i := range evs {
 		out[i] = r.l.publicEvent(&evs[i])
@@ -184,8 +187,8 @@ func (c *Consumer) Commit(ctx context.Context, seq uint64) error {
 		if err != nil {
 			return err
 		}
-		if seq > head {
-			return fmt.Errorf("%w: consumer %s cannot commit %d beyond the last event %d", ErrInvalidEvent, c.name, seq, head)
+		if seq > head.Seq {
+			return fmt.Errorf("%w: consumer %s cannot commit %d beyond the last event %d", ErrInvalidEvent, c.name, seq, head.Seq)
 		}
 		return w.PutRecord(consumerKind, c.name, strconv.AppendUint(nil, seq, 10))
 	})

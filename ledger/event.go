@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -171,12 +173,45 @@ func (w *Writer) Emit(typ, subject string, data any) error {
 // emit buffers an event; the whole buffer is appended to the store once,
 // when the unit of work's function returns (flushEvents).
 func (w *Writer) emit(typ, subject string, txID uint64, data []byte) error {
-	id, err := uuid.NewV7()
+	id, err := uuid.NewV7FromReader(&eventIDRand)
 	if err != nil {
 		return fmt.Errorf("ledger: event ID: %w", err)
 	}
 	w.events = append(w.events, driver.Event{ID: id, Type: typ, Subject: subject, Time: w.now.UnixNano(), TxID: txID, Data: data})
 	return nil
+}
+
+// eventIDRand is the random part of event IDs: crypto/rand read 4 KiB at
+// a time, so that an ID costs a copy rather than a system call (uuid.NewV7
+// reads the system's source for every ID, which was most of an event's
+// cost). It is the ledger's own pool: uuid.EnableRandPool would change
+// every UUID the importing program makes.
+var eventIDRand randPool
+
+// randPool is an io.Reader of crypto/rand bytes drawn from a buffer. Safe
+// for concurrent use.
+type randPool struct {
+	mu   sync.Mutex
+	buf  [4096]byte
+	used int // bytes of buf already handed out (and zeroed)
+}
+
+func (p *randPool) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(b) > len(p.buf) {
+		return rand.Read(b)
+	}
+	if p.used == 0 || len(p.buf)-p.used < len(b) {
+		if _, err := rand.Read(p.buf[:]); err != nil {
+			return 0, err
+		}
+		p.used = 0
+	}
+	n := copy(b, p.buf[p.used:])
+	clear(p.buf[p.used : p.used+n]) // handed-out bytes do not stay in memory
+	p.used += n
+	return n, nil
 }
 
 // flushEvents appends the unit of work's events after its function
@@ -190,8 +225,12 @@ func (w *Writer) flushEvents(err error) error {
 	if err != nil {
 		return err
 	}
+	prev := head.Hash
 	for i := range w.events {
-		w.events[i].Seq = head + uint64(i) + 1
+		e := &w.events[i]
+		e.Seq = head.Seq + uint64(i) + 1
+		e.Hash, w.buf = driver.EventChainHash(prev, e, w.buf)
+		prev = e.Hash
 	}
 	return w.tx.AppendEvents(w.events)
 }

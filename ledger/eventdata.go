@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -48,8 +49,8 @@ func appendUintField(b []byte, name string, v uint64) []byte {
 
 // appendAmountField writes minor units as a decimal string in the asset's
 // precision.
-func (w *Writer) appendAmountField(b []byte, name, asset string, units int64) []byte {
-	a, err := w.Asset(asset)
+func (r *Reader) appendAmountField(b []byte, name, asset string, units int64) []byte {
+	a, err := r.Asset(asset)
 	if err != nil {
 		a = Asset{Code: asset} // the asset was read just before; minor units are still exact
 	}
@@ -63,6 +64,12 @@ func (w *Writer) ownEvent(typ, subject string, txID uint64, build func(b []byte)
 	if !w.l.ownEvents {
 		return nil
 	}
+	return w.builtEvent(typ, subject, txID, build)
+}
+
+// builtEvent emits an event whose data build writes into the unit of
+// work's buffer.
+func (w *Writer) builtEvent(typ, subject string, txID uint64, build func(b []byte) []byte) error {
 	start := len(w.evBuf)
 	w.evBuf = append(build(append(w.evBuf, '{')), '}')
 	return w.emit(typ, subject, txID, w.evBuf[start:len(w.evBuf):len(w.evBuf)])
@@ -70,55 +77,113 @@ func (w *Writer) ownEvent(typ, subject string, txID uint64, build func(b []byte)
 
 var kindNames = [...]string{driver.KindTransfer: "transfer", driver.KindCapture: "capture", driver.KindConversion: "conversion", driver.KindReversal: "reversal"}
 
-// transactionPosted emits EventTransactionPosted for t.
+// transactionPosted emits EventTransactionPosted for t. The event is
+// stored as a reference to t (its TxID, no subject, no data), and its
+// subject and data are rendered from t when the log is read
+// (renderPosted): the journal already holds every byte of them,
+// hash-chained, and building and keeping them a second time on every
+// posting was most of what the ledger's own events cost.
 func (w *Writer) transactionPosted(t *driver.Transaction) error {
 	if !w.l.ownEvents {
-		return nil // before the subject is formatted: off costs nothing
+		return nil
 	}
-	return w.ownEvent(EventTransactionPosted, strconv.FormatUint(t.ID, 10), t.ID, func(b []byte) []byte {
-		kind := "unknown"
-		if int(t.Kind) < len(kindNames) && kindNames[t.Kind] != "" {
-			kind = kindNames[t.Kind]
+	return w.emit(EventTransactionPosted, "", t.ID, nil)
+}
+
+// renderPosted fills in the subject and data of the
+// EventTransactionPosted events of a page read from the store, from their
+// transactions, read on the same snapshot.
+func (r *Reader) renderPosted(evs []driver.Event) error {
+	var lo, hi uint64
+	n := 0
+	for i := range evs {
+		if e := &evs[i]; e.Type == EventTransactionPosted && e.Data == nil && e.TxID != 0 {
+			if n == 0 || e.TxID < lo {
+				lo = e.TxID
+			}
+			hi = max(hi, e.TxID)
+			n++
 		}
-		b = appendStringField(b, "kind", kind)
-		if t.Key != "" {
-			b = appendStringField(b, "key", t.Key)
+	}
+	if n == 0 {
+		return nil
+	}
+	// The transactions of a page are close together: one range read when
+	// the range is not much larger than the page, one read each otherwise.
+	byID := make(map[uint64]*driver.Transaction, n)
+	if span := hi - lo + 1; span <= uint64(4*n+64) {
+		ts, err := r.rt.Transactions(lo-1, int(span))
+		if err != nil {
+			return err
 		}
-		b = append(appendField(b, "postings"), '[')
-		for i := range t.Postings {
-			p := &t.Postings[i]
-			b = append(b, '{')
-			b = appendStringField(b, "from", p.From)
-			b = appendStringField(b, "to", p.To)
-			b = appendStringField(b, "asset", p.Asset)
-			b = w.appendAmountField(b, "amount", p.Asset, p.Units)
-			b = append(b, '}', ',')
+		for i := range ts {
+			byID[ts[i].ID] = &ts[i]
 		}
-		if b[len(b)-1] == ',' {
-			b = b[:len(b)-1]
+	}
+	var buf []byte
+	for i := range evs {
+		e := &evs[i]
+		if e.Type != EventTransactionPosted || e.Data != nil || e.TxID == 0 {
+			continue
 		}
-		b = append(b, ']')
-		if t.Reverses != 0 {
-			b = appendUintField(b, "reverses", t.Reverses)
+		t := byID[e.TxID]
+		if t == nil {
+			st, err := r.rt.Transaction(e.TxID)
+			if err != nil {
+				return fmt.Errorf("ledger: event %d: transaction %d: %w", e.Seq, e.TxID, err)
+			}
+			t = &st
 		}
-		if t.Hold != 0 {
-			b = appendUintField(b, "hold", t.Hold)
-		}
-		if len(t.Metadata) > 0 {
-			md, _ := json.Marshal(t.Metadata) // a map of strings always marshals
-			b = append(appendField(b, "metadata"), md...)
-		}
-		return b
-	})
+		start := len(buf)
+		buf = append(r.appendPostedData(append(buf, '{'), t), '}')
+		e.Subject, e.Data = strconv.FormatUint(t.ID, 10), buf[start:len(buf):len(buf)]
+	}
+	return nil
+}
+
+// appendPostedData writes the fields of EventTransactionPosted's data.
+func (r *Reader) appendPostedData(b []byte, t *driver.Transaction) []byte {
+	kind := "unknown"
+	if int(t.Kind) < len(kindNames) && kindNames[t.Kind] != "" {
+		kind = kindNames[t.Kind]
+	}
+	b = appendStringField(b, "kind", kind)
+	if t.Key != "" {
+		b = appendStringField(b, "key", t.Key)
+	}
+	b = append(appendField(b, "postings"), '[')
+	for i := range t.Postings {
+		p := &t.Postings[i]
+		b = append(b, '{')
+		b = appendStringField(b, "from", p.From)
+		b = appendStringField(b, "to", p.To)
+		b = appendStringField(b, "asset", p.Asset)
+		b = r.appendAmountField(b, "amount", p.Asset, p.Units)
+		b = append(b, '}', ',')
+	}
+	if b[len(b)-1] == ',' {
+		b = b[:len(b)-1]
+	}
+	b = append(b, ']')
+	if t.Reverses != 0 {
+		b = appendUintField(b, "reverses", t.Reverses)
+	}
+	if t.Hold != 0 {
+		b = appendUintField(b, "hold", t.Hold)
+	}
+	if len(t.Metadata) > 0 {
+		md, _ := json.Marshal(t.Metadata) // a map of strings always marshals, keys sorted
+		b = append(appendField(b, "metadata"), md...)
+	}
+	return b
 }
 
 // holdEvent emits one of the hold events; extra adds the type's own
-// fields after hold, account and asset.
+// fields after hold, account and asset. Hold events are emitted whether
+// or not the ledger's own events are on: the chained event log is the
+// holds' audit trail, which Verify replays against the stored holds.
 func (w *Writer) holdEvent(typ string, h *driver.Hold, txID uint64, extra func(b []byte) []byte) error {
-	if !w.l.ownEvents {
-		return nil // before the subject is formatted: off costs nothing
-	}
-	return w.ownEvent(typ, strconv.FormatUint(h.ID, 10), txID, func(b []byte) []byte {
+	return w.builtEvent(typ, strconv.FormatUint(h.ID, 10), txID, func(b []byte) []byte {
 		b = appendUintField(b, "hold", h.ID)
 		if h.Key != "" && typ == EventHoldCreated {
 			b = appendStringField(b, "key", h.Key)

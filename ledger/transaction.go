@@ -86,6 +86,13 @@ type Head struct {
 	Time int64
 }
 
+// EventHead is the end of the event log, as Verify reports it: the last
+// event's Seq and chain hash. The zero EventHead is an empty log.
+type EventHead struct {
+	Seq  uint64
+	Hash [32]byte
+}
+
 func sameMetadata(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false

@@ -18,18 +18,36 @@ type VerifyReport struct {
 	Holds        int
 	Balances     int
 	Head         Head
+	// Events is how many events the log holds; EventHead is the last
+	// one's Seq and chain hash, which an auditor can keep to notice a log
+	// rewritten later.
+	Events    int
+	EventHead EventHead
+	// UnchainedEvents and UnchainedHolds count what a store kept from
+	// before the event log was chained (pgstore's migration 0005): events
+	// with no hash, at the start of the log, and holds created before the
+	// first chained event, which are checked against the journal and the
+	// balances but have no trail of events. Both are 0 on a ledger that
+	// began with the chain.
+	UnchainedEvents int
+	UnchainedHolds  int
 	// Totals is the sum of all posted balances per asset: zero for every
 	// asset of a sound ledger.
 	Totals map[string]decimal.Decimal
 }
 
-// Verify replays the whole journal on one snapshot and checks that:
-// transaction IDs are dense; each hash chains to the one before (so an
-// edited or removed transaction is visible); times never go back; every
-// posting is positive and its running balances match the replay; every
-// stored balance equals the replay and its held amount equals what its
-// pending holds reserve; every asset sums to zero; and no account is below
-// its limit. It returns the first break found, wrapping ErrVerify.
+// Verify replays the whole journal and the event log on one snapshot and
+// checks that: transaction IDs are dense; each hash chains to the one
+// before (so an edited or removed transaction is visible); times never go
+// back; every posting is positive and its running balances match the
+// replay; event Seqs are dense and each event's hash chains to the one
+// before, as the journal's do; every hold is what its events say (created
+// with its account, asset, amount and expiry; captured, voided or expired
+// as they tell, at their times) and has captured what the journal's
+// captures of it add up to; every stored balance equals the replay and its
+// held amount equals what its pending holds reserve; every asset sums to
+// zero; and no account is below its limit. It returns the first break
+// found, wrapping ErrVerify.
 func (l *Ledger) Verify(ctx context.Context) (VerifyReport, error) {
 	var rep VerifyReport
 	err := l.View(ctx, func(r *Reader) error {
@@ -44,6 +62,7 @@ func (l *Ledger) Verify(ctx context.Context) (VerifyReport, error) {
 func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 	rep := VerifyReport{Totals: map[string]decimal.Decimal{}}
 	posted := map[BalanceKey]int64{}
+	captures := map[uint64]int64{} // hold ID: what the journal captured from it
 	var prev driver.Head
 	var buf []byte
 	const page = 10000
@@ -88,6 +107,13 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 				if from != p.FromAfter || to != p.ToAfter {
 					return rep, fmt.Errorf("%w: transaction %d posting %d: running balances differ from the replay", ErrVerify, t.ID, j)
 				}
+				if t.Hold != 0 {
+					c, ok := addUnits(captures[t.Hold], p.Units)
+					if !ok {
+						return rep, fmt.Errorf("%w: transaction %d: captures of hold %d leave the int64 range", ErrVerify, t.ID, t.Hold)
+					}
+					captures[t.Hold] = c
+				}
 			}
 			prev = driver.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
 			rep.Transactions++
@@ -106,16 +132,27 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 	}
 	rep.Head = Head(head)
 
+	audit, err := r.verifyEvents(ctx, head.ID)
+	if err != nil {
+		return rep, err
+	}
+	rep.Events, rep.EventHead, rep.UnchainedEvents = audit.events, EventHead(audit.head), audit.unhashed
+
 	held := map[BalanceKey]int64{}
 	for after := uint64(0); ; {
 		hs, err := r.rt.Holds(after, page)
 		if err != nil {
 			return rep, err
 		}
-		for _, h := range hs {
+		for i := range hs {
+			h := &hs[i]
 			if h.Units <= 0 || h.Captured < 0 || h.Captured > h.Units {
 				return rep, fmt.Errorf("%w: hold %d captured %d of %d", ErrVerify, h.ID, h.Captured, h.Units)
 			}
+			if err := audit.checkHold(h, captures[h.ID], &rep.UnchainedHolds); err != nil {
+				return rep, err
+			}
+			delete(captures, h.ID)
 			if h.Status == driver.HoldPending {
 				k := BalanceKey{h.Account, h.Asset}
 				sum, ok := addUnits(held[k], h.Units-h.Captured)
@@ -130,6 +167,12 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 			break
 		}
 		after = hs[len(hs)-1].ID
+	}
+	for id := range captures {
+		return rep, fmt.Errorf("%w: the journal captures from hold %d, which is not stored", ErrVerify, id)
+	}
+	for id := range audit.holds {
+		return rep, fmt.Errorf("%w: hold %d has events but is not stored", ErrVerify, id)
 	}
 
 	// Totals are summed in 128 bits: a sound ledger's partial sums may leave

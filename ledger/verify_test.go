@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,10 @@ type tamperStore struct {
 	journal  func([]driver.Transaction) []driver.Transaction
 	balances func([]driver.Balance) []driver.Balance
 	holds    func([]driver.Hold) []driver.Hold
+	events   func([]driver.Event) []driver.Event
+	// forgeEventHead makes the event head the tampered log's last event,
+	// as a forger who can also write the head row would.
+	forgeEventHead bool
 }
 
 func (s *tamperStore) View(ctx context.Context, fn func(driver.ReadTx) error) error {
@@ -67,6 +72,28 @@ func (r tamperReadTx) Holds(after uint64, limit int) ([]driver.Hold, error) {
 	return r.s.holds(append([]driver.Hold(nil), hs...)), nil
 }
 
+// Events returns copies passed through the event tamper; the event head
+// stays the store's own, as a forger who cannot reach it would leave it.
+func (r tamperReadTx) Events(after uint64, limit int) ([]driver.Event, error) {
+	evs, err := r.ReadTx.Events(after, limit)
+	if err != nil || r.s.events == nil {
+		return evs, err
+	}
+	return r.s.events(append([]driver.Event(nil), evs...)), nil
+}
+
+func (r tamperReadTx) EventHead() (driver.EventHead, error) {
+	if !r.s.forgeEventHead {
+		return r.ReadTx.EventHead()
+	}
+	evs, err := r.Events(0, 1<<20)
+	if err != nil || len(evs) == 0 {
+		return driver.EventHead{}, err
+	}
+	last := evs[len(evs)-1]
+	return driver.EventHead{Seq: last.Seq, Hash: last.Hash}, nil
+}
+
 // busyFixture is a fixture over a tamperStore with every kind of
 // transaction in its journal (transfers, a capture, a conversion with a
 // remainder and a fee, a reversal) and two holds: one partly captured and
@@ -108,6 +135,13 @@ func TestVerifyHealthy(t *testing.T) {
 	require.Equal(t, 7, rep.Transactions)
 	require.Equal(t, 3, rep.Holds)
 	require.Equal(t, uint64(7), rep.Head.ID)
+	// Hold events are the holds' audit trail even with the ledger's own
+	// events off: created, captured, created, voided, expired, created.
+	require.Equal(t, 6, rep.Events)
+	require.Equal(t, uint64(6), rep.EventHead.Seq)
+	require.NotZero(t, rep.EventHead.Hash)
+	require.Zero(t, rep.UnchainedEvents)
+	require.Zero(t, rep.UnchainedHolds)
 	require.Equal(t, 2, len(rep.Totals), "EUR and RUBY; JPY never moved")
 }
 
@@ -117,7 +151,10 @@ func TestVerifyFindsTampering(t *testing.T) {
 		journal  func([]driver.Transaction) []driver.Transaction
 		balances func([]driver.Balance) []driver.Balance
 		holds    func([]driver.Hold) []driver.Hold
-		want     string // the first break, as Verify names it
+		events   func([]driver.Event) []driver.Event
+		// forgeEventHead: see tamperStore.
+		forgeEventHead bool
+		want           string // the first break, as Verify names it
 	}{
 		{
 			name: "amount changed",
@@ -219,14 +256,76 @@ func TestVerifyFindsTampering(t *testing.T) {
 				hs[1].Status = driver.HoldPending
 				return hs
 			},
-			want: "member:alice RUBY: held 0, pending holds reserve 100",
+			want: "hold 2 is pending with 0 captured, its events say voided with 0",
+		},
+		{
+			// Consistent with the balances, so only the event log shows it.
+			name: "hold reopened and its funds held again",
+			holds: func(hs []driver.Hold) []driver.Hold {
+				hs[1].Status, hs[1].ClosedAt = driver.HoldPending, 0
+				return hs
+			},
+			balances: editBalance(alice, "RUBY", func(b *driver.Balance) { b.Held += 10000 }),
+			want:     "hold 2 is pending with 0 captured, its events say voided with 0",
+		},
+		{
+			name:     "hold made larger, with its balance",
+			holds:    func(hs []driver.Hold) []driver.Hold { hs[0].Units += 100; return hs },
+			balances: editBalance(alice, "EUR", func(b *driver.Balance) { b.Held += 100 }),
+			want:     "hold 1 differs from its ledger.hold.created event",
+		},
+		{
+			name:     "capture of a hold shrunk, with its balance",
+			holds:    func(hs []driver.Hold) []driver.Hold { hs[0].Captured -= 100; return hs },
+			balances: editBalance(alice, "EUR", func(b *driver.Balance) { b.Held += 100 }),
+			want:     "hold 1: captured 400, the journal's captures of it add up to 500",
+		},
+		{
+			name:  "closed hold removed",
+			holds: func(hs []driver.Hold) []driver.Hold { return hs[:1] },
+			want:  "hold 2 has events but is not stored",
+		},
+		{
+			name: "hold event edited",
+			events: editEvent(4, func(e *driver.Event) {
+				e.Data = []byte(strings.Replace(string(e.Data), `"released":"100"`, `"released":"1"`, 1))
+			}),
+			want: "event 4: hash does not chain",
+		},
+		{
+			name: "hold event edited, chain rehashed",
+			events: rechained(editEvent(4, func(e *driver.Event) {
+				e.Type = ledger.EventHoldExpired
+			})),
+			forgeEventHead: true,
+			want:           "hold 2 is voided with 0 captured, its events say expired with 0",
+		},
+		{
+			name: "hold event edited, chain rehashed, head row left",
+			events: rechained(editEvent(4, func(e *driver.Event) {
+				e.Type = ledger.EventHoldExpired
+			})),
+			want: "the event head's hash is not event 4's",
+		},
+		{
+			name: "hold event dropped",
+			events: func(evs []driver.Event) []driver.Event {
+				return append(evs[:1:1], evs[2:]...)
+			},
+			want: "event 3 follows 1",
+		},
+		{
+			name:   "last event dropped",
+			events: func(evs []driver.Event) []driver.Event { return evs[:len(evs)-1] },
+			want:   "the event head is event 4 but the log ends at 3",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, ts := busyFixture(t)
 			f.requireSound(t)
-			ts.journal, ts.balances, ts.holds = tt.journal, tt.balances, tt.holds
+			ts.journal, ts.balances, ts.holds, ts.events = tt.journal, tt.balances, tt.holds, tt.events
+			ts.forgeEventHead = tt.forgeEventHead
 			_, err := f.l.Verify(f.ctx)
 			require.ErrorIs(t, err, ledger.ErrVerify)
 			require.Contains(t, err.Error(), tt.want)
@@ -257,6 +356,33 @@ func rehashed(tamper func([]driver.Transaction) []driver.Transaction) func([]dri
 			prev = ts[i].Hash
 		}
 		return ts
+	}
+}
+
+// editEvent returns an event tamper that changes event seq.
+func editEvent(seq uint64, change func(*driver.Event)) func([]driver.Event) []driver.Event {
+	return func(evs []driver.Event) []driver.Event {
+		for i := range evs {
+			if evs[i].Seq == seq {
+				change(&evs[i])
+			}
+		}
+		return evs
+	}
+}
+
+// rechained recomputes the event log's hash chain after a tamper, as a
+// forger who knows the algorithm would. It assumes the log is read in one
+// page.
+func rechained(tamper func([]driver.Event) []driver.Event) func([]driver.Event) []driver.Event {
+	return func(evs []driver.Event) []driver.Event {
+		evs = tamper(evs)
+		var prev [32]byte
+		for i := range evs {
+			evs[i].Hash, _ = driver.EventChainHash(prev, &evs[i], nil)
+			prev = evs[i].Hash
+		}
+		return evs
 	}
 }
 

@@ -95,10 +95,11 @@ type ReadTx interface {
 	// Due returns entries of a kind with At <= at, ordered by (At, ID), at
 	// most limit of them.
 	Due(kind string, at time.Time, limit int) ([]DueEntry, error)
-	// EventHead returns the Seq of the last event in the log, 0 if none.
-	// Inside an Update it also serialises this unit of work against every
-	// other that appends events, as Head does for transactions.
-	EventHead() (uint64, error)
+	// EventHead returns the last event's Seq and Hash, the zero EventHead
+	// if the log is empty. Inside an Update it also serialises this unit of
+	// work against every other that appends events, as Head does for
+	// transactions.
+	EventHead() (EventHead, error)
 	// Events returns events with Seq > after in Seq order, at most limit
 	// of them.
 	Events(after uint64, limit int) ([]Event, error)
@@ -139,7 +140,8 @@ type Tx interface {
 	// Unschedule removes a due entry; removing a missing one is no error.
 	Unschedule(kind, id string) error
 	// AppendEvents appends events whose Seqs follow the event head with no
-	// gap (head+1, head+2, ...); they commit or vanish with the unit of
+	// gap (head+1, head+2, ...), each hash chaining to the one before; the
+	// last becomes the event head. They commit or vanish with the unit of
 	// work (or the batch item) that appended them. A Seq already taken is
 	// an error wrapping ErrConflict; Seqs that do not follow the head are
 	// an error.

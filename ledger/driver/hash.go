@@ -53,3 +53,24 @@ func appendString(b []byte, s string) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 	return append(b, s...)
 }
+
+// EventChainHash computes the hash that links e to the event before it:
+// SHA-256 over the previous event's hash and a length-prefixed encoding of
+// every field of e but its hash, as ChainHash does for transactions. The
+// event log chained so is the audit trail of what the journal does not
+// hold: holds created, captured, voided and expired, and every program's
+// events. buf is scratch space and may be nil; the grown buffer is
+// returned for reuse.
+func EventChainHash(prev [32]byte, e *Event, buf []byte) ([32]byte, []byte) {
+	b := buf[:0]
+	b = append(b, prev[:]...)
+	b = binary.BigEndian.AppendUint64(b, e.Seq)
+	b = append(b, e.ID[:]...)
+	b = appendString(b, e.Type)
+	b = appendString(b, e.Subject)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Time))
+	b = binary.BigEndian.AppendUint64(b, e.TxID)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Data)))
+	b = append(b, e.Data...)
+	return sha256.Sum256(b), b
+}

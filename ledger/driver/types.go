@@ -142,8 +142,9 @@ type DueEntry struct {
 // reports. Seq is its place in the log: dense and increasing from 1, the
 // cursor consumers read by. ID is a UUID the ledger made for it; Time is
 // Unix nanoseconds; TxID is the journal transaction it goes with, 0 for
-// none; Data is a JSON object or nil. The ledger validates everything
-// before a store sees it.
+// none; Data is a JSON object or nil; Hash chains it to the event before
+// (EventChainHash). The ledger validates everything and computes the hash
+// before a store sees it; a store keeps every field as given.
 type Event struct {
 	Seq     uint64
 	ID      [16]byte
@@ -152,4 +153,12 @@ type Event struct {
 	Time    int64
 	TxID    uint64
 	Data    []byte
+	Hash    [32]byte
+}
+
+// EventHead is the end of the event log: the last event's Seq and Hash.
+// The zero EventHead is an empty log.
+type EventHead struct {
+	Seq  uint64
+	Hash [32]byte
 }

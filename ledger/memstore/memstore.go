@@ -74,6 +74,7 @@ type Store struct {
 	head      driver.Head
 	evChunks  [][]driver.Event // the event log in chunks that never move, like the journal
 	nev       uint64           // events in the log; event Seq i is at eventAt(i)
+	evArena   []byte           // the block event data is copied into (keepEventData)
 
 	// Followers of the event log wait on evChanged, which a commit that
 	// appended events closes and replaces; evCommitted is the committed
@@ -498,7 +499,12 @@ func (s *Store) eventAt(seq uint64) *driver.Event {
 	return &s.evChunks[i/chunkSize][i%chunkSize]
 }
 
-func (r reader) EventHead() (uint64, error) { return r.s.nev, nil }
+func (r reader) EventHead() (driver.EventHead, error) {
+	if r.s.nev == 0 {
+		return driver.EventHead{}, nil
+	}
+	return driver.EventHead{Seq: r.s.nev, Hash: r.s.eventAt(r.s.nev).Hash}, nil
+}
 
 func (r reader) Events(after uint64, limit int) ([]driver.Event, error) {
 	n := r.s.nev

@@ -391,7 +391,7 @@ func (t *tx) AppendEvents(evs []driver.Event) error {
 	}
 	for _, e := range evs {
 		if len(e.Data) > 0 {
-			e.Data = append([]byte(nil), e.Data...)
+			e.Data = s.keepEventData(e.Data)
 		} else {
 			e.Data = nil
 		}
@@ -403,4 +403,24 @@ func (t *tx) AppendEvents(evs []driver.Event) error {
 	}
 	t.undo = append(t.undo, undo{op: undoEvents, posted: int64(len(evs))})
 	return nil
+}
+
+// eventArenaBlock is the size of the blocks event data is copied into.
+const eventArenaBlock = 64 << 10
+
+// keepEventData copies an event's data into the store's arena: one
+// allocation per 64 KiB of events rather than one per event. The copy's
+// capacity ends at its length, so nothing appended to it can reach the
+// next event's bytes. Data of events rolled back stays in the block,
+// unused.
+func (s *Store) keepEventData(d []byte) []byte {
+	if len(d) > eventArenaBlock/4 {
+		return append([]byte(nil), d...)
+	}
+	if cap(s.evArena)-len(s.evArena) < len(d) {
+		s.evArena = make([]byte, 0, eventArenaBlock)
+	}
+	start := len(s.evArena)
+	s.evArena = append(s.evArena, d...)
+	return s.evArena[start:len(s.evArena):len(s.evArena)]
 }

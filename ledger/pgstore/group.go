@@ -241,7 +241,7 @@ func (c *committer) keepCache(g *gtx) {
 
 const maxCachedAccounts = 1 << 17
 
-const lockHeadSQL = `SELECT tx_id, hash, time, hold_id, version, event_seq FROM ledger_head WHERE id = 1 FOR UPDATE`
+const lockHeadSQL = `SELECT tx_id, hash, time, hold_id, version, event_seq, event_hash FROM ledger_head WHERE id = 1 FOR UPDATE`
 
 // beginRetries bounds how many times a group's BEGIN is sent again on a
 // new connection after the connection it was sent on died.
@@ -339,12 +339,13 @@ func (c *committer) readBegin(br pgx.BatchResults) (*gtx, error) {
 		}
 	}
 	var id, holdID, evSeq int64
-	var hash []byte
-	if err := br.QueryRow().Scan(&id, &hash, &g.head.Time, &holdID, &g.version, &evSeq); err != nil {
+	var hash, evHash []byte
+	if err := br.QueryRow().Scan(&id, &hash, &g.head.Time, &holdID, &g.version, &evSeq, &evHash); err != nil {
 		return nil, err
 	}
-	g.head.ID, g.holdSeq, g.evSeq, g.baseEvSeq = uint64(id), uint64(holdID), uint64(evSeq), uint64(evSeq)
+	g.head.ID, g.holdSeq, g.ev.Seq, g.baseEvSeq = uint64(id), uint64(holdID), uint64(evSeq), uint64(evSeq)
 	copy(g.head.Hash[:], hash)
+	copy(g.ev.Hash[:], evHash)
 	return g, nil
 }
 
@@ -379,10 +380,10 @@ type gtx struct {
 	began time.Time // when the group's BEGIN was read
 
 	head        driver.Head
-	holdSeq     uint64 // last hold ID
-	evSeq       uint64 // last event Seq
-	baseEvSeq   uint64 // last event Seq when the group began
-	version     int64  // head row version
+	holdSeq     uint64           // last hold ID
+	ev          driver.EventHead // last event
+	baseEvSeq   uint64           // last event Seq when the group began
+	version     int64            // head row version
 	baseVersion int64
 	cache       map[driver.BalanceKey]driver.Balance // committed, read-only; nil if stale
 	bal         map[driver.BalanceKey]driver.Balance // this group's balances (locked)
@@ -404,7 +405,7 @@ type gtx struct {
 	undo     []undoEntry
 	itemHead driver.Head
 	itemHold uint64
-	itemEv   uint64
+	itemEv   driver.EventHead
 }
 
 type undoEntry struct {
@@ -436,7 +437,7 @@ func (g *gtx) runItem(r *request, fn func(driver.Tx) error) (err error) {
 	g.itemMark = g.log.mark()
 	g.saved = false
 	g.undo = g.undo[:0]
-	g.itemHead, g.itemHold, g.itemEv = g.head, g.holdSeq, g.evSeq
+	g.itemHead, g.itemHold, g.itemEv = g.head, g.holdSeq, g.ev
 	g.active = true
 	g.closed = false
 	wroteBefore := g.wrote
@@ -513,7 +514,7 @@ func (g *gtx) rollbackItem() {
 		}
 	}
 	g.undo = g.undo[:0]
-	g.head, g.holdSeq, g.evSeq = g.itemHead, g.itemHold, g.itemEv
+	g.head, g.holdSeq, g.ev = g.itemHead, g.itemHold, g.itemEv
 }
 
 // query is the reader's queryFunc inside a group: it sends the buffered
@@ -627,13 +628,13 @@ func (g *gtx) commit() error {
 	}
 	if g.wrote {
 		g.version++
-		b.Queue(`UPDATE ledger_head SET tx_id = $1, hash = $2, time = $3, hold_id = $4, version = $5, event_seq = $6 WHERE id = 1`,
-			int64(g.head.ID), g.head.Hash[:], g.head.Time, int64(g.holdSeq), g.version, int64(g.evSeq))
+		b.Queue(`UPDATE ledger_head SET tx_id = $1, hash = $2, time = $3, hold_id = $4, version = $5, event_seq = $6, event_hash = $7 WHERE id = 1`,
+			int64(g.head.ID), g.head.Hash[:], g.head.Time, int64(g.holdSeq), g.version, int64(g.ev.Seq), g.ev.Hash[:])
 		n++
 	}
-	if g.evSeq != g.baseEvSeq {
+	if g.ev.Seq != g.baseEvSeq {
 		// Delivered to listeners when, and only if, this commits.
-		b.Queue(`SELECT pg_notify($1, $2)`, c.s.eventChannel(), strconv.FormatUint(g.evSeq, 10))
+		b.Queue(`SELECT pg_notify($1, $2)`, c.s.eventChannel(), strconv.FormatUint(g.ev.Seq, 10))
 		n++
 	}
 	b.Queue("COMMIT")
@@ -1059,20 +1060,20 @@ func (g *gtx) Schedule(e driver.DueEntry) error {
 
 // EventHead returns the event head locked at the group's start, moved by
 // what the group appended.
-func (g *gtx) EventHead() (uint64, error) {
+func (g *gtx) EventHead() (driver.EventHead, error) {
 	g.check()
-	return g.evSeq, nil
+	return g.ev, nil
 }
 
 func (g *gtx) AppendEvents(evs []driver.Event) error {
 	g.check()
 	for i := range evs {
 		e := &evs[i]
-		if seq := e.Seq; seq != g.evSeq+uint64(i)+1 {
-			if seq <= g.evSeq {
+		if seq := e.Seq; seq != g.ev.Seq+uint64(i)+1 {
+			if seq <= g.ev.Seq {
 				return fmt.Errorf("%w: event sequence %d taken", driver.ErrConflict, seq)
 			}
-			return fmt.Errorf("pgstore: event %d does not follow event head %d", seq, g.evSeq+uint64(i))
+			return fmt.Errorf("pgstore: event %d does not follow event head %d", seq, g.ev.Seq+uint64(i))
 		}
 		if e.Seq > 1<<63-1 || e.TxID > 1<<63-1 {
 			return fmt.Errorf("%w: event %d: an ID is beyond what BIGINT keeps", driver.ErrOverflow, e.Seq)
@@ -1086,7 +1087,8 @@ func (g *gtx) AppendEvents(evs []driver.Event) error {
 		g.log.events = append(g.log.events, e)
 	}
 	if len(evs) > 0 {
-		g.evSeq = evs[len(evs)-1].Seq
+		last := &evs[len(evs)-1]
+		g.ev = driver.EventHead{Seq: last.Seq, Hash: last.Hash}
 		g.wrote = true
 	}
 	return nil

@@ -501,10 +501,16 @@ func (r *reader) Due(kind string, at time.Time, limit int) ([]driver.DueEntry, e
 	return out, err
 }
 
-func (r *reader) EventHead() (uint64, error) {
-	var seq int64
-	err := r.query(`SELECT event_seq FROM ledger_head WHERE id = 1`, nil, func(rows pgx.Rows) error { return rows.Scan(&seq) })
-	return uint64(seq), err
+func (r *reader) EventHead() (driver.EventHead, error) {
+	var (
+		seq  int64
+		hash []byte
+		h    driver.EventHead
+	)
+	err := r.query(`SELECT event_seq, event_hash FROM ledger_head WHERE id = 1`, nil, func(rows pgx.Rows) error { return rows.Scan(&seq, &hash) })
+	h.Seq = uint64(seq)
+	copy(h.Hash[:], hash)
+	return h, err
 }
 
 func (r *reader) Events(after uint64, limit int) ([]driver.Event, error) {
@@ -517,19 +523,20 @@ func (r *reader) Events(after uint64, limit int) ([]driver.Event, error) {
 		hi = 1<<63 - 1
 	}
 	out := make([]driver.Event, 0, min(limit, 1024))
-	err := r.query(`SELECT seq, id, type, subject, time, COALESCE(tx_id, 0), data FROM events
+	err := r.query(`SELECT seq, id, type, subject, time, COALESCE(tx_id, 0), data, hash FROM events
 		WHERE seq > $1 AND seq <= $2 ORDER BY seq`, []any{int64(after), hi},
 		func(rows pgx.Rows) error {
 			var (
-				e           driver.Event
-				seq, txID   int64
-				id, subject []byte
+				e                 driver.Event
+				seq, txID         int64
+				id, subject, hash []byte
 			)
-			if err := rows.Scan(&seq, &id, &e.Type, &subject, &e.Time, &txID, &e.Data); err != nil {
+			if err := rows.Scan(&seq, &id, &e.Type, &subject, &e.Time, &txID, &e.Data, &hash); err != nil {
 				return err
 			}
 			e.Seq, e.TxID, e.Subject = uint64(seq), uint64(txID), string(subject)
 			copy(e.ID[:], id)
+			copy(e.Hash[:], hash) // NULL (written before the chain): the zero hash
 			out = append(out, e)
 			return nil
 		})

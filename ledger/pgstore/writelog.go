@@ -163,17 +163,17 @@ func (l *writeLog) queueEvents(b *pgx.Batch, from, to logMark) int {
 	}
 	m := len(evs)
 	seqs, ids, types, subjects := make([]int64, m), make([][]byte, m), make([]string, m), make([][]byte, m)
-	times, txs, data := make([]int64, m), make([]*int64, m), make([][]byte, m)
+	times, txs, data, hashes := make([]int64, m), make([]*int64, m), make([][]byte, m), make([][]byte, m)
 	for i := range evs {
 		e := &evs[i]
-		// A copy of the ID: the log's entries are cleared once queued,
-		// before the batch is encoded.
+		// Copies of the ID and hash: the log's entries are cleared once
+		// queued, before the batch is encoded.
 		seqs[i], ids[i], types[i], subjects[i] = int64(e.Seq), append([]byte(nil), e.ID[:]...), e.Type, []byte(e.Subject)
-		times[i], txs[i], data[i] = e.Time, nullID(e.TxID), e.Data
+		times[i], txs[i], data[i], hashes[i] = e.Time, nullID(e.TxID), e.Data, append([]byte(nil), e.Hash[:]...)
 	}
-	b.Queue(`INSERT INTO events (seq, id, type, subject, time, tx_id, data)
-		SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bytea[])`,
-		seqs, ids, types, subjects, times, txs, data)
+	b.Queue(`INSERT INTO events (seq, id, type, subject, time, tx_id, data, hash)
+		SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bytea[], $8::bytea[])`,
+		seqs, ids, types, subjects, times, txs, data, hashes)
 	return 1
 }
 

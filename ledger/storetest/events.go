@@ -14,9 +14,12 @@ import (
 )
 
 // eventHead reads the committed event head.
-func (e *env) eventHead() uint64 {
+func (e *env) eventHead() uint64 { return e.eventHeadWithHash().Seq }
+
+// eventHeadWithHash reads the committed event head with its hash.
+func (e *env) eventHeadWithHash() driver.EventHead {
 	e.t.Helper()
-	var head uint64
+	var head driver.EventHead
 	require.NoError(e.t, e.store.View(e.ctx, func(r driver.ReadTx) (err error) { head, err = r.EventHead(); return err }))
 	return head
 }
@@ -149,9 +152,13 @@ func testEventsBatch(t *testing.T, e *env) {
 	// Through the store: the first item appends, reads the log (so a store
 	// that buffers writes has sent the events) and fails; the next item
 	// finds the head where it was and takes the same Seq.
-	head = e.eventHead()
+	// The store keeps each event's hash as given and reports the last as
+	// the head's; a rolled-back item leaves the head's hash as it was.
+	headH := e.eventHeadWithHash()
+	head = headH.Seq
 	ev := func(seq uint64, typ string) driver.Event {
-		return driver.Event{Seq: seq, ID: [16]byte{byte(seq), 1}, Type: typ, Subject: "s", Time: epoch.UnixNano()}
+		return driver.Event{Seq: seq, ID: [16]byte{byte(seq), 1}, Type: typ, Subject: "s", Time: epoch.UnixNano(),
+			Hash: [32]byte{byte(seq), byte(seq >> 8), 7, 31: byte(len(typ))}}
 	}
 	errs, err = e.store.UpdateBatch(e.ctx, []func(driver.Tx) error{
 		func(tx driver.Tx) error {
@@ -159,10 +166,10 @@ func testEventsBatch(t *testing.T, e *env) {
 			if err != nil {
 				return err
 			}
-			if err := tx.AppendEvents([]driver.Event{ev(h+1, "test.item.undone"), ev(h+2, "test.item.undone")}); err != nil {
+			if err := tx.AppendEvents([]driver.Event{ev(h.Seq+1, "test.item.undone"), ev(h.Seq+2, "test.item.undone")}); err != nil {
 				return err
 			}
-			got, err := tx.Events(h, 10)
+			got, err := tx.Events(h.Seq, 10)
 			if err != nil {
 				return err
 			}
@@ -176,10 +183,10 @@ func testEventsBatch(t *testing.T, e *env) {
 			if err != nil {
 				return err
 			}
-			if h != head {
-				return fmt.Errorf("event head %d after a rolled-back item, want %d", h, head)
+			if h != headH {
+				return fmt.Errorf("event head %d (hash %x) after a rolled-back item, want %d (hash %x)", h.Seq, h.Hash[:4], headH.Seq, headH.Hash[:4])
 			}
-			return tx.AppendEvents([]driver.Event{ev(h+1, "test.item.kept")})
+			return tx.AppendEvents([]driver.Event{ev(h.Seq+1, "test.item.kept")})
 		},
 	})
 	require.NoError(t, err)
@@ -187,6 +194,14 @@ func testEventsBatch(t *testing.T, e *env) {
 	require.NoError(t, errs[1])
 	evs := e.eventsAfter(head)
 	require.Equal(t, []string{"test.item.kept/s"}, eventTypes(evs))
+	require.Equal(t, driver.EventHead{Seq: head + 1, Hash: ev(head+1, "test.item.kept").Hash}, e.eventHeadWithHash())
+	require.NoError(t, e.store.View(e.ctx, func(r driver.ReadTx) error {
+		got, err := r.Events(head, 1)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, ev(head+1, "test.item.kept"), got[0], "an event comes back as it was appended, hash and all")
+		return nil
+	}))
 
 	// A Seq taken is a conflict; one that skips ahead is refused; neither
 	// keeps anything.
@@ -295,7 +310,7 @@ func testEventsPaging(t *testing.T, e *env) {
 		require.Empty(t, evs, "a limit of 0 reads nothing")
 		got, err := r.EventHead()
 		require.NoError(t, err)
-		require.Equal(t, head+25, got)
+		require.Equal(t, head+25, got.Seq)
 		return nil
 	}))
 	_, err = e.l.Consumer("paging").Position(e.ctx)

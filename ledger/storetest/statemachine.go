@@ -194,7 +194,7 @@ func newMachine(rt *rapid.T, e *env, n int) *machine {
 		return nil
 	}))
 	m.unbounded[m.world], m.unbounded[m.exchange], m.unbounded[m.remainder] = true, true, true
-	require.NoError(rt, e.store.View(e.ctx, func(r driver.ReadTx) (err error) { m.evSeen, err = r.EventHead(); return err }))
+	require.NoError(rt, e.store.View(e.ctx, func(r driver.ReadTx) (err error) { h, err := r.EventHead(); m.evSeen = h.Seq; return err }))
 	return m
 }
 
@@ -280,9 +280,11 @@ func (m *machine) state(rt *rapid.T) nsState {
 		return nil
 	}))
 	require.NoError(rt, m.e.store.View(m.e.ctx, func(r driver.ReadTx) (err error) {
-		if s.evHead, err = r.EventHead(); err != nil {
+		h, err := r.EventHead()
+		if err != nil {
 			return err
 		}
+		s.evHead = h.Seq
 		if s.head, err = r.Head(); err != nil || len(m.holds) == 0 {
 			return err
 		}
@@ -355,7 +357,9 @@ func (m *machine) check(rt *rapid.T) {
 func (m *machine) checkEvents(rt *rapid.T, head uint64) {
 	var got []string
 	next := m.evSeen + 1
-	require.NoError(rt, m.e.store.View(m.e.ctx, func(r driver.ReadTx) error {
+	// Through the ledger: it renders what a posted event keeps by
+	// reference (its subject and data) from the event's transaction.
+	require.NoError(rt, m.e.l.View(m.e.ctx, func(r *ledger.Reader) error {
 		for after := m.evSeen; after < head; {
 			evs, err := r.Events(after, 100)
 			if err != nil {
@@ -368,6 +372,7 @@ func (m *machine) checkEvents(rt *rapid.T, head uint64) {
 				got = append(got, ev.Type+"/"+ev.Subject)
 				if ev.Type == ledger.EventTransactionPosted {
 					require.Equal(rt, ev.Subject, fmt.Sprint(ev.TxID), "a posted event's TxID")
+					require.Contains(rt, string(ev.Data), `"postings":[{"from":`, "a posted event's data")
 				}
 				after = ev.Seq
 			}

@@ -64,12 +64,15 @@
 // The provider is never called inside a unit of work: one that is rolled
 // back or run again (a lost race) must leave no payment behind, and a
 // network call must not hold the unit of work open. So WithdrawIn and
-// ApproveIn record the payout "sending" and reserve its funds, and send
-// nothing; the payment is sent after the commit — by Withdraw and Approve
-// themselves, at once; by Retry, which a caller of the In forms calls
-// with the payout ID once its unit of work has committed; or else by Tick
-// after Rules.RetryEvery. Retry has no In form for that reason. Sending
-// is idempotent on the payout's key, so a payment sent by both Retry and
+// ApproveIn record the payout "sending", reserve its funds and put it in
+// the program's outbox — kit.Outbox, the one the programs share
+// (shoutout's direct messages go through the same) — in that unit of
+// work, and send nothing; the payment is sent after the commit — by
+// Withdraw and Approve themselves, at once (kit.Outbox.Deliver); by Retry,
+// which a caller of the In forms calls with the payout ID once its unit
+// of work has committed; or else by Tick after Rules.RetryEvery
+// (kit.Outbox.Drain). Retry has no In form for that reason. Sending is
+// idempotent on the payout's key, so a payment sent by both Retry and
 // Tick is paid once, and settled once.
 //
 // # Money in flight
@@ -140,14 +143,15 @@
 // notification records nothing, so its redelivery is refused alike; an
 // unknown payout is ErrNotFound.
 //
-// Tick (a kit.Ticker, run by the scheduler) handles each due payout on its
-// own (the provider is called outside any unit of work, and each answer is
-// recorded in a unit of its own) and reports each in a kit.TickReport by
-// its payout ID, under the kinds TickPaid, TickFailed, TickReturned,
-// TickPending, TickOverdue and TickLapsed: a payout that fails is listed
-// in TickReport.Failed with its ID and stays due, and the others go on. It
-// does not tick the ledger: the scheduler does that once for every
-// program.
+// Tick (a kit.Ticker, run by the scheduler) handles each payout due in
+// the outbox on its own (the provider is called outside any unit of work,
+// and each answer is recorded in a unit of its own; a payout in review is
+// due at its Deadline) and reports each in a kit.TickReport by its payout
+// ID, under the kinds TickPaid, TickFailed, TickReturned, TickPending,
+// TickOverdue and TickLapsed: a payout that fails is listed in
+// TickReport.Failed with its ID and stays due, and the others go on; an
+// entry with no payout behind it is dropped. It does not tick the ledger:
+// the scheduler does that once for every program.
 //
 // # Event log
 //

@@ -20,7 +20,7 @@ const (
 	kindMember = "payout.member" // <provider>:<member> -> memberState
 	kindEvent  = "payout.event"  // <provider>:<payout id> -> kit.Once record
 	kindPush   = "payout.push"   // <provider>:<notification event id> -> kit.Once record
-	dueRetry   = "payout.retry:" // + <provider>; id: payout id
+	dueRetry   = "payout.retry:" // + <provider>; id: payout id; the outbox's kind
 )
 
 // maxReasonLen bounds a rejection's reason.
@@ -142,6 +142,9 @@ type Program struct {
 	provider Provider
 	roles    kit.Roles
 	wallets  kit.WalletPolicy
+	// sends is the outbox of payouts to send or ask about again, and of
+	// payouts in review, due at their Deadline; by payout ID.
+	sends kit.Outbox[Payout]
 }
 
 // Option configures a Program.
@@ -168,6 +171,7 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, provider Provider, 
 		return nil, fmt.Errorf("%w: provider: nil", ErrInvalidRules)
 	}
 	p := &Program{l: l, rules: rules, provider: provider}
+	p.sends = kit.Outbox[Payout]{Ledger: l, Due: dueRetry + rules.Provider, Failed: tickItem, Send: p.deliver}
 	for _, o := range opts {
 		o(p)
 	}
@@ -430,7 +434,7 @@ func (p *Program) Withdraw(ctx context.Context, req WithdrawRequest) (Payout, er
 	if err != nil || po.Replayed || !po.Status.inFlight() {
 		return po, err
 	}
-	return p.drive(ctx, po.ID)
+	return p.sends.Deliver(ctx, po.ID)
 }
 
 // WithdrawIn records a withdrawal inside the caller's unit of work w,
@@ -613,7 +617,7 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 	if r.ReviewAbove.Sign() > 0 && po.Gross.GreaterThan(r.ReviewAbove) {
 		po.Status, next = StatusReview, deadline
 	}
-	if err := w.Schedule(dueRetry+r.Provider, payoutID, next); err != nil {
+	if err := p.sends.Put(w, payoutID, next); err != nil {
 		return Payout{}, err
 	}
 	ms.Recent = append(ms.Recent, recent{ID: payoutID, At: now, Gross: q.Gross})
@@ -651,36 +655,36 @@ type RetryRequest struct {
 // Retry sends a payout in flight to the provider with its idempotency key
 // (KeyFor) — for the first time after WithdrawIn or ApproveIn committed,
 // or again after a timeout — and records the answer in a unit of work of
-// its own. For a payout in review or settled (by an earlier answer or a
-// pushed outcome, RecordOutcome) it changes nothing. Retry has no In
-// form: calling the provider is what it does, and the program never calls
-// a provider inside a unit of work (see Provider).
+// its own: the delivery the program's outbox (kit.Outbox) makes for it,
+// at once. For a payout in review or settled (by an earlier answer or a
+// pushed outcome, RecordOutcome) it changes nothing: a payout in review
+// is Tick's, even past its Deadline. Retry has no In form: calling the
+// provider is what it does, and the program never calls a provider inside
+// a unit of work (see Provider).
 func (p *Program) Retry(ctx context.Context, req RetryRequest) (Payout, error) {
-	if err := checkID("payout id", req.PayoutID); err != nil {
-		return Payout{}, err
-	}
-	return p.drive(ctx, req.PayoutID)
-}
-
-// drive sends an in-flight payout (outside any unit of work) and records
-// the provider's answer.
-func (p *Program) drive(ctx context.Context, payoutID string) (Payout, error) {
-	po, err := p.Get(ctx, payoutID)
+	po, err := p.Get(ctx, req.PayoutID)
 	if err != nil {
 		return Payout{}, err
 	}
+	return p.drive(ctx, po)
+}
+
+// drive sends a payout in flight (outside any unit of work) and records
+// the provider's answer; a settled payout leaves the outbox.
+func (p *Program) drive(ctx context.Context, po Payout) (Payout, error) {
 	if !po.Status.inFlight() {
+		var err error
 		if po.Status.Final() {
-			err = p.l.Update(ctx, func(w *ledger.Writer) error { return w.Unschedule(dueRetry+p.rules.Provider, payoutID) })
+			err = p.l.Update(ctx, func(w *ledger.Writer) error { return p.sends.Done(w, po.ID) })
 		}
 		return po, err
 	}
 	rc, sendErr := p.provider.Send(ctx, SendRequest{
-		Key: p.KeyFor(payoutID), Member: po.Member, Account: po.Account, Currency: p.rules.To.Code, Amount: po.Net,
+		Key: p.KeyFor(po.ID), Member: po.Member, Account: po.Account, Currency: p.rules.To.Code, Amount: po.Net,
 	})
-	po, err = kit.Run(ctx, p.l, func(w *ledger.Writer) (Payout, error) { return p.apply(w, payoutID, rc, sendErr, nil) })
+	po, err := kit.Run(ctx, p.l, func(w *ledger.Writer) (Payout, error) { return p.apply(w, po.ID, rc, sendErr, nil) })
 	if err != nil {
-		return Payout{}, eventError(err, "record the provider's answer for %s; the payout stays reserved and Tick asks again", payoutID)
+		return Payout{}, eventError(err, "record the provider's answer for %s; the payout stays reserved and Tick asks again", po.ID)
 	}
 	return po, nil
 }
@@ -703,7 +707,6 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 	if err != nil {
 		return Payout{}, err
 	}
-	due := dueRetry + p.rules.Provider
 	reported := now
 	if push != nil {
 		if !push.At.IsZero() {
@@ -726,7 +729,7 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 		if !po.Deadline.IsZero() && !now.Before(po.Deadline) {
 			po.Overdue = true
 		}
-		if err := w.Schedule(due, payoutID, at); err != nil {
+		if err := p.sends.Put(w, payoutID, at); err != nil {
 			return Payout{}, err
 		}
 		return po, w.SaveJSON(kindPayout, p.id(payoutID), po)
@@ -784,7 +787,7 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 		po.LastError = fmt.Sprintf("provider answered unknown outcome %q", rc.Outcome)
 		return later()
 	}
-	if err := w.Unschedule(due, payoutID); err != nil {
+	if err := p.sends.Done(w, payoutID); err != nil {
 		return Payout{}, err
 	}
 	return po, w.SaveJSON(kindPayout, p.id(payoutID), po)
@@ -904,7 +907,7 @@ func (p *Program) Approve(ctx context.Context, req ApproveRequest) (Payout, erro
 	if err != nil || !po.Status.inFlight() {
 		return po, err
 	}
-	return p.drive(ctx, req.PayoutID)
+	return p.sends.Deliver(ctx, req.PayoutID)
 }
 
 // ApproveIn approves a payout waiting in review inside the caller's unit
@@ -959,7 +962,7 @@ func (p *Program) approve(w *ledger.Writer, req ApproveRequest) (Payout, error) 
 		return Payout{}, fmt.Errorf("rule retry_every: %w", err)
 	}
 	po.Status, po.UpdatedAt, po.DecidedBy = StatusSending, now, req.Actor
-	if err := w.Schedule(dueRetry+p.rules.Provider, req.PayoutID, at); err != nil {
+	if err := p.sends.Put(w, req.PayoutID, at); err != nil {
 		return Payout{}, err
 	}
 	if err := p.emitPayout(w, EventApproved, &po, false, payoutData{Actor: req.Actor}); err != nil {
@@ -1038,7 +1041,7 @@ func (p *Program) reject(w *ledger.Writer, po *Payout, actor, reason string) err
 	if err := p.release(w, po); err != nil {
 		return err
 	}
-	if err := w.Unschedule(dueRetry+p.rules.Provider, po.ID); err != nil {
+	if err := p.sends.Done(w, po.ID); err != nil {
 		return err
 	}
 	po.Status, po.Reason, po.DecidedBy, po.UpdatedAt, po.SettledAt = StatusRejected, reason, actor, now, now

@@ -40,112 +40,81 @@ var _ kit.Ticker = (*Program)(nil)
 // the same key and records the answer in a unit of work of its own,
 // reporting each as TickPaid, TickFailed, TickReturned, TickPending or
 // TickOverdue; and it rejects payouts nobody reviewed by their Deadline
-// (TickLapsed). A payout that fails is reported in TickReport.Failed with
-// its ID and the others go on. The error is for the run as a whole (a
-// store or context that failed). Running it twice at the same time
-// changes nothing the second time. It does not tick the ledger (expired
-// holds are the scheduler's, ledger.Tick): a payout's hold never expires
-// by time alone.
+// (TickLapsed). These are the entries due in the program's outbox
+// (kit.Outbox.Drain), in due order. A payout that fails is reported in
+// TickReport.Failed with its ID and stays due, and the others go on. The
+// error is for the run as a whole (a store or context that failed).
+// Running it twice at the same time changes nothing the second time. It
+// does not tick the ledger (expired holds are the scheduler's,
+// ledger.Tick): a payout's hold never expires by time alone.
 func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 	var rep kit.TickReport
 	now := p.l.Clock().Now()
 	if err := ledger.ValidateTime("tick time", now); err != nil {
 		return rep, err
 	}
-	kind := dueRetry + p.rules.Provider
-	seen := map[string]bool{}
-	for {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		var due []ledger.DueEntry
-		err := p.l.View(ctx, func(r *ledger.Reader) (err error) {
-			due, err = r.Due(kind, now, 64+len(seen))
-			return err
-		})
-		if err != nil {
-			return rep, err
-		}
-		progressed := false
-		for _, d := range due {
-			if seen[d.ID] {
-				continue // failed earlier in this run; left for the next Tick
-			}
-			seen[d.ID], progressed = true, true
-			if err := p.tickOne(ctx, d.ID, &rep); err != nil {
-				if ctx.Err() != nil {
-					return rep, ctx.Err()
-				}
-				rep.Failed = append(rep.Failed, kit.ItemError{Kind: tickItem, ID: d.ID, Err: err})
-			}
-		}
-		if !progressed {
-			return rep, nil
-		}
-	}
+	err := p.sends.Drain(ctx, now, &rep)
+	return rep, err
 }
 
-// tickOne handles one due payout.
-func (p *Program) tickOne(ctx context.Context, payoutID string, rep *kit.TickReport) error {
+// deliver is the outbox's delivery of one due payout (kit.Outbox.Send),
+// outside any unit of work: a payout in flight is sent (drive) and
+// reported by what the provider answered; one in review is lapsed if its
+// Deadline has passed; a settled one leaves the outbox. A payout that is
+// not there is kit.ErrGone, and its entry is dropped.
+func (p *Program) deliver(ctx context.Context, payoutID string) (Payout, string, error) {
 	po, err := p.Get(ctx, payoutID)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidRequest) {
-		// A due entry with no payout behind it: drop it.
-		return p.l.Update(ctx, func(w *ledger.Writer) error { return w.Unschedule(dueRetry+p.rules.Provider, payoutID) })
+		return Payout{}, "", fmt.Errorf("%w: %w", err, kit.ErrGone)
 	}
 	if err != nil {
-		return err
+		return Payout{}, "", err
 	}
 	if po.Status == StatusReview {
-		lapsed, err := p.lapse(ctx, payoutID)
-		if lapsed {
-			rep.Add(TickLapsed, payoutID)
-		}
-		return err
+		return p.lapse(ctx, payoutID)
 	}
-	if !po.Status.inFlight() {
-		_, err := p.drive(ctx, payoutID) // unschedules a settled payout
-		return err
-	}
-	po, err = p.drive(ctx, payoutID)
-	if err != nil {
-		return err
+	asked := po.Status.inFlight()
+	po, err = p.drive(ctx, po) // takes a settled payout off the outbox
+	if err != nil || !asked {
+		return po, "", err
 	}
 	switch {
 	case po.Status == StatusPaid:
-		rep.Add(TickPaid, payoutID)
+		return po, TickPaid, nil
 	case po.Status == StatusFailed:
-		rep.Add(TickFailed, payoutID)
+		return po, TickFailed, nil
 	case po.Status == StatusReturned:
-		rep.Add(TickReturned, payoutID)
+		return po, TickReturned, nil
 	case po.Overdue:
-		rep.Add(TickOverdue, payoutID)
-	default:
-		rep.Add(TickPending, payoutID)
+		return po, TickOverdue, nil
 	}
-	return nil
+	return po, TickPending, nil
 }
 
 // lapse rejects a payout still in review at its Deadline: nobody decided,
-// the provider was never asked, so its funds can go back.
-func (p *Program) lapse(ctx context.Context, payoutID string) (bool, error) {
-	lapsed := false
+// the provider was never asked, so its funds can go back (TickLapsed).
+// One not due yet goes back in the outbox at its Deadline.
+func (p *Program) lapse(ctx context.Context, payoutID string) (Payout, string, error) {
+	var po Payout
+	did := ""
 	err := p.l.Update(ctx, func(w *ledger.Writer) error {
-		lapsed = false
-		var po Payout
+		did = ""
 		if err := w.LoadJSON(kindPayout, p.id(payoutID), &po); err != nil {
 			return err
 		}
-		if po.Status != StatusReview {
+		switch {
+		case po.Status != StatusReview:
 			return nil // decided meanwhile; its own schedule applies
+		case po.Deadline.IsZero():
+			return p.sends.Done(w, payoutID)
+		case w.Now().Before(po.Deadline):
+			return p.sends.Put(w, payoutID, po.Deadline)
 		}
-		if po.Deadline.IsZero() || w.Now().Before(po.Deadline) {
-			if po.Deadline.IsZero() {
-				return w.Unschedule(dueRetry+p.rules.Provider, payoutID)
-			}
-			return w.Schedule(dueRetry+p.rules.Provider, payoutID, po.Deadline)
-		}
-		lapsed = true
+		did = TickLapsed
 		return p.reject(w, &po, "", fmt.Sprintf("not reviewed within hold_for (%s)", p.rules.HoldFor))
 	})
-	return lapsed, err
+	if err != nil {
+		return Payout{}, "", err
+	}
+	return po, did, nil
 }

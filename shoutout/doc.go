@@ -123,21 +123,25 @@
 //
 // # Direct messages
 //
-// The video is delivered outside the ledger update, and idempotently. The
-// approval commits first (capture, status delivered, and a "DM to send"
-// entry in the due index: the program's outbox, written in the same unit
-// of work); then Messenger.Send is called with the order id as the message
-// id; then a second unit of work, which touches no money, records that it
-// was sent. Sending inside the update would be wrong twice over:
-// Ledger.Update may run its function again after a conflict (a second
-// DM), and a message sent by an update that then rolls back would deliver
-// a video nobody paid for. Approve sends as soon as its own unit of work
-// has committed; ApproveIn, inside the caller's unit of work, only writes
-// the outbox entry, and Tick sends it after the caller's commit (if the
-// caller rolls back, the entry goes with the payment). A failed send
-// leaves the payment as it is and the entry in the due index, and Tick
-// sends again; because the message id is the order id, a Messenger that
-// keeps messages by id (as Inbox does) shows it once.
+// The video is delivered outside the ledger update, and idempotently,
+// through the programs' one outbox, kit.Outbox (payout's provider calls go
+// through the same). The approval commits first: capture, status
+// delivered, and the order's entry in the outbox, written in the same unit
+// of work. Then Messenger.Send is called with the order id as the message
+// id, and a second unit of work, which touches no money, records that it
+// was sent and takes the entry off. Sending inside the update would be
+// wrong twice over: Ledger.Update may run its function again after a
+// conflict (a second DM), and a message sent by an update that then rolls
+// back would deliver a video nobody paid for. Approve sends as soon as
+// its own unit of work has committed (kit.Outbox.Deliver); ApproveIn,
+// inside the caller's unit of work, only writes the outbox entry, and Tick
+// sends it after the caller's commit (kit.Outbox.Drain; if the caller
+// rolls back, the entry goes with the payment). A failed send leaves the
+// payment as it is and the entry in the outbox, and Tick sends again;
+// because the message id is the order id, a Messenger that keeps messages
+// by id (as Inbox does) shows it once, and however many sends there are,
+// the order records one (DMSent, one shoutout.order.delivered event). An
+// entry whose order is gone is dropped.
 //
 // # Rules and defaults
 //

@@ -35,8 +35,7 @@ const (
 	kindRequest = "shoutout.request"  // id: order id; kit.Once's record of the request
 	kindEvent   = "shoutout.event"    // id: event id; kit.Once's record of the event
 	dueDeadline = "shoutout.deadline" // id: order id, at its current deadline
-	dueDM       = "shoutout.dm"       // id: order id, a DM still to send
-	dmBatch     = 100
+	dueDM       = "shoutout.dm"       // id: order id, a DM still to send (the outbox)
 )
 
 // Status is where an order is in its life.
@@ -136,6 +135,8 @@ type Program struct {
 	messenger Messenger
 	roles     kit.Roles
 	wallets   kit.WalletPolicy
+	// dms is the outbox of direct messages still to send, by order ID.
+	dms kit.Outbox[Order]
 }
 
 // Option configures a Program.
@@ -165,6 +166,7 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, members kit.Members
 		return nil, fmt.Errorf("%w: a ledger, members and a messenger are required", ErrInvalidRules)
 	}
 	p := &Program{l: l, rules: rules, members: members, messenger: messenger}
+	p.dms = kit.Outbox[Order]{Ledger: l, Due: dueDM, Failed: ItemMessage, Send: p.deliverDM}
 	for _, o := range opts {
 		o(p)
 	}
@@ -804,16 +806,19 @@ func (p *Program) Approve(ctx context.Context, req ApproveRequest) (Order, error
 		return Order{}, err
 	}
 	if !o.Replayed && o.Status == StatusDelivered && !o.DMSent {
-		sent, _ := p.sendDM(ctx, o) // a failed send is in sent.DMError; Tick retries
-		sent.Replayed = false
-		o = sent
+		// A failed send is in the order's DMError and stays in the
+		// outbox, for Tick; an order the attempt could not even read is
+		// returned as the approval left it.
+		if sent, _ := p.dms.Deliver(ctx, o.ID); sent.ID == o.ID {
+			o = sent
+		}
 	}
 	return o, nil
 }
 
 // ApproveIn is Approve inside the caller's unit of work w (see the package
 // doc, "Units of work"). It pays, and records the direct message in the
-// program's outbox (the due index) in w, but sends nothing: a message sent
+// program's outbox (kit.Outbox) in w, but sends nothing: a message sent
 // from a unit of work that then rolls back, or runs again, would deliver
 // a video nobody paid for, or deliver it twice. Once w commits, the next
 // Tick sends it (once: the message ID is the order ID), as it retries any
@@ -875,7 +880,7 @@ func (p *Program) ApproveIn(w *ledger.Writer, req ApproveRequest) (Order, error)
 			}
 			o.Status, o.Outcome, o.Reason, o.ClosedAt = StatusDelivered, OutcomePaid, "approved", now
 			o.CreatorShare, o.PlatformShare, o.Capture = creator, platform, t.ID
-			return w.Schedule(dueDM, o.ID, now)
+			return p.dms.Put(w, o.ID, now)
 		})
 }
 
@@ -922,16 +927,38 @@ func (p *Program) RejectIn(w *ledger.Writer, req RejectRequest) (Order, error) {
 		})
 }
 
-// sendDM delivers an approved video outside any unit of work, then records
-// that it was sent. The message id is the order id, so a repeat after a
-// crash between the two steps is harmless. Nothing here touches money: the
-// payment committed before, and a failed send or a failed record of it
-// neither undoes nor repeats it.
-func (p *Program) sendDM(ctx context.Context, o Order) (Order, error) {
+// deliverDM is the outbox's delivery of the direct message of an order
+// (kit.Outbox.Send), called outside any unit of work, by Approve after its
+// commit and by Tick for every message still due. An order whose message
+// is recorded sent has nothing left to do; one that is gone is
+// kit.ErrGone, and its entry is dropped.
+func (p *Program) deliverDM(ctx context.Context, orderID string) (Order, string, error) {
+	o, err := p.Order(ctx, orderID)
+	if errors.Is(err, ErrNotFound) {
+		return Order{}, "", fmt.Errorf("%w: %w", err, kit.ErrGone)
+	}
+	if err != nil || o.DMSent {
+		return o, "", err
+	}
+	sent, recorded, err := p.sendDM(ctx, o)
+	if err != nil || !recorded {
+		return sent, "", err
+	}
+	return sent, ItemMessageSent, nil
+}
+
+// sendDM delivers an approved video, then records that it was sent and
+// takes it off the outbox. The message id is the order id, so a repeat
+// after a crash between the two steps, or by two Ticks at once, is
+// harmless: recorded says whether this call recorded it (false when
+// another had). Nothing here touches money: the payment committed before,
+// and a failed send or a failed record of it neither undoes nor repeats
+// it.
+func (p *Program) sendDM(ctx context.Context, o Order) (out Order, recorded bool, err error) {
 	msg := Message{ID: o.ID, From: o.Creator, To: o.Fan, Video: o.Video, Text: "Your shoutout from " + o.Creator}
 	sendErr := p.messenger.Send(ctx, msg)
-	var out Order
-	err := p.l.Update(ctx, func(w *ledger.Writer) error {
+	err = p.l.Update(ctx, func(w *ledger.Writer) error {
+		recorded = false
 		if err := w.LoadJSON(kindOrder, o.ID, &out); err != nil {
 			return err
 		}
@@ -941,8 +968,8 @@ func (p *Program) sendDM(ctx context.Context, o Order) (Order, error) {
 		if sendErr != nil {
 			out.DMError = sendErr.Error()
 		} else {
-			out.DMSent, out.DMError = true, ""
-			if err := w.Unschedule(dueDM, o.ID); err != nil {
+			out.DMSent, out.DMError, recorded = true, "", true
+			if err := p.dms.Done(w, o.ID); err != nil {
 				return err
 			}
 			if err := emitOrder(w, EventOrderDelivered, &out, ""); err != nil {
@@ -953,14 +980,14 @@ func (p *Program) sendDM(ctx context.Context, o Order) (Order, error) {
 	})
 	if sendErr != nil {
 		if err != nil {
-			return o, fail(fmt.Errorf("%w (and recording it: %w)", sendErr, err), "sending order %q", o.ID)
+			return o, false, fail(fmt.Errorf("%w (and recording it: %w)", sendErr, err), "sending order %q", o.ID)
 		}
-		return out, fail(sendErr, "sending order %q", o.ID)
+		return out, false, fail(sendErr, "sending order %q", o.ID)
 	}
 	if err != nil {
-		return o, fail(err, "recording the DM of order %q", o.ID)
+		return o, false, fail(err, "recording the DM of order %q", o.ID)
 	}
-	return out, nil
+	return out, recorded, nil
 }
 
 // Order returns an order by id, as it is now.
@@ -1007,8 +1034,8 @@ const (
 // is refunded in full, each order in a unit of work of its own
 // (ItemRefunded): an order that cannot be closed is reported in Failed
 // (ItemDeadline) with its ID and the others go on. Tick then sends the
-// direct messages waiting in the outbox, one by one (ItemMessageSent;
-// failures as ItemMessage). It does not tick the ledger (the scheduler
+// direct messages waiting in the outbox (kit.Outbox.Drain), one by one
+// (ItemMessageSent; failures as ItemMessage, left in the outbox). It does not tick the ledger (the scheduler
 // that runs the programs does, once). It returns an error only when the
 // run as a whole failed (the store, the context, a clock outside the
 // ledger's time range). Running it twice at the same time changes nothing
@@ -1062,48 +1089,8 @@ func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 	if err != nil {
 		return rep, fail(err, "tick")
 	}
-	if err := p.retryDMs(ctx, t, &rep); err != nil {
+	if err := p.dms.Drain(ctx, t, &rep); err != nil {
 		return rep, fail(err, "tick")
 	}
 	return rep, nil
-}
-
-// retryDMs sends every direct message still due at t, once each; a send
-// that fails again is reported and stays due.
-func (p *Program) retryDMs(ctx context.Context, t time.Time, rep *kit.TickReport) error {
-	seen := map[string]bool{}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var due []ledger.DueEntry
-		if err := p.l.View(ctx, func(r *ledger.Reader) (err error) {
-			due, err = r.Due(dueDM, t, dmBatch+len(seen))
-			return err
-		}); err != nil {
-			return err
-		}
-		progressed := false
-		for _, d := range due {
-			if seen[d.ID] {
-				continue
-			}
-			seen[d.ID], progressed = true, true
-			o, err := p.Order(ctx, d.ID)
-			if err == nil && o.DMSent {
-				continue
-			}
-			if err == nil {
-				_, err = p.sendDM(ctx, o)
-			}
-			if err != nil {
-				rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemMessage, ID: d.ID, Err: err})
-				continue
-			}
-			rep.Add(ItemMessageSent, d.ID)
-		}
-		if !progressed {
-			return nil
-		}
-	}
 }

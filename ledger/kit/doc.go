@@ -21,4 +21,10 @@
 //   - EachDue runs what time makes happen, one due item at a time in its
 //     own isolated unit of work: one item that fails is reported with its
 //     ID and the others go on.
+//   - Outbox is the one way a program calls the world outside the ledger
+//     (shoutout's direct messages, payout's provider): an entry Put in the
+//     caller's unit of work, so it commits with the money or not at all,
+//     and the call made after the commit, outside any unit of work, at
+//     least once and idempotent by the entry's ID — by Deliver at once,
+//     and by Drain from the program's Tick until it goes through.
 package kit

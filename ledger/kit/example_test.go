@@ -2,6 +2,7 @@ package kit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/shopspring/decimal"
@@ -60,4 +61,56 @@ func ExampleAuthorize() {
 	// Output:
 	// <nil>
 	// ledger: forbidden: "creator-7" is a party to this decision
+}
+
+// A call to the outside world (here a mail server that is down at first)
+// is queued in the unit of work that pays for it and made after the
+// commit: at once by Deliver, and by Drain, from a Tick, until it goes
+// through. The mail server keeps each message once by ID.
+func ExampleOutbox() {
+	ctx := context.Background()
+	l := ledger.New(memstore.New())
+	down := true
+	mailed := map[string]bool{}
+	type receipt struct{ Mailed bool }
+	var box kit.Outbox[receipt]
+	box = kit.Outbox[receipt]{Ledger: l, Due: "example.mail", Failed: "example.mail",
+		Send: func(ctx context.Context, id string) (receipt, string, error) {
+			var r receipt
+			if err := l.View(ctx, func(rd *ledger.Reader) error { return rd.LoadJSON("example.receipt", id, &r) }); err != nil {
+				return r, "", err
+			}
+			if r.Mailed {
+				return r, "", nil
+			}
+			if down {
+				return r, "", errors.New("mail server down")
+			}
+			mailed[id] = true // outside any unit of work
+			r.Mailed = true
+			return r, "example.mailed", l.Update(ctx, func(w *ledger.Writer) error {
+				if err := w.SaveJSON("example.receipt", id, r); err != nil {
+					return err
+				}
+				return box.Done(w, id)
+			})
+		}}
+
+	_ = l.Update(ctx, func(w *ledger.Writer) error {
+		// ... the payment the receipt is for, in the same unit of work ...
+		if err := w.CreateJSON("example.receipt", "order-1", receipt{}); err != nil {
+			return err
+		}
+		return box.Put(w, "order-1", w.Now())
+	})
+	_, err := box.Deliver(ctx, "order-1") // right after the commit
+	fmt.Println("at once:", err)
+
+	down = false
+	var rep kit.TickReport
+	_ = box.Drain(ctx, l.Clock().Now(), &rep) // a later Tick
+	fmt.Println("tick:", rep.Done, mailed)
+	// Output:
+	// at once: mail server down
+	// tick: [{example.mailed order-1}] map[order-1:true]
 }

@@ -34,7 +34,9 @@
 //     fee account, so no conversion creates or destroys value.
 //   - Reversals undo a transaction with a new, linked one, at most once.
 //   - Verify replays the journal: IDs, the SHA-256 hash chain, running
-//     balances, stored balances, held amounts, limits and conservation.
+//     balances, stored balances, held amounts, limits and conservation;
+//     and the event log: its own hash chain, and every hold against its
+//     events and the journal's captures of it.
 //
 // # Bounded inputs
 //
@@ -81,13 +83,18 @@
 // clock time, the journal transaction it goes with (TxID) and JSON data;
 // CloudEvent gives its CloudEvents 1.0 JSON form.
 //
-// With WithLedgerEvents(true) the ledger emits its own
-// (EventTransactionPosted for every journal transaction,
-// EventTransactionReversed, EventHoldCreated, EventHoldCaptured,
-// EventHoldVoided, EventHoldExpired, EventAccountOpened; each constant
-// documents its data; off by default for their cost, see
-// WithLedgerEvents); programs emit
-// theirs with Writer.Emit, inside the In method that makes the change.
+// The ledger emits its own: EventHoldCreated, EventHoldCaptured,
+// EventHoldVoided and EventHoldExpired always, and with
+// WithLedgerEvents(true) also EventTransactionPosted for every journal
+// transaction, EventTransactionReversed and EventAccountOpened (each
+// constant documents its data). Programs emit theirs with Writer.Emit,
+// inside the In method that makes the change.
+//
+// The event log is hash-chained as the journal is: each event's hash
+// covers the one before it, so the log is the audit trail of what the
+// journal does not hold — holds created, captured, voided and expired,
+// and every program's state changes — and Verify checks it: the chain,
+// and every stored hold against its events and the journal's captures.
 // Events are buffered in the Writer and appended to the store once, when
 // the unit of work's function returns; a failed unit of work, batch item
 // or Atomic step leaves none.

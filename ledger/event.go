@@ -35,8 +35,12 @@ type Event struct {
 	source string // CloudEvent's source: the ledger's (WithEventSource)
 }
 
-// The ledger's own event types, emitted when WithLedgerEvents(true) is
-// set. Each is emitted in the unit of work that makes the change; amounts in their data are decimal strings in the
+// The ledger's own event types. The hold events (EventHoldCreated,
+// EventHoldCaptured, EventHoldVoided, EventHoldExpired) are always
+// emitted: the chained event log is the holds' audit trail, which Verify
+// replays against the stored holds. The others are emitted when
+// WithLedgerEvents(true) is set. Each is emitted in the unit of work that
+// makes the change; amounts in their data are decimal strings in the
 // asset's precision ("12.50"), IDs are numbers.
 const (
 	// EventTransactionPosted: a journal transaction was posted, of any
@@ -44,7 +48,10 @@ const (
 	//	{"kind": "transfer"|"capture"|"conversion"|"reversal",
 	//	 "key": "...", "postings": [{"from", "to", "asset", "amount"}],
 	//	 "reverses": id, "hold": id, "metadata": {...}}
-	// (key, reverses, hold and metadata only when set).
+	// (key, reverses, hold and metadata only when set). The log keeps it as
+	// a reference to its transaction, and the subject and data are
+	// rendered from the journal when the event is read: the same bytes
+	// every time, since a posted transaction never changes.
 	EventTransactionPosted = "ledger.transaction.posted"
 	// EventTransactionReversed: a transaction was reversed. Subject: the
 	// reversed transaction's ID. TxID: the reversal's. Data:
@@ -88,14 +95,14 @@ const DefaultEventSource = "rewardkit"
 // "https://example.com/rewards"). The default is DefaultEventSource.
 func WithEventSource(source string) Option { return func(l *Ledger) { l.eventSource = source } }
 
-// WithLedgerEvents turns the ledger's own events (transaction posted and
-// reversed, holds created, captured, voided and expired, accounts opened)
-// on or off. They are off by default because of what they cost where a
-// unit of work is cheapest: about a third of memstore's transfer
-// throughput (a UUID, the JSON data and a log entry per transaction, about
-// 1.5 µs on a 2-core machine), against a target of 15%; on PostgreSQL,
-// where a commit costs far more, the share is small. Emit works either
-// way.
+// WithLedgerEvents turns the ledger's own events about transactions and
+// accounts (EventTransactionPosted, EventTransactionReversed,
+// EventAccountOpened) on or off; hold events are always emitted (see
+// EventHoldCreated). They are off by default: a service that does not
+// read them should not keep a log entry per transaction. What they cost a
+// memstore transfer is measured by BenchmarkEventsCost (README, Events);
+// on PostgreSQL, where a commit costs far more, the share is smaller.
+// Emit works either way.
 func WithLedgerEvents(on bool) Option { return func(l *Ledger) { l.ownEvents = on } }
 
 // ValidateEventType checks an event type: 3 to 128 bytes, at least two

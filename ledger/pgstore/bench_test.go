@@ -20,9 +20,14 @@ import (
 // member accounts holding 1,000,000.00 EUR each.
 func benchLedger(b *testing.B, n int, opts ...Option) (*ledger.Ledger, []string) {
 	b.Helper()
-	s := newStore(b, opts...)
+	return benchLedgerOn(b, newStore(b, opts...), n)
+}
+
+// benchLedgerOn is benchLedger over the store s, with ledger options.
+func benchLedgerOn(b *testing.B, s *Store, n int, lopts ...ledger.Option) (*ledger.Ledger, []string) {
+	b.Helper()
 	ctx := context.Background()
-	l := ledger.New(s, ledger.WithClock(ledgertest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))))
+	l := ledger.New(s, append([]ledger.Option{ledger.WithClock(ledgertest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))}, lopts...)...)
 	require.NoError(b, l.DefineAsset(ctx, ledger.EUR))
 	_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: ledger.World, Overdraft: ledger.Overdraft{Unbounded: true}})
 	require.NoError(b, err)

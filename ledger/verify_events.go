@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rewardkit/rewardkit/ledger/driver"
 )
@@ -236,7 +237,7 @@ func (a *eventAudit) checkHold(h *driver.Hold, captured int64, unchained *int) e
 		}
 		return nil
 	}
-	if h.Key != t.key || h.Account != t.account || h.Asset != t.asset || h.Units != t.units ||
+	if loggedString(h.Key) != t.key || h.Account != t.account || h.Asset != t.asset || h.Units != t.units ||
 		h.ExpiresAt != t.expiresAt || h.CreatedAt != t.createdAt {
 		return fmt.Errorf("%w: hold %d differs from its %s event", ErrVerify, h.ID, EventHoldCreated)
 	}
@@ -245,4 +246,16 @@ func (a *eventAudit) checkHold(h *driver.Hold, captured int64, unchained *int) e
 			HoldStatus(h.Status), h.Captured, HoldStatus(t.status), t.captured)
 	}
 	return nil
+}
+
+// loggedString is s as it reads back from an event's JSON data: the same
+// string, but for bytes that are not UTF-8 (an idempotency key may hold
+// any), which JSON carries as U+FFFD.
+func loggedString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var out string
+	_ = json.Unmarshal(appendJSONString(nil, s), &out) // a marshalled string always unmarshals
+	return out
 }

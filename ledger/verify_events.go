@@ -109,7 +109,25 @@ func (r *Reader) verifyEvents(ctx context.Context, lastTx uint64) (eventAudit, e
 	case head.Hash != prev.Hash:
 		return a, fmt.Errorf("%w: the event head's hash is not event %d's (the log was rewritten)", ErrVerify, head.Seq)
 	}
-	a.head = head
+	// Inside a unit of work the snapshot holds the holds it wrote, but their
+	// events are still in the Writer, appended when its function returns:
+	// they are replayed where flushEvents will chain them.
+	if r.w != nil {
+		for i := range r.w.events {
+			e := r.w.events[i]
+			e.Seq = prev.Seq + 1
+			e.Hash, buf = driver.EventChainHash(prev.Hash, &e, buf)
+			if a.chainAt == 0 {
+				a.chainAt = e.Time
+			}
+			if err := r.replayHoldEvent(&a, &e); err != nil {
+				return a, err
+			}
+			prev = driver.EventHead{Seq: e.Seq, Hash: e.Hash}
+			a.events++
+		}
+	}
+	a.head = prev
 	return a, nil
 }
 

@@ -184,3 +184,35 @@ func TestEventsInsideAUnitOfWork(t *testing.T) {
 		}))
 	})
 }
+
+// TestVerifyInsideAUnitOfWork: Reader.Verify checks the snapshot it
+// reads; a Writer's reader reads its unit of work, holds included, whose
+// events go to the log when its function returns. A sound unit of work
+// verifies.
+func TestVerifyInsideAUnitOfWork(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		l, _ := auditLedger(t, open)
+		_, err := l.Hold(ctx, ledger.HoldRequest{Account: "member:b", Asset: "EUR", Amount: decimal.NewFromInt(1), ExpiresAt: eventEpoch.Add(time.Hour)})
+		require.NoError(t, err)
+		require.NoError(t, l.Update(ctx, func(w *ledger.Writer) error {
+			h, err := w.Hold(ledger.HoldRequest{Account: "member:a", Asset: "EUR", Amount: decimal.NewFromInt(10), ExpiresAt: eventEpoch.Add(time.Hour)})
+			if err != nil {
+				return err
+			}
+			if _, err := w.Capture(ledger.CaptureRequest{Hold: h.ID, Destinations: []ledger.Leg{{To: "member:b", Amount: decimal.NewFromInt(4)}}}); err != nil {
+				return err
+			}
+			rep, err := w.Verify(ctx)
+			if err != nil {
+				return err
+			}
+			require.Equal(t, 2, rep.Holds)
+			require.Zero(t, rep.UnchainedHolds)
+			return nil
+		}))
+		rep, err := l.Verify(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 3, rep.Events, "two holds created, one captured")
+	})
+}

@@ -45,6 +45,10 @@ type eventAudit struct {
 	chainAt  int64 // time of the first chained event, 0 if none
 	holds    map[uint64]*holdTrail
 	lastHold uint64 // highest hold ID with a trail
+	// firstHold is the lowest hold ID created on the chain, 0 if none:
+	// holds are numbered in the order they are made, so a hold from before
+	// the chain has a lower ID.
+	firstHold uint64
 }
 
 // verifyEvents walks the event log: its Seqs are dense from 1, each hash
@@ -177,6 +181,9 @@ func (r *Reader) replayHoldEvent(a *eventAudit, e *driver.Event) error {
 		a.holds[d.Hold] = &holdTrail{key: d.Key, account: d.Account, asset: d.Asset, units: u,
 			expiresAt: exp.UnixNano(), createdAt: e.Time, status: driver.HoldPending}
 		a.lastHold = max(a.lastHold, d.Hold)
+		if a.firstHold == 0 || d.Hold < a.firstHold {
+			a.firstHold = d.Hold
+		}
 		return nil
 	}
 	if t == nil {
@@ -238,7 +245,7 @@ func (a *eventAudit) checkHold(h *driver.Hold, captured int64, unchained *int) e
 	}
 	t := a.holds[h.ID]
 	if t == nil || t.legacy {
-		if a.chainAt != 0 && h.CreatedAt >= a.chainAt {
+		if a.chainAt != 0 && h.CreatedAt >= a.chainAt || a.firstHold != 0 && h.ID > a.firstHold {
 			return fmt.Errorf("%w: hold %d has no %s event in the chained event log", ErrVerify, h.ID, EventHoldCreated)
 		}
 		*unchained++

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
@@ -215,4 +216,23 @@ func TestVerifyInsideAUnitOfWork(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 3, rep.Events, "two holds created, one captured")
 	})
+}
+
+// TestVerifyRefusesAHoldForgedAsFromBeforeTheChain: on a ledger whose log
+// was chained from its first event, a hold with no events is a forgery,
+// whatever creation time it claims. (Holds are numbered in the order they
+// are made, so a hold from before the chain has a lower ID than every
+// hold created on it.)
+func TestVerifyRefusesAHoldForgedAsFromBeforeTheChain(t *testing.T) {
+	f, ts := busyFixture(t)
+	rep := f.requireSound(t)
+	require.Zero(t, rep.UnchainedHolds)
+	ts.holds = func(hs []driver.Hold) []driver.Hold {
+		last := hs[len(hs)-1]
+		return append(hs, driver.Hold{ID: last.ID + 1, Account: alice, Asset: "EUR", Units: 5000,
+			Status: driver.HoldVoided, CreatedAt: t0.UnixNano(), ExpiresAt: t0.Add(time.Hour).UnixNano(), ClosedAt: t0.UnixNano()})
+	}
+	rep, err := f.l.Verify(f.ctx)
+	require.ErrorIs(t, err, ledger.ErrVerify, "report: %d unchained holds", rep.UnchainedHolds)
+	require.Contains(t, err.Error(), "hold 3 has no ledger.hold.created event")
 }

@@ -81,12 +81,13 @@
 // clock time, the journal transaction it goes with (TxID) and JSON data;
 // CloudEvent gives its CloudEvents 1.0 JSON form.
 //
-// With WithLedgerEvents(true) the ledger emits its own
-// (EventTransactionPosted for every journal transaction,
-// EventTransactionReversed, EventHoldCreated, EventHoldCaptured,
-// EventHoldVoided, EventHoldExpired, EventAccountOpened; each constant
-// documents its data; off by default for their cost, see
-// WithLedgerEvents); programs emit
+// The ledger emits its own: EventHoldCreated, EventHoldCaptured,
+// EventHoldVoided and EventHoldExpired always (the chained log is the
+// holds' audit trail, which Verify replays), and with
+// WithLedgerEvents(true) EventTransactionPosted for every journal
+// transaction, EventTransactionReversed and EventAccountOpened (off by
+// default for their cost, see WithLedgerEvents); each constant documents
+// its data. Programs emit
 // theirs with Writer.Emit, inside the In method that makes the change.
 // Events are buffered in the Writer and appended to the store once, when
 // the unit of work's function returns; a failed unit of work, batch item

@@ -35,8 +35,9 @@ type Event struct {
 	source string // CloudEvent's source: the ledger's (WithEventSource)
 }
 
-// The ledger's own event types, emitted when WithLedgerEvents(true) is
-// set. Each is emitted in the unit of work that makes the change; amounts in their data are decimal strings in the
+// The ledger's own event types: the hold events always (the chained log is
+// the holds' audit trail, which Verify replays), the others when
+// WithLedgerEvents(true) is set. Each is emitted in the unit of work that makes the change; amounts in their data are decimal strings in the
 // asset's precision ("12.50"), IDs are numbers.
 const (
 	// EventTransactionPosted: a journal transaction was posted, of any
@@ -89,8 +90,9 @@ const DefaultEventSource = "rewardkit"
 func WithEventSource(source string) Option { return func(l *Ledger) { l.eventSource = source } }
 
 // WithLedgerEvents turns the ledger's own events (transaction posted and
-// reversed, holds created, captured, voided and expired, accounts opened)
-// on or off. They are off by default because of what they cost where a
+// reversed, accounts opened) on or off; the hold events (created,
+// captured, voided, expired) are emitted either way, as the holds' audit
+// trail (see Verify). They are off by default because of what they cost where a
 // unit of work is cheapest: about a third of memstore's transfer
 // throughput (a UUID, the JSON data and a log entry per transaction, about
 // 1.5 µs on a 2-core machine), against a target of 15%; on PostgreSQL,

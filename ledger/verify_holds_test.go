@@ -236,3 +236,47 @@ func TestVerifyRefusesAHoldForgedAsFromBeforeTheChain(t *testing.T) {
 	require.ErrorIs(t, err, ledger.ErrVerify, "report: %d unchained holds", rep.UnchainedHolds)
 	require.Contains(t, err.Error(), "hold 3 has no ledger.hold.created event")
 }
+
+// TestVerifyHoldsFromTwoProcesses: two stores on the same data (two
+// processes on one PostgreSQL schema) make, capture and void holds at the
+// same time; each chains its events from the head the other left, and the
+// log replays into exactly the holds.
+func TestVerifyHoldsFromTwoProcesses(t *testing.T) {
+	runReopenable(t, func(t *testing.T, s driver.Store, reopen func() driver.Store) {
+		ctx := context.Background()
+		l1, clock := auditLedger(t, func(testing.TB) driver.Store { return s }, ledger.WithLedgerEvents(true))
+		l2 := ledger.New(reopen(), ledger.WithClock(clock), ledger.WithLedgerEvents(true))
+		var wg sync.WaitGroup
+		for g, l := range []*ledger.Ledger{l1, l2, l1, l2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				acct := []string{"member:a", "member:b"}[g%2]
+				for i := 0; i < 20; i++ {
+					h, err := l.Hold(ctx, ledger.HoldRequest{Key: fmt.Sprintf("p-%d-%d", g, i), Account: acct, Asset: "EUR",
+						Amount: decimal.NewFromInt(3), ExpiresAt: eventEpoch.Add(time.Hour)})
+					if err != nil {
+						t.Errorf("hold: %v", err)
+						return
+					}
+					if i%2 == 0 {
+						_, err = l.Capture(ctx, ledger.CaptureRequest{Hold: h.ID, Destinations: []ledger.Leg{{To: ledger.World, Amount: decimal.NewFromInt(1)}}})
+					} else {
+						_, err = l.Void(ctx, h.ID)
+					}
+					if err != nil {
+						t.Errorf("capture or void: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for _, l := range []*ledger.Ledger{l1, l2} {
+			rep, err := l.Verify(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 80, rep.Holds)
+			require.Zero(t, rep.UnchainedHolds)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rewardkit/rewardkit/ledger/driver"
 )
@@ -44,6 +45,10 @@ type eventAudit struct {
 	chainAt  int64 // time of the first chained event, 0 if none
 	holds    map[uint64]*holdTrail
 	lastHold uint64 // highest hold ID with a trail
+	// firstHold is the lowest hold ID created on the chain, 0 if none:
+	// holds are numbered in the order they are made, so a hold from before
+	// the chain has a lower ID.
+	firstHold uint64
 }
 
 // verifyEvents walks the event log: its Seqs are dense from 1, each hash
@@ -108,7 +113,25 @@ func (r *Reader) verifyEvents(ctx context.Context, lastTx uint64) (eventAudit, e
 	case head.Hash != prev.Hash:
 		return a, fmt.Errorf("%w: the event head's hash is not event %d's (the log was rewritten)", ErrVerify, head.Seq)
 	}
-	a.head = head
+	// Inside a unit of work the snapshot holds the holds it wrote, but their
+	// events are still in the Writer, appended when its function returns:
+	// they are replayed where flushEvents will chain them.
+	if r.w != nil {
+		for i := range r.w.events {
+			e := r.w.events[i]
+			e.Seq = prev.Seq + 1
+			e.Hash, buf = driver.EventChainHash(prev.Hash, &e, buf)
+			if a.chainAt == 0 {
+				a.chainAt = e.Time
+			}
+			if err := r.replayHoldEvent(&a, &e); err != nil {
+				return a, err
+			}
+			prev = driver.EventHead{Seq: e.Seq, Hash: e.Hash}
+			a.events++
+		}
+	}
+	a.head = prev
 	return a, nil
 }
 
@@ -158,6 +181,9 @@ func (r *Reader) replayHoldEvent(a *eventAudit, e *driver.Event) error {
 		a.holds[d.Hold] = &holdTrail{key: d.Key, account: d.Account, asset: d.Asset, units: u,
 			expiresAt: exp.UnixNano(), createdAt: e.Time, status: driver.HoldPending}
 		a.lastHold = max(a.lastHold, d.Hold)
+		if a.firstHold == 0 || d.Hold < a.firstHold {
+			a.firstHold = d.Hold
+		}
 		return nil
 	}
 	if t == nil {
@@ -219,7 +245,7 @@ func (a *eventAudit) checkHold(h *driver.Hold, captured int64, unchained *int) e
 	}
 	t := a.holds[h.ID]
 	if t == nil || t.legacy {
-		if a.chainAt != 0 && h.CreatedAt >= a.chainAt {
+		if a.chainAt != 0 && h.CreatedAt >= a.chainAt || a.firstHold != 0 && h.ID > a.firstHold {
 			return fmt.Errorf("%w: hold %d has no %s event in the chained event log", ErrVerify, h.ID, EventHoldCreated)
 		}
 		*unchained++
@@ -236,7 +262,7 @@ func (a *eventAudit) checkHold(h *driver.Hold, captured int64, unchained *int) e
 		}
 		return nil
 	}
-	if h.Key != t.key || h.Account != t.account || h.Asset != t.asset || h.Units != t.units ||
+	if loggedString(h.Key) != t.key || h.Account != t.account || h.Asset != t.asset || h.Units != t.units ||
 		h.ExpiresAt != t.expiresAt || h.CreatedAt != t.createdAt {
 		return fmt.Errorf("%w: hold %d differs from its %s event", ErrVerify, h.ID, EventHoldCreated)
 	}
@@ -245,4 +271,16 @@ func (a *eventAudit) checkHold(h *driver.Hold, captured int64, unchained *int) e
 			HoldStatus(h.Status), h.Captured, HoldStatus(t.status), t.captured)
 	}
 	return nil
+}
+
+// loggedString is s as it reads back from an event's JSON data: the same
+// string, but for bytes that are not UTF-8 (an idempotency key may hold
+// any), which JSON carries as U+FFFD.
+func loggedString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var out string
+	_ = json.Unmarshal(appendJSONString(nil, s), &out) // a marshalled string always unmarshals
+	return out
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"sort"
@@ -56,6 +57,7 @@ func testStateMachine(t *testing.T, first *env) {
 			"invalidHold":     m.invalidHold,
 			"capture":         m.capture,
 			"void":            m.void,
+			"holdBatch":       m.holdBatch,
 			"advance":         m.advance,
 			"reverse":         m.reverse,
 			"convert":         m.convert,
@@ -877,4 +879,140 @@ func (m *machine) convert(rt *rapid.T) {
 	require.True(rt, to.Amount(g-f).Equal(conv.Net))
 	require.True(rt, to.Amount(f).Equal(conv.Fee))
 	require.True(rt, from.Amount(in-u).Equal(conv.Remainder))
+}
+
+// holdBatch runs holds, captures and voids as the items of one
+// UpdateBatch, each item its own unit of work: some fail after they wrote
+// (a hold or a capture, then an error), which must leave nothing, not even
+// their events, and some first try a step that is refused before writing
+// (Atomic), which must not stop them. Verify runs right after: the hold
+// events of the items that committed replay into exactly the holds.
+func (m *machine) holdBatch(rt *rapid.T) {
+	type item struct {
+		kind  string
+		h     *modelHold // capture, void
+		a     ledger.Asset
+		units int64
+		exp   time.Time
+		final bool
+		// Set by the item's run (the batch may run again whole).
+		id   uint64 // the hold made, or the capture's transaction
+		gone ledger.HoldStatus
+	}
+	now := m.e.clock.Now()
+	used := map[uint64]bool{}
+	pending := func() *modelHold {
+		var ps []*modelHold
+		for _, h := range m.holds {
+			if h.status == ledger.HoldPending && !used[h.id] && now.Before(h.expiresAt) {
+				ps = append(ps, h)
+			}
+		}
+		if len(ps) == 0 {
+			return nil
+		}
+		h := rapid.SampledFrom(ps).Draw(rt, "hold")
+		used[h.id] = true
+		return h
+	}
+	var items []*item
+	for n := rapid.IntRange(1, 4).Draw(rt, "items"); len(items) < n; {
+		it := &item{kind: rapid.SampledFrom([]string{"hold", "hold then fail", "refused then hold", "capture", "capture then fail", "void"}).Draw(rt, "item")}
+		switch it.kind {
+		case "capture", "capture then fail", "void":
+			if it.h = pending(); it.h == nil {
+				it.kind = "hold"
+			}
+		}
+		it.a = rapid.SampledFrom(m.assets).Draw(rt, "asset")
+		if it.h != nil {
+			it.a = m.asset(it.h.asset)
+		}
+		it.units, _ = m.units(rt, it.a, smTransferUnits, "amount")
+		if it.h != nil {
+			it.units = 1 // a hold has at least one unit left
+		}
+		it.exp = now.Add(time.Duration(rapid.Int64Range(1, int64(smMaxExpiry/time.Minute)).Draw(rt, "minutes")) * time.Minute)
+		it.final = rapid.Bool().Draw(rt, "final")
+		items = append(items, it)
+	}
+	fns := make([]func(*ledger.Writer) error, len(items))
+	for i, it := range items {
+		fns[i] = func(w *ledger.Writer) error {
+			it.id, it.gone = 0, 0
+			hold := func() error {
+				h, err := w.Hold(ledger.HoldRequest{Account: m.world, Asset: it.a.Code, Amount: it.a.Amount(it.units), ExpiresAt: it.exp})
+				it.id = h.ID
+				return err
+			}
+			switch it.kind {
+			case "hold":
+				return hold()
+			case "hold then fail":
+				if err := hold(); err != nil {
+					return err
+				}
+				return errBoom
+			case "refused then hold":
+				err := w.Atomic(func(w *ledger.Writer) error {
+					_, err := w.Capture(ledger.CaptureRequest{Hold: 1 << 62, Destinations: []ledger.Leg{{To: m.exchange, Amount: it.a.Amount(1)}}})
+					return err
+				})
+				if !errors.Is(err, ledger.ErrNotFound) {
+					return fmt.Errorf("a capture of no hold: %w", err)
+				}
+				return hold()
+			case "void":
+				h, err := w.Void(it.h.id)
+				it.gone = h.Status
+				return err
+			}
+			tr, err := w.Capture(ledger.CaptureRequest{Hold: it.h.id, Final: it.final,
+				Destinations: []ledger.Leg{{To: m.exchange, Amount: it.a.Amount(it.units)}}})
+			it.id = tr.ID
+			if err == nil && it.kind == "capture then fail" {
+				return errBoom
+			}
+			return err
+		}
+	}
+	errs, err := m.e.l.UpdateBatch(m.e.ctx, fns)
+	require.NoError(rt, err)
+	for i, it := range items {
+		m.stats["batch item: "+it.kind]++
+		switch it.kind {
+		case "hold then fail", "capture then fail":
+			require.ErrorIs(rt, errs[i], errBoom, it.kind)
+			continue
+		}
+		require.NoError(rt, errs[i], it.kind)
+		switch it.kind {
+		case "hold", "refused then hold":
+			m.held[ledger.BalanceKey{Address: m.world, Asset: it.a.Code}] += it.units
+			m.expect(ledger.EventHoldCreated, it.id)
+			m.holds = append(m.holds, &modelHold{id: it.id, account: m.world, asset: it.a.Code, units: it.units,
+				status: ledger.HoldPending, expiresAt: it.exp})
+		case "void":
+			require.Equal(rt, ledger.HoldVoided, it.gone)
+			m.held[ledger.BalanceKey{Address: it.h.account, Asset: it.h.asset}] -= it.h.units - it.h.captured
+			it.h.status = ledger.HoldVoided
+			m.expect(ledger.EventHoldVoided, it.h.id)
+		case "capture":
+			h := it.h
+			ps := []driver.Posting{{From: h.account, To: m.exchange, Asset: h.asset, Units: it.units}}
+			m.apply(ps)
+			m.txs = append(m.txs, &modelTx{id: it.id, kind: ledger.KindCapture, postings: ps})
+			m.expect(ledger.EventTransactionPosted, it.id)
+			m.expect(ledger.EventHoldCaptured, h.id)
+			release := it.units
+			remaining := h.units - h.captured
+			h.captured += it.units
+			if it.final || h.captured == h.units {
+				release, h.status = remaining, ledger.HoldCaptured
+			}
+			m.held[ledger.BalanceKey{Address: h.account, Asset: h.asset}] -= release
+		}
+	}
+	_, err = m.e.l.Verify(m.e.ctx)
+	require.NoError(rt, err, "Verify after a batch of holds")
 }

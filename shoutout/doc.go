@@ -137,7 +137,8 @@
 // inside the caller's unit of work, only writes the outbox entry, and Tick
 // sends it after the caller's commit (kit.Outbox.Drain; if the caller
 // rolls back, the entry goes with the payment). A failed send leaves the
-// payment as it is and the entry in the outbox, and Tick sends again;
+// payment as it is and the entry in the outbox, and a Tick once
+// kit.DefaultOutboxRetry (a minute) has passed sends again;
 // because the message id is the order id, a Messenger that keeps messages
 // by id (as Inbox does) shows it once, and however many sends there are,
 // the order records one (DMSent, one shoutout.order.delivered event). An

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/shoutout"
 )
 
@@ -181,6 +182,7 @@ func TestEventsFinalRejectionAndDelayedDM(t *testing.T) {
 		e.tick(t)
 		_, seq = e.expectEvents(t, seq)
 		e.msgr.setDown(false)
+		e.clock.Advance(kit.DefaultOutboxRetry) // a failed send waits that long
 		e.tick(t)
 		_, seq = e.expectEvents(t, seq, event{shoutout.EventOrderDelivered, "o-2"})
 		e.tick(t)

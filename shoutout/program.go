@@ -1018,7 +1018,8 @@ const (
 )
 
 // Kinds of the items Tick could not handle (kit.TickReport.Failed), by
-// order ID. Each stays due and the next Tick tries it again.
+// order ID. Each stays due and a later Tick tries it again (a failed
+// message once kit.DefaultOutboxRetry has passed).
 const (
 	// ItemDeadline: closing an order whose window passed failed; its
 	// writes were undone.

@@ -464,11 +464,13 @@ func TestDMFailureNeverTouchesMoney(t *testing.T) {
 		for range 3 {
 			_, err := e.p.Approve(e.ctx, shoutout.ApproveRequest{EventID: "ev-approve", OrderID: "o-1", Actor: reviewer})
 			require.NoError(t, err)
+			e.clock.Advance(kit.DefaultOutboxRetry) // a failed send waits that long
 			rep := e.tick(t)
 			require.Equal(t, 1, rep.failedOf(shoutout.ItemMessage))
 			paid()
 		}
 		e.msgr.setDown(false)
+		e.clock.Advance(kit.DefaultOutboxRetry)
 		require.Equal(t, 1, e.tick(t).Count(shoutout.ItemMessageSent))
 		paid()
 		require.Len(t, e.msgr.Messages("ann"), 1)

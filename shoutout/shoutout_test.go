@@ -490,6 +490,8 @@ func testFailedDMIsRetriedByTick(t *testing.T, e *env) {
 	require.Len(t, rep.Failed, 1)
 	require.Equal(t, "o-1", rep.Failed[0].ID, "the failed item is reported by order id")
 	e.msgr.setDown(false)
+	require.Equal(t, tickResult{}, e.tick(t), "a failed message waits kit.DefaultOutboxRetry")
+	e.clock.Advance(kit.DefaultOutboxRetry)
 	require.Equal(t, tickResult{TickReport: kit.TickReport{Done: []kit.Item{{Kind: shoutout.ItemMessageSent, ID: "o-1"}}}}, e.tick(t))
 	o, err := e.p.Order(e.ctx, "o-1")
 	require.NoError(t, err)

@@ -58,7 +58,17 @@ type Outbox[T any] struct {
 	// An error wrapping ErrGone says the record is gone: the entry is
 	// dropped.
 	Send func(ctx context.Context, id string) (v T, did string, err error)
+	// RetryAfter is how long an entry whose delivery failed in a Drain
+	// waits before a Drain tries it again (DefaultOutboxRetry if 0). Drain
+	// puts it back that much later, behind the entries queued since, so
+	// that deliveries which keep failing never hold up the ones behind
+	// them.
+	RetryAfter time.Duration
 }
+
+// DefaultOutboxRetry is how long a failed delivery waits for the next try
+// unless Outbox.RetryAfter says otherwise.
+const DefaultOutboxRetry = time.Minute
 
 // Put queues id for delivery at at (the unit of work's time, for at once)
 // in the caller's unit of work w: the entry commits with w's other writes
@@ -93,19 +103,21 @@ func (o *Outbox[T]) Deliver(ctx context.Context, id string) (T, error) {
 // Send, and adds each to rep: under the kind Send names, or, if the
 // delivery failed, in rep.Failed under o.Failed with its ID, and the
 // others go on. An entry whose record is gone (ErrGone) is dropped and
-// not reported. Each entry is tried at most once per Drain, so one that
-// fails, or that Send puts back at a time already due, waits for the
-// next. The error is for the run as a whole: a store that fails, or ctx
+// not reported. An entry whose delivery failed is put back RetryAfter
+// after now, so it waits behind what was queued since. Each entry is
+// tried at most once per Drain, so one that Send puts back at a time
+// already due waits for the next. The error is for the run as a whole: a store that fails, or ctx
 // ending (no delivery starts after it has ended, and the one it cut short
 // is not reported).
 //
 // Two Drains at the same time may both deliver an entry (see Outbox):
 // Send's record of the first answer makes the second change nothing.
 func (o *Outbox[T]) Drain(ctx context.Context, now time.Time, rep *TickReport) error {
-	// Entries stay due while their delivery fails, so each page is read
-	// from the start of the index and skips what this run has tried. (The
-	// ledger reads at most 1,000 entries at a time: a run in which that
-	// many fail leaves the entries behind them for the next.)
+	// An entry tried in this run may still be due (Send put it back at a
+	// time already due, or putting a failed one back failed), so each page
+	// is read from the start of the index and skips what this run has
+	// tried. Failed entries move RetryAfter ahead, so they cannot pile up
+	// at the front of the index and starve the entries behind them.
 	tried := map[string]bool{}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -143,6 +155,10 @@ func (o *Outbox[T]) Drain(ctx context.Context, now time.Time, rep *TickReport) e
 					continue
 				}
 				err = fmt.Errorf("%w (and dropping its entry: %w)", err, derr)
+			default:
+				if perr := o.putBack(ctx, e.ID, now); perr != nil {
+					err = fmt.Errorf("%w (and putting it back for later: %w)", err, perr)
+				}
 			}
 			rep.Failed = append(rep.Failed, ItemError{Kind: o.Failed, ID: e.ID, Err: err})
 		}
@@ -150,6 +166,22 @@ func (o *Outbox[T]) Drain(ctx context.Context, now time.Time, rep *TickReport) e
 			return nil
 		}
 	}
+}
+
+// putBack moves the entry of a failed delivery RetryAfter after now, in a
+// unit of work of its own. A Send that fails has recorded nothing that
+// moved the entry (its record of the answer is what failed, or it leaves
+// a failed call where it was), so the entry is where Drain found it.
+func (o *Outbox[T]) putBack(ctx context.Context, id string, now time.Time) error {
+	wait := o.RetryAfter
+	if wait <= 0 {
+		wait = DefaultOutboxRetry
+	}
+	at, err := ledger.AddDuration("outbox retry time", now, wait)
+	if err != nil {
+		return err
+	}
+	return o.Ledger.Update(ctx, func(w *ledger.Writer) error { return o.Put(w, id, at) })
 }
 
 // drop takes the entry of id off in a unit of work of its own.

@@ -147,8 +147,13 @@ func (p *letters) due(t *testing.T) []string {
 
 func (p *letters) drain(t *testing.T) kit.TickReport {
 	t.Helper()
+	return p.drainAt(t, t0)
+}
+
+func (p *letters) drainAt(t *testing.T, now time.Time) kit.TickReport {
+	t.Helper()
 	var rep kit.TickReport
-	require.NoError(t, p.box.Drain(context.Background(), t0, &rep))
+	require.NoError(t, p.box.Drain(context.Background(), now, &rep))
 	return rep
 }
 
@@ -190,8 +195,9 @@ func TestOutboxCommitsWithItsUnitOfWork(t *testing.T) {
 }
 
 // TestOutboxFailedDeliveryStaysDue: a delivery that fails leaves its
-// entry due; Drain reports it by ID under the outbox's Failed kind, with
-// the cause, goes on with the others, and a later Drain delivers it.
+// entry queued; Drain reports it by ID under the outbox's Failed kind,
+// with the cause, goes on with the others, and puts it back RetryAfter
+// later, when a Drain delivers it.
 func TestOutboxFailedDeliveryStaysDue(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		p := newLetters(t, open)
@@ -220,15 +226,51 @@ func TestOutboxFailedDeliveryStaysDue(t *testing.T) {
 		require.Equal(t, itemFailed, rep.Failed[0].Kind)
 		require.Equal(t, "b", rep.Failed[0].ID)
 		require.ErrorIs(t, rep.Failed[0], errWireDown)
-		require.Equal(t, []string{"b", "later"}, p.due(t))
+		require.Equal(t, []string{"later", "b"}, p.due(t), "the failed one waits behind what was queued since")
 
 		p.w.failID = ""
-		rep = p.drain(t)
-		require.Equal(t, kit.TickReport{Done: []kit.Item{{Kind: itemSent, ID: "b"}}}, rep)
+		require.Equal(t, kit.TickReport{}, p.drain(t), "not again before RetryAfter")
+		rep = p.drainAt(t, t0.Add(kit.DefaultOutboxRetry))
+		require.Equal(t, kit.TickReport{Done: []kit.Item{{Kind: itemSent, ID: "later"}, {Kind: itemSent, ID: "b"}}}, rep)
 		for _, id := range []string{"a", "b", "c"} {
 			require.Equal(t, letter{Sent: true, Recorded: 1}, p.letter(t, id), id)
 		}
-		require.Equal(t, []string{"later"}, p.due(t))
+		require.Empty(t, p.due(t))
+	})
+}
+
+// TestOutboxFailuresDoNotStarveTheQueue: more failing entries than the
+// ledger reads at once, queued ahead of a good one: each failure moves
+// behind what was queued since, so the good one is delivered by the next
+// Drain rather than never.
+func TestOutboxFailuresDoNotStarveTheQueue(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		p := newLetters(t, open)
+		ctx := context.Background()
+		const failing = 1100
+		require.NoError(t, p.l.Update(ctx, func(w *ledger.Writer) error {
+			for i := range failing {
+				if err := p.box.Put(w, fmt.Sprintf("bad%04d", i), t0.Add(-time.Hour)); err != nil {
+					return err
+				}
+			}
+			return p.post(w, "good", t0.Add(time.Minute/2))
+		}))
+		box := p.box
+		box.Send = func(ctx context.Context, id string) (letter, string, error) {
+			if id != "good" {
+				return letter{}, "", errWireDown
+			}
+			return p.send(ctx, id)
+		}
+		for _, at := range []time.Time{t0, t0.Add(time.Minute)} {
+			var rep kit.TickReport
+			require.NoError(t, box.Drain(ctx, at, &rep))
+			if at.Equal(t0) {
+				require.Empty(t, rep.Done, "the good one is not due yet")
+			}
+		}
+		require.Equal(t, letter{Sent: true, Recorded: 1}, p.letter(t, "good"))
 	})
 }
 

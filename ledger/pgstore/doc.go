@@ -21,6 +21,14 @@
 // journal): Open refuses others with ErrInvalidSchema. Open reads no
 // journal data: its cost does not grow with history.
 //
+// Migration 0005 makes the event log a hash chain (each event's hash
+// covers the one before, as the journal's do) and the events immutable.
+// Stop every writer running a version from before it before the first
+// process opens the database with it: an older writer would append events
+// without a hash and holds without events, which Verify reports as a break
+// in the chain. Events written before the migration (no hash) are accepted
+// as a prefix of the log and counted in VerifyReport.UnchainedEvents.
+//
 // # Concurrency
 //
 // Every writing unit of work first locks the single row of ledger_head

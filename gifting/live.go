@@ -2,9 +2,9 @@ package gifting
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,13 +31,19 @@ type Gifter struct {
 
 // addToLive adds a gift to its LIVE's totals and to the viewer's totals in
 // that LIVE. Every sum is checked: a total past int64 refuses the gift.
+// Both records are read and rewritten by every gift in the LIVE, inside
+// its unit of work, so they go through the codec of livecodec.go.
 func (p *Program) addToLive(w *ledger.Writer, req SendGiftRequest, gift Gift, res GiftResult) error {
-	var ls LiveStats
-	if err := w.LoadJSON(kindLive, req.Live, &ls); err != nil && !errors.Is(err, ledger.ErrNotFound) {
+	var ls liveTotals
+	if data, err := w.Record(kindLive, req.Live); err == nil {
+		if ls, err = decodeLive(data); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, ledger.ErrNotFound) {
 		return err
 	}
-	if ls.ByGift == nil {
-		ls.Live, ls.ByGift = req.Live, map[string]int64{}
+	if ls.byGift == nil {
+		ls.live, ls.byGift = req.Live, []giftCount{}
 	}
 	n := int64(req.Count)
 	var err error
@@ -46,41 +52,68 @@ func (p *Program) addToLive(w *ledger.Writer, req SendGiftRequest, gift Gift, re
 			*to, err = kit.Add(what, *to, v)
 		}
 	}
-	byGift := ls.ByGift[gift.ID]
-	add("live gifts", &ls.Gifts, n)
-	add("live coins", &ls.Coins, res.Coins)
-	add("live diamonds", &ls.Diamonds, res.Diamonds)
+	at, found := ls.find(gift.ID)
+	var byGift int64
+	if found {
+		byGift = ls.byGift[at].n
+	}
+	add("live gifts", &ls.gifts, n)
+	add("live coins", &ls.coins, res.Coins)
+	add("live diamonds", &ls.diamonds, res.Diamonds)
 	add("live gifts by gift", &byGift, n)
 	gid := req.Live + "/" + req.Actor
 	var g Gifter
-	if lerr := w.LoadJSON(kindGifter, gid, &g); lerr != nil {
+	if data, lerr := w.Record(kindGifter, gid); lerr == nil {
+		if g, lerr = decodeGifter(data); lerr != nil {
+			return lerr
+		}
+	} else {
 		if !errors.Is(lerr, ledger.ErrNotFound) {
 			return lerr
 		}
 		g.Viewer = req.Actor
-		add("live gifters", &ls.Gifters, 1)
+		add("live gifters", &ls.gifters, 1)
 	}
 	add("gifter gifts", &g.Gifts, n)
 	add("gifter coins", &g.Coins, res.Coins)
 	if err != nil {
 		return err
 	}
-	ls.ByGift[gift.ID] = byGift
-	if err := w.SaveJSON(kindGifter, gid, g); err != nil {
+	if found {
+		ls.byGift[at].n = byGift
+	} else {
+		ls.byGift = slices.Insert(ls.byGift, at, giftCount{gift: gift.ID, n: byGift})
+	}
+	gb, err := encodeGifter(g)
+	if err != nil {
 		return err
 	}
-	return w.SaveJSON(kindLive, req.Live, ls)
+	if err := w.PutRecord(kindGifter, gid, gb); err != nil {
+		return err
+	}
+	lb, err := encodeLive(ls)
+	if err != nil {
+		return err
+	}
+	return w.PutRecord(kindLive, req.Live, lb)
 }
 
 // Live returns a LIVE's gift totals, or ErrNotFound if no gift was sent in
 // it.
 func (p *Program) Live(ctx context.Context, live string) (LiveStats, error) {
-	var ls LiveStats
-	err := p.l.View(ctx, func(r *ledger.Reader) error { return r.LoadJSON(kindLive, live, &ls) })
+	var data []byte
+	err := p.l.View(ctx, func(r *ledger.Reader) (err error) { data, err = r.Record(kindLive, live); return err })
 	if errors.Is(err, ledger.ErrNotFound) {
 		return LiveStats{}, fmt.Errorf("%w: live %q", ErrNotFound, live)
 	}
-	return ls, err
+	if err != nil {
+		return LiveStats{}, err
+	}
+	t, err := decodeLive(data)
+	if err != nil {
+		return LiveStats{}, err
+	}
+	return t.stats(), nil
 }
 
 // TopGifters returns the n viewers who spent most coins in a LIVE, most
@@ -100,8 +133,8 @@ func (p *Program) TopGifters(ctx context.Context, live string, n int) ([]Gifter,
 				if !strings.HasPrefix(rec.ID, prefix) {
 					return nil
 				}
-				var g Gifter
-				if err := json.Unmarshal(rec.Data, &g); err != nil {
+				g, err := decodeGifter(rec.Data)
+				if err != nil {
 					return err
 				}
 				all = append(all, g)

@@ -36,8 +36,9 @@ import (
 // Figures are noisy from day to day on the shared machine; pct_of_ref is
 // the one to compare.
 //
-//	go test -run '^$' -bench LIVE -benchtime 5s ./gifting/
-//	REWARDKIT_TEST_POSTGRES=... go test -run '^$' -bench LIVE -benchtime 5s ./gifting/
+//	go test -run '^$' -bench LIVE -benchtime 20000x ./gifting/
+//
+// (pgstore too when REWARDKIT_TEST_POSTGRES is set).
 const (
 	liveViewers     = 1000
 	liveCallers     = 16

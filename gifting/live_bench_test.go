@@ -25,20 +25,7 @@ import (
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
 
-// The LIVE benchmark: liveCallers goroutines send 20-coin gifts (perfume,
-// DefaultRules) from liveViewers pre-funded viewers to one creator in one
-// LIVE, each gift one SendGift call with an event ID of its own. Beside it,
-// in the same run, the reference the gift rate is judged against: on
-// memstore the store's own single-transfer rate (Ledger.Transfer, 16
-// callers, random pairs of 10,000 accounts); on PostgreSQL raw batched SQL
-// (16 connections, each committing 100 transfers per SQL transaction: an
-// INSERT of the transfer and an UPDATE of each of its two balance rows).
-// Figures are noisy from day to day on the shared machine; pct_of_ref is
-// the one to compare.
-//
-//	go test -run '^$' -bench LIVE -benchtime 20000x ./gifting/
-//
-// (pgstore too when REWARDKIT_TEST_POSTGRES is set).
+// What BenchmarkLIVE runs.
 const (
 	liveViewers     = 1000
 	liveCallers     = 16
@@ -49,6 +36,20 @@ const (
 	refWindow       = time.Second
 )
 
+// BenchmarkLIVE is the LIVE benchmark: liveCallers goroutines send
+// 20-coin gifts (perfume, DefaultRules) from liveViewers pre-funded viewers
+// to one creator in one LIVE, each gift one SendGift call with an event ID
+// of its own. Beside it, in the same run, the reference the gift rate is
+// judged against: on memstore the store's own single-transfer rate
+// (Ledger.Transfer, 16 callers, random pairs of 10,000 accounts); on
+// PostgreSQL raw batched SQL (16 connections, each committing 100
+// transfers per SQL transaction: an INSERT of the transfer and an UPDATE of
+// each of its two balance rows). Figures move from day to day on the
+// shared machine; pct_of_ref is the one to compare.
+//
+//	go test -run '^$' -bench LIVE -benchtime 20000x ./gifting/
+//
+// (pgstore too when REWARDKIT_TEST_POSTGRES is set).
 func BenchmarkLIVE(b *testing.B) {
 	b.Run("memstore", func(b *testing.B) {
 		benchLIVE(b, teststore.Memory, refLedgerTransfers(b, teststore.Memory(b)))

@@ -134,6 +134,33 @@
 // viewer per UTC day, when daily_spend_limit is set). Each is written in
 // the same unit of work as the money it goes with.
 //
+// # What a gift in a LIVE costs
+//
+// A gift is one unit of work: the kit.Once lookup and claim of its event
+// ID, two ledger transactions (the creator's share converted into
+// diamonds, the platform's share), one event, and in a LIVE a read and a
+// rewrite of two records, the LIVE's totals and the viewer's totals in it.
+// Both stores run writing units of work one at a time (memstore under its
+// writer lock, pgstore in its committer), so the whole of a gift is serial:
+// a LIVE's totals record is no more a bottleneck than the creator's
+// earnings account or platform:revenue, which every gift also changes;
+// what it adds is its own cost. That is why the two LIVE records are
+// encoded and decoded without reflection (livecodec.go, the same JSON
+// encoding/json writes, which still reads any other form). Live reads one
+// record; TopGifters reads every gifter record of the LIVE.
+//
+// Measured on memstore with one caller (CPU per call): a transfer 1.9 µs;
+// the two transactions and the event of a gift 12 µs; with kit.Once 24 µs;
+// a whole gift 28 µs, 31 µs in a LIVE (35 µs before the LIVE records lost
+// encoding/json). On pgstore a gift costs its group four round trips
+// (kit.Once's lookup of the event ID and its claim, the two LIVE records)
+// and a flush of its own writes, so it is bound by round trips, not by
+// what the records hold. BenchmarkLIVE measures 16 callers sending gifts
+// in one LIVE beside a reference taken in the same run (the store's
+// transfer rate on memstore, batched raw SQL on PostgreSQL):
+//
+//	go test -run '^$' -bench LIVE -benchtime 20000x ./gifting/
+//
 // # Event log
 //
 // Each change is also an event in the ledger's event log

@@ -2,11 +2,9 @@ package gifting
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
@@ -713,121 +711,6 @@ func roundUnits(d decimal.Decimal, mode ledger.Rounding) int64 {
 		return d.RoundBank(0).IntPart()
 	}
 	return d.Floor().IntPart()
-}
-
-// LiveStats are the gift totals of one LIVE.
-type LiveStats struct {
-	Live     string           `json:"live"`
-	Gifts    int64            `json:"gifts"`    // gifts sent (counting each of a combo)
-	Coins    int64            `json:"coins"`    // coins spent
-	Diamonds int64            `json:"diamonds"` // diamonds the recipients received
-	ByGift   map[string]int64 `json:"by_gift"`  // gift id -> how many
-	Gifters  int64            `json:"gifters"`  // distinct viewers who sent gifts
-}
-
-// Gifter is one viewer's gifts in a LIVE.
-type Gifter struct {
-	Viewer string `json:"viewer"`
-	Gifts  int64  `json:"gifts"`
-	Coins  int64  `json:"coins"`
-}
-
-// addToLive adds a gift to its LIVE's totals and to the viewer's totals in
-// that LIVE. Every sum is checked: a total past int64 refuses the gift.
-func (p *Program) addToLive(w *ledger.Writer, req SendGiftRequest, gift Gift, res GiftResult) error {
-	var ls LiveStats
-	if err := w.LoadJSON(kindLive, req.Live, &ls); err != nil && !errors.Is(err, ledger.ErrNotFound) {
-		return err
-	}
-	if ls.ByGift == nil {
-		ls.Live, ls.ByGift = req.Live, map[string]int64{}
-	}
-	n := int64(req.Count)
-	var err error
-	add := func(what string, to *int64, v int64) {
-		if err == nil {
-			*to, err = kit.Add(what, *to, v)
-		}
-	}
-	byGift := ls.ByGift[gift.ID]
-	add("live gifts", &ls.Gifts, n)
-	add("live coins", &ls.Coins, res.Coins)
-	add("live diamonds", &ls.Diamonds, res.Diamonds)
-	add("live gifts by gift", &byGift, n)
-	gid := req.Live + "/" + req.Actor
-	var g Gifter
-	if lerr := w.LoadJSON(kindGifter, gid, &g); lerr != nil {
-		if !errors.Is(lerr, ledger.ErrNotFound) {
-			return lerr
-		}
-		g.Viewer = req.Actor
-		add("live gifters", &ls.Gifters, 1)
-	}
-	add("gifter gifts", &g.Gifts, n)
-	add("gifter coins", &g.Coins, res.Coins)
-	if err != nil {
-		return err
-	}
-	ls.ByGift[gift.ID] = byGift
-	if err := w.SaveJSON(kindGifter, gid, g); err != nil {
-		return err
-	}
-	return w.SaveJSON(kindLive, req.Live, ls)
-}
-
-// Live returns a LIVE's gift totals, or ErrNotFound if no gift was sent in
-// it.
-func (p *Program) Live(ctx context.Context, live string) (LiveStats, error) {
-	var ls LiveStats
-	err := p.l.View(ctx, func(r *ledger.Reader) error { return r.LoadJSON(kindLive, live, &ls) })
-	if errors.Is(err, ledger.ErrNotFound) {
-		return LiveStats{}, fmt.Errorf("%w: live %q", ErrNotFound, live)
-	}
-	return ls, err
-}
-
-// TopGifters returns the n viewers who spent most coins in a LIVE, most
-// first (ties by viewer id).
-func (p *Program) TopGifters(ctx context.Context, live string, n int) ([]Gifter, error) {
-	var all []Gifter
-	prefix := live + "/"
-	err := p.l.View(ctx, func(r *ledger.Reader) error {
-		all = all[:0]
-		after := prefix
-		for {
-			recs, err := r.Records(kindGifter, after, 1000)
-			if err != nil {
-				return err
-			}
-			for _, rec := range recs {
-				if !strings.HasPrefix(rec.ID, prefix) {
-					return nil
-				}
-				var g Gifter
-				if err := json.Unmarshal(rec.Data, &g); err != nil {
-					return err
-				}
-				all = append(all, g)
-				after = rec.ID
-			}
-			if len(recs) < 1000 {
-				return nil
-			}
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].Coins != all[j].Coins {
-			return all[i].Coins > all[j].Coins
-		}
-		return all[i].Viewer < all[j].Viewer
-	})
-	if n >= 0 && len(all) > n {
-		all = all[:n]
-	}
-	return all, nil
 }
 
 // Earnings is a creator's diamonds (in EarningsAccount) and what they are

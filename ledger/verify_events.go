@@ -244,7 +244,7 @@ func (a *eventAudit) checkHold(h *driver.Hold, captured int64, unchained *int) e
 	if t.legacy {
 		if h.Account != t.account || h.Asset != t.asset || (t.captured >= 0 && h.Captured != t.captured) ||
 			h.Status != t.status || h.ClosedAt != t.closedAt {
-			return fmt.Errorf("%w: hold %d (from before the chain) is %s with %d captured, its events say %s with %d", ErrVerify, h.ID,
+			return fmt.Errorf("%w: hold %d (from before the chain or the checkpoint) is %s with %d captured, its events say %s with %d", ErrVerify, h.ID,
 				HoldStatus(h.Status), h.Captured, HoldStatus(t.status), t.captured)
 		}
 		return nil

@@ -38,11 +38,15 @@ type tamperReadTx struct {
 }
 
 // Transactions returns deep copies (the store's own postings are shared
-// and read-only) passed through the journal tamper.
+// and read-only) passed through the journal tamper, which sees the whole
+// journal, as a forger does: the page asked for is cut from its result.
 func (r tamperReadTx) Transactions(after uint64, limit int) ([]driver.Transaction, error) {
-	ts, err := r.ReadTx.Transactions(after, limit)
-	if err != nil || r.s.journal == nil {
-		return ts, err
+	if r.s.journal == nil {
+		return r.ReadTx.Transactions(after, limit)
+	}
+	ts, err := r.ReadTx.Transactions(0, 1<<20)
+	if err != nil {
+		return nil, err
 	}
 	cp := make([]driver.Transaction, len(ts))
 	for i, t := range ts {
@@ -54,7 +58,13 @@ func (r tamperReadTx) Transactions(after uint64, limit int) ([]driver.Transactio
 		t.Metadata = md
 		cp[i] = t
 	}
-	return r.s.journal(cp), nil
+	var page []driver.Transaction
+	for _, t := range r.s.journal(cp) {
+		if t.ID > after && len(page) < limit {
+			page = append(page, t)
+		}
+	}
+	return page, nil
 }
 
 func (r tamperReadTx) Balances(after driver.BalanceKey, limit int) ([]driver.Balance, error) {
@@ -73,14 +83,24 @@ func (r tamperReadTx) Holds(after uint64, limit int) ([]driver.Hold, error) {
 	return r.s.holds(append([]driver.Hold(nil), hs...)), nil
 }
 
-// Events returns copies passed through the event tamper; the event head
-// stays the store's own, as a forger who cannot reach it would leave it.
+// Events returns copies passed through the event tamper, which sees the
+// whole log (see Transactions); the event head stays the store's own, as
+// a forger who cannot reach it would leave it, unless forgeEventHead.
 func (r tamperReadTx) Events(after uint64, limit int) ([]driver.Event, error) {
-	evs, err := r.ReadTx.Events(after, limit)
-	if err != nil || r.s.events == nil {
-		return evs, err
+	if r.s.events == nil {
+		return r.ReadTx.Events(after, limit)
 	}
-	return r.s.events(append([]driver.Event(nil), evs...)), nil
+	evs, err := r.ReadTx.Events(0, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	var page []driver.Event
+	for _, e := range r.s.events(append([]driver.Event(nil), evs...)) {
+		if e.Seq > after && len(page) < limit {
+			page = append(page, e)
+		}
+	}
+	return page, nil
 }
 
 func (r tamperReadTx) Head() (driver.Head, error) {
@@ -395,7 +415,7 @@ func edit(id uint64, change func(*driver.Transaction)) func([]driver.Transaction
 }
 
 // rehashed recomputes the hash chain after a tamper, as a forger who knows
-// the algorithm would. It assumes the journal is read in one page.
+// the algorithm would.
 func rehashed(tamper func([]driver.Transaction) []driver.Transaction) func([]driver.Transaction) []driver.Transaction {
 	return func(ts []driver.Transaction) []driver.Transaction {
 		ts = tamper(ts)
@@ -421,8 +441,7 @@ func editEvent(seq uint64, change func(*driver.Event)) func([]driver.Event) []dr
 }
 
 // rechained recomputes the event log's hash chain after a tamper, as a
-// forger who knows the algorithm would. It assumes the log is read in one
-// page.
+// forger who knows the algorithm would.
 func rechained(tamper func([]driver.Event) []driver.Event) func([]driver.Event) []driver.Event {
 	return func(evs []driver.Event) []driver.Event {
 		evs = tamper(evs)

@@ -332,3 +332,40 @@ func TestVerifyFromFindsTamperingOnPostgres(t *testing.T) {
 		`ALTER TABLE transactions ENABLE TRIGGER transactions_immutable`)
 	requireBreak("transaction 3 is not the checkpoint's")
 }
+
+// TestVerifyFromUnchainedCheckpoint: a checkpoint taken when the event
+// log had not begun its chain (a store from before pgstore's migration
+// 0005: here event 1 has no hash) checks the log from there as Verify
+// does, the chain beginning after it.
+func TestVerifyFromUnchainedCheckpoint(t *testing.T) {
+	f, ts, cp := windowFixture(t)
+	ts.events = func(evs []driver.Event) []driver.Event {
+		var prev [32]byte
+		for i := range evs {
+			if evs[i].Seq == 1 {
+				evs[i].Hash = [32]byte{}
+				continue
+			}
+			evs[i].Hash, _ = driver.EventChainHash(prev, &evs[i], nil)
+			prev = evs[i].Hash
+		}
+		return evs
+	}
+	ts.forgeEventHead = true
+	full := f.requireSound(t)
+	require.Equal(t, 1, full.UnchainedEvents)
+	require.Equal(t, 1, full.UnchainedHolds, "hold 1, created by the unchained event")
+
+	cp.EventHead.Hash = [32]byte{}
+	rep, err := f.l.VerifyFrom(f.ctx, cp)
+	require.NoError(t, err)
+	require.Equal(t, full.Checkpoint(), rep.Checkpoint())
+	require.Equal(t, 3, rep.Events)
+	require.Equal(t, 2, rep.Holds)
+	require.Equal(t, 1, rep.UnchainedHolds)
+
+	ts.holds = editHold(1, func(h *driver.Hold) { h.Status, h.ClosedAt = driver.HoldCaptured, 1 })
+	_, err = f.l.VerifyFrom(f.ctx, cp)
+	require.ErrorIs(t, err, ledger.ErrVerify)
+	require.Contains(t, err.Error(), "hold 1 (from before the chain or the checkpoint) is captured with 500 captured, its events say pending with 500")
+}

@@ -73,7 +73,7 @@ var testHookVerifyFull func()
 // below its limit. It returns the first break found, wrapping ErrVerify.
 //
 // Its memory is bounded whatever the ledger's size: it keeps at most
-// 131,072 balances and as many holds in hand (under 50 MB), and a ledger
+// 131,072 balances and as many holds in hand (about 50 MB), and a ledger
 // with more is checked a batch of each at a time, reading the journal once
 // per batch. To check only what came after an earlier report, see
 // VerifyFrom.
@@ -156,7 +156,6 @@ func (r *Reader) replayJournal(ctx context.Context, first bool, bals *balanceBat
 	var (
 		prev driver.Head
 		buf  []byte
-		err  error
 	)
 	for after := uint64(0); ; {
 		if err := ctx.Err(); err != nil {

@@ -93,6 +93,15 @@ type EventHead struct {
 	Hash [32]byte
 }
 
+// Checkpoint is a point of a ledger's history that a VerifyReport vouched
+// for (VerifyReport.Checkpoint): the journal's head and the event log's as
+// they were then. An auditor keeps it, and later checks only what came
+// after it with VerifyFrom.
+type Checkpoint struct {
+	Head      Head
+	EventHead EventHead
+}
+
 func sameMetadata(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false

@@ -36,18 +36,47 @@ type VerifyReport struct {
 	Totals map[string]decimal.Decimal
 }
 
+// Checkpoint returns the point of the ledger's history the report vouches
+// for: what an auditor keeps, to check later only what came after it with
+// VerifyFrom.
+func (rep VerifyReport) Checkpoint() Checkpoint {
+	return Checkpoint{Head: rep.Head, EventHead: rep.EventHead}
+}
+
+// verifyBatch is how many balances, and how many holds, Verify keeps in
+// memory at once. A ledger with more is checked in passes, each reading
+// the journal, the event log and the holds again for the next batch of
+// each: memory stays bounded whatever the length of the journal and the
+// number of balances and holds, and time grows by one read of the journal
+// per batch beyond the first.
+const verifyBatch = 1 << 17
+
+// verifyPage is how many rows Verify asks the store for at a time.
+const verifyPage = 10000
+
+// testHookVerifyFull, set by benchmarks only, runs when a pass of Verify
+// holds the most it will: its batches, the journal's captures and the hold
+// trails, once the event log is replayed.
+var testHookVerifyFull func()
+
 // Verify replays the whole journal and the event log on one snapshot and
 // checks that: transaction IDs are dense; each hash chains to the one
 // before (so an edited or removed transaction is visible); times never go
 // back; every posting is positive and its running balances match the
-// replay; event Seqs are dense and each event's hash chains to the one
-// before, as the journal's do; every hold is what its events say (created
-// with its account, asset, amount and expiry; captured, voided or expired
-// as they tell, at their times) and has captured what the journal's
-// captures of it add up to; every stored balance equals the replay and its
-// held amount equals what its pending holds reserve; every asset sums to
-// zero; and no account is below its limit. It returns the first break
-// found, wrapping ErrVerify.
+// replay; every balance a posting moves is stored; event Seqs are dense
+// and each event's hash chains to the one before, as the journal's do;
+// every hold is what its events say (created with its account, asset,
+// amount and expiry; captured, voided or expired as they tell, at their
+// times) and has captured what the journal's captures of it add up to;
+// every stored balance equals the replay and its held amount equals what
+// its pending holds reserve; every asset sums to zero; and no account is
+// below its limit. It returns the first break found, wrapping ErrVerify.
+//
+// Its memory is bounded whatever the ledger's size: it keeps at most
+// 131,072 balances and as many holds in hand (about 50 MB), and a ledger
+// with more is checked a batch of each at a time, reading the journal once
+// per batch. To check only what came after an earlier report, see
+// VerifyFrom.
 func (l *Ledger) Verify(ctx context.Context) (VerifyReport, error) {
 	var rep VerifyReport
 	err := l.View(ctx, func(r *Reader) error {
@@ -60,174 +89,259 @@ func (l *Ledger) Verify(ctx context.Context) (VerifyReport, error) {
 
 // Verify checks the snapshot r reads (see Ledger.Verify).
 func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
+	rep, _, err := r.verify(ctx, verifyBatch)
+	return rep, err
+}
+
+// verify is Verify keeping at most batch balances and batch holds in hand;
+// it also says how many passes it made.
+func (r *Reader) verify(ctx context.Context, batch int) (VerifyReport, int, error) {
 	rep := VerifyReport{Totals: map[string]decimal.Decimal{}}
-	posted := map[BalanceKey]int64{}
-	captures := map[uint64]int64{} // hold ID: what the journal captured from it
-	var prev driver.Head
-	var buf []byte
-	const page = 10000
+	// Totals are summed in 128 bits: a sound ledger's partial sums may leave
+	// the int64 range (two issuers each at -2^62 ...), and a wrapping sum
+	// would call a ledger that sums to 2^64 sound.
+	totals := map[string]*int128{}
+	var (
+		bals  balanceBatch
+		holds holdBatch
+	)
+	for pass := 1; ; pass++ {
+		if err := bals.next(r.rt, batch); err != nil {
+			return rep, pass, err
+		}
+		if err := holds.next(r.rt, batch); err != nil {
+			return rep, pass, err
+		}
+		if err := r.verifyPass(ctx, pass == 1, &bals, &holds, totals, &rep); err != nil {
+			return rep, pass, err
+		}
+		if bals.last && holds.last {
+			return rep, pass, r.checkTotals(totals, &rep)
+		}
+	}
+}
+
+// verifyPass reads the journal, the event log and the holds once and
+// checks the batch of balances and the batch of holds in hand. The first
+// pass also checks the journal's and the event log's chains, which later
+// passes (on the same snapshot) read again only to replay them.
+func (r *Reader) verifyPass(ctx context.Context, first bool, bals *balanceBatch, holds *holdBatch,
+	totals map[string]*int128, rep *VerifyReport) error {
+	if err := r.replayJournal(ctx, first, bals, holds, rep); err != nil {
+		return err
+	}
+	audit := eventAudit{holds: map[uint64]*holdTrail{}}
+	if first || !holds.done {
+		var err error
+		if audit, err = r.verifyEvents(ctx, rep.Head.ID, holds.keep); err != nil {
+			return err
+		}
+		if first {
+			rep.Events, rep.EventHead, rep.UnchainedEvents = audit.events, EventHead(audit.head), audit.unhashed
+		}
+	}
+	if testHookVerifyFull != nil {
+		testHookVerifyFull()
+	}
+	if err := r.checkHolds(ctx, bals, holds, &audit, rep); err != nil {
+		return err
+	}
+	return r.checkBalances(bals, totals, rep)
+}
+
+// replayJournal reads the journal, replaying the postings that move the
+// balances in hand and summing the captures of the holds in hand; on the
+// first pass it also checks the chain (see checkLink) and counts.
+func (r *Reader) replayJournal(ctx context.Context, first bool, bals *balanceBatch, holds *holdBatch, rep *VerifyReport) error {
+	var (
+		prev driver.Head
+		buf  []byte
+	)
 	for after := uint64(0); ; {
 		if err := ctx.Err(); err != nil {
-			return rep, err
+			return err
 		}
-		ts, err := r.rt.Transactions(after, page)
+		ts, err := r.rt.Transactions(after, verifyPage)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		for i := range ts {
 			t := &ts[i]
-			if t.ID != prev.ID+1 {
-				return rep, fmt.Errorf("%w: transaction %d follows %d: the journal has a gap", ErrVerify, t.ID, prev.ID)
-			}
-			var h [32]byte
-			h, buf = driver.ChainHash(prev.Hash, t, buf)
-			if h != t.Hash {
-				return rep, fmt.Errorf("%w: transaction %d: hash does not chain (edited, or an earlier one changed)", ErrVerify, t.ID)
-			}
-			if t.Time < prev.Time {
-				return rep, fmt.Errorf("%w: transaction %d: time goes back", ErrVerify, t.ID)
-			}
-			if len(t.Postings) == 0 {
-				return rep, fmt.Errorf("%w: transaction %d has no postings", ErrVerify, t.ID)
-			}
-			for j := range t.Postings {
-				p := &t.Postings[j]
-				if p.Units <= 0 || p.From == p.To {
-					return rep, fmt.Errorf("%w: transaction %d posting %d is malformed", ErrVerify, t.ID, j)
+			if first {
+				if buf, err = checkLink(prev, t, buf); err != nil {
+					return err
 				}
-				fk, tk := BalanceKey{p.From, p.Asset}, BalanceKey{p.To, p.Asset}
-				// Checked: a replay that wraps int64 could match running
-				// balances forged to wrap with it.
-				from, ok1 := addUnits(posted[fk], -p.Units)
-				to, ok2 := addUnits(posted[tk], p.Units)
-				if !ok1 || !ok2 {
-					return rep, fmt.Errorf("%w: transaction %d posting %d: a balance leaves the int64 range", ErrVerify, t.ID, j)
-				}
-				posted[fk], posted[tk] = from, to
-				if from != p.FromAfter || to != p.ToAfter {
-					return rep, fmt.Errorf("%w: transaction %d posting %d: running balances differ from the replay", ErrVerify, t.ID, j)
-				}
-				if t.Hold != 0 {
-					c, ok := addUnits(captures[t.Hold], p.Units)
-					if !ok {
-						return rep, fmt.Errorf("%w: transaction %d: captures of hold %d leave the int64 range", ErrVerify, t.ID, t.Hold)
+				rep.Transactions++
+			}
+			if !bals.done {
+				for j := range t.Postings {
+					if err := bals.replay(t, j); err != nil {
+						return err
 					}
-					captures[t.Hold] = c
+				}
+			}
+			if t.Hold != 0 && !holds.done {
+				if err := holds.capture(t); err != nil {
+					return err
 				}
 			}
 			prev = driver.Head{ID: t.ID, Hash: t.Hash, Time: t.Time}
-			rep.Transactions++
 		}
-		if len(ts) < page {
+		if len(ts) < verifyPage {
 			break
 		}
 		after = ts[len(ts)-1].ID
 	}
 	head, err := r.rt.Head()
 	if err != nil {
-		return rep, err
+		return err
 	}
-	if head != prev {
-		return rep, fmt.Errorf("%w: head is transaction %d but the journal ends at %d", ErrVerify, head.ID, prev.ID)
+	switch {
+	case head.ID != prev.ID:
+		return fmt.Errorf("%w: head is transaction %d but the journal ends at %d", ErrVerify, head.ID, prev.ID)
+	case head != prev:
+		return fmt.Errorf("%w: the head's hash or time is not transaction %d's (the journal was rewritten)", ErrVerify, head.ID)
+	case first:
+		rep.Head = Head(head)
+	case Head(head) != rep.Head:
+		// A snapshot does not change; a store whose reads do cannot be vouched for.
+		return fmt.Errorf("%w: the journal changed between two reads of one snapshot", ErrVerify)
 	}
-	rep.Head = Head(head)
+	return nil
+}
 
-	audit, err := r.verifyEvents(ctx, head.ID)
-	if err != nil {
-		return rep, err
+// checkLink checks that t follows prev in the journal: its ID is the next,
+// its hash chains to prev's, its time does not go back, and its postings
+// are well formed. It returns buf for the next call.
+func checkLink(prev driver.Head, t *driver.Transaction, buf []byte) ([]byte, error) {
+	if t.ID != prev.ID+1 {
+		return buf, fmt.Errorf("%w: transaction %d follows %d: the journal has a gap", ErrVerify, t.ID, prev.ID)
 	}
-	rep.Events, rep.EventHead, rep.UnchainedEvents = audit.events, EventHead(audit.head), audit.unhashed
+	var h [32]byte
+	h, buf = driver.ChainHash(prev.Hash, t, buf)
+	if h != t.Hash {
+		return buf, fmt.Errorf("%w: transaction %d: hash does not chain (edited, or an earlier one changed)", ErrVerify, t.ID)
+	}
+	if t.Time < prev.Time {
+		return buf, fmt.Errorf("%w: transaction %d: time goes back", ErrVerify, t.ID)
+	}
+	if len(t.Postings) == 0 {
+		return buf, fmt.Errorf("%w: transaction %d has no postings", ErrVerify, t.ID)
+	}
+	for j := range t.Postings {
+		if p := &t.Postings[j]; p.Units <= 0 || p.From == p.To {
+			return buf, fmt.Errorf("%w: transaction %d posting %d is malformed", ErrVerify, t.ID, j)
+		}
+	}
+	return buf, nil
+}
 
-	held := map[BalanceKey]int64{}
+// checkHolds reads every hold: each must be well formed; each hold in hand
+// must be what its trail of events says and have captured what the
+// journal's captures of it add up to; and each pending hold on a balance
+// in hand adds what it reserves to that balance's held amount. Then no
+// hold in hand's range may be missing that the journal or the events name.
+func (r *Reader) checkHolds(ctx context.Context, bals *balanceBatch, holds *holdBatch, audit *eventAudit, rep *VerifyReport) error {
+	if bals.done && holds.done {
+		return nil
+	}
 	for after := uint64(0); ; {
-		hs, err := r.rt.Holds(after, page)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hs, err := r.rt.Holds(after, verifyPage)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		for i := range hs {
 			h := &hs[i]
 			if h.Units <= 0 || h.Captured < 0 || h.Captured > h.Units {
-				return rep, fmt.Errorf("%w: hold %d captured %d of %d", ErrVerify, h.ID, h.Captured, h.Units)
+				return fmt.Errorf("%w: hold %d captured %d of %d", ErrVerify, h.ID, h.Captured, h.Units)
 			}
-			if err := audit.checkHold(h, captures[h.ID], &rep.UnchainedHolds); err != nil {
-				return rep, err
-			}
-			delete(captures, h.ID)
-			if h.Status == driver.HoldPending {
-				k := BalanceKey{h.Account, h.Asset}
-				sum, ok := addUnits(held[k], h.Units-h.Captured)
-				if !ok {
-					return rep, fmt.Errorf("%w: %s %s: pending holds reserve more than the int64 range", ErrVerify, h.Account, h.Asset)
+			if j, ok := holds.at[h.ID]; ok {
+				if err := audit.checkHold(h, holds.captured[j], &rep.UnchainedHolds); err != nil {
+					return err
 				}
-				held[k] = sum
+				rep.Holds++
 			}
-			rep.Holds++
+			if h.Status != driver.HoldPending {
+				continue
+			}
+			k := BalanceKey{h.Account, h.Asset}
+			j, ok := bals.at[k]
+			if !ok {
+				if bals.in(k) {
+					return fmt.Errorf("%w: hold %d reserves from %s %s, which has no stored balance", ErrVerify, h.ID, h.Account, h.Asset)
+				}
+				continue
+			}
+			sum, ok := addUnits(bals.held[j], h.Units-h.Captured)
+			if !ok {
+				return fmt.Errorf("%w: %s %s: pending holds reserve more than the int64 range", ErrVerify, h.Account, h.Asset)
+			}
+			bals.held[j] = sum
 		}
-		if len(hs) < page {
+		if len(hs) < verifyPage {
 			break
 		}
 		after = hs[len(hs)-1].ID
 	}
-	for id := range captures {
-		return rep, fmt.Errorf("%w: the journal captures from hold %d, which is not stored", ErrVerify, id)
+	if id, ok := holds.capturedUnstored.get(); ok {
+		return fmt.Errorf("%w: the journal captures from hold %d, which is not stored", ErrVerify, id)
 	}
-	for id := range audit.holds {
-		return rep, fmt.Errorf("%w: hold %d has events but is not stored", ErrVerify, id)
+	if id, ok := holds.eventsUnstored.get(); ok {
+		return fmt.Errorf("%w: hold %d has events but is not stored", ErrVerify, id)
 	}
+	for id := range audit.holds { // kept for a hold in hand that the second read of the holds lacked
+		return fmt.Errorf("%w: hold %d has events but is not stored", ErrVerify, id)
+	}
+	return nil
+}
 
-	// Totals are summed in 128 bits: a sound ledger's partial sums may leave
-	// the int64 range (two issuers each at -2^62 ...), and a wrapping sum
-	// would call a ledger that sums to 2^64 sound.
-	totals := map[string]*int128{}
-	seen := map[BalanceKey]bool{}
-	for after := (BalanceKey{}); ; {
-		bs, err := r.rt.Balances(driver.BalanceKey(after), page)
-		if err != nil {
-			return rep, err
+// checkBalances holds each balance in hand to the replay and to its
+// pending holds, checks its limit and adds it to the totals.
+func (r *Reader) checkBalances(bals *balanceBatch, totals map[string]*int128, rep *VerifyReport) error {
+	for i := range bals.stored {
+		b := &bals.stored[i]
+		if b.Posted != bals.posted[i] {
+			return fmt.Errorf("%w: %s %s: stored balance %d, journal says %d", ErrVerify, b.Address, b.Asset, b.Posted, bals.posted[i])
 		}
-		for _, b := range bs {
-			k := BalanceKey{b.Address, b.Asset}
-			seen[k] = true
-			if b.Posted != posted[k] {
-				return rep, fmt.Errorf("%w: %s %s: stored balance %d, journal says %d", ErrVerify, b.Address, b.Asset, b.Posted, posted[k])
-			}
-			if b.Held != held[k] {
-				return rep, fmt.Errorf("%w: %s %s: held %d, pending holds reserve %d", ErrVerify, b.Address, b.Asset, b.Held, held[k])
-			}
-			acc, err := r.account(b.Address)
-			if err != nil {
-				return rep, wrapAs(ErrVerify, "balance of "+b.Address, err)
-			}
-			// The posted amount never goes below the floor. The available
-			// amount (posted - held) may, but only after a transfer that
-			// reached held funds (TransferRequest.IncludeHeld), which the
-			// journal does not mark; so the posted amount is what is checked.
-			if floor, bounded := acc.floor(b.Asset); bounded && b.Posted < floor {
-				return rep, fmt.Errorf("%w: %s %s is below its limit", ErrVerify, b.Address, b.Asset)
-			}
-			tot := totals[b.Asset]
-			if tot == nil {
-				tot = &int128{}
-				totals[b.Asset] = tot
-			}
-			tot.add(b.Posted)
-			rep.Balances++
+		if b.Held != bals.held[i] {
+			return fmt.Errorf("%w: %s %s: held %d, pending holds reserve %d", ErrVerify, b.Address, b.Asset, b.Held, bals.held[i])
 		}
-		if len(bs) < page {
-			break
+		if err := r.checkBalance(b, totals); err != nil {
+			return err
 		}
-		after = BalanceKey{bs[len(bs)-1].Address, bs[len(bs)-1].Asset}
+		rep.Balances++
 	}
-	for k, v := range posted {
-		if v != 0 && !seen[k] {
-			return rep, fmt.Errorf("%w: %s %s: journal says %d but no balance is stored", ErrVerify, k.Address, k.Asset, v)
-		}
+	return nil
+}
+
+// checkBalance checks that a stored balance is not below its account's
+// limit and adds it to the totals.
+func (r *Reader) checkBalance(b *driver.Balance, totals map[string]*int128) error {
+	acc, err := r.account(b.Address)
+	if err != nil {
+		return wrapAs(ErrVerify, "balance of "+b.Address, err)
 	}
-	for k, v := range held {
-		if v != 0 && !seen[k] {
-			return rep, fmt.Errorf("%w: %s %s: holds reserve %d but no balance is stored", ErrVerify, k.Address, k.Asset, v)
-		}
+	// The posted amount never goes below the floor. The available amount
+	// (posted - held) may, but only after a transfer that reached held
+	// funds (TransferRequest.IncludeHeld), which the journal does not mark;
+	// so the posted amount is what is checked.
+	if floor, bounded := acc.floor(b.Asset); bounded && b.Posted < floor {
+		return fmt.Errorf("%w: %s %s is below its limit", ErrVerify, b.Address, b.Asset)
 	}
+	tot := totals[b.Asset]
+	if tot == nil {
+		tot = &int128{}
+		totals[b.Asset] = tot
+	}
+	tot.add(b.Posted)
+	return nil
+}
+
+// checkTotals reports the totals and checks that each is zero.
+func (r *Reader) checkTotals(totals map[string]*int128, rep *VerifyReport) error {
 	codes := make([]string, 0, len(totals))
 	for c := range totals {
 		codes = append(codes, c)
@@ -236,15 +350,15 @@ func (r *Reader) Verify(ctx context.Context) (VerifyReport, error) {
 	for _, c := range codes {
 		a, err := r.Asset(c)
 		if err != nil {
-			return rep, wrapAs(ErrVerify, "balance in "+c, err)
+			return wrapAs(ErrVerify, "balance in "+c, err)
 		}
 		sum := decimal.NewFromBigInt(totals[c].big(), -a.Precision)
 		rep.Totals[c] = sum
 		if !totals[c].isZero() {
-			return rep, fmt.Errorf("%w: %s sums to %s, not zero", ErrVerify, c, sum.StringFixed(a.Precision))
+			return fmt.Errorf("%w: %s sums to %s, not zero", ErrVerify, c, sum.StringFixed(a.Precision))
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 // int128 is a signed 128-bit accumulator: hi:lo in two's complement. It

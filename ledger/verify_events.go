@@ -18,6 +18,9 @@ type holdTrail struct {
 	expiresAt           int64
 	createdAt, closedAt int64
 	status              driver.HoldStatus
+	// capturedByEvents is what its captured events add up to: VerifyFrom
+	// holds the journal's captures after a checkpoint to it.
+	capturedByEvents int64
 	// legacy: the hold was created before the log was chained, so its
 	// trail starts at a later change and says nothing of its amount.
 	legacy bool
@@ -49,20 +52,26 @@ type eventAudit struct {
 	// holds are numbered in the order they are made, so a hold from before
 	// the chain has a lower ID.
 	firstHold uint64
+	// keep, when set, says which holds to keep trails of: Verify checks
+	// holds a batch at a time, so that memory stays bounded.
+	keep func(hold uint64) bool
 }
 
 // verifyEvents walks the event log: its Seqs are dense from 1, each hash
 // chains to the one before (events a store kept from before the chain, with
 // no hash, are accepted as a prefix only), the store's head is the last
 // event, every event's transaction is in the journal (lastTx is its
-// head), and the hold events replay into one trail per hold, each change
-// following the one before.
-func (r *Reader) verifyEvents(ctx context.Context, lastTx uint64) (eventAudit, error) {
-	a := eventAudit{holds: map[uint64]*holdTrail{}}
-	var (
-		prev driver.EventHead
-		buf  []byte
-	)
+// head), and the hold events replay into one trail per hold (per hold
+// keep accepts, when keep is not nil), each change following the one
+// before.
+func (r *Reader) verifyEvents(ctx context.Context, lastTx uint64, keep func(uint64) bool) (eventAudit, error) {
+	return r.verifyEventsFrom(ctx, lastTx, eventAudit{holds: map[uint64]*holdTrail{}, keep: keep}, driver.EventHead{})
+}
+
+// verifyEventsFrom is verifyEvents for the events after prev, starting
+// from what a says of the log up to prev.
+func (r *Reader) verifyEventsFrom(ctx context.Context, lastTx uint64, a eventAudit, prev driver.EventHead) (eventAudit, error) {
+	var buf []byte
 	const page = 10000
 	for {
 		if err := ctx.Err(); err != nil {
@@ -150,6 +159,12 @@ func (r *Reader) replayHoldEvent(a *eventAudit, e *driver.Event) error {
 	if err := json.Unmarshal(e.Data, &d); err != nil {
 		return bad("data: %v", err)
 	}
+	if e.Type == EventHoldCreated && (a.firstHold == 0 || d.Hold < a.firstHold) {
+		a.firstHold = d.Hold // over every hold, not only the batch kept
+	}
+	if a.keep != nil && !a.keep(d.Hold) {
+		return nil
+	}
 	asset, err := r.Asset(d.Asset)
 	if err != nil {
 		return bad("asset %s: %v", clip(d.Asset), err)
@@ -181,9 +196,6 @@ func (r *Reader) replayHoldEvent(a *eventAudit, e *driver.Event) error {
 		a.holds[d.Hold] = &holdTrail{key: d.Key, account: d.Account, asset: d.Asset, units: u,
 			expiresAt: exp.UnixNano(), createdAt: e.Time, status: driver.HoldPending}
 		a.lastHold = max(a.lastHold, d.Hold)
-		if a.firstHold == 0 || d.Hold < a.firstHold {
-			a.firstHold = d.Hold
-		}
 		return nil
 	}
 	if t == nil {
@@ -216,6 +228,7 @@ func (r *Reader) replayHoldEvent(a *eventAudit, e *driver.Event) error {
 			return bad("hold %d: captured %d after %d and a capture of %d, of %d", d.Hold, captured, t.captured, amount, t.units)
 		}
 		t.captured = captured
+		t.capturedByEvents += amount
 		if d.Closed || captured == t.units {
 			t.status, t.closedAt = driver.HoldCaptured, e.Time
 		}
@@ -257,7 +270,7 @@ func (a *eventAudit) checkHold(h *driver.Hold, captured int64, unchained *int) e
 	if t.legacy {
 		if h.Account != t.account || h.Asset != t.asset || (t.captured >= 0 && h.Captured != t.captured) ||
 			h.Status != t.status || h.ClosedAt != t.closedAt {
-			return fmt.Errorf("%w: hold %d (from before the chain) is %s with %d captured, its events say %s with %d", ErrVerify, h.ID,
+			return fmt.Errorf("%w: hold %d (from before the chain or the checkpoint) is %s with %d captured, its events say %s with %d", ErrVerify, h.ID,
 				HoldStatus(h.Status), h.Captured, HoldStatus(t.status), t.captured)
 		}
 		return nil

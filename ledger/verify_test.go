@@ -22,9 +22,10 @@ type tamperStore struct {
 	balances func([]driver.Balance) []driver.Balance
 	holds    func([]driver.Hold) []driver.Hold
 	events   func([]driver.Event) []driver.Event
-	// forgeEventHead makes the event head the tampered log's last event,
-	// as a forger who can also write the head row would.
-	forgeEventHead bool
+	// forgeHead and forgeEventHead make the journal's head and the event
+	// head the tampered journal's and log's last, as a forger who can also
+	// write the head row would.
+	forgeHead, forgeEventHead bool
 }
 
 func (s *tamperStore) View(ctx context.Context, fn func(driver.ReadTx) error) error {
@@ -37,11 +38,15 @@ type tamperReadTx struct {
 }
 
 // Transactions returns deep copies (the store's own postings are shared
-// and read-only) passed through the journal tamper.
+// and read-only) passed through the journal tamper, which sees the whole
+// journal, as a forger does: the page asked for is cut from its result.
 func (r tamperReadTx) Transactions(after uint64, limit int) ([]driver.Transaction, error) {
-	ts, err := r.ReadTx.Transactions(after, limit)
-	if err != nil || r.s.journal == nil {
-		return ts, err
+	if r.s.journal == nil {
+		return r.ReadTx.Transactions(after, limit)
+	}
+	ts, err := r.ReadTx.Transactions(0, 1<<20)
+	if err != nil {
+		return nil, err
 	}
 	cp := make([]driver.Transaction, len(ts))
 	for i, t := range ts {
@@ -53,7 +58,13 @@ func (r tamperReadTx) Transactions(after uint64, limit int) ([]driver.Transactio
 		t.Metadata = md
 		cp[i] = t
 	}
-	return r.s.journal(cp), nil
+	var page []driver.Transaction
+	for _, t := range r.s.journal(cp) {
+		if t.ID > after && len(page) < limit {
+			page = append(page, t)
+		}
+	}
+	return page, nil
 }
 
 func (r tamperReadTx) Balances(after driver.BalanceKey, limit int) ([]driver.Balance, error) {
@@ -72,14 +83,36 @@ func (r tamperReadTx) Holds(after uint64, limit int) ([]driver.Hold, error) {
 	return r.s.holds(append([]driver.Hold(nil), hs...)), nil
 }
 
-// Events returns copies passed through the event tamper; the event head
-// stays the store's own, as a forger who cannot reach it would leave it.
+// Events returns copies passed through the event tamper, which sees the
+// whole log (see Transactions); the event head stays the store's own, as
+// a forger who cannot reach it would leave it, unless forgeEventHead.
 func (r tamperReadTx) Events(after uint64, limit int) ([]driver.Event, error) {
-	evs, err := r.ReadTx.Events(after, limit)
-	if err != nil || r.s.events == nil {
-		return evs, err
+	if r.s.events == nil {
+		return r.ReadTx.Events(after, limit)
 	}
-	return r.s.events(append([]driver.Event(nil), evs...)), nil
+	evs, err := r.ReadTx.Events(0, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	var page []driver.Event
+	for _, e := range r.s.events(append([]driver.Event(nil), evs...)) {
+		if e.Seq > after && len(page) < limit {
+			page = append(page, e)
+		}
+	}
+	return page, nil
+}
+
+func (r tamperReadTx) Head() (driver.Head, error) {
+	if !r.s.forgeHead {
+		return r.ReadTx.Head()
+	}
+	ts, err := r.Transactions(0, 1<<20)
+	if err != nil || len(ts) == 0 {
+		return driver.Head{}, err
+	}
+	last := ts[len(ts)-1]
+	return driver.Head{ID: last.ID, Hash: last.Hash, Time: last.Time}, nil
 }
 
 func (r tamperReadTx) EventHead() (driver.EventHead, error) {
@@ -145,6 +178,23 @@ func TestVerifyHealthy(t *testing.T) {
 	require.Equal(t, 2, len(rep.Totals), "EUR and RUBY; JPY never moved")
 }
 
+// TestVerifyInBatches: checked a few balances and holds at a time, a sound
+// ledger verifies with the same report as at once, in as many passes as it
+// has batches of balances or of holds.
+func TestVerifyInBatches(t *testing.T) {
+	f, _ := busyFixture(t)
+	f.hold(t, "", bob, "EUR", "1", time.Hour) // a third hold, pending
+	want := f.requireSound(t)
+	require.Equal(t, 3, want.Holds)
+	for batch := 1; batch <= want.Balances+1; batch++ {
+		rep, passes, err := ledger.VerifyInBatches(f.ctx, f.l, batch)
+		require.NoError(t, err, "batch %d", batch)
+		require.Equal(t, want, rep, "batch %d", batch)
+		batches := func(n int) int { return max(1, (n+batch-1)/batch) }
+		require.Equal(t, max(batches(want.Balances), batches(want.Holds)), passes, "batch %d", batch)
+	}
+}
+
 func TestVerifyFindsTampering(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -152,9 +202,12 @@ func TestVerifyFindsTampering(t *testing.T) {
 		balances func([]driver.Balance) []driver.Balance
 		holds    func([]driver.Hold) []driver.Hold
 		events   func([]driver.Event) []driver.Event
-		// forgeEventHead: see tamperStore.
-		forgeEventHead bool
-		want           string // the first break, as Verify names it
+		// forgeHead, forgeEventHead: see tamperStore.
+		forgeHead, forgeEventHead bool
+		want                      string // the first break, as Verify names it
+		// batchedWant, if set, is the first break Verify names in batches
+		// of 1 to 3 balances and holds, when another pass comes first.
+		batchedWant string
 	}{
 		{
 			name: "amount changed",
@@ -221,7 +274,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 			journal: rehashed(edit(4, func(t *driver.Transaction) {
 				t.Postings[0].Units += 100
 			})),
-			want: "transaction 4 posting 0: running balances differ",
+			forgeHead: true,
+			want:      "transaction 4 posting 0: running balances differ",
+			// Transaction 4 captures from hold 1, which the first pass
+			// has in hand, before alice's EUR.
+			batchedWant: "hold 1: captured 500, the journal's captures of it add up to 600",
 		},
 		{
 			name: "amount and running balances changed, chain rehashed",
@@ -230,8 +287,14 @@ func TestVerifyFindsTampering(t *testing.T) {
 				t.Postings[0].FromAfter -= 100
 				t.Postings[0].ToAfter += 100
 			})),
+			forgeHead: true,
 			// The next transaction touching alice's EUR no longer follows.
 			want: "transaction 4 posting 0: running balances differ",
+		},
+		{
+			name:    "metadata changed, chain rehashed, head row left",
+			journal: rehashed(edit(5, func(t *driver.Transaction) { t.Metadata["why"] = "gift" })),
+			want:    "the head's hash or time is not transaction 7's",
 		},
 		{
 			name: "time going back, chain rehashed",
@@ -251,38 +314,32 @@ func TestVerifyFindsTampering(t *testing.T) {
 			want:     "member:alice EUR: held 1, pending holds reserve 1500",
 		},
 		{
-			name: "hold reopened",
-			holds: func(hs []driver.Hold) []driver.Hold {
-				hs[1].Status = driver.HoldPending
-				return hs
-			},
-			want: "hold 2 is pending with 0 captured, its events say voided with 0",
+			name:  "hold reopened",
+			holds: editHold(2, func(h *driver.Hold) { h.Status = driver.HoldPending }),
+			want:  "hold 2 is pending with 0 captured, its events say voided with 0",
 		},
 		{
 			// Consistent with the balances, so only the event log shows it.
-			name: "hold reopened and its funds held again",
-			holds: func(hs []driver.Hold) []driver.Hold {
-				hs[1].Status, hs[1].ClosedAt = driver.HoldPending, 0
-				return hs
-			},
+			name:     "hold reopened and its funds held again",
+			holds:    editHold(2, func(h *driver.Hold) { h.Status, h.ClosedAt = driver.HoldPending, 0 }),
 			balances: editBalance(alice, "RUBY", func(b *driver.Balance) { b.Held += 10000 }),
 			want:     "hold 2 is pending with 0 captured, its events say voided with 0",
 		},
 		{
 			name:     "hold made larger, with its balance",
-			holds:    func(hs []driver.Hold) []driver.Hold { hs[0].Units += 100; return hs },
+			holds:    editHold(1, func(h *driver.Hold) { h.Units += 100 }),
 			balances: editBalance(alice, "EUR", func(b *driver.Balance) { b.Held += 100 }),
 			want:     "hold 1 differs from its ledger.hold.created event",
 		},
 		{
 			name:     "capture of a hold shrunk, with its balance",
-			holds:    func(hs []driver.Hold) []driver.Hold { hs[0].Captured -= 100; return hs },
+			holds:    editHold(1, func(h *driver.Hold) { h.Captured -= 100 }),
 			balances: editBalance(alice, "EUR", func(b *driver.Balance) { b.Held += 100 }),
 			want:     "hold 1: captured 400, the journal's captures of it add up to 500",
 		},
 		{
 			name:  "closed hold removed",
-			holds: func(hs []driver.Hold) []driver.Hold { return hs[:1] },
+			holds: dropHold(2),
 			want:  "hold 2 has events but is not stored",
 		},
 		{
@@ -325,10 +382,22 @@ func TestVerifyFindsTampering(t *testing.T) {
 			f, ts := busyFixture(t)
 			f.requireSound(t)
 			ts.journal, ts.balances, ts.holds, ts.events = tt.journal, tt.balances, tt.holds, tt.events
-			ts.forgeEventHead = tt.forgeEventHead
+			ts.forgeHead, ts.forgeEventHead = tt.forgeHead, tt.forgeEventHead
 			_, err := f.l.Verify(f.ctx)
 			require.ErrorIs(t, err, ledger.ErrVerify)
 			require.Contains(t, err.Error(), tt.want)
+			// Checked a few balances and holds at a time, in several
+			// passes, Verify names the same break: in the pass that has
+			// in hand what it touches.
+			for _, batch := range []int{1, 2, 3, 5} {
+				_, passes, err := ledger.VerifyInBatches(f.ctx, f.l, batch)
+				require.ErrorIs(t, err, ledger.ErrVerify, "batch %d", batch)
+				want := tt.want
+				if tt.batchedWant != "" && batch <= 3 {
+					want = tt.batchedWant
+				}
+				require.Contains(t, err.Error(), want, "batch %d, pass %d", batch, passes)
+			}
 		})
 	}
 }
@@ -346,7 +415,7 @@ func edit(id uint64, change func(*driver.Transaction)) func([]driver.Transaction
 }
 
 // rehashed recomputes the hash chain after a tamper, as a forger who knows
-// the algorithm would. It assumes the journal is read in one page.
+// the algorithm would.
 func rehashed(tamper func([]driver.Transaction) []driver.Transaction) func([]driver.Transaction) []driver.Transaction {
 	return func(ts []driver.Transaction) []driver.Transaction {
 		ts = tamper(ts)
@@ -372,8 +441,7 @@ func editEvent(seq uint64, change func(*driver.Event)) func([]driver.Event) []dr
 }
 
 // rechained recomputes the event log's hash chain after a tamper, as a
-// forger who knows the algorithm would. It assumes the log is read in one
-// page.
+// forger who knows the algorithm would.
 func rechained(tamper func([]driver.Event) []driver.Event) func([]driver.Event) []driver.Event {
 	return func(evs []driver.Event) []driver.Event {
 		evs = tamper(evs)
@@ -383,6 +451,31 @@ func rechained(tamper func([]driver.Event) []driver.Event) func([]driver.Event) 
 			prev = evs[i].Hash
 		}
 		return evs
+	}
+}
+
+// editHold returns a holds tamper that changes hold id.
+func editHold(id uint64, change func(*driver.Hold)) func([]driver.Hold) []driver.Hold {
+	return func(hs []driver.Hold) []driver.Hold {
+		for i := range hs {
+			if hs[i].ID == id {
+				change(&hs[i])
+			}
+		}
+		return hs
+	}
+}
+
+// dropHold returns a holds tamper that removes hold id.
+func dropHold(id uint64) func([]driver.Hold) []driver.Hold {
+	return func(hs []driver.Hold) []driver.Hold {
+		var out []driver.Hold
+		for _, h := range hs {
+			if h.ID != id {
+				out = append(out, h)
+			}
+		}
+		return out
 	}
 }
 

@@ -459,6 +459,50 @@ func BenchmarkEventsCatchUp(b *testing.B) {
 	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkEventsCatchUpPosted: BenchmarkEventsCatchUp over 100,000
+// ledger.transaction.posted events, which the log keeps by reference and
+// the ledger renders from their transactions as it reads them (skipped
+// without PostgreSQL).
+func BenchmarkEventsCatchUpPosted(b *testing.B) {
+	const total = 100_000
+	l := ledger.New(teststore.Postgres(b), ledger.WithLedgerEvents(true))
+	ctx := context.Background()
+	require.NoError(b, l.DefineAsset(ctx, ledger.EUR))
+	for _, a := range []string{ledger.World, "member:a"} {
+		_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: a, Overdraft: ledger.Overdraft{Unbounded: a == ledger.World}})
+		require.NoError(b, err)
+	}
+	reqs := make([]ledger.TransferRequest, 1000)
+	for i := 0; i < total; i += len(reqs) {
+		for k := range reqs {
+			reqs[k] = ledger.TransferRequest{Key: fmt.Sprint("p-", i+k), Metadata: map[string]string{"n": fmt.Sprint(k)},
+				Postings: []ledger.Posting{{From: ledger.World, To: "member:a", Asset: "EUR", Amount: dec("1.25")}}}
+		}
+		res, err := l.PostBatch(ctx, reqs)
+		require.NoError(b, err)
+		for _, r := range res {
+			require.NoError(b, r.Err)
+		}
+	}
+	b.ResetTimer()
+	read := 0
+	for i := 0; i < b.N; i++ {
+		for after := uint64(0); ; {
+			evs, err := l.Events(ctx, after, 10000)
+			require.NoError(b, err)
+			if len(evs) == 0 {
+				break
+			}
+			if i == 0 && after == 0 {
+				require.Contains(b, string(evs[len(evs)-1].Data), `"amount":"1.25"`)
+			}
+			read += len(evs)
+			after = evs[len(evs)-1].Seq
+		}
+	}
+	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "events/s")
+}
+
 // TestEmitAfterARepeatGoesWithTheFirstTransaction: an event emitted after
 // an idempotent repeat of a posting carries the transaction the key
 // names, as it did the first time.

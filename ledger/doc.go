@@ -36,7 +36,9 @@
 //   - Verify replays the journal: IDs, the SHA-256 hash chain, running
 //     balances, stored balances, held amounts, limits and conservation;
 //     and the event log: its own hash chain, and every hold against its
-//     events and the journal's captures of it.
+//     events and the journal's captures of it. Its memory is bounded
+//     (balances and holds are checked in batches). VerifyFrom checks only
+//     what came after a Checkpoint kept from an earlier report.
 //
 // # Bounded inputs
 //

@@ -34,10 +34,12 @@ const maxCachedAssets = 1024
 // work reads the accounts it uses from the store). Accounts never change
 // once opened, so a cached one is always right; one not cached is read
 // from the store, so the bound trades store reads for memory and never
-// changes an answer. A cached account takes about 150 bytes plus its
-// address, limits and metadata: 65,536 accounts without metadata take
-// about 10 MB, and at most about 280 MB with the largest metadata
-// allowed (64 entries, 4,096 bytes).
+// changes an answer. A cached account takes about 150 bytes with a short
+// address and no limits or metadata: 65,536 take about 10 MB. Metadata
+// adds up to about 8 KB an account (64 entries, 4,096 bytes): a cache
+// full of accounts that all carry the largest metadata allowed would take
+// about 500 MB, so a service whose accounts carry much metadata may want
+// a smaller bound.
 func WithAccountCache(n int) Option {
 	return func(l *Ledger) {
 		if n >= 0 {

@@ -149,9 +149,9 @@ func WithKeyCache(n int) Option {
 // WithAccountCache bounds how many accounts the committer keeps between
 // groups (default 131,072; 0 keeps none). Accounts never change once
 // opened, so a cached one is always right; one not cached is read from
-// the database. A cached account takes about 200 bytes plus its address,
-// limits and metadata: the default takes about 25 MB for accounts without
-// metadata.
+// the database. A cached account takes about 200 bytes with a short
+// address and no limits or metadata: the default takes about 25 MB for
+// such accounts (metadata adds up to about 8 KB an account).
 func WithAccountCache(n int) Option {
 	return func(o *options) {
 		if n >= 0 {

@@ -190,6 +190,22 @@
 // only each retry after a lost race, at Debug; a store logs what it
 // handles without telling a caller (pgstore.WithLogger).
 //
+// # Memory
+//
+// A Ledger's memory does not grow with the journal or with the accounts
+// it has seen. Between units of work it keeps two bounded caches of what
+// never changes once committed: accounts (WithAccountCache, 65,536 by
+// default; about 150 bytes each plus metadata, so about 10 MB for accounts
+// without metadata) and assets (1,024). Each keeps two generations: an
+// entry in use stays, one unused for a whole generation is dropped.
+// Neither is trusted to be complete: a miss reads the store, so a bound
+// trades store reads for memory and never changes an answer. Writers are
+// pooled across units of work and keep no map or buffer of a large one.
+// The store keeps the data: memstore all of it, in memory, by design;
+// pgstore in PostgreSQL, with bounded caches of its own (see its Memory
+// section). BenchmarkSoak measures the live heap of a ledger on pgstore
+// along transfers between many more accounts than the caches hold.
+//
 // # Design choices
 //
 // Transaction IDs are the journal's sequence numbers (1, 2, 3, ...), not

@@ -27,13 +27,10 @@ type Ledger struct {
 	monitorsMu sync.Mutex                 // serialises AddMonitor
 	monitors   atomic.Pointer[[]*monitor] // nil until AddMonitor: no cost without monitors
 
-	// Caches of committed assets and accounts, which never change once
-	// committed: assets (few) in a map replaced whole on each addition,
-	// read without a lock; accounts (many) behind a read-write lock.
-	assets   atomic.Pointer[map[string]Asset]
-	assetsMu sync.Mutex
-	accMu    sync.RWMutex
-	accounts map[string]*Account
+	// Bounded caches of committed assets and accounts, which never change
+	// once committed (cache.go).
+	assets   assetCache
+	accounts accountCache
 }
 
 // writerPool recycles Writers across units of work and across ledgers. It
@@ -69,8 +66,8 @@ func WithRetries(n int) Option { return func(l *Ledger) { l.retries = n } }
 // New returns a ledger over store, which keeps its data: memstore.New()
 // in memory, or a pgstore.Store on PostgreSQL.
 func New(store driver.Store, opts ...Option) *Ledger {
-	l := &Ledger{store: store, clock: SystemClock{}, retries: 8, accounts: map[string]*Account{}}
-	l.assets.Store(&map[string]Asset{})
+	l := &Ledger{store: store, clock: SystemClock{}, retries: 8}
+	l.assets.max, l.accounts.max = maxCachedAssets, defaultAccountCache
 	for _, o := range opts {
 		o(l)
 	}
@@ -78,38 +75,13 @@ func New(store driver.Store, opts ...Option) *Ledger {
 	return l
 }
 
-func (l *Ledger) cachedAsset(code string) (Asset, bool) {
-	a, ok := (*l.assets.Load())[code]
-	return a, ok
-}
+func (l *Ledger) cachedAsset(code string) (Asset, bool) { return l.assets.get(code) }
 
-func (l *Ledger) cacheAsset(a Asset) {
-	l.assetsMu.Lock()
-	defer l.assetsMu.Unlock()
-	old := *l.assets.Load()
-	if _, ok := old[a.Code]; ok {
-		return
-	}
-	m := make(map[string]Asset, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[a.Code] = a
-	l.assets.Store(&m)
-}
+func (l *Ledger) cacheAsset(a Asset) { l.assets.put(a) }
 
-func (l *Ledger) cachedAccount(addr string) (*Account, bool) {
-	l.accMu.RLock()
-	a, ok := l.accounts[addr]
-	l.accMu.RUnlock()
-	return a, ok
-}
+func (l *Ledger) cachedAccount(addr string) (*Account, bool) { return l.accounts.get(addr) }
 
-func (l *Ledger) cacheAccount(a *Account) {
-	l.accMu.Lock()
-	l.accounts[a.Address] = a
-	l.accMu.Unlock()
-}
+func (l *Ledger) cacheAccount(a *Account) { l.accounts.put(a) }
 
 func (l *Ledger) getWriter() *Writer {
 	w := writerPool.Get().(*Writer)
@@ -382,8 +354,8 @@ func (w *Writer) reset(l *Ledger, tx driver.Tx, now time.Time) {
 	w.events = w.events[:0]
 	w.evBuf = w.evBuf[:0]
 	w.lastTx = 0
-	clear(w.newAssets)
-	clear(w.newAccounts)
+	w.newAssets = clearPooled(w.newAssets)
+	w.newAccounts = clearPooled(w.newAccounts)
 }
 
 // store returns the store's unit of work for a write, and counts the
@@ -450,12 +422,15 @@ func (w *Writer) release() {
 	w.posting = w.posting[:0]
 	clear(w.events)
 	w.events = w.events[:0]
+	if cap(w.events) > maxPooledEntries {
+		w.events = nil // a pooled writer keeps no large buffer
+	}
 	if cap(w.evBuf) > 64<<10 {
 		w.evBuf = nil // a pooled writer keeps no large buffer
 	}
 	w.evBuf = w.evBuf[:0]
-	clear(w.newAssets)
-	clear(w.newAccounts)
+	w.newAssets = clearPooled(w.newAssets)
+	w.newAccounts = clearPooled(w.newAccounts)
 }
 
 // Now is the time of this unit of work, read once from the clock.

@@ -64,7 +64,8 @@
 // the head row's version shows no other writer committed in between
 // (balances served from it are not re-locked: under the head lock, with
 // no other commit since, they cannot have moved); accounts and assets,
-// which never change, are cached for good. UpdateBatch (Ledger.PostBatch)
+// which never change, are cached too (see Memory for the bounds of every
+// cache). UpdateBatch (Ledger.PostBatch)
 // runs a caller's many functions in one transaction of their own.
 //
 // # Idempotency keys
@@ -206,6 +207,38 @@
 // journal rows (transactions, postings), and a statement-level trigger
 // refuses a transaction without postings (the store inserts postings
 // first).
+//
+// # Memory
+//
+// Opening a store reads nothing proportional to its data: Open connects,
+// applies the migrations the schema lacks (one short transaction each,
+// which finds a migration applied by its row in schema_migrations) and
+// starts the committer, which connects when the first group begins. No
+// key, account or balance is read until a unit of work asks for it, and
+// BenchmarkOpen shows opening a journal of millions of transactions takes
+// as long as opening an empty one.
+//
+// What a store keeps in memory is bounded whatever the size of the
+// journal: the committer's caches, none of them an authority (a miss
+// reads the database), each with a bound and a size at the defaults:
+//
+//   - balances (WithBalanceCache, 65,536): about 200 bytes each, 13 MB;
+//     emptied when full, and used only while no other writer has
+//     committed since this store's last group;
+//   - accounts (WithAccountCache, 131,072): about 200 bytes each plus
+//     limits and metadata, 25 MB for accounts without metadata;
+//   - assets: at most 1,024;
+//   - idempotency keys (WithKeyCache, 65,536): about 80 bytes each plus
+//     the key, 5 MB for keys of 20 bytes, 20 MB at most.
+//
+// Accounts, assets and keys are kept in two generations: an entry in use
+// stays, one unused for a whole generation is dropped. A group's own
+// balances, keys and accounts live as long as the group, which
+// WithMaxGroup units of work (or one UpdateBatch) bound. Connections are
+// one for the committer and up to WithReadConns for reads; each prepares
+// statements from the store's fixed set of SQL texts (pgx keeps at most
+// 512 per connection). So a store at the defaults holds about 45 MB of
+// cached data at most, with typical keys and accounts.
 //
 // # Portability
 //

@@ -27,9 +27,9 @@ type committer struct {
 	cache   map[driver.BalanceKey]driver.Balance
 
 	// Accounts and assets never change once stored: what a committed group
-	// read or wrote stays true.
-	accounts map[string]driver.Account
-	assets   map[string]driver.Asset
+	// read or wrote stays true. Both are bounded (cache.go).
+	accounts genCache[driver.Account]
+	assets   genCache[driver.Asset]
 
 	// keys may be in the journal: a hint (see keyCache).
 	keys *keyCache
@@ -47,6 +47,7 @@ func (c *committer) run() {
 	defer c.closeConn()
 	c.version = -1
 	c.keys = newKeyCache(c.s.opts.keyCache)
+	c.accounts.max, c.assets.max = c.s.opts.accCache, maxCachedAssets
 	for {
 		first := c.held
 		c.held = nil
@@ -209,21 +210,11 @@ func (c *committer) keepCache(g *gtx) {
 	for k := range g.txKeys {
 		c.keys.add(k)
 	}
-	if len(g.accounts) > 0 {
-		if c.accounts == nil || len(c.accounts)+len(g.accounts) > maxCachedAccounts {
-			c.accounts = make(map[string]driver.Account, len(g.accounts))
-		}
-		for k, a := range g.accounts {
-			c.accounts[k] = a
-		}
+	for k, a := range g.accounts {
+		c.accounts.put(k, a)
 	}
-	if len(g.assets) > 0 {
-		if c.assets == nil {
-			c.assets = make(map[string]driver.Asset, len(g.assets))
-		}
-		for k, a := range g.assets {
-			c.assets[k] = a
-		}
+	for k, a := range g.assets {
+		c.assets.put(k, a)
 	}
 	if c.s.opts.cacheSize == 0 {
 		return
@@ -235,11 +226,13 @@ func (c *committer) keepCache(g *gtx) {
 		clear(c.cache)
 	}
 	for k, b := range g.bal {
-		c.cache[k] = b
+		// A group with more balances than the bound leaves some out; one
+		// already cached is always replaced, never left stale.
+		if _, ok := c.cache[k]; ok || len(c.cache) < c.s.opts.cacheSize {
+			c.cache[k] = b
+		}
 	}
 }
-
-const maxCachedAccounts = 1 << 17
 
 const lockHeadSQL = `SELECT tx_id, hash, time, hold_id, version, event_seq, event_hash FROM ledger_head WHERE id = 1 FOR UPDATE`
 
@@ -851,7 +844,7 @@ func (g *gtx) Asset(code string) (driver.Asset, error) {
 	if a, ok := g.assets[code]; ok {
 		return a, nil
 	}
-	if a, ok := g.c.assets[code]; ok {
+	if a, ok := g.c.assets.get(code); ok {
 		return a, nil
 	}
 	var a driver.Asset
@@ -869,7 +862,7 @@ func (g *gtx) Account(addr string) (driver.Account, error) {
 	if a, ok := g.accounts[addr]; ok {
 		return a, nil
 	}
-	if a, ok := g.c.accounts[addr]; ok {
+	if a, ok := g.c.accounts.get(addr); ok {
 		return a, nil
 	}
 	var a driver.Account

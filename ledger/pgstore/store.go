@@ -66,6 +66,7 @@ type options struct {
 	window    time.Duration
 	cacheSize int
 	keyCache  int
+	accCache  int
 	stmtTime  time.Duration
 	log       *slog.Logger
 	tp        trace.TracerProvider
@@ -145,6 +146,20 @@ func WithKeyCache(n int) Option {
 	}
 }
 
+// WithAccountCache bounds how many accounts the committer keeps between
+// groups (default 131,072; 0 keeps none). Accounts never change once
+// opened, so a cached one is always right; one not cached is read from
+// the database. A cached account takes about 200 bytes with a short
+// address and no limits or metadata: the default takes about 25 MB for
+// such accounts (metadata adds up to about 8 KB an account).
+func WithAccountCache(n int) Option {
+	return func(o *options) {
+		if n >= 0 {
+			o.accCache = n
+		}
+	}
+}
+
 // WithStatementTimeout bounds how long any one statement of a writing
 // group may run on the server, waits for row locks included (default 5 s;
 // 0 leaves the server's setting). It is set with SET LOCAL
@@ -179,7 +194,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // OpenConfig is Open with a parsed connection configuration, which the
 // Store copies.
 func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Store, error) {
-	o := options{readConns: 4, maxGroup: 256, cacheSize: 1 << 16, keyCache: 1 << 16, stmtTime: defaultStatementTimeout}
+	o := options{readConns: 4, maxGroup: 256, cacheSize: 1 << 16, keyCache: 1 << 16, accCache: 1 << 17, stmtTime: defaultStatementTimeout}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -35,7 +35,7 @@ import (
 // without triggers, without the head row (no hash chain: its hashes only
 // take the room the store's do) and without an overdraft rule beyond "the
 // source has the amount". Each SQL transaction carries rawBatch
-// transfers, one statement per row, pipelined, and locks its balance rows
+// transfers in plain statements, pipelined, and locks its balance rows
 // in address order (so that concurrent batches cannot deadlock) after its
 // journal rows are in, which lock nothing another batch wants.
 //
@@ -57,7 +57,7 @@ const rawBatch = 100
 var benchAmount = decimal.NewFromInt(1)
 
 // benchKey is the idempotency key of the id-th transfer of a run: 36
-// bytes, the length of a UUID, the key integrators most often send.
+// bytes, the length of a UUID in text.
 func benchKey(id int64) string {
 	return fmt.Sprintf("00000000-0000-4000-8000-%012d", id)
 }

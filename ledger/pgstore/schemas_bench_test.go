@@ -23,37 +23,50 @@ import (
 //
 // It reports each one's combined transfers/s, two_vs_one32_pct (two
 // ledgers over one with as many callers: the fair comparison, the same
-// offered load) and two_vs_one16_pct (over one ledger with 16 callers,
-// the figure BenchmarkTransfers16Callers10kAccounts measures):
+// offered load), two_vs_one16_pct (over one ledger with 16 callers, the
+// figure BenchmarkTransfers16Callers10kAccounts measures), and the
+// transfers per committed group with 32 callers on one ledger and with
+// two ledgers:
 //
 //	go test -run '^$' -bench TwoLedgers -benchtime 32000x -count 3 ./ledger/pgstore/
 func BenchmarkTwoLedgers(b *testing.B) {
 	const accounts, round = 10_000, 3200
 	ctx := context.Background()
-	one, addrsOne := benchLedger(b, accounts)
-	l1, addrs1 := benchLedger(b, accounts)
-	l2, addrs2 := benchLedger(b, accounts)
+	s0, s1, s2 := newStore(b), newStore(b), newStore(b)
+	one, addrsOne := benchLedgerOn(b, s0, accounts)
+	l1, addrs1 := benchLedgerOn(b, s1, accounts)
+	l2, addrs2 := benchLedgerOn(b, s2, accounts)
 	ways := []struct {
+		ss      []*Store
 		ls      []*ledger.Ledger
 		addrs   [][]string
 		callers int
 	}{
-		{[]*ledger.Ledger{one}, [][]string{addrsOne}, 16},
-		{[]*ledger.Ledger{one}, [][]string{addrsOne}, 32},
-		{[]*ledger.Ledger{l1, l2}, [][]string{addrs1, addrs2}, 16},
+		{[]*Store{s0}, []*ledger.Ledger{one}, [][]string{addrsOne}, 16},
+		{[]*Store{s0}, []*ledger.Ledger{one}, [][]string{addrsOne}, 32},
+		{[]*Store{s1, s2}, []*ledger.Ledger{l1, l2}, [][]string{addrs1, addrs2}, 16},
+	}
+	groups := func(ss []*Store) (n uint64) {
+		for _, s := range ss {
+			n += s.Stats().Groups
+		}
+		return n
 	}
 	var spent [3]time.Duration
+	var grouped [3]uint64
 	var seq atomic.Int64
 	b.ResetTimer()
 	for done, turn := 0, 0; done < b.N; done, turn = done+round, turn+1 {
 		n := min(round, b.N-done)
 		for k := range ways {
 			w := (k + turn) % len(ways)
+			g := groups(ways[w].ss)
 			d, err := storeRound(ctx, ways[w].ls, ways[w].addrs, ways[w].callers, n, uint64(turn), &seq, anyPair)
 			if err != nil {
 				b.Fatal(err)
 			}
 			spent[w] += d
+			grouped[w] += groups(ways[w].ss) - g
 		}
 	}
 	b.StopTimer()
@@ -63,4 +76,6 @@ func BenchmarkTwoLedgers(b *testing.B) {
 	b.ReportMetric(rate(spent[2]), "two_transfers/s")
 	b.ReportMetric(100*rate(spent[2])/rate(spent[1]), "two_vs_one32_pct")
 	b.ReportMetric(100*rate(spent[2])/rate(spent[0]), "two_vs_one16_pct")
+	b.ReportMetric(float64(b.N)/float64(grouped[1]), "one32_per_group")
+	b.ReportMetric(float64(b.N)/float64(grouped[2]), "two_per_group")
 }

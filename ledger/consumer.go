@@ -74,6 +74,11 @@ func (l *Ledger) follow(ctx context.Context, after uint64, limit int) ([]Event, 
 			if err := notifier.WaitEvents(ctx, after); err != nil {
 				return nil, err
 			}
+			// The notifier heard of the primary's commits: a replica
+			// behind them would answer nothing again and again, so the
+			// reads after a wake-up go to the primary (a catch-up read,
+			// the first, may be served by a replica).
+			ctx = ReadPrimary(ctx)
 			continue
 		}
 		t := time.NewTimer(backoff)
@@ -158,7 +163,9 @@ func (c *Consumer) Next(ctx context.Context, max int) ([]Event, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	pos, err := c.Position(ctx)
+	// The position is read on the primary: read on a replica behind the
+	// last Commit it would hand the committed events out again.
+	pos, err := c.Position(ReadPrimary(ctx))
 	if err != nil {
 		return nil, err
 	}

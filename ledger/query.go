@@ -496,7 +496,9 @@ func (l *Ledger) TickEach(ctx context.Context, each func(hold string, err error)
 		}
 		var due []driver.DueEntry
 		limit := batch + len(left)
-		err := l.View(ctx, func(r *Reader) error {
+		// On the primary: a replica behind the holds this loop has just
+		// released would list them again and again.
+		err := l.View(ReadPrimary(ctx), func(r *Reader) error {
 			var err error
 			due, err = r.rt.Due(DueHoldExpiry, now, limit)
 			return err

@@ -30,7 +30,10 @@ type Store interface {
 	// an error rather than re-raising it, so neighbours are unaffected.
 	UpdateBatch(ctx context.Context, fns []func(tx Tx) error) (errs []error, err error)
 	// View runs fn on a consistent snapshot that sees every committed
-	// Update and nothing half-written.
+	// Update and nothing half-written. A store that serves reads from a
+	// replica may instead answer from a snapshot that misses the most
+	// recent Updates, within a bound it documents, unless ctx was marked
+	// with WithPrimary; what fn reads is still consistent.
 	View(ctx context.Context, fn func(tx ReadTx) error) error
 	// Close releases the store's resources; afterwards Update,
 	// UpdateBatch and View return an error wrapping ErrClosed. Stores are

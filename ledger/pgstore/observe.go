@@ -56,6 +56,8 @@ const (
 	metricReadRetries  = "rewardkit.pgstore.read_retries"
 	metricLateBegins   = "rewardkit.pgstore.late_begin_failures"
 	metricQueue        = "rewardkit.pgstore.queue.length"
+	metricReplicaReads = "rewardkit.pgstore.replica.reads"
+	metricReplicaSkips = "rewardkit.pgstore.replica.skips"
 
 	attrGroupSize     = "rewardkit.group.size"
 	attrGroupRequests = "rewardkit.group.requests"
@@ -104,6 +106,8 @@ func newObserver(s *Store, o options) *observer {
 	begins := counter(metricBeginRetries, "BEGINs sent again on a new connection (Stats.BeginRetries).")
 	reads := counter(metricReadRetries, "Views begun again on another connection (Stats.ReadRetries).")
 	lates := counter(metricLateBegins, "BEGINs sent with a COMMIT that stood and failed (Stats.LateBeginFailures).")
+	replicaReads := counter(metricReplicaReads, "Views served by the replica (Stats.ReplicaReads).")
+	replicaSkips := counter(metricReplicaSkips, "Views served by the primary because the replica was not proven fresh (Stats.ReplicaSkips).")
 	queue, err := m.Int64ObservableGauge(metricQueue, metric.WithUnit("{request}"),
 		metric.WithDescription("Units of work waiting for the committer."))
 	check(err)
@@ -114,9 +118,11 @@ func newObserver(s *Store, o options) *observer {
 		obs.ObserveInt64(begins, int64(st.BeginRetries))
 		obs.ObserveInt64(reads, int64(st.ReadRetries))
 		obs.ObserveInt64(lates, int64(st.LateBeginFailures))
+		obs.ObserveInt64(replicaReads, int64(st.ReplicaReads))
+		obs.ObserveInt64(replicaSkips, int64(st.ReplicaSkips))
 		obs.ObserveInt64(queue, int64(len(s.queue)))
 		return nil
-	}, groups, rechecks, begins, reads, lates, queue)
+	}, groups, rechecks, begins, reads, lates, replicaReads, replicaSkips, queue)
 	check(err)
 	if len(errs) > 0 {
 		// What was made still works (unusable instruments are no-ops);

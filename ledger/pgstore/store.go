@@ -37,6 +37,7 @@ type Store struct {
 	cfg    *pgx.ConnConfig
 	opts   options
 	reads  *connPool
+	rep    *replica // nil without WithReplica (replica.go)
 	queue  chan *request
 	quit   chan struct{}
 	done   chan struct{}
@@ -71,6 +72,7 @@ type options struct {
 	log       *slog.Logger
 	tp        trace.TracerProvider
 	mp        metric.MeterProvider
+	replica   *replicaOption
 }
 
 // Option configures a Store.
@@ -221,6 +223,13 @@ func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Stor
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	if o.replica != nil {
+		rp, err := newReplica(o.replica, cfg, o.readConns)
+		if err != nil {
+			return nil, err
+		}
+		s.rep = rp
+	}
 	s.obs = newObserver(s, o)
 	s.reads = newConnPool(cfg, o.readConns)
 	s.reads.log = s.obs.log
@@ -232,6 +241,10 @@ func OpenConfig(ctx context.Context, cfg *pgx.ConnConfig, opts ...Option) (*Stor
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	c := &committer{s: s}
 	go c.run()
+	if s.rep != nil {
+		s.rep.pool.log = s.obs.log
+		s.rep.start(s)
+	}
 	return s, nil
 }
 
@@ -265,6 +278,10 @@ func (s *Store) Close() error {
 		<-s.done
 		s.cancel()
 		s.listenWG.Wait() // the listener's connection is closed before Close returns
+		if s.rep != nil {
+			s.rep.wg.Wait() // the probe stops at quit, or when cancel ends its query
+			s.rep.pool.close()
+		}
 		s.reads.close()
 		s.obs.close()
 	})
@@ -272,7 +289,11 @@ func (s *Store) Close() error {
 }
 
 // View runs fn in a read-only, repeatable-read transaction: one snapshot
-// that sees every committed Update and nothing half-written.
+// that sees every committed Update and nothing half-written. With a
+// replica (WithReplica), the snapshot may be the replica's, which sees
+// every Update that returned at least the replica's bound before View was
+// called; a ctx from ledger.ReadPrimary (driver.WithPrimary) reads the
+// primary.
 //
 // A connection that died while idle in the pool (a server restart, a
 // terminated backend) fails at BEGIN, before fn runs; View then begins on
@@ -284,17 +305,48 @@ func (s *Store) View(ctx context.Context, fn func(driver.ReadTx) error) error {
 	if s.isClosed() {
 		return driver.ErrClosed
 	}
-	conn, err := s.beginRead(ctx)
+	if rp := s.rep; rp != nil && !driver.PrimaryRequested(ctx) {
+		if rp.usable() {
+			conn, err := s.beginRead(ctx, rp.pool)
+			if err == nil {
+				s.stats.replicaReads.Add(1)
+				return s.runView(ctx, rp.pool, conn, fn, func(err error) {
+					// The replica's connection died under fn: fn's error
+					// is the answer, and reads go to the primary until
+					// the probe finds the replica fresh again.
+					if ctx.Err() == nil && lost(conn, err) {
+						rp.setDown(s, err)
+					}
+				})
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			rp.setDown(s, err)
+		}
+		s.stats.replicaSkips.Add(1)
+	}
+	conn, err := s.beginRead(ctx, s.reads)
 	if err != nil {
 		return err
 	}
+	return s.runView(ctx, s.reads, conn, fn, nil)
+}
+
+// runView runs fn on conn, where View's transaction has begun, ends the
+// transaction and gives conn back to pool. failed, if not nil, is told a
+// database error before conn goes back.
+func (s *Store) runView(ctx context.Context, pool *connPool, conn *pgx.Conn, fn func(driver.ReadTx) error, failed func(error)) error {
 	var fnErr, dbErr error
 	r := &reader{q: directQuery(ctx, conn)}
 	defer func() {
 		if dbErr == nil {
 			dbErr = r.dbErr
 		}
-		s.reads.put(conn, dbErr)
+		if dbErr != nil && failed != nil {
+			failed(dbErr)
+		}
+		pool.put(conn, dbErr)
 	}()
 	func() {
 		defer func() {
@@ -324,12 +376,13 @@ func (s *Store) View(ctx context.Context, fn func(driver.ReadTx) error) error {
 	return nil
 }
 
-// beginRead takes a read connection and begins View's transaction on it.
-// A BEGIN that fails on a connection taken from the idle pool because the
-// connection is dead is sent again on another one: nothing ran on it.
-func (s *Store) beginRead(ctx context.Context) (*pgx.Conn, error) {
+// beginRead takes a connection from pool (the primary's read connections
+// or the replica's) and begins View's transaction on it. A BEGIN that
+// fails on a connection taken from the idle pool because the connection
+// is dead is sent again on another one: nothing ran on it.
+func (s *Store) beginRead(ctx context.Context, pool *connPool) (*pgx.Conn, error) {
 	for attempt := 0; ; attempt++ {
-		conn, reused, err := s.reads.get(ctx)
+		conn, reused, err := pool.get(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("pgstore: view: %w", err)
 		}
@@ -338,8 +391,8 @@ func (s *Store) beginRead(ctx context.Context) (*pgx.Conn, error) {
 			return conn, nil
 		}
 		dead := conn.IsClosed()
-		s.reads.put(conn, err)
-		if reused && dead && ctx.Err() == nil && attempt <= s.opts.readConns {
+		pool.put(conn, err)
+		if reused && dead && ctx.Err() == nil && attempt <= cap(pool.sem) {
 			s.stats.readRetries.Add(1)
 			s.stats.hide(fmt.Errorf("pgstore: view: begin on an idle connection: %w", err))
 			s.obs.logHidden(slog.LevelWarn, "pgstore: view: an idle connection was dead at BEGIN; beginning again on another", err)
@@ -589,8 +642,16 @@ type Stats struct {
 	// the round trip of a COMMIT that stood, failed; the commit was kept
 	// and the next group began on its own.
 	LateBeginFailures uint64
+	// ReplicaReads is how many Views the replica served (WithReplica).
+	ReplicaReads uint64
+	// ReplicaSkips is how many Views the primary served although a
+	// replica is configured and the context did not ask for the primary:
+	// the replica was not proven within its bound (behind, unreachable,
+	// not a standby, not probed yet) or its BEGIN failed.
+	ReplicaSkips uint64
 	// LastHiddenError is the error behind the last BeginRetries,
-	// ReadRetries or LateBeginFailures event, or nil.
+	// ReadRetries or LateBeginFailures event, or the last time the
+	// replica was found unusable, or nil.
 	LastHiddenError error
 }
 
@@ -602,12 +663,15 @@ func (s *Store) Stats() Stats {
 		BeginRetries:      s.stats.beginRetries.Load(),
 		ReadRetries:       s.stats.readRetries.Load(),
 		LateBeginFailures: s.stats.lateBegins.Load(),
+		ReplicaReads:      s.stats.replicaReads.Load(),
+		ReplicaSkips:      s.stats.replicaSkips.Load(),
 		LastHiddenError:   s.stats.last(),
 	}
 }
 
 type stats struct {
 	groups, keyRechecks, beginRetries, readRetries, lateBegins atomic.Uint64
+	replicaReads, replicaSkips                                 atomic.Uint64
 
 	mu         sync.Mutex
 	lastHidden error

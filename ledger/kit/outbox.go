@@ -124,7 +124,10 @@ func (o *Outbox[T]) Drain(ctx context.Context, now time.Time, rep *TickReport) e
 			return err
 		}
 		var due []ledger.DueEntry
-		if err := o.Ledger.View(ctx, func(r *ledger.Reader) (err error) {
+		// On the primary (ledger.ReadPrimary): a replica behind the last
+		// Drain would list the entries it delivered, and Send would make
+		// those calls again.
+		if err := o.Ledger.View(ledger.ReadPrimary(ctx), func(r *ledger.Reader) (err error) {
 			due, err = r.Due(o.Due, now, outboxPage+len(tried))
 			return err
 		}); err != nil {

@@ -157,6 +157,8 @@
 //	rewardkit.pgstore.begin_retries        observable counter: Stats.BeginRetries
 //	rewardkit.pgstore.read_retries         observable counter: Stats.ReadRetries
 //	rewardkit.pgstore.late_begin_failures  observable counter: Stats.LateBeginFailures
+//	rewardkit.pgstore.replica.reads        observable counter: Stats.ReplicaReads
+//	rewardkit.pgstore.replica.skips        observable counter: Stats.ReplicaSkips
 //	rewardkit.pgstore.queue.length         observable gauge, {request}: units of work waiting
 //
 // Close unregisters the callback that reports them.
@@ -295,8 +297,91 @@
 //
 // A Store cannot be opened on a read-only standby: Open applies the
 // migrations, which write, and a read-only server refuses them (SQLSTATE
-// 25006). Every read through the ledger is served by the ledger's
-// primary.
+// 25006). A standby serves reads of a Store opened on its primary
+// instead (next section).
+//
+// # Reads from a replica
+//
+// WithReplica(dsn, maxLag) (or WithReplicaConfig) lets a PostgreSQL
+// streaming replica of the store's database serve View: every read of
+// ledger.Ledger.View and its Reader, ledger.Ledger's read methods
+// (Balance, Balances, History, Transactions, BalanceAt, HoldByID,
+// Events, Verify, ...) and kit's listings. The primary keeps everything
+// else. The replica is any hot standby that streams from the primary
+// (pg_basebackup -R, or a managed read replica); the store migrates the
+// primary only, and the standby replays the migrations with the rest.
+// The replica's connections use the primary's schema (WithSchema) and as
+// many connections as WithReadConns (4 by default).
+//
+// Staleness bound. A probe runs every maxLag/4 (at least 10 ms, at most
+// 1 s): it notes the time T, reads the primary's flushed WAL position
+// (pg_current_wal_flush_lsn(), at or after every commit that returned
+// before T), and reads the position the replica has replayed
+// (pg_last_wal_replay_lsn()). Once the replica has replayed the position
+// noted at T, it holds every commit that returned before T. A View goes
+// to the replica only if that T is at most maxLag old when View is
+// called, so a View served by the replica sees every Update that returned
+// at least maxLag before View was called, and misses at most the Updates
+// of the last maxLag; as any View it is one consistent snapshot, never
+// half a unit of work. maxLag 0 means 1 s. The bound is measured on this
+// process's monotonic clock, so the servers' clocks do not matter; an
+// idle primary costs the probe nothing to prove (no WAL to replay).
+//
+// Fallback. A View goes to the primary instead when the replica is behind
+// its bound (a long transaction replaying, replay paused, a network
+// partition), not reachable, not a standby (pg_is_in_recovery() false:
+// the primary itself, or a promoted standby whose writes are its own),
+// not probed yet (right after Open), or when its BEGIN fails; a replica
+// connection lost while a View's function runs fails that View (its
+// function is not run twice) and sends the next ones to the primary until
+// the probe proves the replica fresh again. A server whose system
+// identifier or database name differs from the primary's (a replica of
+// another cluster, a wrong dsn) is never read, and the error is logged.
+// Open does not fail on an unreachable replica, only on a dsn it cannot
+// parse. Stats.ReplicaReads counts the Views the replica served,
+// Stats.ReplicaSkips those the primary served because the replica was not
+// proven fresh; the first bad news after good is logged at Warn, the
+// recovery at Info.
+//
+// Reading the primary. A View whose context comes from
+// ledger.ReadPrimary(ctx) (driver.WithPrimary) goes to the primary and
+// sees every Update that returned before it. There is no automatic
+// read-your-writes: a caller that must see what it has just written (a
+// balance shown right after a top-up, a check before a decision) reads
+// with ledger.ReadPrimary. Successive Views that alternate between the
+// replica and the primary may go back in time by up to maxLag.
+//
+// What never goes to the replica: Update and UpdateBatch, and every read
+// a Writer makes inside them (the committer's connection); migrations;
+// WaitEvents (LISTEN/NOTIFY on the primary); the scheduler's lease; and
+// the ledger's own reads that decide what to write or when to wake:
+// Ledger.Tick's due holds, kit.Outbox.Drain's due entries (a stale list
+// would make calls to the outside world again), a Consumer's committed
+// position (Next), and Follow's reads after a wake-up (the notification
+// came from the primary, so a replica behind it would answer nothing,
+// again and again). Follow's first read, which catches up, may be served
+// by the replica, and so may kit.EachDue's first look at the due entries:
+// it reads them again inside its Writer, on the primary, and an entry
+// already handled is skipped there.
+//
+// A read on a hot standby can be cancelled when replay needs the rows it
+// reads (SQLSTATE 40001, "conflict with recovery", after the standby's
+// max_standby_streaming_delay): View returns it as an error wrapping
+// driver.ErrConflict, and the read may be retried.
+//
+// TestReadsFromReplica starts a real replica of the test cluster
+// (pg_basebackup -R into a temporary directory, pg_ctl on a free port; run
+// as the postgres user when the test runs as root) and shows each case:
+// reads served stale by the paused replica within the bound, ReadPrimary
+// and Writer reads from the primary, a replica behind its bound, one not
+// a standby, one not reachable, one stopped. It skips when
+// pg_basebackup, pg_ctl and postgres of the server's major version are
+// not found (REWARDKIT_TEST_PGBIN names their directory), and outside CI
+// when the primary refuses replication connections; .ci/run adds
+//
+//	host replication all 127.0.0.1/32 trust
+//
+// to the primary's pg_hba.conf.
 //
 // # Benchmarks
 //

@@ -325,23 +325,32 @@
 // of the last maxLag; as any View it is one consistent snapshot, never
 // half a unit of work. maxLag 0 means 1 s. The bound is measured on this
 // process's monotonic clock, so the servers' clocks do not matter; an
-// idle primary costs the probe nothing to prove (no WAL to replay).
+// idle primary costs the probe nothing to prove (no WAL to replay). It
+// assumes synchronous_commit is on for the store's sessions (the
+// server's default, which the store's durability rests on anyway): with
+// it off, a commit returns before its WAL is flushed and may be up to
+// wal_writer_delay later than the bound says. (A cluster that must serve
+// replica reads that never miss a write can instead make the standby
+// synchronous with synchronous_commit = remote_apply: every commit then
+// waits for the standby to apply it.)
 //
 // Fallback. A View goes to the primary instead when the replica is behind
 // its bound (a long transaction replaying, replay paused, a network
 // partition), not reachable, not a standby (pg_is_in_recovery() false:
 // the primary itself, or a promoted standby whose writes are its own),
-// not probed yet (right after Open), or when its BEGIN fails; a replica
-// connection lost while a View's function runs fails that View (its
-// function is not run twice) and sends the next ones to the primary until
-// the probe proves the replica fresh again. A server whose system
-// identifier or database name differs from the primary's (a replica of
-// another cluster, a wrong dsn) is never read, and the error is logged.
-// Open does not fail on an unreachable replica, only on a dsn it cannot
-// parse. Stats.ReplicaReads counts the Views the replica served,
-// Stats.ReplicaSkips those the primary served because the replica was not
-// proven fresh; the first bad news after good is logged at Warn, the
-// recovery at Info.
+// not probed yet (right after Open), or when it fails to begin the View's
+// transaction, or takes more than a second to (waiting for a free
+// connection, connecting, BEGIN: a partition where connecting hangs must
+// not hold reads up). A replica connection lost while a View's function
+// runs fails that View (its function is not run twice) and sends the next
+// ones to the primary until the probe proves the replica fresh again. A
+// server whose system identifier or database name differs from the
+// primary's (a replica of another cluster, a wrong dsn) is never read,
+// and the error is logged. Open does not fail on an unreachable replica,
+// only on a dsn it cannot parse. Stats.ReplicaReads counts the Views the
+// replica served, Stats.ReplicaSkips those the primary served because the
+// replica was not proven fresh or did not begin; the first bad news after
+// good is logged at Warn, the recovery at Info.
 //
 // Reading the primary. A View whose context comes from
 // ledger.ReadPrimary(ctx) (driver.WithPrimary) goes to the primary and

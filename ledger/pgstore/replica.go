@@ -16,6 +16,11 @@ import (
 // defaultMaxLag is the staleness bound of WithReplica when it is given 0.
 const defaultMaxLag = time.Second
 
+// replicaBeginTimeout bounds how long a View waits for the replica to
+// begin its transaction (a free connection, connecting, BEGIN) before the
+// primary serves it instead.
+const replicaBeginTimeout = time.Second
+
 // replicaOption is what WithReplica or WithReplicaConfig configured.
 type replicaOption struct {
 	dsn    string

@@ -201,6 +201,14 @@ func (r *testReplica) resume(t *testing.T) {
 	require.NoError(t, r.queryRow("SELECT pg_wal_replay_resume()", &ignored))
 }
 
+// pgConfig parses the test database's connection string.
+func pgConfig(t *testing.T) *pgx.ConnConfig {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(testDSN(t))
+	require.NoError(t, err)
+	return cfg
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -362,6 +370,18 @@ func TestReadsFromReplica(t *testing.T) {
 		require.Zero(t, sl.s.Stats().ReplicaReads)
 		require.Error(t, sl.s.Stats().LastHiddenError, "why the replica is unusable")
 	}
+
+	// E: a standby of the right cluster, but another database on it: it
+	// is not a copy of the store's database and is never read.
+	other := strings.Replace(rep.dsn, "dbname="+pgConfig(t).Database, "dbname=postgres", 1)
+	require.NotEqual(t, rep.dsn, other)
+	sE, lE := replicaLedger(t, schema, other, time.Hour)
+	waitProbes(t, sE, 1)
+	b, fromReplica = posted(t, ctx, sE, lE)
+	require.False(t, fromReplica)
+	require.Equal(t, "15", b)
+	require.ErrorContains(t, sE.Stats().LastHiddenError, "not a copy of the primary")
+	require.Equal(t, uint64(1), sE.rep.probes.Load(), "the probe stops at a replica of another database")
 
 	// The replica stops: B's next reads go to the primary, without error.
 	out, err := rep.run("pg_ctl", "-D", rep.data, "-m", "fast", "-w", "stop")

@@ -307,7 +307,13 @@ func (s *Store) View(ctx context.Context, fn func(driver.ReadTx) error) error {
 	}
 	if rp := s.rep; rp != nil && !driver.PrimaryRequested(ctx) {
 		if rp.usable() {
-			conn, err := s.beginRead(ctx, rp.pool)
+			// A replica that cannot begin soon (a network partition
+			// where connecting hangs, every connection busy) must not
+			// hold the read up: the primary serves it.
+			bctx, cancel := context.WithTimeout(ctx, replicaBeginTimeout)
+			conn, err := s.beginRead(bctx, rp.pool)
+			slow := bctx.Err() != nil
+			cancel()
 			if err == nil {
 				s.stats.replicaReads.Add(1)
 				return s.runView(ctx, rp.pool, conn, fn, func(err error) {
@@ -319,10 +325,14 @@ func (s *Store) View(ctx context.Context, fn func(driver.ReadTx) error) error {
 					}
 				})
 			}
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return err
+			case !slow:
+				// Too slow is no proof the replica is down: the probe
+				// decides. Anything else is.
+				rp.setDown(s, err)
 			}
-			rp.setDown(s, err)
 		}
 		s.stats.replicaSkips.Add(1)
 	}

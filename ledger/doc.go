@@ -39,6 +39,11 @@
 //     events and the journal's captures of it. Its memory is bounded
 //     (balances and holds are checked in batches). VerifyFrom checks only
 //     what came after a Checkpoint kept from an earlier report.
+//   - Reads (View and the read methods) see every committed Update, except
+//     on a store that serves them from a replica (pgstore.WithReplica),
+//     which may miss the Updates of the last moments, within the bound it
+//     documents; ReadPrimary(ctx) reads the primary. Reads inside Update
+//     always see everything committed, and the unit of work's own writes.
 //
 // # Bounded inputs
 //

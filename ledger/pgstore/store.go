@@ -657,7 +657,8 @@ type Stats struct {
 	// ReplicaSkips is how many Views the primary served although a
 	// replica is configured and the context did not ask for the primary:
 	// the replica was not proven within its bound (behind, unreachable,
-	// not a standby, not probed yet) or its BEGIN failed.
+	// not a standby, not probed yet), or it failed to begin the View's
+	// transaction or took more than a second to.
 	ReplicaSkips uint64
 	// LastHiddenError is the error behind the last BeginRetries,
 	// ReadRetries or LateBeginFailures event, or the last time the

@@ -383,7 +383,8 @@
 // as the postgres user when the test runs as root) and shows each case:
 // reads served stale by the paused replica within the bound, ReadPrimary
 // and Writer reads from the primary, a replica behind its bound, one not
-// a standby, one not reachable, one stopped. It skips when
+// a standby, one of another database, one not reachable, one whose only
+// connection is busy, one stopped. It skips when
 // pg_basebackup, pg_ctl and postgres of the server's major version are
 // not found (REWARDKIT_TEST_PGBIN names their directory), and outside CI
 // when the primary refuses replication connections; .ci/run adds

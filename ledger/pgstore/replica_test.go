@@ -231,9 +231,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 // replicaLedger opens a store on schema with the replica, and a ledger on
 // it with the ledger's own events on.
-func replicaLedger(t *testing.T, schema, replicaDSN string, maxLag time.Duration) (*Store, *ledger.Ledger) {
+func replicaLedger(t *testing.T, schema, replicaDSN string, maxLag time.Duration, opts ...Option) (*Store, *ledger.Ledger) {
 	t.Helper()
-	s := openStore(t, schema, WithReplica(replicaDSN, maxLag))
+	s := openStore(t, schema, append([]Option{WithReplica(replicaDSN, maxLag)}, opts...)...)
 	return s, ledger.New(s, ledger.WithClock(ledgertest.NewClock(epoch)), ledger.WithLedgerEvents(true))
 }
 
@@ -258,8 +258,9 @@ func waitProbes(t *testing.T, s *Store, n uint64) {
 // and shows where each read goes: Views to the replica while it is within
 // its bound (stale by what it has not replayed), to the primary with
 // ledger.ReadPrimary, inside Update, and whenever the replica is behind
-// its bound, unreachable or not a standby; Follow and a Consumer do not
-// spin on a replica behind the events they were woken for.
+// its bound, unreachable, not a standby, a copy of another database,
+// busy past a second or stopped; Follow and a Consumer do not spin on a
+// replica behind the events they were woken for.
 func TestReadsFromReplica(t *testing.T) {
 	rep := startReplica(t)
 	ctx := context.Background()
@@ -382,6 +383,29 @@ func TestReadsFromReplica(t *testing.T) {
 	require.Equal(t, "15", b)
 	require.ErrorContains(t, sE.Stats().LastHiddenError, "not a copy of the primary")
 	require.Equal(t, uint64(1), sE.rep.probes.Load(), "the probe stops at a replica of another database")
+
+	// F: one replica connection, held by a View that waits; another View
+	// does not wait for it past a second: the primary serves it.
+	sF, lF := replicaLedger(t, schema, rep.dsn, time.Hour, WithReadConns(1))
+	waitUntil(t, "the replica serves F", func() bool {
+		b, fromReplica := posted(t, ctx, sF, lF)
+		return fromReplica && b == "15"
+	})
+	held, release, viewErr := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		viewErr <- lF.View(ctx, func(*ledger.Reader) error { close(held); <-release; return nil })
+	}()
+	<-held
+	skips := sF.Stats().ReplicaSkips
+	b, fromReplica = posted(t, ctx, sF, lF)
+	close(release)
+	require.NoError(t, <-viewErr)
+	require.False(t, fromReplica, "a View waiting for a replica connection goes to the primary")
+	require.Equal(t, "15", b)
+	require.Equal(t, skips+1, sF.Stats().ReplicaSkips)
+	b, fromReplica = posted(t, ctx, sF, lF)
+	require.True(t, fromReplica, "a slow replica is not taken for a dead one")
+	require.Equal(t, "15", b)
 
 	// The replica stops: B's next reads go to the primary, without error.
 	out, err := rep.run("pg_ctl", "-D", rep.data, "-m", "fast", "-w", "stop")

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // defaultMaxLag is the staleness bound of WithReplica when it is given 0.
@@ -321,11 +320,7 @@ func (rp *replica) sameDatabase(ctx context.Context, s *Store) (bool, error) {
 
 // lost reports whether err, returned by a read on conn, means the
 // connection (and perhaps the server) is gone rather than the statement
-// refused.
+// refused: pgx closes a connection whose network failed.
 func lost(conn *pgx.Conn, err error) bool {
-	if err == nil {
-		return false
-	}
-	var pe *pgconn.PgError
-	return conn.IsClosed() || !errors.As(err, &pe)
+	return err != nil && conn.IsClosed()
 }

@@ -56,7 +56,10 @@ type Outbox[T any] struct {
 	// none: there was nothing left to do), and an error if the delivery
 	// failed: the entry then stays due and the next Drain tries it again.
 	// An error wrapping ErrGone says the record is gone: the entry is
-	// dropped.
+	// dropped. Send is given a context marked ledger.ReadPrimary, so that
+	// its reads never come from a replica behind the commit that Put the
+	// entry: a record read as missing there would drop an entry whose
+	// call was never made.
 	Send func(ctx context.Context, id string) (v T, did string, err error)
 	// RetryAfter is how long an entry whose delivery failed in a Drain
 	// waits before a Drain tries it again (DefaultOutboxRetry if 0). Drain
@@ -90,7 +93,7 @@ func (o *Outbox[T]) Done(w *ledger.Writer, id string) error {
 // committed. It returns what Send returned; a delivery that fails leaves
 // the entry due, for Drain.
 func (o *Outbox[T]) Deliver(ctx context.Context, id string) (T, error) {
-	v, _, err := o.Send(ctx, id)
+	v, _, err := o.Send(ledger.ReadPrimary(ctx), id)
 	if errors.Is(err, ErrGone) {
 		if derr := o.drop(ctx, id); derr != nil {
 			err = fmt.Errorf("%w (and dropping its entry: %w)", err, derr)
@@ -143,7 +146,7 @@ func (o *Outbox[T]) Drain(ctx context.Context, now time.Time, rep *TickReport) e
 			}
 			tried[e.ID] = true
 			fresh++
-			_, did, err := o.Send(ctx, e.ID)
+			_, did, err := o.Send(ledger.ReadPrimary(ctx), e.ID)
 			switch {
 			case err == nil:
 				if did != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
@@ -487,5 +488,32 @@ func TestOutboxDrainHonoursTheContext(t *testing.T) {
 		calls, _ = p.w.count("b")
 		require.Zero(t, calls, "no call starts after the context ended")
 		require.Equal(t, []string{"a", "b"}, p.due(t))
+	})
+}
+
+// TestOutboxSendsReadThePrimary: Deliver and Drain hand Send a context
+// marked to read the primary. With a replica configured, a Send reading
+// its record from a replica behind the commit that Put the entry would
+// find it missing, answer ErrGone, and drop an entry whose call was never
+// made.
+func TestOutboxSendsReadThePrimary(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		p := newLetters(t, open)
+		var unmarked []string
+		send := p.box.Send
+		p.box.Send = func(ctx context.Context, id string) (letter, string, error) {
+			if !driver.PrimaryRequested(ctx) {
+				unmarked = append(unmarked, id)
+			}
+			return send(ctx, id)
+		}
+		ctx := context.Background()
+		require.NoError(t, p.l.Update(ctx, func(w *ledger.Writer) error { return p.post(w, "a", t0) }))
+		require.NoError(t, p.l.Update(ctx, func(w *ledger.Writer) error { return p.post(w, "b", t0) }))
+		_, err := p.box.Deliver(ctx, "a")
+		require.NoError(t, err)
+		rep := p.drain(t)
+		require.Equal(t, []string{"b"}, rep.IDs(itemSent))
+		require.Empty(t, unmarked, "Send was called without ledger.ReadPrimary")
 	})
 }

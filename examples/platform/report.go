@@ -8,6 +8,10 @@ import (
 	"os"
 	"sort"
 	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // reportPage is what the HTML template shows.
@@ -24,9 +28,12 @@ type reportPage struct {
 	Programs   []reportProgram
 	Sections   []reportSection
 	Sheet      []reportSheet
-	Verify     string
-	Problems   []string
-	Notes      []string
+	// Liability is the liability section: one table per asset.
+	Liability   []reportLiability
+	LiabilityAt string
+	Verify      string
+	Problems    []string
+	Notes       []string
 }
 
 type reportProgram struct {
@@ -46,6 +53,14 @@ type reportSheet struct {
 }
 
 type reportSheetRow struct{ Holder, Accounts, Amount string }
+
+// reportLiability is one asset's liability table.
+type reportLiability struct {
+	Asset, Holders, Outstanding, Value, Receivable, Breakage string
+	Rows                                                     []reportLiabilityRow
+}
+
+type reportLiabilityRow struct{ Age, Amount, Value string }
 
 var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -88,6 +103,17 @@ svg { display: block; margin: 10px 0; border: 1px solid #eee; max-width: 100%; h
 {{range .Sections}}<h2>{{.Heading}}</h2>
 {{if .Text}}<p class="muted">{{.Text}}</p>{{end}}
 {{range .Charts}}{{.}}
+{{end}}{{end}}
+{{if .Liability}}<h2>Liability</h2>
+<p class="muted">What members and creators hold at {{.LiabilityAt}}: outstanding balances by age, first in, first out (what a holder spent came out of their oldest credits, so what is left is their most recent ones), valued in money at the rules the platform runs: rubies at the payout rate before the provider's fee, diamonds at gifting's cash value, coins at the smallest pack's list price. Breakage is what expired unspent to date; receivable is what holders owe (negative balances), in no bucket.</p>
+{{range .Liability}}<h3>{{.Asset}}</h3>
+<table>
+<tr><th class="l">age</th><th>outstanding</th><th>value</th></tr>
+{{range .Rows}}<tr><td class="l">{{.Age}}</td><td>{{.Amount}}</td><td>{{.Value}}</td></tr>
+{{end}}<tr><th class="l">total, {{.Holders}} holders</th><th>{{.Outstanding}}</th><th>{{.Value}}</th></tr>
+<tr><td class="l">breakage to date</td><td>{{.Breakage}}</td><td></td></tr>
+<tr><td class="l">receivable</td><td>{{.Receivable}}</td><td></td></tr>
+</table>
 {{end}}{{end}}
 <h2>Balance sheet at the end</h2>
 <p class="muted">Posted balances summed per kind of holder (the address's first segment). Every asset sums to zero: what world issued is held somewhere else.</p>
@@ -148,6 +174,10 @@ func writeReport(w io.Writer, r *simResult) error {
 		})
 	}
 	page.Sections = reportSections(r)
+	if r.Liability != nil {
+		page.LiabilityAt = r.Liability.At.Format("Jan 2, 2006 15:04 MST")
+		page.Liability = reportLiabilities(r.Liability)
+	}
 	for _, a := range r.Sheet {
 		if len(a.Lines) == 0 {
 			continue
@@ -283,4 +313,24 @@ func outcomeRank(o string) int {
 		}
 	}
 	return 100
+}
+
+// reportLiabilities lays the liability report out as one table per asset.
+func reportLiabilities(rep *kit.LiabilityReport) []reportLiability {
+	var out []reportLiability
+	for _, a := range rep.Assets {
+		value := func(d decimal.Decimal) string {
+			if a.Money.Code == "" {
+				return "unvalued"
+			}
+			return money(a.Money, d)
+		}
+		rl := reportLiability{Asset: a.Asset, Holders: thousands(int64(a.Holders)), Outstanding: groupDigits(a.Outstanding.String()),
+			Value: value(a.Value), Receivable: groupDigits(a.Receivable.String()), Breakage: groupDigits(a.Breakage.String())}
+		for _, b := range a.Buckets {
+			rl.Rows = append(rl.Rows, reportLiabilityRow{Age: bucketLabel(b), Amount: groupDigits(b.Amount.String()), Value: value(b.Value)})
+		}
+		out = append(out, rl)
+	}
+	return out
 }

@@ -57,8 +57,9 @@ type AssetLiability struct {
 	// Buckets splits Outstanding by age (LiabilityQuery.Buckets, plus the
 	// open-ended last bucket).
 	Buckets []LiabilityBucket
-	// Currency is the money Value is in; "" when the asset has no rule.
-	Currency string
+	// Money is the asset Value is in (EUR, USD); its Code is "" when the
+	// asset has no value rule.
+	Money ledger.Asset
 	// Value is the sum of the buckets' values.
 	Value decimal.Decimal
 	// Receivable is the sum of the negative balances (as a positive
@@ -358,7 +359,7 @@ func (acc liabilityAcc) report(a ledger.Asset, q LiabilityQuery, breakage int64,
 		if money, err = assetOf(rule.To); err != nil {
 			return AssetLiability{}, fmt.Errorf("kit: value of %s: %w", a.Code, err)
 		}
-		al.Currency = money.Code
+		al.Money = money
 		al.Value = money.Amount(0)
 	}
 	var total int64

@@ -129,7 +129,7 @@ func TestLiabilityBuckets(t *testing.T) {
 			requireDec(t, want.eu, b.Value, fmt.Sprintf("bucket %d value", i))
 		}
 		requireDec(t, "19600", ruby.Outstanding, "outstanding")
-		require.Equal(t, "EUR", ruby.Currency)
+		require.Equal(t, ledger.EUR, ruby.Money)
 		requireDec(t, "1.96", ruby.Value, "value") // before the 4% fee
 		requireDec(t, "700", ruby.Receivable, "receivable")
 		requireDec(t, "300", ruby.Breakage, "breakage")
@@ -138,7 +138,7 @@ func TestLiabilityBuckets(t *testing.T) {
 		require.Equal(t, 1, coin.Holders)
 		requireDec(t, "300", coin.Buckets[0].Amount, "coins under 7 days")
 		requireDec(t, "300", coin.Outstanding, "coins")
-		require.Equal(t, "", coin.Currency, "no rule: unvalued")
+		require.Equal(t, "", coin.Money.Code, "no rule: unvalued")
 
 		// Creators too, and no buckets: one bucket of every age.
 		rep, err = kit.Liability(ctx, l, kit.LiabilityQuery{Assets: []string{"RUBY"}, Holders: []string{"member:", "creator:"}})
@@ -282,9 +282,9 @@ func ExampleLiability() {
 	for _, b := range a.Buckets {
 		fmt.Printf("from %v: %s rubies, %s EUR\n", b.MinAge, b.Amount, b.Value)
 	}
-	fmt.Printf("total: %s rubies, %s %s\n", a.Outstanding, a.Value, a.Currency)
+	fmt.Printf("total: %s rubies, %s %s\n", a.Outstanding, a.Value.StringFixed(a.Money.Precision), a.Money.Code)
 	// Output:
 	// from 0s: 6000 rubies, 0.6 EUR
 	// from 720h0m0s: 20000 rubies, 2 EUR
-	// total: 26000 rubies, 2.6 EUR
+	// total: 26000 rubies, 2.60 EUR
 }

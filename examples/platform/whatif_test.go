@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rewardkit/rewardkit/gifting"
+	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/teststore"
+	"github.com/rewardkit/rewardkit/referral"
+)
+
+// whatIfStory runs a small recorded history on a fresh store: ann invites
+// bob, cat and dan (20,000 rubies each), completes her profile photo task
+// (1,000), and bob is active on five days (the retention reward, 6,000, on
+// the fifth); vic buys 350 coins and sends cre a 100-coin gift (50
+// diamonds at the 50% share).
+func whatIfStory(t *testing.T, open teststore.Opener) (whatIfSource, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	clock := ledgertest.NewClock(t0)
+	l := ledger.New(open(t), ledger.WithClock(clock))
+	require.NoError(t, defineWalletAssets(ctx, l))
+	adult := kit.NewDate(1990, time.May, 4)
+	refDir := kit.NewDirectory(kit.Member{ID: "ann", BirthDate: adult, Country: "IT", HasProfile: true, PayoutLinked: true,
+		RegisteredAt: t0.AddDate(-1, 0, 0), Device: "dev-ann", PaymentInstrument: "card-ann"})
+	for i, inv := range []string{"bob", "cat", "dan"} {
+		refDir.Put(kit.Member{ID: inv, BirthDate: adult, Country: "IT", HasProfile: true, PayoutLinked: true,
+			RegisteredAt: t0.Add(time.Duration(i) * time.Hour), Device: "dev-" + inv, PaymentInstrument: "card-" + inv})
+	}
+	giftDir := kit.NewDirectory(kit.Member{ID: "vic", BirthDate: adult, Kind: "personal", Country: "IT"},
+		kit.Member{ID: "cre", BirthDate: adult, Kind: "creator", Country: "IT"})
+	src := whatIfSource{Ledger: l, ReferralRules: referral.DefaultRules(), ReferralMembers: refDir,
+		GiftingRules: giftingRules(), GiftingMembers: giftDir, Wallets: platformWallets()}
+	var err error
+	src.Referral, err = referral.New(ctx, l, src.ReferralRules, refDir, referral.WithWallets(src.Wallets))
+	require.NoError(t, err)
+	gp, err := gifting.New(ctx, l, src.GiftingRules, giftDir, gifting.WithWallets(src.Wallets))
+	require.NoError(t, err)
+
+	code, err := src.Referral.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code-ann", Member: "ann"})
+	require.NoError(t, err)
+	clock.Set(t0.Add(30 * time.Minute))
+	_, err = gp.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-vic", Actor: "vic", Pack: "it-app-350"})
+	require.NoError(t, err)
+	for i, inv := range []string{"bob", "cat", "dan"} {
+		clock.Set(t0.Add(time.Duration(i)*time.Hour + time.Minute))
+		_, err := src.Referral.Signup(ctx, referral.SignupRequest{EventID: "signup-" + inv, Invitee: inv, Code: code})
+		require.NoError(t, err)
+	}
+	clock.Set(t0.Add(3 * time.Hour))
+	_, err = src.Referral.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: "photo-ann", Member: "ann", Task: "profile_photo"})
+	require.NoError(t, err)
+	clock.Set(t0.Add(5 * time.Hour))
+	_, err = gp.SendGift(ctx, gifting.SendGiftRequest{EventID: "gift-1", Actor: "vic", Creator: "cre", Gift: "hand-hearts", Count: 1})
+	require.NoError(t, err)
+	for day := 0; day < 5; day++ {
+		clock.Set(t0.Add(time.Duration(day)*24*time.Hour + 4*time.Hour))
+		res, err := src.Referral.RecordActivity(ctx, referral.RecordActivityRequest{EventID: "active-bob-" + string(rune('0'+day)), Invitee: "bob"})
+		require.NoError(t, err)
+		require.Equal(t, day == 4, res.Grant != nil, "the retention reward is paid on the fifth day")
+	}
+	clock.Set(t0.Add(9 * 24 * time.Hour))
+	return src, t0
+}
+
+func line(t *testing.T, r *whatIfReport, program, asset string) whatIfLine {
+	t.Helper()
+	for _, ln := range r.Lines {
+		if ln.Program == program && ln.Asset == asset {
+			return ln
+		}
+	}
+	require.Failf(t, "no line", "%s %s in %+v", program, asset, r.Lines)
+	return whatIfLine{}
+}
+
+func requireLine(t *testing.T, r *whatIfReport, program, asset string, actual, candidate int64) {
+	t.Helper()
+	ln := line(t, r, program, asset)
+	require.True(t, decimal.NewFromInt(actual).Equal(ln.Actual), "%s %s actual: want %d, got %s", program, asset, actual, ln.Actual)
+	require.True(t, decimal.NewFromInt(candidate).Equal(ln.Candidate), "%s %s candidate: want %d, got %s", program, asset, candidate, ln.Candidate)
+	require.True(t, decimal.NewFromInt(candidate-actual).Equal(ln.Difference), "%s %s difference", program, asset)
+}
+
+// A candidate that halves the signup reward and gives creators 40%
+// instead of 50% costs what a hand computation says, the actual cost is
+// what happened, and the source ledger is left as it was.
+func TestWhatIfReplaysRecordedInputs(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		src, t0 := whatIfStory(t, open)
+		before, err := balanceSheet(ctx, src.Ledger)
+		require.NoError(t, err)
+		head, err := src.Ledger.Events(ctx, 0, 10000)
+		require.NoError(t, err)
+
+		refRules, giftRules := referral.DefaultRules(), giftingRules()
+		refRules.SignupReward = decimal.NewFromInt(10000)
+		giftRules.CreatorShare = decimal.RequireFromString("0.4")
+		rep, err := whatIf(ctx, src, whatIfRules{Referral: &refRules, Gifting: &giftRules}, t0, t0.Add(10*24*time.Hour))
+		require.NoError(t, err)
+		// Actual: 3 × 20,000 + 6,000 + 1,000; candidate: 3 × 10,000 +
+		// 6,000 + 1,000 (the retention reward comes from bob's five
+		// recorded active days, replayed).
+		requireLine(t, rep, "referral", "RUBY", 67000, 37000)
+		requireLine(t, rep, "gifting", "COIN", 350, 350)
+		requireLine(t, rep, "gifting", "DIAMOND", 50, 40)
+		require.Empty(t, rep.Refused)
+		// code, 3 signups, 1 task, 5 active days; a pack and a gift.
+		require.Equal(t, map[string]int{"referral": 10, "gifting": 2}, rep.Replayed)
+
+		// Only the period counts: from day 2 on, only the retention reward
+		// (the signups before it are replayed so that bob's invite is
+		// there). A candidate halving the retention reward halves it.
+		refRules = referral.DefaultRules()
+		refRules.RetentionReward = decimal.NewFromInt(3000)
+		rep, err = whatIf(ctx, src, whatIfRules{Referral: &refRules}, t0.Add(2*24*time.Hour), t0.Add(10*24*time.Hour))
+		require.NoError(t, err)
+		requireLine(t, rep, "referral", "RUBY", 6000, 3000)
+		require.Len(t, rep.Lines, 1, "nothing else was granted in the period")
+
+		// A candidate that refuses more shows it: a minimum age of 60
+		// makes ann ineligible to earn.
+		refRules = referral.DefaultRules()
+		refRules.MinAge = 60
+		rep, err = whatIf(ctx, src, whatIfRules{Referral: &refRules}, t0, t0.Add(10*24*time.Hour))
+		require.NoError(t, err)
+		requireLine(t, rep, "referral", "RUBY", 67000, 0)
+		require.NotEmpty(t, rep.Refused["referral"])
+
+		after, err := balanceSheet(ctx, src.Ledger)
+		require.NoError(t, err)
+		require.Equal(t, before, after, "the replay only reads the source")
+		evs, err := src.Ledger.Events(ctx, 0, 10000)
+		require.NoError(t, err)
+		require.Equal(t, len(head), len(evs))
+	})
+}
+
+func TestReadWhatIfRules(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"referral": {"signup_reward": "10000"}, "gifting": {"creator_share": "0.4"}}`), 0o600))
+	c, err := readWhatIfRules(path)
+	require.NoError(t, err)
+	require.True(t, c.Referral.SignupReward.Equal(decimal.NewFromInt(10000)))
+	require.True(t, c.Referral.RetentionReward.Equal(decimal.NewFromInt(6000)), "fields left out keep the platform's rules")
+	require.True(t, c.Gifting.CreatorShare.Equal(decimal.RequireFromString("0.4")))
+
+	require.NoError(t, os.WriteFile(path, []byte(`{"referral": {"signup_rewrd": "10000"}}`), 0o600))
+	_, err = readWhatIfRules(path)
+	require.ErrorContains(t, err, "signup_rewrd")
+}

@@ -112,7 +112,7 @@ type costKey struct{ Program, Asset string }
 // whatIfLine is one program's cost in one asset, as it was and as the
 // candidate rules would have made it.
 type whatIfLine struct {
-	Program, Asset               string
+	Program, Asset                string
 	Actual, Candidate, Difference decimal.Decimal
 }
 

@@ -31,9 +31,11 @@ type reportPage struct {
 	// Liability is the liability section: one table per asset.
 	Liability   []reportLiability
 	LiabilityAt string
-	Verify      string
-	Problems    []string
-	Notes       []string
+	// WhatIf is the what-if section, nil without -whatif.
+	WhatIf   *reportWhatIf
+	Verify   string
+	Problems []string
+	Notes    []string
 }
 
 type reportProgram struct {
@@ -61,6 +63,18 @@ type reportLiability struct {
 }
 
 type reportLiabilityRow struct{ Age, Amount, Value string }
+
+// reportWhatIf is the what-if replay's table.
+type reportWhatIf struct {
+	Period   string
+	Rows     []reportWhatIfRow
+	Programs []reportWhatIfProgram
+	Skipped  string
+}
+
+type reportWhatIfRow struct{ Program, Asset, Actual, Candidate, Difference string }
+
+type reportWhatIfProgram struct{ Name, Replayed, Refused string }
 
 var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -114,7 +128,18 @@ svg { display: block; margin: 10px 0; border: 1px solid #eee; max-width: 100%; h
 <tr><td class="l">breakage to date</td><td>{{.Breakage}}</td><td></td></tr>
 <tr><td class="l">receivable</td><td>{{.Receivable}}</td><td></td></tr>
 </table>
-{{end}}{{end}}
+{{end}}{{end}}{{with .WhatIf}}<h2>What-if replay</h2>
+<p class="muted">The candidate rules of -whatif, run over the inputs the programs recorded from {{.Period}}: each recorded signup, task, active day, pack purchase, gift and chargeback re-run at its recorded time on a scratch in-memory ledger. Cost is what each program granted: referral's rewards, gifting's coins issued and diamonds credited. The log holds what the programs accepted, so a candidate that would accept more is credited with nothing more (its figure is a lower bound).</p>
+<table>
+<tr><th class="l">program</th><th class="l">asset</th><th>actual</th><th>candidate</th><th>difference</th></tr>
+{{range .Rows}}<tr><td class="l">{{.Program}}</td><td class="l">{{.Asset}}</td><td>{{.Actual}}</td><td>{{.Candidate}}</td><td>{{.Difference}}</td></tr>
+{{end}}</table>
+<table>
+<tr><th class="l">program</th><th>inputs replayed</th><th class="l">refused by the candidate</th></tr>
+{{range .Programs}}<tr><td class="l">{{.Name}}</td><td>{{.Replayed}}</td><td class="l">{{.Refused}}</td></tr>
+{{end}}</table>
+{{if .Skipped}}<p class="muted">Not replayed: {{.Skipped}}.</p>{{end}}
+{{end}}
 <h2>Balance sheet at the end</h2>
 <p class="muted">Posted balances summed per kind of holder (the address's first segment). Every asset sums to zero: what world issued is held somewhere else.</p>
 {{range .Sheet}}<h3>{{.Asset}}</h3>
@@ -174,6 +199,20 @@ func writeReport(w io.Writer, r *simResult) error {
 		})
 	}
 	page.Sections = reportSections(r)
+	if w := r.WhatIf; w != nil {
+		rw := &reportWhatIf{Period: w.From.Format("Jan 2, 2006 15:04") + " to " + w.To.Format("Jan 2, 2006 15:04 MST")}
+		for _, ln := range w.Lines {
+			rw.Rows = append(rw.Rows, reportWhatIfRow{Program: ln.Program, Asset: ln.Asset, Actual: groupDigits(ln.Actual.String()),
+				Candidate: groupDigits(ln.Candidate.String()), Difference: signed(ln.Difference)})
+		}
+		for _, p := range sortedKeys(w.Replayed) {
+			rw.Programs = append(rw.Programs, reportWhatIfProgram{Name: p, Replayed: thousands(int64(w.Replayed[p])), Refused: formatRefusals(w.Refused[p])})
+		}
+		if len(w.Skipped) > 0 {
+			rw.Skipped = formatRefusals(w.Skipped)
+		}
+		page.WhatIf = rw
+	}
 	if r.Liability != nil {
 		page.LiabilityAt = r.Liability.At.Format("Jan 2, 2006 15:04 MST")
 		page.Liability = reportLiabilities(r.Liability)

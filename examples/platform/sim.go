@@ -377,7 +377,9 @@ type simResult struct {
 	Sheet        []assetSheet
 	// Liability is what members and creators hold at the end, by age and
 	// valued in money (liability.go).
-	Liability  *kit.LiabilityReport
+	Liability *kit.LiabilityReport
+	// WhatIf is the candidate rules\' replay (-whatif), nil without one.
+	WhatIf     *whatIfReport
 	Head       ledger.Head
 	Population *population
 	Notes      []string
@@ -524,6 +526,11 @@ func simulate(ctx context.Context, out io.Writer, store storedriver.Store, cfg c
 		return nil, err
 	}
 	res.Liability = &lia
+	if cfg.WhatIf != "" {
+		if res.WhatIf, err = s.whatIf(ctx, observer, cfg.WhatIf); err != nil {
+			return nil, err
+		}
+	}
 	for _, d := range s.drivers {
 		if c, ok := d.(checker); ok {
 			problems, err := c.Check(ctx, s)
@@ -649,6 +656,7 @@ func printSummary(out io.Writer, r *simResult, verifyTook time.Duration) {
 	fmt.Fprintln(out)
 	printSheetByHolder(out, r.Sheet)
 	printLiability(out, r.Liability)
+	printWhatIf(out, r.WhatIf)
 	fmt.Fprintln(out)
 	if r.VerifyErr != nil {
 		fmt.Fprintf(out, "Verify FAILED: %v\n", r.VerifyErr)

@@ -494,3 +494,28 @@ func formatRefusals(m map[string]int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// whatIf replays the whole simulated period with the candidate rules in
+// the file at path. The source is read through observer (the store
+// itself, not the faulty one the programs ran on).
+func (s *sim) whatIf(ctx context.Context, observer *ledger.Ledger, path string) (*whatIfReport, error) {
+	cand, err := readWhatIfRules(path)
+	if err != nil {
+		return nil, err
+	}
+	src := whatIfSource{Ledger: observer, ReferralRules: referral.DefaultRules(), GiftingRules: giftingRules(), Wallets: s.wallets}
+	giftDir := kit.NewDirectory()
+	for _, p := range s.pop.people {
+		giftDir.Put(giftingMember(p))
+	}
+	src.GiftingMembers = giftDir
+	for _, d := range s.drivers {
+		if rd, ok := d.(*referralDriver); ok {
+			src.Referral, src.ReferralMembers = rd.p, rd.dir
+		}
+	}
+	if src.Referral == nil {
+		return nil, errors.New("what-if: the simulation runs no referral program")
+	}
+	return whatIf(ctx, src, cand, simStart, s.clock.Now().Add(time.Second))
+}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/referral"
 )
@@ -160,4 +163,29 @@ func TestReadWhatIfRules(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(`{"referral": {"signup_rewrd": "10000"}}`), 0o600))
 	_, err = readWhatIfRules(path)
 	require.ErrorContains(t, err, "signup_rewrd")
+}
+
+// Replaying a simulated run with the rules it ran with reproduces what
+// happened, cost for cost, with nothing refused: the replay re-runs the
+// inputs faithfully. A halved signup reward then halves the signup part.
+func TestWhatIfOfSimulationWithSameRulesChangesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "same.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"referral": {}, "gifting": {}}`), 0o600))
+	cfg := smallConfig(5)
+	cfg.WhatIf = path
+	res, err := simulate(context.Background(), io.Discard, memstore.New(), cfg)
+	require.NoError(t, err)
+	require.NotNil(t, res.WhatIf)
+	require.Len(t, res.WhatIf.Lines, 3)
+	for _, ln := range res.WhatIf.Lines {
+		require.Positive(t, ln.Actual.Sign(), "%s %s", ln.Program, ln.Asset)
+		require.True(t, ln.Difference.IsZero(), "%s %s: actual %s, replayed %s", ln.Program, ln.Asset, ln.Actual, ln.Candidate)
+	}
+	require.Empty(t, res.WhatIf.Refused)
+	require.Positive(t, res.WhatIf.Replayed["referral"])
+	require.Positive(t, res.WhatIf.Replayed["gifting"])
+
+	var buf bytes.Buffer
+	require.NoError(t, writeReport(&buf, res))
+	require.Contains(t, buf.String(), "<h2>What-if replay</h2>")
 }

@@ -130,11 +130,11 @@ type whatIfReport struct {
 }
 
 // whatIfCosts sums what each program granted, from its events in
-// [from, to): referral's rewards paid (signup, retention, task, tier,
+// [from, to): referral's rewards paid in the campaign (signup, retention, task, tier,
 // released held rewards) in their asset; gifting's coins issued for packs
 // and diamonds credited to creators. The same measure reads the actual
 // ledger and the replay's, so the difference is the rules'.
-func whatIfCosts(ctx context.Context, l *ledger.Ledger, from, to time.Time) (map[costKey]decimal.Decimal, error) {
+func whatIfCosts(ctx context.Context, l *ledger.Ledger, campaign string, from, to time.Time) (map[costKey]decimal.Decimal, error) {
 	costs := map[costKey]decimal.Decimal{}
 	add := func(program, asset string, d decimal.Decimal) {
 		k := costKey{program, asset}
@@ -158,7 +158,9 @@ func whatIfCosts(ctx context.Context, l *ledger.Ledger, from, to time.Time) (map
 				if err := json.Unmarshal(e.Data, &d); err != nil {
 					return nil, fmt.Errorf("event %d: %w", e.Seq, err)
 				}
-				add("referral", d.Asset, d.Amount)
+				if d.Campaign == campaign {
+					add("referral", d.Asset, d.Amount)
+				}
 			case gifting.EventPackBought:
 				var d gifting.PackBought
 				if err := json.Unmarshal(e.Data, &d); err != nil {
@@ -186,8 +188,9 @@ type replayer struct {
 	clock    *ledgertest.Clock
 	ref      *referral.Program
 	gift     *gifting.Program
-	officers *kit.RoleDirectory
-	codes    map[string]string // referrer -> code on the scratch ledger
+	officers *kit.RoleDirectory // gifting's risk officers, granted as the log names them
+	staff    *kit.RoleDirectory // referral's risk officers and admins, likewise
+	codes    map[string]string  // referrer -> code on the scratch ledger
 	loc      *time.Location
 	// activity is the invitees' active days still to replay, by time.
 	activity []activityAt
@@ -205,10 +208,12 @@ type activityAt struct {
 //
 // Every recorded input is re-run in the order of the event log, each at
 // its recorded time (a fake clock set to it), through the programs'
-// public API: referral's codes, signups and tasks, each invitee's active
-// days (read from the source's invite) as activity at noon of that day in
-// the campaign's time zone, and gifting's pack purchases, gifts and
-// chargebacks. Inputs before from are replayed too, so that state the
+// public API: referral's codes, signups, tasks, kill switches and budget
+// top-ups (of the actual rules' campaign), each invitee's active days
+// (read from the source's invite) as activity at noon of that day in the
+// campaign's time zone, and gifting's pack purchases, gifts and
+// chargebacks. The staff the log names as actors are granted their roles
+// on the scratch ledger. Inputs before from are replayed too, so that state the
 // period builds on (an invite whose retention falls in the period, coins
 // bought before) is there; only the period's grants are counted.
 //
@@ -237,7 +242,7 @@ func whatIf(ctx context.Context, src whatIfSource, cand whatIfRules, from, to ti
 	if len(first) > 0 && first[0].Time.Before(start) {
 		start = first[0].Time
 	}
-	rp := &replayer{src: src, clock: ledgertest.NewClock(start), codes: map[string]string{}, officers: &kit.RoleDirectory{},
+	rp := &replayer{src: src, clock: ledgertest.NewClock(start), codes: map[string]string{}, officers: &kit.RoleDirectory{}, staff: &kit.RoleDirectory{},
 		rep: &whatIfReport{From: from, To: to, Replayed: map[string]int{}, Refused: map[string]map[string]int{}, Skipped: map[string]int{}}}
 	rp.l = ledger.New(memstore.New(), ledger.WithClock(rp.clock))
 	if rp.loc, err = time.LoadLocation(src.ReferralRules.Timezone); err != nil {
@@ -246,7 +251,7 @@ func whatIf(ctx context.Context, src whatIfSource, cand whatIfRules, from, to ti
 	if err := defineWalletAssets(ctx, rp.l); err != nil {
 		return nil, err
 	}
-	if rp.ref, err = referral.New(ctx, rp.l, refRules, src.ReferralMembers, referral.WithWallets(src.Wallets)); err != nil {
+	if rp.ref, err = referral.New(ctx, rp.l, refRules, src.ReferralMembers, referral.WithWallets(src.Wallets), referral.WithRoles(rp.staff)); err != nil {
 		return nil, fmt.Errorf("what-if: referral: %w", err)
 	}
 	if rp.gift, err = gifting.New(ctx, rp.l, giftRules, src.GiftingMembers, gifting.WithWallets(src.Wallets), gifting.WithRoles(rp.officers)); err != nil {
@@ -281,11 +286,11 @@ func whatIf(ctx context.Context, src whatIfSource, cand whatIfRules, from, to ti
 	if _, err := rp.l.Verify(ctx); err != nil {
 		return nil, fmt.Errorf("what-if: the scratch ledger: %w", err)
 	}
-	actual, err := whatIfCosts(ctx, src.Ledger, from, to)
+	actual, err := whatIfCosts(ctx, src.Ledger, src.ReferralRules.Campaign, from, to)
 	if err != nil {
 		return nil, err
 	}
-	candidate, err := whatIfCosts(ctx, rp.l, from, to)
+	candidate, err := whatIfCosts(ctx, rp.l, refRules.Campaign, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +319,18 @@ func whatIf(ctx context.Context, src whatIfSource, cand whatIfRules, from, to ti
 func (rp *replayer) replay(ctx context.Context, e ledger.Event) error {
 	decode := func(v any) error { return json.Unmarshal(e.Data, v) }
 	id := fmt.Sprintf("whatif-%d", e.Seq)
+	if strings.HasPrefix(e.Type, "referral.") {
+		// Another campaign's events are another program's inputs.
+		var c struct {
+			Campaign string `json:"campaign"`
+		}
+		if err := decode(&c); err != nil {
+			return err
+		}
+		if c.Campaign != rp.src.ReferralRules.Campaign {
+			return nil
+		}
+	}
 	switch e.Type {
 	case referral.EventCodeIssued:
 		var d referral.CodeData
@@ -357,9 +374,27 @@ func (rp *replayer) replay(ctx context.Context, e ledger.Event) error {
 		task, _, _ := strings.Cut(d.For, "@")
 		_, err := rp.ref.CompleteTask(ctx, referral.CompleteTaskRequest{EventID: id, Member: d.Member, Task: task})
 		rp.outcome("referral", err)
-	case referral.EventRetentionRewarded, referral.EventTierRewarded, referral.EventTierUnfunded, referral.EventBudgetFunded:
-		// Outcomes of other inputs (activity, signups) or of setting the
-		// program up, which the replay makes happen itself.
+	case referral.EventKillSwitchChanged:
+		var d referral.KillSwitchData
+		if err := decode(&d); err != nil {
+			return err
+		}
+		rp.staff.Grant(d.Actor, kit.RoleRiskOfficer)
+		rp.outcome("referral", rp.ref.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: d.Actor, Country: d.Country, Disabled: d.Disabled}))
+	case referral.EventBudgetFunded:
+		var d referral.BudgetData
+		if err := decode(&d); err != nil {
+			return err
+		}
+		if d.EventID == "setup" {
+			return nil // the candidate's own Rules.Budget funds its setup
+		}
+		rp.staff.Grant(d.Actor, kit.RoleProgramAdmin)
+		_, err := rp.ref.Fund(ctx, referral.FundRequest{EventID: d.EventID, Actor: d.Actor, Amount: d.Amount})
+		rp.outcome("referral", err)
+	case referral.EventRetentionRewarded, referral.EventTierRewarded, referral.EventTierUnfunded:
+		// Outcomes of other inputs (activity, signups), which the replay
+		// makes happen itself.
 	case gifting.EventPackBought:
 		var d gifting.PackBought
 		if err := decode(&d); err != nil {

@@ -45,7 +45,10 @@ func whatIfStory(t *testing.T, open teststore.Opener) (whatIfSource, time.Time) 
 	src := whatIfSource{Ledger: l, ReferralRules: referral.DefaultRules(), ReferralMembers: refDir,
 		GiftingRules: giftingRules(), GiftingMembers: giftDir, Wallets: platformWallets()}
 	var err error
-	src.Referral, err = referral.New(ctx, l, src.ReferralRules, refDir, referral.WithWallets(src.Wallets))
+	staff := &kit.RoleDirectory{}
+	staff.Grant("rita", kit.RoleRiskOfficer)
+	staff.Grant("adam", kit.RoleProgramAdmin)
+	src.Referral, err = referral.New(ctx, l, src.ReferralRules, refDir, referral.WithWallets(src.Wallets), referral.WithRoles(staff))
 	require.NoError(t, err)
 	gp, err := gifting.New(ctx, l, src.GiftingRules, giftDir, gifting.WithWallets(src.Wallets))
 	require.NoError(t, err)
@@ -72,6 +75,12 @@ func whatIfStory(t *testing.T, open teststore.Opener) (whatIfSource, time.Time) 
 		require.NoError(t, err)
 		require.Equal(t, day == 4, res.Grant != nil, "the retention reward is paid on the fifth day")
 	}
+	// Staff actions after the grants: a budget top-up, and the program
+	// switched off for Italy.
+	clock.Set(t0.Add(6 * 24 * time.Hour))
+	_, err = src.Referral.Fund(ctx, referral.FundRequest{EventID: "topup-1", Actor: "adam", Amount: decimal.NewFromInt(5000)})
+	require.NoError(t, err)
+	require.NoError(t, src.Referral.SetKillSwitch(ctx, referral.SetKillSwitchRequest{Actor: "rita", Country: "IT", Disabled: true}))
 	clock.Set(t0.Add(9 * 24 * time.Hour))
 	return src, t0
 }
@@ -119,8 +128,9 @@ func TestWhatIfReplaysRecordedInputs(t *testing.T) {
 		requireLine(t, rep, "gifting", "COIN", 350, 350)
 		requireLine(t, rep, "gifting", "DIAMOND", 50, 40)
 		require.Empty(t, rep.Refused)
-		// code, 3 signups, 1 task, 5 active days; a pack and a gift.
-		require.Equal(t, map[string]int{"referral": 10, "gifting": 2}, rep.Replayed)
+		// code, 3 signups, 1 task, 5 active days, the top-up and the kill
+		// switch (by the staff the log names); a pack and a gift.
+		require.Equal(t, map[string]int{"referral": 12, "gifting": 2}, rep.Replayed)
 
 		// Only the period counts: from day 2 on, only the retention reward
 		// (the signups before it are replayed so that bob's invite is
@@ -140,6 +150,19 @@ func TestWhatIfReplaysRecordedInputs(t *testing.T) {
 		require.NoError(t, err)
 		requireLine(t, rep, "referral", "RUBY", 67000, 0)
 		require.NotEmpty(t, rep.Refused["referral"])
+
+		// A campaign of another name is another program: its events are
+		// neither replayed nor counted.
+		other := referral.DefaultRules()
+		other.Campaign = "other"
+		src2 := src
+		src2.ReferralRules = other
+		rep, err = whatIf(ctx, src2, whatIfRules{Referral: &other}, t0, t0.Add(10*24*time.Hour))
+		require.NoError(t, err)
+		require.Zero(t, rep.Replayed["referral"])
+		for _, ln := range rep.Lines {
+			require.NotEqual(t, "referral", ln.Program)
+		}
 
 		after, err := balanceSheet(ctx, src.Ledger)
 		require.NoError(t, err)

@@ -213,9 +213,11 @@ type activityAt struct {
 // (read from the source's invite) as activity at noon of that day in the
 // campaign's time zone, and gifting's pack purchases, gifts and
 // chargebacks. The staff the log names as actors are granted their roles
-// on the scratch ledger. Inputs before from are replayed too, so that state the
-// period builds on (an invite whose retention falls in the period, coins
-// bought before) is there; only the period's grants are counted.
+// on the scratch ledger. Inputs before from are replayed too, so that the
+// state the period builds on (an invite whose retention falls in the
+// period, coins bought before) is there; only the period's grants are
+// counted. The shop variant's purchases and refunds, whose rewards a Tick
+// releases, are not replayed: their events are counted in Skipped.
 //
 // The event log holds what the programs accepted, not what they refused:
 // a candidate that would accept more (a lower minimum age, a higher cap)

@@ -101,8 +101,11 @@ var liabilityPage = 500
 //
 // The report reads in pages, one short View per page (so a large ledger
 // never holds one read open for the whole scan); it stays consistent
-// because it counts only transactions whose time is <= At, which later
-// writes never change while At is not in the future.
+// because it counts only transactions whose time is <= At, and
+// transaction times never go back along the journal: once the clock has
+// passed At, no later write changes what the report counts. (Reader.History
+// pages forwards only, so the history is read forwards; the sums per
+// bucket make that as cheap in memory as walking back from the end.)
 func Liability(ctx context.Context, l *ledger.Ledger, q LiabilityQuery) (LiabilityReport, error) {
 	if err := q.validate(); err != nil {
 		return LiabilityReport{}, err

@@ -72,7 +72,7 @@ type reportWhatIf struct {
 	Skipped  string
 }
 
-type reportWhatIfRow struct{ Program, Asset, Actual, Candidate, Difference string }
+type reportWhatIfRow struct{ Program, Asset, Actual, Candidate, Difference, Money string }
 
 type reportWhatIfProgram struct{ Name, Replayed, Refused string }
 
@@ -129,10 +129,10 @@ svg { display: block; margin: 10px 0; border: 1px solid #eee; max-width: 100%; h
 <tr><td class="l">receivable</td><td>{{.Receivable}}</td><td></td></tr>
 </table>
 {{end}}{{end}}{{with .WhatIf}}<h2>What-if replay</h2>
-<p class="muted">The candidate rules of -whatif, run over the inputs the programs recorded from {{.Period}}: each recorded signup, task, active day, pack purchase, gift and chargeback re-run at its recorded time on a scratch in-memory ledger. Cost is what each program granted: referral's rewards, gifting's coins issued and diamonds credited. The log holds what the programs accepted, so a candidate that would accept more is credited with nothing more (its figure is a lower bound).</p>
+<p class="muted">The candidate rules of -whatif, run over the inputs the programs recorded from {{.Period}}: each recorded signup, task, active day, pack purchase, gift and chargeback re-run at its recorded time on a scratch in-memory ledger. Cost is what each program granted: referral's rewards, gifting's coins issued and diamonds credited; the difference in money is at the liability's rules. The log holds what the programs accepted, so a candidate that would accept more is credited with nothing more (its figure is a lower bound).</p>
 <table>
-<tr><th class="l">program</th><th class="l">asset</th><th>actual</th><th>candidate</th><th>difference</th></tr>
-{{range .Rows}}<tr><td class="l">{{.Program}}</td><td class="l">{{.Asset}}</td><td>{{.Actual}}</td><td>{{.Candidate}}</td><td>{{.Difference}}</td></tr>
+<tr><th class="l">program</th><th class="l">asset</th><th>actual</th><th>candidate</th><th>difference</th><th>in money</th></tr>
+{{range .Rows}}<tr><td class="l">{{.Program}}</td><td class="l">{{.Asset}}</td><td>{{.Actual}}</td><td>{{.Candidate}}</td><td>{{.Difference}}</td><td>{{.Money}}</td></tr>
 {{end}}</table>
 <table>
 <tr><th class="l">program</th><th>inputs replayed</th><th class="l">refused by the candidate</th></tr>
@@ -203,7 +203,7 @@ func writeReport(w io.Writer, r *simResult) error {
 		rw := &reportWhatIf{Period: w.From.Format("Jan 2, 2006 15:04") + " to " + w.To.Format("Jan 2, 2006 15:04 MST")}
 		for _, ln := range w.Lines {
 			rw.Rows = append(rw.Rows, reportWhatIfRow{Program: ln.Program, Asset: ln.Asset, Actual: groupDigits(ln.Actual.String()),
-				Candidate: groupDigits(ln.Candidate.String()), Difference: signed(ln.Difference)})
+				Candidate: groupDigits(ln.Candidate.String()), Difference: signed(ln.Difference), Money: ln.moneyDifference()})
 		}
 		for _, p := range sortedKeys(w.Replayed) {
 			rw.Programs = append(rw.Programs, reportWhatIfProgram{Name: p, Replayed: thousands(int64(w.Replayed[p])), Refused: formatRefusals(w.Refused[p])})

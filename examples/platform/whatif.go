@@ -114,6 +114,10 @@ type costKey struct{ Program, Asset string }
 type whatIfLine struct {
 	Program, Asset                string
 	Actual, Candidate, Difference decimal.Decimal
+	// DifferenceValue is Difference in money at the liability report's
+	// rules (liabilityQuery), in Money; Money.Code is "" when unvalued.
+	DifferenceValue decimal.Decimal
+	Money           ledger.Asset
 }
 
 // whatIfReport is the outcome of a replay over [From, To).
@@ -500,10 +504,10 @@ func printWhatIf(out io.Writer, r *whatIfReport) {
 	}
 	fmt.Fprintf(out, "what-if: the candidate rules replayed over %s to %s (recorded inputs re-run on a scratch in-memory ledger):\n",
 		r.From.Format(time.RFC3339), r.To.Format(time.RFC3339))
-	fmt.Fprintf(out, "  %-10s %-8s %16s %16s %16s\n", "program", "asset", "actual", "candidate", "difference")
+	fmt.Fprintf(out, "  %-10s %-8s %16s %16s %16s %16s\n", "program", "asset", "actual", "candidate", "difference", "in money")
 	for _, ln := range r.Lines {
-		fmt.Fprintf(out, "  %-10s %-8s %16s %16s %16s\n", ln.Program, ln.Asset, groupDigits(ln.Actual.String()),
-			groupDigits(ln.Candidate.String()), signed(ln.Difference))
+		fmt.Fprintf(out, "  %-10s %-8s %16s %16s %16s %16s\n", ln.Program, ln.Asset, groupDigits(ln.Actual.String()),
+			groupDigits(ln.Candidate.String()), signed(ln.Difference), ln.moneyDifference())
 	}
 	for _, p := range sortedKeys(r.Replayed) {
 		fmt.Fprintf(out, "  %s: %s inputs replayed, refused by the candidate: %s\n", p, thousands(int64(r.Replayed[p])), formatRefusals(r.Refused[p]))
@@ -554,5 +558,72 @@ func (s *sim) whatIf(ctx context.Context, observer *ledger.Ledger, path string) 
 	if src.Referral == nil {
 		return nil, errors.New("what-if: the simulation runs no referral program")
 	}
-	return whatIf(ctx, src, cand, simStart, s.clock.Now().Add(time.Second))
+	rep, err := whatIf(ctx, src, cand, simStart, s.clock.Now().Add(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	q, err := liabilityQuery(s.clock.Now(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for i, ln := range rep.Lines {
+		if rep.Lines[i].DifferenceValue, rep.Lines[i].Money, err = valueOf(ctx, observer, q.Values, ln.Asset, ln.Difference); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// valueOf values a signed amount of asset in money with the asset's rule
+// in rules (the rule's rate and rounding, before any fee, applied to the
+// amount's size); no rule gives a zero money asset.
+func valueOf(ctx context.Context, l *ledger.Ledger, rules map[string]ledger.ConversionRule, asset string, d decimal.Decimal) (decimal.Decimal, ledger.Asset, error) {
+	rule, ok := rules[asset]
+	if !ok {
+		return decimal.Zero, ledger.Asset{}, nil
+	}
+	rule.FeeRate, rule.FixedFee, rule.FeeAccount = decimal.Zero, decimal.Zero, ""
+	if rule.Exchange == "" {
+		rule.Exchange, rule.Remainder = "whatif:exchange", "whatif:remainder" // Quote checks the rule, never the accounts
+	}
+	var from, to ledger.Asset
+	err := l.View(ctx, func(r *ledger.Reader) error {
+		var err error
+		if from, err = r.Asset(asset); err != nil {
+			return err
+		}
+		to, err = r.Asset(rule.To)
+		return err
+	})
+	if err != nil {
+		return decimal.Zero, ledger.Asset{}, err
+	}
+	units, err := from.Units(d.Abs())
+	if err != nil || units == 0 {
+		return to.Amount(0), to, err
+	}
+	qt, err := rule.Quote(from, to, units)
+	if errors.Is(err, ledger.ErrInvalidAmount) {
+		return to.Amount(0), to, nil // worth less than one minor unit
+	}
+	if err != nil {
+		return decimal.Zero, ledger.Asset{}, err
+	}
+	v := to.Amount(qt.Gross)
+	if d.Sign() < 0 {
+		v = v.Neg()
+	}
+	return v, to, nil
+}
+
+// moneyDifference formats DifferenceValue: "-1,194.00 EUR", or "" when
+// the asset is unvalued.
+func (ln whatIfLine) moneyDifference() string {
+	if ln.Money.Code == "" {
+		return ""
+	}
+	if ln.DifferenceValue.Sign() > 0 {
+		return "+" + money(ln.Money, ln.DifferenceValue)
+	}
+	return money(ln.Money, ln.DifferenceValue)
 }

@@ -203,6 +203,8 @@ func TestWhatIfOfSimulationWithSameRulesChangesNothing(t *testing.T) {
 	for _, ln := range res.WhatIf.Lines {
 		require.Positive(t, ln.Actual.Sign(), "%s %s", ln.Program, ln.Asset)
 		require.True(t, ln.Difference.IsZero(), "%s %s: actual %s, replayed %s", ln.Program, ln.Asset, ln.Actual, ln.Candidate)
+		require.NotEmpty(t, ln.Money.Code, "%s is valued", ln.Asset)
+		require.True(t, ln.DifferenceValue.IsZero())
 	}
 	require.Empty(t, res.WhatIf.Refused)
 	require.Positive(t, res.WhatIf.Replayed["referral"])
@@ -211,4 +213,34 @@ func TestWhatIfOfSimulationWithSameRulesChangesNothing(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, writeReport(&buf, res))
 	require.Contains(t, buf.String(), "<h2>What-if replay</h2>")
+}
+
+// A difference is valued in money at the liability's rules, rounded
+// toward zero, with its sign.
+func TestWhatIfValuesDifferences(t *testing.T) {
+	src, t0 := whatIfStory(t, teststore.Memory)
+	q, err := liabilityQuery(t0, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		asset string
+		diff  int64
+		want  string
+		money string
+	}{
+		{"RUBY", -30000, "-3.00", "EUR"}, // 10,000 rubies = 1 EUR
+		{"RUBY", 5, "0.00", "EUR"},       // worth less than a cent
+		{"DIAMOND", -2557, "-12.78", "USD"},
+		{"DIAMOND", 10, "0.05", "USD"},
+		{"COIN", 700, "10.90", "EUR"}, // 70 coins for 1.09 EUR
+	} {
+		v, m, err := valueOf(ctx, src.Ledger, q.Values, tc.asset, decimal.NewFromInt(tc.diff))
+		require.NoError(t, err)
+		require.Equal(t, tc.money, m.Code, tc.asset)
+		require.Equal(t, tc.want, v.StringFixed(m.Precision), "%s %d", tc.asset, tc.diff)
+	}
+	v, m, err := valueOf(ctx, src.Ledger, q.Values, "EUR", decimal.NewFromInt(3))
+	require.NoError(t, err)
+	require.Empty(t, m.Code, "no rule: unvalued")
+	require.True(t, v.IsZero())
 }

@@ -25,6 +25,15 @@
 //
 //	go run ./examples/platform -simulate -faults 0.02
 //
+// -whatif RULES.json asks, once the simulation is done, what its period
+// would have cost under candidate rules: the recorded referral and gifting
+// inputs are re-run with them on a scratch in-memory store, and the
+// summary and the report show each program's cost per asset, actual
+// against candidate (whatif.go):
+//
+//	echo '{"referral": {"signup_reward": "10000"}}' > half.json
+//	go run ./examples/platform -simulate -whatif half.json -report sim.html
+//
 // -postgres DSN runs either on the PostgreSQL store instead of memory. Use
 // a fresh database (or a fresh schema, "...&search_path=demo"): the same
 // seed gives the same journal on a fresh store, and telling the story a
@@ -64,6 +73,9 @@ type config struct {
 	// Faults is the probability, from 0 to 1, that a store call of the
 	// simulation gets a fault (see faultStore); 0 for none.
 	Faults float64
+	// WhatIf is the path of a candidate rule set (whatif.go) to replay
+	// over the simulated period once the run is done, "" for none.
+	WhatIf string
 	// Progress receives a line per simulated day (os.Stderr in the
 	// command; nil for none).
 	Progress io.Writer
@@ -82,8 +94,9 @@ func main() {
 	flag.StringVar(&cfg.Report, "report", "", "write a self-contained HTML report of the simulation to `FILE.html` (implies -simulate)")
 	flag.StringVar(&cfg.Postgres, "postgres", "", "run on the PostgreSQL store at `DSN` instead of in memory")
 	flag.Float64Var(&cfg.Faults, "faults", 0, "inject seeded store faults (failed commits, lost replies, slow commits, re-run reads) into `RATE` of the store calls (implies -simulate)")
+	flag.StringVar(&cfg.WhatIf, "whatif", "", "after the simulation, replay its recorded referral and gifting inputs with the candidate rules in `RULES.json` ({\"referral\": {...}, \"gifting\": {...}}, fields left out as they ran) on a scratch in-memory ledger and report the cost difference per program and asset (implies -simulate)")
 	flag.Parse()
-	if cfg.Report != "" || cfg.Faults != 0 {
+	if cfg.Report != "" || cfg.Faults != 0 || cfg.WhatIf != "" {
 		cfg.Simulate = true
 	}
 	cfg.Progress = os.Stderr

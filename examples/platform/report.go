@@ -8,6 +8,10 @@ import (
 	"os"
 	"sort"
 	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
 
 // reportPage is what the HTML template shows.
@@ -24,9 +28,14 @@ type reportPage struct {
 	Programs   []reportProgram
 	Sections   []reportSection
 	Sheet      []reportSheet
-	Verify     string
-	Problems   []string
-	Notes      []string
+	// Liability is the liability section: one table per asset.
+	Liability   []reportLiability
+	LiabilityAt string
+	// WhatIf is the what-if section, nil without -whatif.
+	WhatIf   *reportWhatIf
+	Verify   string
+	Problems []string
+	Notes    []string
 }
 
 type reportProgram struct {
@@ -46,6 +55,26 @@ type reportSheet struct {
 }
 
 type reportSheetRow struct{ Holder, Accounts, Amount string }
+
+// reportLiability is one asset's liability table.
+type reportLiability struct {
+	Asset, Holders, Outstanding, Value, Receivable, Breakage string
+	Rows                                                     []reportLiabilityRow
+}
+
+type reportLiabilityRow struct{ Age, Amount, Value string }
+
+// reportWhatIf is the what-if replay's table.
+type reportWhatIf struct {
+	Period   string
+	Rows     []reportWhatIfRow
+	Programs []reportWhatIfProgram
+	Skipped  string
+}
+
+type reportWhatIfRow struct{ Program, Asset, Actual, Candidate, Difference, Money string }
+
+type reportWhatIfProgram struct{ Name, Replayed, Refused string }
 
 var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -89,6 +118,28 @@ svg { display: block; margin: 10px 0; border: 1px solid #eee; max-width: 100%; h
 {{if .Text}}<p class="muted">{{.Text}}</p>{{end}}
 {{range .Charts}}{{.}}
 {{end}}{{end}}
+{{if .Liability}}<h2>Liability</h2>
+<p class="muted">What members and creators hold at {{.LiabilityAt}}: outstanding balances by age, first in, first out (what a holder spent came out of their oldest credits, so what is left is their most recent ones), valued in money at the rules the platform runs: rubies at the payout rate before the provider's fee, diamonds at gifting's cash value, coins at the smallest pack's list price. Breakage is what expired unspent to date; receivable is what holders owe (negative balances), in no bucket.</p>
+{{range .Liability}}<h3>{{.Asset}}</h3>
+<table>
+<tr><th class="l">age</th><th>outstanding</th><th>value</th></tr>
+{{range .Rows}}<tr><td class="l">{{.Age}}</td><td>{{.Amount}}</td><td>{{.Value}}</td></tr>
+{{end}}<tr><th class="l">total, {{.Holders}} holders</th><th>{{.Outstanding}}</th><th>{{.Value}}</th></tr>
+<tr><td class="l">breakage to date</td><td>{{.Breakage}}</td><td></td></tr>
+<tr><td class="l">receivable</td><td>{{.Receivable}}</td><td></td></tr>
+</table>
+{{end}}{{end}}{{with .WhatIf}}<h2>What-if replay</h2>
+<p class="muted">The candidate rules of -whatif, run over the inputs the programs recorded from {{.Period}}: each recorded signup, task, active day, pack purchase, gift and chargeback re-run at its recorded time on a scratch in-memory ledger. Cost is what each program granted: referral's rewards, gifting's coins issued and diamonds credited; the difference in money is at the liability's rules. The log holds what the programs accepted, so a candidate that would accept more is credited with nothing more (its figure is a lower bound).</p>
+<table>
+<tr><th class="l">program</th><th class="l">asset</th><th>actual</th><th>candidate</th><th>difference</th><th>in money</th></tr>
+{{range .Rows}}<tr><td class="l">{{.Program}}</td><td class="l">{{.Asset}}</td><td>{{.Actual}}</td><td>{{.Candidate}}</td><td>{{.Difference}}</td><td>{{.Money}}</td></tr>
+{{end}}</table>
+<table>
+<tr><th class="l">program</th><th>inputs replayed</th><th class="l">refused by the candidate</th></tr>
+{{range .Programs}}<tr><td class="l">{{.Name}}</td><td>{{.Replayed}}</td><td class="l">{{.Refused}}</td></tr>
+{{end}}</table>
+{{if .Skipped}}<p class="muted">Not replayed: {{.Skipped}}.</p>{{end}}
+{{end}}
 <h2>Balance sheet at the end</h2>
 <p class="muted">Posted balances summed per kind of holder (the address's first segment). Every asset sums to zero: what world issued is held somewhere else.</p>
 {{range .Sheet}}<h3>{{.Asset}}</h3>
@@ -148,6 +199,24 @@ func writeReport(w io.Writer, r *simResult) error {
 		})
 	}
 	page.Sections = reportSections(r)
+	if w := r.WhatIf; w != nil {
+		rw := &reportWhatIf{Period: w.From.Format("Jan 2, 2006 15:04") + " to " + w.To.Format("Jan 2, 2006 15:04 MST")}
+		for _, ln := range w.Lines {
+			rw.Rows = append(rw.Rows, reportWhatIfRow{Program: ln.Program, Asset: ln.Asset, Actual: groupDigits(ln.Actual.String()),
+				Candidate: groupDigits(ln.Candidate.String()), Difference: signed(ln.Difference), Money: ln.moneyDifference()})
+		}
+		for _, p := range sortedKeys(w.Replayed) {
+			rw.Programs = append(rw.Programs, reportWhatIfProgram{Name: p, Replayed: thousands(int64(w.Replayed[p])), Refused: formatRefusals(w.Refused[p])})
+		}
+		if len(w.Skipped) > 0 {
+			rw.Skipped = formatRefusals(w.Skipped)
+		}
+		page.WhatIf = rw
+	}
+	if r.Liability != nil {
+		page.LiabilityAt = r.Liability.At.Format("Jan 2, 2006 15:04 MST")
+		page.Liability = reportLiabilities(r.Liability)
+	}
 	for _, a := range r.Sheet {
 		if len(a.Lines) == 0 {
 			continue
@@ -283,4 +352,24 @@ func outcomeRank(o string) int {
 		}
 	}
 	return 100
+}
+
+// reportLiabilities lays the liability report out as one table per asset.
+func reportLiabilities(rep *kit.LiabilityReport) []reportLiability {
+	var out []reportLiability
+	for _, a := range rep.Assets {
+		value := func(d decimal.Decimal) string {
+			if a.Money.Code == "" {
+				return "unvalued"
+			}
+			return money(a.Money, d)
+		}
+		rl := reportLiability{Asset: a.Asset, Holders: thousands(int64(a.Holders)), Outstanding: groupDigits(a.Outstanding.String()),
+			Value: value(a.Value), Receivable: groupDigits(a.Receivable.String()), Breakage: groupDigits(a.Breakage.String())}
+		for _, b := range a.Buckets {
+			rl.Rows = append(rl.Rows, reportLiabilityRow{Age: bucketLabel(b), Amount: groupDigits(b.Amount.String()), Value: value(b.Value)})
+		}
+		out = append(out, rl)
+	}
+	return out
 }

@@ -375,9 +375,14 @@ type simResult struct {
 	Verify       ledger.VerifyReport
 	VerifyErr    error
 	Sheet        []assetSheet
-	Head         ledger.Head
-	Population   *population
-	Notes        []string
+	// Liability is what members and creators hold at the end, by age and
+	// valued in money (liability.go).
+	Liability *kit.LiabilityReport
+	// WhatIf is the candidate rules\' replay (-whatif), nil without one.
+	WhatIf     *whatIfReport
+	Head       ledger.Head
+	Population *population
+	Notes      []string
 	// Nightly is what the nightly runs did for the ledger itself.
 	Nightly nightlyStats
 	// Faults counts the faults injected by kind (nil when the run had
@@ -516,6 +521,16 @@ func simulate(ctx context.Context, out io.Writer, store storedriver.Store, cfg c
 	if err != nil {
 		return nil, err
 	}
+	lia, err := platformLiability(ctx, observer, res.Sheet)
+	if err != nil {
+		return nil, err
+	}
+	res.Liability = &lia
+	if cfg.WhatIf != "" {
+		if res.WhatIf, err = s.whatIf(ctx, observer, cfg.WhatIf); err != nil {
+			return nil, err
+		}
+	}
 	for _, d := range s.drivers {
 		if c, ok := d.(checker); ok {
 			problems, err := c.Check(ctx, s)
@@ -640,6 +655,8 @@ func printSummary(out io.Writer, r *simResult, verifyTook time.Duration) {
 	}
 	fmt.Fprintln(out)
 	printSheetByHolder(out, r.Sheet)
+	printLiability(out, r.Liability)
+	printWhatIf(out, r.WhatIf)
 	fmt.Fprintln(out)
 	if r.VerifyErr != nil {
 		fmt.Fprintf(out, "Verify FAILED: %v\n", r.VerifyErr)

@@ -46,35 +46,42 @@ const (
 	maxTicks = 6
 )
 
-// niceTicks returns round tick values covering [lo, hi].
+// niceTicks returns round tick values covering [lo, hi]: the first is at
+// most lo and the last at least hi, so every value of the chart lies
+// between the axis's ends. The ticks are whole multiples of the step,
+// computed from integer indexes rather than by adding steps up, so no
+// rounding drift leaves the top value above the last tick.
 func niceTicks(lo, hi float64) []float64 {
+	if lo > hi {
+		lo, hi = hi, lo
+	}
 	if lo == hi {
-		if lo == 0 {
-			hi = 1
-		} else {
-			lo, hi = math.Min(0, lo), math.Max(0, hi)
-			if lo == hi {
-				hi = lo + 1
-			}
+		lo, hi = math.Min(0, lo), math.Max(0, hi)
+		if lo == hi {
+			hi = lo + 1
 		}
 	}
-	span := hi - lo
-	raw := span / float64(maxTicks-1)
+	raw := (hi - lo) / float64(maxTicks-1)
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	step := mag
+	step := 10 * mag
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {
 		if m*mag >= raw {
 			step = m * mag
 			break
 		}
 	}
-	start := math.Floor(lo/step) * step
-	var ticks []float64
-	for v := start; v <= hi+step*0.5; v += step {
-		ticks = append(ticks, v)
-		if v >= hi {
-			break
-		}
+	first, last := math.Floor(lo/step), math.Ceil(hi/step)
+	// lo/step and hi/step are rounded quotients: widen by one step where
+	// the rounded tick falls short of the value it must cover.
+	if first*step > lo {
+		first--
+	}
+	if last*step < hi {
+		last++
+	}
+	ticks := make([]float64, 0, int(last-first)+1)
+	for k := first; k <= last; k++ {
+		ticks = append(ticks, k*step)
 	}
 	return ticks
 }
@@ -102,15 +109,20 @@ func trimFloat(v float64) string {
 	return s
 }
 
+// yScale returns the y axis's ticks for values in [lo, hi] and the
+// value→pixel mapping, which puts the first tick at the bottom of the plot
+// area and the last at its top: every value in [lo, hi] maps inside
+// [marginT, marginT+plotH].
+func yScale(lo, hi float64) ([]float64, func(float64) float64) {
+	ticks := niceTicks(lo, hi)
+	ymin, ymax := ticks[0], ticks[len(ticks)-1]
+	return ticks, func(v float64) float64 { return marginT + plotH - (v-ymin)/(ymax-ymin)*plotH }
+}
+
 // chartFrame draws the title, axes, grid and x labels, and returns the
 // y→pixel mapping.
 func chartFrame(b *strings.Builder, title, unit string, labels []string, lo, hi float64) func(float64) float64 {
-	ticks := niceTicks(lo, hi)
-	ymin, ymax := ticks[0], ticks[len(ticks)-1]
-	if ymax == ymin {
-		ymax = ymin + 1
-	}
-	y := func(v float64) float64 { return marginT + plotH - (v-ymin)/(ymax-ymin)*plotH }
+	ticks, y := yScale(lo, hi)
 	fmt.Fprintf(b, `<svg width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
 		chartW, chartH, chartW, chartH, html.EscapeString(title))
 	fmt.Fprintf(b, `<title>%s</title>`, html.EscapeString(title))
@@ -205,7 +217,9 @@ func stackedBarChart(title, unit string, labels []string, ss []series) string {
 	for j := range labels {
 		sum := 0.0
 		for _, s := range ss {
-			sum += s.Values[j]
+			if v := s.Values[j]; v > 0 {
+				sum += v // the bars stack only positive values
+			}
 		}
 		hi = math.Max(hi, sum)
 	}

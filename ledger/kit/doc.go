@@ -27,4 +27,9 @@
 //     and the call made after the commit, outside any unit of work, at
 //     least once and idempotent by the entry's ID — by Deliver at once,
 //     and by Drain from the program's Tick until it goes through.
+//   - Liability reports what the platform owes in reward assets: the
+//     holders' outstanding balances per asset by age (first in, first
+//     out: what is left is the most recent credits), valued in money at
+//     the conversion rules given, and the breakage accounts' balances.
+//     It reads in pages, so its memory does not grow with the ledger.
 package kit

@@ -92,6 +92,12 @@ type Rules struct {
 	// RetryEvery is how soon Tick asks the provider again about a payout in
 	// flight (a timeout, a held or unclaimed payment).
 	RetryEvery kit.Duration `json:"retry_every"`
+	// UnclaimedReturnAfter is how long a payment may stay unclaimed,
+	// counted from the first report that it is, before the program gives
+	// the funds back to the member without waiting for the provider's
+	// RETURNED (30 days, PayPal's period; 0 = only on the provider's
+	// report). It should be no shorter than the provider's own period.
+	UnclaimedReturnAfter kit.Duration `json:"unclaimed_return_after"`
 }
 
 // DefaultRules is seed 000: rubies to euros through PayPal at 10,000
@@ -99,7 +105,8 @@ type Rules struct {
 // withdrawal a week; PayPal's fee 4% (rounded half up to the cent).
 // Industry figures: a daily maximum of 1,000 (in EUR). Integrator choices:
 // manual review above 100 EUR, attention after 90 days, retries every
-// 15 minutes.
+// 15 minutes; an unclaimed payment given back after 30 days (PayPal's
+// period).
 func DefaultRules() Rules {
 	return Rules{
 		Provider:     "paypal",
@@ -117,6 +124,8 @@ func DefaultRules() Rules {
 		ReviewAbove:  decimal.NewFromInt(100),
 		HoldFor:      kit.Duration(90 * 24 * time.Hour),
 		RetryEvery:   kit.Duration(15 * time.Minute),
+		// PayPal returns an unclaimed payout after 30 days.
+		UnclaimedReturnAfter: kit.Duration(30 * 24 * time.Hour),
 	}
 }
 
@@ -292,6 +301,11 @@ func (r Rules) Validate() error {
 	}
 	if r.RetryEvery >= r.HoldFor {
 		return invalid("retry_every", "must be shorter than hold_for")
+	}
+	if r.UnclaimedReturnAfter != 0 {
+		if err := durationOK("unclaimed_return_after", r.UnclaimedReturnAfter); err != nil {
+			return err
+		}
 	}
 	if err := r.Conversion().Validate(); err != nil {
 		return invalidCause("conversion", err)

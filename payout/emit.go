@@ -42,8 +42,8 @@ const (
 	// released.
 	EventBlocked = "payout.payout.blocked"
 	// EventReversed: the provider reversed a paid payment; what was paid
-	// out was taken back from the member, as far as they had it, and the
-	// rest recorded as outstanding.
+	// out was taken back from the member as far as they had it, the rest
+	// left as their debt or written off (Rules.ReversalRecovery).
 	EventReversed = "payout.payout.reversed"
 	// EventLapsed: nobody reviewed the payout by its deadline; it was
 	// rejected and its funds released.
@@ -59,23 +59,24 @@ type linkData struct {
 // payoutData is the data of every payout.payout.* event: the fields that
 // do not apply to a type are left out.
 type payoutData struct {
-	Payout      string `json:"payout"`
-	Member      string `json:"member"`
-	Provider    string `json:"provider"`
-	Status      Status `json:"status"`
-	Amount      string `json:"amount"`
-	Asset       string `json:"asset"`
-	Net         string `json:"net"`
-	Currency    string `json:"currency"`
-	Source      string `json:"source,omitempty"`
-	Gross       string `json:"gross,omitempty"`
-	Fee         string `json:"fee,omitempty"`
-	Shortfall   string `json:"shortfall,omitempty"`
-	Reference   string `json:"reference,omitempty"`
-	Actor       string `json:"actor,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	Recovered   string `json:"recovered,omitempty"`
-	Outstanding string `json:"outstanding,omitempty"`
+	Payout     string `json:"payout"`
+	Member     string `json:"member"`
+	Provider   string `json:"provider"`
+	Status     Status `json:"status"`
+	Amount     string `json:"amount"`
+	Asset      string `json:"asset"`
+	Net        string `json:"net"`
+	Currency   string `json:"currency"`
+	Source     string `json:"source,omitempty"`
+	Gross      string `json:"gross,omitempty"`
+	Fee        string `json:"fee,omitempty"`
+	Shortfall  string `json:"shortfall,omitempty"`
+	Reference  string `json:"reference,omitempty"`
+	Actor      string `json:"actor,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Recovered  string `json:"recovered,omitempty"`
+	Debt       string `json:"debt,omitempty"`
+	WrittenOff string `json:"written_off,omitempty"`
 }
 
 // emitPayout emits an event about po, with the payout's ID as its

@@ -112,12 +112,15 @@ type Payout struct {
 	// unclaimed; Rules.UnclaimedReturnAfter later the program gives the
 	// funds back if the provider has not settled it.
 	UnclaimedAt time.Time `json:"unclaimed_at,omitzero"`
-	// ReversedAt is when a reversal of the paid payout was recorded;
-	// Recovered is what was taken back from the source then, Outstanding
-	// the rest, which the member still owes (Recoveries).
-	ReversedAt  time.Time       `json:"reversed_at,omitzero"`
-	Recovered   decimal.Decimal `json:"recovered,omitzero"`
-	Outstanding decimal.Decimal `json:"outstanding,omitzero"`
+	// ReversedAt is when a reversal of the paid payout was recorded. Of
+	// Amount, Recovered was taken back from the member then (source, then
+	// wallet), Debt became their debt (kit.DebtAccount, repaid from their
+	// next rewards) and WrittenOff went to the recovery policy's loss
+	// account (Rules.ReversalRecovery); the three add up to Amount.
+	ReversedAt time.Time       `json:"reversed_at,omitzero"`
+	Recovered  decimal.Decimal `json:"recovered,omitzero"`
+	Debt       decimal.Decimal `json:"debt,omitzero"`
+	WrittenOff decimal.Decimal `json:"written_off,omitzero"`
 	// Replayed is true when the call returned the payout as recorded by an
 	// earlier call with the same ID (Withdraw's payout ID, RecordOutcome's
 	// event ID) and did nothing else.

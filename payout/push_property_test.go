@@ -123,12 +123,12 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 				lost[po.Member] = lost[po.Member].Add(po.Amount)
 				net = net.Add(po.Net)
 			case po.Status == payout.StatusReversed:
-				if !known || pay.Outcome != payout.OutcomeReversed || !po.Recovered.Add(po.Outstanding).Equal(po.Amount) {
-					fail("%s: %s reversed (%s back, %s outstanding), provider says %v", step, id, po.Recovered, po.Outstanding, pay.Outcome)
+				if !known || pay.Outcome != payout.OutcomeReversed || !po.Recovered.Add(po.Debt).Add(po.WrittenOff).Equal(po.Amount) {
+					fail("%s: %s reversed (%s back, %s debt, %s written off), provider says %v", step, id, po.Recovered, po.Debt, po.WrittenOff, pay.Outcome)
 				}
 				lost[po.Member] = lost[po.Member].Add(po.Amount).Add(po.Recovered)
 				net = net.Add(po.Net)
-				reversed = reversed.Add(po.Recovered)
+				reversed = reversed.Add(po.Amount)
 			case po.Status.Final():
 				if !known || (pay.Outcome != payout.OutcomeFailed && pay.Outcome != payout.OutcomeReturned && pay.Outcome != payout.OutcomeBlocked) {
 					fail("%s: %s %s, provider says %v", step, id, po.Status, pay.Outcome)
@@ -148,7 +148,7 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 			fail("%s: settlement %s, paid payouts' net %s", step, got, net)
 		}
 		if got := fx.bal(t, payout.ReversalAccount(rules.Provider), "RUBY").Posted; !got.Equal(reversed) {
-			fail("%s: reversal account %s, reversed payouts recovered %s", step, got, reversed)
+			fail("%s: reversal account %s, reversed payouts' amounts %s", step, got, reversed)
 		}
 	}
 	behaviours := []payout.Behaviour{payout.Succeed, payout.Fail, payout.HoldPayment, payout.LeaveUnclaimed,

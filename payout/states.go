@@ -1,23 +1,22 @@
 package payout
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 )
-
-// kindOutstanding is the record of what a member still owes for reversed
-// payouts: <provider>:<member> -> OutstandingRecovery.
-const kindOutstanding = "payout.outstanding_recovery"
 
 // ReversalAccount receives what reversed payouts took back from their
 // members (see StatusReversed).
 func ReversalAccount(provider string) string { return "payout:" + provider + ":reversals" }
+
+// ReversalLossAccount is where the default Rules.ReversalRecovery writes
+// off what a reversal could neither take back nor leave as the member's
+// debt: its balance (below zero) is what reversals cost the platform.
+func ReversalLossAccount(provider string) string { return "payout:" + provider + ":reversal-losses" }
 
 // settleReleased settles a payout the provider did not pay — failed,
 // returned (by the provider's report or after Rules.UnclaimedReturnAfter)
@@ -115,12 +114,17 @@ func (p *Program) recordAfterSettled(w *ledger.Writer, po *Payout, n RecordOutco
 }
 
 // reverse records the reversal of a paid payout, in the unit of work that
-// records it paid or a later one, exactly once (the caller saw it paid):
-// the provider took the payment back, and the program takes what was paid
-// out (Amount, in the source asset) back from the source: as far as the
-// source has it available, to ReversalAccount, never into an overdraft;
-// the rest is Outstanding, added to the member's OutstandingRecovery.
-// The caller saves the payout.
+// records it paid or a later one, exactly once (the caller saw it paid;
+// the clawback's key is the payout's, kit.Claw runs once per key): the
+// provider took the payment back and the platform bears it, so the
+// program takes what was paid out (Amount, in the source asset) back from
+// the member into ReversalAccount. A source other than the wallet (a
+// creator's earnings) gives first, as far as it has the amount available;
+// the wallet gives the rest (kit.Claw: down to its floor, funds held for
+// other payouts included); what neither has is handled by
+// Rules.ReversalRecovery: the member's debt (kit.DebtAccount), repaid from
+// their next rewards, or written off to the policy's loss account. The
+// caller saves the payout.
 func (p *Program) reverse(w *ledger.Writer, po *Payout, now time.Time) error {
 	code := po.Rule.From
 	a, err := w.Asset(code)
@@ -131,93 +135,46 @@ func (p *Program) reverse(w *ledger.Writer, po *Payout, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	take := int64(0)
-	b, err := w.Balance(po.source(), code)
-	switch {
-	case errors.Is(err, ledger.ErrUnknownAccount):
-	case err != nil:
-		return err
-	default:
-		avail, err := a.Units(b.Available)
-		if err != nil {
+	key := "payout:" + p.id("reverse:"+po.ID)
+	meta := map[string]string{"program": "payout", "payout": po.ID, "member": po.Member, "reason": "reversed"}
+	to := ReversalAccount(p.rules.Provider)
+	var fromSource []ledger.Posting
+	taken := int64(0)
+	if src := po.source(); src != MemberAccount(po.Member) {
+		b, err := w.Balance(src, code)
+		if err != nil && !errors.Is(err, ledger.ErrUnknownAccount) {
 			return err
 		}
-		take = min(max(avail, 0), want)
+		if err == nil {
+			avail, err := a.Units(b.Available)
+			if err != nil {
+				return err
+			}
+			taken = min(max(avail, 0), want)
+		}
+		if taken > 0 {
+			fromSource = []ledger.Posting{{From: src, To: to, Asset: code, Amount: a.Amount(taken)}}
+		}
 	}
-	if take > 0 {
-		_, err := w.Post(ledger.TransferRequest{Key: "payout:" + p.id("reverse:"+po.ID),
-			Postings: []ledger.Posting{{From: po.source(), To: ReversalAccount(p.rules.Provider), Asset: code, Amount: a.Amount(take)}},
-			Metadata: map[string]string{"program": "payout", "payout": po.ID, "member": po.Member, "reason": "reversed"}})
+	var res kit.ClawResult
+	if rest := want - taken; rest > 0 {
+		res, err = kit.Claw(w, kit.ClawRequest{Program: "payout", Key: key, Member: po.Member, Asset: code, Amount: a.Amount(rest),
+			To: to, Policy: p.rules.reversalRecovery(), Reason: "reversed", Postings: fromSource, Metadata: meta})
 		if err != nil {
 			return err
 		}
+	} else if _, err := w.Post(ledger.TransferRequest{Key: key, Postings: fromSource, Metadata: meta}); err != nil {
+		return err
 	}
 	po.Status, po.ReversedAt, po.UpdatedAt = StatusReversed, now, now
-	po.Recovered, po.Outstanding = a.Amount(take), a.Amount(want-take)
-	if want > take {
-		if err := p.addOutstanding(w, po, now); err != nil {
-			return err
-		}
-	}
+	po.Recovered = a.Amount(taken).Add(res.Taken)
+	po.Debt, po.WrittenOff = res.Debt, res.WrittenOff
 	d := payoutData{Reference: po.Reference, Recovered: po.Recovered.StringFixed(a.Precision)}
-	if po.Outstanding.Sign() > 0 {
-		d.Outstanding = po.Outstanding.StringFixed(a.Precision)
+	if po.Debt.Sign() > 0 {
+		d.Debt = po.Debt.StringFixed(a.Precision)
+	}
+	if po.WrittenOff.Sign() > 0 {
+		d.WrittenOff = po.WrittenOff.StringFixed(a.Precision)
 	}
 	return p.emitPayout(w, EventReversed, po, false, d)
-}
-
-// OutstandingRecovery is what a member still owes for reversed payouts:
-// the part of each that the source no longer held when the reversal was
-// recorded. Nothing recovers it automatically yet; it is the list a
-// finance team works from.
-type OutstandingRecovery struct {
-	Member string `json:"member"`
-	// Items lists each reversed payout's outstanding amount, oldest first.
-	Items []OutstandingItem `json:"items"`
-}
-
-// OutstandingItem is one reversed payout's outstanding amount.
-type OutstandingItem struct {
-	PayoutID string          `json:"payout"`
-	Asset    string          `json:"asset"`
-	Amount   decimal.Decimal `json:"amount"`
-	At       time.Time       `json:"at"`
-}
-
-// Total returns the outstanding amount of an asset.
-func (o OutstandingRecovery) Total(asset string) decimal.Decimal {
-	sum := decimal.Zero
-	for _, it := range o.Items {
-		if it.Asset == asset {
-			sum = sum.Add(it.Amount)
-		}
-	}
-	return sum
-}
-
-func (p *Program) addOutstanding(w *ledger.Writer, po *Payout, now time.Time) error {
-	var o OutstandingRecovery
-	if _, err := load(w, kindOutstanding, p.id(po.Member), &o); err != nil {
-		return err
-	}
-	o.Member = po.Member
-	o.Items = append(o.Items, OutstandingItem{PayoutID: po.ID, Asset: po.Rule.From, Amount: po.Outstanding, At: now})
-	return w.SaveJSON(kindOutstanding, p.id(po.Member), o)
-}
-
-// Outstanding returns what a member still owes for reversed payouts (no
-// items when nothing).
-func (p *Program) Outstanding(ctx context.Context, memberID string) (OutstandingRecovery, error) {
-	if err := checkID("member", memberID); err != nil {
-		return OutstandingRecovery{}, err
-	}
-	o := OutstandingRecovery{Member: memberID}
-	err := p.l.View(ctx, func(r *ledger.Reader) error {
-		err := r.LoadJSON(kindOutstanding, p.id(memberID), &o)
-		if errors.Is(err, ledger.ErrNotFound) {
-			return nil
-		}
-		return err
-	})
-	return o, err
 }

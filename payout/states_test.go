@@ -1,11 +1,13 @@
 package payout_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/payout"
@@ -137,10 +139,12 @@ func TestBlockedGivesTheFundsBack(t *testing.T) {
 	})
 }
 
-// A reversal after a success takes the amount back from the member once:
-// all of it while they have it; what they have spent since is recorded
-// outstanding. Repeats, another delivery of it and a late success move
-// nothing; a refusal reported after it is a contradiction.
+// A reversal after a success takes the amount back from the member once
+// (kit.Claw): all of it while they have it; what they have spent since
+// becomes their debt (Rules.ReversalRecovery's default), repaid from their
+// next reward before it is spendable. Repeats, another delivery of it and
+// a late success move nothing; a refusal reported after it is a
+// contradiction.
 func TestReversedAfterSuccess(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := newFixture(t, open, statesRules())
@@ -158,10 +162,12 @@ func TestReversedAfterSuccess(t *testing.T) {
 			require.Equal(t, payout.StatusReversed, po.Status)
 		}
 		eq(t, "80000", po.Recovered)
-		eq(t, "0", po.Outstanding)
+		eq(t, "0", po.Debt)
 		eq(t, "40000", f.wallet(t, "r").Posted)
 		eq(t, "80000", f.bal(t, payout.ReversalAccount("paypal"), "RUBY").Posted)
-		f.expect(t, &seq, wantEvent{payout.EventReversed, "w-r", "payout:paypal:reverse:w-r", map[string]any{"status": "reversed", "recovered": "80000"}})
+		f.expect(t, &seq,
+			wantEvent{"payout.clawback.recorded", "r", "payout:paypal:reverse:w-r", map[string]any{"taken": "80000", "debt": "0", "reason": "reversed"}},
+			wantEvent{payout.EventReversed, "w-r", "payout:paypal:reverse:w-r", map[string]any{"status": "reversed", "recovered": "80000"}})
 		_, err = f.p.RecordOutcome(f.ctx, withEventID("late-ok", note(f, "w-r", payout.OutcomeSucceeded, t0)))
 		require.NoError(t, err)
 		_, err = f.p.RecordOutcome(f.ctx, withEventID("fail", note(f, "w-r", payout.OutcomeFailed, f.clock.Now())))
@@ -180,17 +186,27 @@ func TestReversedAfterSuccess(t *testing.T) {
 		po, err = f.p.RecordOutcome(f.ctx, withEventID("rev-3", note(f, "w-r2", payout.OutcomeReversed, f.clock.Now())))
 		require.NoError(t, err)
 		eq(t, "20000", po.Recovered)
-		eq(t, "60000", po.Outstanding)
+		eq(t, "60000", po.Debt)
+		eq(t, "0", po.WrittenOff)
 		eq(t, "0", f.wallet(t, "r").Posted)
-		f.expect(t, &seq, wantEvent{payout.EventReversed, "w-r2", "payout:paypal:reverse:w-r2", map[string]any{"recovered": "20000", "outstanding": "60000"}})
-		out, err := f.p.Outstanding(f.ctx, "r")
-		require.NoError(t, err)
-		require.Len(t, out.Items, 1)
-		require.Equal(t, "w-r2", out.Items[0].PayoutID)
-		eq(t, "60000", out.Total("RUBY"))
-		none, err := f.p.Outstanding(f.ctx, "nobody")
-		require.NoError(t, err)
-		require.Empty(t, none.Items)
+		eq(t, "160000", f.bal(t, payout.ReversalAccount("paypal"), "RUBY").Posted)
+		f.expect(t, &seq,
+			wantEvent{"payout.clawback.recorded", "r", "payout:paypal:reverse:w-r2", map[string]any{"taken": "20000", "debt": "60000"}},
+			wantEvent{payout.EventReversed, "w-r2", "payout:paypal:reverse:w-r2", map[string]any{"recovered": "20000", "debt": "60000"}})
+		var owed []kit.Debt
+		require.NoError(t, f.l.View(f.ctx, func(r *ledger.Reader) (err error) { owed, err = kit.Outstanding(r, "r"); return err }))
+		require.Len(t, owed, 1)
+		eq(t, "60000", owed[0].Amount)
+
+		// The next reward repays the debt before any of it is spendable.
+		require.NoError(t, f.l.Update(f.ctx, func(w *ledger.Writer) error {
+			res, err := kit.Credit(w, kit.CreditRequest{Program: "referral", Key: "reward-1", Member: "r", Asset: "RUBY", Amount: d("70000"), From: ledger.World})
+			if err == nil && (!res.Repaid.Equal(d("60000")) || !res.Credited.Equal(d("10000"))) {
+				err = fmt.Errorf("credit split %+v", res)
+			}
+			return err
+		}))
+		eq(t, "10000", f.wallet(t, "r").Posted)
 		f.verify(t)
 	})
 }
@@ -211,7 +227,8 @@ func TestReversedFoundByAPoll(t *testing.T) {
 		require.Equal(t, []string{"w-p"}, rep.IDs(payout.TickReversed))
 		f.expect(t, &seq,
 			wantEvent{payout.EventPaid, "w-p", "payout:paypal:convert:w-p", map[string]any{"status": "paid"}},
-			wantEvent{payout.EventReversed, "w-p", "payout:paypal:reverse:w-p", map[string]any{"status": "reversed", "recovered": "20000", "outstanding": "60000"}})
+			wantEvent{"payout.clawback.recorded", "r", "payout:paypal:reverse:w-p", map[string]any{"taken": "20000", "debt": "60000"}},
+			wantEvent{payout.EventReversed, "w-p", "payout:paypal:reverse:w-p", map[string]any{"status": "reversed", "recovered": "20000", "debt": "60000"}})
 		eq(t, "0", f.wallet(t, "r").Posted)
 		eq(t, f.prov.Paid("EUR").String(), f.bal(t, payout.SettlementAccount("paypal"), "EUR").Posted)
 		f.verify(t)
@@ -227,4 +244,45 @@ func TestUnclaimedReturnAfterRule(t *testing.T) {
 	r.UnclaimedReturnAfter = -1
 	require.ErrorIs(t, r.Validate(), payout.ErrInvalidRules)
 	require.ErrorContains(t, r.Validate(), "unclaimed_return_after")
+}
+
+// A creator's diamonds cashed out and reversed: the earnings account gives
+// back what it still has, the wallet (which holds no diamonds) nothing,
+// and under a write-off policy the rest goes to the loss account, never
+// dropped.
+func TestReversedCashOutWrittenOff(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		r := payout.CreatorRules(diamondValue)
+		r.ReversalRecovery = kit.WriteOff("platform:reversal-losses")
+		f := newFixture(t, open, r)
+		require.NoError(t, f.l.Update(f.ctx, func(w *ledger.Writer) error { return earn(w, "cat", 5000) }))
+		_, err := f.p.LinkAccount(f.ctx, payout.LinkAccountRequest{Actor: "cat", Account: "cat@example.com"})
+		require.NoError(t, err)
+		po, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "c-1", Actor: "cat", Source: earnings("cat"), Amount: d("4000")})
+		require.NoError(t, err)
+		require.Equal(t, payout.StatusPaid, po.Status)
+		require.NoError(t, f.prov.Reverse(f.p.KeyFor("c-1")))
+		po, err = f.p.RecordOutcome(f.ctx, withEventID("rev", note(f, "c-1", payout.OutcomeReversed, f.clock.Now())))
+		require.NoError(t, err)
+		require.Equal(t, payout.StatusReversed, po.Status)
+		eq(t, "1000", po.Recovered)
+		eq(t, "0", po.Debt)
+		eq(t, "3000", po.WrittenOff)
+		eq(t, "0", f.bal(t, earnings("cat"), "DIAMOND").Posted)
+		eq(t, "4000", f.bal(t, payout.ReversalAccount(r.Provider), "DIAMOND").Posted)
+		eq(t, "-3000", f.bal(t, "platform:reversal-losses", "DIAMOND").Posted)
+		f.verify(t)
+	})
+}
+
+// The recovery rule is validated with the rules and named when bad.
+func TestReversalRecoveryRule(t *testing.T) {
+	r := payout.DefaultRules()
+	require.Equal(t, kit.Recover(d("10000000"), payout.ReversalLossAccount("paypal")), r.ReversalRecovery)
+	r.ReversalRecovery = kit.RecoveryPolicy{}
+	require.NoError(t, r.Validate(), "empty is the default")
+	r.ReversalRecovery = kit.RecoveryPolicy{Mode: "write_off"}
+	require.ErrorIs(t, r.Validate(), payout.ErrInvalidRules)
+	require.ErrorContains(t, r.Validate(), "reversal_recovery")
+	require.ErrorIs(t, r.Validate(), kit.ErrInvalidRecovery)
 }

@@ -208,8 +208,10 @@
 //     before those are spendable; kit.Outstanding and kit.Debts report
 //     it), beyond the policy's bound written off to its loss account.
 //     Payout.Recovered, Debt and WrittenOff add up to Amount. A reversal
-//     reported for a payout still in flight settles it paid and reversed
-//     in one unit of work; a late SUCCESS after it changes nothing.
+//     of a payout recorded paid arrives by RecordOutcome (the webhook):
+//     Tick does not ask about settled payouts. One reported for a payout
+//     still in flight (pushed or polled) settles it paid and reversed in
+//     one unit of work. A late SUCCESS after it changes nothing.
 //
 // PayPal's REFUNDED (the receiver sent the money back) has no outcome
 // here: the handler should not report it, and it is reconciled by hand.

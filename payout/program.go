@@ -84,7 +84,7 @@ type Payout struct {
 	Attempts  int    `json:"attempts"`
 	Reference string `json:"reference,omitempty"`
 	LastError string `json:"last_error,omitempty"`
-	Reason    string `json:"reason,omitempty"` // why it was rejected
+	Reason    string `json:"reason,omitempty"` // why it was rejected, or given back unclaimed
 	// DecidedBy is the reviewer who approved or rejected it.
 	DecidedBy   string    `json:"decided_by,omitempty"`
 	RequestedAt time.Time `json:"requested_at"`

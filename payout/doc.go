@@ -14,7 +14,12 @@
 // account; at least 8,000 rubies; one withdrawal a week (Period,
 // MaxPerPeriod); PayPal's 4% fee. Industry figures and integrator choices:
 // a daily maximum of 1,000 EUR, manual review above 100 EUR, attention
-// after 90 days (HoldFor). Other fees are the same rules with other
+// after 90 days (HoldFor); an unclaimed payment given back after 30 days
+// (UnclaimedReturnAfter, PayPal's period; 0 = only on the provider's
+// RETURNED); what a reversal cannot take back the member's debt up to
+// 10,000,000 of the source asset (1,000 EUR of rubies), the rest written
+// off to payout:<provider>:reversal-losses (ReversalRecovery, a
+// kit.RecoveryPolicy; empty = that default). Other fees are the same rules with other
 // values: "1.5% + 0.10" is FeeRate 0.015 and FixedFee 0.10; a bank's flat
 // 2.90 is FixedFee alone. Durations are at most ledger.MaxDuration, and
 // every time the program computes stays inside the ledger's time range
@@ -86,9 +91,12 @@
 //   - succeeded: the hold is captured to the clearing account and
 //     converted in the same unit of work (net to the settlement account,
 //     fee to the fee account, rounding leftover to the remainder account);
-//   - failed, or unclaimed and later returned: the hold is voided and the
-//     week's withdrawal slot freed;
-//   - held or unclaimed: the hold stays; Tick asks again;
+//   - failed, returned or blocked: the hold is voided and the week's
+//     withdrawal slot freed;
+//   - held or unclaimed: the hold stays; Tick asks again (an unclaimed
+//     one is given back after UnclaimedReturnAfter, see "Payout states");
+//   - reversed (paid, then taken back, before we heard of either): paid
+//     and reversed in the same unit of work;
 //   - no answer (timeout, crash): the payout stays "sending" with the
 //     funds held; Retry or Tick sends again with the same key, and the
 //     provider, idempotent on it, never pays twice.
@@ -135,23 +143,78 @@
 // final outcome always wins over held and unclaimed; between held and
 // unclaimed the one reported later (At) wins; a non-final
 // outcome for a settled payout changes nothing. Nothing moves for a
-// notification that contradicts a settled payout (failed or returned
-// after paid; paid after failed, returned or rejected): it is refused
-// with ErrOutcomeContradiction, to be reconciled by hand. payout has no
-// reversal flow yet, so OutcomeReversed (PayPal's REVERSED, a paid
-// payment taken back) is refused with ErrReversalUnsupported. A refused
-// notification records nothing, so its redelivery is refused alike; an
-// unknown payout is ErrNotFound.
+// notification that contradicts a settled payout (failed, returned or
+// blocked after paid or reversed; paid or reversed after failed,
+// returned, blocked or rejected): it is refused with
+// ErrOutcomeContradiction, to be reconciled by hand. A reversal of a paid
+// payout is the one change a settled payout still takes (see "Payout
+// states"). A refused notification records nothing, so its redelivery is
+// refused alike; an unknown payout is ErrNotFound.
 //
 // Tick (a kit.Ticker, run by the scheduler) handles each payout due in
 // the outbox on its own (the provider is called outside any unit of work,
 // and each answer is recorded in a unit of its own; a payout in review is
 // due at its Deadline) and reports each in a kit.TickReport by its payout
-// ID, under the kinds TickPaid, TickFailed, TickReturned, TickPending,
-// TickOverdue and TickLapsed: a payout that fails is listed in
+// ID, under the kinds TickPaid, TickFailed, TickReturned, TickBlocked,
+// TickReversed, TickPending, TickOverdue and TickLapsed: a payout that fails is listed in
 // TickReport.Failed with its ID and stays due, and the others go on; an
 // entry with no payout behind it is dropped. It does not tick the ledger:
 // the scheduler does that once for every program.
+//
+// # Payout states
+//
+// The outcomes are PayPal's payout item statuses (transaction_status):
+// SUCCESS is OutcomeSucceeded, FAILED OutcomeFailed, PENDING and ONHOLD
+// OutcomeHeld, UNCLAIMED OutcomeUnclaimed, RETURNED OutcomeReturned,
+// BLOCKED OutcomeBlocked, REVERSED OutcomeReversed. Each final state moves
+// money once, in the unit of work that records it, with its event; the
+// payout record is the state machine, so a report that arrives twice, late
+// or out of order replays, changes nothing, or is ErrOutcomeContradiction
+// — never a second movement. Racing callers (Tick, Retry, pushes under
+// several event IDs) serialize on the payout record.
+//
+//   - UNCLAIMED: the funds stay reserved (status "unclaimed", UnclaimedAt
+//     the first report). PayPal returns an unclaimed payment after 30
+//     days; the program gives the funds back (status "returned", Reason
+//     naming unclaimed_return_after, payout.payout.returned) by whichever
+//     comes first: the provider's RETURNED, pushed or polled, or
+//     Rules.UnclaimedReturnAfter after UnclaimedAt, when Tick or Retry
+//     next records anything for it — the provider's answer "unclaimed"
+//     or no answer at all. Counting from the first report, never before
+//     the payment was sent, keeps the program's deadline at or after
+//     PayPal's. A RETURNED arriving afterwards changes nothing; a claim
+//     (SUCCESS) reported afterwards is ErrOutcomeContradiction.
+//   - RETURNED, BLOCKED (and FAILED): the hold is voided, the whole
+//     amount is the member's again and the period's withdrawal slot is
+//     freed. The fee: a payout is converted and charged the fee only when
+//     it is paid, so the member gets back every unit they withdrew; a fee
+//     the provider keeps on a returned payment is the platform's cost,
+//     outside the member's ledger. A block does not flag the member in
+//     payout (later withdrawals are judged by the rules alone):
+//     payout.payout.blocked is the signal a risk system subscribes to.
+//   - REVERSED after SUCCESS: the provider took back a payment it had
+//     completed and charged it to the platform; the member was paid, so
+//     the program takes what was paid out (Amount, in the source asset)
+//     back from the member into payout:<provider>:reversals, once (the
+//     clawback's key is the payout's, and a reversed payout takes no
+//     second one): a source other than the wallet (a creator's earnings)
+//     gives first, as far as it has the amount available, then the
+//     wallet through kit.Claw (down to its floor, funds held for other
+//     payouts included — a payout in flight that then finds its funds
+//     gone settles through the shortfall path of "Money in flight"), and
+//     what neither
+//     has follows Rules.ReversalRecovery: the member's debt
+//     (kit.DebtAccount, repaid by kit.Credit from their next rewards
+//     before those are spendable; kit.Outstanding and kit.Debts report
+//     it), beyond the policy's bound written off to its loss account.
+//     Payout.Recovered, Debt and WrittenOff add up to Amount. A reversal
+//     of a payout recorded paid arrives by RecordOutcome (the webhook):
+//     Tick does not ask about settled payouts. One reported for a payout
+//     still in flight (pushed or polled) settles it paid and reversed in
+//     one unit of work. A late SUCCESS after it changes nothing.
+//
+// PayPal's REFUNDED (the receiver sent the money back) has no outcome
+// here: the handler should not report it, and it is reconciled by hand.
 //
 // # Event log
 //
@@ -195,9 +258,19 @@
 //     TxID: the conversion (Payout.SettlementTx). Adds {"source", "gross",
 //     "fee", "reference", "shortfall" (only when the reservation had
 //     lapsed and ShortfallAccount made up the difference)}.
-//   - payout.payout.failed (EventFailed) and payout.payout.returned
-//     (EventReturned): the provider refused the payment, or an unclaimed
-//     one came back; the funds are released. Adds {"reference"}.
+//   - payout.payout.failed (EventFailed), payout.payout.returned
+//     (EventReturned) and payout.payout.blocked (EventBlocked): the
+//     provider refused the payment, an unclaimed one came back, or the
+//     provider blocked it; the funds are released. Adds {"reference"},
+//     and {"reason"} when the program gave an unclaimed payment back
+//     itself after Rules.UnclaimedReturnAfter.
+//   - payout.payout.reversed (EventReversed): a paid payment was reversed
+//     and clawed back. TxID: the clawback. Adds {"reference", "recovered"
+//     (taken back from the member), "debt" and "written_off" (when not
+//     zero)}. It follows the kit's payout.clawback.recorded (subject the
+//     member; kit.ClawbackRecorded) and, for a write-off,
+//     payout.loss.written_off (kit.LossWrittenOff), in the same unit of
+//     work.
 //
 // # Review
 //
@@ -222,10 +295,17 @@
 //   - payout:<provider>:settlement: money sent to members.
 //   - payout:<provider>:shortfall: what paid payouts could not take from
 //     their source (Unbounded; zero unless a reservation lapsed).
+//   - payout:<provider>:reversals: what reversals clawed back (the whole
+//     Amount of each reversed payout: taken, debt and written off).
+//   - payout:<provider>:reversal-losses: the default ReversalRecovery's
+//     write-offs (opened Unbounded at the first).
+//   - member:<id>:debt: a member's debt from reversals (kit.DebtAccount,
+//     shared with every program's clawbacks).
 //
 // MemoryProvider is an in-memory Provider for tests and examples that can
-// be told to fail, hold, leave a payment unclaimed (returned later), or
-// time out before or after paying.
+// be told to fail, hold, block, leave a payment unclaimed (returned
+// later), or time out before or after paying, and can reverse a paid
+// payment (Reverse).
 //
 // # Usage
 //

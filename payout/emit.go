@@ -35,9 +35,16 @@ const (
 	// EventUnclaimed: the payment was sent and the receiver has not
 	// claimed it yet.
 	EventUnclaimed = "payout.payout.unclaimed"
-	// EventReturned: an unclaimed payment came back; its funds were
-	// released.
+	// EventReturned: an unclaimed payment came back, by the provider's
+	// report or after Rules.UnclaimedReturnAfter; its funds were released.
 	EventReturned = "payout.payout.returned"
+	// EventBlocked: the provider blocked the payment; its funds were
+	// released.
+	EventBlocked = "payout.payout.blocked"
+	// EventReversed: the provider reversed a paid payment; what was paid
+	// out was taken back from the member as far as they had it, the rest
+	// left as their debt or written off (Rules.ReversalRecovery).
+	EventReversed = "payout.payout.reversed"
 	// EventLapsed: nobody reviewed the payout by its deadline; it was
 	// rejected and its funds released.
 	EventLapsed = "payout.payout.lapsed"
@@ -52,21 +59,24 @@ type linkData struct {
 // payoutData is the data of every payout.payout.* event: the fields that
 // do not apply to a type are left out.
 type payoutData struct {
-	Payout    string `json:"payout"`
-	Member    string `json:"member"`
-	Provider  string `json:"provider"`
-	Status    Status `json:"status"`
-	Amount    string `json:"amount"`
-	Asset     string `json:"asset"`
-	Net       string `json:"net"`
-	Currency  string `json:"currency"`
-	Source    string `json:"source,omitempty"`
-	Gross     string `json:"gross,omitempty"`
-	Fee       string `json:"fee,omitempty"`
-	Shortfall string `json:"shortfall,omitempty"`
-	Reference string `json:"reference,omitempty"`
-	Actor     string `json:"actor,omitempty"`
-	Reason    string `json:"reason,omitempty"`
+	Payout     string `json:"payout"`
+	Member     string `json:"member"`
+	Provider   string `json:"provider"`
+	Status     Status `json:"status"`
+	Amount     string `json:"amount"`
+	Asset      string `json:"asset"`
+	Net        string `json:"net"`
+	Currency   string `json:"currency"`
+	Source     string `json:"source,omitempty"`
+	Gross      string `json:"gross,omitempty"`
+	Fee        string `json:"fee,omitempty"`
+	Shortfall  string `json:"shortfall,omitempty"`
+	Reference  string `json:"reference,omitempty"`
+	Actor      string `json:"actor,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Recovered  string `json:"recovered,omitempty"`
+	Debt       string `json:"debt,omitempty"`
+	WrittenOff string `json:"written_off,omitempty"`
 }
 
 // emitPayout emits an event about po, with the payout's ID as its

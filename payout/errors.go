@@ -51,15 +51,17 @@ var (
 	// (approving a rejected payout).
 	ErrWrongState = ledger.NewError(ledger.CodeFailedPrecondition, "payout: wrong state")
 	// ErrOutcomeContradiction: a provider's notification (RecordOutcome)
-	// contradicts the final state already recorded: failed or returned
-	// after paid, paid after failed, returned or rejected. Nothing moved;
+	// contradicts the final state already recorded: failed, returned or
+	// blocked after paid or reversed; paid or reversed after failed,
+	// returned, blocked or rejected. Nothing moved;
 	// it also wraps ErrWrongState. Someone should reconcile it with the
 	// provider by hand.
 	ErrOutcomeContradiction = ledger.NewError(ledger.CodeConflict, "payout: provider outcome contradicts the recorded one")
-	// ErrReversalUnsupported: the provider reports a paid payment reversed
-	// (PayPal's REVERSED). payout has no reversal flow yet, so the
-	// notification is refused and nothing moves; it also wraps
-	// ErrWrongState.
+	// ErrReversalUnsupported was returned for a reversal when payout had
+	// no reversal flow.
+	//
+	// Deprecated: reversals are recorded (StatusReversed); nothing returns
+	// it any more.
 	ErrReversalUnsupported = ledger.NewError(ledger.CodeFailedPrecondition, "payout: provider reversals are not supported")
 	// ErrProviderTimeout: the provider did not answer; the outcome is
 	// unknown and a retry with the same key is safe.

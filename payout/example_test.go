@@ -154,9 +154,9 @@ func ExampleProgram_RecordOutcome() {
 	po, _ = p.RecordOutcome(ctx, late)
 	fmt.Println(po.Status)
 
-	_, err = p.RecordOutcome(ctx, payout.RecordOutcomeRequest{EventID: "WH-2", Provider: "paypal", PayoutID: "w-1", Outcome: payout.OutcomeReversed})
-	fmt.Println(errors.Is(err, payout.ErrReversalUnsupported))
-	po, _ = p.Retry(ctx, payout.RetryRequest{PayoutID: "w-1"}) // a poll: settled already, nothing moves
+	_, err = p.RecordOutcome(ctx, payout.RecordOutcomeRequest{EventID: "WH-2", Provider: "paypal", PayoutID: "w-1", Outcome: payout.OutcomeFailed})
+	fmt.Println(errors.Is(err, payout.ErrOutcomeContradiction)) // failed after paid: reconciled by hand
+	po, _ = p.Retry(ctx, payout.RetryRequest{PayoutID: "w-1"})  // a poll: settled already, nothing moves
 	b, _ := l.Balance(ctx, "member:giulia", "RUBY")
 	s, _ := l.Balance(ctx, payout.SettlementAccount("paypal"), "EUR")
 	fmt.Println(po.Status, "giulia:", b.Posted, "RUBY; settled", s.Posted.StringFixed(2), "EUR; PayPal paid", paypal.Paid("EUR").StringFixed(2))

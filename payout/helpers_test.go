@@ -32,13 +32,13 @@ func withEventID(id string, n payout.RecordOutcomeRequest) payout.RecordOutcomeR
 
 // sent is how many payouts in flight a Tick asked the provider about.
 func sent(rep kit.TickReport) int {
-	return rep.Count(payout.TickPaid) + rep.Count(payout.TickFailed) + rep.Count(payout.TickReturned) +
-		rep.Count(payout.TickPending) + rep.Count(payout.TickOverdue)
+	return settled(rep) + rep.Count(payout.TickPending) + rep.Count(payout.TickOverdue)
 }
 
 // settled is how many of them reached a final status.
 func settled(rep kit.TickReport) int {
-	return rep.Count(payout.TickPaid) + rep.Count(payout.TickFailed) + rep.Count(payout.TickReturned)
+	return rep.Count(payout.TickPaid) + rep.Count(payout.TickFailed) + rep.Count(payout.TickReturned) +
+		rep.Count(payout.TickBlocked) + rep.Count(payout.TickReversed)
 }
 
 // reviewer holds kit.RolePayoutReviewer in every fixture's directory.

@@ -30,7 +30,9 @@ const maxReasonLen = 500
 type Status string
 
 // Payout statuses. Review, Sending, Held and Unclaimed keep the funds held;
-// the others are final and each settled the hold exactly once.
+// the others are final and each settled the hold exactly once. Paid is
+// final for the hold; a reversal reported later moves it to Reversed, once
+// (see the package documentation, "Payout states").
 const (
 	StatusReview    Status = "review"    // waiting for Approve or Reject
 	StatusSending   Status = "sending"   // sent or about to be; outcome not known yet
@@ -39,13 +41,15 @@ const (
 	StatusPaid      Status = "paid"      // captured and converted to the settlement account
 	StatusFailed    Status = "failed"    // refused by the provider; hold voided
 	StatusReturned  Status = "returned"  // unclaimed and returned; hold voided
+	StatusBlocked   Status = "blocked"   // blocked by the provider; hold voided
 	StatusRejected  Status = "rejected"  // rejected in review (or never reviewed); hold voided
+	StatusReversed  Status = "reversed"  // paid, then reversed; the amount taken back from the member
 )
 
 // Final reports whether the payout is settled.
 func (s Status) Final() bool {
 	switch s {
-	case StatusPaid, StatusFailed, StatusReturned, StatusRejected:
+	case StatusPaid, StatusFailed, StatusReturned, StatusBlocked, StatusRejected, StatusReversed:
 		return true
 	}
 	return false
@@ -80,7 +84,7 @@ type Payout struct {
 	Attempts  int    `json:"attempts"`
 	Reference string `json:"reference,omitempty"`
 	LastError string `json:"last_error,omitempty"`
-	Reason    string `json:"reason,omitempty"` // why it was rejected
+	Reason    string `json:"reason,omitempty"` // why it was rejected, or given back unclaimed
 	// DecidedBy is the reviewer who approved or rejected it.
 	DecidedBy   string    `json:"decided_by,omitempty"`
 	RequestedAt time.Time `json:"requested_at"`
@@ -104,6 +108,19 @@ type Payout struct {
 	// spent it since; it came from ShortfallAccount. Zero otherwise.
 	Shortfall decimal.Decimal       `json:"shortfall"`
 	Rule      ledger.ConversionRule `json:"rule"`
+	// UnclaimedAt is when the provider first reported the payment
+	// unclaimed; Rules.UnclaimedReturnAfter later the program gives the
+	// funds back if the provider has not settled it.
+	UnclaimedAt time.Time `json:"unclaimed_at,omitzero"`
+	// ReversedAt is when a reversal of the paid payout was recorded. Of
+	// Amount, Recovered was taken back from the member then (source, then
+	// wallet), Debt became their debt (kit.DebtAccount, repaid from their
+	// next rewards) and WrittenOff went to the recovery policy's loss
+	// account (Rules.ReversalRecovery); the three add up to Amount.
+	ReversedAt time.Time       `json:"reversed_at,omitzero"`
+	Recovered  decimal.Decimal `json:"recovered,omitzero"`
+	Debt       decimal.Decimal `json:"debt,omitzero"`
+	WrittenOff decimal.Decimal `json:"written_off,omitzero"`
 	// Replayed is true when the call returned the payout as recorded by an
 	// earlier call with the same ID (Withdraw's payout ID, RecordOutcome's
 	// event ID) and did nothing else.
@@ -162,7 +179,7 @@ func WithWallets(w kit.WalletPolicy) Option { return func(p *Program) { p.wallet
 
 // New validates the rules, defines the assets they name, and opens the
 // provider's accounts (clearing, exchange, remainder, fees, settlement,
-// shortfall).
+// shortfall, reversals).
 func New(ctx context.Context, l *ledger.Ledger, rules Rules, provider Provider, opts ...Option) (*Program, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
@@ -190,6 +207,7 @@ func New(ctx context.Context, l *ledger.Ledger, rules Rules, provider Provider, 
 			{Address: FeeAccount(pr)},
 			{Address: SettlementAccount(pr)},
 			{Address: ShortfallAccount(pr), Overdraft: unbounded},
+			{Address: ReversalAccount(pr)},
 		} {
 			if _, err := w.OpenAccount(s); err != nil {
 				return err
@@ -726,6 +744,13 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 		if err != nil {
 			return Payout{}, fmt.Errorf("rule retry_every: %w", err)
 		}
+		if back, ok, err := p.unclaimedReturnAt(&po); err != nil {
+			return Payout{}, err
+		} else if ok && !now.Before(back) {
+			return p.returnUnclaimed(w, &po, now)
+		} else if ok && back.Before(at) {
+			at = back
+		}
 		if !po.Deadline.IsZero() && !now.Before(po.Deadline) {
 			po.Overdue = true
 		}
@@ -750,7 +775,7 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 		}
 	}
 	switch rc.Outcome {
-	case OutcomeSucceeded:
+	case OutcomeSucceeded, OutcomeReversed:
 		tx, err := p.settlePaid(w, &po)
 		if err != nil {
 			return Payout{}, err
@@ -759,16 +784,13 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 		if err := p.emitPayout(w, EventPaid, &po, true, payoutData{Reference: po.Reference}); err != nil {
 			return Payout{}, err
 		}
-	case OutcomeFailed, OutcomeReturned:
-		if err := p.release(w, &po); err != nil {
-			return Payout{}, err
+		if rc.Outcome == OutcomeReversed { // paid, then reversed, before we heard of either
+			if err := p.reverse(w, &po, now); err != nil {
+				return Payout{}, err
+			}
 		}
-		po.Status, po.SettledAt = StatusFailed, now
-		typ := EventFailed
-		if rc.Outcome == OutcomeReturned {
-			po.Status, typ = StatusReturned, EventReturned
-		}
-		if err := p.emitPayout(w, typ, &po, false, payoutData{Reference: po.Reference}); err != nil {
+	case OutcomeFailed, OutcomeReturned, OutcomeBlocked:
+		if err := p.settleReleased(w, &po, rc.Outcome, now, ""); err != nil {
 			return Payout{}, err
 		}
 	case OutcomeHeld, OutcomeUnclaimed:
@@ -776,6 +798,9 @@ func (p *Program) apply(w *ledger.Writer, payoutID string, rc Receipt, sendErr e
 		typ := EventHeld
 		if rc.Outcome == OutcomeUnclaimed {
 			po.Status, typ = StatusUnclaimed, EventUnclaimed
+			if po.UnclaimedAt.IsZero() {
+				po.UnclaimedAt = reported
+			}
 		}
 		if po.Status != was {
 			if err := p.emitPayout(w, typ, &po, false, payoutData{Reference: po.Reference}); err != nil {

@@ -15,8 +15,9 @@ import (
 // Outcome is what a provider says happened to a payment.
 type Outcome string
 
-// Outcomes. Succeeded, Failed and Returned are final; Held and Unclaimed
-// are not, and the program asks again later.
+// Outcomes, as PayPal's Payouts API reports a payout item's
+// transaction_status. Succeeded, Failed, Returned, Blocked and Reversed
+// are final; Held and Unclaimed are not, and the program asks again later.
 const (
 	// OutcomeSucceeded: the member received the money.
 	OutcomeSucceeded Outcome = "succeeded"
@@ -28,18 +29,29 @@ const (
 	// OutcomeUnclaimed: sent, but the receiver has not claimed it; it ends
 	// succeeded (claimed) or returned.
 	OutcomeUnclaimed Outcome = "unclaimed"
-	// OutcomeReturned: an unclaimed payment came back.
+	// OutcomeReturned: an unclaimed payment came back (PayPal's
+	// RETURNED: not claimed within 30 days, or cancelled).
 	OutcomeReturned Outcome = "returned"
-	// OutcomeReversed: a paid payment was taken back (PayPal's REVERSED).
-	// payout has no reversal flow yet: RecordOutcome refuses it with
-	// ErrReversalUnsupported, and a polled one is recorded as an unknown
-	// answer (LastError) and asked about again.
+	// OutcomeBlocked: the provider blocked the payment (PayPal's BLOCKED:
+	// compliance or risk); the money was not paid and comes back.
+	OutcomeBlocked Outcome = "blocked"
+	// OutcomeReversed: a paid payment was reversed after it succeeded
+	// (PayPal's REVERSED). The program recovers what was paid out from
+	// the member (see StatusReversed).
 	OutcomeReversed Outcome = "reversed"
 )
 
 func (o Outcome) final() bool {
-	return o == OutcomeSucceeded || o == OutcomeFailed || o == OutcomeReturned
+	switch o {
+	case OutcomeSucceeded, OutcomeFailed, OutcomeReturned, OutcomeBlocked, OutcomeReversed:
+		return true
+	}
+	return false
 }
+
+// paid reports whether the outcome says the member was paid (a reversed
+// payment was paid first).
+func (o Outcome) paid() bool { return o == OutcomeSucceeded || o == OutcomeReversed }
 
 // SendRequest is one payment to a member's payout account.
 type SendRequest struct {
@@ -89,6 +101,8 @@ const (
 	// TimeoutBeforePaying loses the request: nothing is paid and Send
 	// returns ErrProviderTimeout. A retry is treated as a new payment.
 	TimeoutBeforePaying
+	// Block blocks the payment (OutcomeBlocked): nothing is paid.
+	Block
 )
 
 // Payment is a payment MemoryProvider knows.
@@ -167,6 +181,8 @@ func (m *MemoryProvider) Send(ctx context.Context, req SendRequest) (Receipt, er
 		p.Outcome = OutcomeHeld
 	case LeaveUnclaimed:
 		p.Outcome, p.ReturnAt = OutcomeUnclaimed, now.Add(m.returnAfter)
+	case Block:
+		p.Outcome = OutcomeBlocked
 	default:
 		p.Outcome = OutcomeSucceeded
 	}
@@ -178,7 +194,8 @@ func (m *MemoryProvider) Send(ctx context.Context, req SendRequest) (Receipt, er
 }
 
 // Resolve settles a held or unclaimed payment with a final outcome (a held
-// payment released or refused, an unclaimed one claimed or returned).
+// payment released, refused or blocked, an unclaimed one claimed or
+// returned). A reversal is Reverse.
 func (m *MemoryProvider) Resolve(key string, o Outcome) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -189,10 +206,26 @@ func (m *MemoryProvider) Resolve(key string, o Outcome) error {
 	if p.Outcome == OutcomeUnclaimed && !m.clock.Now().Before(p.ReturnAt) {
 		p.Outcome = OutcomeReturned
 	}
-	if p.Outcome.final() || !o.final() {
+	if p.Outcome.final() || !o.final() || o == OutcomeReversed {
 		return fmt.Errorf("%w: payment %q is %s, cannot become %s", ErrWrongState, key, p.Outcome, o)
 	}
 	p.Outcome = o
+	return nil
+}
+
+// Reverse reverses a succeeded payment (OutcomeReversed): the provider
+// takes it back after it was paid. Anything else is ErrWrongState.
+func (m *MemoryProvider) Reverse(key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.payments[key]
+	if !ok {
+		return fmt.Errorf("%w: payment %q", ErrNotFound, key)
+	}
+	if p.Outcome != OutcomeSucceeded {
+		return fmt.Errorf("%w: payment %q is %s, cannot be reversed", ErrWrongState, key, p.Outcome)
+	}
+	p.Outcome = OutcomeReversed
 	return nil
 }
 
@@ -208,13 +241,14 @@ func (m *MemoryProvider) Payments() []Payment {
 	return out
 }
 
-// Paid returns the total paid to members (succeeded payments) in a currency.
+// Paid returns the total paid to members in a currency: succeeded
+// payments, and reversed ones, which were paid before the reversal.
 func (m *MemoryProvider) Paid(currency string) decimal.Decimal {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sum := decimal.Zero
 	for _, p := range m.payments {
-		if p.Outcome == OutcomeSucceeded && p.Request.Currency == currency {
+		if p.Outcome.paid() && p.Request.Currency == currency {
 			sum = sum.Add(p.Request.Amount)
 		}
 	}

@@ -90,7 +90,7 @@ func (p *Program) payoutOf(n RecordOutcomeRequest) (string, error) {
 		return "", fmt.Errorf("%w: reference must have at most 256 characters", ErrInvalidRequest)
 	}
 	switch n.Outcome {
-	case OutcomeSucceeded, OutcomeFailed, OutcomeHeld, OutcomeUnclaimed, OutcomeReturned, OutcomeReversed:
+	case OutcomeSucceeded, OutcomeFailed, OutcomeHeld, OutcomeUnclaimed, OutcomeReturned, OutcomeBlocked, OutcomeReversed:
 	default:
 		return "", fmt.Errorf("%w: unknown outcome %q", ErrInvalidRequest, n.Outcome)
 	}
@@ -170,21 +170,11 @@ func (p *Program) recordOutcome(w *ledger.Writer, payoutID string, n RecordOutco
 	} else if !ok {
 		return Payout{}, fmt.Errorf("%w: payout %s", ErrNotFound, payoutID)
 	}
-	if n.Outcome == OutcomeReversed {
-		return Payout{}, fmt.Errorf("%w: %w: payout %s is %s; the provider reports it reversed", ErrReversalUnsupported, ErrWrongState, payoutID, po.Status)
-	}
 	if po.Status == StatusReview {
 		return Payout{}, fmt.Errorf("%w: payout %s is in review and was never sent; the provider reports %s", ErrWrongState, payoutID, n.Outcome)
 	}
 	if po.Status.Final() {
-		if !n.Outcome.final() {
-			return po, nil // an earlier state delivered late
-		}
-		paid := n.Outcome == OutcomeSucceeded
-		if (po.Status == StatusPaid) == paid && po.Status != StatusRejected {
-			return po, nil
-		}
-		return Payout{}, fmt.Errorf("%w: %w: payout %s is %s; the provider reports %s", ErrOutcomeContradiction, ErrWrongState, payoutID, po.Status, n.Outcome)
+		return p.recordAfterSettled(w, &po, n)
 	}
 	return p.apply(w, payoutID, Receipt{Outcome: n.Outcome, Reference: n.Reference}, nil, &n)
 }

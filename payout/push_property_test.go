@@ -25,8 +25,10 @@ import (
 // provider, each member lost exactly the paid payouts' amounts and has
 // the in-flight ones held, and the settlement account holds exactly the
 // paid payouts' net: money moved once per payout however its outcome
-// arrived. At the end every payout is settled and the provider paid
-// exactly what was settled.
+// arrived. Reversals of paid payouts take the amount back from the member
+// once (to the reversal account), blocked payments come back like failed
+// ones. At the end every payout is settled and the provider paid exactly
+// what was settled.
 func TestPropertyPushedAndPolledSettleOnce(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		maxSteps, maxRuns := 60, math.MaxInt
@@ -106,7 +108,7 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 		rt.Helper()
 		fx.verify(t)
 		lost, inFlight := map[string]decimal.Decimal{}, map[string]decimal.Decimal{}
-		net := decimal.Zero
+		net, reversed := decimal.Zero, decimal.Zero
 		for _, id := range ids {
 			po, err := p.Get(ctx, id)
 			if err != nil {
@@ -115,13 +117,20 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 			pay, known := payment(id)
 			switch {
 			case po.Status == payout.StatusPaid:
-				if !known || pay.Outcome != payout.OutcomeSucceeded {
+				if !known || (pay.Outcome != payout.OutcomeSucceeded && pay.Outcome != payout.OutcomeReversed) { // a reversal not heard of yet
 					fail("%s: %s paid, provider says %v", step, id, pay.Outcome)
 				}
 				lost[po.Member] = lost[po.Member].Add(po.Amount)
 				net = net.Add(po.Net)
+			case po.Status == payout.StatusReversed:
+				if !known || pay.Outcome != payout.OutcomeReversed || !po.Recovered.Add(po.Debt).Add(po.WrittenOff).Equal(po.Amount) {
+					fail("%s: %s reversed (%s back, %s debt, %s written off), provider says %v", step, id, po.Recovered, po.Debt, po.WrittenOff, pay.Outcome)
+				}
+				lost[po.Member] = lost[po.Member].Add(po.Amount).Add(po.Recovered)
+				net = net.Add(po.Net)
+				reversed = reversed.Add(po.Amount)
 			case po.Status.Final():
-				if !known || (pay.Outcome != payout.OutcomeFailed && pay.Outcome != payout.OutcomeReturned) {
+				if !known || (pay.Outcome != payout.OutcomeFailed && pay.Outcome != payout.OutcomeReturned && pay.Outcome != payout.OutcomeBlocked) {
 					fail("%s: %s %s, provider says %v", step, id, po.Status, pay.Outcome)
 				}
 			default:
@@ -138,13 +147,16 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 		if got := fx.bal(t, payout.SettlementAccount(rules.Provider), "EUR").Posted; !got.Equal(net) {
 			fail("%s: settlement %s, paid payouts' net %s", step, got, net)
 		}
+		if got := fx.bal(t, payout.ReversalAccount(rules.Provider), "RUBY").Posted; !got.Equal(reversed) {
+			fail("%s: reversal account %s, reversed payouts' amounts %s", step, got, reversed)
+		}
 	}
 	behaviours := []payout.Behaviour{payout.Succeed, payout.Fail, payout.HoldPayment, payout.LeaveUnclaimed,
-		payout.TimeoutAfterPaying, payout.TimeoutBeforePaying}
+		payout.TimeoutAfterPaying, payout.TimeoutBeforePaying, payout.Block}
 
 	steps := rapid.IntRange(1, maxSteps).Draw(rt, "steps")
 	for i := range steps {
-		op := rapid.IntRange(0, 8).Draw(rt, "op")
+		op := rapid.IntRange(0, 9).Draw(rt, "op")
 		if len(ids) == 0 {
 			op = 0
 		}
@@ -165,7 +177,7 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 			ids = append(ids, nid)
 		case 1: // the provider settles a held or unclaimed payment
 			_ = prov.Resolve(p.KeyFor(id), rapid.SampledFrom([]payout.Outcome{payout.OutcomeSucceeded, payout.OutcomeFailed,
-				payout.OutcomeReturned}).Draw(rt, "resolution"))
+				payout.OutcomeReturned, payout.OutcomeBlocked}).Draw(rt, "resolution"))
 		case 2, 3: // the provider pushes what it knows
 			if n, ok := truth(id); ok {
 				push(fmt.Sprintf("ev-%d", rapid.IntRange(0, 7).Draw(rt, "event")), n)
@@ -180,24 +192,25 @@ func propertyPushedAndPolled(t *testing.T, rt *rapid.T, open teststore.Opener, m
 				n.Outcome, n.At = rapid.SampledFrom([]payout.Outcome{payout.OutcomeHeld, payout.OutcomeUnclaimed}).Draw(rt, "stale"), t0
 				push(fmt.Sprintf("stale-%d", rapid.IntRange(0, 3).Draw(rt, "event")), n)
 			}
-		case 6: // a contradicting (or reversing) outcome for a settled payout
+		case 6: // a contradicting outcome for a settled payout
 			po, err := p.Get(ctx, id)
 			if err != nil {
 				fail("%s: %v", step, err)
 			}
+			paidSide := po.Status == payout.StatusPaid || po.Status == payout.StatusReversed
 			if po.Status.Final() {
-				o := payout.OutcomeReversed
-				if rapid.Bool().Draw(rt, "contradict") {
-					o = payout.OutcomeSucceeded
-					if po.Status == payout.StatusPaid {
-						o = payout.OutcomeFailed
-					}
+				contradicting := []payout.Outcome{payout.OutcomeSucceeded, payout.OutcomeReversed}
+				if paidSide {
+					contradicting = []payout.Outcome{payout.OutcomeFailed, payout.OutcomeReturned, payout.OutcomeBlocked}
 				}
+				o := rapid.SampledFrom(contradicting).Draw(rt, "contradiction")
 				_, err := p.RecordOutcome(ctx, payout.RecordOutcomeRequest{EventID: "bad-" + id, Provider: rules.Provider, PayoutID: id, Outcome: o, At: clock.Now()})
-				if !errors.Is(err, payout.ErrOutcomeContradiction) && !errors.Is(err, payout.ErrReversalUnsupported) {
+				if !errors.Is(err, payout.ErrOutcomeContradiction) {
 					fail("%s: contradicting %s: %v", step, o, err)
 				}
 			}
+		case 9: // the provider reverses a paid payment; the push (op 2, 3) or a later poll brings it
+			_ = prov.Reverse(p.KeyFor(id))
 		case 7: // poll one
 			if _, err := p.Retry(ctx, payout.RetryRequest{PayoutID: id}); err != nil {
 				fail("%s: retry: %v", step, err)

@@ -149,12 +149,12 @@ func TestRecordOutcomeIdempotentAndRefusals(t *testing.T) {
 		require.ErrorIs(t, err, payout.ErrIdempotencyConflict)
 		require.ErrorIs(t, err, ledger.ErrIdempotencyConflict)
 
-		// Contradictions and reversals move nothing and record nothing.
+		// Contradictions move nothing and record nothing.
 		for _, c := range []struct {
 			o    payout.Outcome
 			want error
 		}{{payout.OutcomeFailed, payout.ErrOutcomeContradiction}, {payout.OutcomeReturned, payout.ErrOutcomeContradiction},
-			{payout.OutcomeReversed, payout.ErrReversalUnsupported}} {
+			{payout.OutcomeBlocked, payout.ErrOutcomeContradiction}} {
 			for range 2 {
 				_, err = f.p.RecordOutcome(f.ctx, withEventID("ev-"+string(c.o), note(f, "w-1", c.o, t0.Add(time.Hour))))
 				require.ErrorIs(t, err, c.want)

@@ -92,6 +92,21 @@ type Rules struct {
 	// RetryEvery is how soon Tick asks the provider again about a payout in
 	// flight (a timeout, a held or unclaimed payment).
 	RetryEvery kit.Duration `json:"retry_every"`
+	// UnclaimedReturnAfter is how long a payment may stay unclaimed,
+	// counted from the first report that it is, before the program gives
+	// the funds back to the member without waiting for the provider's
+	// RETURNED (30 days, PayPal's period; 0 = only on the provider's
+	// report). It should be no shorter than the provider's own period.
+	UnclaimedReturnAfter kit.Duration `json:"unclaimed_return_after"`
+	// ReversalRecovery is what a reversal after success does with the
+	// part of the payout the member no longer has (kit.RecoveryPolicy):
+	// "recover" makes it the member's debt, up to max (in the source
+	// asset), repaid from their next rewards before those can be spent,
+	// the rest beyond max written off to loss_account; "write_off" books
+	// it all to loss_account. Empty (a rule file from before the rule)
+	// means the default: recover up to 10,000,000 (1,000 EUR of rubies at
+	// the default rate), the rest written off to ReversalLossAccount.
+	ReversalRecovery kit.RecoveryPolicy `json:"reversal_recovery,omitzero"`
 }
 
 // DefaultRules is seed 000: rubies to euros through PayPal at 10,000
@@ -99,7 +114,8 @@ type Rules struct {
 // withdrawal a week; PayPal's fee 4% (rounded half up to the cent).
 // Industry figures: a daily maximum of 1,000 (in EUR). Integrator choices:
 // manual review above 100 EUR, attention after 90 days, retries every
-// 15 minutes.
+// 15 minutes; an unclaimed payment given back after 30 days (PayPal's
+// period).
 func DefaultRules() Rules {
 	return Rules{
 		Provider:     "paypal",
@@ -117,7 +133,24 @@ func DefaultRules() Rules {
 		ReviewAbove:  decimal.NewFromInt(100),
 		HoldFor:      kit.Duration(90 * 24 * time.Hour),
 		RetryEvery:   kit.Duration(15 * time.Minute),
+		// PayPal returns an unclaimed payout after 30 days.
+		UnclaimedReturnAfter: kit.Duration(30 * 24 * time.Hour),
+		ReversalRecovery:     kit.Recover(defaultReversalDebt, ReversalLossAccount("paypal")),
 	}
+}
+
+// defaultReversalDebt bounds the debt a reversal leaves a member with by
+// default: 10,000,000 units of the source asset, 1,000 EUR of rubies at
+// the default rate (the daily maximum).
+var defaultReversalDebt = decimal.NewFromInt(10_000_000)
+
+// reversalRecovery is the rule with its default (rules written before it
+// leave it empty).
+func (r Rules) reversalRecovery() kit.RecoveryPolicy {
+	if r.ReversalRecovery.Mode == "" {
+		return kit.Recover(defaultReversalDebt, ReversalLossAccount(r.Provider))
+	}
+	return r.ReversalRecovery
 }
 
 // CreatorRules cashes out creators' earnings in dollars at the value the
@@ -132,12 +165,15 @@ func DefaultRules() Rules {
 // EarningsAccount) or from their wallet, in whole units of value.From at
 // value's rate and rounding: at least 2,000 (10 USD at the default value),
 // one withdrawal a week, PayPal's other terms (1.5% + 0.10 USD), a daily
-// maximum of 1,000 USD, manual review above 500 USD. Provider
+// maximum of 1,000 USD, manual review above 500 USD, a reversal's
+// unrecovered rest the creator's debt up to 200,000 (1,000 USD at the
+// default value), the rest written off. Provider
 // "paypal-creators", so that it runs beside DefaultRules on one ledger. A
 // value in another currency than USD, or with no rate, fails Validate.
 func CreatorRules(value ledger.ConversionRule) Rules {
 	r := DefaultRules()
 	r.Provider = "paypal-creators"
+	r.ReversalRecovery = kit.Recover(decimal.NewFromInt(200_000), ReversalLossAccount(r.Provider)) // 1,000 USD at 0.005
 	r.From, r.To = ledger.Asset{Code: value.From}, ledger.USD
 	r.Rate, r.Rounding = value.Rate, value.Rounding
 	r.Minimum = decimal.NewFromInt(2000)
@@ -292,6 +328,14 @@ func (r Rules) Validate() error {
 	}
 	if r.RetryEvery >= r.HoldFor {
 		return invalid("retry_every", "must be shorter than hold_for")
+	}
+	if r.UnclaimedReturnAfter != 0 {
+		if err := durationOK("unclaimed_return_after", r.UnclaimedReturnAfter); err != nil {
+			return err
+		}
+	}
+	if err := r.reversalRecovery().Validate(); err != nil {
+		return invalidCause("reversal_recovery", err)
 	}
 	if err := r.Conversion().Validate(); err != nil {
 		return invalidCause("conversion", err)

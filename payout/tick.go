@@ -14,9 +14,16 @@ import (
 const (
 	// TickPaid, TickFailed and TickReturned: the provider, asked again,
 	// gave a final answer, and the payout settled so.
+	// TickReturned also reports an unclaimed payout given back after
+	// Rules.UnclaimedReturnAfter.
 	TickPaid     = "payout.paid"
 	TickFailed   = "payout.failed"
 	TickReturned = "payout.returned"
+	// TickBlocked: the provider, asked again, blocked the payment; its
+	// funds were released. TickReversed: it reports the payment paid and
+	// reversed since; the payout settled paid and was reversed.
+	TickBlocked  = "payout.blocked"
+	TickReversed = "payout.reversed"
 	// TickPending: asked again, still in flight; asked again after
 	// Rules.RetryEvery.
 	TickPending = "payout.pending"
@@ -38,8 +45,10 @@ var _ kit.Ticker = (*Program)(nil)
 // WithdrawIn or ApproveIn and never sent, a timeout, a crash between
 // recording "sending" and the answer, a held or unclaimed payment) with
 // the same key and records the answer in a unit of work of its own,
-// reporting each as TickPaid, TickFailed, TickReturned, TickPending or
-// TickOverdue; and it rejects payouts nobody reviewed by their Deadline
+// reporting each as TickPaid, TickFailed, TickReturned, TickBlocked,
+// TickReversed, TickPending or TickOverdue (an unclaimed payout past
+// Rules.UnclaimedReturnAfter is given back, TickReturned, whatever the
+// provider answers short of paid); and it rejects payouts nobody reviewed by their Deadline
 // (TickLapsed). These are the entries due in the program's outbox
 // (kit.Outbox.Drain), in due order. A payout that fails is reported in
 // TickReport.Failed with its ID and stays due, and the others go on. The
@@ -85,6 +94,10 @@ func (p *Program) deliver(ctx context.Context, payoutID string) (Payout, string,
 		return po, TickFailed, nil
 	case po.Status == StatusReturned:
 		return po, TickReturned, nil
+	case po.Status == StatusBlocked:
+		return po, TickBlocked, nil
+	case po.Status == StatusReversed:
+		return po, TickReversed, nil
 	case po.Overdue:
 		return po, TickOverdue, nil
 	}

@@ -226,6 +226,20 @@ func snapshotOf(rt *rapid.T, ctx context.Context, l *ledger.Ledger) string {
 
 func checkInvariants(rt *rapid.T, ctx context.Context, l *ledger.Ledger, p *referral.Program, people []string) {
 	rules := p.Rules()
+	for _, id := range people {
+		// No cap is ever exceeded (kit.Take).
+		caps, err := p.Caps(ctx, id)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		for _, c := range caps {
+			switch {
+			case c.Rule == "invites_per_day" && c.Count > int64(rules.InvitesPerDay),
+				c.Rule == "daily_earning_cap" && rules.Asset.Amount(c.Units).GreaterThan(rules.DailyEarningCap):
+				rt.Fatalf("%s past %s: %+v", id, c.Rule, c)
+			}
+		}
+	}
 	rep, err := l.Verify(ctx)
 	if err != nil {
 		rt.Fatalf("verify: %v", err)

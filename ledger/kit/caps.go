@@ -101,6 +101,7 @@ type Cap struct {
 	Kind string
 	// Scope is what the counters belong to, the campaign or program
 	// instance ("it-2020"): the same cap of two campaigns counts apart.
+	// It may be empty (a program with one instance per ledger).
 	Scope string
 	// Name is the rule's JSON name ("invites_per_day"): a refusal names
 	// it (ledger.RuleOf) and it is part of every counter's ID.
@@ -216,6 +217,9 @@ func (c Cap) recordID(subject, key string) string {
 		sum := sha256.Sum256([]byte(subject))
 		subject = "sha256-" + hex.EncodeToString(sum[:])
 	}
+	if c.Scope == "" {
+		return c.Name + ":" + subject + ":" + key
+	}
 	return c.Scope + ":" + c.Name + ":" + subject + ":" + key
 }
 
@@ -306,7 +310,13 @@ func (c Cap) fit(r RecordReader, u Use) (ctr counter, id string, found bool, err
 	overCount := c.MaxCount > 0 && (errC != nil || count > c.MaxCount)
 	overUnits := c.MaxUnits > 0 && (errU != nil || units > c.MaxUnits)
 	if overCount || overUnits {
-		return counter{}, "", false, c.refuse(ctr, u, key, overCount)
+		err := c.refuse(ctr, u, key, overCount)
+		if ov := errors.Join(errC, errU); ov != nil {
+			// Past the int64 range is past any limit: a refusal by the
+			// rule, and ledger.ErrOverflow, which says why.
+			err = fmt.Errorf("%w: %w", err, ov)
+		}
+		return counter{}, "", false, err
 	}
 	if errC != nil {
 		return counter{}, "", false, errC

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,6 +122,9 @@ type Cap struct {
 	// Unit names what MaxUnits counts in refusals ("RUBY", "coins");
 	// optional.
 	Unit string
+	// Format writes an amount of units in refusals ("10.00" for 1000
+	// cents of EUR); nil writes the integer.
+	Format func(units int64) string
 }
 
 // On reports whether the cap limits anything.
@@ -303,7 +307,8 @@ func (c Cap) fit(r RecordReader, u Use) (ctr counter, id string, found bool, err
 		return counter{}, "", false, err
 	}
 	if err := c.window(&ctr, u.At); err != nil {
-		return counter{}, "", false, err
+		// Uses past the int64 range are past any limit.
+		return counter{}, "", false, fmt.Errorf("%w: %w", c.refuse(ctr, u, key, c.MaxUnits == 0), err)
 	}
 	count, errC := Add("cap "+c.Name+" count", ctr.Count, u.Count)
 	units, errU := Add("cap "+c.Name+" units", ctr.Units, u.Units)
@@ -346,7 +351,11 @@ func (c Cap) refuse(ctr counter, u Use, key string, overCount bool) error {
 	if unit == "" {
 		unit = "units"
 	}
-	return ledger.Refuse(c.Err, c.Name, "%s has %d of %d %s %s; %d more is over the cap", u.Subject, ctr.Units, c.MaxUnits, unit, span, u.Units)
+	f := c.Format
+	if f == nil {
+		f = func(u int64) string { return strconv.FormatInt(u, 10) }
+	}
+	return ledger.Refuse(c.Err, c.Name, "%s has %s of %s %s %s; %s more is over the cap", u.Subject, f(ctr.Units), f(c.MaxUnits), unit, span, f(u.Units))
 }
 
 // Take checks use u against cap c and counts it, in the caller's unit of

@@ -28,7 +28,7 @@ const (
 // rules say: one day for every member of a campaign run in one country.
 func (p *Program) capOf(name string, period kit.Period, count int64, units decimal.Decimal) kit.Cap {
 	c := kit.Cap{Kind: kindCap, Scope: p.rules.Campaign, Name: name, Err: ErrCapReached, Period: period,
-		MaxCount: count, Unit: p.rules.Asset.Code}
+		MaxCount: count, Unit: p.rules.Asset.Code, Format: p.rules.Asset.Format}
 	if units.Sign() > 0 {
 		c.MaxUnits = p.units(units)
 	}

@@ -73,6 +73,13 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 			rules.DailyEarningCap = d(rapid.SampledFrom([]int64{0, 0, 26000, 41000}).Draw(rt, "cap"))
 		}
 		rules.InvitesPerDay = rapid.IntRange(0, 3).Draw(rt, "invites_per_day")
+		rules.DeviceInvitesPerDay = rapid.IntRange(0, 2).Draw(rt, "device_invites_per_day")
+		if !shop {
+			rules.WeeklyEarningCap = d(rapid.SampledFrom([]int64{0, 0, 50000}).Draw(rt, "weekly cap"))
+		}
+		if b := rapid.SampledFrom([]int64{0, 0, 45000, 60}).Draw(rt, "country budget"); b > 0 {
+			rules.CountryBudgets = map[string]decimal.Decimal{rules.Country: d(b)}
+		}
 		rules.MaxRewardedInvitees = rapid.IntRange(0, 4).Draw(rt, "max_rewarded")
 		rules.Newness.MaxAccountAge = 0
 		clock := ledgertest.NewClock(t0)
@@ -235,7 +242,10 @@ func checkInvariants(rt *rapid.T, ctx context.Context, l *ledger.Ledger, p *refe
 		for _, c := range caps {
 			switch {
 			case c.Rule == "invites_per_day" && c.Count > int64(rules.InvitesPerDay),
-				c.Rule == "daily_earning_cap" && rules.Asset.Amount(c.Units).GreaterThan(rules.DailyEarningCap):
+				c.Rule == "device_invites_per_day" && c.Count > int64(rules.DeviceInvitesPerDay),
+				c.Rule == "daily_earning_cap" && rules.Asset.Amount(c.Units).GreaterThan(rules.DailyEarningCap),
+				c.Rule == "weekly_earning_cap" && rules.Asset.Amount(c.Units).GreaterThan(rules.WeeklyEarningCap),
+				c.Rule == "country_budgets" && rules.Asset.Amount(c.Units).GreaterThan(rules.CountryBudgets[rules.Country]):
 				rt.Fatalf("%s past %s: %+v", id, c.Rule, c)
 			}
 		}

@@ -469,3 +469,91 @@ func UsageOf(r RecordReader, c Cap, subject string, at time.Time, loc *time.Loca
 	}
 	return out, nil
 }
+
+// pruneMargin is how long after a calendar period's end in UTC its
+// counters are kept: a local period ends up to 12 hours after its UTC end
+// (UTC-12), and a day more leaves room for late gives.
+const pruneMargin = 24 * time.Hour
+
+// Prune deletes, in w, counters of cap c whose period is over: a calendar
+// period (day, week, month) whose end in UTC lies a day or more before t,
+// so that it is over on every calendar; a rolling counter whose every use
+// left the window before t. PeriodCampaign counters are never pruned. It
+// reads at most limit counters after the cursor after ("" to start) and
+// returns the cursor to go on from, "" when all were read. A use given
+// back after its counter was pruned gives nothing back (Give): its period
+// is over. Run it from a maintenance job, a page per unit of work; a
+// cap's counters are one small record per subject and period until then.
+func Prune(w *ledger.Writer, c Cap, t time.Time, after string, limit int) (next string, deleted int, err error) {
+	if err := c.Validate(); err != nil {
+		return "", 0, err
+	}
+	if c.Period == PeriodCampaign {
+		return "", 0, nil
+	}
+	prefix := c.recordID("", "")
+	prefix = prefix[:len(prefix)-1] // scope:name:
+	if after < prefix {
+		after = prefix
+	}
+	recs, err := w.Records(c.Kind, after, limit)
+	if err != nil {
+		return "", 0, err
+	}
+	for _, r := range recs {
+		if !strings.HasPrefix(r.ID, prefix) {
+			return "", deleted, nil
+		}
+		over, err := c.over(r, t)
+		if err != nil {
+			return "", deleted, err
+		}
+		if over {
+			if err := w.DeleteRecord(c.Kind, r.ID); err != nil {
+				return "", deleted, err
+			}
+			deleted++
+		}
+		next = r.ID
+	}
+	if len(recs) < limit {
+		next = ""
+	}
+	return next, deleted, nil
+}
+
+// over reports whether counter r of c is over at t (see Prune).
+func (c Cap) over(r ledger.Record, t time.Time) (bool, error) {
+	key := r.ID[strings.LastIndexByte(r.ID, ':')+1:]
+	var start time.Time
+	var err error
+	switch c.Period {
+	case PeriodRolling:
+		var ctr counter
+		if err := json.Unmarshal(r.Data, &ctr); err != nil {
+			return false, fmt.Errorf("cap %s: counter %s: %w", c.Name, r.ID, err)
+		}
+		for _, u := range ctr.Uses {
+			if t.Sub(u.At) < c.Window {
+				return false, nil
+			}
+		}
+		return true, nil
+	case PeriodDay:
+		start, err = time.Parse(time.DateOnly, key)
+	case PeriodMonth:
+		start, err = time.Parse("2006-01", key)
+	case PeriodWeek:
+		var y, wk int
+		if _, err = fmt.Sscanf(key, "%04d-W%02d", &y, &wk); err == nil {
+			// Monday of ISO week 1 is the Monday on or before 4 January.
+			jan4 := time.Date(y, time.January, 4, 0, 0, 0, 0, time.UTC)
+			start = jan4.AddDate(0, 0, -((int(jan4.Weekday())+6)%7)+7*(wk-1))
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("cap %s: counter %s: period key %q: %w", c.Name, r.ID, key, err)
+	}
+	end := PeriodEnd(c.Period, start, time.UTC)
+	return !t.Before(end.Add(pruneMargin)), nil
+}

@@ -542,3 +542,58 @@ func TestCounterIDs(t *testing.T) {
 	require.Len(t, ids, 3)
 	require.Equal(t, int64(1), usage(t, ctx, l, c, long, clock.Now(), nil).Count)
 }
+
+// TestPruneDropsOnlyPeriodsThatAreOver: counters of days, weeks, months
+// and rolling windows that are over on every calendar go; the current
+// ones, campaign counters and other caps' counters stay; the cursor pages.
+func TestPruneDropsOnlyPeriodsThatAreOver(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		l, clock := newLedger(t, open) // Sunday 1 March 2026, 12:00 UTC
+		day := testCap("per_day", kit.PeriodDay, 9, 0)
+		week := testCap("per_week", kit.PeriodWeek, 9, 0)
+		month := testCap("per_month", kit.PeriodMonth, 9, 0)
+		all := testCap("budget", kit.PeriodCampaign, 9, 0)
+		rolling := testCap("rolling", kit.PeriodRolling, 9, 0)
+		t0 := clock.Now()
+		for i, at := range []time.Time{t0, t0.Add(24 * time.Hour), t0.Add(48 * time.Hour)} {
+			for _, s := range []string{"ann", "bob", "cy"} {
+				for _, c := range []kit.Cap{day, week, month, all, rolling} {
+					_, err := take(ctx, l, c, kit.Use{Subject: s, At: at, Count: 1, Ref: fmt.Sprintf("r%d", i)})
+					require.NoError(t, err)
+				}
+			}
+		}
+		now := time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC) // 1 March ended a day and a half ago, 2 March only 12 hours ago
+		prune := func(c kit.Cap, limit int) int {
+			total, after := 0, ""
+			for {
+				var n int
+				var err error
+				require.NoError(t, l.Update(ctx, func(w *ledger.Writer) error {
+					after, n, err = kit.Prune(w, c, now, after, limit)
+					return err
+				}))
+				total += n
+				if after == "" {
+					return total
+				}
+			}
+		}
+		require.Equal(t, 3, prune(day, 2), "1 March for each subject")
+		require.Equal(t, int64(0), usage(t, ctx, l, day, "ann", t0, nil).Count)
+		require.Equal(t, int64(1), usage(t, ctx, l, day, "ann", t0.Add(24*time.Hour), nil).Count)
+		require.Equal(t, 3, prune(week, 1), "ISO week 9 ended on 2 March")
+		require.Equal(t, int64(2), usage(t, ctx, l, week, "ann", t0.Add(48*time.Hour), nil).Count)
+		require.Equal(t, 0, prune(month, 10))
+		require.Equal(t, 0, prune(all, 10))
+		require.Equal(t, 0, prune(rolling, 10), "the last use is within 24 hours")
+		now = t0.Add(72 * time.Hour)
+		require.Equal(t, 3, prune(rolling, 10))
+		now = time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)
+		require.Equal(t, 3, prune(month, 10))
+		require.Equal(t, 6, prune(day, 10))
+		require.Equal(t, 0, prune(all, 10), "campaign counters stay")
+		require.Len(t, records(t, ctx, l, "test.cap"), 6, "week 10's and the campaign's")
+	})
+}

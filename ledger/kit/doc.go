@@ -38,6 +38,7 @@
 //     returns a use that was undone (a refund, a failed payout), UsageOf
 //     reads what is used and left for a UI. A limit of 0 is no limit, so
 //     every cap rule is off by default. Counters are records of the
-//     program's kind, one per (scope, cap, subject, period); old periods
-//     are not pruned yet (one small record per subject and period).
+//     program's kind, one per (scope, cap, subject, period); Prune deletes
+//     those of periods over on every calendar, a page per unit of work,
+//     from a maintenance job (the programs do not call it themselves).
 package kit

@@ -98,7 +98,12 @@
 //	weekly_earning_cap      the same per ISO week
 //	country_budgets         what the campaign pays, in all, to residents of a
 //	                        country (tier bonuses too; ErrBudgetExhausted)
-//	max_rewarded_invitees   invitees a referrer is rewarded for, in all
+//
+// max_rewarded_invitees (invitees a referrer is rewarded for, in all; off
+// at 0) is still counted in the referrer's state, which the shop variant's
+// purchases and refunds change too, not by a kit cap. Tier bonuses are
+// neither refused by the earning caps nor counted in them (before the kit
+// caps they were counted, not refused).
 //
 // A task pays once per its period (once, daily, weekly), the period named
 // by kit.PeriodKey on the campaign's calendar. Counters kept by versions

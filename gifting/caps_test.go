@@ -89,3 +89,27 @@ func TestDailySpendLimitUnderRacingGifts(t *testing.T) {
 		e.verify(t)
 	})
 }
+
+// TestDailySpendLimitNeedsAKnownTimeZone: a viewer whose time zone the
+// system does not know has no day to count in; the rule refuses with
+// kit.ErrMemberFacts and writes nothing, and a viewer with no time zone
+// counts in UTC.
+func TestDailySpendLimitNeedsAKnownTimeZone(t *testing.T) {
+	r := gifting.DefaultRules()
+	r.DailySpendLimit = 250
+	r.MinAgeSend = 0 // the age rule reads the time zone too, and would refuse first
+	e := newEnv(t, teststore.Memory, r)
+	e.buy(t, "pay-1", "ann", "it-app-350")
+	e.dir.Update("ann", func(m *kit.Member) { m.TimeZone = "Mars/Olympus" })
+	before := e.snapshot(t)
+	_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "rose", Count: 1})
+	require.ErrorIs(t, err, kit.ErrMemberFacts)
+	require.Equal(t, "daily_spend_limit", ledger.RuleOf(err))
+	require.Equal(t, before, e.snapshot(t))
+	e.dir.Update("ann", func(m *kit.Member) { m.TimeZone = "" })
+	_, err = e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "rose", Count: 1})
+	require.NoError(t, err)
+	u, err := e.p.SpendToday(e.ctx, "ann")
+	require.NoError(t, err)
+	require.Equal(t, start.Format(time.DateOnly), u.Period)
+}

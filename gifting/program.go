@@ -690,7 +690,8 @@ func (p *Program) spend(w *ledger.Writer, at time.Time, viewer kit.Member, coins
 	}
 	loc, err := viewer.Location()
 	if err != nil {
-		return err
+		// The rule that needs the fact refuses, and says so.
+		return ledger.Refuse(err, "daily_spend_limit", "")
 	}
 	_, err = kit.Take(w, c, kit.Use{Subject: viewer.ID, At: at, Loc: loc, Units: coins})
 	return err

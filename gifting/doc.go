@@ -117,7 +117,11 @@
 // coins (industry figures), 50% creator share and 1 diamond per coin of
 // share, 0.005 USD per diamond for cash-out (industry figure), 18+ to buy,
 // send and receive, no gifts to political accounts (seed 002) and no daily
-// spend limit (option). Rules read from JSON (ParseRules, or
+// spend limit (option; daily_spend_limit, 0 = off, is a kit cap: coins
+// per viewer per calendar day in the viewer's time zone, checked and
+// counted by kit.Take in the gift's unit of work, so racing gifts never
+// pass it and a refused gift writes nothing; SpendToday reads what is
+// left). Rules read from JSON (ParseRules, or
 // json.Unmarshal into Rules) are decoded strictly: an unknown or misspelt
 // field is ErrInvalidRules naming it. Decimals in rules are bounded (at
 // most 18 decimals, exponent at most 18, 38 digits) before any arithmetic.
@@ -130,8 +134,10 @@
 // gifting.event (one per event, kit.Once: the result a retry returns),
 // gifting.purchase (by payment reference; a chargeback updates it),
 // gifting.live and gifting.gifter (per LIVE totals and per LIVE viewer
-// totals, which Live and TopGifters read), gifting.spend (coins spent per
-// viewer per UTC day, when daily_spend_limit is set). Each is written in
+// totals, which Live and TopGifters read), gifting.cap (coins spent per
+// viewer per local day, when daily_spend_limit is set; counters of the
+// former gifting.spend, per UTC day, are not read after an upgrade, so
+// the day of the upgrade starts from zero). Each is written in
 // the same unit of work as the money it goes with.
 //
 // # What a gift in a LIVE costs

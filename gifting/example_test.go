@@ -121,3 +121,33 @@ func ExampleProgram_SendGiftIn() {
 	// gift to cat: <nil>
 	// ann's coins: 50
 }
+
+// A daily spend limit of 150 coins, counted on the viewer's own calendar:
+// the second 100-coin gift of the day is refused by the rule.
+func ExampleProgram_SpendToday() {
+	ctx := context.Background()
+	l := ledger.New(memstore.New())
+	dir := kit.NewDirectory(
+		kit.Member{ID: "ann", BirthDate: kit.NewDate(1995, time.June, 15), Kind: "personal", Country: "IT", TimeZone: "Europe/Rome"},
+		kit.Member{ID: "cat", BirthDate: kit.NewDate(2000, time.May, 2), Kind: "creator", Country: "IT"},
+	)
+	rules := gifting.DefaultRules()
+	rules.DailySpendLimit = 150
+	p, err := gifting.New(ctx, l, rules, dir)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-350"}); err != nil {
+		panic(err)
+	}
+	for i := 0; i < 2; i++ {
+		_, err := p.SendGift(ctx, gifting.SendGiftRequest{EventID: fmt.Sprintf("gift-%d", i), Actor: "ann", Creator: "cat", Gift: "hand-hearts", Count: 1})
+		fmt.Printf("%v %q\n", errors.Is(err, gifting.ErrDailyLimit), ledger.RuleOf(err))
+	}
+	u, _ := p.SpendToday(ctx, "ann")
+	fmt.Println(u.Units, "spent,", u.RemainingUnits, "left")
+	// Output:
+	// false ""
+	// true "daily_spend_limit"
+	// 100 spent, 50 left
+}

@@ -490,7 +490,7 @@ func TestNoTransferOrRefundAPI(t *testing.T) {
 		names = append(names, typ.Method(i).Name)
 	}
 	require.Equal(t, []string{"BuyPack", "BuyPackIn", "CashValue", "Chargeback", "ChargebackIn", "ConversionRule", "CreatorEarnings",
-		"Live", "Packs", "PurchaseByRef", "Rules", "SendGift", "SendGiftIn", "TopGifters"}, names)
+		"Live", "Packs", "PurchaseByRef", "Rules", "SendGift", "SendGiftIn", "SpendToday", "TopGifters"}, names)
 	for _, n := range names {
 		require.False(t, strings.Contains(n, "Transfer") || strings.Contains(n, "Refund"), n)
 	}

@@ -115,7 +115,7 @@ type snapshot struct {
 	records  map[string]string
 }
 
-var recordKinds = []string{"gifting.event", "gifting.purchase", "gifting.live", "gifting.gifter", "gifting.spend"}
+var recordKinds = []string{"gifting.event", "gifting.purchase", "gifting.live", "gifting.gifter", "gifting.cap"}
 
 func (e *env) snapshot(tb testingT) snapshot {
 	tb.Helper()

@@ -289,7 +289,7 @@ func TestCountersRefuseOverflow(t *testing.T) {
 		id     string
 		record any
 	}{
-		{"daily spend", math.MaxInt64, "gifting.spend", "ann/" + start.Format(time.DateOnly), map[string]int64{"coins": math.MaxInt64 - 10}},
+		{"daily spend", math.MaxInt64, "gifting.cap", "daily_spend_limit:ann:" + start.Format(time.DateOnly), map[string]int64{"units": math.MaxInt64 - 10}},
 		{"live coins", 0, "gifting.live", "live-1", map[string]any{"live": "live-1", "coins": math.MaxInt64 - 10, "by_gift": map[string]int64{}}},
 		{"live gifts by gift", 0, "gifting.live", "live-1", map[string]any{"live": "live-1", "by_gift": map[string]int64{"hand-hearts": math.MaxInt64}}},
 		{"gifter coins", 0, "gifting.gifter", "live-1/ann", map[string]any{"viewer": "ann", "coins": math.MaxInt64 - 10}},

@@ -41,7 +41,7 @@ const (
 	kindPurchase = "gifting.purchase" // id: payment reference
 	kindLive     = "gifting.live"     // id: LIVE id
 	kindGifter   = "gifting.gifter"   // id: LIVE id "/" viewer id
-	kindSpend    = "gifting.spend"    // id: viewer id "/" UTC date
+	kindCap      = "gifting.cap"      // id: rule ":" viewer id ":" date (kit.Take)
 )
 
 // Operations under kindEvent, for kit.Once.
@@ -622,7 +622,7 @@ func (p *Program) sendGift(w *ledger.Writer, req SendGiftRequest) (GiftResult, e
 		return GiftResult{}, fmt.Errorf("%w: viewer %q has %s %s available, the gifts cost %d", ErrInsufficientCoins,
 			req.Actor, bal.Available, p.rules.CoinAsset, coins)
 	}
-	if err := p.spend(w, at, req.Actor, coins); err != nil {
+	if err := p.spend(w, at, viewer, coins); err != nil {
 		return GiftResult{}, err
 	}
 	rest := coins - share // the platform's share, posted below
@@ -673,31 +673,48 @@ func (p *Program) sendGift(w *ledger.Writer, req SendGiftRequest) (GiftResult, e
 	return res, nil
 }
 
-type spendRecord struct {
-	Coins int64 `json:"coins"`
+// spendCap is the rule daily_spend_limit as a kit cap: coins per viewer
+// per calendar day in the viewer's time zone.
+func (p *Program) spendCap() kit.Cap {
+	return kit.Cap{Kind: kindCap, Name: "daily_spend_limit", Err: ErrDailyLimit, Period: kit.PeriodDay,
+		MaxUnits: p.rules.DailySpendLimit, Unit: "coins"}
 }
 
 // spend counts coins against the viewer's daily limit (rule
-// daily_spend_limit), by UTC day.
-func (p *Program) spend(w *ledger.Writer, at time.Time, viewer string, coins int64) error {
-	if p.rules.DailySpendLimit == 0 {
+// daily_spend_limit) in the gift's unit of work, by the viewer's local
+// day (kit.Member.Location; UTC when the member has no time zone).
+func (p *Program) spend(w *ledger.Writer, at time.Time, viewer kit.Member, coins int64) error {
+	c := p.spendCap()
+	if !c.On() || coins <= 0 {
 		return nil
 	}
-	id := viewer + "/" + at.UTC().Format(time.DateOnly)
-	var rec spendRecord
-	if err := w.LoadJSON(kindSpend, id, &rec); err != nil && !errors.Is(err, ledger.ErrNotFound) {
-		return err
-	}
-	total, err := kit.Add("daily spend", rec.Coins, coins)
+	loc, err := viewer.Location()
 	if err != nil {
+		// The rule that needs the fact refuses, and says so.
+		return ledger.Refuse(err, "daily_spend_limit", "")
+	}
+	_, err = kit.Take(w, c, kit.Use{Subject: viewer.ID, At: at, Loc: loc, Units: coins})
+	return err
+}
+
+// SpendToday reports how many coins a viewer has spent on gifts today, in
+// their time zone, and how many the daily spend limit still allows (-1:
+// no limit).
+func (p *Program) SpendToday(ctx context.Context, viewer string) (kit.Usage, error) {
+	m, err := p.members.Member(ctx, viewer)
+	if err != nil {
+		return kit.Usage{}, err
+	}
+	loc, err := m.Location()
+	if err != nil {
+		return kit.Usage{}, err
+	}
+	var out kit.Usage
+	err = p.l.View(ctx, func(r *ledger.Reader) error {
+		out, err = kit.UsageOf(r, p.spendCap(), viewer, p.l.Clock().Now(), loc)
 		return err
-	}
-	if total > p.rules.DailySpendLimit {
-		return ledger.Refuse(ErrDailyLimit, "daily_spend_limit", "viewer %q spent %d of %d coins today, the gifts cost %d",
-			viewer, rec.Coins, p.rules.DailySpendLimit, coins)
-	}
-	rec.Coins = total
-	return w.SaveJSON(kindSpend, id, rec)
+	})
+	return out, err
 }
 
 // roundUnits rounds a non-negative decimal to a whole number by mode.

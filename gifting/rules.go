@@ -73,7 +73,8 @@ type Rules struct {
 	// BlockedRecipientKinds are account kinds that may not receive gifts.
 	BlockedRecipientKinds []string `json:"blocked_recipient_kinds,omitempty"`
 	// DailySpendLimit bounds the coins one viewer may spend on gifts per
-	// UTC day; 0 means no limit.
+	// calendar day in the viewer's time zone (kit.Member.TimeZone; UTC
+	// when unknown); 0 means no limit.
 	DailySpendLimit int64 `json:"daily_spend_limit,omitempty"`
 	// (The former rule coin_overdraft is gone: a member's wallet is shared
 	// by every program and opened with the one kit.WalletPolicy they share,

@@ -19,7 +19,15 @@
 // RETURNED); what a reversal cannot take back the member's debt up to
 // 10,000,000 of the source asset (1,000 EUR of rubies), the rest written
 // off to payout:<provider>:reversal-losses (ReversalRecovery, a
-// kit.RecoveryPolicy; empty = that default). Other fees are the same rules with other
+// kit.RecoveryPolicy; empty = that default). The daily maximum (daily_maximum, 0 = off;
+// daily_window, 24 hours) is a kit cap over a rolling window: the money
+// (To, before the fee) one member withdrew in the last daily_window,
+// whatever the calendar or the member's time zone says, checked and
+// counted by kit.Take in the withdrawal's unit of work (records of kind
+// payout.cap), so racing withdrawals never pass it; a payout failed,
+// returned or rejected is given back at once. Sums kept before the
+// upgrade (in payout.member) are not read: a withdrawal of the last
+// daily_window before it is not counted. Other fees are the same rules with other
 // values: "1.5% + 0.10" is FeeRate 0.015 and FixedFee 0.10; a bank's flat
 // 2.90 is FixedFee alone. Durations are at most ledger.MaxDuration, and
 // every time the program computes stays inside the ledger's time range

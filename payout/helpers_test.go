@@ -124,7 +124,7 @@ func (f *fixture) snapshot(tb testing.TB) string {
 			}
 			s += fmt.Sprintf("hold %d %s %s\n", h.ID, h.Status, h.Remaining)
 		}
-		for _, k := range []string{"payout.link", "payout.payout", "payout.member", "payout.event"} {
+		for _, k := range []string{"payout.link", "payout.payout", "payout.member", "payout.event", "payout.cap"} {
 			recs, err := r.Records(k, "", 1000)
 			if err != nil {
 				return err

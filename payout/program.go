@@ -20,6 +20,7 @@ const (
 	kindMember = "payout.member" // <provider>:<member> -> memberState
 	kindEvent  = "payout.event"  // <provider>:<payout id> -> kit.Once record
 	kindPush   = "payout.push"   // <provider>:<notification event id> -> kit.Once record
+	kindCap    = "payout.cap"    // <provider>:<rule>:<member>:rolling -> kit cap counter
 	dueRetry   = "payout.retry:" // + <provider>; id: payout id; the outbox's kind
 )
 
@@ -556,42 +557,27 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 	if _, err := load(w, kindMember, p.id(memberID), &ms); err != nil {
 		return Payout{}, err
 	}
-	keep := max(r.Period.D(), r.DailyWindow.D())
 	kept := ms.Recent[:0]
 	// inPeriod counts entries of ms.Recent, so it is bounded by its length.
-	inPeriod, inDay := 0, int64(0)
+	inPeriod := 0
 	for _, x := range ms.Recent {
-		age := now.Sub(x.At)
-		if age >= keep {
+		if now.Sub(x.At) >= r.Period.D() {
 			continue
 		}
 		kept = append(kept, x)
-		if age < r.Period.D() {
-			inPeriod++
-		}
-		if age < r.DailyWindow.D() && r.DailyMaximum.Sign() > 0 {
-			if inDay, err = kit.Add("daily withdrawals", inDay, x.Gross); err != nil {
-				return Payout{}, fmt.Errorf("%w: %w", ledger.Refuse(ErrDailyMaximum, "daily_maximum", "the day's withdrawals add up past any maximum"), err)
-			}
-		}
+		inPeriod++
 	}
 	ms.Recent = kept
 	if inPeriod >= r.MaxPerPeriod {
 		return Payout{}, ledger.Refuse(ErrTooFrequent, "max_per_period", "%s withdrew %d times in the last %s", memberID, inPeriod, r.Period)
 	}
-	if r.DailyMaximum.Sign() > 0 {
-		maxU, err := r.To.Units(r.DailyMaximum)
-		if err != nil {
-			return Payout{}, invalidCause("daily_maximum", err)
-		}
-		total, err := kit.Add("daily withdrawals", inDay, q.Gross)
-		if err != nil {
-			return Payout{}, fmt.Errorf("%w: %w", ledger.Refuse(ErrDailyMaximum, "daily_maximum", "the day's withdrawals add up past any maximum"), err)
-		}
-		if total > maxU {
-			return Payout{}, ledger.Refuse(ErrDailyMaximum, "daily_maximum", "%s withdrew %s %s in the last %s; %s more exceeds %s",
-				memberID, r.To.Format(inDay), r.To.Code, r.DailyWindow, r.To.Format(q.Gross), r.DailyMaximum)
-		}
+	daily, err := p.dailyCap()
+	if err != nil {
+		return Payout{}, err
+	}
+	use := p.dailyUse(memberID, payoutID, now, q.Gross)
+	if err := kit.Check(w, daily, use); err != nil {
+		return Payout{}, err
 	}
 	if account == MemberAccount(memberID) {
 		if _, err := kit.OpenWallet(w, p.wallets, memberID); err != nil {
@@ -636,6 +622,9 @@ func (p *Program) request(w *ledger.Writer, payoutID, memberID, account string, 
 		po.Status, next = StatusReview, deadline
 	}
 	if err := p.sends.Put(w, payoutID, next); err != nil {
+		return Payout{}, err
+	}
+	if _, err := kit.Take(w, daily, use); err != nil {
 		return Payout{}, err
 	}
 	ms.Recent = append(ms.Recent, recent{ID: payoutID, At: now, Gross: q.Gross})
@@ -905,7 +894,18 @@ func (p *Program) release(w *ledger.Writer, po *Payout) error {
 		}
 	}
 	ms.Recent = kept
-	return w.SaveJSON(kindMember, p.id(po.Member), ms)
+	if err := w.SaveJSON(kindMember, p.id(po.Member), ms); err != nil {
+		return err
+	}
+	daily, err := p.dailyCap()
+	if err != nil {
+		return err
+	}
+	gross, err := p.rules.To.Units(po.Gross)
+	if err != nil {
+		return err
+	}
+	return kit.Give(w, daily, kit.Taken{Subject: po.Member, Period: string(kit.PeriodRolling), Count: 1, Units: gross, Ref: po.ID})
 }
 
 // notParty refuses a reviewer who is the payout's member.

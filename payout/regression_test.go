@@ -381,11 +381,12 @@ func TestPayoutSumsCannotWrap(t *testing.T) {
 		f := newFixture(t, open, r)
 		f.fund(t, "m", 50000)
 		// Recent withdrawals recorded with figures an older configuration
-		// allowed (a record written by hand here).
-		state := fmt.Sprintf(`{"recent":[{"id":"x1","at":%q,"gross":%d},{"id":"x2","at":%q,"gross":%d}]}`,
+		// allowed (the daily maximum's kit cap counter, written by hand
+		// here).
+		state := fmt.Sprintf(`{"uses":[{"ref":"x1","at":%q,"units":%d},{"ref":"x2","at":%q,"units":%d}]}`,
 			t0.Format(time.RFC3339Nano), int64(math.MaxInt64), t0.Format(time.RFC3339Nano), int64(math.MaxInt64))
 		require.NoError(t, f.l.Update(f.ctx, func(w *ledger.Writer) error {
-			return w.PutRecord("payout.member", "paypal:m", []byte(state))
+			return w.PutRecord("payout.cap", "paypal:daily_maximum:m:rolling", []byte(state))
 		}))
 		before := f.snapshot(t)
 		_, err := f.p.Withdraw(f.ctx, payout.WithdrawRequest{PayoutID: "w1", Actor: "m", Amount: d("8000")})

@@ -25,7 +25,8 @@
 //
 // Other markets' numbers are the same rules with other values: a minimum
 // age of 19 or 21, 100 invites a day (InvitesPerDay), rewards for the first
-// 10 invitees only (MaxRewardedInvitees), a daily earning cap, a campaign
+// 10 invitees only (MaxRewardedInvitees), daily and weekly earning caps,
+// per-device invites and per-country budgets (see Caps), a campaign
 // window (Start, End), a kill switch per country (DisabledCountries and
 // Program.SetKillSwitch).
 //
@@ -80,6 +81,34 @@
 // earned: a shop reward counts on the day of the purchase that earned it
 // (it is held from then), and leaves that day's count again if a refund
 // cancels it or the budget cannot fund it.
+//
+// # Caps
+//
+// Every cap is a kit.Cap, checked before the event's first write and
+// counted by kit.Take in the event's unit of work (records of kind
+// "referral.cap"), so a refused event writes nothing, a rolled-back one
+// counts nothing, and racing events never pass a cap. Days and ISO weeks
+// are the campaign's (Rules.Timezone): a day starts at midnight there.
+// Program.Caps reports a member's use of each cap that is on. The rules,
+// each off at 0 (the default in both presets):
+//
+//	invites_per_day         signups per referrer per day
+//	device_invites_per_day  signups per day credited to referrers on one device
+//	daily_earning_cap       rewards earned per member per day (not tier bonuses)
+//	weekly_earning_cap      the same per ISO week
+//	country_budgets         what the campaign pays, in all, to residents of a
+//	                        country (tier bonuses too; ErrBudgetExhausted)
+//
+// max_rewarded_invitees (invitees a referrer is rewarded for, in all; off
+// at 0) is still counted in the referrer's state, which the shop variant's
+// purchases and refunds change too, not by a kit cap. Tier bonuses are
+// neither refused by the earning caps nor counted in them (before the kit
+// caps they were counted, not refused).
+//
+// A task pays once per its period (once, daily, weekly), the period named
+// by kit.PeriodKey on the campaign's calendar. Counters kept by versions
+// before the kit's caps (kind "referral.daily") are not read: on the day
+// of an upgrade, invites and earnings start from zero.
 //
 // # Units of work
 //

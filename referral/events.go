@@ -261,13 +261,8 @@ func (p *Program) signup(w *ledger.Writer, inviteeID, norm string) (SignupResult
 			return res, err
 		}
 	}
-	day := p.day(now)
-	var d dailyState
-	if _, err := loadJSON(w, kindDaily, p.id(referrerID, day), &d); err != nil {
+	if err := p.checkInvites(w, referrer); err != nil {
 		return res, err
-	}
-	if p.rules.InvitesPerDay > 0 && d.Invites >= p.rules.InvitesPerDay {
-		return res, ledger.Refuse(ErrCapReached, "invites_per_day", "%s already has %d signups today", referrerID, d.Invites)
 	}
 	var rs referrerState
 	if _, err := loadJSON(w, kindReferrer, p.id(referrerID), &rs); err != nil {
@@ -281,7 +276,7 @@ func (p *Program) signup(w *ledger.Writer, inviteeID, norm string) (SignupResult
 		}
 		rs.Rewarded++
 		rs.Paid++
-		if err := p.checkBudgetFor(w, rs, p.units(p.rules.SignupReward)); err != nil {
+		if err := p.checkBudgetFor(w, referrerID, rs, p.units(p.rules.SignupReward)); err != nil {
 			return res, err
 		}
 		if p.rules.SignupReward.Sign() > 0 {
@@ -304,11 +299,7 @@ func (p *Program) signup(w *ledger.Writer, inviteeID, norm string) (SignupResult
 			}
 		}
 	}
-	if _, err := loadJSON(w, kindDaily, p.id(referrerID, day), &d); err != nil { // grants changed it
-		return res, err
-	}
-	d.Invites++
-	if err := w.SaveJSON(kindDaily, p.id(referrerID, day), d); err != nil {
+	if err := p.takeInvites(w, referrer); err != nil {
 		return res, err
 	}
 	if err := w.SaveJSON(kindReferrer, p.id(referrerID), rs); err != nil {
@@ -464,7 +455,7 @@ func (p *Program) activity(w *ledger.Writer, inviteeID string) (ActivityResult, 
 			}
 			res.Refused = fail(err, "retention reward for %s", inviteeID).Error()
 		} else {
-			g, err := p.applyGrant(w, inv.Referrer, RewardRetention, inviteeID, p.rules.RetentionReward)
+			g, err := p.applyGrant(w, inv.Referrer, RewardRetention, inviteeID, p.rules.RetentionReward, true)
 			if err != nil {
 				return res, err
 			}
@@ -602,13 +593,19 @@ func (p *Program) CompleteTaskIn(w *ledger.Writer, req CompleteTaskRequest) (Tas
 	return res, nil
 }
 
+// period names the period of a task that holds now, on the kit's
+// calendar (kit.PeriodKey) in the campaign's time zone: the task's claim
+// is "<task>@<period>", so it pays once per period.
 func (p *Program) period(per Period, now time.Time) string {
+	var kp kit.Period
 	switch per {
 	case PeriodDaily:
-		return p.day(now)
+		kp = kit.PeriodDay
 	case PeriodWeekly:
-		y, wk := now.In(p.loc).ISOWeek()
-		return fmt.Sprintf("%04d-W%02d", y, wk)
+		kp = kit.PeriodWeek
+	default:
+		return "once"
 	}
-	return "once"
+	key, _ := kit.PeriodKey(kp, now, p.loc)
+	return key
 }

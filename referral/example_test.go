@@ -140,3 +140,40 @@ func ExampleProgram_RecordPurchaseIn() {
 	// cat buys: true exclude_employees
 	// shop sales: 80 USD; rewards held: 50 USD
 }
+
+// Another market's limits, as rules: 2 invites a day per referrer. The
+// third signup of the day is refused by the rule, and Caps shows what is
+// left.
+func ExampleProgram_Caps() {
+	ctx := context.Background()
+	clock := ledgertest.NewClock(time.Date(2020, 6, 1, 7, 0, 0, 0, time.UTC))
+	l := ledger.New(memstore.New(), ledger.WithClock(clock))
+	members := kit.NewDirectory()
+	rules := referral.DefaultRules()
+	rules.InvitesPerDay = 2
+	rules.DailyEarningCap = decimal.NewFromInt(100_000)
+	p, err := referral.New(ctx, l, rules, members)
+	if err != nil {
+		panic(err)
+	}
+	members.Put(kit.Member{ID: "giulia", BirthDate: kit.NewDate(1996, time.March, 2), Country: "IT",
+		HasProfile: true, PayoutLinked: true, Device: "d0"})
+	code, _ := p.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code", Member: "giulia"})
+	for i := 1; i <= 3; i++ {
+		id := fmt.Sprintf("friend-%d", i)
+		members.Put(kit.Member{ID: id, BirthDate: kit.NewDate(1998, time.May, 30), Country: "IT",
+			RegisteredAt: clock.Now(), Device: fmt.Sprintf("d%d", i)})
+		_, err := p.Signup(ctx, referral.SignupRequest{EventID: "signup-" + id, Invitee: id, Code: code})
+		fmt.Println(id, ledger.RuleOf(err) == "invites_per_day")
+	}
+	caps, _ := p.Caps(ctx, "giulia")
+	for _, c := range caps {
+		fmt.Println(c.Rule, c.Period, c.Count, c.Units, c.RemainingCount, c.RemainingUnits)
+	}
+	// Output:
+	// friend-1 false
+	// friend-2 false
+	// friend-3 true
+	// invites_per_day 2020-06-01 2 0 0 -1
+	// daily_earning_cap 2020-06-01 0 40000 -1 60000
+}

@@ -159,7 +159,7 @@ func (f *fixture) budget(tb testing.TB) referral.Budget {
 }
 
 var recordKinds = []string{"referral.event", "referral.code", "referral.referrer", "referral.invite", "referral.reward",
-	"referral.daily", "referral.signal", "referral.purchase", "referral.campaign", "referral.kill"}
+	"referral.cap", "referral.signal", "referral.purchase", "referral.campaign", "referral.kill"}
 
 // snapshot captures everything the program could change: the journal's
 // head, every hold, and every record it keeps.

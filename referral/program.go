@@ -21,7 +21,6 @@ const (
 	kindReferrer = "referral.referrer" // <c>:<member> -> referrerState
 	kindInvite   = "referral.invite"   // <c>:<invitee> -> Invite
 	kindReward   = "referral.reward"   // <c>:<kind>:<member>:<subject> -> claim
-	kindDaily    = "referral.daily"    // <c>:<member>:<day> -> dailyState
 	kindSignal   = "referral.signal"   // <c>:device:<fp> / <c>:payment:<fp> -> invitee
 	kindPurchase = "referral.purchase" // <c>:<purchase id> -> invitee
 	kindCampaign = "referral.campaign" // <c> -> campaignState
@@ -91,13 +90,6 @@ type referrerState struct {
 	Paid      int    `json:"paid"`       // invitees whose signup reward was paid (for tiers)
 	TierBonus int64  `json:"tier_bonus"` // units paid as tier bonuses
 	Tiers     []int  `json:"tiers"`      // tier thresholds settled
-}
-
-// dailyState counts a member's day. Invites grows by one per committed
-// signup, so it cannot overflow; Earned is summed with kit.Add.
-type dailyState struct {
-	Invites int   `json:"invites"`
-	Earned  int64 `json:"earned"`
 }
 
 type campaignState struct {
@@ -392,27 +384,16 @@ func (p *Program) canEarn(w *ledger.Writer, m kit.Member, role string) error {
 }
 
 // checkGrant checks, without writing, that a reward can be paid: not paid
-// before, within the daily cap (when capped), within the budget.
+// before, within the earning caps (when capped) and the country budget,
+// within the budget.
 func (p *Program) checkGrant(w *ledger.Writer, member, kind, subject string, amount decimal.Decimal, capped bool) error {
 	if _, err := w.Record(kindReward, p.id(kind, member, subject)); err == nil {
 		return fmt.Errorf("%w: %s reward to %s for %s", ErrAlreadyRewarded, kind, member, subject)
 	} else if !errors.Is(err, ledger.ErrNotFound) {
 		return err
 	}
-	u := p.units(amount)
-	if capped && p.rules.DailyEarningCap.Sign() > 0 {
-		var d dailyState
-		if _, err := loadJSON(w, kindDaily, p.id(member, p.day(w.Now())), &d); err != nil {
-			return err
-		}
-		after, err := kit.Add("daily earnings", d.Earned, u)
-		if err != nil {
-			return err
-		}
-		if after > p.units(p.rules.DailyEarningCap) {
-			return ledger.Refuse(ErrCapReached, "daily_earning_cap", "%s has earned %s %s today, cap %s",
-				member, p.amount(d.Earned), p.rules.Asset.Code, p.rules.DailyEarningCap)
-		}
+	if err := p.checkEarning(w, member, p.units(amount), capped); err != nil {
+		return err
 	}
 	b, err := w.Balance(p.budget, p.rules.Asset.Code)
 	if err != nil {
@@ -430,8 +411,8 @@ func (p *Program) meta(kind, member, subject string) map[string]string {
 	return map[string]string{"program": "referral", "campaign": p.rules.Campaign, "kind": kind, "member": member, "subject": subject}
 }
 
-// applyGrant pays a reward checked by checkGrant.
-func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amount decimal.Decimal) (Grant, error) {
+// applyGrant pays a reward checked by checkGrant, with the same capped.
+func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amount decimal.Decimal, capped bool) (Grant, error) {
 	rid := p.id(kind, member, subject)
 	// Every refusal comes before the first write (the reward's claim), so
 	// a refused grant leaves a caller's unit of work free to go on
@@ -465,7 +446,7 @@ func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amo
 		}
 		return Grant{}, err
 	}
-	if err := p.addEarned(w, member, p.day(w.Now()), p.units(amount)); err != nil {
+	if err := p.countEarned(w, member, p.units(amount), capped); err != nil {
 		return Grant{}, err
 	}
 	if err := p.addSpent(w, p.units(amount)); err != nil {
@@ -481,23 +462,7 @@ func (p *Program) grant(w *ledger.Writer, member, kind, subject string, amount d
 	if err := p.checkGrant(w, member, kind, subject, amount, capped); err != nil {
 		return Grant{}, err
 	}
-	return p.applyGrant(w, member, kind, subject, amount)
-}
-
-// addEarned adds u (negative to take a reward back out) to what member
-// earned on day, for the daily earning cap.
-func (p *Program) addEarned(w *ledger.Writer, member, day string, u int64) error {
-	id := p.id(member, day)
-	var d dailyState
-	if _, err := loadJSON(w, kindDaily, id, &d); err != nil {
-		return err
-	}
-	earned, err := kit.Add("daily earnings", d.Earned, u)
-	if err != nil {
-		return err
-	}
-	d.Earned = max(earned, 0)
-	return w.SaveJSON(kindDaily, id, d)
+	return p.applyGrant(w, member, kind, subject, amount, capped)
 }
 
 func (p *Program) addSpent(w *ledger.Writer, u int64) error {
@@ -570,8 +535,9 @@ func (p *Program) tierGrants(w *ledger.Writer, referrer string, rs *referrerStat
 // checkBudgetFor refuses, before anything is written, a signup whose
 // reward and the tier bonuses it reaches the budget cannot pay together:
 // each grant checks the budget too, but a tier bonus refused after the
-// signup reward was paid would leave the event half done.
-func (p *Program) checkBudgetFor(w *ledger.Writer, rs referrerState, reward int64) error {
+// signup reward was paid would leave the event half done. The country
+// budget of the referrer's country is judged for all of them the same way.
+func (p *Program) checkBudgetFor(w *ledger.Writer, referrer string, rs referrerState, reward int64) error {
 	total, paid := reward, rs.TierBonus
 	for _, t := range p.tiersReached(rs) {
 		u := p.tierUnits(t, paid)
@@ -582,6 +548,9 @@ func (p *Program) checkBudgetFor(w *ledger.Writer, rs referrerState, reward int6
 		if total, err = kit.Add("rewards of one signup", total, u); err != nil {
 			return err
 		}
+	}
+	if err := p.checkEarning(w, referrer, total, false); err != nil {
+		return err
 	}
 	b, err := w.Balance(p.budget, p.rules.Asset.Code)
 	if err != nil {

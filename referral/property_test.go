@@ -73,6 +73,13 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 			rules.DailyEarningCap = d(rapid.SampledFrom([]int64{0, 0, 26000, 41000}).Draw(rt, "cap"))
 		}
 		rules.InvitesPerDay = rapid.IntRange(0, 3).Draw(rt, "invites_per_day")
+		rules.DeviceInvitesPerDay = rapid.IntRange(0, 2).Draw(rt, "device_invites_per_day")
+		if !shop {
+			rules.WeeklyEarningCap = d(rapid.SampledFrom([]int64{0, 0, 50000}).Draw(rt, "weekly cap"))
+		}
+		if b := rapid.SampledFrom([]int64{0, 0, 45000, 60}).Draw(rt, "country budget"); b > 0 {
+			rules.CountryBudgets = map[string]decimal.Decimal{rules.Country: d(b)}
+		}
 		rules.MaxRewardedInvitees = rapid.IntRange(0, 4).Draw(rt, "max_rewarded")
 		rules.Newness.MaxAccountAge = 0
 		clock := ledgertest.NewClock(t0)
@@ -226,6 +233,23 @@ func snapshotOf(rt *rapid.T, ctx context.Context, l *ledger.Ledger) string {
 
 func checkInvariants(rt *rapid.T, ctx context.Context, l *ledger.Ledger, p *referral.Program, people []string) {
 	rules := p.Rules()
+	for _, id := range people {
+		// No cap is ever exceeded (kit.Take).
+		caps, err := p.Caps(ctx, id)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		for _, c := range caps {
+			switch {
+			case c.Rule == "invites_per_day" && c.Count > int64(rules.InvitesPerDay),
+				c.Rule == "device_invites_per_day" && c.Count > int64(rules.DeviceInvitesPerDay),
+				c.Rule == "daily_earning_cap" && rules.Asset.Amount(c.Units).GreaterThan(rules.DailyEarningCap),
+				c.Rule == "weekly_earning_cap" && rules.Asset.Amount(c.Units).GreaterThan(rules.WeeklyEarningCap),
+				c.Rule == "country_budgets" && rules.Asset.Amount(c.Units).GreaterThan(rules.CountryBudgets[rules.Country]):
+				rt.Fatalf("%s past %s: %+v", id, c.Rule, c)
+			}
+		}
+	}
 	rep, err := l.Verify(ctx)
 	if err != nil {
 		rt.Fatalf("verify: %v", err)

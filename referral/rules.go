@@ -3,6 +3,8 @@ package referral
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 	_ "time/tzdata" // the rules name a time zone; embed the database so it loads on any host
 
@@ -122,6 +124,20 @@ type Rules struct {
 	// purchase that earned them. A held reward refunded, or never funded,
 	// leaves its day's count again: the cap counts what is kept.
 	DailyEarningCap decimal.Decimal `json:"daily_earning_cap"`
+	// WeeklyEarningCap caps what one member earns per ISO week (Monday to
+	// Sunday in Timezone), counted as DailyEarningCap is (0 = no cap).
+	WeeklyEarningCap decimal.Decimal `json:"weekly_earning_cap,omitzero"`
+	// DeviceInvitesPerDay caps the signups per day credited to referrers
+	// on one device (kit.Member.Device of the referrer), whatever account
+	// they use: several accounts of one person share a device (0 = no
+	// cap; a referrer whose device is unknown is not counted).
+	DeviceInvitesPerDay int `json:"device_invites_per_day,omitempty"`
+	// CountryBudgets caps what the campaign pays, over its whole life, to
+	// members residing in a country (ISO code -> amount; a country not
+	// listed has no cap of its own): rewards paid and shop rewards held,
+	// tier bonuses included; a held reward refunded or never funded
+	// leaves it again. A grant past it is ErrBudgetExhausted.
+	CountryBudgets map[string]decimal.Decimal `json:"country_budgets,omitempty"`
 
 	// Start and End bound the campaign window (zero = open).
 	Start time.Time `json:"start"`
@@ -390,6 +406,21 @@ func (r Rules) Validate() error {
 	}
 	if err := r.amount("daily_earning_cap", r.DailyEarningCap); err != nil {
 		return err
+	}
+	if err := r.amount("weekly_earning_cap", r.WeeklyEarningCap); err != nil {
+		return err
+	}
+	if r.DeviceInvitesPerDay < 0 {
+		return invalid("device_invites_per_day", "negative")
+	}
+	for _, c := range slices.Sorted(maps.Keys(r.CountryBudgets)) {
+		b, f := r.CountryBudgets[c], fmt.Sprintf("country_budgets[%q]", c)
+		if c == "" || len(c) > 16 || containsColon(c) {
+			return invalid(f, "a country is 1 to 16 bytes without ':'")
+		}
+		if err := r.amount(f, b); err != nil {
+			return err
+		}
 	}
 	if !r.Start.IsZero() {
 		if err := ledger.ValidateTime("start", r.Start); err != nil {

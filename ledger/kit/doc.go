@@ -32,4 +32,18 @@
 //     out: what is left is the most recent credits), valued in money at
 //     the conversion rules given, and the breakage accounts' balances.
 //     It reads in pages, so its memory does not grow with the ledger.
+//   - Take is the one cap mechanism of every program: at most Cap.MaxCount
+//     uses and Cap.MaxUnits units per subject (a member, a device, a
+//     country) per period — a calendar day, ISO week or month on the
+//     member's calendar (Use.Loc, from Member.Location: a day starts at
+//     local midnight), the whole campaign, or a rolling window. It checks
+//     and counts in the caller's unit of work, so a refused use writes
+//     nothing (ledger.Refuse with the cap's rule name) and a unit of work
+//     that fails takes its count back; Check judges without writing, Give
+//     returns a use that was undone (a refund, a failed payout), UsageOf
+//     reads what is used and left for a UI. A limit of 0 is no limit, so
+//     every cap rule is off by default. Counters are records of the
+//     program's kind, one per (scope, cap, subject, period); Prune deletes
+//     those of periods over on every calendar, a page per unit of work,
+//     from a maintenance job (the programs do not call it themselves).
 package kit

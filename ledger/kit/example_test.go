@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -113,4 +114,40 @@ func ExampleOutbox() {
 	// Output:
 	// at once: mail server down
 	// tick: [{example.mailed order-1}] map[order-1:true]
+}
+
+// A cap of three invites per member per day, counted in the member's time
+// zone in the unit of work of the grant: the fourth is refused by the
+// rule, and the member's next local day starts afresh.
+func ExampleTake() {
+	ctx := context.Background()
+	l := ledger.New(memstore.New())
+	errCap := errors.New("example: cap reached")
+	invites := kit.Cap{Kind: "example.cap", Scope: "it-2020", Name: "invites_per_day", Err: errCap,
+		Period: kit.PeriodDay, MaxCount: 3}
+	rome, _ := time.LoadLocation("Europe/Rome")
+	at := time.Date(2026, 3, 1, 22, 30, 0, 0, time.UTC) // 23:30 in Rome
+	invite := func(at time.Time) error {
+		return l.Update(ctx, func(w *ledger.Writer) error {
+			_, err := kit.Take(w, invites, kit.Use{Subject: "ann", At: at, Loc: rome, Count: 1})
+			return err // a grant would follow here, in the same unit of work
+		})
+	}
+	for i := 0; i < 4; i++ {
+		err := invite(at)
+		fmt.Printf("%v %v %q\n", err == nil, errors.Is(err, errCap), ledger.RuleOf(err))
+	}
+	fmt.Println(invite(at.Add(time.Hour))) // 00:30 in Rome: a new day
+	_ = l.View(ctx, func(r *ledger.Reader) error {
+		u, _ := kit.UsageOf(r, invites, "ann", at, rome)
+		fmt.Println(u.Period, u.Count, u.RemainingCount, u.Resets.UTC())
+		return nil
+	})
+	// Output:
+	// true false ""
+	// true false ""
+	// true false ""
+	// false true "invites_per_day"
+	// <nil>
+	// 2026-03-01 3 0 2026-03-01 23:00:00 +0000 UTC
 }

@@ -53,14 +53,23 @@ const (
 // so even racing callers cannot settle it twice.
 //
 // A program keeps one Pending value (it holds no state) and names itself
-// in Program: its records are of kind "<program>.pending", its schedule
-// is the due kind "<program>.pending", and its events are
+// in Program: its records are of kind "<program>.pending" (Kind), its
+// schedule is the due kind of the same name, and its events are
 // "<program>.pending.granted", "<program>.pending.released" and
 // "<program>.pending.vetoed" (data: PendingRecord; subject: the member;
 // TxID: the grant's or settlement's transaction).
 type Pending struct {
 	// Program prefixes records, the due kind, keys and events.
 	Program string
+	// Scope, if set, keeps apart the grants of several instances of one
+	// program on a ledger (referral's campaigns, each with a Tick of its
+	// own): the kind becomes "<program>.pending:<scope>" and keys carry it.
+	Scope string
+	// OwnEvents: the program reports every grant and settlement with an
+	// event of its own in the same unit of work (referral's
+	// referral.reward.held, .released, .clawed_back), so Pending emits
+	// none of its three; Credit's debt recovery is still reported.
+	OwnEvents bool
 	// Wallets opens a member's wallet on release if it is not open.
 	Wallets WalletPolicy
 }
@@ -79,7 +88,8 @@ type PendingGrant struct {
 	// MaturesAt is when the grant may be released.
 	MaturesAt time.Time `json:"matures_at"`
 	// Metadata is kept on the record and the transactions (the program's
-	// own references, such as the invitee of a referral reward).
+	// own references, such as the invitee of a referral reward), with the
+	// step under the key "pending": "grant", "released" or "vetoed".
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
@@ -101,12 +111,33 @@ type PendingRecord struct {
 }
 
 // Kind is the record kind and the due kind of the program's grants.
-func (p Pending) Kind() string { return p.Program + ".pending" }
+func (p Pending) Kind() string {
+	if p.Scope != "" {
+		return p.Program + ".pending:" + p.Scope
+	}
+	return p.Program + ".pending"
+}
 
-func (p Pending) key(id, step string) string { return p.Program + ":pending:" + id + ":" + step }
+func (p Pending) key(id, step string) string {
+	if p.Scope != "" {
+		return p.Program + ":pending:" + p.Scope + ":" + id + ":" + step
+	}
+	return p.Program + ":pending:" + id + ":" + step
+}
+
+func (p Pending) emit(w *ledger.Writer, rec PendingRecord) error {
+	if p.OwnEvents {
+		return nil
+	}
+	typ := p.Program + ".pending." + rec.State
+	if rec.State == StatePending {
+		typ = p.Program + ".pending.granted"
+	}
+	return w.Emit(typ, rec.Member, rec)
+}
 
 func (p Pending) check() error {
-	if err := ledger.ValidateEventType(p.Kind() + ".granted"); err != nil {
+	if err := ledger.ValidateEventType(p.Program + ".pending.granted"); err != nil {
 		return fmt.Errorf("%w: program %q: %w", ErrInvalidGrant, p.Program, err)
 	}
 	return nil
@@ -159,7 +190,7 @@ func (p Pending) Grant(w *ledger.Writer, g PendingGrant) (PendingRecord, error) 
 		if err := OpenIfMissing(w, PendingAccount(g.Member), ledger.Overdraft{}); err != nil {
 			return err
 		}
-		t, err := w.Post(ledger.TransferRequest{Key: p.key(g.ID, "grant"), Metadata: g.Metadata,
+		t, err := w.Post(ledger.TransferRequest{Key: p.key(g.ID, "grant"), Metadata: stepMeta(g.Metadata, "grant"),
 			Postings: []ledger.Posting{{From: g.From, To: PendingAccount(g.Member), Asset: a.Code, Amount: g.Amount}}})
 		if err != nil {
 			return err
@@ -174,12 +205,24 @@ func (p Pending) Grant(w *ledger.Writer, g PendingGrant) (PendingRecord, error) 
 		if err := w.Schedule(p.Kind(), g.ID, g.MaturesAt); err != nil {
 			return err
 		}
-		return w.Emit(p.Kind()+".granted", g.Member, rec)
+		return p.emit(w, rec)
 	})
 	if err != nil {
 		return PendingRecord{}, err
 	}
 	return rec, nil
+}
+
+// stepMeta is a grant's metadata on one of its transactions, with the
+// step under "pending" ("grant", "released", "vetoed"), so that a reader
+// of the journal tells the grant from its settlement.
+func stepMeta(m map[string]string, step string) map[string]string {
+	out := make(map[string]string, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	out["pending"] = step
+	return out
 }
 
 func sameGrant(a, b PendingGrant) bool {
@@ -225,7 +268,7 @@ func (p Pending) Veto(w *ledger.Writer, id, reason string) (PendingRecord, error
 		return rec, err
 	}
 	err = w.Atomic(func(w *ledger.Writer) error {
-		t, err := w.Post(ledger.TransferRequest{Key: p.key(id, "settle"), Metadata: rec.Metadata,
+		t, err := w.Post(ledger.TransferRequest{Key: p.key(id, "settle"), Metadata: stepMeta(rec.Metadata, StateVetoed),
 			Postings: []ledger.Posting{{From: PendingAccount(rec.Member), To: rec.From, Asset: rec.Asset, Amount: rec.Amount}}})
 		if err != nil {
 			return err
@@ -256,7 +299,7 @@ func (p Pending) Release(w *ledger.Writer, id string) (PendingRecord, error) {
 	}
 	err = w.Atomic(func(w *ledger.Writer) error {
 		c, err := Credit(w, CreditRequest{Program: p.Program, Key: p.key(id, "settle"), Member: rec.Member, Asset: rec.Asset,
-			Amount: rec.Amount, From: PendingAccount(rec.Member), Wallets: p.Wallets, Metadata: rec.Metadata})
+			Amount: rec.Amount, From: PendingAccount(rec.Member), Wallets: p.Wallets, Metadata: stepMeta(rec.Metadata, StateReleased)})
 		if err != nil {
 			return err
 		}
@@ -276,7 +319,7 @@ func (p Pending) settle(w *ledger.Writer, rec PendingRecord) error {
 	if err := w.Unschedule(p.Kind(), rec.ID); err != nil {
 		return err
 	}
-	return w.Emit(p.Kind()+"."+rec.State, rec.Member, rec)
+	return p.emit(w, rec)
 }
 
 // Tick items of a Pending's Tick.

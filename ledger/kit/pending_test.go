@@ -322,3 +322,32 @@ func TestPendingProperty(t *testing.T) {
 		kittest.RequireBalanced(t, ctx, l)
 	})
 }
+
+// Two scopes of one program keep their grants apart (the same ID in each,
+// each Tick releasing only its own), and OwnEvents leaves the events to
+// the program.
+func TestPendingScopesAndOwnEvents(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		l, _ := pendingLedger(t, open(t))
+		a := kit.Pending{Program: "test", Scope: "a", OwnEvents: true}
+		b := kit.Pending{Program: "test", Scope: "b", OwnEvents: true}
+		for _, p := range []kit.Pending{a, b} {
+			require.NoError(t, l.Update(ctx, func(w *ledger.Writer) error {
+				_, err := p.Grant(w, kit.PendingGrant{ID: "same", Member: "amy", Asset: "COIN", Amount: coins(10), From: budget, MaturesAt: t0})
+				return err
+			}))
+		}
+		require.Equal(t, int64(20), posted(t, l, kit.PendingAccount("amy")))
+		rep, err := a.Tick(ctx, l, nil)
+		require.NoError(t, err)
+		require.Equal(t, []string{"same"}, rep.IDs(kit.ItemPendingReleased))
+		require.Equal(t, int64(10), posted(t, l, kit.PendingAccount("amy")), "b's grant is still pending")
+		var rec kit.PendingRecord
+		require.NoError(t, l.View(ctx, func(r *ledger.Reader) (err error) { rec, err = b.Lookup(r, "same"); return err }))
+		require.Equal(t, kit.StatePending, rec.State)
+		evs, _ := kittest.EventsAfter(t, ctx, l, "test.pending.", 0)
+		require.Empty(t, evs)
+		kittest.RequireBalanced(t, ctx, l)
+	})
+}

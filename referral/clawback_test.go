@@ -1,12 +1,20 @@
 package referral_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/ledger/kit/kittest"
+	"github.com/rewardkit/rewardkit/ledger/ledgertest"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/referral"
 )
@@ -87,4 +95,99 @@ func TestRefundClawbackRule(t *testing.T) {
 	bad := kit.WriteOff("")
 	r.RefundClawback = &bad
 	require.ErrorIs(t, r.Validate(), referral.ErrInvalidRules)
+}
+
+// TestPropertyShopPendingAndClawback: random purchases, refunds (inside
+// and after the window), spending, clock moves and ticks in the shop
+// variant under a random refund_clawback policy, on both stores. After
+// every step no value is created or lost (Verify; spent = wallets + till
+// − debts − write-offs; budget spent + held + available = funded), no debt
+// passes its bound, and each reward settles once: an invite ends paid,
+// cancelled or clawed back at most once each, and its kit.Pending grant
+// agrees.
+func TestPropertyShopPendingAndClawback(t *testing.T) {
+	kittest.CheckOnStores(t, 4, func(rt *rapid.T, store driver.Store) {
+		ctx := context.Background()
+		rules := referral.ShopRules()
+		rules.Budget = d(rapid.SampledFrom([]int64{1000, 120}).Draw(rt, "budget"))
+		policies := []kit.RecoveryPolicy{kit.Recover(d(60), propLosses), kit.Recover(d(20), ""), kit.WriteOff(propLosses)}
+		policy := rapid.SampledFrom(policies).Draw(rt, "policy")
+		rules.RefundClawback = &policy
+		clock := ledgertest.NewClock(t0)
+		l := ledger.New(store, ledger.WithClock(clock))
+		dir := kit.NewDirectory()
+		roles := &kit.RoleDirectory{}
+		roles.Grant(riskOfficer, kit.RoleRiskOfficer)
+		p, err := referral.New(ctx, l, rules, dir, referral.WithRoles(roles))
+		require.NoError(rt, err)
+		_, err = l.OpenAccount(ctx, ledger.AccountSpec{Address: propTill})
+		require.NoError(rt, err)
+		invitees := []string{"a", "b", "c", "d", "e"}
+		people := append([]string{"r"}, invitees...)
+		for _, id := range people {
+			dir.Put(kit.Member{ID: id, Country: rules.Country, BirthDate: born(30), HasProfile: true, PayoutLinked: true,
+				RegisteredAt: t0, Device: "dev-" + id, PaymentInstrument: "card-" + id})
+		}
+		code, err := p.IssueCode(ctx, referral.IssueCodeRequest{EventID: "code", Member: "r"})
+		require.NoError(rt, err)
+		for _, id := range invitees {
+			_, err := p.Signup(ctx, referral.SignupRequest{EventID: "signup-" + id, Invitee: id, Code: code})
+			require.NoError(rt, err)
+		}
+		n := 0
+		settled := map[string]referral.InviteStatus{}
+		for range rapid.IntRange(1, 30).Draw(rt, "steps") {
+			n++
+			who := rapid.SampledFrom(invitees).Draw(rt, "who")
+			switch rapid.IntRange(0, 4).Draw(rt, "op") {
+			case 0:
+				_, err := p.RecordPurchase(ctx, referral.RecordPurchaseRequest{EventID: fmt.Sprint("p", n), Member: who, PurchaseID: "o-" + who})
+				kittest.RequireTyped(rt, "purchase", err, referral.ErrBudgetExhausted, referral.ErrIdempotencyConflict, referral.ErrCapReached)
+			case 1:
+				_, err := p.RecordRefund(ctx, referral.RecordRefundRequest{EventID: fmt.Sprint("r", n), Actor: riskOfficer, PurchaseID: "o-" + who})
+				kittest.RequireTyped(rt, "refund", err, kit.ErrRecoveryBound)
+				if err != nil {
+					require.Empty(rt, policy.LossAccount)
+				}
+			case 2:
+				spender := rapid.SampledFrom(people).Draw(rt, "spender")
+				var sp decimal.Decimal
+				require.NoError(rt, l.View(ctx, func(r *ledger.Reader) (err error) {
+					sp, err = kit.Spendable(r, referral.MemberAccount(spender), rules.Asset.Code)
+					return err
+				}))
+				if sp.IsPositive() {
+					_, err := l.Transfer(ctx, "", referral.MemberAccount(spender), propTill, rules.Asset.Code, sp)
+					require.NoError(rt, err)
+				}
+			case 3:
+				clock.Advance(time.Duration(rapid.IntRange(1, 20).Draw(rt, "days")) * 24 * time.Hour)
+			case 4:
+				rep, err := p.Tick(ctx)
+				require.NoError(rt, err)
+				require.Empty(rt, rep.Failed)
+			}
+			checkInvariants(rt, ctx, l, p, people)
+			for _, id := range invitees {
+				inv, err := p.Invite(ctx, id)
+				require.NoError(rt, err)
+				if prev, ok := settled[id]; ok && prev != referral.StatusPaid {
+					require.Equal(rt, prev, inv.Status, "%s settled twice", id)
+				}
+				switch inv.Status {
+				case referral.StatusPaid, referral.StatusCancelled, referral.StatusClawedBack:
+					settled[id] = inv.Status
+				}
+				if inv.Pending == "" {
+					continue
+				}
+				pend := kit.Pending{Program: "referral", Scope: rules.Campaign}
+				var rec kit.PendingRecord
+				require.NoError(rt, l.View(ctx, func(r *ledger.Reader) (err error) { rec, err = pend.Lookup(r, inv.Pending); return err }))
+				want := map[referral.InviteStatus]string{referral.StatusHeld: kit.StatePending, referral.StatusPaid: kit.StateReleased,
+					referral.StatusCancelled: kit.StateVetoed, referral.StatusClawedBack: kit.StateReleased}[inv.Status]
+				require.Equal(rt, want, rec.State, "%s is %s", id, inv.Status)
+			}
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package gifting_test
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -67,4 +68,33 @@ func TestChargebackRecoveryRule(t *testing.T) {
 	require.ErrorIs(t, r.Validate(), gifting.ErrInvalidRules)
 	r.ChargebackRecovery = kit.RecoveryPolicy{}
 	require.NoError(t, r.Validate(), "empty is the default write-off")
+}
+
+// TestRacingChargebacksClawOnce: risk officers racing to record one
+// chargeback claw the coins back, and write off what was spent, once.
+func TestRacingChargebacksClawOnce(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		e := newEnv(t, open, gifting.DefaultRules())
+		e.buy(t, "pay-1", "ann", "it-app-70")
+		_, err := e.p.SendGift(e.ctx, gifting.SendGiftRequest{EventID: "g-1", Actor: "ann", Creator: "cat", Gift: "doughnut", Count: 1})
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		txs := make([]uint64, 6)
+		for i := range txs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pu, err := e.p.Chargeback(e.ctx, gifting.ChargebackRequest{Actor: officer, PaymentRef: "pay-1"})
+				require.NoError(t, err)
+				txs[i] = pu.ChargebackTx
+			}()
+		}
+		wg.Wait()
+		for _, tx := range txs {
+			require.Equal(t, txs[0], tx)
+		}
+		require.Equal(t, int64(-30), e.units(t, gifting.ChargebackLossAccount, "COIN"), "written off once")
+		require.Equal(t, int64(0), e.units(t, gifting.MemberAccount("ann"), "COIN"))
+		e.verify(t)
+	})
 }

@@ -3,6 +3,7 @@ package referral_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,5 +190,59 @@ func TestPropertyShopPendingAndClawback(t *testing.T) {
 				require.Equal(rt, want, rec.State, "%s is %s", id, inv.Status)
 			}
 		}
+	})
+}
+
+// TestRacingRefundsAndTicksSettleOnce: at the end of the return window,
+// refunds (under several event IDs) race Ticks: each reward is paid and
+// clawed back, or cancelled, exactly once, and the money agrees.
+func TestRacingRefundsAndTicksSettleOnce(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		policy := kit.WriteOff(propLosses)
+		f := shopFixture(t, open, func(r *referral.Rules) { r.RefundClawback, r.Tiers = &policy, nil })
+		who := []string{"amy", "bob", "cat"}
+		f.purchaseAll(t, who...)
+		f.clock.Advance(f.rules.ReturnWindow.D() - time.Nanosecond)
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_, err := f.p.Tick(f.ctx)
+				require.NoError(t, err)
+			}()
+			go func() {
+				defer wg.Done()
+				for _, w := range who {
+					_, err := f.p.RecordRefund(f.ctx, referral.RecordRefundRequest{EventID: fmt.Sprint("r-", w, i), Actor: riskOfficer, PurchaseID: "o-" + w})
+					require.NoError(t, err)
+				}
+			}()
+			if i == 1 {
+				f.clock.Advance(time.Nanosecond) // the window ends while they race
+			}
+		}
+		wg.Wait()
+		f.clock.Advance(time.Hour)
+		f.tick(t)
+		var clawed, cancelled int64
+		for _, w := range who {
+			switch s := f.status(t, w); s {
+			case referral.StatusCancelled:
+				cancelled++
+			case referral.StatusClawedBack:
+				clawed++
+			default:
+				t.Fatalf("%s ends %s: every purchase was refunded", w, s)
+			}
+		}
+		// Nothing stays with the referrer: each clawed-back reward was
+		// taken from the wallet (nothing was spent), each cancelled one
+		// never left the pending account but to the budget.
+		require.True(t, f.wallet(t, "ref").IsZero(), f.wallet(t, "ref").String())
+		require.True(t, f.balance(t, kit.PendingAccount("ref")).IsZero())
+		require.True(t, f.budget(t).Spent.IsZero())
+		require.Equal(t, clawed+cancelled, int64(3))
+		f.verify(t)
 	})
 }

@@ -22,8 +22,9 @@
 //     a first purchase, pending (kit.Pending) until the purchase's return
 //     window ends and vetoed by a refund inside it; tier bonuses for 3, 5
 //     and 10 invitees, at most 350 USD in all. Rule refund_clawback
-//     (default unset: after the window the reward stands) claws back a
-//     reward whose purchase is refunded after it was paid, under a
+//     (default unset: after the window the reward stands) vetoes a reward
+//     refunded after the window but not paid yet, and claws back one
+//     refunded after it was paid, under a
 //     kit.RecoveryPolicy: what the referrer's wallet cannot give becomes
 //     their debt up to max, repaid from their next reward, and the rest is
 //     written off to its loss_account (kit.Claw; none: the refund is

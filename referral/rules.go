@@ -90,8 +90,10 @@ type Rules struct {
 	// lived. The reward is now a kit.Pending grant, which does not expire,
 	// so it is no longer used; still validated, so rule files keep working.
 	HoldMargin kit.Duration `json:"hold_margin"`
-	// RefundClawback, if set, claws back a signup reward whose purchase is
-	// refunded after the reward was paid, under this recovery policy
+	// RefundClawback, if set, makes a refund after the return window undo
+	// the signup reward too: one not paid yet (withheld, or before the
+	// Tick) is vetoed, one already paid is clawed back under this recovery
+	// policy
 	// (kit.Claw: what the referrer's wallet cannot give becomes their debt
 	// up to max, recovered from their next pending reward, or a write-off
 	// to its loss account). Unset (the default): after the return window

@@ -230,9 +230,12 @@ type RecordRefundRequest struct {
 
 // RecordRefund records, on behalf of the actor, a refund of a purchase. A
 // refund inside the return window of the purchase that earned a held
-// reward voids the hold, cancels the reward and takes it out of the
-// referrer's daily earning count (the cap counts only what is kept); after
-// the window the reward stands.
+// reward vetoes its kit.Pending grant (back to the budget), cancels the
+// reward and takes it out of the referrer's daily earning count (the cap
+// counts only what is kept); after the window the reward stands, unless
+// rule refund_clawback is set: then a reward not paid yet is vetoed the
+// same way, and one already paid is clawed back under the rule's
+// recovery policy (kit.Claw; RefundResult.Clawback).
 //
 // Cancelling a reward is a privileged action: the actor must hold
 // kit.RoleRiskOfficer, checked on every call, and be neither the referrer
@@ -304,7 +307,10 @@ func (p *Program) refund(w *ledger.Writer, actor, purchaseID string) (RefundResu
 		res.Cancelled, res.Clawback = true, &c
 	case inv.Status != StatusHeld:
 		res.Reason = "reward already " + string(inv.Status)
-	case !w.Now().Before(inv.ReleaseAt):
+	case !w.Now().Before(inv.ReleaseAt) && p.rules.RefundClawback == nil:
+		// Past the window a reward stands; with refund_clawback one not
+		// paid yet (withheld, or before the Tick) is vetoed below rather
+		// than paid and clawed back.
 		res.Reason = "return window over"
 	default:
 		if _, err := p.shopPending().Veto(w, inv.Pending, "refund"); err != nil {

@@ -20,6 +20,11 @@
 //     the coin→diamond conversion's rounding leaves.
 //   - gifting:exchange (Unbounded): the coin→diamond exchange; it holds the
 //     coins of creators' shares and is short the diamonds issued for them.
+//   - platform:chargeback-losses (ChargebackLossAccount, Unbounded, opened
+//     at its first write-off): coins a chargeback could not take back,
+//     under the default rule chargeback_recovery; below zero by what was
+//     lost. member:<id>:debt (kit.DebtAccount): a viewer's coin debt under
+//     chargeback_recovery "recover".
 //
 // # Money and value
 //
@@ -48,7 +53,15 @@
 // for an open order on the wallet (a shoutout's escrow) are clawed back
 // too (ledger.TransferRequest.IncludeHeld): the order's hold is then left
 // without coins behind it and can only be voided. What the viewer had
-// already spent is recorded as Unrecovered on the purchase. Gifts check
+// already spent is recorded as Unrecovered on the purchase and placed by
+// rule chargeback_recovery (kit.Claw, kit.RecoveryPolicy), never dropped:
+// by default ("write_off") it is written off to ChargebackLossAccount
+// (Purchase.WrittenOff); under "recover" it becomes the viewer's debt
+// (Purchase.Debt, kit.Outstanding) up to the rule's max coins, the rest
+// written off to its loss_account (or, with none, the chargeback is
+// refused with kit.ErrRecoveryBound). BuyPack credits coins through
+// kit.Credit, so a pack bought later repays the debt first
+// (Purchase.Repaid) and only the rest can be spent. Gifts check
 // the viewer's available coins themselves, so an overdraft is only ever
 // used by a chargeback.
 //
@@ -116,7 +129,9 @@
 // "app"), a catalogue from a 1-coin rose to gifts of tens of thousands of
 // coins (industry figures), 50% creator share and 1 diamond per coin of
 // share, 0.005 USD per diamond for cash-out (industry figure), 18+ to buy,
-// send and receive, no gifts to political accounts (seed 002) and no daily
+// send and receive, no gifts to political accounts (seed 002),
+// chargeback_recovery write_off to platform:chargeback-losses (empty means
+// that default) and no daily
 // spend limit (option; daily_spend_limit, 0 = off, is a kit cap: coins
 // per viewer per calendar day in the viewer's time zone, checked and
 // counted by kit.Take in the gift's unit of work, so racing gifts never
@@ -186,7 +201,12 @@
 //   - gifting.chargeback.recorded (EventChargebackRecorded), by
 //     Chargeback. Subject: the viewer who bought the pack. Data
 //     (ChargebackRecorded): payment_ref, viewer, actor (the risk officer),
-//     price, currency, clawed_back, unrecovered. TxID: the chargeback.
+//     price, currency, clawed_back, unrecovered, debt, written_off. TxID:
+//     the chargeback. It follows the kit's gifting.clawback.recorded
+//     (kit.ClawbackRecorded) and, when coins were written off,
+//     gifting.loss.written_off (kit.LossWrittenOff), same transaction.
+//   - gifting.debt.recovered (kit.DebtRecovered), by BuyPack when the
+//     pack repaid a debt. Subject: the viewer. TxID: the purchase.
 //
 // # Usage
 //

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/stretchr/testify/require"
 )
@@ -37,13 +38,17 @@ func TestEvents(t *testing.T) {
 		require.NoError(t, err)
 
 		evs, seq := e.events(t, 0)
-		require.Len(t, evs, 3)
+		require.Len(t, evs, 5)
 		want := []struct {
 			typ, subject string
 			tx           uint64
 		}{
 			{gifting.EventPackBought, "ann", pu.Transaction},
 			{gifting.EventGiftSent, "cat", gift.Transactions[len(gift.Transactions)-1]},
+			// The clawback is never silent: kit.Claw reports it, and the 30
+			// coins ann had spent are written off (the default rule).
+			{"gifting.clawback.recorded", "ann", cb.ChargebackTx},
+			{"gifting.loss.written_off", "ann", cb.ChargebackTx},
 			{gifting.EventChargebackRecorded, "ann", cb.ChargebackTx},
 		}
 		for i, w := range want {
@@ -65,10 +70,17 @@ func TestEvents(t *testing.T) {
 		require.Equal(t, "30", sent.Coins.String())
 		require.Equal(t, "15", sent.Diamonds.String())
 		var charged gifting.ChargebackRecorded
-		require.NoError(t, json.Unmarshal(evs[2].Data, &charged))
+		require.NoError(t, json.Unmarshal(evs[4].Data, &charged))
 		require.Equal(t, officer, charged.Actor)
 		require.Equal(t, "40", charged.ClawedBack.String())
 		require.Equal(t, "30", charged.Unrecovered.String())
+		require.Equal(t, "30", charged.WrittenOff.String())
+		require.Equal(t, "0", charged.Debt.String())
+		var lost kit.LossWrittenOff
+		require.NoError(t, json.Unmarshal(evs[3].Data, &lost))
+		require.Equal(t, kit.LossWrittenOff{Key: "gifting:chargeback:pay-1", Member: "ann", Asset: "COIN", Amount: lost.Amount,
+			LossAccount: gifting.ChargebackLossAccount, Reason: "chargeback"}, lost)
+		require.Equal(t, "30", lost.Amount.String())
 
 		// Replays emit nothing new.
 		_, err = e.p.BuyPack(e.ctx, gifting.BuyPackRequest{PaymentRef: "pay-1", Actor: "ann", Pack: "it-app-70"})

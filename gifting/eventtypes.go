@@ -55,4 +55,8 @@ type ChargebackRecorded struct {
 	// Unrecovered coins the viewer had already spent beyond the wallet's
 	// floor.
 	Unrecovered decimal.Decimal `json:"unrecovered"`
+	// Debt and WrittenOff split Unrecovered as rule chargeback_recovery
+	// declares (the kit's gifting.clawback.recorded event has the same).
+	Debt       decimal.Decimal `json:"debt"`
+	WrittenOff decimal.Decimal `json:"written_off"`
 }

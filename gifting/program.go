@@ -240,10 +240,18 @@ type Purchase struct {
 	Currency    string          `json:"currency"`
 	Transaction uint64          `json:"transaction"`
 	At          time.Time       `json:"at"`
+	// Repaid is how many of the pack's coins went to repay the viewer's
+	// debt from an earlier chargeback (rule chargeback_recovery).
+	Repaid int64 `json:"repaid,omitempty"`
 	// Set by a chargeback.
-	ChargedBack  bool      `json:"charged_back,omitempty"`
-	ClawedBack   int64     `json:"clawed_back,omitempty"` // coins taken back from the viewer, held ones included
-	Unrecovered  int64     `json:"unrecovered,omitempty"` // coins the viewer had already spent, beyond the overdraft
+	ChargedBack bool  `json:"charged_back,omitempty"`
+	ClawedBack  int64 `json:"clawed_back,omitempty"` // coins taken back from the viewer, held ones included
+	Unrecovered int64 `json:"unrecovered,omitempty"` // coins the viewer had already spent, beyond the overdraft
+	// Unrecovered is Debt + WrittenOff, as rule chargeback_recovery
+	// placed it: Debt coins the viewer now owes (repaid from the next
+	// coins they buy), WrittenOff coins booked to the loss account.
+	Debt         int64     `json:"debt,omitempty"`
+	WrittenOff   int64     `json:"written_off,omitempty"`
 	ChargebackTx uint64    `json:"chargeback_tx,omitempty"`
 	ChargebackAt time.Time `json:"chargeback_at,omitzero"`
 	ChargebackBy string    `json:"chargeback_by,omitempty"` // the risk officer who recorded it
@@ -326,23 +334,17 @@ func (p *Program) buyPack(w *ledger.Writer, req BuyPackRequest) (Purchase, error
 	if m.Country != pack.Country {
 		return Purchase{}, ledger.Refuse(ErrIneligible, "packs", "pack %q is sold in %q, viewer %q lives in %q", pack.ID, pack.Country, req.Actor, m.Country)
 	}
-	wallet, err := kit.OpenWallet(w, p.wallets, req.Actor)
-	if err != nil {
-		return Purchase{}, err
-	}
-	t, err := w.Post(ledger.TransferRequest{
-		Key: "gifting:purchase:" + req.PaymentRef,
-		Postings: []ledger.Posting{
-			{From: p.rules.PaymentAccount, To: CoinSalesAccount, Asset: pack.Currency, Amount: pack.Price},
-			{From: ledger.World, To: wallet, Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(pack.Coins)},
-		},
-		Metadata: map[string]string{"program": "gifting", "event": "purchase", "pack": pack.ID},
-	})
+	// The coins go through kit.Credit: a debt from an earlier chargeback
+	// (rule chargeback_recovery "recover") is repaid from them first.
+	t, err := kit.Credit(w, kit.CreditRequest{Program: "gifting", Key: "gifting:purchase:" + req.PaymentRef, Member: req.Actor,
+		Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(pack.Coins), From: ledger.World, Wallets: p.wallets,
+		Postings: []ledger.Posting{{From: p.rules.PaymentAccount, To: CoinSalesAccount, Asset: pack.Currency, Amount: pack.Price}},
+		Metadata: map[string]string{"program": "gifting", "event": "purchase", "pack": pack.ID}})
 	if err != nil {
 		return Purchase{}, err
 	}
 	pu := Purchase{PaymentRef: req.PaymentRef, Viewer: req.Actor, Pack: pack.ID, Coins: pack.Coins,
-		Price: pack.Price, Currency: pack.Currency, Transaction: t.ID, At: at}
+		Price: pack.Price, Currency: pack.Currency, Transaction: t.Tx, At: at, Repaid: t.Repaid.IntPart()}
 	if err := w.CreateJSON(kindPurchase, req.PaymentRef, pu); err != nil {
 		return Purchase{}, err
 	}
@@ -384,7 +386,8 @@ func (p *Program) Chargeback(ctx context.Context, req ChargebackRequest) (Purcha
 // wallet policy, see WithWallets). Coins the viewer holds for an open
 // order (a shoutout's escrow) are clawed back too: a hold left without
 // coins behind it can be voided but not captured. Only coins the viewer
-// already spent beyond the floor are recorded as Unrecovered.
+// already spent beyond the floor are recorded as Unrecovered and placed by
+// rule chargeback_recovery (kit.Claw): a debt, or a write-off.
 //
 // The actor must hold kit.RoleRiskOfficer in the WithRoles directory and
 // not be the viewer; otherwise the call fails with ledger.ErrForbidden and
@@ -429,58 +432,26 @@ func (p *Program) chargeback(w *ledger.Writer, actor, paymentRef string) (Purcha
 	if pu.ChargedBack {
 		return pu, nil
 	}
-	wallet := kit.WalletAccount(pu.Viewer)
-	claw, err := p.clawable(w, wallet, pu.Coins)
+	c, err := kit.Claw(w, kit.ClawRequest{Program: "gifting", Key: "gifting:chargeback:" + paymentRef, Member: pu.Viewer,
+		Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(pu.Coins), To: ledger.World, Policy: p.rules.chargebackRecovery(),
+		Reason: "chargeback", Metadata: map[string]string{"program": "gifting", "event": "chargeback"},
+		Postings: []ledger.Posting{{From: CoinSalesAccount, To: p.rules.PaymentAccount, Asset: pu.Currency, Amount: pu.Price}}})
 	if err != nil {
 		return Purchase{}, err
 	}
-	postings := []ledger.Posting{{From: CoinSalesAccount, To: p.rules.PaymentAccount, Asset: pu.Currency, Amount: pu.Price}}
-	if claw > 0 {
-		postings = append(postings, ledger.Posting{From: wallet, To: ledger.World, Asset: p.rules.CoinAsset, Amount: decimal.NewFromInt(claw)})
-	}
-	t, err := w.Post(ledger.TransferRequest{Key: "gifting:chargeback:" + paymentRef, Postings: postings, IncludeHeld: true,
-		Metadata: map[string]string{"program": "gifting", "event": "chargeback"}})
-	if err != nil {
-		return Purchase{}, err
-	}
+	claw := c.Taken.IntPart()
 	pu.ChargedBack, pu.ClawedBack, pu.Unrecovered = true, claw, pu.Coins-claw
-	pu.ChargebackTx, pu.ChargebackAt, pu.ChargebackBy = t.ID, at, actor
+	pu.Debt, pu.WrittenOff = c.Debt.IntPart(), c.WrittenOff.IntPart()
+	pu.ChargebackTx, pu.ChargebackAt, pu.ChargebackBy = c.Tx, at, actor
 	if err := w.SaveJSON(kindPurchase, paymentRef, pu); err != nil {
 		return Purchase{}, err
 	}
 	if err := w.Emit(EventChargebackRecorded, pu.Viewer, ChargebackRecorded{PaymentRef: paymentRef, Viewer: pu.Viewer, Actor: actor,
-		Price: pu.Price, Currency: pu.Currency, ClawedBack: decimal.NewFromInt(claw), Unrecovered: decimal.NewFromInt(pu.Unrecovered)}); err != nil {
+		Price: pu.Price, Currency: pu.Currency, ClawedBack: decimal.NewFromInt(claw), Unrecovered: decimal.NewFromInt(pu.Unrecovered),
+		Debt: c.Debt, WrittenOff: c.WrittenOff}); err != nil {
 		return Purchase{}, err
 	}
 	return pu, nil
-}
-
-// clawable returns how many of coins a chargeback can take back from the
-// wallet: everything posted down to the wallet's floor, coins held for
-// open orders included (the transfer reaches them with IncludeHeld).
-func (p *Program) clawable(w *ledger.Writer, wallet string, coins int64) (int64, error) {
-	acc, err := w.Account(wallet)
-	if err != nil {
-		return 0, err
-	}
-	if acc.Unbounded {
-		return coins, nil
-	}
-	bal, err := w.Balance(wallet, p.rules.CoinAsset)
-	if err != nil {
-		return 0, err
-	}
-	posted, err := p.assets[p.rules.CoinAsset].Units(bal.Posted)
-	if err != nil {
-		return 0, err
-	}
-	// room = posted − floor = posted + limit; a sum past int64 is more
-	// room than any pack has coins.
-	room, err := kit.Add("chargeback room", posted, acc.Limits[p.rules.CoinAsset])
-	if err != nil {
-		return coins, nil //nolint:nilerr // overflow means more room than coins
-	}
-	return min(coins, max(room, 0)), nil
 }
 
 // SendGiftRequest is a viewer sending Count of one gift to a creator,

@@ -12,7 +12,9 @@ import (
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/driver"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
@@ -32,6 +34,11 @@ type giftModel struct {
 	gifters   map[string]map[string]int64
 	refs      []string
 	giftIDs   []string
+	// Rule chargeback_recovery: maxDebt < 0 is the default write-off,
+	// otherwise a bound on each viewer's debt (the rest written off).
+	maxDebt int64
+	debt    map[string]int64 // viewer -> coins owed
+	lost    int64            // coins written off
 }
 
 type modelPurchase struct {
@@ -68,7 +75,7 @@ func (m *giftModel) buy(t *rapid.T) {
 	if len(m.refs) > 0 && rapid.Bool().Draw(t, "reuse ref") {
 		ref = rapid.SampledFrom(m.refs).Draw(t, "ref")
 	}
-	_, err := m.e.p.BuyPack(m.e.ctx, gifting.BuyPackRequest{PaymentRef: ref, Actor: viewer, Pack: pack})
+	pu, err := m.e.p.BuyPack(m.e.ctx, gifting.BuyPackRequest{PaymentRef: ref, Actor: viewer, Pack: pack})
 	if old, ok := m.purchases[ref]; ok {
 		if old.viewer == viewer && old.pack == pack {
 			require.NoError(t, err)
@@ -80,7 +87,10 @@ func (m *giftModel) buy(t *rapid.T) {
 	require.NoError(t, err)
 	m.purchases[ref] = modelPurchase{viewer: viewer, pack: pack, coins: propPacks[pack]}
 	m.refs = append(m.refs, ref)
-	m.coins[viewer] += propPacks[pack]
+	repaid := min(m.debt[viewer], propPacks[pack])
+	require.Equal(t, repaid, pu.Repaid, "the viewer's debt is repaid first")
+	m.debt[viewer] -= repaid
+	m.coins[viewer] += propPacks[pack] - repaid
 }
 
 func (m *giftModel) gift(t *rapid.T) {
@@ -146,6 +156,14 @@ func (m *giftModel) chargeback(t *rapid.T) {
 	claw := min(mp.coins, max(m.coins[mp.viewer]+propOverdraft, 0))
 	require.Equal(t, claw, pu.ClawedBack)
 	require.Equal(t, mp.coins-claw, pu.Unrecovered)
+	debt := int64(0)
+	if m.maxDebt >= 0 {
+		debt = min(mp.coins-claw, m.maxDebt-m.debt[mp.viewer])
+	}
+	require.Equal(t, debt, pu.Debt)
+	require.Equal(t, mp.coins-claw-debt, pu.WrittenOff)
+	m.debt[mp.viewer] += debt
+	m.lost += pu.WrittenOff
 	m.coins[mp.viewer] -= claw
 	mp.chargedBack = true
 	m.purchases[ref] = mp
@@ -168,8 +186,27 @@ func (m *giftModel) check(t *rapid.T) {
 	require.Equal(t, m.revenue, e.units(t, gifting.RevenueAccount, "COIN"))
 	require.Equal(t, m.exchange, e.units(t, gifting.ExchangeAccount, "COIN"))
 	require.Equal(t, -diamonds, e.units(t, gifting.ExchangeAccount, "DIAMOND"))
-	// Conservation of coins: what world issued is with members or the platform.
-	require.Equal(t, -(members + m.revenue + m.exchange), e.units(t, ledger.World, "COIN"))
+	// Nothing unrecovered goes missing: it is the viewer's debt or a loss.
+	var debts int64
+	for _, v := range propViewers {
+		var owed decimal.Decimal
+		require.NoError(t, e.l.View(e.ctx, func(r *ledger.Reader) error {
+			ds, err := kit.Outstanding(r, v)
+			for _, d := range ds {
+				owed = owed.Add(d.Amount)
+			}
+			return err
+		}))
+		require.Equal(t, m.debt[v], owed.IntPart(), "debt of %s", v)
+		require.LessOrEqual(t, m.debt[v], max(m.maxDebt, 0))
+		debts += m.debt[v]
+	}
+	if m.lost > 0 {
+		require.Equal(t, -m.lost, e.units(t, gifting.ChargebackLossAccount, "COIN"))
+	}
+	// Conservation of coins: what world issued is with members or the
+	// platform, less what was written off or is owed.
+	require.Equal(t, -(members + m.revenue + m.exchange - m.lost - debts), e.units(t, ledger.World, "COIN"))
 	for live, coins := range m.live {
 		ls, err := e.p.Live(e.ctx, live)
 		require.NoError(t, err)
@@ -256,7 +293,12 @@ func (c *checkScope) close() {
 func propertyGifting(t *rapid.T, store driver.Store) {
 	r := gifting.DefaultRules()
 	r.DailySpendLimit = propDailyLimit
-	m := &giftModel{e: newEnvOn(t, store, r, gifting.WithWallets(coinOverdraft(propOverdraft))), coins: map[string]int64{}, diamonds: map[string]int64{},
+	maxDebt := int64(-1)
+	if rapid.Bool().Draw(t, "recover") {
+		maxDebt = rapid.Int64Range(0, 500).Draw(t, "max debt")
+		r.ChargebackRecovery = kit.Recover(decimal.NewFromInt(maxDebt), gifting.ChargebackLossAccount)
+	}
+	m := &giftModel{maxDebt: maxDebt, debt: map[string]int64{}, e: newEnvOn(t, store, r, gifting.WithWallets(coinOverdraft(propOverdraft))), coins: map[string]int64{}, diamonds: map[string]int64{},
 		purchases: map[string]modelPurchase{}, gifts: map[string]gifting.SendGiftRequest{}, spent: map[string]int64{},
 		live: map[string]int64{}, gifters: map[string]map[string]int64{}}
 	t.Repeat(map[string]func(*rapid.T){

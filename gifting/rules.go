@@ -85,13 +85,34 @@ type Rules struct {
 	// PaymentAccount is where pack money comes from: ledger.World or a
 	// payment clearing account (opened Unbounded if missing).
 	PaymentAccount string `json:"payment_account"`
+	// ChargebackRecovery is what a chargeback does with the pack's coins
+	// the viewer already spent (kit.RecoveryPolicy): "write_off" books
+	// them to a loss account, "recover" makes them the viewer's debt (up
+	// to max coins), repaid from the next coins the viewer buys before
+	// those can be spent. Empty (a rule file from before the rule) means
+	// the default: write off to ChargebackLossAccount.
+	ChargebackRecovery kit.RecoveryPolicy `json:"chargeback_recovery,omitzero"`
+}
+
+// ChargebackLossAccount is where the default ChargebackRecovery writes off
+// the coins a chargeback could not take back: its balance (below zero) is
+// the coins the platform lost to chargebacks.
+const ChargebackLossAccount = "platform:chargeback-losses"
+
+// chargebackRecovery is the rule with its default.
+func (r Rules) chargebackRecovery() kit.RecoveryPolicy {
+	if r.ChargebackRecovery.Mode == "" {
+		return kit.WriteOff(ChargebackLossAccount)
+	}
+	return r.ChargebackRecovery
 }
 
 // DefaultRules is the preset from PROGRAMS.md (gifting, currencies): the
 // Italian 2022 price list sold in the app, a catalogue from a 1-coin rose
 // to a 44,999-coin universe, 50% creator share, 1 diamond per coin of
 // share, 0.005 USD per diamond, 18+ to buy, send and receive, no gifts to
-// political accounts, no daily limit.
+// political accounts, no daily limit, coins a chargeback cannot take back
+// written off to ChargebackLossAccount.
 func DefaultRules() Rules {
 	eur := func(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 	pack := func(coins int64, price string) Pack {
@@ -126,6 +147,7 @@ func DefaultRules() Rules {
 		MinAgeReceive:         18,
 		BlockedRecipientKinds: []string{"political"},
 		PaymentAccount:        ledger.World,
+		ChargebackRecovery:    kit.WriteOff(ChargebackLossAccount),
 	}
 }
 
@@ -309,6 +331,12 @@ func (r Rules) Validate() error {
 	}
 	if err := ledger.ValidateAddress(r.PaymentAccount); err != nil {
 		return invalidCause("payment_account", err)
+	}
+	if err := checkDecimal("chargeback_recovery.max", r.ChargebackRecovery.Max); err != nil {
+		return err
+	}
+	if err := r.chargebackRecovery().Validate(); err != nil {
+		return invalidCause("chargeback_recovery", err)
 	}
 	return nil
 }

@@ -19,9 +19,16 @@
 //     invites. What the seed leaves open (budget, how days count, how new
 //     an invitee must be) is an integrator choice documented on the preset.
 //   - ShopRules, seed 001: about 50 USD per invitee who signs up and makes
-//     a first purchase, held until the purchase's return window ends and
-//     cancelled by a refund inside it; tier bonuses for 3, 5 and 10
-//     invitees, at most 350 USD in all.
+//     a first purchase, pending (kit.Pending) until the purchase's return
+//     window ends and vetoed by a refund inside it; tier bonuses for 3, 5
+//     and 10 invitees, at most 350 USD in all. Rule refund_clawback
+//     (default unset: after the window the reward stands) vetoes a reward
+//     refunded after the window but not paid yet, and claws back one
+//     refunded after it was paid, under a
+//     kit.RecoveryPolicy: what the referrer's wallet cannot give becomes
+//     their debt up to max, repaid from their next reward, and the rest is
+//     written off to its loss_account (kit.Claw; none: the refund is
+//     refused with kit.ErrRecoveryBound). hold_margin is no longer used.
 //
 // Other markets' numbers are the same rules with other values: a minimum
 // age of 19 or 21, 100 invites a day (InvitesPerDay), rewards for the first
@@ -136,24 +143,31 @@
 //
 // # Shop rewards, Tick and the kill switch
 //
-// Tick (kit.Ticker) pays the held rewards whose return window has ended,
-// each in a unit of work of its own (kit.EachDue), and returns a
-// kit.TickReport: ItemReleased for each reward paid, ItemTierBonus and
-// ItemTierUnfunded for the tier bonuses a release reached, ItemUnfunded
-// for a late reward the budget could not pay; in Failed, ItemRelease for
-// a release that failed (its writes undone; the others go on). Nothing is
+// A shop reward is a kit.Pending grant (one mechanism for every program's
+// maturing rewards): RecordPurchase moves it from the budget into the
+// referrer's member:<id>:pending account, where it is visible but not
+// spendable; a refund inside the return window vetoes it back to the
+// budget; Tick (kit.Ticker) releases it to the referrer's wallet through
+// kit.Credit, which first repays any debt the referrer owes from a
+// clawback. Each grant settles exactly once, whoever races.
+//
+// Tick pays the pending rewards whose return window has ended, each in a
+// unit of work of its own (kit.EachDue), and returns a kit.TickReport:
+// ItemReleased for each reward paid, ItemTierBonus and ItemTierUnfunded
+// for the tier bonuses a release reached; in Failed, ItemRelease for a
+// release that failed (its writes undone; the others go on). Nothing is
 // paid to or for a member the kill switch covers, nor to a referrer who
-// is not eligible to earn: such a reward is withheld — it stays held and
-// due, is in Failed as ItemWithheld with the refusal at every Tick, and
-// is paid once the switch is off and the referrer eligible. If the hold
-// expires meanwhile, its amount goes back to the budget and the reward is
-// paid from the budget then; if the budget cannot pay it, the invite ends
-// StatusUnfunded and the Tick reports it as ItemUnfunded, never silently.
-// Tick does not tick the ledger: the scheduler that runs the programs
-// does that once for all of them. A hold found past its expiry but not
-// yet released by the ledger's Tick is voided in the same unit of work
-// before paying from the budget, so the order in which the program's and
-// the ledger's Ticks run does not matter.
+// is not eligible to earn: such a reward is withheld — it stays pending
+// and due, is in Failed as ItemWithheld with the refusal at every Tick,
+// and is paid once the switch is off and the referrer eligible. Its
+// amount left the budget when it was earned, so it is never found
+// unfunded (ItemUnfunded and StatusUnfunded are no longer produced). Tick
+// does not tick the ledger, and nothing of a shop reward is a ledger hold,
+// so the order of the two Ticks does not matter.
+//
+// Every reward reaches a wallet through kit.Credit: a referrer who owes a
+// clawback's debt repays it from the next reward, whichever kind, before
+// any of it is spendable (referral.debt.recovered).
 //
 // # Privileged actions
 //
@@ -178,8 +192,11 @@
 //   - world: the issuing account (Unbounded) the budget is funded from.
 //   - referral:campaign:<campaign>:budget: the campaign budget (no
 //     overdraft: its balance limit is what refuses a grant beyond the
-//     budget, atomically). Shop rewards are ledger holds on it until the
-//     return window ends.
+//     budget, atomically). Shop rewards leave it for the referrer's pending
+//     account when earned; Budget.Held reports what they hold.
+//   - member:<id>:pending (kit.PendingAccount): shop rewards waiting for
+//     their return window; member:<id>:debt (kit.DebtAccount): what a
+//     member owes from a clawback under refund_clawback.
 //   - member:<id> (kit.WalletAccount): members' wallets, shared with other
 //     programs (payout withdraws from them). A wallet already open is used
 //     as it is; one the program opens gets the kit.WalletPolicy given with
@@ -210,11 +227,17 @@
 //     paid (for a task, the member who did it).
 //   - referral.tier.unfunded: a release reached a tier the budget could
 //     not pay; the tier is settled unpaid. Subject: the referrer.
-//   - referral.reward.held: RecordPurchase held the signup reward on the
-//     budget; referral.reward.released: Tick paid it;
-//     referral.reward.unfunded: Tick found its hold expired and the
-//     budget short; referral.reward.clawed_back: RecordRefund cancelled
-//     it inside the return window. Subject: the referrer.
+//   - referral.reward.held: RecordPurchase made the signup reward a
+//     pending grant; referral.reward.released: Tick paid it;
+//     referral.reward.clawed_back: RecordRefund vetoed it inside the
+//     return window, or (refund_clawback) clawed it back after it was
+//     paid; referral.reward.unfunded is no longer emitted. Subject: the
+//     referrer.
+//   - referral.clawback.recorded (kit.ClawbackRecorded), and
+//     referral.loss.written_off (kit.LossWrittenOff) when some was written
+//     off: a refund_clawback, before its reward.clawed_back, same
+//     transaction. referral.debt.recovered (kit.DebtRecovered): a reward
+//     repaid a debt. Subject: the referrer.
 //   - referral.budget.funded (EventBudgetFunded): Fund, or New funding
 //     Rules.Budget (event_id "setup", no actor). Subject: the campaign.
 //     Data (BudgetData): campaign, event_id, actor, amount, asset.
@@ -225,10 +248,9 @@
 // Every reward event's data is RewardData: campaign, member (paid), for
 // (the invitee; "<task>@<period>" for a task; the tier's invitee count
 // for a tier), amount, asset, and for held rewards purchase, hold (the
-// ledger hold's ID) and release_at; actor (the risk officer) on
+// kit.Pending grant's ID) and release_at; actor (the risk officer) on
 // clawed_back. TxID is the payment for rewarded, released and funded
-// events; held and clawed_back post no journal transaction (a hold, a
-// void), so they carry whatever the unit of work posted before them.
+// events, the grant for held, the veto or the clawback for clawed_back.
 //
 // # Usage
 //

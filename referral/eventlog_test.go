@@ -176,7 +176,8 @@ func TestEventsShop(t *testing.T) {
 		inv3, err := f.p.Invite(f.ctx, "inv3")
 		require.NoError(t, err)
 		require.Equal(t, referral.RewardData{Campaign: "shop-2024", Member: "ref", For: "inv3", Amount: held.Amount, Asset: "USD",
-			Purchase: "order-inv3", Hold: fmt.Sprint(inv3.HoldID), ReleaseAt: held.ReleaseAt}, held)
+			Purchase: "order-inv3", Hold: inv3.Pending, ReleaseAt: held.ReleaseAt}, held)
+		require.Equal(t, "shop-2024:shop:inv3", held.Hold, "the kit.Pending grant")
 		require.True(t, held.ReleaseAt.Equal(inv3.ReleaseAt))
 		require.Equal(t, "50", held.Amount.String())
 
@@ -229,9 +230,9 @@ func TestEventsShopTierUnfunded(t *testing.T) {
 	})
 }
 
-// A withheld reward emits nothing (nothing changed); one found unfunded
-// later is an event.
-func TestEventsWithheldThenUnfunded(t *testing.T) {
+// A withheld reward emits nothing (nothing changed); it stays pending
+// and its release once the switch is off is an event.
+func TestEventsWithheldThenReleased(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := shopFixture(t, open, func(r *referral.Rules) {
 			r.Country, r.SameCountry = "", false
@@ -254,12 +255,11 @@ func TestEventsWithheldThenUnfunded(t *testing.T) {
 		f.clock.Advance(f.rules.HoldMargin.D())
 		f.tick(t)
 		_, err = f.p.CompleteTask(f.ctx, referral.CompleteTaskRequest{EventID: "task", Member: "ref", Task: "review"})
-		require.NoError(t, err)
+		require.ErrorIs(t, err, referral.ErrBudgetExhausted)
 		f.kill(t, "CA", false)
 		f.tick(t)
-		evs, _ := f.expectEvents(t, seq, event{referral.EventTaskRewarded, "ref"}, event{referral.EventKillSwitchChanged, "CA"},
-			event{referral.EventRewardUnfunded, "ref"})
-		require.Equal(t, "amy", rewardData(t, evs[2]).For)
-		require.Equal(t, "o-amy", rewardData(t, evs[2]).Purchase)
+		evs, _ := f.expectEvents(t, seq, event{referral.EventKillSwitchChanged, "CA"}, event{referral.EventRewardReleased, "ref"})
+		require.Equal(t, "amy", rewardData(t, evs[1]).For)
+		require.Equal(t, "o-amy", rewardData(t, evs[1]).Purchase)
 	})
 }

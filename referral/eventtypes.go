@@ -1,7 +1,6 @@
 package referral
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -132,5 +131,5 @@ func (p *Program) emitReward(w *ledger.Writer, typ string, d RewardData) error {
 // amount.
 func (inv Invite) heldReward(amount decimal.Decimal) RewardData {
 	return RewardData{Member: inv.Referrer, For: inv.Invitee, Amount: amount, Purchase: inv.Purchase,
-		Hold: strconv.FormatUint(inv.HoldID, 10), ReleaseAt: inv.ReleaseAt}
+		Hold: inv.Pending, ReleaseAt: inv.ReleaseAt}
 }

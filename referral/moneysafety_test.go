@@ -75,10 +75,11 @@ func TestKillSwitchStopsHeldShopRewards(t *testing.T) {
 	})
 }
 
-// TestKillSwitchOutlastingTheHoldPaysFromTheBudget: issue 10 #15. The
-// switch stays on past the hold's expiry: the hold goes back to the
-// budget, and the reward is paid from the budget once the switch is off.
-func TestKillSwitchOutlastingTheHoldPaysFromTheBudget(t *testing.T) {
+// TestKillSwitchOutlastingTheWindowStillPays: issue 10 #15. The switch
+// stays on long past the return window (and the former hold margin): the
+// reward stays pending (a kit.Pending grant does not expire) and is paid
+// once the switch is off.
+func TestKillSwitchOutlastingTheWindowStillPays(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := shopFixture(t, open, func(r *referral.Rules) { r.Budget = d(50) })
 		f.purchaseAll(t, "amy")
@@ -86,8 +87,8 @@ func TestKillSwitchOutlastingTheHoldPaysFromTheBudget(t *testing.T) {
 		f.clock.Advance((f.rules.ReturnWindow + f.rules.HoldMargin).D() + time.Hour)
 		rep, holdsExpired := f.tick(t)
 		require.Len(t, failed(t, rep, referral.ItemWithheld, referral.ErrCountryDisabled), 1)
-		require.Equal(t, 1, holdsExpired)
-		require.True(t, f.held(t).IsZero())
+		require.Zero(t, holdsExpired, "nothing of the reward is a hold")
+		require.True(t, f.held(t).Equal(d(50)), "still pending")
 		require.True(t, f.wallet(t, "ref").IsZero())
 
 		f.kill(t, "US", false)
@@ -101,10 +102,9 @@ func TestKillSwitchOutlastingTheHoldPaysFromTheBudget(t *testing.T) {
 
 // TestWithheldRewardIsNeverLostSilently: issue 10 #15. The invitee's
 // country is switched off (nothing is paid for them either); while the
-// reward is withheld its hold expires and the referrer spends the budget
-// on a task. When the switch is off the reward cannot be funded: the
-// invite ends StatusUnfunded, Tick reports it, and it leaves the daily
-// earning count.
+// reward is withheld it stays pending, out of the budget, so the budget
+// cannot be spent twice on a task; when the switch is off the reward is
+// paid.
 func TestWithheldRewardIsNeverLostSilently(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := shopFixture(t, open, func(r *referral.Rules) {
@@ -128,13 +128,13 @@ func TestWithheldRewardIsNeverLostSilently(t *testing.T) {
 		f.clock.Advance(f.rules.HoldMargin.D())
 		f.tick(t)
 		_, err = f.p.CompleteTask(f.ctx, referral.CompleteTaskRequest{EventID: "task", Member: "ref", Task: "review"})
-		require.NoError(t, err)
+		require.ErrorIs(t, err, referral.ErrBudgetExhausted, "the pending reward is not in the budget any more")
 
 		f.kill(t, "CA", false)
 		rep, _ = f.tick(t)
-		require.Zero(t, rep.Count(referral.ItemReleased))
-		require.Equal(t, []string{"amy"}, rep.IDs(referral.ItemUnfunded), "reported, never lost silently")
-		require.Equal(t, referral.StatusUnfunded, f.status(t, "amy"))
+		require.Equal(t, []string{"amy"}, rep.IDs(referral.ItemReleased))
+		require.Empty(t, rep.IDs(referral.ItemUnfunded))
+		require.Equal(t, referral.StatusPaid, f.status(t, "amy"))
 		require.True(t, f.wallet(t, "ref").Equal(d(50)))
 		f.verify(t)
 	})
@@ -223,12 +223,11 @@ func TestRefundedRewardLeavesTheDailyCap(t *testing.T) {
 }
 
 // TestExpiredHoldBeforeTheSweepStillPaysTheReferrer: issue 10 #14. Tick
-// runs after the hold's expiry but before the ledger released it: the
-// hold is voided in the same unit of work and the referrer paid from the
-// budget (before the fix the budget looked short and the invite was marked
-// unfunded for ever). The budget is exactly the reward, so the held amount
-// is all there is. Either order of the ledger's and the program's Tick
-// pays.
+// runs long after the return window (past the former hold's expiry),
+// before or after the ledger's Tick: the referrer is paid (before the fix
+// the budget looked short and the invite was marked unfunded for ever).
+// The budget is exactly the reward. Since the reward is a kit.Pending
+// grant there is no hold for the ledger's Tick to expire.
 func TestExpiredHoldBeforeTheSweepStillPaysTheReferrer(t *testing.T) {
 	for _, ledgerFirst := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ledger_tick_first=%v", ledgerFirst), func(t *testing.T) {
@@ -239,7 +238,7 @@ func TestExpiredHoldBeforeTheSweepStillPaysTheReferrer(t *testing.T) {
 				if ledgerFirst {
 					n, err := f.l.Tick(f.ctx)
 					require.NoError(t, err)
-					require.Equal(t, 1, n)
+					require.Zero(t, n)
 				}
 				rep, err := f.p.Tick(f.ctx) // the program's alone: it must not wait for the ledger's
 				require.NoError(t, err)

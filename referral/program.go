@@ -25,7 +25,6 @@ const (
 	kindPurchase = "referral.purchase" // <c>:<purchase id> -> invitee
 	kindCampaign = "referral.campaign" // <c> -> campaignState
 	kindKill     = "referral.kill"     // <c>:<country> -> killState
-	dueRelease   = "referral.release:" // + <c>; id: invitee
 )
 
 // Reward kinds, as they appear in Grant.Kind and in transaction metadata.
@@ -45,7 +44,8 @@ const (
 	StatusRewarded InviteStatus = "rewarded"
 	// StatusAwaitingPurchase: signed up; the reward waits for a first purchase.
 	StatusAwaitingPurchase InviteStatus = "awaiting_purchase"
-	// StatusHeld: the reward is held on the budget until the return window
+	// StatusHeld: the reward is pending (a kit.Pending grant in the
+	// referrer's member:<id>:pending account) until the return window
 	// ends, and after it while the kill switch or the referrer's
 	// eligibility withholds it (see Program.Tick).
 	StatusHeld InviteStatus = "held"
@@ -53,8 +53,12 @@ const (
 	StatusPaid InviteStatus = "paid"
 	// StatusCancelled: the purchase was refunded inside the return window.
 	StatusCancelled InviteStatus = "cancelled"
-	// StatusUnfunded: the hold had expired and the budget could not pay.
+	// StatusUnfunded: the hold had expired and the budget could not pay
+	// (rewards held before pending grants; no longer set).
 	StatusUnfunded InviteStatus = "unfunded"
+	// StatusClawedBack: the purchase was refunded after the reward was
+	// paid, and rule refund_clawback took it back (kit.Claw).
+	StatusClawedBack InviteStatus = "clawed_back"
 )
 
 // Invite is one invitee's referral.
@@ -65,8 +69,10 @@ type Invite struct {
 	SignedUpAt time.Time    `json:"signed_up_at"`
 	Status     InviteStatus `json:"status"`
 	Purchase   string       `json:"purchase,omitempty"`
-	HoldID     uint64       `json:"hold_id,omitempty"`
-	ReleaseAt  time.Time    `json:"release_at,omitempty"`
+	HoldID     uint64       `json:"hold_id,omitempty"` // no longer set: see Pending
+	// Pending is the kit.Pending grant of the held signup reward.
+	Pending   string    `json:"pending,omitempty"`
+	ReleaseAt time.Time `json:"release_at,omitempty"`
 	// CountedOn is the day (in Rules.Timezone) whose daily earning cap
 	// counts the held signup reward; a refund or an unfunded release takes
 	// it out of that day's count again.
@@ -95,6 +101,9 @@ type referrerState struct {
 type campaignState struct {
 	Funded int64 `json:"funded"`
 	Spent  int64 `json:"spent"`
+	// Pending is what the campaign's pending signup rewards hold (they
+	// left the budget for the referrers' pending accounts): Budget.Held.
+	Pending int64 `json:"pending,omitempty"`
 }
 
 // killState is a country's kill switch as last set, and by whom.
@@ -423,15 +432,10 @@ func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amo
 	} else if !errors.Is(err, ledger.ErrNotFound) {
 		return Grant{}, err
 	}
-	wallet, err := kit.OpenWallet(w, p.wallets, member)
-	if err != nil {
-		return Grant{}, err
-	}
-	t, err := w.Post(ledger.TransferRequest{
-		Key:      "referral:" + rid,
-		Postings: []ledger.Posting{{From: p.budget, To: wallet, Asset: p.rules.Asset.Code, Amount: amount}},
-		Metadata: p.meta(kind, member, subject),
-	})
+	// Through kit.Credit: a debt the member owes from a clawback is repaid
+	// first, and only the rest reaches the wallet.
+	t, err := kit.Credit(w, kit.CreditRequest{Program: "referral", Key: "referral:" + rid, Member: member,
+		Asset: p.rules.Asset.Code, Amount: amount, From: p.budget, Wallets: p.wallets, Metadata: p.meta(kind, member, subject)})
 	if err != nil {
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
 			return Grant{}, fmt.Errorf("%w: %w", ErrBudgetExhausted, err)
@@ -455,7 +459,7 @@ func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amo
 	if err := p.emitReward(w, grantEvents[kind], RewardData{Member: member, For: subject, Amount: amount}); err != nil {
 		return Grant{}, err
 	}
-	return Grant{Kind: kind, Member: member, Subject: subject, Amount: amount, Transaction: t.ID}, nil
+	return Grant{Kind: kind, Member: member, Subject: subject, Amount: amount, Transaction: t.Tx}, nil
 }
 
 func (p *Program) grant(w *ledger.Writer, member, kind, subject string, amount decimal.Decimal, capped bool) (Grant, error) {
@@ -635,7 +639,7 @@ type Budget struct {
 	Account   string
 	Funded    decimal.Decimal // put into the budget in all
 	Spent     decimal.Decimal // paid out as rewards
-	Held      decimal.Decimal // reserved for rewards waiting for a return window
+	Held      decimal.Decimal // pending rewards waiting for a return window (kit.Pending)
 	Available decimal.Decimal // what new rewards may still use
 }
 
@@ -743,7 +747,7 @@ func (p *Program) Budget(ctx context.Context) (Budget, error) {
 		if err != nil {
 			return err
 		}
-		out = Budget{Account: p.budget, Funded: p.amount(c.Funded), Spent: p.amount(c.Spent), Held: b.Held, Available: b.Available}
+		out = Budget{Account: p.budget, Funded: p.amount(c.Funded), Spent: p.amount(c.Spent), Held: b.Held.Add(p.amount(c.Pending)), Available: b.Available}
 		return nil
 	})
 	return out, err

@@ -24,7 +24,15 @@ var expectedRefusals = []error{
 	referral.ErrDuplicateSignal, referral.ErrCapReached, referral.ErrBudgetExhausted, referral.ErrCampaignClosed,
 	referral.ErrCountryDisabled, referral.ErrAlreadyRewarded, referral.ErrIneligible, referral.ErrNotInvited,
 	referral.ErrIdempotencyConflict,
+	kit.ErrRecoveryBound, // a refund_clawback past max with no loss account
 }
+
+// Accounts of the property test: where members spend their rewards, and
+// the loss account of its refund_clawback policies.
+const (
+	propTill   = "shop:till"
+	propLosses = "platform:referral-losses"
+)
 
 func expected(err error) bool {
 	for _, e := range expectedRefusals {
@@ -68,6 +76,9 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 		if shop {
 			rules = referral.ShopRules()
 			rules.Budget = d(rapid.SampledFrom([]int64{5000, 180, 75, 0}).Draw(rt, "budget"))
+			policies := []*kit.RecoveryPolicy{nil, {Mode: kit.RecoverFromRewards, Max: d(60), LossAccount: propLosses},
+				{Mode: kit.RecoverFromRewards, Max: d(20)}, {Mode: kit.WriteOffToLoss, LossAccount: propLosses}}
+			rules.RefundClawback = policies[rapid.IntRange(0, len(policies)-1).Draw(rt, "refund_clawback")]
 		} else {
 			rules.Budget = d(rapid.SampledFrom([]int64{1_000_000, 47000, 21000, 0}).Draw(rt, "budget"))
 			rules.DailyEarningCap = d(rapid.SampledFrom([]int64{0, 0, 26000, 41000}).Draw(rt, "cap"))
@@ -89,6 +100,9 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 		roles.Grant(riskOfficer, kit.RoleRiskOfficer)
 		p, err := referral.New(ctx, l, rules, dir, referral.WithRoles(roles))
 		if err != nil {
+			rt.Fatal(err)
+		}
+		if _, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: propTill}); err != nil {
 			rt.Fatal(err)
 		}
 		people := []string{"a", "b", "c", "d", "e", "f"}
@@ -164,6 +178,24 @@ func randomSequence(rt *rapid.T, t *testing.T, open teststore.Opener, pg bool) {
 					return
 				}
 				check(rt, err)
+			},
+			"spend": func(rt *rapid.T) {
+				// A member spends what they may, so that a clawback can
+				// find the wallet short.
+				who := rapid.SampledFrom(people).Draw(rt, "who")
+				var sp decimal.Decimal
+				if err := l.View(ctx, func(r *ledger.Reader) (err error) {
+					sp, err = kit.Spendable(r, referral.MemberAccount(who), rules.Asset.Code)
+					return err
+				}); err != nil {
+					rt.Fatal(err)
+				}
+				if sp.IsZero() {
+					rt.Skip("nothing to spend")
+				}
+				if _, err := l.Transfer(ctx, "", referral.MemberAccount(who), propTill, rules.Asset.Code, sp); err != nil {
+					rt.Fatal(err)
+				}
 			},
 			"kill": func(rt *rapid.T) {
 				off := rapid.IntRange(0, 5).Draw(rt, "off") == 0
@@ -281,8 +313,30 @@ func checkInvariants(rt *rapid.T, ctx context.Context, l *ledger.Ledger, p *refe
 		!b.Spent.Add(b.Held).Add(b.Available).Equal(b.Funded) {
 		rt.Fatalf("budget broken: %+v", b)
 	}
-	if !wallets.Equal(b.Spent) {
-		rt.Fatalf("wallets hold %s, campaign spent %s", wallets, b.Spent)
+	// What the campaign spent is in the wallets, spent at the till, or
+	// owed back (debts and write-offs are negative balances).
+	elsewhere := decimal.Zero
+	for _, acc := range []string{propTill, propLosses} {
+		b, err := l.Balance(ctx, acc, rules.Asset.Code)
+		if err == nil {
+			elsewhere = elsewhere.Add(b.Posted)
+		} else if !errors.Is(err, ledger.ErrUnknownAccount) {
+			rt.Fatal(err)
+		}
+	}
+	for _, id := range people {
+		b, err := l.Balance(ctx, kit.DebtAccount(id), rules.Asset.Code)
+		if err == nil {
+			if b.Posted.Sign() > 0 || (rules.RefundClawback != nil && b.Posted.Neg().GreaterThan(rules.RefundClawback.Max)) {
+				rt.Fatalf("debt of %s: %s", id, b.Posted)
+			}
+			elsewhere = elsewhere.Add(b.Posted)
+		} else if !errors.Is(err, ledger.ErrUnknownAccount) {
+			rt.Fatal(err)
+		}
+	}
+	if !wallets.Add(elsewhere).Equal(b.Spent) {
+		rt.Fatalf("wallets hold %s and %s elsewhere, campaign spent %s", wallets, elsewhere, b.Spent)
 	}
 	seen := map[string]bool{}
 	err = l.View(ctx, func(r *ledger.Reader) error {
@@ -293,8 +347,11 @@ func checkInvariants(rt *rapid.T, ctx context.Context, l *ledger.Ledger, p *refe
 			}
 			for _, tx := range txs {
 				m := tx.Metadata
-				if m["program"] != "referral" || m["kind"] == "fund" || tx.Kind == ledger.KindReversal {
+				if m["program"] != "referral" || m["kind"] == "fund" || m["clawback"] != "" || tx.Kind == ledger.KindReversal {
 					continue
+				}
+				if m["pending"] == "grant" || m["pending"] == kit.StateVetoed {
+					continue // a pending grant and its veto pay nobody; its release pays
 				}
 				k := strings.Join([]string{m["member"], m["kind"], m["subject"]}, "|")
 				if seen[k] {

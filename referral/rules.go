@@ -88,9 +88,19 @@ type Rules struct {
 	RequirePurchase bool `json:"require_purchase"`
 	// ReturnWindow is how long a purchase may be refunded.
 	ReturnWindow kit.Duration `json:"return_window"`
-	// HoldMargin is how much longer than the return window the budget hold
-	// lives, so that a late Tick still finds it pending.
+	// HoldMargin was how much longer than the return window a budget hold
+	// lived. The reward is now a kit.Pending grant, which does not expire,
+	// so it is no longer used; still validated, so rule files keep working.
 	HoldMargin kit.Duration `json:"hold_margin"`
+	// RefundClawback, if set, makes a refund after the return window undo
+	// the signup reward too: one not paid yet (withheld, or before the
+	// Tick) is vetoed, one already paid is clawed back under this recovery
+	// policy
+	// (kit.Claw: what the referrer's wallet cannot give becomes their debt
+	// up to max, recovered from their next pending reward, or a write-off
+	// to its loss account). Unset (the default): after the return window
+	// the reward stands, as before.
+	RefundClawback *kit.RecoveryPolicy `json:"refund_clawback,omitempty"`
 
 	// RetentionReward is paid to the referrer once the invitee has been
 	// active on RetentionDays days (0 = no retention bonus).
@@ -343,6 +353,14 @@ func (r Rules) Validate() error {
 	}
 	if err := duration("hold_margin", r.HoldMargin); err != nil {
 		return err
+	}
+	if r.RefundClawback != nil {
+		if err := r.amount("refund_clawback.max", r.RefundClawback.Max); err != nil {
+			return err
+		}
+		if err := r.RefundClawback.Validate(); err != nil {
+			return invalidErr("refund_clawback", err)
+		}
 	}
 	if err := r.amount("retention_reward", r.RetentionReward); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rewardkit/rewardkit/ledger"
@@ -14,11 +15,15 @@ import (
 // PurchaseResult is what recording a purchase did.
 type PurchaseResult struct {
 	// Qualifying: this was the invitee's first purchase and the reward is
-	// now held until ReleaseAt.
-	Qualifying bool      `json:"qualifying"`
-	HoldID     uint64    `json:"hold_id,omitempty"`
-	ReleaseAt  time.Time `json:"release_at,omitempty"`
-	Invite     *Invite   `json:"invite,omitempty"`
+	// now pending until ReleaseAt.
+	Qualifying bool `json:"qualifying"`
+	// HoldID is no longer set: the reward is a kit.Pending grant (Pending),
+	// not a hold on the budget. Kept for callers that read it.
+	HoldID uint64 `json:"hold_id,omitempty"`
+	// Pending is the kit.Pending grant ID of the reward.
+	Pending   string    `json:"pending,omitempty"`
+	ReleaseAt time.Time `json:"release_at,omitempty"`
+	Invite    *Invite   `json:"invite,omitempty"`
 	// Replayed: the event was processed before; this is its result as it
 	// was then, and nothing changed now.
 	Replayed bool `json:"-"`
@@ -104,10 +109,6 @@ func (p *Program) purchase(w *ledger.Writer, memberID, purchaseID string) (Purch
 	if err != nil {
 		return PurchaseResult{}, err
 	}
-	expires, err := ledger.AddDuration("hold expiry", release, p.rules.HoldMargin.D())
-	if err != nil {
-		return PurchaseResult{}, err
-	}
 	if err := w.InsertRecord(kindPurchase, p.id(purchaseID), []byte(strconv.Quote(memberID))); err != nil {
 		if errors.Is(err, ledger.ErrDuplicate) {
 			return PurchaseResult{}, fmt.Errorf("%w: purchase %s was recorded by another event: %w", ErrIdempotencyConflict, purchaseID, ledger.ErrIdempotencyConflict)
@@ -117,14 +118,18 @@ func (p *Program) purchase(w *ledger.Writer, memberID, purchaseID string) (Purch
 	if err := w.InsertRecord(kindReward, p.id(RewardSignup, inv.Referrer, memberID), []byte("{}")); err != nil {
 		return PurchaseResult{}, err
 	}
-	h, err := w.Hold(ledger.HoldRequest{
-		Key: "referral:" + p.id("hold", memberID), Account: p.budget, Asset: p.rules.Asset.Code,
-		Amount: p.rules.SignupReward, ExpiresAt: expires, Metadata: p.meta(RewardSignup, inv.Referrer, memberID),
-	})
+	// The reward is a kit.Pending grant: it leaves the budget now for the
+	// referrer's pending account (visible, not spendable) and is released
+	// by Tick when the return window ends, or vetoed by a refund inside it.
+	g, err := p.shopPending().Grant(w, kit.PendingGrant{ID: p.pendingID(memberID), Member: inv.Referrer, Asset: p.rules.Asset.Code,
+		Amount: p.rules.SignupReward, From: p.budget, MaturesAt: release, Metadata: p.meta(RewardSignup, inv.Referrer, memberID)})
 	if err != nil {
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
 			return PurchaseResult{}, fmt.Errorf("%w: signup reward of %s %s: %w", ErrBudgetExhausted, p.rules.SignupReward, p.rules.Asset.Code, err)
 		}
+		return PurchaseResult{}, err
+	}
+	if err := p.addPending(w, p.units(p.rules.SignupReward)); err != nil {
 		return PurchaseResult{}, err
 	}
 	day := p.day(now)
@@ -135,17 +140,44 @@ func (p *Program) purchase(w *ledger.Writer, memberID, purchaseID string) (Purch
 	if err := w.SaveJSON(kindReferrer, p.id(inv.Referrer), rs); err != nil {
 		return PurchaseResult{}, err
 	}
-	inv.Status, inv.Purchase, inv.HoldID, inv.ReleaseAt, inv.CountedOn = StatusHeld, purchaseID, h.ID, release, day
+	inv.Status, inv.Purchase, inv.Pending, inv.ReleaseAt, inv.CountedOn = StatusHeld, purchaseID, g.ID, release, day
 	if err := w.SaveJSON(kindInvite, p.id(memberID), inv); err != nil {
-		return PurchaseResult{}, err
-	}
-	if err := w.Schedule(dueRelease+p.rules.Campaign, memberID, release); err != nil {
 		return PurchaseResult{}, err
 	}
 	if err := p.emitReward(w, EventRewardHeld, inv.heldReward(p.rules.SignupReward)); err != nil {
 		return PurchaseResult{}, err
 	}
-	return PurchaseResult{Qualifying: true, HoldID: h.ID, ReleaseAt: release, Invite: &inv}, nil
+	return PurchaseResult{Qualifying: true, Pending: g.ID, ReleaseAt: release, Invite: &inv}, nil
+}
+
+// clawMeta marks a reward's metadata as its clawback's.
+func clawMeta(m map[string]string) map[string]string {
+	m["clawback"] = "refund"
+	return m
+}
+
+// shopPending is the shop variant's maturation: one kit.Pending per
+// campaign, whose events are the program's own (referral.reward.held,
+// .released, .clawed_back).
+func (p *Program) shopPending() kit.Pending {
+	return kit.Pending{Program: "referral", Scope: p.rules.Campaign, OwnEvents: true, Wallets: p.wallets}
+}
+
+// pendingID is the kit.Pending grant ID of an invitee's held signup reward.
+func (p *Program) pendingID(invitee string) string { return p.id("shop", invitee) }
+
+// addPending counts what the campaign's pending grants hold (Budget.Held).
+func (p *Program) addPending(w *ledger.Writer, u int64) error {
+	var c campaignState
+	if _, err := loadJSON(w, kindCampaign, p.rules.Campaign, &c); err != nil {
+		return err
+	}
+	pending, err := kit.Add("campaign pending", c.Pending, u)
+	if err != nil {
+		return err
+	}
+	c.Pending = pending
+	return w.SaveJSON(kindCampaign, p.rules.Campaign, c)
 }
 
 // uncount takes a held reward that was not kept (refunded, or never
@@ -169,9 +201,13 @@ func (p *Program) uncount(w *ledger.Writer, inv Invite) error {
 type RefundResult struct {
 	// Cancelled: the refund fell inside the return window of the purchase
 	// that earned a held reward, and the reward is cancelled.
-	Cancelled bool    `json:"cancelled"`
-	Reason    string  `json:"reason,omitempty"` // why nothing was cancelled
-	Invite    *Invite `json:"invite,omitempty"`
+	Cancelled bool   `json:"cancelled"`
+	Reason    string `json:"reason,omitempty"` // why nothing was cancelled
+	// Clawback is set when the refund came after the reward was released
+	// and rule refund_clawback took it back (kit.Claw): what the wallet
+	// gave, what became the referrer's debt, what was written off.
+	Clawback *kit.ClawResult `json:"clawback,omitempty"`
+	Invite   *Invite         `json:"invite,omitempty"`
 	// Replayed: the event was processed before; this is its result as it
 	// was then, and nothing changed now.
 	Replayed bool `json:"-"`
@@ -194,9 +230,12 @@ type RecordRefundRequest struct {
 
 // RecordRefund records, on behalf of the actor, a refund of a purchase. A
 // refund inside the return window of the purchase that earned a held
-// reward voids the hold, cancels the reward and takes it out of the
-// referrer's daily earning count (the cap counts only what is kept); after
-// the window the reward stands.
+// reward vetoes its kit.Pending grant (back to the budget), cancels the
+// reward and takes it out of the referrer's daily earning count (the cap
+// counts only what is kept); after the window the reward stands, unless
+// rule refund_clawback is set: then a reward not paid yet is vetoed the
+// same way, and one already paid is clawed back under the rule's
+// recovery policy (kit.Claw; RefundResult.Clawback).
 //
 // Cancelling a reward is a privileged action: the actor must hold
 // kit.RoleRiskOfficer, checked on every call, and be neither the referrer
@@ -243,15 +282,41 @@ func (p *Program) refund(w *ledger.Writer, actor, purchaseID string) (RefundResu
 		return res, err
 	}
 	switch {
-	case inv.Status != StatusHeld:
-		res.Reason = "reward already " + string(inv.Status)
-	case !w.Now().Before(inv.ReleaseAt):
-		res.Reason = "return window over"
-	default:
-		if _, err := w.Void(inv.HoldID); err != nil {
+	case inv.Status == StatusPaid && p.rules.RefundClawback != nil:
+		// Refunded after the reward was released: it is clawed back under
+		// the rule's recovery policy (kit.Claw), whatever the referrer
+		// already spent or cashed out.
+		c, err := kit.Claw(w, kit.ClawRequest{Program: "referral", Key: "referral:" + p.id("clawback", RewardSignup, invitee),
+			Member: inv.Referrer, Asset: p.rules.Asset.Code, Amount: p.rules.SignupReward, To: p.budget,
+			Policy: *p.rules.RefundClawback, Reason: "refund", Metadata: clawMeta(p.meta(RewardSignup, inv.Referrer, invitee))})
+		if err != nil {
 			return res, err
 		}
-		if err := w.Unschedule(dueRelease+p.rules.Campaign, invitee); err != nil {
+		if err := p.addSpent(w, -p.units(p.rules.SignupReward)); err != nil {
+			return res, err
+		}
+		inv.Status = StatusClawedBack
+		if err := w.SaveJSON(kindInvite, p.id(invitee), inv); err != nil {
+			return res, err
+		}
+		d := inv.heldReward(p.rules.SignupReward)
+		d.Actor = actor
+		if err := p.emitReward(w, EventRewardClawedBack, d); err != nil {
+			return res, err
+		}
+		res.Cancelled, res.Clawback = true, &c
+	case inv.Status != StatusHeld:
+		res.Reason = "reward already " + string(inv.Status)
+	case !w.Now().Before(inv.ReleaseAt) && p.rules.RefundClawback == nil:
+		// Past the window a reward stands; with refund_clawback one not
+		// paid yet (withheld, or before the Tick) is vetoed below rather
+		// than paid and clawed back.
+		res.Reason = "return window over"
+	default:
+		if _, err := p.shopPending().Veto(w, inv.Pending, "refund"); err != nil {
+			return res, err
+		}
+		if err := p.addPending(w, -p.units(p.rules.SignupReward)); err != nil {
 			return res, err
 		}
 		if err := p.uncount(w, inv); err != nil {
@@ -278,8 +343,9 @@ const (
 	// is the invitee.
 	ItemReleased = "referral.released"
 	// ItemUnfunded: a held reward whose hold had expired could not be paid
-	// from the budget; the invite ends StatusUnfunded, never silently. The
-	// ID is the invitee.
+	// from the budget. No longer reported: a held reward is a kit.Pending
+	// grant whose amount left the budget when it was earned, so it cannot
+	// be found unfunded. Kept for reports read from before.
 	ItemUnfunded = "referral.unfunded"
 	// ItemTierBonus: a tier bonus a release reached was paid; the ID is
 	// "<referrer>:<invitees of the tier>".
@@ -298,9 +364,8 @@ const (
 	// invitee's country, or the referrer is not eligible to earn (or no
 	// longer known): the error is the refusal (ErrCountryDisabled,
 	// ErrIneligible, ErrUnknownMember, kit.ErrMemberFacts). The reward
-	// stays held; once the switch is off (and the referrer eligible) it is
-	// paid, from the hold while it lasts and from the budget after it
-	// expired. The ID is the invitee.
+	// stays pending; once the switch is off (and the referrer eligible) it
+	// is paid. The ID is the invitee.
 	ItemWithheld = "referral.withheld"
 	// ItemRelease: a release failed for another reason (the store, a
 	// damaged record); its writes were undone. The ID is the invitee.
@@ -309,43 +374,42 @@ const (
 
 // releaseOutcome is what one release did.
 type releaseOutcome struct {
+	invitee  string
 	released bool
-	unfunded bool
 	withheld error
 	report   kit.TickReport // tier bonuses paid and unfunded
 }
 
-// Tick pays the held rewards whose return window has ended (with the tier
-// bonuses they reach), each in a unit of work of its own, at the ledger
-// clock's now. It reports each item by kind (ItemReleased, ItemUnfunded,
+// Tick pays the pending signup rewards whose return window has ended
+// (with the tier bonuses they reach), each in a unit of work of its own,
+// at the ledger clock's now. It reports each item by kind (ItemReleased,
 // ItemTierBonus, ItemTierUnfunded) and ID; a reward the kill switch or the
 // referrer's eligibility keeps from being paid is in Failed as
 // ItemWithheld with the refusal, one whose release failed as ItemRelease;
-// the others go on. It does not tick the ledger (the scheduler that runs
-// the programs does, once): the order of the two does not matter, since a
-// hold found expired but not yet released is voided and the reward paid
-// from the budget. Running Tick twice at the same time changes nothing the
-// second time. err is for the run as a whole (the store, the context, a
-// clock out of range); then the report may be incomplete and a later Tick
-// goes on.
+// the others go on. A withheld reward stays pending (its amount already
+// left the budget, so it is never found unfunded) and is paid by the
+// first Tick after the switch is off. It does not tick the ledger.
+// Running Tick twice at the same time changes nothing the second time.
+// err is for the run as a whole (the store, the context, a clock out of
+// range); then the report may be incomplete and a later Tick goes on.
 func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 	var rep kit.TickReport
+	pend := p.shopPending()
 	// Only releases whose batch committed are reported (kit.EachDueDo).
-	_, failed, err := kit.EachDueDo(ctx, p.l, dueRelease+p.rules.Campaign, p.l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) (releaseOutcome, error) {
-		return p.release(w, e.ID)
+	_, failed, err := kit.EachDueDo(ctx, p.l, pend.Kind(), p.l.Clock().Now(), func(w *ledger.Writer, e ledger.DueEntry) (releaseOutcome, error) {
+		return p.release(w, pend, e.ID)
 	}, func(e ledger.DueEntry, out releaseOutcome) {
 		switch {
 		case out.released:
-			rep.Add(ItemReleased, e.ID)
-		case out.unfunded:
-			rep.Add(ItemUnfunded, e.ID)
+			rep.Add(ItemReleased, out.invitee)
 		case out.withheld != nil:
-			rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemWithheld, ID: e.ID, Err: out.withheld})
+			rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemWithheld, ID: out.invitee, Err: out.withheld})
 		}
 		rep.Merge(out.report)
 	})
 	for _, f := range failed {
-		rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemRelease, ID: f.ID, Err: fail(f.Err, "release of %s's reward", f.ID)})
+		invitee := strings.TrimPrefix(f.ID, p.pendingID(""))
+		rep.Failed = append(rep.Failed, kit.ItemError{Kind: ItemRelease, ID: invitee, Err: fail(f.Err, "release of %s's reward", invitee)})
 	}
 	if err != nil {
 		return rep, fail(err, "tick")
@@ -353,22 +417,29 @@ func (p *Program) Tick(ctx context.Context) (kit.TickReport, error) {
 	return rep, nil
 }
 
-// release settles one held reward whose return window has ended.
-func (p *Program) release(w *ledger.Writer, invitee string) (releaseOutcome, error) {
+// release settles one pending signup reward whose return window has
+// ended.
+func (p *Program) release(w *ledger.Writer, pend kit.Pending, id string) (releaseOutcome, error) {
 	var out releaseOutcome
+	rec, err := pend.Lookup(&w.Reader, id)
+	if err != nil {
+		return out, err
+	}
+	invitee := rec.Metadata["subject"]
+	out.invitee = invitee
+	if rec.State != kit.StatePending {
+		return out, w.Unschedule(pend.Kind(), id)
+	}
+	if w.Now().Before(rec.MaturesAt) {
+		return out, nil // the clock stepped back; the entry stays due
+	}
 	inv, err := p.loadInvite(w, invitee)
 	if err != nil {
 		return out, err
 	}
-	if inv.Status != StatusHeld {
-		return out, w.Unschedule(dueRelease+p.rules.Campaign, invitee)
-	}
-	if w.Now().Before(inv.ReleaseAt) {
-		return out, nil // the clock stepped back; the entry stays due
-	}
 	// Nothing is paid to or for a member the kill switch covers, nor to a
 	// referrer who may not earn now (the campaign window does not apply:
-	// the reward was earned inside it). The reward stays held and due.
+	// the reward was earned inside it). The reward stays pending and due.
 	if err := p.mayPayFor(w, inv, false); err != nil {
 		if !refusal(err) {
 			return out, err
@@ -376,49 +447,11 @@ func (p *Program) release(w *ledger.Writer, invitee string) (releaseOutcome, err
 		out.withheld = fail(err, "%s's reward for %s", inv.Referrer, invitee)
 		return out, nil
 	}
-	amount := p.rules.SignupReward
-	to, err := kit.OpenWallet(w, p.wallets, inv.Referrer)
-	if err != nil {
+	amount := rec.Amount
+	if _, err := pend.Release(w, id); err != nil {
 		return out, err
 	}
-	rid := p.id(RewardSignup, inv.Referrer, invitee)
-	meta := p.meta(RewardSignup, inv.Referrer, invitee)
-	_, err = w.Capture(ledger.CaptureRequest{Key: "referral:" + rid, Hold: inv.HoldID, Final: true,
-		Destinations: []ledger.Leg{{To: to, Amount: amount}}, Metadata: meta})
-	if errors.Is(err, ledger.ErrHoldExpired) {
-		// Past its expiry but not yet released by the ledger's Tick: the
-		// hold still counts against the budget until released, so release
-		// it now, in this unit of work, and pay from the budget below.
-		if _, verr := w.Void(inv.HoldID); verr != nil {
-			return out, verr
-		}
-		err = ledger.ErrHoldClosed
-	}
-	if errors.Is(err, ledger.ErrHoldClosed) {
-		// The hold went back to the budget: pay from the budget if it
-		// still can.
-		b, berr := w.Balance(p.budget, p.rules.Asset.Code)
-		if berr != nil {
-			return out, berr
-		}
-		if b.Available.LessThan(amount) {
-			inv.Status = StatusUnfunded
-			out.unfunded = true
-			if err := p.uncount(w, inv); err != nil {
-				return out, err
-			}
-			if err := w.SaveJSON(kindInvite, p.id(invitee), inv); err != nil {
-				return out, err
-			}
-			if err := p.emitReward(w, EventRewardUnfunded, inv.heldReward(amount)); err != nil {
-				return out, err
-			}
-			return out, w.Unschedule(dueRelease+p.rules.Campaign, invitee)
-		}
-		_, err = w.Post(ledger.TransferRequest{Key: "referral:" + rid,
-			Postings: []ledger.Posting{{From: p.budget, To: to, Asset: p.rules.Asset.Code, Amount: amount}}, Metadata: meta})
-	}
-	if err != nil {
+	if err := p.addPending(w, -p.units(amount)); err != nil {
 		return out, err
 	}
 	if err := p.addSpent(w, p.units(amount)); err != nil {
@@ -452,5 +485,5 @@ func (p *Program) release(w *ledger.Writer, invitee string) (releaseOutcome, err
 		return out, err
 	}
 	out.released = true
-	return out, w.Unschedule(dueRelease+p.rules.Campaign, invitee)
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rewardkit/rewardkit/ledger"
+	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 	"github.com/rewardkit/rewardkit/referral"
 )
@@ -38,7 +39,7 @@ func (f *fixture) paid(t *testing.T, kind string) decimal.Decimal {
 	require.NoError(t, f.l.View(f.ctx, func(r *ledger.Reader) error {
 		txs, _, err := r.Transactions(0, 1000)
 		for _, tx := range txs {
-			if tx.Metadata["program"] == "referral" && tx.Metadata["kind"] == kind {
+			if tx.Metadata["program"] == "referral" && tx.Metadata["kind"] == kind && tx.Metadata["pending"] != "grant" && tx.Metadata["pending"] != "vetoed" {
 				for _, p := range tx.Postings {
 					sum = sum.Add(p.Amount)
 				}
@@ -51,7 +52,9 @@ func (f *fixture) paid(t *testing.T, kind string) decimal.Decimal {
 
 func (f *fixture) held(t *testing.T) decimal.Decimal {
 	t.Helper()
-	b, err := f.l.Balance(f.ctx, referral.BudgetAccount(f.rules.Campaign), f.rules.Asset.Code)
+	// What the campaign's pending rewards hold (kit.Pending grants in the
+	// referrers' pending accounts, out of the budget).
+	b, err := f.p.Budget(f.ctx)
 	require.NoError(t, err)
 	return b.Held
 }
@@ -76,9 +79,10 @@ func TestShopRewardHeldThenPaidWhenWindowEnds(t *testing.T) {
 		require.True(t, res.Qualifying)
 		require.True(t, f.held(t).Equal(d(50)))
 		require.True(t, f.wallet(t, "ref").IsZero())
-		h, err := f.l.HoldByID(f.ctx, res.HoldID)
-		require.NoError(t, err)
-		require.True(t, h.ExpiresAt.After(res.ReleaseAt), "the hold outlives the return window")
+		// The reward is a kit.Pending grant: visible in the referrer's
+		// pending account, not spendable.
+		require.Equal(t, "shop-2024:shop:amy", res.Pending)
+		require.True(t, f.balance(t, kit.PendingAccount("ref")).Equal(d(50)), "visible as pending")
 
 		second, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p2", Member: "amy", PurchaseID: "order-2"})
 		require.NoError(t, err)
@@ -190,17 +194,20 @@ func TestShopPurchaseRefusedWhenBudgetCannotHold(t *testing.T) {
 	})
 }
 
-func TestShopLateTickPaysFromBudgetAfterHoldExpired(t *testing.T) {
+// A pending grant does not expire: a Tick long after the window (and the
+// ledger's own Tick before it) still pays the referrer.
+func TestShopLateTickStillPays(t *testing.T) {
 	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
 		f := shopFixture(t, open, nil)
 		f.invite(t, "amy")
 		_, err := f.p.RecordPurchase(f.ctx, referral.RecordPurchaseRequest{EventID: "p1", Member: "amy", PurchaseID: "o1"})
 		require.NoError(t, err)
-		// The ledger alone ticks past the margin and releases the hold.
+		// The ledger alone ticks past the former hold margin: nothing of the
+		// reward is a hold to expire.
 		f.clock.Advance((f.rules.ReturnWindow + f.rules.HoldMargin).D())
 		n, err := f.l.Tick(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, 1, n)
+		require.Equal(t, 0, n)
 		rep, _ := f.tick(t)
 		require.Equal(t, 1, rep.Count(referral.ItemReleased))
 		require.True(t, f.wallet(t, "ref").Equal(d(50)))

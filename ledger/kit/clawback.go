@@ -448,6 +448,9 @@ type CreditRequest struct {
 	From string `json:"from"`
 	// Wallets opens the member's wallet if it is not open.
 	Wallets WalletPolicy `json:"-"`
+	// Postings are more postings of the caller's that belong in the same
+	// transaction (gifting's payment for the coins it credits).
+	Postings []ledger.Posting `json:"postings,omitempty"`
 	// Metadata of the transaction.
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
@@ -506,7 +509,7 @@ func Credit(w *ledger.Writer, req CreditRequest) (CreditResult, error) {
 		return CreditResult{}, err
 	}
 	repaid := min(owed, amount)
-	var postings []ledger.Posting
+	postings := append([]ledger.Posting(nil), req.Postings...)
 	if repaid > 0 {
 		postings = append(postings, ledger.Posting{From: req.From, To: debtAcc, Asset: a.Code, Amount: a.Amount(repaid)})
 	}

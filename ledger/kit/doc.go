@@ -46,4 +46,26 @@
 //     program's kind, one per (scope, cap, subject, period); Prune deletes
 //     those of periods over on every calendar, a page per unit of work,
 //     from a maintenance job (the programs do not call it themselves).
+//   - Pending is maturation with a veto: a reward granted now that becomes
+//     the member's at a time unless a veto (a refund, a risk flag, a
+//     failed retention check) comes first. The amount waits in
+//     PendingAccount ("member:<id>:pending": visible, not spendable); a
+//     grant settles exactly once, released (Release, or Tick once due,
+//     with an optional gate that keeps it pending) or vetoed back to its
+//     funding account (Veto); a settled grant is ErrSettled, and undoing
+//     a released one is a clawback. referral's shop rewards use it.
+//   - Claw takes value back from a member; what the wallet cannot give
+//     (spent, paid out) follows a declared RecoveryPolicy, never dropped:
+//     "recover" makes it the member's debt (DebtAccount,
+//     "member:<id>:debt"), bounded by Max, the rest written off to
+//     LossAccount or, with none, the clawback refused (ErrRecoveryBound);
+//     "write_off" books it to LossAccount. There is no default policy: a
+//     program declares one in its rules (gifting's chargeback_recovery
+//     defaults to write_off, referral's refund_clawback is off unless
+//     set). Every clawback is an event ("<program>.clawback.recorded",
+//     and "<program>.loss.written_off" for a write-off). Credit is how
+//     a reward reaches a wallet: it repays the member's debt first
+//     ("<program>.debt.recovered"), so a debt is recovered from the next
+//     rewards before they become spendable. Outstanding and Debts list
+//     what members owe, for reports.
 package kit

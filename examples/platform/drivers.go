@@ -12,7 +12,7 @@ import (
 // simDrivers returns the drivers of every program the simulation runs, in
 // the order they act each day.
 func simDrivers() []driver {
-	return []driver{&referralDriver{}, &giftingDriver{}, &shoutoutDriver{}, &subscriptionDriver{}, &adsbuyDriver{}, &payoutDriver{}}
+	return []driver{&referralDriver{}, &giftingDriver{}, &shoutoutDriver{}, &subscriptionDriver{}, &adsbuyDriver{}, &payoutDriver{}, &shopDriver{}}
 }
 
 // platformWallets is the platform's one wallet policy, configured here

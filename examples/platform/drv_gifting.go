@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
@@ -23,14 +25,39 @@ type giftingDriver struct {
 	st       *programStats
 	lastRefs []string // yesterday's payment references
 	refs     []string
+	frauds   []coinFraud
+}
+
+// coinFraud is a pack bought to be charged back: the viewer gifts its
+// coins away as fast as daily_spend_limit lets them, then disputes the
+// payment.
+type coinFraud struct {
+	ref    string
+	viewer *person
+	day    int
 }
 
 func (d *giftingDriver) Name() string { return "gifting" }
 
-// giftingRules are the gifting rules the platform runs: the simulation's
-// and the story's gifting program, and the diamond's cash value the
-// creators' payout program is built from (creatorPayoutRules).
+// giftingRules are the gifting rules the platform is built on: the
+// story's gifting program, the base of the simulation's (simGiftingRules),
+// and the diamond's cash value the creators' payout program is built from
+// (creatorPayoutRules).
 func giftingRules() gifting.Rules { return gifting.DefaultRules() }
+
+// simGiftingRules are the gifting rules the simulation runs: seed 000's
+// (giftingRules) with two an operator would add: a viewer spends at most
+// 1,000 coins a day on gifts (about 15 EUR at the list price: one
+// Galaxy), and a chargeback of coins already spent becomes the viewer's
+// debt up to 1,000 coins, repaid from the next pack they buy, the rest
+// written off to gifting.ChargebackLossAccount. The what-if replay starts
+// from these too.
+func simGiftingRules() gifting.Rules {
+	r := giftingRules()
+	r.DailySpendLimit = 1000
+	r.ChargebackRecovery = kit.Recover(decimal.NewFromInt(1000), gifting.ChargebackLossAccount)
+	return r
+}
 
 func giftingMember(p *person) kit.Member {
 	kind := "personal"
@@ -52,7 +79,7 @@ func (d *giftingDriver) Setup(ctx context.Context, s *sim) error {
 	roles := &kit.RoleDirectory{}
 	roles.Grant(d.officer, kit.RoleRiskOfficer)
 	var err error
-	d.p, err = gifting.New(ctx, s.l, giftingRules(), dir, gifting.WithRoles(roles), gifting.WithWallets(s.wallets))
+	d.p, err = gifting.New(ctx, s.l, simGiftingRules(), dir, gifting.WithRoles(roles), gifting.WithWallets(s.wallets))
 	if err != nil {
 		return err
 	}
@@ -87,7 +114,7 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 	rng := s.rand()
 	// Chargebacks of a few of yesterday's purchases.
 	for _, ref := range d.lastRefs {
-		if r := rng.Float64(); r < 0.005 {
+		if r := rng.Float64(); r < 0.04 {
 			if r < 0.001 { // a support agent without the role tries first
 				_, err := d.p.Chargeback(ctx, gifting.ChargebackRequest{Actor: "staff-support", PaymentRef: ref})
 				d.st.expect(err, ledger.ErrForbidden)
@@ -96,6 +123,7 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 			if d.st.observe(err) {
 				d.st.add("purchases charged back", 1)
 				d.st.add("coins not recovered", pu.Unrecovered)
+				s.features.claw("gifting chargebacks", ledger.COIN.Code, decimal.NewFromInt(pu.ClawedBack), decimal.NewFromInt(pu.Debt), decimal.NewFromInt(pu.WrittenOff))
 			}
 		}
 	}
@@ -143,6 +171,7 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 			lives = append(lives, c)
 		}
 	}
+	d.fraud(ctx, s, day, lives)
 	n = s.joinedCount() * 4 / 100
 	for i := 0; i < n; i++ {
 		viewer := s.coinHolders[rng.IntN(len(s.coinHolders))]
@@ -178,6 +207,44 @@ func (d *giftingDriver) Day(ctx context.Context, s *sim, day int) error {
 		}
 	}
 	return nil
+}
+
+// fraud runs the chargeback frauds: now and then an adult member buys the
+// 3,500-coin pack, gifts a Galaxy (1,000 coins) a day to a creator who is
+// LIVE (a second one the same day is refused by daily_spend_limit) and
+// charges the payment back on the fourth day, when most coins are gone:
+// rule chargeback_recovery makes the viewer's debt of what the overdraft
+// does not cover, up to its bound, and writes off the rest.
+func (d *giftingDriver) fraud(ctx context.Context, s *sim, day int, lives []*person) {
+	rng := s.rand()
+	if rng.Float64() < 0.5 {
+		if m := s.pop.pickJoined(rng); m.Age >= 18 && m.Country == "IT" && !m.Creator && !m.Political {
+			ref := fmt.Sprintf("pay-fraud-%d", day)
+			_, err := d.p.BuyPack(ctx, gifting.BuyPackRequest{PaymentRef: ref, Actor: m.ID, Pack: "it-app-3500"})
+			if d.st.observe(err) {
+				d.frauds = append(d.frauds, coinFraud{ref, m, day})
+			}
+		}
+	}
+	keep := d.frauds[:0]
+	for _, f := range d.frauds {
+		if day-f.day >= 4 {
+			pu, err := d.p.Chargeback(ctx, gifting.ChargebackRequest{Actor: d.officer, PaymentRef: f.ref})
+			if d.st.observe(err) {
+				d.st.add("purchases charged back", 1)
+				s.features.claw("gifting chargebacks", ledger.COIN.Code, decimal.NewFromInt(pu.ClawedBack), decimal.NewFromInt(pu.Debt), decimal.NewFromInt(pu.WrittenOff))
+			}
+			continue
+		}
+		keep = append(keep, f)
+		creator := lives[rng.IntN(len(lives))]
+		for k := 0; k < 2; k++ {
+			_, err := d.p.SendGift(ctx, gifting.SendGiftRequest{EventID: fmt.Sprintf("gift-fraud-%s-%d-%d", f.ref, day, k), Actor: f.viewer.ID,
+				Creator: creator.ID, Gift: "galaxy", Count: 1, Live: fmt.Sprintf("live-%s-%d", creator.ID, day)})
+			d.st.observe(err)
+		}
+	}
+	d.frauds = keep
 }
 
 // Night has nothing to read: gifting has no Tick, nothing of it falls

@@ -27,6 +27,26 @@ import (
 // diamonds where they were.
 func creatorPayoutRules() payout.Rules { return payout.CreatorRules(giftingRules().CashValue()) }
 
+// rubyPayoutRules are the rules members cash out rubies by: seed 000's
+// (payout.DefaultRules) with the limits a platform starting in a market
+// would set: at most 10 EUR a day per member (daily_maximum, 100,000
+// rubies; an influencer's weekly cash-out meets it and is sent again for
+// the maximum), an unclaimed payment given back after 7 days instead of
+// PayPal's 30 (the simulated PayPal returns them after 5), and a reversal
+// of a paid payout the member's debt up to 50,000 rubies (5 EUR), the rest
+// written off to payout.ReversalLossAccount.
+func rubyPayoutRules() payout.Rules {
+	r := payout.DefaultRules()
+	r.DailyMaximum = decimal.NewFromInt(10)
+	r.UnclaimedReturnAfter = kit.Duration(7 * 24 * time.Hour)
+	r.ReversalRecovery = kit.Recover(decimal.NewFromInt(50_000), payout.ReversalLossAccount(r.Provider))
+	return r
+}
+
+// rubyDailyMaximum is rubyPayoutRules' daily maximum in rubies, what a
+// member refused by it asks for instead.
+var rubyDailyMaximum = decimal.NewFromInt(100_000)
+
 // diamondsOf returns a creator's available gifting diamonds (zero if they
 // never received a gift).
 func diamondsOf(ctx context.Context, l *ledger.Ledger, creator string) (decimal.Decimal, error) {
@@ -52,8 +72,11 @@ type payoutDriver struct {
 	st                *programStats
 	linked            map[string]bool
 	inflight          []flight
-	seq               int
-	m                 *metrics
+	// paid are ruby payouts paid, which the provider may still reverse.
+	paid []flight
+	seq  int
+	m    *metrics
+	f    *featureStats
 }
 
 // The names the payout driver registers its two programs under with the
@@ -75,6 +98,7 @@ func (d *payoutDriver) Name() string { return "payout" }
 
 func (d *payoutDriver) Setup(ctx context.Context, s *sim) error {
 	d.m = s.metrics
+	d.f = &s.features
 	d.linked = map[string]bool{}
 	d.rubyProv = payout.NewMemoryProvider(s.clock)
 	d.diaProv = payout.NewMemoryProvider(s.clock)
@@ -84,7 +108,7 @@ func (d *payoutDriver) Setup(ctx context.Context, s *sim) error {
 	compliance := &kit.RoleDirectory{}
 	compliance.Grant(complianceOfficer, kit.RolePayoutReviewer)
 	var err error
-	if d.rubies, err = payout.New(ctx, s.l, payout.DefaultRules(), d.rubyProv, payout.WithRoles(compliance), payout.WithWallets(s.wallets)); err != nil {
+	if d.rubies, err = payout.New(ctx, s.l, rubyPayoutRules(), d.rubyProv, payout.WithRoles(compliance), payout.WithWallets(s.wallets)); err != nil {
 		return err
 	}
 	if d.diamonds, err = payout.New(ctx, s.l, creatorPayoutRules(), d.diaProv, payout.WithRoles(compliance), payout.WithWallets(s.wallets)); err != nil {
@@ -105,11 +129,13 @@ func (d *payoutDriver) Setup(ctx context.Context, s *sim) error {
 // behaviour draws what the provider will do with the next new payment.
 func behaviour(r float64) payout.Behaviour {
 	switch {
-	case r < 0.84:
+	case r < 0.78:
 		return payout.Succeed
-	case r < 0.88:
+	case r < 0.82:
+		return payout.Block
+	case r < 0.86:
 		return payout.Fail
-	case r < 0.91:
+	case r < 0.89:
 		return payout.HoldPayment
 	case r < 0.94:
 		return payout.LeaveUnclaimed
@@ -156,6 +182,12 @@ func (d *payoutDriver) withdraw(ctx context.Context, s *sim, prog *payout.Progra
 		}
 	} else {
 		po, err = prog.Withdraw(ctx, payout.WithdrawRequest{PayoutID: id, Actor: p.ID, Source: from, Amount: amount})
+		if errors.Is(err, payout.ErrDailyMaximum) && prog == d.rubies && amount.GreaterThan(rubyDailyMaximum) {
+			// The app offers the day's maximum instead, under a new id.
+			d.st.observe(err)
+			d.withdraw(ctx, s, prog, prov, p, from, rubyDailyMaximum)
+			return
+		}
 		if !d.st.observe(err) {
 			return
 		}
@@ -177,6 +209,10 @@ func (d *payoutDriver) follow(prog *payout.Program, po payout.Payout) {
 	if po.Status.Final() {
 		d.m.payout(string(po.Status))
 		d.st.add(string(po.Status), 1)
+		d.f.payoutState(string(po.Status))
+		if po.Status == payout.StatusPaid && prog == d.rubies {
+			d.paid = append(d.paid, flight{prog, po.ID})
+		}
 		return
 	}
 	d.inflight = append(d.inflight, flight{prog, po.ID})
@@ -184,9 +220,17 @@ func (d *payoutDriver) follow(prog *payout.Program, po payout.Payout) {
 
 func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 	rng := s.rand()
-	// Members with rubies: a few cash out each day.
-	for i, n := 0, len(s.earners)/20; i < n; i++ {
-		p := s.earners[rng.IntN(len(s.earners))]
+	// Members with rubies: those who asked to (s.cashOut) and a few
+	// others cash out each day.
+	cashOut := s.cashOut
+	s.cashOut = nil
+	for i, n := 0, len(cashOut)+len(s.earners)/6; i < n; i++ {
+		var p *person
+		if i < len(cashOut) {
+			p = cashOut[i]
+		} else {
+			p = s.earners[rng.IntN(len(s.earners))]
+		}
 		d.link(ctx, p, d.rubies)
 		b, err := s.l.Balance(ctx, "member:"+p.ID, "RUBY")
 		if err != nil {
@@ -227,6 +271,31 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 		}
 		d.st.observe(err)
 	}
+	// PayPal reverses a few ruby payouts it had paid (a disputed
+	// account): the webhook reports it and the program claws the rubies
+	// back under rule reversal_recovery.
+	keep := d.paid[:0]
+	for _, f := range d.paid {
+		if rng.Float64() >= 0.03 {
+			keep = append(keep, f)
+			continue
+		}
+		key := f.p.KeyFor(f.id)
+		if err := d.rubyProv.Reverse(key); err != nil {
+			d.st.failed("provider reverse", err)
+			continue
+		}
+		po, err := f.p.RecordOutcome(ctx, payout.RecordOutcomeRequest{EventID: "wh-reversed-" + f.id, Provider: f.p.Rules().Provider,
+			PayoutID: f.id, Outcome: payout.OutcomeReversed, At: s.clock.Now()})
+		if err != nil {
+			d.st.failed("reversal webhook", err)
+			continue
+		}
+		d.st.add("reversed", 1)
+		d.f.payoutState(string(po.Status))
+		d.f.claw("payout reversals", f.p.Rules().From.Code, po.Recovered, po.Debt, po.WrittenOff)
+	}
+	d.paid = keep
 	// The provider settles what it held and what was claimed.
 	for i, prov := range []*payout.MemoryProvider{d.rubyProv, d.diaProv} {
 		prog := []*payout.Program{d.rubies, d.diamonds}[i]
@@ -237,7 +306,11 @@ func (d *payoutDriver) Day(ctx context.Context, s *sim, day int) error {
 			if pm.Outcome == payout.OutcomeUnclaimed && !s.clock.Now().Before(pm.ReturnAt) {
 				continue // it has come back; the nightly run learns so
 			}
-			if r := rng.Float64(); r < 0.3 {
+			claim := 0.3
+			if pm.Outcome == payout.OutcomeUnclaimed {
+				claim = 0.1 // most receivers who leave it a day leave it for good
+			}
+			if r := rng.Float64(); r < claim {
 				o := payout.OutcomeSucceeded
 				if r < 0.05 {
 					o = map[payout.Outcome]payout.Outcome{payout.OutcomeHeld: payout.OutcomeFailed, payout.OutcomeUnclaimed: payout.OutcomeReturned}[pm.Outcome]

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopspring/decimal"
+
+	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/scheduler"
 	"github.com/rewardkit/rewardkit/referral"
@@ -39,6 +42,20 @@ type invitee struct {
 
 func (d *referralDriver) Name() string { return "referral" }
 
+// referralRules are the referral rules the simulation runs: seed 000's
+// (referral.DefaultRules) with the caps another market would set, at
+// values a 2,000-member run reaches: at most 3 signups per referrer a day
+// (an influencer who posts their code meets it) and 60,000 rubies earned
+// per member a day (three signups; their retention bonuses and tasks on
+// such a day are refused). The
+// what-if replay starts from these too.
+func referralRules() referral.Rules {
+	r := referral.DefaultRules()
+	r.InvitesPerDay = 3
+	r.DailyEarningCap = decimal.NewFromInt(60_000)
+	return r
+}
+
 // birthDateForAge is the birth date of a member who is age years old at
 // the time at: the birthday was the day before, so the age holds for a
 // year after it (a whole simulation or story).
@@ -64,12 +81,18 @@ func (d *referralDriver) Setup(ctx context.Context, s *sim) error {
 		}
 	}
 	var err error
-	d.p, err = referral.New(ctx, s.l, referral.DefaultRules(), d.dir, referral.WithCodeSalt(fmt.Sprintf("sim-%d", s.cfg.Seed)),
+	d.p, err = referral.New(ctx, s.l, referralRules(), d.dir, referral.WithCodeSalt(fmt.Sprintf("sim-%d", s.cfg.Seed)),
 		referral.WithWallets(s.wallets))
 	if err != nil {
 		return err
 	}
-	d.st = s.statsFor(d.Name(),
+	d.st = s.statsFor(d.Name(), referralKinds()...)
+	return s.sched.Register(d.Name(), d.p)
+}
+
+// referralKinds are the refusals a referral campaign may answer with.
+func referralKinds() []errKind {
+	return []errKind{
 		errKind{"ineligible", referral.ErrIneligible}, errKind{"self-referral", referral.ErrSelfReferral},
 		errKind{"loop", referral.ErrReferralLoop}, errKind{"not new", referral.ErrNotNew},
 		errKind{"already referred", referral.ErrAlreadyReferred}, errKind{"duplicate device", referral.ErrDuplicateSignal},
@@ -78,8 +101,8 @@ func (d *referralDriver) Setup(ctx context.Context, s *sim) error {
 		errKind{"already rewarded", referral.ErrAlreadyRewarded}, errKind{"unknown code", referral.ErrUnknownCode},
 		errKind{"unknown task", referral.ErrUnknownTask}, errKind{"unknown member", referral.ErrUnknownMember},
 		errKind{"not invited", referral.ErrNotInvited}, errKind{"event conflict", referral.ErrIdempotencyConflict},
-		errKind{"invalid event", referral.ErrInvalidRequest})
-	return s.sched.Register(d.Name(), d.p)
+		errKind{"invalid event", referral.ErrInvalidRequest},
+		errKind{"forbidden", ledger.ErrForbidden}}
 }
 
 // code returns a member's invite code, issuing it the first time.
@@ -118,9 +141,12 @@ func (d *referralDriver) Day(ctx context.Context, s *sim, day int) error {
 		d.dir.Put(m)
 		s.pop.join(inv)
 		var ref *person
-		if len(d.referrers) > 0 && rng.Float64() < 0.85 {
+		switch r := rng.Float64(); {
+		case len(d.referrers) > 0 && r < 0.08:
+			ref = d.referrers[0] // an influencer who posted their code: invites_per_day stops them
+		case len(d.referrers) > 0 && r < 0.85:
 			ref = d.referrers[rng.IntN(len(d.referrers))]
-		} else {
+		default:
 			ref = s.pop.pickJoined(rng)
 		}
 		code, ok := d.code(ctx, ref)

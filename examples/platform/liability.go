@@ -12,7 +12,6 @@ import (
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
-	"github.com/rewardkit/rewardkit/payout"
 )
 
 // liabilityBuckets are the age buckets the report uses: a day, a week, a
@@ -32,7 +31,7 @@ var liabilityBuckets = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 
 //
 // and the breakage accounts given (what expired unspent).
 func liabilityQuery(at time.Time, breakage []string) (kit.LiabilityQuery, error) {
-	pr, gr := payout.DefaultRules(), giftingRules()
+	pr, gr := rubyPayoutRules(), giftingRules()
 	coin, err := coinPrice(gr)
 	if err != nil {
 		return kit.LiabilityQuery{}, err
@@ -94,8 +93,8 @@ func breakageAccounts(sheet []assetSheet) []string {
 
 // platformLiability reports the platform's liability at the ledger
 // clock's now.
-func platformLiability(ctx context.Context, l *ledger.Ledger, sheet []assetSheet) (kit.LiabilityReport, error) {
-	q, err := liabilityQuery(l.Clock().Now(), breakageAccounts(sheet))
+func platformLiability(ctx context.Context, l *ledger.Ledger, breakage []string) (kit.LiabilityReport, error) {
+	q, err := liabilityQuery(l.Clock().Now(), breakage)
 	if err != nil {
 		return kit.LiabilityReport{}, err
 	}

@@ -53,7 +53,7 @@ func checkSimulation(t *testing.T, res *simResult) {
 	// One scheduler ran every night: the ledger's hold expiry, then each
 	// program's Tick under the name its driver registered.
 	require.Equal(t, int64(res.Config.Days), res.Nightly.Runs)
-	require.Equal(t, []string{scheduler.HoldsName, "referral", "shoutout", "subscription", "adsbuy", "payout.rubies", "payout.diamonds"},
+	require.Equal(t, []string{scheduler.HoldsName, "referral", "shoutout", "subscription", "adsbuy", "payout.rubies", "payout.diamonds", "referral.shop"},
 		res.Nightly.Tickers)
 	require.Empty(t, res.Nightly.Unexpected)
 }

@@ -83,6 +83,12 @@ type sim struct {
 	// cash out rubies (payout). Drivers share them; programs never do.
 	coinHolders []*person
 	earners     []*person
+	// cashOut are earners who cash their rubies out on the next day's
+	// payout round, whatever the draw (a refund fraud, shop driver).
+	cashOut []*person
+	// features counts what the drivers did with caps, pending grants,
+	// clawbacks and payout states (features.go).
+	features featureStats
 	// notes are things the run wants to say once (a composition left out
 	// and why), printed with the summary.
 	notes []string
@@ -206,6 +212,10 @@ type programStats struct {
 	// Unexpected counts errors that are no known refusal, by message. Any
 	// makes the run fail.
 	Unexpected map[string]int64
+	// ByRule counts the expected refusals a rule of the program's rule
+	// set made, by the rule's JSON name (ledger.RuleOf): "invites_per_day",
+	// "daily_spend_limit", "min_age", ...
+	ByRule map[string]int64
 	// Counters are program-specific figures (coins bought, payouts paid).
 	Counters map[string]int64
 	kinds    []errKind
@@ -213,7 +223,7 @@ type programStats struct {
 }
 
 func newProgramStats(name string) *programStats {
-	return &programStats{Name: name, Refused: map[string]int64{}, Unexpected: map[string]int64{}, Counters: map[string]int64{}}
+	return &programStats{Name: name, Refused: map[string]int64{}, ByRule: map[string]int64{}, Unexpected: map[string]int64{}, Counters: map[string]int64{}}
 }
 
 // kindOf names err's kind: "" for nil, a known kind's name, or "" with
@@ -246,6 +256,9 @@ func (p *programStats) note(err error) {
 	}
 	if kind, known := p.kindOf(err); known {
 		p.Refused[kind]++
+		if rule := ledger.RuleOf(err); rule != "" {
+			p.ByRule[rule]++
+		}
 		return
 	}
 	msg := err.Error()
@@ -267,6 +280,9 @@ func (p *programStats) expect(err error, want error) {
 			kind = want.Error()
 		}
 		p.Refused[kind]++
+		if rule := ledger.RuleOf(err); rule != "" {
+			p.ByRule[rule]++
+		}
 		return
 	}
 	if err == nil {
@@ -378,6 +394,11 @@ type simResult struct {
 	// Liability is what members and creators hold at the end, by age and
 	// valued in money (liability.go).
 	Liability *kit.LiabilityReport
+	// BreakageAccounts are the accounts the liability counts as breakage.
+	BreakageAccounts []string
+	// Features counts caps, pending grants, clawbacks, debts and payout
+	// states (features.go).
+	Features *featureStats
 	// WhatIf is the candidate rules\' replay (-whatif), nil without one.
 	WhatIf     *whatIfReport
 	Head       ledger.Head
@@ -521,11 +542,16 @@ func simulate(ctx context.Context, out io.Writer, store storedriver.Store, cfg c
 	if err != nil {
 		return nil, err
 	}
-	lia, err := platformLiability(ctx, observer, res.Sheet)
+	res.BreakageAccounts = breakageAccounts(res.Sheet)
+	lia, err := platformLiability(ctx, observer, res.BreakageAccounts)
 	if err != nil {
 		return nil, err
 	}
 	res.Liability = &lia
+	res.Features = &s.features
+	if err := res.Features.readDebts(ctx, observer); err != nil {
+		return nil, err
+	}
 	if cfg.WhatIf != "" {
 		if res.WhatIf, err = s.whatIf(ctx, observer, cfg.WhatIf); err != nil {
 			return nil, err
@@ -655,6 +681,7 @@ func printSummary(out io.Writer, r *simResult, verifyTook time.Duration) {
 	}
 	fmt.Fprintln(out)
 	printSheetByHolder(out, r.Sheet)
+	printFeatures(out, r)
 	printLiability(out, r.Liability)
 	printWhatIf(out, r.WhatIf)
 	fmt.Fprintln(out)

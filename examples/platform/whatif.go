@@ -48,7 +48,7 @@ func readWhatIfRules(path string) (whatIfRules, error) {
 	}
 	var c whatIfRules
 	if raw.Referral != nil {
-		merged, err := overlayJSON(referral.DefaultRules(), raw.Referral)
+		merged, err := overlayJSON(referralRules(), raw.Referral)
 		if err != nil {
 			return whatIfRules{}, fmt.Errorf("-whatif %s: referral: %w", path, err)
 		}
@@ -59,7 +59,7 @@ func readWhatIfRules(path string) (whatIfRules, error) {
 		c.Referral = &r
 	}
 	if raw.Gifting != nil {
-		merged, err := overlayJSON(giftingRules(), raw.Gifting)
+		merged, err := overlayJSON(simGiftingRules(), raw.Gifting)
 		if err != nil {
 			return whatIfRules{}, fmt.Errorf("-whatif %s: gifting: %w", path, err)
 		}
@@ -544,7 +544,7 @@ func (s *sim) whatIf(ctx context.Context, observer *ledger.Ledger, path string) 
 	if err != nil {
 		return nil, err
 	}
-	src := whatIfSource{Ledger: observer, ReferralRules: referral.DefaultRules(), GiftingRules: giftingRules(), Wallets: s.wallets}
+	src := whatIfSource{Ledger: observer, ReferralRules: referralRules(), GiftingRules: simGiftingRules(), Wallets: s.wallets}
 	giftDir := kit.NewDirectory()
 	for _, p := range s.pop.people {
 		giftDir.Put(giftingMember(p))

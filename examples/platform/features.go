@@ -121,28 +121,35 @@ func (f *featureStats) readDebts(ctx context.Context, l *ledger.Ledger) error {
 	})
 }
 
-// printFeatures writes the feature counts as text.
-func printFeatures(out io.Writer, r *simResult) {
+// featureLine is one line of the features summary: what, and its figures.
+type featureLine struct{ What, Figures string }
+
+// featureLines lays the feature counts out for the summary and the
+// report.
+func featureLines(r *simResult) []featureLine {
 	f := r.Features
 	if f == nil {
-		return
+		return nil
 	}
-	fmt.Fprintln(out, "caps, pending grants, clawbacks, payout states, expiry:")
-	caps := capsRefused(r.Programs)
-	if len(caps) == 0 {
-		fmt.Fprintln(out, "  caps refused: none")
-	} else {
-		fmt.Fprintf(out, "  caps refused by rule: %s\n", formatCounters(caps))
+	var out []featureLine
+	caps := "none"
+	if c := capsRefused(r.Programs); len(c) > 0 {
+		caps = formatCounters(c)
 	}
-	fmt.Fprintf(out, "  pending grants: %s granted, %s released, %s vetoed\n",
-		thousands(f.PendingGranted), thousands(f.PendingReleased), thousands(f.PendingVetoed))
+	out = append(out, featureLine{"caps refused, by program and rule", caps})
+	out = append(out, featureLine{"pending grants (shop rewards)", fmt.Sprintf("%s granted, %s released, %s vetoed",
+		thousands(f.PendingGranted), thousands(f.PendingReleased), thousands(f.PendingVetoed))})
 	for _, c := range f.Clawbacks {
-		fmt.Fprintf(out, "  clawbacks, %s: %s (%s with debt, %s with a write-off): %s %s taken back, %s debt, %s written off\n",
-			c.Source, thousands(c.Count), thousands(c.WithDebt), thousands(c.WithWriteOff), groupDigits(c.Taken.String()), c.Asset,
-			groupDigits(c.Debt.String()), groupDigits(c.WrittenOff.String()))
+		out = append(out, featureLine{"clawbacks, " + c.Source, fmt.Sprintf("%s (%s with debt, %s with a write-off): %s %s taken back, %s debt, %s written off",
+			thousands(c.Count), thousands(c.WithDebt), thousands(c.WithWriteOff), groupDigits(c.Taken.String()), c.Asset,
+			groupDigits(c.Debt.String()), groupDigits(c.WrittenOff.String()))})
 	}
-	fmt.Fprintf(out, "  debts outstanding: %s members owe %s\n", thousands(int64(f.Debtors)), formatAmounts(f.Debts))
-	fmt.Fprintf(out, "  payout states: %s\n", formatCounters(f.PayoutStates))
+	out = append(out, featureLine{"debts outstanding (kit.Debts)", fmt.Sprintf("%s members owe %s", thousands(int64(f.Debtors)), formatAmounts(f.Debts))})
+	states := "none"
+	if len(f.PayoutStates) > 0 {
+		states = formatCounters(f.PayoutStates)
+	}
+	out = append(out, featureLine{"payout final states", states})
 	if r.Liability != nil {
 		var parts []string
 		for _, a := range r.Liability.Assets {
@@ -152,7 +159,20 @@ func printFeatures(out io.Writer, r *simResult) {
 		if accounts == "" {
 			accounts = "none"
 		}
-		fmt.Fprintf(out, "  breakage to date: %s (breakage accounts: %s)\n", strings.Join(parts, ", "), accounts)
+		out = append(out, featureLine{"breakage to date", fmt.Sprintf("%s (breakage accounts: %s)", strings.Join(parts, ", "), accounts)})
+	}
+	return out
+}
+
+// printFeatures writes the feature counts as text.
+func printFeatures(out io.Writer, r *simResult) {
+	lines := featureLines(r)
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "caps, pending grants, clawbacks, payout states, expiry:")
+	for _, ln := range lines {
+		fmt.Fprintf(out, "  %s: %s\n", ln.What, ln.Figures)
 	}
 	fmt.Fprintln(out)
 }

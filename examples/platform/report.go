@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -28,9 +29,14 @@ type reportPage struct {
 	Programs   []reportProgram
 	Sections   []reportSection
 	Sheet      []reportSheet
+	// Features are the caps, pending grants, clawbacks, debts, payout
+	// states and breakage the run counted (features.go).
+	Features []featureLine
 	// Liability is the liability section: one table per asset.
 	Liability   []reportLiability
 	LiabilityAt string
+	// Breakage names the breakage accounts the liability counts.
+	Breakage string
 	// WhatIf is the what-if section, nil without -whatif.
 	WhatIf   *reportWhatIf
 	Verify   string
@@ -118,8 +124,13 @@ svg { display: block; margin: 10px 0; border: 1px solid #eee; max-width: 100%; h
 {{if .Text}}<p class="muted">{{.Text}}</p>{{end}}
 {{range .Charts}}{{.}}
 {{end}}{{end}}
-{{if .Liability}}<h2>Liability</h2>
-<p class="muted">What members and creators hold at {{.LiabilityAt}}: outstanding balances by age, first in, first out (what a holder spent came out of their oldest credits, so what is left is their most recent ones), valued in money at the rules the platform runs: rubies at the payout rate before the provider's fee, diamonds at gifting's cash value, coins at the smallest pack's list price. Breakage is what expired unspent to date; receivable is what holders owe (negative balances), in no bucket.</p>
+{{if .Features}}<h2>Caps, pending grants, clawbacks, payout states</h2>
+<p class="muted">What the rules the simulation runs did beyond paying rewards: refusals by each cap rule (ledger.RuleOf), the shop campaign's rewards pending for the return window, clawbacks under each recovery policy (what the wallet gave back, what became the member's debt, what was written off), what members still owe at the end, the payouts' final states and the breakage to date.</p>
+<table>
+{{range .Features}}<tr><td class="l">{{.What}}</td><td class="l">{{.Figures}}</td></tr>
+{{end}}</table>
+{{end}}{{if .Liability}}<h2>Liability</h2>
+<p class="muted">What members and creators hold at {{.LiabilityAt}}: outstanding balances by age, first in, first out (what a holder spent came out of their oldest credits, so what is left is their most recent ones), valued in money at the rules the platform runs: rubies at the payout rate before the provider's fee, diamonds at gifting's cash value, coins at the smallest pack's list price. Breakage is what expired unspent to date, the balance of the breakage accounts ({{.Breakage}}); receivable is what holders owe (negative balances), in no bucket.</p>
 {{range .Liability}}<h3>{{.Asset}}</h3>
 <table>
 <tr><th class="l">age</th><th>outstanding</th><th>value</th></tr>
@@ -216,7 +227,12 @@ func writeReport(w io.Writer, r *simResult) error {
 	if r.Liability != nil {
 		page.LiabilityAt = r.Liability.At.Format("Jan 2, 2006 15:04 MST")
 		page.Liability = reportLiabilities(r.Liability)
+		page.Breakage = "none"
+		if len(r.BreakageAccounts) > 0 {
+			page.Breakage = strings.Join(r.BreakageAccounts, ", ")
+		}
 	}
+	page.Features = featureLines(r)
 	for _, a := range r.Sheet {
 		if len(a.Lines) == 0 {
 			continue

@@ -30,6 +30,8 @@ type committer struct {
 	// read or wrote stays true. Both are bounded (cache.go).
 	accounts genCache[driver.Account]
 	assets   genCache[driver.Asset]
+	// Records as of the last commit, valid with the balance cache.
+	recs recCache
 
 	// keys may be in the journal: a hint (see keyCache).
 	keys *keyCache
@@ -48,6 +50,9 @@ func (c *committer) run() {
 	c.version = -1
 	c.keys = newKeyCache(c.s.opts.keyCache)
 	c.accounts.max, c.assets.max = c.s.opts.accCache, maxCachedAssets
+	if c.s.opts.cacheSize > 0 {
+		c.recs.maxBytes = maxCachedRecordBytes
+	}
 	for {
 		first := c.held
 		c.held = nil
@@ -203,6 +208,7 @@ func (c *committer) suspectKeys(g *gtx) {
 func (c *committer) dropCache() {
 	c.version = -1
 	clear(c.cache)
+	c.recs.clear()
 }
 
 func (c *committer) keepCache(g *gtx) {
@@ -215,6 +221,13 @@ func (c *committer) keepCache(g *gtx) {
 	}
 	for k, a := range g.assets {
 		c.assets.put(k, a)
+	}
+	for k, v := range g.recs {
+		if v.ok {
+			c.recs.put(k, v.data)
+		} else {
+			c.recs.del(k)
+		}
 	}
 	if c.s.opts.cacheSize == 0 {
 		return
@@ -268,8 +281,10 @@ func (c *committer) begin() (*gtx, error) {
 	}
 	if g.version == c.version && c.version >= 0 {
 		g.cache = c.cache
+		g.recCached = true
 	} else {
 		clear(c.cache)
+		c.recs.clear()
 	}
 	g.baseVersion = g.version
 	g.began = time.Now()
@@ -387,6 +402,14 @@ type gtx struct {
 
 	accounts map[string]driver.Account // read or created by this group
 	assets   map[string]driver.Asset
+	// recs is every record this group read or wrote, as the database
+	// holds it under the head lock with the group's writes applied: no
+	// other writer can change a record while the group holds the lock, so
+	// a record read once (found or missing) is answered from here for the
+	// rest of the group, and a record not here was never written by the
+	// group, so the database answers for it without the buffered writes.
+	recs      map[kindID]recView
+	recCached bool // the committer's record cache is valid for this group
 
 	direct   bool // the running read cannot see buffered writes
 	log      writeLog
@@ -408,6 +431,16 @@ type undoEntry struct {
 	txKey   string // non-empty: remove from txKeys
 	account string // non-empty: remove from accounts
 	asset   string // non-empty: remove from assets
+	rec     bool   // restore recs[recKey] to recOld (or remove it if !recHad)
+	recKey  kindID
+	recOld  recView
+	recHad  bool
+}
+
+// recView is a record as a group sees it: its data, or missing (!ok).
+type recView struct {
+	data []byte
+	ok   bool
 }
 
 // readDirect runs f with direct reads (see query).
@@ -498,6 +531,13 @@ func (g *gtx) rollbackItem() {
 			continue
 		case u.asset != "":
 			delete(g.assets, u.asset)
+			continue
+		case u.rec:
+			if u.recHad {
+				g.recs[u.recKey] = u.recOld
+			} else {
+				delete(g.recs, u.recKey)
+			}
 			continue
 		}
 		if u.existed {
@@ -1020,25 +1060,86 @@ func (g *gtx) UpdateHold(h *driver.Hold) error {
 	return nil
 }
 
+// Record answers from the group's view of records (see gtx.recs), then
+// from the committer's record cache, and reads the database only for a
+// record neither holds, without sending the buffered writes first (none
+// of them is to that record).
+func (g *gtx) Record(kind, id string) ([]byte, error) {
+	g.check()
+	v, err := g.loadRecord(kindID{kind, id})
+	if err != nil {
+		return nil, err
+	}
+	if !v.ok {
+		return nil, driver.ErrNotFound
+	}
+	return append([]byte(nil), v.data...), nil // empty data reads as nil, like memstore
+}
+
+// loadRecord returns the group's view of a record, reading it from the
+// database if the group has none.
+func (g *gtx) loadRecord(k kindID) (recView, error) {
+	if v, ok := g.recs[k]; ok {
+		return v, nil
+	}
+	if g.recCached {
+		if d, ok := g.c.recs.get(k); ok {
+			return recView{data: d, ok: true}, nil
+		}
+	}
+	var data []byte
+	err := g.readDirect(func() (err error) { data, err = g.reader.Record(k.kind, k.id); return err })
+	if err != nil && !errors.Is(err, driver.ErrNotFound) {
+		return recView{}, err
+	}
+	v := recView{data: data, ok: err == nil}
+	// What the database holds under the head lock: true for the rest of
+	// the group whatever becomes of this item, so nothing to undo.
+	if g.recs == nil {
+		g.recs = map[kindID]recView{}
+	}
+	g.recs[k] = v
+	return v, nil
+}
+
+// writeRecord puts a record's new state in the group's view, undone with
+// the item.
+func (g *gtx) writeRecord(k kindID, v recView) {
+	if g.recs == nil {
+		g.recs = map[kindID]recView{}
+	}
+	old, had := g.recs[k]
+	g.undo = append(g.undo, undoEntry{rec: true, recKey: k, recOld: old, recHad: had})
+	g.recs[k] = v
+}
+
 func (g *gtx) PutRecord(r driver.Record) error {
 	g.check()
-	g.log.recs = append(g.log.recs, recOp{kind: r.Kind, id: r.ID, data: r.Data})
+	data := append([]byte(nil), r.Data...)
+	g.writeRecord(kindID{r.Kind, r.ID}, recView{data: data, ok: true})
+	g.log.recs = append(g.log.recs, recOp{kind: r.Kind, id: r.ID, data: data})
 	g.wrote = true
 	return nil
 }
 
+// InsertRecord asks the database only if the group's view and the record
+// cache do not know the record: under Once, the load before it has
+// already put the record's absence in the view.
 func (g *gtx) InsertRecord(r driver.Record) error {
 	g.check()
-	if _, err := g.reader.Record(r.Kind, r.ID); err == nil {
-		return fmt.Errorf("%w: record %s/%s", driver.ErrDuplicate, r.Kind, r.ID)
-	} else if !errors.Is(err, driver.ErrNotFound) {
+	v, err := g.loadRecord(kindID{r.Kind, r.ID})
+	if err != nil {
 		return err
+	}
+	if v.ok {
+		return fmt.Errorf("%w: record %s/%s", driver.ErrDuplicate, r.Kind, r.ID)
 	}
 	return g.PutRecord(r)
 }
 
 func (g *gtx) DeleteRecord(kind, id string) error {
 	g.check()
+	g.writeRecord(kindID{kind, id}, recView{})
 	g.log.recs = append(g.log.recs, recOp{kind: kind, id: id, del: true})
 	g.wrote = true
 	return nil

@@ -577,7 +577,8 @@ type Stats struct {
 	// journal: a retry of a request this store did not see recently
 	// (another process posted it, or the cache forgot it). Their callers
 	// got driver.ErrConflict, which Ledger retries; the retry found the
-	// key.
+	// key. It also counts groups rolled back because a record they took
+	// for missing without a read existed (see the package doc, "Records").
 	KeyRechecks uint64
 	// BeginRetries is how many times a group's BEGIN was sent again on a
 	// new connection because the committer's connection had died.

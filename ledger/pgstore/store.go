@@ -115,7 +115,8 @@ func WithMaxGroup(n int) Option {
 func WithGroupWindow(d time.Duration) Option { return func(o *options) { o.window = d } }
 
 // WithBalanceCache bounds how many balances the committer keeps between
-// groups (default 65536; 0 keeps none). The cache is used only while no
+// groups (default 65536; 0 keeps none, and no records either: see the
+// package doc, "Records"). The cache is used only while no
 // other writer has committed since this store's last commit, which the
 // head row's version number proves.
 func WithBalanceCache(n int) Option {

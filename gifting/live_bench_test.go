@@ -22,6 +22,7 @@ import (
 	"github.com/rewardkit/rewardkit/ledger/driver"
 	"github.com/rewardkit/rewardkit/ledger/kit"
 	"github.com/rewardkit/rewardkit/ledger/ledgertest"
+	"github.com/rewardkit/rewardkit/ledger/pgstore"
 	"github.com/rewardkit/rewardkit/ledger/teststore"
 )
 
@@ -67,10 +68,17 @@ type reference func(d time.Duration) (n int64, elapsed time.Duration)
 // for refWindow just before and just after them (so that a change in the
 // machine's load during the run weighs on both), and reports gifts/s, the
 // p50 and p99 latency of one SendGift, the reference's transfers/s and
-// the gift rate as a percentage of it.
+// the gift rate as a percentage of it; on pgstore also gifts/group, how
+// many gifts shared each durable commit.
 func benchLIVE(b *testing.B, open teststore.Opener, ref reference) {
 	ctx := context.Background()
-	p, viewers := liveProgram(b, open(b))
+	store := open(b)
+	p, viewers := liveProgram(b, store)
+	pg, _ := store.(*pgstore.Store)
+	var groups0 uint64
+	if pg != nil {
+		groups0 = pg.Stats().Groups
+	}
 	n1, d1 := ref(refWindow)
 	var next atomic.Int64
 	lat := make([][]time.Duration, liveCallers)
@@ -101,6 +109,11 @@ func benchLIVE(b *testing.B, open teststore.Opener, ref reference) {
 	wg.Wait()
 	b.StopTimer()
 	elapsed := b.Elapsed()
+	if pg != nil {
+		// How many gifts share a durable commit: what a gift's round trips
+		// and the commit's cost are divided by.
+		b.ReportMetric(float64(b.N)/float64(max(pg.Stats().Groups-groups0, 1)), "gifts/group")
+	}
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)

@@ -107,7 +107,11 @@ func runEvent[T any](w *ledger.Writer, ev Event, fp string, fn func(w *ledger.Wr
 	if err := json.Unmarshal(rb, &out); err != nil {
 		return out, err
 	}
-	err = w.CreateJSON(ev.Kind, ev.ID, eventRecord{Op: ev.Op, Fingerprint: fp, Result: rb})
+	rec, err := encodeEventRecord(ev.Op, fp, rb)
+	if err != nil {
+		return out, err
+	}
+	err = w.InsertRecord(ev.Kind, ev.ID, rec)
 	if errors.Is(err, ledger.ErrDuplicate) {
 		// A concurrent call claimed the event first (possible on stores
 		// that do not serialise whole units of work): undo this one and let
@@ -132,6 +136,25 @@ func RunOnce[T any](ctx context.Context, l *ledger.Ledger, ev Event, fn func(w *
 		return zero, false, err
 	}
 	return res, replay, nil
+}
+
+// encodeEventRecord is json.Marshal(eventRecord{op, fp, result}) for a
+// result that is json.Marshal's own output (compact, valid), written out
+// without json.Marshal checking and compacting the result a second time:
+// every first run of an event pays it.
+func encodeEventRecord(op, fp string, result []byte) ([]byte, error) {
+	qop, err := json.Marshal(op)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(`{"op":,"fingerprint":"","result":}`)+len(qop)+len(fp)+len(result))
+	b = append(b, `{"op":`...)
+	b = append(b, qop...)
+	b = append(b, `,"fingerprint":"`...) // hex: nothing to escape
+	b = append(b, fp...)
+	b = append(b, `","result":`...)
+	b = append(b, result...)
+	return append(b, '}'), nil
 }
 
 func fingerprint(op string, req any) (string, error) {

@@ -48,3 +48,69 @@ func (c *genCache[V]) len() int { return len(c.cur) + len(c.prev) }
 // maxCachedAssets bounds the committer's asset cache. Assets are few; a
 // store with more than this many in use reads the rest from the database.
 const maxCachedAssets = 1024
+
+// recCache is the committer's bounded cache of records as of its last
+// commit. Unlike accounts, records change, so like the balance cache it is
+// used only while no other writer has committed since (the head row's
+// version proves it), and the committer clears it otherwise. It holds
+// records known to exist; a miss reads the database.
+//
+// It holds at most about maxBytes bytes of kinds, IDs and data (plus
+// recOverhead an entry), in two generations like genCache; a record
+// larger than maxBytes/16 is never cached.
+type recCache struct {
+	maxBytes  int
+	curBytes  int
+	cur, prev map[kindID][]byte
+}
+
+// recOverhead is what an entry is counted to cost beside its bytes.
+const recOverhead = 96
+
+// maxCachedRecordBytes bounds the committer's record cache.
+const maxCachedRecordBytes = 8 << 20
+
+func recSize(k kindID, data []byte) int { return len(k.kind) + len(k.id) + len(data) + recOverhead }
+
+// get returns the data of a cached record (nil data for an empty one).
+func (c *recCache) get(k kindID) ([]byte, bool) {
+	if d, ok := c.cur[k]; ok {
+		return d, true
+	}
+	d, ok := c.prev[k]
+	if ok {
+		delete(c.prev, k)
+		c.put(k, d)
+	}
+	return d, ok
+}
+
+// put caches a record's data, which the cache owns from then on.
+func (c *recCache) put(k kindID, data []byte) {
+	n := recSize(k, data)
+	if c.maxBytes <= 0 || n > c.maxBytes/16 {
+		c.del(k)
+		return
+	}
+	c.del(k)
+	if c.cur == nil || c.curBytes+n > c.maxBytes/2 {
+		c.prev, c.cur, c.curBytes = c.cur, make(map[kindID][]byte), 0
+	}
+	c.cur[k] = data
+	c.curBytes += n
+}
+
+// del forgets a record (deleted, or no longer known).
+func (c *recCache) del(k kindID) {
+	if old, ok := c.cur[k]; ok {
+		c.curBytes -= recSize(k, old)
+		delete(c.cur, k)
+	}
+	delete(c.prev, k)
+}
+
+// clear forgets every record.
+func (c *recCache) clear() { c.cur, c.prev, c.curBytes = nil, nil, 0 }
+
+// len returns how many records the cache holds.
+func (c *recCache) len() int { return len(c.cur) + len(c.prev) }

@@ -87,6 +87,32 @@
 // retries cannot roll groups back again and again. Stats counts these
 // rollbacks (KeyRechecks).
 //
+// # Records
+//
+// A group keeps a view of every record it read or wrote: under the head
+// lock no other writer can change a record, so a record read once (found
+// or missing) is answered from memory for the rest of the group, what the
+// group wrote is read back without sending its writes, and InsertRecord
+// after a read (kit.Once's load, then its claim) asks nothing more. A
+// record the group neither read nor wrote is read from the database alone,
+// without the group's buffered writes (none of them is to it), so reads
+// of records never cost a flush or a SAVEPOINT. Between groups, records
+// are cached like balances (about 8 MB; used only while no other writer
+// has committed since this store's last group; off with
+// WithBalanceCache(0)).
+//
+// Event records are new nearly every time, so for a record kind whose
+// last 256 reads in the database all found nothing, a record missing from
+// both caches is taken for missing without a read, as keys are taken for
+// new: before the group sends any write or commits, one statement checks
+// in the database that none of the records it took for missing exists.
+// If one does (another process wrote it, or the cache forgot it), the
+// group is rolled back whole with ledger.ErrConflict, which Ledger
+// retries; the group's records become hints that are always read, the
+// kind is read again until another 256 reads find nothing, and the next
+// groups read every record. Stats.KeyRechecks counts these rollbacks with
+// the keys'. WithKeyCache(0) turns this off with the key cache.
+//
 // # Deadlines
 //
 // A caller's context bounds its wait. What it observes when the context
@@ -170,7 +196,8 @@
 // ROLLBACK that failed (the connection is closed, which rolls back on the
 // server), a failed ROLLBACK after a failed migration or a panicking View.
 // At Info: a group rolled back because an idempotency key it took for new
-// was in the journal (its callers retry). At Debug: errors that follow
+// was in the journal, or a record it took for missing existed (its
+// callers retry). At Debug: errors that follow
 // from one already returned (closing a batch after a failed statement,
 // ending a View whose function failed) and connections that failed to
 // close while being dropped.
@@ -231,7 +258,10 @@
 //     limits and metadata, 25 MB for accounts without metadata;
 //   - assets: at most 1,024;
 //   - idempotency keys (WithKeyCache, 65,536): about 80 bytes each plus
-//     the key, 5 MB for keys of 20 bytes, 20 MB at most.
+//     the key, 5 MB for keys of 20 bytes, 20 MB at most;
+//   - records: about 8 MB of kinds, IDs and data (a record larger than
+//     512 KB is never cached), under the balance cache's rule; and up to
+//     4,096 record hints and the read counts of up to 1,024 record kinds.
 //
 // Accounts, assets and keys are kept in two generations: an entry in use
 // stays, one unused for a whole generation is dropped. A group's own
@@ -239,7 +269,7 @@
 // WithMaxGroup units of work (or one UpdateBatch) bound. Connections are
 // one for the committer and up to WithReadConns for reads; each prepares
 // statements from the store's fixed set of SQL texts (pgx keeps at most
-// 512 per connection). So a store at the defaults holds about 45 MB of
+// 512 per connection). So a store at the defaults holds about 55 MB of
 // cached data at most, with typical keys and accounts.
 //
 // # Portability

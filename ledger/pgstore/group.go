@@ -30,6 +30,14 @@ type committer struct {
 	// read or wrote stays true. Both are bounded (cache.go).
 	accounts genCache[driver.Account]
 	assets   genCache[driver.Asset]
+	// Records as of the last commit, valid with the balance cache.
+	recs recCache
+	// missRuns counts, per record kind, the database reads in a row that
+	// found no record; a kind past speculateAfter is taken for missing
+	// without a read (see gtx.loadRecord). recHints are records that may
+	// exist: those of failed groups, never taken for missing.
+	missRuns map[string]int
+	recHints *keyCache
 
 	// keys may be in the journal: a hint (see keyCache).
 	keys *keyCache
@@ -47,7 +55,11 @@ func (c *committer) run() {
 	defer c.closeConn()
 	c.version = -1
 	c.keys = newKeyCache(c.s.opts.keyCache)
+	c.recHints = newKeyCache(maxRecordHints)
 	c.accounts.max, c.assets.max = c.s.opts.accCache, maxCachedAssets
+	if c.s.opts.cacheSize > 0 {
+		c.recs.maxBytes = maxCachedRecordBytes
+	}
 	for {
 		first := c.held
 		c.held = nil
@@ -168,7 +180,13 @@ func (c *committer) runGroup(group []*request) {
 	if err := g.commit(); err != nil {
 		c.dropCache()
 		c.suspectKeys(g)
-		if isKeyConflict(err) {
+		c.suspectRecords(g)
+		if errors.Is(err, errRecordTaken) {
+			c.s.stats.keyRechecks.Add(1)
+			c.lookupGroups = keyConflictLookups
+			c.s.obs.logHidden(slog.LevelInfo, "pgstore: group rolled back: a record taken for missing exists; its callers retry", err,
+				slog.Int("requests", len(group)))
+		} else if isKeyConflict(err) {
 			c.s.stats.keyRechecks.Add(1)
 			c.lookupGroups = keyConflictLookups
 			c.s.obs.logHidden(slog.LevelInfo, "pgstore: group rolled back: an idempotency key taken for new was in the journal; its callers retry", err,
@@ -200,9 +218,52 @@ func (c *committer) suspectKeys(g *gtx) {
 	}
 }
 
+// suspectRecords puts in the hints every record a failed group took for
+// missing without a read, and every record it wrote (its COMMIT may have
+// stood though its answer was lost), and stops taking their kinds for
+// missing until reads find them missing again: whoever retries reads them.
+func (c *committer) suspectRecords(g *gtx) {
+	for _, k := range g.assumedRecs {
+		c.recHints.add(hintKey(k))
+		delete(c.missRuns, k.kind)
+	}
+	for k := range g.recs {
+		c.recHints.add(hintKey(k))
+	}
+}
+
+// hintKey is a record's key in recHints. Two records may share one (a
+// kind with a NUL in it): a hint only ever costs a read.
+func hintKey(k kindID) string { return k.kind + "\x00" + k.id }
+
+// speculateAfter is how many reads in a row of a kind must find no
+// record before records of that kind missing from the caches are taken
+// for missing without a read. maxRecordHints bounds recHints;
+// maxMissKinds bounds missRuns.
+const (
+	speculateAfter = 256
+	maxRecordHints = 4096
+	maxMissKinds   = 1024
+)
+
+// countRead keeps missRuns up to date with a database read of a record.
+func (c *committer) countRead(kind string, found bool) {
+	if found {
+		delete(c.missRuns, kind)
+		return
+	}
+	if c.missRuns == nil || len(c.missRuns) >= maxMissKinds {
+		c.missRuns = map[string]int{}
+	}
+	if n := c.missRuns[kind]; n < speculateAfter {
+		c.missRuns[kind] = n + 1
+	}
+}
+
 func (c *committer) dropCache() {
 	c.version = -1
 	clear(c.cache)
+	c.recs.clear()
 }
 
 func (c *committer) keepCache(g *gtx) {
@@ -215,6 +276,13 @@ func (c *committer) keepCache(g *gtx) {
 	}
 	for k, a := range g.assets {
 		c.assets.put(k, a)
+	}
+	for k, v := range g.recs {
+		if v.ok {
+			c.recs.put(k, v.data)
+		} else {
+			c.recs.del(k)
+		}
 	}
 	if c.s.opts.cacheSize == 0 {
 		return
@@ -268,8 +336,10 @@ func (c *committer) begin() (*gtx, error) {
 	}
 	if g.version == c.version && c.version >= 0 {
 		g.cache = c.cache
+		g.recCached = true
 	} else {
 		clear(c.cache)
+		c.recs.clear()
 	}
 	g.baseVersion = g.version
 	g.began = time.Now()
@@ -387,6 +457,20 @@ type gtx struct {
 
 	accounts map[string]driver.Account // read or created by this group
 	assets   map[string]driver.Asset
+	// recs is every record this group read or wrote, as the database
+	// holds it under the head lock with the group's writes applied: no
+	// other writer can change a record while the group holds the lock, so
+	// a record read once (found or missing) is answered from here for the
+	// rest of the group, and a record not here was never written by the
+	// group, so the database answers for it without the buffered writes.
+	recs      map[kindID]recView
+	recCached bool // the committer's record cache is valid for this group
+	// assumedRecs are the records taken for missing without a read, in
+	// order; those from recsChecked on are not yet checked in the
+	// database (checkRecordsSQL, sent before any write).
+	assumedRecs []kindID
+	recsChecked int
+	recCheckAt  int // index of checkRecordsSQL in the batch queueWrites filled, or -1
 
 	direct   bool // the running read cannot see buffered writes
 	log      writeLog
@@ -408,6 +492,16 @@ type undoEntry struct {
 	txKey   string // non-empty: remove from txKeys
 	account string // non-empty: remove from accounts
 	asset   string // non-empty: remove from assets
+	rec     bool   // restore recs[recKey] to recOld (or remove it if !recHad)
+	recKey  kindID
+	recOld  recView
+	recHad  bool
+}
+
+// recView is a record as a group sees it: its data, or missing (!ok).
+type recView struct {
+	data []byte
+	ok   bool
 }
 
 // readDirect runs f with direct reads (see query).
@@ -499,6 +593,13 @@ func (g *gtx) rollbackItem() {
 		case u.asset != "":
 			delete(g.assets, u.asset)
 			continue
+		case u.rec:
+			if u.recHad {
+				g.recs[u.recKey] = u.recOld
+			} else {
+				delete(g.recs, u.recKey)
+			}
+			continue
 		}
 		if u.existed {
 			g.bal[u.key] = u.old
@@ -535,6 +636,7 @@ func (g *gtx) query(sql string, args []any, scan func(pgx.Rows) error) error {
 	br := g.conn.SendBatch(g.ctx, b)
 	for i := 0; i < n; i++ {
 		if _, err := br.Exec(); err != nil {
+			err = g.checkFailed(i, err)
 			if cerr := br.Close(); cerr != nil {
 				// err, the first failure, is returned; this follows from it.
 				g.c.s.obs.logHidden(slog.LevelDebug, "pgstore: close a batch after a failed statement", cerr)
@@ -562,6 +664,17 @@ func (g *gtx) queueWrites(b *pgx.Batch) int {
 		n++
 	}
 	g.pre = g.pre[:0]
+	g.recCheckAt = -1
+	if unchecked := g.assumedRecs[g.recsChecked:]; len(unchecked) > 0 {
+		kinds, ids := make([][]byte, len(unchecked)), make([][]byte, len(unchecked))
+		for i, k := range unchecked {
+			kinds[i], ids[i] = []byte(k.kind), []byte(k.id)
+		}
+		b.Queue(checkRecordsSQL, kinds, ids)
+		g.recCheckAt = n
+		g.recsChecked = len(g.assumedRecs)
+		n++
+	}
 	end := g.log.mark()
 	if g.active && !g.saved && end != g.itemMark {
 		n += g.log.queue(b, logMark{}, g.itemMark)
@@ -582,6 +695,27 @@ func (g *gtx) queueWrites(b *pgx.Batch) int {
 // lock, the keys the group answered "new" without asking the database and
 // did not append (those it appended, the unique index checks).
 const checkKeysSQL = `SELECT 1 / (CASE WHEN count(*) = 0 THEN 1 ELSE 0 END) FROM transactions WHERE key = ANY($1::bytea[])`
+
+// checkRecordsSQL fails (division by zero) if any of the records exists.
+// It checks, inside the group's transaction and under the head lock, the
+// records the group took for missing without a read, before the group
+// writes any record.
+const checkRecordsSQL = `SELECT 1 / (CASE WHEN count(*) = 0 THEN 1 ELSE 0 END) FROM records
+	WHERE (kind, id) IN (SELECT * FROM unnest($1::bytea[], $2::bytea[]))`
+
+// errRecordTaken marks a group rolled back because a record it took for
+// missing without a read exists.
+var errRecordTaken = errors.New("a record taken for missing exists")
+
+// checkFailed translates the error of statement i of a batch queueWrites
+// began: the failure of checkRecordsSQL is a conflict to retry.
+func (g *gtx) checkFailed(i int, err error) error {
+	var pe *pgconn.PgError
+	if i == g.recCheckAt && errors.As(err, &pe) && pe.Code == codeDivisionByZero {
+		return fmt.Errorf("%w: %w: %w", driver.ErrConflict, errRecordTaken, err)
+	}
+	return err
+}
 
 // errKeyTaken marks a group rolled back because a key it answered "new"
 // without asking the database was in the journal.
@@ -644,6 +778,8 @@ func (g *gtx) commit() error {
 		var pe *pgconn.PgError
 		if _, err = br.Exec(); i == check && errors.As(err, &pe) && pe.Code == codeDivisionByZero {
 			err = fmt.Errorf("%w: %w", errKeyTaken, err)
+		} else if err != nil {
+			err = g.checkFailed(i, err)
 		}
 	}
 	if err == nil {
@@ -685,6 +821,9 @@ func (g *gtx) commit() error {
 		c.abort()
 		if errors.Is(err, errKeyTaken) {
 			return fmt.Errorf("pgstore: commit: %w: %w", driver.ErrConflict, err)
+		}
+		if errors.Is(err, errRecordTaken) {
+			return fmt.Errorf("pgstore: commit: %w", err) // wraps driver.ErrConflict
 		}
 		// The outcome of a COMMIT whose answer was lost is unknown, so a
 		// lost connection is not reported as a conflict to retry.
@@ -1020,25 +1159,97 @@ func (g *gtx) UpdateHold(h *driver.Hold) error {
 	return nil
 }
 
+// Record answers from the group's view of records (see gtx.recs), then
+// from the committer's record cache, and reads the database only for a
+// record neither holds, without sending the buffered writes first (none
+// of them is to that record).
+func (g *gtx) Record(kind, id string) ([]byte, error) {
+	g.check()
+	v, err := g.loadRecord(kindID{kind, id})
+	if err != nil {
+		return nil, err
+	}
+	if !v.ok {
+		return nil, driver.ErrNotFound
+	}
+	return append([]byte(nil), v.data...), nil // empty data reads as nil, like memstore
+}
+
+// loadRecord returns the group's view of a record, reading it from the
+// database if the group has none.
+func (g *gtx) loadRecord(k kindID) (recView, error) {
+	if v, ok := g.recs[k]; ok {
+		return v, nil
+	}
+	if g.recCached {
+		if d, ok := g.c.recs.get(k); ok {
+			return recView{data: d, ok: true}, nil
+		}
+	}
+	if g.recs == nil {
+		g.recs = map[kindID]recView{}
+	}
+	c := g.c
+	if g.speculate && c.missRuns[k.kind] >= speculateAfter && !c.recHints.has(hintKey(k)) {
+		// Records of this kind are nearly always new (event IDs): take
+		// this one for missing and check it before the group writes
+		// anything (queueWrites) or commits. If it exists the group rolls
+		// back with driver.ErrConflict and the retry reads it.
+		g.assumedRecs = append(g.assumedRecs, k)
+		g.recs[k] = recView{}
+		return recView{}, nil
+	}
+	var data []byte
+	err := g.readDirect(func() (err error) { data, err = g.reader.Record(k.kind, k.id); return err })
+	if err != nil && !errors.Is(err, driver.ErrNotFound) {
+		return recView{}, err
+	}
+	v := recView{data: data, ok: err == nil}
+	c.countRead(k.kind, v.ok)
+	// What the database holds under the head lock: true for the rest of
+	// the group whatever becomes of this item, so nothing to undo.
+	g.recs[k] = v
+	return v, nil
+}
+
+// writeRecord puts a record's new state in the group's view, undone with
+// the item.
+func (g *gtx) writeRecord(k kindID, v recView) {
+	if g.recs == nil {
+		g.recs = map[kindID]recView{}
+	}
+	old, had := g.recs[k]
+	g.undo = append(g.undo, undoEntry{rec: true, recKey: k, recOld: old, recHad: had})
+	g.recs[k] = v
+}
+
 func (g *gtx) PutRecord(r driver.Record) error {
 	g.check()
-	g.log.recs = append(g.log.recs, recOp{kind: r.Kind, id: r.ID, data: r.Data})
+	data := append([]byte(nil), r.Data...)
+	g.writeRecord(kindID{r.Kind, r.ID}, recView{data: data, ok: true})
+	g.log.recs = append(g.log.recs, recOp{kind: r.Kind, id: r.ID, data: data})
 	g.wrote = true
 	return nil
 }
 
+// InsertRecord asks the database only if the group's view and the record
+// cache do not know the record: under Once, the load before it has
+// already put the record's absence in the view.
 func (g *gtx) InsertRecord(r driver.Record) error {
 	g.check()
-	if _, err := g.reader.Record(r.Kind, r.ID); err == nil {
-		return fmt.Errorf("%w: record %s/%s", driver.ErrDuplicate, r.Kind, r.ID)
-	} else if !errors.Is(err, driver.ErrNotFound) {
+	v, err := g.loadRecord(kindID{r.Kind, r.ID})
+	if err != nil {
 		return err
+	}
+	if v.ok {
+		return fmt.Errorf("%w: record %s/%s", driver.ErrDuplicate, r.Kind, r.ID)
 	}
 	return g.PutRecord(r)
 }
 
 func (g *gtx) DeleteRecord(kind, id string) error {
 	g.check()
+	g.writeRecord(kindID{kind, id}, recView{})
 	g.log.recs = append(g.log.recs, recOp{kind: kind, id: id, del: true})
 	g.wrote = true
 	return nil

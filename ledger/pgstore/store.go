@@ -117,7 +117,8 @@ func WithMaxGroup(n int) Option {
 func WithGroupWindow(d time.Duration) Option { return func(o *options) { o.window = d } }
 
 // WithBalanceCache bounds how many balances the committer keeps between
-// groups (default 65536; 0 keeps none). The cache is used only while no
+// groups (default 65536; 0 keeps none, and no records either: see the
+// package doc, "Records"). The cache is used only while no
 // other writer has committed since this store's last commit, which the
 // head row's version number proves.
 func WithBalanceCache(n int) Option {
@@ -640,7 +641,8 @@ type Stats struct {
 	// journal: a retry of a request this store did not see recently
 	// (another process posted it, or the cache forgot it). Their callers
 	// got driver.ErrConflict, which Ledger retries; the retry found the
-	// key.
+	// key. It also counts groups rolled back because a record they took
+	// for missing without a read existed (see the package doc, "Records").
 	KeyRechecks uint64
 	// BeginRetries is how many times a group's BEGIN was sent again on a
 	// new connection because the committer's connection had died.

@@ -499,8 +499,6 @@ func (l *Ledger) Reverse(ctx context.Context, req ReversalRequest) (t Transactio
 	return t, err
 }
 
-
-
 // TickEach releases every hold whose expiry has passed (status
 // HoldExpired) and drops the due entries of holds already closed. Each
 // hold is handled in a unit of work of its own (a savepoint of a batch, so

@@ -365,9 +365,6 @@ func (w *Writer) closeHold(id uint64, status driver.HoldStatus) (Hold, error) {
 	if err := w.holdReleased(&h, left); err != nil {
 		return Hold{}, err
 	}
-	if err := w.lotsReleased(h.Account, h.Asset); err != nil {
-		return Hold{}, err
-	}
 	return w.publicHold(&h)
 }
 

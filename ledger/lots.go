@@ -475,7 +475,7 @@ func (w *Writer) applyLots(t *driver.Transaction) error {
 	}
 	for i := range live {
 		if lb := &live[i]; lb.changed {
-			if err := w.writeBook(lb.addr, lb.asset, lb.book, time.Time{}); err != nil {
+			if err := w.writeBook(lb.addr, lb.asset, lb.book); err != nil {
 				return err
 			}
 		}
@@ -500,10 +500,9 @@ func (r *Reader) readBook(addr, asset string) (lotBook, error) {
 }
 
 // writeBook keeps a balance's open lots and makes the balance due at its
-// soonest expiry, or at the soonest after notBefore when that is set (a
-// lot past its expiry that Tick could not settle, its funds held, waits
-// for the next expiry or a released hold).
-func (w *Writer) writeBook(addr, asset string, b lotBook, notBefore time.Time) error {
+// soonest expiry (in the past when a lot past its expiry is still open,
+// its funds held: every Tick tries it again).
+func (w *Writer) writeBook(addr, asset string, b lotBook) error {
 	id := lotBalanceID(addr, asset)
 	if len(b) == 0 {
 		if err := w.store().DeleteRecord(lotsRecord, id); err != nil {
@@ -518,38 +517,18 @@ func (w *Writer) writeBook(addr, asset string, b lotBook, notBefore time.Time) e
 	if err := w.store().PutRecord(driver.Record{Kind: lotsRecord, ID: id, Data: data}); err != nil {
 		return err
 	}
-	at := int64(0)
-	for i := range b {
-		if notBefore.IsZero() || b[i].At > notBefore.UnixNano() {
-			at = b[i].At
-			break
-		}
-	}
-	if at == 0 {
-		return w.store().Unschedule(DueLotExpiry, id)
-	}
-	return w.store().Schedule(driver.DueEntry{Kind: DueLotExpiry, ID: id, At: timeOf(at)})
-}
-
-// lotsReleased makes a balance due at once when a hold on it was closed
-// and it has a lot past its expiry: what the hold reserved of that lot
-// expires at the next Tick.
-func (w *Writer) lotsReleased(addr, asset string) error {
-	b, err := w.readBook(addr, asset)
-	if err != nil || len(b) == 0 || b[0].At > w.now.UnixNano() {
-		return err
-	}
-	return w.store().Schedule(driver.DueEntry{Kind: DueLotExpiry, ID: lotBalanceID(addr, asset), At: w.now})
+	return w.store().Schedule(driver.DueEntry{Kind: DueLotExpiry, ID: id, At: timeOf(b[0].At)})
 }
 
 // expireLots settles the expired lots of the balance a due entry names:
 // each moves what it still holds, as far as the balance has it available
 // (posted less held), to its breakage account in a transaction of its own
 // (Kind KindTransfer, metadata "ledger.lot.expired": the lot), with an
-// EventLotExpired. A lot whose funds are held keeps what the hold
-// reserves until the hold is captured (a capture consumes the expired lot
-// first) or released (the balance is then due again). It returns how many
-// lots it settled, and whether the entry is no longer due now.
+// EventLotExpired. What a lot cannot move because the balance's funds are
+// held stays in the lot, which stays due: a capture of the hold consumes
+// it first, and every later Tick moves what has become available. It
+// returns how many lots it settled, and whether the entry is no longer due
+// now.
 func (w *Writer) expireLots(dueID string) (expired int, cleared bool, err error) {
 	addr, asset, ok := splitLotBalanceID(dueID)
 	if !ok {
@@ -568,7 +547,8 @@ func (w *Writer) expireLots(dueID string) (expired int, cleared bool, err error)
 			if len(b) == 0 {
 				return expired, true, w.store().Unschedule(DueLotExpiry, dueID)
 			}
-			return expired, true, w.writeBook(addr, asset, b, w.now)
+			// Due at the soonest lot: now again when one is held.
+			return expired, b[0].At > now, w.writeBook(addr, asset, b)
 		}
 		l := b[skip]
 		w.keys = append(w.keys[:0], driver.BalanceKey{Address: addr, Asset: asset})

@@ -71,7 +71,14 @@ func (f *lotFixture) spend(t testing.TB, from string, n int64) ledger.Transactio
 	return tr
 }
 
-func (f *lotFixture) posted(t testing.TB, addr string) int64 {
+// lotT is what the fixture's checks need of a test: a *testing.T or a
+// *rapid.T.
+type lotT interface {
+	require.TestingT
+	Helper()
+}
+
+func (f *lotFixture) posted(t lotT, addr string) int64 {
 	t.Helper()
 	b, err := f.l.Balance(f.ctx, addr, "RUBY")
 	require.NoError(t, err)

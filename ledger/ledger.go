@@ -668,7 +668,9 @@ func (w *Writer) Post(req TransferRequest) (Transaction, error) {
 		ps = append(ps, sp)
 	}
 	w.posting = ps
-	md, err := w.lotMetadata(&req, ps, req.Metadata)
+	md, err := w.lotMetadata(ps, func(i int) (time.Time, string) {
+		return req.Postings[i].ExpiresAt, req.Postings[i].Breakage
+	}, req.Metadata)
 	if err != nil {
 		return Transaction{}, err
 	}

@@ -364,12 +364,17 @@ func validateLotMetadata(m map[string]string) error {
 	return nil
 }
 
-// lotMetadata checks the expiries of a request's postings and returns the
+// lotMetadata checks the expiries of a transaction's postings ps, which
+// expiry gives (posting i's expiry and breakage account), and returns the
 // transaction's metadata with them added (md itself is not changed).
-func (w *Writer) lotMetadata(req *TransferRequest, ps []driver.Posting, md map[string]string) (map[string]string, error) {
+func (w *Writer) lotMetadata(ps []driver.Posting, expiry func(i int) (time.Time, string), md map[string]string) (map[string]string, error) {
 	var out map[string]string
-	for i := range req.Postings {
-		p := &req.Postings[i]
+	for i := range ps {
+		var p struct {
+			ExpiresAt time.Time
+			Breakage  string
+		}
+		p.ExpiresAt, p.Breakage = expiry(i)
 		if p.ExpiresAt.IsZero() {
 			if p.Breakage != "" {
 				return nil, fmt.Errorf("posting %d: %w: a breakage account without an expiry", i, ErrInvalidTransaction)

@@ -446,9 +446,13 @@ func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amo
 	if err != nil {
 		return Grant{}, err
 	}
+	reward, err := p.expiring(w, ledger.Posting{From: p.budget, To: wallet, Asset: p.rules.Asset.Code, Amount: amount})
+	if err != nil {
+		return Grant{}, err
+	}
 	t, err := w.Post(ledger.TransferRequest{
 		Key:      "referral:" + rid,
-		Postings: []ledger.Posting{{From: p.budget, To: wallet, Asset: p.rules.Asset.Code, Amount: amount}},
+		Postings: []ledger.Posting{reward},
 		Metadata: p.meta(kind, member, subject),
 	})
 	if err != nil {

@@ -383,8 +383,12 @@ func (p *Program) release(w *ledger.Writer, invitee string) (releaseOutcome, err
 	}
 	rid := p.id(RewardSignup, inv.Referrer, invitee)
 	meta := p.meta(RewardSignup, inv.Referrer, invitee)
+	leg, err := p.expiringLeg(w, ledger.Leg{To: to, Amount: amount})
+	if err != nil {
+		return out, err
+	}
 	_, err = w.Capture(ledger.CaptureRequest{Key: "referral:" + rid, Hold: inv.HoldID, Final: true,
-		Destinations: []ledger.Leg{{To: to, Amount: amount}}, Metadata: meta})
+		Destinations: []ledger.Leg{leg}, Metadata: meta})
 	if errors.Is(err, ledger.ErrHoldExpired) {
 		// Past its expiry but not yet released by the ledger's Tick: the
 		// hold still counts against the budget until released, so release
@@ -415,8 +419,11 @@ func (p *Program) release(w *ledger.Writer, invitee string) (releaseOutcome, err
 			}
 			return out, w.Unschedule(dueRelease+p.rules.Campaign, invitee)
 		}
-		_, err = w.Post(ledger.TransferRequest{Key: "referral:" + rid,
-			Postings: []ledger.Posting{{From: p.budget, To: to, Asset: p.rules.Asset.Code, Amount: amount}}, Metadata: meta})
+		reward, perr := p.expiring(w, ledger.Posting{From: p.budget, To: to, Asset: p.rules.Asset.Code, Amount: amount})
+		if perr != nil {
+			return out, perr
+		}
+		_, err = w.Post(ledger.TransferRequest{Key: "referral:" + rid, Postings: []ledger.Posting{reward}, Metadata: meta})
 	}
 	if err != nil {
 		return out, err

@@ -424,3 +424,28 @@ func TestLotsDoNotTouchBalancesWithout(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, tr.Metadata, "a spend that consumed no lot records none")
 }
+
+func TestLotsFromACaptureLeg(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newLotFixture(t, open(t))
+		f.grant(t, lotOther, 10, 0)
+		h, err := f.l.Hold(f.ctx, ledger.HoldRequest{Account: lotOther, Asset: "RUBY", Amount: decimal.NewFromInt(10), ExpiresAt: t0.Add(day)})
+		require.NoError(t, err)
+		_, err = f.l.Capture(f.ctx, ledger.CaptureRequest{Hold: h.ID, Destinations: []ledger.Leg{
+			{To: lotMember, Amount: decimal.NewFromInt(4), ExpiresAt: t0.Add(time.Hour)}}})
+		require.ErrorIs(t, err, ledger.ErrInvalidTransaction, "an expiry needs a breakage account")
+		tr, err := f.l.Capture(f.ctx, ledger.CaptureRequest{Hold: h.ID, Final: true, Destinations: []ledger.Leg{
+			{To: lotMember, Amount: decimal.NewFromInt(4), ExpiresAt: t0.Add(time.Hour), Breakage: lotBreakage},
+			{To: lotShop, Amount: decimal.NewFromInt(6)}}})
+		require.NoError(t, err)
+		require.Equal(t, t0.Add(time.Hour), tr.Postings[0].ExpiresAt)
+		require.True(t, tr.Postings[1].ExpiresAt.IsZero())
+		require.Equal(t, []lotView{{4, time.Hour, tr.ID}}, f.lots(t, lotMember))
+		f.clock.Set(t0.Add(time.Hour))
+		n, err := f.l.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.EqualValues(t, 4, f.posted(t, lotBreakage))
+		f.verify(t)
+	})
+}

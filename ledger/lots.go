@@ -437,6 +437,35 @@ type liveBook struct {
 // only when a posting debits it, credits it with an expiry, or gives it
 // back lots (a reversal).
 func (w *Writer) applyLots(t *driver.Transaction) error {
+	if t.Kind != driver.KindReversal && !hasLotMetadata(t.Metadata) {
+		// The common case, a transfer with no expiry: nothing to do unless
+		// it debits a balance that has lots.
+		found := false
+		for j := range t.Postings {
+			p := &t.Postings[j]
+			if pos(p.FromAfter+p.Units) == pos(p.FromAfter) {
+				continue
+			}
+			acc, err := w.account(p.From)
+			if err != nil {
+				return err
+			}
+			if acc.Unbounded {
+				continue
+			}
+			_, err = w.rt.Record(lotsRecord, lotBalanceID(p.From, p.Asset))
+			if err == nil {
+				found = true
+				break
+			}
+			if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		if !found {
+			return nil
+		}
+	}
 	var live []liveBook
 	books := func(addr, asset string, create bool) (*lotBook, error) {
 		for i := range live {

@@ -260,7 +260,7 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 		}
 	}
 	w.posting = ps
-	md, err := w.lotMetadata(ps, func(i int) (time.Time, string) {
+	md, past, err := w.lotMetadata(ps, func(i int) (time.Time, string) {
 		return req.Destinations[i].ExpiresAt, req.Destinations[i].Breakage
 	}, req.Metadata)
 	if err != nil {
@@ -278,6 +278,9 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 		if err == nil || !errors.Is(err, ErrNotFound) {
 			return tr, err
 		}
+	}
+	if past != nil {
+		return Transaction{}, past
 	}
 	if h.Status != driver.HoldPending {
 		return Transaction{}, fmt.Errorf("%w: hold %d is %s", ErrHoldClosed, h.ID, HoldStatus(h.Status))

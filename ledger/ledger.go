@@ -668,12 +668,15 @@ func (w *Writer) Post(req TransferRequest) (Transaction, error) {
 		ps = append(ps, sp)
 	}
 	w.posting = ps
-	md, err := w.lotMetadata(ps, func(i int) (time.Time, string) {
+	md, past, err := w.lotMetadata(ps, func(i int) (time.Time, string) {
 		return req.Postings[i].ExpiresAt, req.Postings[i].Breakage
 	}, req.Metadata)
 	if err != nil {
 		return Transaction{}, err
 	}
 	w.stx = driver.Transaction{Key: req.Key, Kind: driver.KindTransfer, Metadata: md}
+	if past != nil {
+		return w.replayOrRefuse(&w.stx, ps, past)
+	}
 	return w.commitWithHold(&w.stx, ps, nil, 0, req.IncludeHeld)
 }

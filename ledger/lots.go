@@ -335,6 +335,26 @@ func stepLots(t *driver.Transaction, books lotBooks, orig func(id uint64) (*driv
 	return used, nil
 }
 
+// replayOrRefuse returns the transaction a retry's key names when the
+// request is the same (or ErrIdempotencyConflict), and refusal when the
+// key is new or there is none: for a grant whose expiry has since passed.
+func (w *Writer) replayOrRefuse(t *driver.Transaction, ps []driver.Posting, refusal error) (Transaction, error) {
+	if t.Key == "" {
+		return Transaction{}, refusal
+	}
+	if err := w.loadHead(); err != nil {
+		return Transaction{}, err
+	}
+	tr, err := w.existing(t, ps)
+	if errors.Is(err, ErrNotFound) {
+		return Transaction{}, refusal
+	}
+	if err == nil {
+		w.lastTx = tr.ID
+	}
+	return tr, err
+}
+
 // sameMetadataLots is sameMetadata that ignores what the ledger adds to a
 // transaction at commit (the lots its postings consumed): a retry's
 // request cannot know them.
@@ -367,8 +387,10 @@ func validateLotMetadata(m map[string]string) error {
 // lotMetadata checks the expiries of a transaction's postings ps, which
 // expiry gives (posting i's expiry and breakage account), and returns the
 // transaction's metadata with them added (md itself is not changed).
-func (w *Writer) lotMetadata(ps []driver.Posting, expiry func(i int) (time.Time, string), md map[string]string) (map[string]string, error) {
-	var out map[string]string
+// past is the refusal of an expiry that is not after now, returned apart
+// with the metadata: a retry of a grant under its key returns the
+// original even once its expiry has passed, as for a hold.
+func (w *Writer) lotMetadata(ps []driver.Posting, expiry func(i int) (time.Time, string), md map[string]string) (out map[string]string, past, err error) {
 	for i := range ps {
 		var p struct {
 			ExpiresAt time.Time
@@ -377,33 +399,33 @@ func (w *Writer) lotMetadata(ps []driver.Posting, expiry func(i int) (time.Time,
 		p.ExpiresAt, p.Breakage = expiry(i)
 		if p.ExpiresAt.IsZero() {
 			if p.Breakage != "" {
-				return nil, fmt.Errorf("posting %d: %w: a breakage account without an expiry", i, ErrInvalidTransaction)
+				return nil, nil, fmt.Errorf("posting %d: %w: a breakage account without an expiry", i, ErrInvalidTransaction)
 			}
 			continue
 		}
 		if err := ValidateTime("lot expiry", p.ExpiresAt); err != nil {
-			return nil, fmt.Errorf("posting %d: %w", i, err)
+			return nil, nil, fmt.Errorf("posting %d: %w", i, err)
 		}
-		if !p.ExpiresAt.After(w.now) {
-			return nil, fmt.Errorf("posting %d: %w: lot expiry %s is not after now %s", i, ErrInvalidTransaction,
+		if !p.ExpiresAt.After(w.now) && past == nil {
+			past = fmt.Errorf("posting %d: %w: lot expiry %s is not after now %s", i, ErrInvalidTransaction,
 				p.ExpiresAt.UTC().Format(time.RFC3339), w.now.Format(time.RFC3339))
 		}
 		to, err := w.account(ps[i].To)
 		if err != nil {
-			return nil, fmt.Errorf("posting %d: %w", i, err)
+			return nil, nil, fmt.Errorf("posting %d: %w", i, err)
 		}
 		if to.Unbounded {
-			return nil, fmt.Errorf("posting %d: %w: %s is unbounded and keeps no lots", i, ErrInvalidTransaction, to.Address)
+			return nil, nil, fmt.Errorf("posting %d: %w: %s is unbounded and keeps no lots", i, ErrInvalidTransaction, to.Address)
 		}
 		if p.Breakage == "" {
-			return nil, fmt.Errorf("posting %d: %w: an expiry needs a breakage account", i, ErrInvalidTransaction)
+			return nil, nil, fmt.Errorf("posting %d: %w: an expiry needs a breakage account", i, ErrInvalidTransaction)
 		}
 		brk, err := w.account(p.Breakage)
 		if err != nil {
-			return nil, fmt.Errorf("posting %d: breakage: %w", i, err)
+			return nil, nil, fmt.Errorf("posting %d: breakage: %w", i, err)
 		}
 		if brk.Address == to.Address {
-			return nil, fmt.Errorf("posting %d: %w: %s is its own breakage account", i, ErrInvalidTransaction, to.Address)
+			return nil, nil, fmt.Errorf("posting %d: %w: %s is its own breakage account", i, ErrInvalidTransaction, to.Address)
 		}
 		if out == nil {
 			out = make(map[string]string, len(md)+2)
@@ -415,12 +437,12 @@ func (w *Writer) lotMetadata(ps []driver.Posting, expiry func(i int) (time.Time,
 		out[metaLotBreakage+strconv.Itoa(i)] = brk.Address
 	}
 	if out == nil {
-		return md, nil
+		return md, past, nil
 	}
 	if len(out) > maxMetadataEntries {
-		return nil, fmt.Errorf("%w: %d metadata entries with the lots' expiries, at most %d", ErrInvalidTransaction, len(out), maxMetadataEntries)
+		return nil, nil, fmt.Errorf("%w: %d metadata entries with the lots' expiries, at most %d", ErrInvalidTransaction, len(out), maxMetadataEntries)
 	}
-	return out, nil
+	return out, past, nil
 }
 
 // liveBook is one balance's book as a unit of work changes it.

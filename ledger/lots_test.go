@@ -240,6 +240,15 @@ func TestLotsIdempotentGrant(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, s1.ID, s2.ID)
 		require.Equal(t, []lotView{{3, day, a.ID}}, f.lots(t, lotMember))
+		// A retry after the expiry passed returns the original, as for a
+		// hold; a new key with that expiry is refused.
+		f.clock.Set(t0.Add(2 * day))
+		p.ExpiresAt = t0.Add(day)
+		c, err := f.l.Post(f.ctx, ledger.TransferRequest{Key: "g1", Postings: []ledger.Posting{p}})
+		require.NoError(t, err)
+		require.Equal(t, a.ID, c.ID)
+		_, err = f.l.Post(f.ctx, ledger.TransferRequest{Key: "g2", Postings: []ledger.Posting{p}})
+		require.ErrorIs(t, err, ledger.ErrInvalidTransaction)
 		f.verify(t)
 	})
 }

@@ -143,7 +143,7 @@
 // CloudEvent gives its CloudEvents 1.0 JSON form.
 //
 // The ledger emits its own: EventHoldCreated, EventHoldCaptured,
-// EventHoldVoided and EventHoldExpired always, and with
+// EventHoldVoided, EventHoldExpired and EventLotExpired always, and with
 // WithLedgerEvents(true) also EventTransactionPosted for every journal
 // transaction, EventTransactionReversed and EventAccountOpened (each
 // constant documents its data). Programs emit theirs with Writer.Emit,

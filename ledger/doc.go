@@ -95,7 +95,9 @@
 //   - Cost: a posting reads the lots of a balance only when it debits a
 //     bounded account, credits one with an expiry, or reverses a debit of
 //     one: one record read per such balance (on PostgreSQL, one query);
-//     credits without an expiry read nothing.
+//     credits without an expiry read nothing. Reader.Balance and
+//     Reader.Balances read the lots of a bounded account's balances too,
+//     for Expiring.
 //
 // # Bounded inputs
 //

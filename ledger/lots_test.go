@@ -458,3 +458,30 @@ func TestLotsFromACaptureLeg(t *testing.T) {
 		f.verify(t)
 	})
 }
+
+// TestLotsCoverOnlyThePositivePart: on an account with an overdraft, a
+// debit below zero consumes no more than the lots, and a credit first
+// makes up the shortfall: only what it raises the balance above zero
+// becomes a lot.
+func TestLotsCoverOnlyThePositivePart(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newLotFixture(t, open(t))
+		const od = "member:od"
+		_, err := f.l.OpenAccount(f.ctx, ledger.AccountSpec{Address: od,
+			Overdraft: ledger.Overdraft{Limits: map[string]decimal.Decimal{"RUBY": decimal.NewFromInt(50)}}})
+		require.NoError(t, err)
+		f.grant(t, od, 10, day)
+		f.spend(t, od, 30)
+		require.EqualValues(t, -20, f.posted(t, od))
+		require.Empty(t, f.lots(t, od))
+		g := f.grant(t, od, 50, 2*day)
+		require.Equal(t, []lotView{{30, 2 * day, g.ID}}, f.lots(t, od))
+		f.clock.Set(t0.Add(2 * day))
+		n, err := f.l.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.EqualValues(t, 0, f.posted(t, od))
+		require.EqualValues(t, 30, f.posted(t, lotBreakage))
+		f.verify(t)
+	})
+}

@@ -100,8 +100,8 @@ func (b *lotBook) add(l lot) {
 }
 
 // take consumes up to n units, first from the lots first picks (may be
-// nil), then in consumption order, and appends what it took to used.
-func (b *lotBook) take(n int64, first func(*lot) bool, used []lot) (int64, []lot) {
+// nil), then in consumption order, and returns what it took of each.
+func (b *lotBook) take(n int64, first func(*lot) bool) (used []lot) {
 	takeFrom := func(i int) {
 		l := &(*b)[i]
 		u := min(l.Units, n)
@@ -133,7 +133,7 @@ func (b *lotBook) take(n int64, first func(*lot) bool, used []lot) (int64, []lot
 		}
 	}
 	*b = out
-	return n, used
+	return used
 }
 
 func encodeUsed(used []lot) string {
@@ -275,9 +275,7 @@ func stepLots(t *driver.Transaction, books lotBooks, orig func(id uint64) (*driv
 				return nil, err
 			}
 			if b != nil && len(*b) > 0 {
-				var u []lot
-				_, u = b.take(took, first, nil)
-				if len(u) > 0 {
+				if u := b.take(took, first); len(u) > 0 {
 					if used == nil {
 						used = map[int][]lot{}
 					}

@@ -44,6 +44,65 @@
 //     which may miss the Updates of the last moments, within the bound it
 //     documents; ReadPrimary(ctx) reads the primary. Reads inside Update
 //     always see everything committed, and the unit of work's own writes.
+//   - Lots: a credit can carry an expiry; the balance then keeps it as a
+//     lot, spends lots soonest-expiring first, and Tick moves what an
+//     expired lot still holds to a named breakage account (see Lots and
+//     expiry).
+//
+// # Lots and expiry
+//
+// A posting (or a capture's Leg) with ExpiresAt set makes its credit a
+// lot of the balance it lands on, which expires then; Breakage names the
+// opened account an expired lot's rest moves to. The expiry must be after
+// now, the receiving account bounded (an unbounded account keeps no lots),
+// and the breakage account another account; anything else is
+// ErrInvalidTransaction (or ErrInvalidTime, ErrUnknownAccount) and nothing
+// is written. Credits without an expiry are no lots: they are the part of
+// the balance that never expires.
+//
+//   - Order: a debit of the balance (a transfer, a capture, a conversion,
+//     an expiry) consumes its lots soonest expiry first; among lots of the
+//     same expiry, the older grant first (then the lower posting index);
+//     the part that never expires is consumed last. A reversal of a grant
+//     takes back that grant's own lot first; a reversal of a debit gives
+//     back the lots the debit consumed, with their own expiries (a lot
+//     past its expiry is settled at the next Tick).
+//   - Lots cover the positive part of a balance: a credit to a balance
+//     below zero (an overdraft) first makes up the shortfall, and only
+//     what it raises the balance above zero becomes a lot.
+//   - Expiry: Ledger.Tick (after releasing expired holds) settles each
+//     expired lot in a transaction of its own, from the balance to the
+//     lot's breakage account, with metadata "ledger.lot.expired" naming the
+//     lot ("<grant transaction>.<posting>") and an EventLotExpired event.
+//     Balances are found through the due index (DueLotExpiry), never by a
+//     scan. Each balance is settled in a unit of work that holds the
+//     journal's head, so racing Ticks, on any number of processes, settle a
+//     lot once. Ledger.ExpireLots does the lots alone; ledger/scheduler
+//     runs both.
+//   - Held funds: a lot's rest moves only as far as the balance has it
+//     available (posted less held). What a hold reserves stays in the
+//     lot, which stays due: a capture consumes the expired lot first, and
+//     every later Tick moves what has become available (after a Void, at
+//     once). Holds never lose their funds to an expiry.
+//   - Reading: Reader.Lots lists a balance's open lots in consumption
+//     order, with the part that never expires last; Balance.Expiring says
+//     what expires when.
+//   - Storage and audit: the expiry and breakage account of a grant, and
+//     the lots each posting consumed, are kept in the transaction's
+//     metadata under "ledger.lot." keys (which callers may not set), so
+//     they are hash-chained; a balance's open lots are kept in a record of
+//     the ledger's own kind "ledger.lots". Verify replays every lot from
+//     the journal and checks that each transaction's consumed lots, and
+//     each balance's stored lots, are the replay's, that a balance's lots
+//     add up to no more than its positive posted amount (so lots plus the
+//     never-expiring part equal what is posted), and that every balance
+//     with lots is due. VerifyFrom does not check lots.
+//   - Cost: a posting reads the lots of a balance only when it debits a
+//     bounded account, credits one with an expiry, or reverses a debit of
+//     one: one record read per such balance (on PostgreSQL, one query);
+//     credits without an expiry read nothing. Reader.Balance and
+//     Reader.Balances read the lots of a bounded account's balances too,
+//     for Expiring.
 //
 // # Bounded inputs
 //
@@ -91,7 +150,7 @@
 // CloudEvent gives its CloudEvents 1.0 JSON form.
 //
 // The ledger emits its own: EventHoldCreated, EventHoldCaptured,
-// EventHoldVoided and EventHoldExpired always, and with
+// EventHoldVoided, EventHoldExpired and EventLotExpired always, and with
 // WithLedgerEvents(true) also EventTransactionPosted for every journal
 // transaction, EventTransactionReversed and EventAccountOpened (each
 // constant documents its data). Programs emit theirs with Writer.Emit,

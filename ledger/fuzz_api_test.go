@@ -261,7 +261,11 @@ func runPublicAPI(t *testing.T, data []byte) {
 			return holds[in.n(len(holds))]
 		}
 		posting := func() ledger.Posting {
-			return ledger.Posting{From: in.account(), To: in.account(), Asset: in.asset(), Amount: in.decimal()}
+			p := ledger.Posting{From: in.account(), To: in.account(), Asset: in.asset(), Amount: in.decimal()}
+			if in.n(3) == 0 { // a lot, its expiry and breakage account as extreme as the rest
+				p.ExpiresAt, p.Breakage = in.time(clock.Now()), in.account()
+			}
+			return p
 		}
 		request := func() ledger.TransferRequest {
 			req := ledger.TransferRequest{Key: in.key(), IncludeHeld: in.n(3) == 0}
@@ -327,7 +331,11 @@ func runPublicAPI(t *testing.T, data []byte) {
 				op = "Capture"
 				req := ledger.CaptureRequest{Key: in.key(), Hold: pickHold(), Final: in.n(2) == 0}
 				for n := 1 + in.n(2); len(req.Destinations) < n; {
-					req.Destinations = append(req.Destinations, ledger.Leg{To: in.account(), Amount: in.decimal()})
+					leg := ledger.Leg{To: in.account(), Amount: in.decimal()}
+					if in.n(4) == 0 {
+						leg.ExpiresAt, leg.Breakage = in.time(clock.Now()), in.account()
+					}
+					req.Destinations = append(req.Destinations, leg)
 				}
 				_, opErr = l.Capture(ctx, req)
 			case 4:

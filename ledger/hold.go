@@ -72,6 +72,10 @@ type Hold struct {
 type Leg struct {
 	To     string          `json:"to"`
 	Amount decimal.Decimal `json:"amount"`
+	// ExpiresAt and Breakage make the leg's credit a lot, as
+	// Posting.ExpiresAt and Posting.Breakage do.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Breakage  string    `json:"breakage,omitempty"`
 }
 
 // CaptureRequest moves part or all of a hold to one or more destinations.
@@ -256,7 +260,13 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 		}
 	}
 	w.posting = ps
-	t := driver.Transaction{Key: req.Key, Kind: driver.KindCapture, Hold: h.ID, Metadata: req.Metadata}
+	md, past, err := w.lotMetadata(ps, func(i int) (time.Time, string) {
+		return req.Destinations[i].ExpiresAt, req.Destinations[i].Breakage
+	}, req.Metadata)
+	if err != nil {
+		return Transaction{}, err
+	}
+	t := driver.Transaction{Key: req.Key, Kind: driver.KindCapture, Hold: h.ID, Metadata: md}
 	if req.Key != "" {
 		tr, err := w.existing(&t, ps)
 		if err == nil && req.Final && h.Status == driver.HoldPending {
@@ -268,6 +278,9 @@ func (w *Writer) Capture(req CaptureRequest) (Transaction, error) {
 		if err == nil || !errors.Is(err, ErrNotFound) {
 			return tr, err
 		}
+	}
+	if past != nil {
+		return Transaction{}, past
 	}
 	if h.Status != driver.HoldPending {
 		return Transaction{}, fmt.Errorf("%w: hold %d is %s", ErrHoldClosed, h.ID, HoldStatus(h.Status))

@@ -620,7 +620,7 @@ func validateMetadata(m map[string]string) error {
 	if n > maxMetadataBytes {
 		return fmt.Errorf("%w: metadata of %d bytes, at most %d", ErrInvalidTransaction, n, maxMetadataBytes)
 	}
-	return nil
+	return validateLotMetadata(m)
 }
 
 func validateKey(key string) error {
@@ -668,6 +668,15 @@ func (w *Writer) Post(req TransferRequest) (Transaction, error) {
 		ps = append(ps, sp)
 	}
 	w.posting = ps
-	w.stx = driver.Transaction{Key: req.Key, Kind: driver.KindTransfer, Metadata: req.Metadata}
+	md, past, err := w.lotMetadata(ps, func(i int) (time.Time, string) {
+		return req.Postings[i].ExpiresAt, req.Postings[i].Breakage
+	}, req.Metadata)
+	if err != nil {
+		return Transaction{}, err
+	}
+	w.stx = driver.Transaction{Key: req.Key, Kind: driver.KindTransfer, Metadata: md}
+	if past != nil {
+		return w.replayOrRefuse(&w.stx, ps, past)
+	}
 	return w.commitWithHold(&w.stx, ps, nil, 0, req.IncludeHeld)
 }

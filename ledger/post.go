@@ -54,7 +54,7 @@ func (w *Writer) existing(t *driver.Transaction, ps []driver.Posting) (Transacti
 		return Transaction{}, err
 	}
 	same := old.Kind == t.Kind && old.Reverses == t.Reverses && old.Hold == t.Hold &&
-		len(old.Postings) == len(ps) && sameMetadata(old.Metadata, t.Metadata)
+		len(old.Postings) == len(ps) && sameMetadataLots(old.Metadata, t.Metadata)
 	for i := 0; same && i < len(ps); i++ {
 		a, b := &old.Postings[i], &ps[i]
 		same = a.From == b.From && a.To == b.To && a.Asset == b.Asset && a.Units == b.Units
@@ -148,6 +148,9 @@ func (w *Writer) commitWithHold(t *driver.Transaction, ps []driver.Posting, hold
 	t.Postings = make([]driver.Posting, len(ps))
 	copy(t.Postings, ps)
 	t.Metadata = copyMetadata(t.Metadata)
+	if err := w.applyLots(t); err != nil {
+		return Transaction{}, err
+	}
 	t.Hash, w.buf = driver.ChainHash(w.head.Hash, t, w.buf)
 	if err := w.store().AppendTransaction(t); err != nil {
 		return Transaction{}, err
@@ -250,6 +253,11 @@ func (r *Reader) public(t *driver.Transaction) (Transaction, error) {
 			return Transaction{}, err
 		}
 		out.Postings[i] = Posting{From: p.From, To: p.To, Asset: p.Asset, Amount: a.Amount(p.Units)}
+	}
+	if grants, err := lotGrants(t); err == nil {
+		for j, g := range grants {
+			out.Postings[j].ExpiresAt, out.Postings[j].Breakage = timeOf(g.at), g.breakage
+		}
 	}
 	return out, nil
 }

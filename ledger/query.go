@@ -22,6 +22,10 @@ type Balance struct {
 	Posted    decimal.Decimal
 	Held      decimal.Decimal
 	Available decimal.Decimal
+	// Expiring says what part of the balance expires when (its lots
+	// summed by expiry, soonest first); empty when nothing expires.
+	// Reader.Balance and Reader.Balances fill it in; AllBalances does not.
+	Expiring []Expiring
 }
 
 func (r *Reader) publicBalance(s driver.Balance) (Balance, error) {
@@ -54,12 +58,19 @@ func (r *Reader) Balance(account, asset string) (Balance, error) {
 	if err != nil {
 		return Balance{}, err
 	}
-	return r.publicBalance(s)
+	b, err := r.publicBalance(s)
+	if err != nil || acc.Unbounded {
+		return b, err
+	}
+	a, _ := r.Asset(asset)
+	b.Expiring, err = r.expiring(acc.Address, a)
+	return b, err
 }
 
 // Balances returns every balance an account has held, ordered by asset.
 func (r *Reader) Balances(account string) ([]Balance, error) {
-	if _, err := r.account(account); err != nil {
+	acc, err := r.account(account)
+	if err != nil {
 		return nil, err
 	}
 	ss, err := r.rt.AccountBalances(account)
@@ -71,6 +82,12 @@ func (r *Reader) Balances(account string) ([]Balance, error) {
 		b, err := r.publicBalance(s)
 		if err != nil {
 			return nil, err
+		}
+		if !acc.Unbounded {
+			a, _ := r.Asset(s.Asset)
+			if b.Expiring, err = r.expiring(acc.Address, a); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, b)
 	}
@@ -302,8 +319,12 @@ func (r *Reader) Due(kind string, t time.Time, limit int) ([]DueEntry, error) {
 }
 
 // PutRecord creates or replaces a program record in this unit of work.
+// The kind "ledger.lots" is the ledger's own (ErrInvalidTransaction).
 func (w *Writer) PutRecord(kind, id string, data []byte) error {
 	if err := validateRecordName(kind, id); err != nil {
+		return err
+	}
+	if err := ownRecordKind(kind); err != nil {
 		return err
 	}
 	return w.store().PutRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
@@ -313,6 +334,9 @@ func (w *Writer) PutRecord(kind, id string, data []byte) error {
 // is how a program claims an event id once even under racing callers.
 func (w *Writer) InsertRecord(kind, id string, data []byte) error {
 	if err := validateRecordName(kind, id); err != nil {
+		return err
+	}
+	if err := ownRecordKind(kind); err != nil {
 		return err
 	}
 	err := w.store().InsertRecord(driver.Record{Kind: kind, ID: id, Data: append([]byte(nil), data...)})
@@ -340,12 +364,27 @@ func (w *Writer) CreateJSON(kind, id string, v any) error {
 	return w.InsertRecord(kind, id, b)
 }
 
-// DeleteRecord removes a record; a missing one is no error.
-func (w *Writer) DeleteRecord(kind, id string) error { return w.store().DeleteRecord(kind, id) }
+// DeleteRecord removes a record; a missing one is no error. The kind
+// "ledger.lots" is the ledger's own (ErrInvalidTransaction).
+func (w *Writer) DeleteRecord(kind, id string) error {
+	if err := ownRecordKind(kind); err != nil {
+		return err
+	}
+	return w.store().DeleteRecord(kind, id)
+}
+
+// ownRecordKind refuses the ledger's own record kind to callers: lots
+// written by hand would no longer add up to what the journal granted.
+func ownRecordKind(kind string) error {
+	if kind == lotsRecord {
+		return fmt.Errorf("%w: record kind %q is the ledger's own", ErrInvalidTransaction, kind)
+	}
+	return nil
+}
 
 // Schedule makes (kind, id) due at t, replacing an earlier time. A time
-// outside [MinTime, MaxTime) is ErrInvalidTime. The kind DueHoldExpiry is
-// the ledger's own (ErrInvalidTransaction).
+// outside [MinTime, MaxTime) is ErrInvalidTime. The kinds DueHoldExpiry
+// and DueLotExpiry are the ledger's own (ErrInvalidTransaction).
 func (w *Writer) Schedule(kind, id string, t time.Time) error {
 	if err := validateRecordName(kind, id); err != nil {
 		return err
@@ -359,8 +398,9 @@ func (w *Writer) Schedule(kind, id string, t time.Time) error {
 	return w.store().Schedule(driver.DueEntry{Kind: kind, ID: id, At: t.UTC()})
 }
 
-// Unschedule removes (kind, id) from the due index. The kind DueHoldExpiry
-// is the ledger's own (ErrInvalidTransaction).
+// Unschedule removes (kind, id) from the due index. The kinds
+// DueHoldExpiry and DueLotExpiry are the ledger's own
+// (ErrInvalidTransaction).
 func (w *Writer) Unschedule(kind, id string) error {
 	if err := ownDueKind(kind); err != nil {
 		return err
@@ -368,11 +408,11 @@ func (w *Writer) Unschedule(kind, id string) error {
 	return w.store().Unschedule(kind, id)
 }
 
-// ownDueKind refuses the ledger's own due kind to callers: a hold's
+// ownDueKind refuses the ledger's own due kinds to callers: a hold's
 // expiry entry moved or removed by hand would keep its funds reserved
-// past the sweep.
+// past the sweep, a balance's lot entry its lots from expiring.
 func ownDueKind(kind string) error {
-	if kind == DueHoldExpiry {
+	if kind == DueHoldExpiry || kind == DueLotExpiry {
 		return fmt.Errorf("%w: due kind %q is the ledger's own", ErrInvalidTransaction, kind)
 	}
 	return nil
@@ -459,36 +499,102 @@ func (l *Ledger) Reverse(ctx context.Context, req ReversalRequest) (t Transactio
 	return t, err
 }
 
-// Tick does what time makes happen in the ledger itself: it releases every
-// hold whose expiry has passed (status HoldExpired) and drops the due
-// entries of holds already closed. Each hold is handled in a unit of work
-// of its own (a savepoint of a batch, so one durable commit serves many),
-// so one that cannot be released holds up no other: Tick goes on and
-// returns how many it released together with an error that joins one
-// error per failed hold, each naming the hold and wrapping its cause.
-// Each hold is tried at most once per call. Tick stops early only when the
-// run as a whole fails (the store, the context, a clock reading outside
-// [MinTime, MaxTime)), and then returns that error too.
-func (l *Ledger) Tick(ctx context.Context) (int, error) { return l.TickEach(ctx, nil) }
-
-// TickEach is Tick that tells each, in order, about every hold it tried
-// to release: with a nil error for a hold it released, with the cause for
-// one it could not. hold is the hold's ID in decimal (or a due entry's own
-// ID when it names no hold). Entries only dropped or moved (their hold
-// already closed, or not yet expired) are not told. The holds that failed
-// go to each only, so the error TickEach returns is for the run as a
-// whole (the store, the context, the clock), as kit.EachDue's is. With a
-// nil each it is Tick. ledger/scheduler reports the holds by ID through it.
+// TickEach releases every hold whose expiry has passed (status
+// HoldExpired) and drops the due entries of holds already closed. Each
+// hold is handled in a unit of work of its own (a savepoint of a batch, so
+// one durable commit serves many), so one that cannot be released holds
+// up no other. Each hold is tried at most once per call. It tells each,
+// in order, about every hold it tried to release: with a nil error for a
+// hold it released, with the cause for one it could not. hold is the
+// hold's ID in decimal (or a due entry's own ID when it names no hold).
+// Entries only dropped or moved (their hold already closed, or not yet
+// expired) are not told. The holds that failed go to each only, so the
+// error TickEach returns is for the run as a whole (the store, the
+// context, a clock reading outside [MinTime, MaxTime)), as kit.EachDue's
+// is. With a nil each, the error also joins one error per failed hold,
+// each naming the hold and wrapping its cause. ledger/scheduler reports
+// the holds by ID through it. It settles no lots: Tick and ExpireLots do.
 func (l *Ledger) TickEach(ctx context.Context, each func(hold string, err error)) (int, error) {
-	const batch = 256
 	now := l.clock.Now()
 	if err := ValidateTime("clock reading", now); err != nil {
 		return 0, err
 	}
+	step := func(w *Writer, id string) (int, bool, error) {
+		released, cleared, err := w.expireDue(id)
+		if released {
+			return 1, cleared, err
+		}
+		return 0, cleared, err
+	}
+	var report func(id string, err error)
+	if each != nil {
+		report = func(id string, err error) { each(dueHoldID(id), err) }
+	}
+	return l.sweepDue(ctx, now, DueHoldExpiry, step, report, dueName)
+}
+
+// Tick does what time makes happen in the ledger itself: it releases
+// every hold whose expiry has passed (TickEach), then settles every lot
+// whose expiry has passed (ExpireLots). It returns how many holds it
+// released and lots it settled, with an error that joins one error per
+// hold or balance that failed, each naming it and wrapping its cause.
+func (l *Ledger) Tick(ctx context.Context) (int, error) {
+	if err := ValidateTime("clock reading", l.clock.Now()); err != nil {
+		return 0, err
+	}
+	n, err := l.TickEach(ctx, nil)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return n, err
+	}
+	m, lerr := l.ExpireLots(ctx, nil)
+	return n + m, errors.Join(err, lerr)
+}
+
+// ExpireLots settles every lot whose expiry has passed: what each still
+// holds, as far as its balance has it available, moves to its breakage
+// account in a transaction of its own with an EventLotExpired (see
+// "Lots and expiry" in the package documentation). Each balance is
+// handled in a unit of work of its own, in one batch as TickEach handles
+// holds, so a lot is settled exactly once however many callers race. It
+// tells each, when not nil, about every balance it settled lots of (nil
+// error) or could not (the cause), and returns how many lots it settled;
+// the error is for the run as a whole, or, with a nil each, joins the
+// balances' errors.
+func (l *Ledger) ExpireLots(ctx context.Context, each func(account, asset string, err error)) (int, error) {
+	now := l.clock.Now()
+	if err := ValidateTime("clock reading", now); err != nil {
+		return 0, err
+	}
+	step := func(w *Writer, id string) (int, bool, error) { return w.expireLots(id) }
+	var report func(id string, err error)
+	if each != nil {
+		report = func(id string, err error) {
+			addr, asset, _ := splitLotBalanceID(id)
+			each(addr, asset, err)
+		}
+	}
+	name := func(id string) string {
+		addr, asset, _ := splitLotBalanceID(id)
+		return "lots of " + clip(addr) + " " + clip(asset)
+	}
+	return l.sweepDue(ctx, now, DueLotExpiry, step, report, name)
+}
+
+// sweepDue works through the due entries of one of the ledger's own kinds
+// at or before now, each in a unit of work of its own (a savepoint of a
+// batch, so one durable commit serves many): step handles one entry and
+// says how many things it did and whether the entry is no longer due.
+// Each entry is tried at most once per call. report, when not nil, is
+// told of every entry that did something or failed; otherwise the
+// failures are joined into the error, each named by name.
+func (l *Ledger) sweepDue(ctx context.Context, now time.Time, kind string,
+	step func(w *Writer, id string) (int, bool, error),
+	report func(id string, err error), name func(id string) string) (int, error) {
+	const batch = 256
 	total := 0
 	var failed []error
-	// Entries tried in this call but still due (a failed hold, an entry
-	// moved to a later expiry): skipped, so the loop always moves on.
+	// Entries tried in this call but still due (a failed one, an entry
+	// moved to a later time): skipped, so the loop always moves on.
 	left := map[string]bool{}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -500,7 +606,7 @@ func (l *Ledger) TickEach(ctx context.Context, each func(hold string, err error)
 		// released would list them again and again.
 		err := l.View(ReadPrimary(ctx), func(r *Reader) error {
 			var err error
-			due, err = r.rt.Due(DueHoldExpiry, now, limit)
+			due, err = r.rt.Due(kind, now, limit)
 			return err
 		})
 		if err != nil {
@@ -512,12 +618,12 @@ func (l *Ledger) TickEach(ctx context.Context, each func(hold string, err error)
 				ids = append(ids, d.ID)
 			}
 		}
-		released := make([]bool, len(ids))
+		done := make([]int, len(ids))
 		cleared := make([]bool, len(ids))
 		fns := make([]func(*Writer) error, len(ids))
 		for i, id := range ids {
 			fns[i] = func(w *Writer) (err error) {
-				released[i], cleared[i], err = w.expireDue(id)
+				done[i], cleared[i], err = step(w, id)
 				return err
 			}
 		}
@@ -530,17 +636,19 @@ func (l *Ledger) TickEach(ctx context.Context, each func(hold string, err error)
 				switch {
 				case errs[i] != nil:
 					left[id] = true
-					if each != nil {
-						each(dueHoldID(id), errs[i])
+					if report != nil {
+						report(id, errs[i])
 					} else {
-						failed = append(failed, fmt.Errorf("%s: %w", dueName(id), errs[i]))
+						failed = append(failed, fmt.Errorf("%s: %w", name(id), errs[i]))
 					}
-				case released[i]:
-					total++
-					if each != nil {
-						each(dueHoldID(id), nil)
+					continue
+				case done[i] > 0:
+					total += done[i]
+					if report != nil {
+						report(id, nil)
 					}
-				case !cleared[i]:
+				}
+				if !cleared[i] {
 					left[id] = true
 				}
 			}

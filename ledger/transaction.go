@@ -15,6 +15,16 @@ type Posting struct {
 	To     string          `json:"to"`
 	Asset  string          `json:"asset"`
 	Amount decimal.Decimal `json:"amount"`
+	// ExpiresAt, when set, makes the credit a lot of the To balance that
+	// expires then: debits of the balance consume it soonest-expiring
+	// first, and once it has expired Ledger.Tick moves what it still
+	// holds to Breakage. It must be after now; To must be a bounded
+	// account. Zero: the credit never expires. See "Lots and expiry" in
+	// the package documentation.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Breakage is the opened account an expired lot's rest moves to;
+	// required with ExpiresAt, not allowed without.
+	Breakage string `json:"breakage,omitempty"`
 }
 
 // TransferRequest asks for one atomic transaction of one or more postings.

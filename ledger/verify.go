@@ -31,6 +31,9 @@ type VerifyReport struct {
 	// began with the chain.
 	UnchainedEvents int
 	UnchainedHolds  int
+	// Lots is what Verify found of the balances' open lots (see "Lots and
+	// expiry" in the package documentation); VerifyFrom leaves it zero.
+	Lots LotsReport
 	// Totals is the sum of all posted balances per asset: zero for every
 	// asset of a sound ledger.
 	Totals map[string]decimal.Decimal
@@ -69,13 +72,17 @@ var testHookVerifyFull func()
 // amount and expiry; captured, voided or expired as they tell, at their
 // times) and has captured what the journal's captures of it add up to;
 // every stored balance equals the replay and its held amount equals what
-// its pending holds reserve; every asset sums to zero; and no account is
-// below its limit. It returns the first break found, wrapping ErrVerify.
+// its pending holds reserve; every asset sums to zero; no account is
+// below its limit; and the lots replayed from the journal are the stored
+// ones, each balance's adding up to no more than its posted amount (see
+// "Lots and expiry" in the package documentation). It returns the first
+// break found, wrapping ErrVerify.
 //
 // Its memory is bounded whatever the ledger's size: it keeps at most
 // 131,072 balances and as many holds in hand (about 50 MB), and a ledger
 // with more is checked a batch of each at a time, reading the journal once
-// per batch. To check only what came after an earlier report, see
+// per batch. The lots are the exception: their replay keeps the open lots
+// of every balance that has some in memory, about 100 bytes a lot. To check only what came after an earlier report, see
 // VerifyFrom.
 func (l *Ledger) Verify(ctx context.Context) (VerifyReport, error) {
 	var rep VerifyReport
@@ -105,6 +112,7 @@ func (r *Reader) verify(ctx context.Context, batch int) (VerifyReport, int, erro
 		bals  balanceBatch
 		holds holdBatch
 	)
+	lots := newLotReplay(r)
 	for pass := 1; ; pass++ {
 		if err := bals.next(r.rt, batch); err != nil {
 			return rep, pass, err
@@ -112,11 +120,16 @@ func (r *Reader) verify(ctx context.Context, batch int) (VerifyReport, int, erro
 		if err := holds.next(r.rt, batch); err != nil {
 			return rep, pass, err
 		}
-		if err := r.verifyPass(ctx, pass == 1, &bals, &holds, totals, &rep); err != nil {
+		if err := r.verifyPass(ctx, pass == 1, &bals, &holds, lots, totals, &rep); err != nil {
 			return rep, pass, err
 		}
 		if bals.last && holds.last {
-			return rep, pass, r.checkTotals(totals, &rep)
+			if err := r.checkTotals(totals, &rep); err != nil {
+				return rep, pass, err
+			}
+			var err error
+			rep.Lots, err = lots.check(ctx)
+			return rep, pass, err
 		}
 	}
 }
@@ -126,8 +139,8 @@ func (r *Reader) verify(ctx context.Context, batch int) (VerifyReport, int, erro
 // pass also checks the journal's and the event log's chains, which later
 // passes (on the same snapshot) read again only to replay them.
 func (r *Reader) verifyPass(ctx context.Context, first bool, bals *balanceBatch, holds *holdBatch,
-	totals map[string]*int128, rep *VerifyReport) error {
-	if err := r.replayJournal(ctx, first, bals, holds, rep); err != nil {
+	lots *lotReplay, totals map[string]*int128, rep *VerifyReport) error {
+	if err := r.replayJournal(ctx, first, bals, holds, lots, rep); err != nil {
 		return err
 	}
 	audit := eventAudit{holds: map[uint64]*holdTrail{}}
@@ -152,7 +165,7 @@ func (r *Reader) verifyPass(ctx context.Context, first bool, bals *balanceBatch,
 // replayJournal reads the journal, replaying the postings that move the
 // balances in hand and summing the captures of the holds in hand; on the
 // first pass it also checks the chain (see checkLink) and counts.
-func (r *Reader) replayJournal(ctx context.Context, first bool, bals *balanceBatch, holds *holdBatch, rep *VerifyReport) error {
+func (r *Reader) replayJournal(ctx context.Context, first bool, bals *balanceBatch, holds *holdBatch, lots *lotReplay, rep *VerifyReport) error {
 	var (
 		prev driver.Head
 		buf  []byte
@@ -169,6 +182,9 @@ func (r *Reader) replayJournal(ctx context.Context, first bool, bals *balanceBat
 			t := &ts[i]
 			if first {
 				if buf, err = checkLink(prev, t, buf); err != nil {
+					return err
+				}
+				if err := lots.step(t); err != nil {
 					return err
 				}
 				rep.Transactions++

@@ -37,6 +37,15 @@
 // window (Start, End), a kill switch per country (DisabledCountries and
 // Program.SetKillSwitch).
 //
+// Rewards can expire: reward_validity (RewardValidity; default 0, never,
+// since the seeds give no expiry) makes each reward paid to a member a lot
+// of the ledger (see "Lots and expiry" in package ledger) that expires
+// that long after it is paid, the shop variant's included (from its
+// release). The member spends the soonest to expire first, and the
+// ledger's Tick (or ledger/scheduler) moves what is left of an expired
+// reward to the campaign's BreakageAccount, opened with the first such
+// reward.
+//
 // Rules read from JSON (json.Unmarshal into Rules, or ParseRules, which
 // also validates) are decoded strictly: an unknown or misspelt field, at
 // any depth, is ErrInvalidRules naming it. Durations are at most

@@ -433,9 +433,15 @@ func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amo
 		return Grant{}, err
 	}
 	// Through kit.Credit: a debt the member owes from a clawback is repaid
-	// first, and only the rest reaches the wallet.
+	// first, and only the rest reaches the wallet, as a lot that expires
+	// after RewardValidity when that rule is set.
+	expires, breakage, err := p.expiry(w)
+	if err != nil {
+		return Grant{}, err
+	}
 	t, err := kit.Credit(w, kit.CreditRequest{Program: "referral", Key: "referral:" + rid, Member: member,
-		Asset: p.rules.Asset.Code, Amount: amount, From: p.budget, Wallets: p.wallets, Metadata: p.meta(kind, member, subject)})
+		Asset: p.rules.Asset.Code, Amount: amount, From: p.budget, Wallets: p.wallets, Metadata: p.meta(kind, member, subject),
+		ExpiresAt: expires, Breakage: breakage})
 	if err != nil {
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
 			return Grant{}, fmt.Errorf("%w: %w", ErrBudgetExhausted, err)

@@ -116,6 +116,13 @@ type Rules struct {
 	RetentionWithin kit.Duration `json:"retention_within"`
 	// Timezone is where calendar days are counted (IANA name).
 	Timezone string `json:"timezone"`
+	// RewardValidity makes every reward paid to a member expire this long
+	// after it is paid (0, the default: rewards never expire, as the seeds
+	// say nothing of expiry). Each reward is then a lot of the member's
+	// balance (ledger: "Lots and expiry"): spending takes the soonest to
+	// expire first, and the ledger's Tick moves what is left of an expired
+	// reward to BreakageAccount(campaign).
+	RewardValidity kit.Duration `json:"reward_validity"`
 
 	// Tasks are the engagement tasks.
 	Tasks []Task `json:"tasks"`
@@ -372,6 +379,9 @@ func (r Rules) Validate() error {
 		return invalid("retention_days", "%d not in 0..366", r.RetentionDays)
 	}
 	if err := duration("retention_within", r.RetentionWithin); err != nil {
+		return err
+	}
+	if err := duration("reward_validity", r.RewardValidity); err != nil {
 		return err
 	}
 	if _, err := time.LoadLocation(r.Timezone); err != nil || r.Timezone == "" || r.Timezone == "Local" {

@@ -160,7 +160,8 @@ func clawMeta(m map[string]string) map[string]string {
 // campaign, whose events are the program's own (referral.reward.held,
 // .released, .clawed_back).
 func (p *Program) shopPending() kit.Pending {
-	return kit.Pending{Program: "referral", Scope: p.rules.Campaign, OwnEvents: true, Wallets: p.wallets}
+	return kit.Pending{Program: "referral", Scope: p.rules.Campaign, OwnEvents: true, Wallets: p.wallets,
+		Expiry: p.expiry}
 }
 
 // pendingID is the kit.Pending grant ID of an invitee's held signup reward.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -453,6 +454,14 @@ type CreditRequest struct {
 	Postings []ledger.Posting `json:"postings,omitempty"`
 	// Metadata of the transaction.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// ExpiresAt, if set, makes what reaches the wallet a lot that expires
+	// then, its rest moving to Breakage (ledger Posting.ExpiresAt, see the
+	// ledger's Lots and expiry). What repays a debt never expires: it is
+	// no longer the member's.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Breakage is the account an expired lot's rest moves to; it is
+	// needed with ExpiresAt and refused without it.
+	Breakage string `json:"breakage,omitempty"`
 }
 
 // CreditResult is what a credit did: Repaid + Credited is the amount.
@@ -514,7 +523,15 @@ func Credit(w *ledger.Writer, req CreditRequest) (CreditResult, error) {
 		postings = append(postings, ledger.Posting{From: req.From, To: debtAcc, Asset: a.Code, Amount: a.Amount(repaid)})
 	}
 	if amount > repaid {
-		postings = append(postings, ledger.Posting{From: req.From, To: wallet, Asset: a.Code, Amount: a.Amount(amount - repaid)})
+		postings = append(postings, ledger.Posting{From: req.From, To: wallet, Asset: a.Code, Amount: a.Amount(amount - repaid),
+			ExpiresAt: req.ExpiresAt, Breakage: req.Breakage})
+	} else if !req.ExpiresAt.IsZero() || req.Breakage != "" {
+		// Nothing reaches the wallet, so no lot is made; the expiry is
+		// still checked, so that a credit is refused the same way
+		// whatever the member owes.
+		if err := checkExpiry(w, req.ExpiresAt, req.Breakage); err != nil {
+			return CreditResult{}, err
+		}
 	}
 	t, err := w.Post(ledger.TransferRequest{Key: req.Key, Postings: postings, Metadata: req.Metadata})
 	if err != nil {
@@ -528,6 +545,23 @@ func Credit(w *ledger.Writer, req CreditRequest) (CreditResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// checkExpiry refuses an expiry a ledger posting would refuse: both or
+// neither of ExpiresAt and Breakage, an expiry after now, a breakage
+// account that is open.
+func checkExpiry(w *ledger.Writer, at time.Time, breakage string) error {
+	switch {
+	case at.IsZero() != (breakage == ""):
+		return fmt.Errorf("%w: a credit's expiry needs both expires_at and breakage", ledger.ErrInvalidTransaction)
+	case !at.After(w.Now()):
+		return fmt.Errorf("%w: a credit's expiry %s is not after now", ledger.ErrInvalidTransaction, at.Format(time.RFC3339))
+	}
+	if err := ledger.ValidateTime("expires_at", at); err != nil {
+		return err
+	}
+	_, err := w.Account(breakage)
+	return err
 }
 
 // creditOf reads the split of a credit already posted.

@@ -72,6 +72,12 @@ type Pending struct {
 	OwnEvents bool
 	// Wallets opens a member's wallet on release if it is not open.
 	Wallets WalletPolicy
+	// Expiry, if set, is asked at each release when the reward reaching
+	// the wallet expires and where its rest then goes (CreditRequest
+	// ExpiresAt and Breakage): a reward that expires counts from when it
+	// became the member's, not from when it was granted. A zero time
+	// means it never expires.
+	Expiry func(w *ledger.Writer) (expiresAt time.Time, breakage string, err error)
 }
 
 // PendingGrant asks Pending.Grant for a reward that matures later.
@@ -298,8 +304,17 @@ func (p Pending) Release(w *ledger.Writer, id string) (PendingRecord, error) {
 		return rec, fmt.Errorf("%w: grant %q matures at %s", ErrNotMature, id, rec.MaturesAt.Format(time.RFC3339))
 	}
 	err = w.Atomic(func(w *ledger.Writer) error {
+		var expires time.Time
+		var breakage string
+		if p.Expiry != nil {
+			var err error
+			if expires, breakage, err = p.Expiry(w); err != nil {
+				return err
+			}
+		}
 		c, err := Credit(w, CreditRequest{Program: p.Program, Key: p.key(id, "settle"), Member: rec.Member, Asset: rec.Asset,
-			Amount: rec.Amount, From: PendingAccount(rec.Member), Wallets: p.Wallets, Metadata: stepMeta(rec.Metadata, StateReleased)})
+			Amount: rec.Amount, From: PendingAccount(rec.Member), Wallets: p.Wallets, Metadata: stepMeta(rec.Metadata, StateReleased),
+			ExpiresAt: expires, Breakage: breakage})
 		if err != nil {
 			return err
 		}

@@ -23,8 +23,8 @@
 //	}
 //	go s.Run(ctx, time.Minute) // in every replica
 //
-// Each run first releases the ledger's expired holds (reported under
-// HoldsName), then runs the registered tickers in the order they were
+// Each run first releases the ledger's expired holds and settles its
+// expired lots (both reported under HoldsName), then runs the registered tickers in the order they were
 // registered. A ticker that fails or panics is reported under its name
 // and the next one runs; within a ticker each due item is handled in a
 // unit of work of its own (kit.EachDue), so one stuck item holds up

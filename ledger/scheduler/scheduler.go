@@ -13,14 +13,20 @@ import (
 )
 
 // HoldsName is the name under which every run reports the ledger's own
-// hold expiry (ledger.Ledger.TickEach), which runs first, before the
-// registered tickers, so that a program's Tick sees the funds of expired
-// holds released.
+// hold expiry (ledger.Ledger.TickEach), then its lot expiry
+// (ledger.Ledger.ExpireLots), which run first, before the registered
+// tickers, so that a program's Tick sees the funds of expired holds
+// released and expired lots settled.
 const HoldsName = "ledger.holds"
 
 // KindHoldExpired is the item kind of a hold the ledger released because
 // its expiry passed; the item's ID is the hold's ID in decimal.
 const KindHoldExpired = "ledger.hold_expired"
+
+// KindLotsExpired is the item kind of a balance whose expired lots the
+// ledger settled (moved to their breakage accounts); the item's ID is
+// the account and the asset, as "account|asset".
+const KindLotsExpired = "ledger.lots_expired"
 
 // DefaultLeaseName is the lease a Scheduler takes unless WithLeaseName
 // names another.
@@ -266,7 +272,7 @@ func (s *Scheduler) Run(ctx context.Context, every time.Duration) error {
 	}
 }
 
-// holds is the ledger's hold expiry as a kit.Ticker.
+// holds is the ledger's hold and lot expiry as a kit.Ticker.
 type holds struct{ l *ledger.Ledger }
 
 func (h holds) Tick(ctx context.Context) (kit.TickReport, error) {
@@ -277,6 +283,17 @@ func (h holds) Tick(ctx context.Context) (kit.TickReport, error) {
 			return
 		}
 		rep.Add(KindHoldExpired, hold)
+	})
+	if err != nil || ctx.Err() != nil {
+		return rep, err
+	}
+	_, err = h.l.ExpireLots(ctx, func(account, asset string, err error) {
+		id := account + "|" + asset
+		if err != nil {
+			rep.Failed = append(rep.Failed, kit.ItemError{Kind: KindLotsExpired, ID: id, Err: err})
+			return
+		}
+		rep.Add(KindLotsExpired, id)
 	})
 	return rep, err
 }

@@ -485,3 +485,31 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestLotsExpireThroughScheduler: a run settles the ledger's expired lots
+// too, reporting each balance under HoldsName, once.
+func TestLotsExpireThroughScheduler(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		l, clock := newLedger(t, open(t))
+		ctx := context.Background()
+		_, err := l.OpenAccount(ctx, ledger.AccountSpec{Address: "breakage"})
+		require.NoError(t, err)
+		_, err = l.Post(ctx, ledger.TransferRequest{Postings: []ledger.Posting{{From: ledger.World, To: "member:ann", Asset: "EUR",
+			Amount: decimal.NewFromInt(5), ExpiresAt: clock.Now().Add(time.Hour), Breakage: "breakage"}}})
+		require.NoError(t, err)
+		s, err := scheduler.New(l)
+		require.NoError(t, err)
+		clock.Advance(time.Hour)
+		rep, err := s.RunOnce(ctx)
+		require.NoError(t, err)
+		holds, _ := rep.Result(scheduler.HoldsName)
+		require.Equal(t, []string{"member:ann|EUR"}, holds.Report.IDs(scheduler.KindLotsExpired))
+		b, err := l.Balance(ctx, "breakage", "EUR")
+		require.NoError(t, err)
+		require.Equal(t, "5", b.Posted.String())
+		rep, err = s.RunOnce(ctx)
+		require.NoError(t, err)
+		holds, _ = rep.Result(scheduler.HoldsName)
+		require.Empty(t, holds.Report.IDs(scheduler.KindLotsExpired))
+	})
+}

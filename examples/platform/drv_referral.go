@@ -47,12 +47,15 @@ func (d *referralDriver) Name() string { return "referral" }
 // values a 2,000-member run reaches: at most 3 signups per referrer a day
 // (an influencer who posts their code meets it) and 60,000 rubies earned
 // per member a day (three signups; their retention bonuses and tasks on
-// such a day are refused). The
-// what-if replay starts from these too.
+// such a day are refused); and rewards valid for 7 days (reward_validity):
+// what a member has not cashed out or spent by then expires to the
+// campaign's breakage account (referral.BreakageAccount). The what-if
+// replay starts from these too.
 func referralRules() referral.Rules {
 	r := referral.DefaultRules()
 	r.InvitesPerDay = 3
 	r.DailyEarningCap = decimal.NewFromInt(60_000)
+	r.RewardValidity = kit.Duration(7 * 24 * time.Hour)
 	return r
 }
 

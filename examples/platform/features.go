@@ -159,7 +159,8 @@ func featureLines(r *simResult) []featureLine {
 		if accounts == "" {
 			accounts = "none"
 		}
-		out = append(out, featureLine{"breakage to date", fmt.Sprintf("%s (breakage accounts: %s)", strings.Join(parts, ", "), accounts)})
+		out = append(out, featureLine{"expiry and breakage to date", fmt.Sprintf("%s balances had lots expire; breakage %s (breakage accounts: %s)",
+			thousands(r.Nightly.LotsExpired), strings.Join(parts, ", "), accounts)})
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/memstore"
 	"github.com/rewardkit/rewardkit/payout"
+	"github.com/rewardkit/rewardkit/referral"
 )
 
 // featureConfig is the run the features are asserted on: the command's
@@ -28,7 +29,8 @@ func featureConfig() config {
 // clawbacks takes back, leaves debt and writes off, and what it wrote off
 // is its loss account's balance; members owe something at the end, no
 // more than the clawbacks left them to owe; every final payout state
-// occurs; the ledger verifies and every asset sums to zero.
+// occurs; rewards expire to the named breakage account; the ledger
+// verifies and every asset sums to zero.
 func TestSimulationExercisesEveryFeature(t *testing.T) {
 	ctx := context.Background()
 	store := memstore.New()
@@ -88,10 +90,24 @@ func TestSimulationExercisesEveryFeature(t *testing.T) {
 		require.Positive(t, f.PayoutStates[string(st)], "no payout ended %s: %v", st, f.PayoutStates)
 	}
 
+	// Rewards expire (reward_validity): the nightly runs moved expired
+	// lots to the campaign's breakage account, named in the liability,
+	// whose breakage is that account's balance.
+	require.Positive(t, res.Nightly.LotsExpired, "no reward expired")
+	breakage := referral.BreakageAccount(referralRules().Campaign)
+	require.Equal(t, []string{breakage}, res.BreakageAccounts)
+	b, err := l.Balance(ctx, breakage, ledger.RUBY.Code)
+	require.NoError(t, err)
+	require.True(t, b.Posted.IsPositive(), "nothing was booked to %s", breakage)
+	require.Equal(t, ledger.RUBY.Code, res.Liability.Assets[0].Asset)
+	require.True(t, res.Liability.Assets[0].Breakage.Equal(b.Posted), "liability breakage %s, %s holds %s",
+		res.Liability.Assets[0].Breakage, breakage, b.Posted)
+
 	var buf bytes.Buffer
 	require.NoError(t, writeReport(&buf, res))
 	page := buf.String()
 	require.Contains(t, page, "<h2>Caps, pending grants, clawbacks, payout states</h2>")
 	require.Contains(t, page, "referral invites_per_day")
 	require.Contains(t, page, "breakage to date")
+	require.Contains(t, page, breakage)
 }

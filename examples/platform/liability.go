@@ -12,6 +12,7 @@ import (
 	"github.com/rewardkit/rewardkit/gifting"
 	"github.com/rewardkit/rewardkit/ledger"
 	"github.com/rewardkit/rewardkit/ledger/kit"
+	"github.com/rewardkit/rewardkit/referral"
 )
 
 // liabilityBuckets are the age buckets the report uses: a day, a week, a
@@ -69,23 +70,14 @@ func coinPrice(gr gifting.Rules) (ledger.ConversionRule, error) {
 	return ledger.ConversionRule{Name: "coin-list-price", From: gr.CoinAsset, To: best.Currency, Rate: rate, Rounding: ledger.RoundDown}, nil
 }
 
-// breakageAccounts returns the accounts of the balance sheet that hold
-// breakage: those with a "breakage" segment in their address.
-func breakageAccounts(sheet []assetSheet) []string {
-	seen := map[string]bool{}
+// breakageAccounts are the accounts the platform's rules book breakage
+// to, by name: each referral campaign with a reward_validity moves what
+// its members let expire to referral.BreakageAccount of the campaign.
+func breakageAccounts() []string {
 	var out []string
-	for _, a := range sheet {
-		for _, ln := range a.Lines {
-			if seen[ln.Address] {
-				continue
-			}
-			for _, seg := range strings.Split(ln.Address, ":") {
-				if seg == "breakage" {
-					seen[ln.Address] = true
-					out = append(out, ln.Address)
-					break
-				}
-			}
+	for _, r := range []referral.Rules{referralRules(), shopRules()} {
+		if r.RewardValidity > 0 {
+			out = append(out, referral.BreakageAccount(r.Campaign))
 		}
 	}
 	return out

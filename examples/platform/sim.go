@@ -143,6 +143,9 @@ type nightlyStats struct {
 	// HoldsExpired counts the holds the ledger released because their
 	// expiry passed.
 	HoldsExpired int64
+	// LotsExpired counts the balances whose expired lots the ledger moved
+	// to their breakage accounts, one per balance and night.
+	LotsExpired int64
 	// Unexpected counts what the hold expiry could not do, by message.
 	// Any makes the run fail.
 	Unexpected map[string]int64
@@ -161,6 +164,7 @@ func (n *nightlyStats) count(night scheduler.Report) {
 		return
 	}
 	n.HoldsExpired += int64(holds.Report.Count(scheduler.KindHoldExpired))
+	n.LotsExpired += int64(holds.Report.Count(scheduler.KindLotsExpired))
 	n.failed(errors.Join(holds.Err, holds.Report.Err()))
 }
 
@@ -542,7 +546,7 @@ func simulate(ctx context.Context, out io.Writer, store storedriver.Store, cfg c
 	if err != nil {
 		return nil, err
 	}
-	res.BreakageAccounts = breakageAccounts(res.Sheet)
+	res.BreakageAccounts = breakageAccounts()
 	lia, err := platformLiability(ctx, observer, res.BreakageAccounts)
 	if err != nil {
 		return nil, err
@@ -655,8 +659,8 @@ func printSummary(out io.Writer, r *simResult, verifyTook time.Duration) {
 			fmt.Fprintf(out, "  %-13s %s\n", p.Name, formatCounters(p.Counters))
 		}
 	}
-	fmt.Fprintf(out, "  %-13s %s nightly runs of %s; holds expired %s\n", "scheduler", thousands(r.Nightly.Runs),
-		strings.Join(r.Nightly.Tickers, ", "), thousands(r.Nightly.HoldsExpired))
+	fmt.Fprintf(out, "  %-13s %s nightly runs of %s; holds expired %s, balances with lots expired %s\n", "scheduler", thousands(r.Nightly.Runs),
+		strings.Join(r.Nightly.Tickers, ", "), thousands(r.Nightly.HoldsExpired), thousands(r.Nightly.LotsExpired))
 	for _, p := range r.Programs {
 		for _, msg := range sortedKeys(p.Unexpected) {
 			fmt.Fprintf(out, "  UNEXPECTED %s: %dx %s\n", p.Name, p.Unexpected[msg], msg)

@@ -61,7 +61,12 @@ func niceTicks(lo, hi float64) []float64 {
 			hi = lo + 1
 		}
 	}
-	raw := (hi - lo) / float64(maxTicks-1)
+	// A range far narrower than its values (a flat line at a million)
+	// would make steps so fine that the tick indexes pass 2^53, where k++
+	// no longer changes k: the axis spans at least a millionth of the
+	// values' size, so indexes stay small and the loop below ends.
+	span := math.Max(hi-lo, math.Max(math.Abs(lo), math.Abs(hi))*1e-6)
+	raw := span / float64(maxTicks-1)
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	step := 10 * mag
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {

@@ -84,6 +84,19 @@ func maxOf(vs []float64) float64 {
 
 // Every value of every series, at any magnitude, lands inside the plot
 // area of a line chart and a stacked bar chart.
+// A range far narrower than its values gets a few ticks, not an endless
+// loop over indexes past 2^53 (rapid once drew lo 5e11 with a span of
+// 1e-7 of it).
+func TestTicksOfANarrowRangeEnd(t *testing.T) {
+	for _, c := range [][2]float64{{5e11, 5e11 + 1e-3}, {-1e12, -1e12 + 1e-4}, {1, 1 + 1e-15}, {0.001, 0.0010000001}} {
+		ticks := niceTicks(c[0], c[1])
+		require.LessOrEqual(t, len(ticks), maxTicks+2, "%v", c)
+		require.LessOrEqual(t, ticks[0], c[0])
+		require.GreaterOrEqual(t, ticks[len(ticks)-1], c[1])
+		require.Less(t, ticks[0], ticks[len(ticks)-1])
+	}
+}
+
 func TestChartsFitEveryValue(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		days := rapid.IntRange(1, 15).Draw(t, "days")

@@ -259,6 +259,12 @@ func checkClaw(w *ledger.Writer, req ClawRequest) error {
 	if memberSubAccount(req.To) {
 		return fmt.Errorf("%w: a clawback returns to %s, a member's debt or pending account", ErrInvalidRecovery, req.To)
 	}
+	if req.To == req.Policy.LossAccount {
+		// The shortfall would be written off from the account the value
+		// returns to: refused whether or not there is a shortfall, so the
+		// same request never succeeds one day and fails the next.
+		return fmt.Errorf("%w: a clawback returns to its own loss account %s", ErrInvalidRecovery, req.To)
+	}
 	a, err := w.Asset(req.Asset)
 	if err != nil {
 		return err
@@ -500,6 +506,9 @@ func Credit(w *ledger.Writer, req CreditRequest) (CreditResult, error) {
 	}
 	if err := CheckID(ErrInvalidRecovery, "member", req.Member); err != nil {
 		return CreditResult{}, err
+	}
+	if req.From == WalletAccount(req.Member) {
+		return CreditResult{}, fmt.Errorf("%w: a credit to %s paid from that wallet", ErrInvalidRecovery, req.From)
 	}
 	if memberSubAccount(req.From) && req.From != PendingAccount(req.Member) {
 		return CreditResult{}, fmt.Errorf("%w: a credit paid from %s, a member's debt or another member's pending account", ErrInvalidRecovery, req.From)

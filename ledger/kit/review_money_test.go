@@ -74,6 +74,17 @@ func TestReviewKitRefusesMemberSubAccountsAsCounterparty(t *testing.T) {
 				To: to, Policy: kit.WriteOff(losses)})
 			require.ErrorIs(t, err, kit.ErrInvalidRecovery, "claw to "+to)
 		}
+		// The loss account as the account returned to: refused even when
+		// the wallet covers it all (no shortfall, so no self-posting yet).
+		_, err = claw(l, kit.ClawRequest{Program: "test", Key: "c3", Member: "amy", Asset: "COIN", Amount: coins(10),
+			To: losses, Policy: kit.WriteOff(losses)})
+		require.ErrorIs(t, err, kit.ErrInvalidRecovery, "claw to its loss account")
+		// A credit paid from the member's own wallet.
+		err = l.Update(ctx, func(w *ledger.Writer) error {
+			_, err := kit.Credit(w, kit.CreditRequest{Program: "test", Key: "k-self", Member: "amy", Asset: "COIN", Amount: coins(10), From: kit.WalletAccount("amy")})
+			return err
+		})
+		require.ErrorIs(t, err, kit.ErrInvalidRecovery, "credit from the member's own wallet")
 		require.Equal(t, "50", outstanding(t, l, "bob").String())
 		require.Equal(t, "0", outstanding(t, l, "amy").String())
 		require.Equal(t, int64(100), posted(t, l, kit.WalletAccount("amy")))

@@ -114,3 +114,43 @@ func TestReviewRollingGiveReturnsOneUse(t *testing.T) {
 		require.Equal(t, "daily_maximum", ledger.RuleOf(err))
 	})
 }
+
+// KeepHeld: a clawback takes what the wallet has available and leaves the
+// funds held for something else (a payout in flight) to it, so that hold
+// can still be captured; the rest is the shortfall under the policy.
+// Without it, held funds are reached (a chargeback reaching escrow).
+func TestReviewClawKeepHeldLeavesHeldFunds(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		l := clawLedger(t, open(t))
+		give(t, l, "r1", "amy", 100)
+		var hold uint64
+		require.NoError(t, l.Update(ctx, func(w *ledger.Writer) error {
+			h, err := w.Hold(ledger.HoldRequest{Key: "h1", Account: kit.WalletAccount("amy"), Asset: "COIN", Amount: coins(60), ExpiresAt: t0.Add(time.Hour)})
+			hold = h.ID
+			return err
+		}))
+		res, err := claw(l, kit.ClawRequest{Program: "test", Key: "c1", Member: "amy", Asset: "COIN", Amount: coins(100),
+			To: budget, Policy: kit.Recover(coins(100), ""), KeepHeld: true})
+		require.NoError(t, err)
+		require.Equal(t, "40", res.Taken.String())
+		require.Equal(t, "60", res.Debt.String())
+		require.NoError(t, l.Update(ctx, func(w *ledger.Writer) error {
+			_, err := w.Capture(ledger.CaptureRequest{Key: "cap1", Hold: hold, Destinations: []ledger.Leg{{To: sink, Amount: coins(60)}}, Final: true})
+			return err
+		}), "the hold lost its funds to the clawback")
+		require.Equal(t, int64(0), posted(t, l, kit.WalletAccount("amy")))
+
+		// Unset, the clawback reaches held funds.
+		give(t, l, "r2", "bob", 100)
+		require.NoError(t, l.Update(ctx, func(w *ledger.Writer) error {
+			_, err := w.Hold(ledger.HoldRequest{Key: "h2", Account: kit.WalletAccount("bob"), Asset: "COIN", Amount: coins(60), ExpiresAt: t0.Add(time.Hour)})
+			return err
+		}))
+		res, err = claw(l, kit.ClawRequest{Program: "test", Key: "c2", Member: "bob", Asset: "COIN", Amount: coins(100),
+			To: budget, Policy: kit.Recover(coins(100), "")})
+		require.NoError(t, err)
+		require.Equal(t, "100", res.Taken.String())
+		kittest.RequireBalanced(t, ctx, l)
+	})
+}

@@ -207,9 +207,10 @@
 //     clawback's key is the payout's, and a reversed payout takes no
 //     second one): a source other than the wallet (a creator's earnings)
 //     gives first, as far as it has the amount available, then the
-//     wallet through kit.Claw (what is available down to its floor;
-//     funds held for other payouts in flight stay theirs, KeepHeld, since
-//     the provider may still pay them), and what neither
+//     wallet through kit.Claw (down to its floor, funds held for other
+//     payouts included — a payout in flight that then finds its funds
+//     gone settles through the shortfall path of "Money in flight"), and
+//     what neither
 //     has follows Rules.ReversalRecovery: the member's debt
 //     (kit.DebtAccount, repaid by kit.Credit from their next rewards
 //     before those are spendable; kit.Outstanding and kit.Debts report

@@ -120,10 +120,8 @@ func (p *Program) recordAfterSettled(w *ledger.Writer, po *Payout, n RecordOutco
 // program takes what was paid out (Amount, in the source asset) back from
 // the member into ReversalAccount. A source other than the wallet (a
 // creator's earnings) gives first, as far as it has the amount available;
-// the wallet gives the rest (kit.Claw: what is available down to its
-// floor; funds held for other payouts in flight are left to them, with
-// KeepHeld, since the provider may still pay those); what neither has is
-// handled by
+// the wallet gives the rest (kit.Claw: down to its floor, funds held for
+// other payouts included); what neither has is handled by
 // Rules.ReversalRecovery: the member's debt (kit.DebtAccount), repaid from
 // their next rewards, or written off to the policy's loss account. The
 // caller saves the payout.
@@ -161,7 +159,7 @@ func (p *Program) reverse(w *ledger.Writer, po *Payout, now time.Time) error {
 	var res kit.ClawResult
 	if rest := want - taken; rest > 0 {
 		res, err = kit.Claw(w, kit.ClawRequest{Program: "payout", Key: key, Member: po.Member, Asset: code, Amount: a.Amount(rest),
-			To: to, Policy: p.rules.reversalRecovery(), Reason: "reversed", Postings: fromSource, Metadata: meta, KeepHeld: true})
+			To: to, Policy: p.rules.reversalRecovery(), Reason: "reversed", Postings: fromSource, Metadata: meta})
 		if err != nil {
 			return err
 		}

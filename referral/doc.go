@@ -25,8 +25,7 @@
 //     (default unset: after the window the reward stands) vetoes a reward
 //     refunded after the window but not paid yet, and claws back one
 //     refunded after it was paid, under a
-//     kit.RecoveryPolicy: what the referrer's wallet cannot give (rubies
-//     held for a payout in flight stay the payout's) becomes
+//     kit.RecoveryPolicy: what the referrer's wallet cannot give becomes
 //     their debt up to max, repaid from their next reward, and the rest is
 //     written off to its loss_account (kit.Claw; none: the refund is
 //     refused with kit.ErrRecoveryBound). hold_margin is no longer used.

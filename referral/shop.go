@@ -289,9 +289,7 @@ func (p *Program) refund(w *ledger.Writer, actor, purchaseID string) (RefundResu
 		// already spent or cashed out.
 		c, err := kit.Claw(w, kit.ClawRequest{Program: "referral", Key: "referral:" + p.id("clawback", RewardSignup, invitee),
 			Member: inv.Referrer, Asset: p.rules.Asset.Code, Amount: p.rules.SignupReward, To: p.budget,
-			Policy: *p.rules.RefundClawback, Reason: "refund", Metadata: clawMeta(p.meta(RewardSignup, inv.Referrer, invitee)),
-			// Rubies held on the wallet are a payout in flight: left to it.
-			KeepHeld: true})
+			Policy: *p.rules.RefundClawback, Reason: "refund", Metadata: clawMeta(p.meta(RewardSignup, inv.Referrer, invitee))})
 		if err != nil {
 			return res, err
 		}

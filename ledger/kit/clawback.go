@@ -152,15 +152,6 @@ type ClawRequest struct {
 	To string `json:"to"`
 	// Policy applies to the shortfall.
 	Policy RecoveryPolicy `json:"policy"`
-	// KeepHeld leaves the wallet's held funds alone: the clawback takes
-	// only what is available (posted less held) down to the floor, and
-	// the rest is the shortfall under Policy. A program sets it when the
-	// holds on the wallet are money already promised elsewhere (a payout
-	// in flight, which the provider may still pay: clawing its hold
-	// would leave the payout to be paid from the platform's shortfall
-	// account, the member owing nothing). Unset, held funds are reached
-	// too (a chargeback reaching coins held in escrow).
-	KeepHeld bool `json:"keep_held,omitempty"`
 	// Reason says why, for the event ("refund", "chargeback", "reversed").
 	Reason string `json:"reason,omitempty"`
 	// Postings are more postings of the caller's that belong in the same
@@ -227,8 +218,7 @@ type DebtRecovered struct {
 // Claw takes req.Amount of req.Asset back from req.Member into req.To,
 // inside the caller's unit of work, in one transaction: what the wallet
 // can give first (its posted amount down to its floor, funds held for open
-// orders included, as a chargeback must reach them, unless req.KeepHeld),
-// and the shortfall as
+// orders included, as a chargeback must reach them), and the shortfall as
 // the policy declares (see RecoveryPolicy). It emits
 // "<program>.clawback.recorded" every time, and "<program>.loss.written_off"
 // when some was written off: a clawback is never silent.
@@ -299,7 +289,7 @@ func claw(w *ledger.Writer, req ClawRequest) (ClawResult, error) {
 		return ClawResult{}, err
 	}
 	wallet := WalletAccount(req.Member)
-	room, err := clawRoom(w, wallet, a, req.KeepHeld)
+	room, err := clawRoom(w, wallet, a)
 	if err != nil {
 		return ClawResult{}, err
 	}
@@ -347,7 +337,7 @@ func claw(w *ledger.Writer, req ClawRequest) (ClawResult, error) {
 		}
 	}
 	add(req.Policy.LossAccount, loss)
-	t, err := w.Post(ledger.TransferRequest{Key: req.Key, Postings: postings, Metadata: req.Metadata, IncludeHeld: !req.KeepHeld})
+	t, err := w.Post(ledger.TransferRequest{Key: req.Key, Postings: postings, Metadata: req.Metadata, IncludeHeld: true})
 	if err != nil {
 		return ClawResult{}, err
 	}
@@ -370,10 +360,9 @@ func claw(w *ledger.Writer, req ClawRequest) (ClawResult, error) {
 }
 
 // clawRoom is how much a clawback can take from a wallet: its posted
-// amount down to its floor, held funds included unless keepHeld (then its
-// available amount down to its floor); everything for an Unbounded
-// account; nothing for a wallet never opened.
-func clawRoom(w *ledger.Writer, wallet string, a ledger.Asset, keepHeld bool) (int64, error) {
+// amount down to its floor, held funds included; everything for an
+// Unbounded account; nothing for a wallet never opened.
+func clawRoom(w *ledger.Writer, wallet string, a ledger.Asset) (int64, error) {
 	acc, err := w.Account(wallet)
 	if errors.Is(err, ledger.ErrUnknownAccount) {
 		return 0, nil
@@ -388,11 +377,7 @@ func clawRoom(w *ledger.Writer, wallet string, a ledger.Asset, keepHeld bool) (i
 	if err != nil {
 		return 0, err
 	}
-	have := b.Posted
-	if keepHeld {
-		have = b.Available
-	}
-	posted, err := a.Units(have)
+	posted, err := a.Units(b.Posted)
 	if err != nil {
 		return 0, err
 	}

@@ -62,10 +62,7 @@
 //     "write_off" books it to LossAccount. There is no default policy: a
 //     program declares one in its rules (gifting's chargeback_recovery
 //     defaults to write_off, referral's refund_clawback is off unless
-//     set). The wallet gives down to its floor, funds held on it
-//     included (a chargeback reaching escrow) unless the request sets
-//     KeepHeld (payout reversals and referral refunds: a payout in
-//     flight keeps its hold). Every clawback is an event ("<program>.clawback.recorded",
+//     set). Every clawback is an event ("<program>.clawback.recorded",
 //     and "<program>.loss.written_off" for a write-off). Credit is how
 //     a reward reaches a wallet: it repays the member's debt first
 //     ("<program>.debt.recovered"), so a debt is recovered from the next

@@ -524,7 +524,6 @@ func Credit(w *ledger.Writer, req CreditRequest) (CreditResult, error) {
 	if amount <= 0 {
 		return CreditResult{}, fmt.Errorf("%w: credit of %s %s: the amount must be positive", ErrInvalidRecovery, req.Amount, req.Asset)
 	}
-	wallet, debtAcc := WalletAccount(req.Member), DebtAccount(req.Member)
 	if t, err := w.TransactionByKey(req.Key); err == nil {
 		res, err := creditOf(w, t, a, req.Member)
 		if err == nil && !res.Repaid.Add(res.Credited).Equal(a.Amount(amount)) {
@@ -534,6 +533,24 @@ func Credit(w *ledger.Writer, req CreditRequest) (CreditResult, error) {
 	} else if !errors.Is(err, ledger.ErrNotFound) {
 		return CreditResult{}, err
 	}
+	// One step (Writer.Atomic): a credit that fails after opening the
+	// wallet or posting (an unknown or empty funding account, an event
+	// that cannot be written) leaves nothing behind, even for a caller
+	// that ignores the error and commits its unit of work.
+	var res CreditResult
+	err = w.Atomic(func(w *ledger.Writer) error {
+		var err error
+		res, err = credit(w, req, a, amount)
+		return err
+	})
+	if err != nil {
+		return CreditResult{}, err
+	}
+	return res, nil
+}
+
+func credit(w *ledger.Writer, req CreditRequest, a ledger.Asset, amount int64) (CreditResult, error) {
+	wallet, debtAcc := WalletAccount(req.Member), DebtAccount(req.Member)
 	if _, err := OpenWallet(w, req.Wallets, req.Member); err != nil {
 		return CreditResult{}, err
 	}

@@ -114,3 +114,67 @@ func TestReviewRollingGiveReturnsOneUse(t *testing.T) {
 		require.Equal(t, "daily_maximum", ledger.RuleOf(err))
 	})
 }
+
+// Bad input to Credit is a typed error and posts nothing, even in a unit
+// of work whose caller ignores the error and commits (an In method
+// composing several steps). (Opening the wallet is not a write the ledger
+// counts: an empty account may stay open, see ledger.Writer.store.)
+func TestReviewBadInputWritesNothing(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		l := clawLedger(t, open(t))
+		give(t, l, "r1", "amy", 100)
+		credit := func(req kit.CreditRequest) kit.CreditRequest {
+			base := kit.CreditRequest{Program: "test", Key: "k", Member: "newbie", Asset: "COIN", Amount: coins(10), From: budget}
+			if req.Key != "" {
+				base.Key = req.Key
+			}
+			if req.Member != "" {
+				base.Member = req.Member
+			}
+			if req.Asset != "" {
+				base.Asset = req.Asset
+			}
+			if !req.Amount.IsZero() {
+				base.Amount = req.Amount
+			}
+			if req.From != "" {
+				base.From = req.From
+			}
+			return base
+		}
+		bad := []kit.CreditRequest{
+			credit(kit.CreditRequest{Amount: coins(-1)}),
+			credit(kit.CreditRequest{Amount: coins(1).Div(coins(1000))}),
+			credit(kit.CreditRequest{Asset: "NOPE"}),
+			credit(kit.CreditRequest{From: "platform:nowhere"}),
+			credit(kit.CreditRequest{Amount: coins(2_000_000)}), // more than the budget has
+		}
+		before := journalLen(t, l)
+		for i, req := range bad {
+			err := l.Update(ctx, func(w *ledger.Writer) error {
+				_, err := kit.Credit(w, req)
+				require.Error(t, err, "credit %d", i)
+				kittest.RequireTyped(t, "credit", err, kit.ErrInvalidRecovery, ledger.ErrInvalidAmount, ledger.ErrPrecision, ledger.ErrUnknownAsset,
+					ledger.ErrUnknownAccount, ledger.ErrInsufficientFunds)
+				return nil // the caller ignores it and commits
+			})
+			require.NoError(t, err)
+		}
+		require.Equal(t, before, journalLen(t, l))
+		evs, _ := kittest.EventsAfter(t, ctx, l, "test.", 0)
+		require.Empty(t, evs)
+		kittest.RequireBalanced(t, ctx, l)
+	})
+}
+
+func journalLen(t kittest.TB, l *ledger.Ledger) int {
+	t.Helper()
+	n := 0
+	require.NoError(t, l.View(context.Background(), func(r *ledger.Reader) error {
+		txs, _, err := r.Transactions(0, 10000)
+		n = len(txs)
+		return err
+	}))
+	return n
+}

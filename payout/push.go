@@ -130,9 +130,12 @@ func (p *Program) RecordOutcome(ctx context.Context, req RecordOutcomeRequest) (
 // failed or returned after failed or returned: the funds are back
 // either way) return the payout as it is; one that contradicts it
 // (failed or returned after paid, paid after failed, returned or
-// rejected) is ErrOutcomeContradiction. Reversed is always
-// ErrReversalUnsupported: payout has no reversal flow yet. A payout in
-// review was never sent, so any notification for it is ErrWrongState.
+// rejected) is ErrOutcomeContradiction. Reversed after paid moves the
+// money back once (reverse: a clawback under Rules.ReversalRecovery);
+// reversed again, or after a refusal, changes nothing or contradicts as
+// above; for a payout in flight it settles paid and reversed at once. A
+// payout in review was never sent, so any notification for it is
+// ErrWrongState.
 // Refused notifications record nothing (not even the event ID): a
 // redelivery is refused the same way. A notification for a payout this
 // program does not know is ErrNotFound; one for another provider or with

@@ -134,34 +134,36 @@ func (p *Program) checkEarning(w *ledger.Writer, member string, u int64, capped 
 
 // countEarned counts u > 0 units earned by member now in the earning caps
 // (when capped: tier bonuses are neither refused by them nor counted) and
-// in the country budget of the member's country.
-func (p *Program) countEarned(w *ledger.Writer, member string, u int64, capped bool) error {
+// in the country budget of the member's country, which it returns ("" when
+// no country budget counted it) so that a give-back finds the same budget.
+func (p *Program) countEarned(w *ledger.Writer, member string, u int64, capped bool) (country string, err error) {
 	if u <= 0 {
-		return nil
+		return "", nil
 	}
 	if capped {
 		for _, c := range p.earningCaps() {
 			if _, err := kit.Take(w, c, kit.Use{Subject: member, At: w.Now(), Loc: p.loc, Units: u}); err != nil {
-				return err
+				return "", err
 			}
 		}
 	}
-	country, err := p.countryOf(w, member)
+	country, err = p.countryOf(w, member)
 	if err != nil || country == "" {
-		return err
+		return "", err
 	}
 	_, err = kit.Take(w, p.countryCap(country), kit.Use{Subject: country, At: w.Now(), Units: u})
-	return err
+	return country, err
 }
 
-// addEarned counts u > 0 units of a capped reward held for member today
-// (day is then today), or with u < 0 takes a reward counted on day (a
-// held reward refunded or never funded) back out of the earning caps and
-// the country budget: the caps count what is kept. The country budget
-// gives back to the member's country as the directory says now.
-func (p *Program) addEarned(w *ledger.Writer, member, day string, u int64) error {
-	if u >= 0 {
-		return p.countEarned(w, member, u, true)
+// giveEarned takes u > 0 units of a capped reward counted on day (a held
+// reward refunded or never funded) back out of the earning caps and out of
+// the budget of the country that counted it (Invite.CountedIn; "" for
+// none): the caps count what is kept. It is the country recorded when the
+// reward was counted, not the one the directory says now: a referrer who
+// moved since must not free another country's budget.
+func (p *Program) giveEarned(w *ledger.Writer, member, day, country string, u int64) error {
+	if u <= 0 {
+		return nil
 	}
 	at, err := time.ParseInLocation(time.DateOnly, day, p.loc)
 	if err != nil {
@@ -169,15 +171,14 @@ func (p *Program) addEarned(w *ledger.Writer, member, day string, u int64) error
 	}
 	for _, c := range p.earningCaps() {
 		key, _ := kit.PeriodKey(c.Period, at, p.loc)
-		if err := kit.Give(w, c, kit.Taken{Subject: member, Period: key, Units: -u}); err != nil {
+		if err := kit.Give(w, c, kit.Taken{Subject: member, Period: key, Units: u}); err != nil {
 			return err
 		}
 	}
-	country, err := p.countryOf(w, member)
-	if err != nil || country == "" {
-		return err
+	if country == "" {
+		return nil
 	}
-	return kit.Give(w, p.countryCap(country), kit.Taken{Subject: country, Period: string(kit.PeriodCampaign), Units: -u})
+	return kit.Give(w, p.countryCap(country), kit.Taken{Subject: country, Period: string(kit.PeriodCampaign), Units: u})
 }
 
 // CapUsage is how much of one cap rule a subject has used now.

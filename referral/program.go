@@ -76,7 +76,11 @@ type Invite struct {
 	// CountedOn is the day (in Rules.Timezone) whose daily earning cap
 	// counts the held signup reward; a refund or an unfunded release takes
 	// it out of that day's count again.
-	CountedOn     string   `json:"counted_on,omitempty"`
+	CountedOn string `json:"counted_on,omitempty"`
+	// CountedIn is the country whose campaign budget (rule
+	// country_budgets) counts the held signup reward ("" for none): a
+	// refund gives it back there, wherever the referrer lives by then.
+	CountedIn     string   `json:"counted_in,omitempty"`
 	ActiveDays    []string `json:"active_days,omitempty"`
 	RetentionPaid bool     `json:"retention_paid,omitempty"`
 }
@@ -456,7 +460,7 @@ func (p *Program) applyGrant(w *ledger.Writer, member, kind, subject string, amo
 		}
 		return Grant{}, err
 	}
-	if err := p.countEarned(w, member, p.units(amount), capped); err != nil {
+	if _, err := p.countEarned(w, member, p.units(amount), capped); err != nil {
 		return Grant{}, err
 	}
 	if err := p.addSpent(w, p.units(amount)); err != nil {

@@ -133,14 +133,15 @@ func (p *Program) purchase(w *ledger.Writer, memberID, purchaseID string) (Purch
 		return PurchaseResult{}, err
 	}
 	day := p.day(now)
-	if err := p.addEarned(w, inv.Referrer, day, p.units(p.rules.SignupReward)); err != nil {
+	country, err := p.countEarned(w, inv.Referrer, p.units(p.rules.SignupReward), true)
+	if err != nil {
 		return PurchaseResult{}, err
 	}
 	rs.Rewarded++
 	if err := w.SaveJSON(kindReferrer, p.id(inv.Referrer), rs); err != nil {
 		return PurchaseResult{}, err
 	}
-	inv.Status, inv.Purchase, inv.Pending, inv.ReleaseAt, inv.CountedOn = StatusHeld, purchaseID, g.ID, release, day
+	inv.Status, inv.Purchase, inv.Pending, inv.ReleaseAt, inv.CountedOn, inv.CountedIn = StatusHeld, purchaseID, g.ID, release, day, country
 	if err := w.SaveJSON(kindInvite, p.id(memberID), inv); err != nil {
 		return PurchaseResult{}, err
 	}
@@ -186,7 +187,7 @@ func (p *Program) addPending(w *ledger.Writer, u int64) error {
 // out of the referrer's rewarded invitees.
 func (p *Program) uncount(w *ledger.Writer, inv Invite) error {
 	if inv.CountedOn != "" {
-		if err := p.addEarned(w, inv.Referrer, inv.CountedOn, -p.units(p.rules.SignupReward)); err != nil {
+		if err := p.giveEarned(w, inv.Referrer, inv.CountedOn, inv.CountedIn, p.units(p.rules.SignupReward)); err != nil {
 			return err
 		}
 	}

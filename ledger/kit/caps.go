@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -396,7 +397,8 @@ func Take(w *ledger.Writer, c Cap, u Use) (Taken, error) {
 
 // Give returns a use Take counted (a refunded reward, a failed payout) to
 // its period's counter, in w: the count and units fall by t's, never
-// below zero; in a rolling cap the use named t.Ref leaves the window. A
+// below zero; in a rolling cap one use named t.Ref (the one with t's
+// count and units, if the ref was taken more than once) leaves the window. A
 // zero Taken (from a cap that was off) and a counter already gone give
 // nothing back.
 func Give(w *ledger.Writer, c Cap, t Taken) error {
@@ -409,13 +411,17 @@ func Give(w *ledger.Writer, c Cap, t Taken) error {
 		return err
 	}
 	if c.Period == PeriodRolling {
-		kept := ctr.Uses[:0]
-		for _, u := range ctr.Uses {
-			if u.Ref != t.Ref {
-				kept = append(kept, u)
-			}
+		// One use leaves, the one t took: the same ref taken twice (a
+		// caller's retry) is two uses, and giving one back must leave
+		// the other counted.
+		i := slices.IndexFunc(ctr.Uses, func(u rollingUse) bool { return u.Ref == t.Ref && u.Count == t.Count && u.Units == t.Units })
+		if i < 0 {
+			i = slices.IndexFunc(ctr.Uses, func(u rollingUse) bool { return u.Ref == t.Ref })
 		}
-		ctr.Uses = kept
+		if i < 0 {
+			return nil // it left the window: nothing to give back
+		}
+		ctr.Uses = slices.Delete(ctr.Uses, i, i+1)
 	} else {
 		ctr.Count = max(ctr.Count-max(t.Count, 0), 0)
 		ctr.Units = max(ctr.Units-max(t.Units, 0), 0)

@@ -20,8 +20,9 @@ var ErrRecoveryBound = ledger.NewError(ledger.CodeFailedPrecondition, "clawback 
 
 // ErrInvalidRecovery is a RecoveryPolicy, a ClawRequest or a CreditRequest
 // that cannot be applied (an unknown mode, a negative bound, a write-off
-// with no loss account, an amount that is not positive). Nothing is
-// written.
+// with no loss account, an amount that is not positive, a member ID that
+// is not a kit ID (CheckID), a member's debt or pending account as the
+// other side). Nothing is written.
 var ErrInvalidRecovery = ledger.NewError(ledger.CodeInvalidArgument, "invalid clawback or recovery")
 
 // Recovery modes of a RecoveryPolicy.
@@ -114,6 +115,17 @@ func (p RecoveryPolicy) Validate() error {
 // a debt and a debt never blocks a spend the wallet allows; Credit repays
 // it first from every reward granted through it.
 func DebtAccount(member string) string { return "member:" + member + ":debt" }
+
+// memberSubAccount reports whether addr is a member's debt account or
+// pending account. Only the kit moves money through those, for their own
+// member: a debt account is Unbounded, so a reward paid out of one would
+// make a debt from nothing, and value sent into one repays (or pends for)
+// a member who is not the one the call is about. The member ID check
+// (CheckID: no ':') keeps a wallet from ever being one of them.
+func memberSubAccount(addr string) bool {
+	rest, ok := strings.CutPrefix(addr, "member:")
+	return ok && (strings.HasSuffix(rest, ":debt") || strings.HasSuffix(rest, ":pending"))
+}
 
 // kindDebtor lists the members who ever had a debt (id: member), for
 // Debts; kindClaw keeps each clawback's result (kit.Once) by its key.
@@ -236,11 +248,23 @@ func checkClaw(w *ledger.Writer, req ClawRequest) error {
 	if err := ledger.ValidateEventType(req.Program + ".clawback.recorded"); err != nil {
 		return fmt.Errorf("%w: program %q: %w", ErrInvalidRecovery, req.Program, err)
 	}
-	if req.Member == "" || req.To == "" {
-		return fmt.Errorf("%w: a clawback needs a member and an account to return to", ErrInvalidRecovery)
+	if err := CheckID(ErrInvalidRecovery, "member", req.Member); err != nil {
+		return err
+	}
+	if req.To == "" {
+		return fmt.Errorf("%w: a clawback needs an account to return to", ErrInvalidRecovery)
 	}
 	if req.To == WalletAccount(req.Member) || req.To == DebtAccount(req.Member) {
 		return fmt.Errorf("%w: a clawback returns to the member's own %s", ErrInvalidRecovery, req.To)
+	}
+	if memberSubAccount(req.To) {
+		return fmt.Errorf("%w: a clawback returns to %s, a member's debt or pending account", ErrInvalidRecovery, req.To)
+	}
+	if req.To == req.Policy.LossAccount {
+		// The shortfall would be written off from the account the value
+		// returns to: refused whether or not there is a shortfall, so the
+		// same request never succeeds one day and fails the next.
+		return fmt.Errorf("%w: a clawback returns to its own loss account %s", ErrInvalidRecovery, req.To)
 	}
 	a, err := w.Asset(req.Asset)
 	if err != nil {
@@ -489,6 +513,15 @@ func Credit(w *ledger.Writer, req CreditRequest) (CreditResult, error) {
 	if req.Key == "" {
 		return CreditResult{}, fmt.Errorf("%w: a credit needs an idempotency key", ErrInvalidRecovery)
 	}
+	if err := CheckID(ErrInvalidRecovery, "member", req.Member); err != nil {
+		return CreditResult{}, err
+	}
+	if req.From == WalletAccount(req.Member) {
+		return CreditResult{}, fmt.Errorf("%w: a credit to %s paid from that wallet", ErrInvalidRecovery, req.From)
+	}
+	if memberSubAccount(req.From) && req.From != PendingAccount(req.Member) {
+		return CreditResult{}, fmt.Errorf("%w: a credit paid from %s, a member's debt or another member's pending account", ErrInvalidRecovery, req.From)
+	}
 	a, err := w.Asset(req.Asset)
 	if err != nil {
 		return CreditResult{}, err
@@ -500,7 +533,6 @@ func Credit(w *ledger.Writer, req CreditRequest) (CreditResult, error) {
 	if amount <= 0 {
 		return CreditResult{}, fmt.Errorf("%w: credit of %s %s: the amount must be positive", ErrInvalidRecovery, req.Amount, req.Asset)
 	}
-	wallet, debtAcc := WalletAccount(req.Member), DebtAccount(req.Member)
 	if t, err := w.TransactionByKey(req.Key); err == nil {
 		res, err := creditOf(w, t, a, req.Member)
 		if err == nil && !res.Repaid.Add(res.Credited).Equal(a.Amount(amount)) {
@@ -510,6 +542,24 @@ func Credit(w *ledger.Writer, req CreditRequest) (CreditResult, error) {
 	} else if !errors.Is(err, ledger.ErrNotFound) {
 		return CreditResult{}, err
 	}
+	// One step (Writer.Atomic): a credit that fails after opening the
+	// wallet or posting (an unknown or empty funding account, an event
+	// that cannot be written) leaves nothing behind, even for a caller
+	// that ignores the error and commits its unit of work.
+	var res CreditResult
+	err = w.Atomic(func(w *ledger.Writer) error {
+		var err error
+		res, err = credit(w, req, a, amount)
+		return err
+	})
+	if err != nil {
+		return CreditResult{}, err
+	}
+	return res, nil
+}
+
+func credit(w *ledger.Writer, req CreditRequest, a ledger.Asset, amount int64) (CreditResult, error) {
+	wallet, debtAcc := WalletAccount(req.Member), DebtAccount(req.Member)
 	if _, err := OpenWallet(w, req.Wallets, req.Member); err != nil {
 		return CreditResult{}, err
 	}

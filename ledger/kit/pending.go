@@ -24,8 +24,9 @@ var ErrNotMature = ledger.NewError(ledger.CodeFailedPrecondition, "pending grant
 var ErrUnknownGrant = ledger.NewError(ledger.CodeNotFound, "unknown pending grant")
 
 // ErrInvalidGrant is a PendingGrant that cannot be made (an empty or too
-// long ID, no member, an amount that is not positive, a time out of the
-// ledger's range). Nothing is written.
+// long ID, a member ID that is not a kit ID (CheckID), a member's debt or
+// pending account as the funding account, an amount that is not positive,
+// a time out of the ledger's range). Nothing is written.
 var ErrInvalidGrant = ledger.NewError(ledger.CodeInvalidArgument, "invalid pending grant")
 
 // PendingAccount is where a member's pending rewards wait,
@@ -163,6 +164,12 @@ func (p Pending) Grant(w *ledger.Writer, g PendingGrant) (PendingRecord, error) 
 	}
 	if g.ID == "" || len(g.ID) > maxEventID || g.Member == "" || g.From == "" {
 		return PendingRecord{}, fmt.Errorf("%w: a grant needs an ID of 1 to %d bytes, a member and a funding account", ErrInvalidGrant, maxEventID)
+	}
+	if err := CheckID(ErrInvalidGrant, "member", g.Member); err != nil {
+		return PendingRecord{}, err
+	}
+	if memberSubAccount(g.From) {
+		return PendingRecord{}, fmt.Errorf("%w: grant %s funded by %s, a member's debt or pending account", ErrInvalidGrant, g.ID, g.From)
 	}
 	if err := ledger.ValidateTime("matures at", g.MaturesAt); err != nil {
 		return PendingRecord{}, fmt.Errorf("%w: %w", ErrInvalidGrant, err)

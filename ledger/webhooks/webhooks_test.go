@@ -192,6 +192,9 @@ func TestFailingEndpointDoesNotDelayOthers(t *testing.T) {
 		require.Eventually(t, func() bool { return len(healthy.accepted()) == len(evs) }, 5*time.Second, 5*time.Millisecond)
 		require.Equal(t, seqsOf(evs), healthy.accepted())
 		require.Zero(t, position(t, d, "stuck"))
+		// The stuck endpoint's worker may not have sent its request yet
+		// when the healthy one is done: wait for it, then it is the only one.
+		require.Eventually(t, func() bool { return len(stuck.received()) > 0 }, 5*time.Second, 5*time.Millisecond)
 		require.Equal(t, []uint64{evs[0].Seq}, stuck.received(), "one request, still hanging")
 		cancel()
 		require.ErrorIs(t, <-done, context.Canceled)

@@ -140,7 +140,7 @@ func (lr *lotReplay) check(ctx context.Context) (LotsReport, error) {
 				want = &lotBook{}
 			}
 			if err := sameBook(stored, *want); err != nil {
-				return rep, fmt.Errorf("%w: lots of %s %s: %v", ErrVerify, addr, asset, err)
+				return rep, wrapAs(ErrVerify, "lots of "+addr+" "+asset, err)
 			}
 			if len(stored) == 0 {
 				continue

@@ -79,8 +79,11 @@
 //     journal's head, so racing Ticks, on any number of processes, settle a
 //     lot once. Ledger.ExpireLots does the lots alone; ledger/scheduler
 //     runs both.
-//   - Held funds: a lot's rest moves only as far as the balance has it
-//     available (posted less held). What a hold reserves stays in the
+//   - Held funds: a hold reserves the balance's lots in consumption order
+//     (its capture consumes them first), so a lot's rest moves only as far
+//     as the lots up to it hold more than the held amount, and never
+//     beyond what the balance has available (posted less held): money
+//     credited while a lot is held is not that lot's to lose. What a hold reserves stays in the
 //     lot, which stays due: a capture consumes the expired lot first, and
 //     every later Tick moves what has become available (after a Void, at
 //     once). Holds never lose their funds to an expiry.

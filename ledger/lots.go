@@ -610,10 +610,21 @@ func (w *Writer) expireLots(dueID string) (expired int, cleared bool, err error)
 		if err != nil {
 			return expired, false, err
 		}
+		// The held amount reserves the balance's lots in consumption
+		// order (a capture consumes them first): of lot l, only what
+		// the lots up to it hold beyond the held amount is free, and no
+		// more than the balance has available. Money that arrived since
+		// is not the held lot's to lose.
 		avail := int64(0)
 		if a, ok := addUnits(states[0].Posted, -states[0].Held); ok && a > 0 {
 			avail = a
 		}
+		upTo := int64(0)
+		for i := 0; i <= skip; i++ {
+			upTo, _ = addUnits(upTo, b[i].Units)
+		}
+		free := upTo - max(states[0].Held, 0)
+		avail = max(min(avail, free), 0)
 		u := min(l.Units, avail)
 		if u <= 0 {
 			skip++ // held: it waits for the hold

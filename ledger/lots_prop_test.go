@@ -191,7 +191,14 @@ func TestLotsProperty(t *testing.T) {
 						if l.at.After(now) {
 							break
 						}
-						if u := min(l.units, m.posted-m.held); u > 0 {
+						// The held amount reserves the lots in consumption
+						// order: only what the lots up to l hold beyond it
+						// is free.
+						upTo := int64(0)
+						for _, o := range m.lots[:i+1] {
+							upTo += o.units
+						}
+						if u := min(l.units, m.posted-m.held, upTo-m.held); u > 0 {
 							l.units -= u
 							m.posted -= u
 							broken += u

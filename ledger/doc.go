@@ -66,7 +66,9 @@
 //     the part that never expires is consumed last. A reversal of a grant
 //     takes back that grant's own lot first; a reversal of a debit gives
 //     back the lots the debit consumed, with their own expiries (a lot
-//     past its expiry is settled at the next Tick).
+//     past its expiry is settled at the next Tick). A reversal of an
+//     expiry transaction undoes the breakage: what it gives back never
+//     expires (the lot was settled once).
 //   - Lots cover the positive part of a balance: a credit to a balance
 //     below zero (an overdraft) first makes up the shortfall, and only
 //     what it raises the balance above zero becomes a lot.

@@ -310,6 +310,11 @@ func stepLots(t *driver.Transaction, books lotBooks, orig func(id uint64) (*driv
 		if k < 0 {
 			continue
 		}
+		if _, ok := o.Metadata[metaLotExpired]; ok {
+			// Reversing an expiry undoes the breakage: what comes back
+			// never expires, or the next Tick would expire the lot again.
+			continue
+		}
 		back, err := decodeUsed(o.Metadata[metaLotUsed+strconv.Itoa(k)])
 		if err != nil {
 			return nil, fmt.Errorf("transaction %d: %w", o.ID, err)

@@ -102,3 +102,29 @@ func TestReviewLotsFailedBatchItemUndoesItsLots(t *testing.T) {
 		f.verify(t)
 	})
 }
+
+// Reversing an expiry transaction gives the member the money back; the
+// next Tick must not expire the same lot a second time.
+func TestReviewLotsReversedExpiryDoesNotExpireAgain(t *testing.T) {
+	teststore.Run(t, func(t *testing.T, open teststore.Opener) {
+		f := newLotFixture(t, open(t))
+		f.grant(t, lotMember, 100, day)
+		f.clock.Set(t0.Add(2 * day))
+		n, err := f.l.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		txs, _, err := f.l.Transactions(f.ctx, 0, 10)
+		require.NoError(t, err)
+		e := txs[len(txs)-1]
+		require.Contains(t, e.Metadata, "ledger.lot.expired")
+		_, err = f.l.Reverse(f.ctx, ledger.ReversalRequest{ID: e.ID})
+		require.NoError(t, err)
+		n, err = f.l.Tick(f.ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "the lot was settled once")
+		require.EqualValues(t, 100, f.posted(t, lotMember))
+		require.EqualValues(t, 0, f.posted(t, lotBreakage))
+		require.Equal(t, []lotView{{100, -1, 0}}, f.lots(t, lotMember))
+		f.verify(t)
+	})
+}

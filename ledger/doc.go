@@ -85,10 +85,11 @@
 //     (its capture consumes them first), so a lot's rest moves only as far
 //     as the lots up to it hold more than the held amount, and never
 //     beyond what the balance has available (posted less held): money
-//     credited while a lot is held is not that lot's to lose. What a hold reserves stays in the
-//     lot, which stays due: a capture consumes the expired lot first, and
-//     every later Tick moves what has become available (after a Void, at
-//     once). Holds never lose their funds to an expiry.
+//     credited while a lot is held is not that lot's to lose. What a hold
+//     reserves stays in the lot, which stays due: a capture consumes the
+//     expired lot first, and every later Tick moves what has become
+//     available (after a Void, at once). Holds never lose their funds to
+//     an expiry.
 //   - Reading: Reader.Lots lists a balance's open lots in consumption
 //     order, with the part that never expires last; Balance.Expiring says
 //     what expires when.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/rewardkit/rewardkit/ledger/driver"
 )
@@ -235,4 +236,50 @@ func TestReviewRecordClaimedOnceAcrossStores(t *testing.T) {
 			require.Equal(t, 1, creators[id], "record %s created by exactly one claim", id)
 		}
 	}
+}
+
+// TestReviewRecCacheNeverStaleAndBounded: whatever sequence of puts,
+// deletes and gets, the record cache answers a get only with the last
+// data put for that record (never an older one, never a deleted one), and
+// holds at most maxBytes of records counted by recSize.
+func TestReviewRecCacheNeverStaleAndBounded(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		c := recCache{maxBytes: rapid.IntRange(0, 4096).Draw(rt, "maxBytes")}
+		model := map[kindID][]byte{} // the last state put; absent: deleted or never put
+		for range rapid.IntRange(0, 300).Draw(rt, "ops") {
+			k := kindID{"k", fmt.Sprint(rapid.IntRange(0, 40).Draw(rt, "id"))}
+			switch rapid.IntRange(0, 2).Draw(rt, "op") {
+			case 0:
+				data := []byte(fmt.Sprint(rapid.IntRange(0, 1<<20).Draw(rt, "data")))
+				if rapid.Bool().Draw(rt, "big") {
+					data = make([]byte, rapid.IntRange(0, 600).Draw(rt, "size"))
+				}
+				c.put(k, data)
+				model[k] = data
+			case 1:
+				c.del(k)
+				delete(model, k)
+			case 2:
+				if d, ok := c.get(k); ok {
+					want, in := model[k]
+					if !in || string(d) != string(want) {
+						rt.Fatalf("get %v = %q, last put %q (present %v)", k, d, want, in)
+					}
+				}
+			}
+			total := 0
+			for k, d := range c.cur {
+				total += recSize(k, d)
+			}
+			for k, d := range c.prev {
+				total += recSize(k, d)
+				if _, dup := c.cur[k]; dup {
+					rt.Fatalf("%v in both generations", k)
+				}
+			}
+			if total > c.maxBytes {
+				rt.Fatalf("cache holds %d bytes, bound %d", total, c.maxBytes)
+			}
+		}
+	})
 }

@@ -283,3 +283,48 @@ func TestReviewRecCacheNeverStaleAndBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewRecordOnlyWritesElsewhereSeen: units of work that only write
+// records (no transaction posted) in another store move the head row's
+// version, so this store's cached records are not trusted: an
+// InsertRecord after another store deleted the record succeeds, a read
+// after another store re-created it finds it, and a read-only batch that
+// took a record for missing is rolled back with ErrConflict when it exists.
+func TestReviewRecordOnlyWritesElsewhereSeen(t *testing.T) {
+	schema := newSchema(t)
+	s1, s2 := openStore(t, schema), openStore(t, schema)
+	ctx := context.Background()
+	put := func(s *Store, id, data string) {
+		require.NoError(t, s.Update(ctx, func(tx driver.Tx) error {
+			return tx.PutRecord(driver.Record{Kind: "r", ID: id, Data: []byte(data)})
+		}))
+	}
+	put(s2, "x", "mine")
+	got, err := readRec(t, s2, "r", "x")
+	require.NoError(t, err)
+	require.Equal(t, "mine", got) // cached by s2
+	require.NoError(t, s1.Update(ctx, func(tx driver.Tx) error { return tx.DeleteRecord("r", "x") }))
+	require.NoError(t, s2.Update(ctx, func(tx driver.Tx) error {
+		return tx.InsertRecord(driver.Record{Kind: "r", ID: "x", Data: []byte("again")})
+	}), "deleted by another store: not a duplicate")
+	got, err = readRec(t, s2, "r", "x")
+	require.NoError(t, err)
+	require.Equal(t, "again", got)
+	put(s1, "x", "theirs")
+	got, err = readRec(t, s2, "r", "x")
+	require.NoError(t, err)
+	require.Equal(t, "theirs", got, "re-written by another store")
+
+	speculateKind(t, s2, "r")
+	put(s1, "y", "theirs")
+	_, err = s2.UpdateBatch(ctx, []func(driver.Tx) error{func(tx driver.Tx) error {
+		if _, err := tx.Record("r", "y"); !errors.Is(err, driver.ErrNotFound) {
+			return fmt.Errorf("not taken for missing: %v", err) // no FailNow on the committer's goroutine
+		}
+		return nil
+	}})
+	require.ErrorIs(t, err, driver.ErrConflict, "a read-only batch is checked too")
+	got, err = readRec(t, s2, "r", "y")
+	require.NoError(t, err)
+	require.Equal(t, "theirs", got, "the retry reads it")
+}

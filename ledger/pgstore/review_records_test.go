@@ -236,6 +236,7 @@ func TestReviewRecordClaimedOnceAcrossStores(t *testing.T) {
 			require.Equal(t, 1, creators[id], "record %s created by exactly one claim", id)
 		}
 	}
+	t.Logf("rechecks (groups rolled back for a record taken for missing): %d and %d", stores[0].Stats().KeyRechecks, stores[1].Stats().KeyRechecks)
 }
 
 // TestReviewRecCacheNeverStaleAndBounded: whatever sequence of puts,

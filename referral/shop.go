@@ -297,13 +297,7 @@ func (p *Program) refund(w *ledger.Writer, actor, purchaseID string) (RefundResu
 		if err := p.addSpent(w, -p.units(p.rules.SignupReward)); err != nil {
 			return res, err
 		}
-		inv.Status = StatusClawedBack
-		if err := w.SaveJSON(kindInvite, p.id(invitee), inv); err != nil {
-			return res, err
-		}
-		d := inv.heldReward(p.rules.SignupReward)
-		d.Actor = actor
-		if err := p.emitReward(w, EventRewardClawedBack, d); err != nil {
+		if err := p.refunded(w, &inv, StatusClawedBack, actor); err != nil {
 			return res, err
 		}
 		res.Cancelled, res.Clawback = true, &c
@@ -324,13 +318,7 @@ func (p *Program) refund(w *ledger.Writer, actor, purchaseID string) (RefundResu
 		if err := p.uncount(w, inv); err != nil {
 			return res, err
 		}
-		inv.Status = StatusCancelled
-		if err := w.SaveJSON(kindInvite, p.id(invitee), inv); err != nil {
-			return res, err
-		}
-		d := inv.heldReward(p.rules.SignupReward)
-		d.Actor = actor
-		if err := p.emitReward(w, EventRewardClawedBack, d); err != nil {
+		if err := p.refunded(w, &inv, StatusCancelled, actor); err != nil {
 			return res, err
 		}
 		res.Cancelled = true
@@ -488,4 +476,17 @@ func (p *Program) release(w *ledger.Writer, pend kit.Pending, id string) (releas
 	}
 	out.released = true
 	return out, nil
+}
+
+// refunded records what a refund did to an invite's reward (cancelled
+// before it was paid, or clawed back after) and reports it with
+// EventRewardClawedBack, naming the actor.
+func (p *Program) refunded(w *ledger.Writer, inv *Invite, status InviteStatus, actor string) error {
+	inv.Status = status
+	if err := w.SaveJSON(kindInvite, p.id(inv.Invitee), *inv); err != nil {
+		return err
+	}
+	d := inv.heldReward(p.rules.SignupReward)
+	d.Actor = actor
+	return p.emitReward(w, EventRewardClawedBack, d)
 }
